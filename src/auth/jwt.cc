@@ -1,0 +1,194 @@
+#include "auth/jwt.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <array>
+
+#include "core/rules.h"
+
+namespace fs::auth {
+namespace {
+
+constexpr char kAlphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+int DecodeChar(char c) {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '-') return 62;
+  if (c == '_') return 63;
+  return -1;
+}
+
+std::optional<rapidjson::Document> ParseObject(std::string_view part) {
+  auto json = Base64UrlDecode(part);
+  if (!json) return std::nullopt;
+  rapidjson::Document doc;
+  doc.Parse(json->data(), json->size());
+  if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
+  return doc;
+}
+
+bool ValidSubject(const std::string& subject) {
+  if (subject.empty() || subject.size() > core::kUserIdBytesMax) return false;
+  for (unsigned char c : subject) {
+    if (c < 0x20 || c == 0x7F) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string Base64UrlEncode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                       (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                       static_cast<unsigned char>(bytes[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+    out += kAlphabet[v & 63];
+  }
+  const std::size_t rest = bytes.size() - i;
+  if (rest == 1) {
+    const unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+  } else if (rest == 2) {
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                       (static_cast<unsigned char>(bytes[i + 1]) << 8);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += kAlphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+std::optional<std::string> Base64UrlDecode(std::string_view text) {
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string out;
+  out.reserve(text.size() * 3 / 4);
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    const int v = DecodeChar(c);
+    if (v < 0) return std::nullopt;
+    buffer = (buffer << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xFF);
+    }
+  }
+  return out;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data(), &length);
+  return std::string(reinterpret_cast<const char*>(digest.data()), length);
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+VerifyResult VerifyHs256(std::string_view token, std::string_view secret, base::Time now) {
+  VerifyResult result;
+  if (token.empty() || token.size() > kTokenBytesMax) return result;
+  const auto dot1 = token.find('.');
+  if (dot1 == std::string_view::npos) return result;
+  const auto dot2 = token.find('.', dot1 + 1);
+  if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
+    return result;
+  const auto header = ParseObject(token.substr(0, dot1));
+  if (!header) return result;
+  auto alg = header->FindMember("alg");
+  if (alg == header->MemberEnd() || !alg->value.IsString() ||
+      std::string_view(alg->value.GetString(), alg->value.GetStringLength()) != "HS256") {
+    result.error = JwtError::kUnsupportedAlgorithm;
+    return result;
+  }
+  const auto signature = Base64UrlDecode(token.substr(dot2 + 1));
+  if (!signature) return result;
+  const std::string expected = HmacSha256(secret, token.substr(0, dot2));
+  if (!ConstantTimeEquals(*signature, expected)) {
+    result.error = JwtError::kBadSignature;
+    return result;
+  }
+  const auto payload = ParseObject(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  if (!payload) return result;
+  auto exp = payload->FindMember("exp");
+  if (exp == payload->MemberEnd() || !exp->value.IsNumber()) {
+    result.error = JwtError::kMissingExpiry;
+    return result;
+  }
+  const double exp_seconds = exp->value.GetDouble();
+  if (exp_seconds * 1000.0 <= static_cast<double>(base::ToMillis(now))) {
+    result.error = JwtError::kExpired;
+    return result;
+  }
+  auto sub = payload->FindMember("sub");
+  if (sub == payload->MemberEnd() || !sub->value.IsString()) {
+    result.error = JwtError::kInvalidSubject;
+    return result;
+  }
+  result.claims.subject.assign(sub->value.GetString(), sub->value.GetStringLength());
+  if (!ValidSubject(result.claims.subject)) {
+    result.error = JwtError::kInvalidSubject;
+    return result;
+  }
+  result.claims.expires_at_seconds = static_cast<std::int64_t>(exp_seconds);
+  auto tier = payload->FindMember("tier");
+  if (tier != payload->MemberEnd() && tier->value.IsString())
+    result.claims.tier.assign(tier->value.GetString(), tier->value.GetStringLength());
+  result.error = JwtError::kOk;
+  return result;
+}
+
+std::string SignHs256(const Claims& claims, std::string_view secret) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.StartObject();
+  writer.Key("sub");
+  writer.String(claims.subject.data(), static_cast<rapidjson::SizeType>(claims.subject.size()));
+  writer.Key("exp");
+  writer.Int64(claims.expires_at_seconds);
+  if (!claims.tier.empty()) {
+    writer.Key("tier");
+    writer.String(claims.tier.data(), static_cast<rapidjson::SizeType>(claims.tier.size()));
+  }
+  writer.EndObject();
+  std::string signing_input = Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})");
+  signing_input += '.';
+  signing_input += Base64UrlEncode(std::string_view(buffer.GetString(), buffer.GetSize()));
+  const std::string signature = HmacSha256(secret, signing_input);
+  return signing_input + "." + Base64UrlEncode(signature);
+}
+
+std::string_view JwtErrorMessage(JwtError error) {
+  switch (error) {
+    case JwtError::kOk: return "ok";
+    case JwtError::kMalformed: return "malformed token";
+    case JwtError::kUnsupportedAlgorithm: return "token algorithm must be HS256";
+    case JwtError::kBadSignature: return "invalid token signature";
+    case JwtError::kExpired: return "token expired";
+    case JwtError::kMissingExpiry: return "token has no exp claim";
+    case JwtError::kInvalidSubject: return "token has no valid sub claim";
+  }
+  return "invalid token";
+}
+
+}  // namespace fs::auth

@@ -1,0 +1,53 @@
+// JSON Web Tokens for user authentication: HS256 only. Tokens with alg "none" or any other
+// algorithm are refused, so a forged header cannot downgrade the check. The signature is
+// compared in constant time; `exp` is required and checked against the injected time.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/clock.h"
+
+namespace fs::auth {
+
+struct Claims {
+  std::string subject;             // "sub": the user id
+  std::int64_t expires_at_seconds = 0;  // "exp": seconds since the Unix epoch
+  std::string tier;                // "tier": optional rate-limit tier, empty when absent
+};
+
+enum class JwtError : std::uint8_t {
+  kOk,
+  kMalformed,              // not three base64url parts of JSON objects
+  kUnsupportedAlgorithm,   // header alg is not HS256 (including "none")
+  kBadSignature,
+  kExpired,
+  kMissingExpiry,
+  kInvalidSubject,         // missing, empty, too long, or with control characters
+};
+
+struct VerifyResult {
+  JwtError error = JwtError::kMalformed;
+  Claims claims;  // valid only when error == kOk
+};
+
+// Tokens longer than this are refused before any decoding.
+inline constexpr std::size_t kTokenBytesMax = 4096;
+
+VerifyResult VerifyHs256(std::string_view token, std::string_view secret, base::Time now);
+// Makes a token for `claims` (demo users, tests, the load generator).
+std::string SignHs256(const Claims& claims, std::string_view secret);
+
+std::string_view JwtErrorMessage(JwtError error);
+
+std::string Base64UrlEncode(std::string_view bytes);
+std::optional<std::string> Base64UrlDecode(std::string_view text);
+// HMAC-SHA256 of `data` under `key`, 32 raw bytes.
+std::string HmacSha256(std::string_view key, std::string_view data);
+// Equal-length-independent constant-time comparison.
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+}  // namespace fs::auth

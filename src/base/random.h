@@ -1,0 +1,30 @@
+// Randomness for ids comes through Rng so tests and simulations are reproducible.
+// Thread-safety: one Rng per thread; an Rng is not safe to share.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+namespace fs::base {
+
+class Rng {
+ public:
+  explicit Rng(std::uint64_t seed) : engine_(seed) {}
+  std::uint64_t Next() { return engine_(); }
+  // Uniform in [0, bound); REQUIRES: bound > 0.
+  std::uint64_t Uniform(std::uint64_t bound) {
+    return std::uniform_int_distribution<std::uint64_t>(0, bound - 1)(engine_);
+  }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+// A fresh seed from the operating system, for production wiring only.
+std::uint64_t SeedFromOs();
+
+// A random id in UUID v4 text form ("6f1c...-4...-8...-..."), 122 random bits.
+std::string NewUuid(Rng& rng);
+
+}  // namespace fs::base

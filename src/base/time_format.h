@@ -1,0 +1,18 @@
+// RFC 3339 timestamps for the API: always written in UTC with milliseconds
+// ("2026-11-24T10:00:00.000Z"); read with any offset and optional fraction.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/clock.h"
+
+namespace fs::base {
+
+std::string FormatRfc3339(Time t);
+// Returns nullopt when `text` is not a valid RFC 3339 date-time.
+std::optional<Time> ParseRfc3339(std::string_view text);
+
+}  // namespace fs::base

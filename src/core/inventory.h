@@ -1,0 +1,183 @@
+// Inventory: the writer's in-memory state of every sale, reservation and idempotency key, and
+// the commands that change it. It decides; it does not persist. Every change is recorded as a
+// Mutation for the store and as an undo entry, so a batch whose commit fails can be rolled back
+// and leave memory exactly as it was ("nothing in memory changes").
+//
+// Batch protocol (the engine's apply loop):
+//   BeginBatch(); ...commands...; mutations() -> store commit; then CommitBatch() or
+//   RollbackBatch().
+// Thread-safety: none. Exactly one thread (the SKU's writer) owns an Inventory.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <queue>
+#include <string>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "core/mutation.h"
+#include "core/rules.h"
+#include "core/types.h"
+
+namespace fs::core {
+
+enum class ReserveOutcome : std::uint8_t {
+  kReserved,
+  kReplayed,               // same Idempotency-Key, same request: the stored answer
+  kIdempotencyKeyReused,   // same key, different request
+  kSkuNotFound,
+  kSoldOut,
+  kLimitExceeded,
+  kSaleNotOpen,
+  kSaleClosed,
+};
+
+struct ReserveCommand {
+  std::string sku_id;
+  std::string user_id;
+  std::int32_t quantity = 1;
+  std::string idempotency_key;  // empty: none
+};
+
+struct ReserveResult {
+  ReserveOutcome outcome = ReserveOutcome::kSoldOut;
+  std::optional<Reservation> reservation;       // set for kReserved
+  std::optional<IdempotencyRecord> replay;      // set for kReplayed
+};
+
+enum class ReleaseOutcome : std::uint8_t {
+  kReleased,
+  kAlreadyReleased,
+  kNotFound,         // unknown id, or not the caller's
+  kExpired,
+  kNotActive,        // checkout pending or purchased
+};
+
+struct ReleaseResult {
+  ReleaseOutcome outcome = ReleaseOutcome::kNotFound;
+  std::optional<Reservation> reservation;
+};
+
+enum class CreateSaleOutcome : std::uint8_t { kCreated, kAlreadyExists, kInvalid };
+
+struct CreateSaleResult {
+  CreateSaleOutcome outcome = CreateSaleOutcome::kInvalid;
+  std::string invalid_reason;
+  std::optional<Sale> sale;
+};
+
+// A consistent view of one sale for readers.
+struct SaleSnapshot {
+  Sale sale;
+  StockCounters counters;
+};
+
+// Renders the response body stored with an idempotency key for a new reservation.
+using ReservationBodyRenderer = std::function<std::string(const Reservation&)>;
+
+class Inventory {
+ public:
+  Inventory() = default;
+  Inventory(const Inventory&) = delete;
+  Inventory& operator=(const Inventory&) = delete;
+
+  // --- Recovery (outside any batch) -------------------------------------------------------
+  // Loads state read back from the store. Counters are recomputed from the reservations.
+  void LoadSale(const Sale& sale);
+  // REQUIRES: the reservation's sale was loaded.
+  void LoadReservation(const Reservation& reservation);
+  void LoadIdempotency(const IdempotencyRecord& record);
+
+  // --- Batch protocol ---------------------------------------------------------------------
+  void BeginBatch();
+  // The batch's changes, in order, for the store.
+  const Mutations& mutations() const { return mutations_; }
+  // Keeps the batch's changes. Returns the sku ids the batch changed.
+  std::vector<std::string> CommitBatch();
+  // Restores the state from before BeginBatch().
+  void RollbackBatch();
+
+  // --- Commands (REQUIRES: inside a batch) -------------------------------------------------
+  CreateSaleResult CreateSale(Sale sale, Time now);
+  // `render_body` makes the body stored with the idempotency key (only called on success).
+  ReserveResult Reserve(const ReserveCommand& command, const std::string& reservation_id,
+                        Time now, const ReservationBodyRenderer& render_body);
+  ReleaseResult Release(const std::string& reservation_id, const std::string& user_id, Time now);
+  // Expires every RESERVED reservation whose expires_at <= now, at most `count_max` of them.
+  // Returns how many expired.
+  std::size_t ExpireDue(Time now, std::size_t count_max);
+  // Adds a mutation deleting stored idempotency records older than `before` and forgets them
+  // in memory.
+  void PruneIdempotency(Time before);
+
+  // --- Queries (any time, on the owning thread) -------------------------------------------
+  // nullptr when unknown. Valid until the next command.
+  const Reservation* FindReservation(const std::string& reservation_id) const;
+  std::optional<SaleSnapshot> FindSale(const std::string& sku_id) const;
+  std::vector<std::string> SkuIds() const;
+  std::optional<Time> NextExpiry();
+  std::int32_t UserUnits(const std::string& sku_id, const std::string& user_id) const;
+  std::size_t reservation_count() const { return reservations_.size(); }
+  std::size_t idempotency_count() const { return idempotency_.size(); }
+
+  // Recounts every sale's counters and user units from the reservations and checks them
+  // against the maintained ones and the stock. FS_CHECKs on any difference. O(reservations).
+  void CheckInvariants() const;
+
+ private:
+  struct Book {
+    Sale sale;
+    StockCounters counters;
+    std::unordered_map<std::string, std::int32_t> user_units;
+  };
+  struct UndoSaleCreated {
+    std::string sku_id;
+  };
+  struct UndoCounters {
+    std::string sku_id;
+    StockCounters previous;
+  };
+  struct UndoUserUnits {
+    std::string sku_id;
+    std::string user_id;
+    std::int32_t previous = 0;
+  };
+  struct UndoReservation {
+    std::string reservation_id;
+    std::optional<Reservation> previous;
+  };
+  struct UndoIdempotency {
+    std::string map_key;
+  };
+  using Undo = std::variant<UndoSaleCreated, UndoCounters, UndoUserUnits, UndoReservation,
+                            UndoIdempotency>;
+  using ExpiryEntry = std::pair<Time, std::string>;
+
+  static std::string IdempotencyMapKey(const std::string& user_id, const std::string& key);
+  Book* FindBook(const std::string& sku_id);
+  void AddUserUnits(Book& book, const std::string& user_id, std::int32_t delta);
+  void SetCounters(Book& book, StockCounters counters);
+  void Transition(Reservation& reservation, ReservationStatus to, Time now);
+  void ApplyUndo(Undo& undo);
+  void RequireBatch() const;
+
+  std::map<std::string, Book> books_;
+  std::unordered_map<std::string, Reservation> reservations_;
+  std::unordered_map<std::string, IdempotencyRecord> idempotency_;
+  std::deque<std::pair<Time, std::string>> idempotency_by_age_;
+  std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>> expiry_;
+
+  bool in_batch_ = false;
+  Mutations mutations_;
+  std::vector<Undo> undo_;
+  std::vector<std::string> touched_skus_;
+};
+
+std::string_view ReserveOutcomeName(ReserveOutcome outcome);
+
+}  // namespace fs::core

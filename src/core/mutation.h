@@ -1,0 +1,44 @@
+// The changes one writer batch makes, in the order it made them. A store applies a batch's
+// mutations in order inside one transaction; the database's own guards (CHECK constraints,
+// triggers, unique keys) check them again. Append new kinds at the end of the variant.
+// Thread-safety: plain values.
+#pragma once
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/types.h"
+
+namespace fs::core {
+
+struct SaleCreated {
+  Sale sale;
+};
+
+struct ReservationCreated {
+  Reservation reservation;  // status is always kReserved
+};
+
+struct ReservationStatusChanged {
+  std::string reservation_id;
+  std::string sku_id;
+  ReservationStatus from = ReservationStatus::kReserved;
+  ReservationStatus to = ReservationStatus::kReserved;
+  Time at{};
+};
+
+struct IdempotencyStored {
+  IdempotencyRecord record;
+};
+
+// Deletes idempotency records created before `before` (kept at least 24 h).
+struct IdempotencyPruned {
+  Time before{};
+};
+
+using Mutation = std::variant<SaleCreated, ReservationCreated, ReservationStatusChanged,
+                              IdempotencyStored, IdempotencyPruned>;
+using Mutations = std::vector<Mutation>;
+
+}  // namespace fs::core

@@ -1,0 +1,194 @@
+// Engine: the single writer. Every write for every SKU (and reads that must see the writer's
+// state) is a command in one bounded inbox, drained by one writer thread that:
+//   1. takes up to `batch_size_max` commands,
+//   2. expires due reservations and decides every command in arrival order in memory
+//      (core::Inventory),
+//   3. commits the batch's mutations in one store transaction (group commit), and
+//   4. only then completes the commands (their callbacks run on the writer thread).
+// If the commit fails, every command of the batch completes with kUnavailable and memory is
+// rolled back. A full inbox completes the command with kResourceExhausted at once.
+//
+// One writer thread serves every SKU (each SKU has exactly one writer); the embedded SQLite
+// store has a single write lock anyway. A sharded engine (SKU -> writer) fits behind the same
+// interface for stores that allow parallel writers.
+//
+// Thread-safety: every public method is safe from any thread. Callbacks run on the writer
+// thread and must not block: post the answer to the caller's own executor.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/random.h"
+#include "base/status.h"
+#include "core/inventory.h"
+#include "store/store.h"
+
+namespace fs::engine {
+
+struct Options {
+  // Commands decided and committed together. 4096 amortizes one fsync over a whole burst
+  // while keeping a batch's transaction well under a millisecond of SQLite work.
+  std::size_t batch_size_max = 4096;
+  // Commands waiting at most. At 25k writes/s this is 4 s of backlog: past that a client is
+  // better told 503 at once than answered after its own timeout.
+  std::size_t inbox_capacity = 100'000;
+  // Reservations expired per batch at most, so a mass expiry cannot starve requests.
+  std::size_t expiry_batch_max = 4096;
+  // Idempotency keys are kept at least this long.
+  std::chrono::hours idempotency_retention{24};
+  // The writer wakes at least this often to expire and housekeep, even when idle.
+  std::chrono::milliseconds idle_wake{50};
+  // Makes the body stored with an idempotency key for a new reservation.
+  core::ReservationBodyRenderer render_reservation;
+  std::uint64_t seed = 0;  // for reservation ids; 0 = from the OS
+};
+
+// Counters the metrics endpoint reads. Written by the writer thread only.
+struct EngineStats {
+  std::atomic<std::uint64_t> batches_committed{0};
+  std::atomic<std::uint64_t> batches_failed{0};
+  std::atomic<std::uint64_t> commands_processed{0};
+  std::atomic<std::uint64_t> reservations_expired{0};
+  std::atomic<std::uint64_t> last_batch_size{0};
+  std::atomic<std::uint64_t> batch_size_max_seen{0};
+  std::atomic<std::uint64_t> commit_micros_total{0};
+  std::atomic<std::uint64_t> inbox_rejections{0};
+};
+
+// What readers see without queueing: the state after the last committed batch.
+struct PublishedSale {
+  core::Sale sale;
+  core::StockCounters counters;
+};
+
+struct CreateSaleReply {
+  base::Status status;  // not ok: unavailable, answer 503
+  core::CreateSaleResult result;
+};
+struct ReserveReply {
+  base::Status status;
+  core::ReserveResult result;
+};
+struct ReleaseReply {
+  base::Status status;
+  core::ReleaseResult result;
+};
+struct ReservationReply {
+  base::Status status;
+  std::optional<core::Reservation> reservation;  // nullopt: unknown or not the caller's
+};
+
+class Engine {
+ public:
+  using CreateSaleCallback = std::function<void(CreateSaleReply)>;
+  using ReserveCallback = std::function<void(ReserveReply)>;
+  using ReleaseCallback = std::function<void(ReleaseReply)>;
+  using ReservationCallback = std::function<void(ReservationReply)>;
+
+  // Rebuilds memory from the store, expires what expired while down (one committed batch),
+  // and starts the writer thread.
+  static base::Result<std::unique_ptr<Engine>> Open(Options options,
+                                                    std::unique_ptr<store::Store> store,
+                                                    const base::Clock& clock);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void CreateSale(core::Sale sale, CreateSaleCallback done);
+  void Reserve(core::ReserveCommand command, ReserveCallback done);
+  void Release(std::string reservation_id, std::string user_id, ReleaseCallback done);
+  // The reservation if it exists and belongs to `user_id`.
+  void GetReservation(std::string reservation_id, std::string user_id, ReservationCallback done);
+
+  // Lock-light read of the last committed state; nullptr for an unknown SKU.
+  std::shared_ptr<const PublishedSale> FindSale(const std::string& sku_id) const;
+  std::vector<std::shared_ptr<const PublishedSale>> AllSales() const;
+
+  // Stops taking commands, completes everything queued (committing it), joins the writer.
+  // Idempotent.
+  void Stop();
+
+  // False after a commit failed in a way that makes further writes unsafe.
+  bool healthy() const { return !failed_.load(std::memory_order_acquire); }
+  std::size_t queue_length() const { return queue_length_.load(std::memory_order_relaxed); }
+  const EngineStats& stats() const { return stats_; }
+  const base::Clock& clock() const { return clock_; }
+
+  // For tests: recounts memory and checks it against the store's own counters.
+  // Runs on the writer thread; blocks the caller until done.
+  base::Status CheckConsistency();
+
+ private:
+  struct CreateSaleCommand {
+    core::Sale sale;
+    CreateSaleCallback done;
+  };
+  struct ReserveCommandEntry {
+    core::ReserveCommand command;
+    ReserveCallback done;
+  };
+  struct ReleaseCommand {
+    std::string reservation_id;
+    std::string user_id;
+    ReleaseCallback done;
+  };
+  struct GetReservationCommand {
+    std::string reservation_id;
+    std::string user_id;
+    ReservationCallback done;
+  };
+  struct CheckCommand {
+    std::function<void(base::Status)> done;
+  };
+  using Command = std::variant<CreateSaleCommand, ReserveCommandEntry, ReleaseCommand,
+                               GetReservationCommand, CheckCommand>;
+  // A decided command waiting for its batch's commit.
+  using Completion = std::function<void(const base::Status&)>;
+
+  Engine(Options options, std::unique_ptr<store::Store> store, const base::Clock& clock);
+  base::Status Recover();
+  void Start();
+  bool Enqueue(Command command);
+  static void Reject(Command& command, const base::Status& status);
+  void Run();
+  void ProcessBatch(std::vector<Command>& batch);
+  Completion Decide(Command& command, base::Time now);
+  void Publish(const std::vector<std::string>& sku_ids);
+  void Housekeep(base::Time now);
+  std::chrono::milliseconds WaitBudget();
+
+  const Options options_;
+  std::unique_ptr<store::Store> store_;
+  const base::Clock& clock_;
+  base::Rng rng_;                 // writer thread only
+  core::Inventory inventory_;     // writer thread only
+  base::Time next_prune_{};       // writer thread only
+
+  mutable std::mutex inbox_mutex_;
+  std::condition_variable inbox_cv_;
+  std::vector<Command> inbox_;    // guarded by inbox_mutex_
+  bool stopping_ = false;         // guarded by inbox_mutex_
+  std::atomic<std::size_t> queue_length_{0};
+
+  mutable std::mutex published_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const PublishedSale>> published_;
+
+  std::atomic<bool> failed_{false};
+  EngineStats stats_;
+  std::thread writer_;
+};
+
+}  // namespace fs::engine

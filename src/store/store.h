@@ -1,0 +1,55 @@
+// Store: the system of record behind the writer. The writer hands it each batch's mutations
+// and answers the batch's requests only after Commit() returned Ok, so an acknowledged
+// reservation is durable. The database enforces zero oversell and the per-user limit again on
+// its own (constraints, triggers, unique keys): a writer bug is refused, not stored.
+//
+// Thread-safety: a Store instance is used by one thread at a time (its writer). Readers on
+// other threads open their own instance.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "core/mutation.h"
+#include "core/types.h"
+
+namespace fs::store {
+
+// Counters as the database itself maintains them (by triggers), for cross-checks.
+struct StoredCounters {
+  std::string sku_id;
+  std::int64_t total_stock = 0;
+  std::int64_t held = 0;
+  std::int64_t sold = 0;
+};
+
+struct LoadedState {
+  std::vector<core::Sale> sales;
+  std::vector<core::Reservation> reservations;
+  std::vector<core::IdempotencyRecord> idempotency;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Reads what the writer needs to rebuild its memory: every sale and reservation, and the
+  // idempotency records created at or after `idempotency_since`.
+  virtual base::Result<LoadedState> Load(base::Time idempotency_since) = 0;
+
+  // Applies `mutations` in order in one transaction and makes it durable before returning Ok.
+  // On any error nothing was applied. Error codes:
+  //   kUnavailable: rolled back cleanly; the same state may be retried later.
+  //   kInternal:    a database guard refused the batch (a writer bug); do not retry.
+  //   kDataLoss:    durability is in doubt (failed sync); the writer must stop writing.
+  virtual base::Status Commit(const core::Mutations& mutations) = 0;
+
+  // Counters per sale as the database maintains them.
+  virtual base::Result<std::vector<StoredCounters>> ReadCounters() = 0;
+};
+
+}  // namespace fs::store
