@@ -1,0 +1,328 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "base/check.h"
+
+namespace fs::engine {
+
+using base::Status;
+using base::StatusCode;
+
+namespace {
+
+std::string DefaultReservationBody(const core::Reservation& reservation) {
+  return reservation.reservation_id;
+}
+
+template <typename T>
+void UpdateMax(std::atomic<T>& target, T value) {
+  T seen = target.load(std::memory_order_relaxed);
+  while (value > seen && !target.compare_exchange_weak(seen, value)) {
+  }
+}
+
+}  // namespace
+
+Engine::Engine(Options options, std::unique_ptr<store::Store> store, const base::Clock& clock)
+    : options_(std::move(options)),
+      store_(std::move(store)),
+      clock_(clock),
+      rng_(options_.seed != 0 ? options_.seed : base::SeedFromOs()) {}
+
+base::Result<std::unique_ptr<Engine>> Engine::Open(Options options,
+                                                   std::unique_ptr<store::Store> store,
+                                                   const base::Clock& clock) {
+  if (options.batch_size_max == 0 || options.inbox_capacity == 0 ||
+      options.expiry_batch_max == 0) {
+    return base::InvalidArgument("batch, inbox and expiry sizes must be positive");
+  }
+  if (!options.render_reservation) options.render_reservation = DefaultReservationBody;
+  std::unique_ptr<Engine> engine(new Engine(std::move(options), std::move(store), clock));
+  FS_RETURN_IF_ERROR(engine->Recover());
+  engine->Start();
+  return engine;
+}
+
+Engine::~Engine() { Stop(); }
+
+// Rebuilds memory from the store, checks it against the database's own counters, and expires
+// what expired while the server was down, in one committed batch.
+Status Engine::Recover() {
+  const base::Time now = clock_.Now();
+  auto loaded = store_->Load(now - options_.idempotency_retention);
+  if (!loaded) return loaded.error();
+  for (const auto& sale : loaded->sales) inventory_.LoadSale(sale);
+  for (const auto& reservation : loaded->reservations) inventory_.LoadReservation(reservation);
+  for (const auto& record : loaded->idempotency) inventory_.LoadIdempotency(record);
+  FS_RETURN_IF_ERROR(CompareWithStore());
+
+  inventory_.BeginBatch();
+  const std::size_t expired = inventory_.ExpireDue(now, SIZE_MAX);
+  Status status = store_->Commit(inventory_.mutations());
+  if (!status.ok()) {
+    inventory_.RollbackBatch();
+    return status;
+  }
+  inventory_.CommitBatch();
+  stats_.reservations_expired.fetch_add(expired, std::memory_order_relaxed);
+  Publish(inventory_.SkuIds());
+  next_prune_ = now;
+  return Status::Ok();
+}
+
+void Engine::Start() {
+  writer_ = std::thread([this] { Run(); });
+}
+
+void Engine::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    stopping_ = true;
+  }
+  inbox_cv_.notify_all();
+  if (writer_.joinable()) writer_.join();
+}
+
+// --- Inbox ----------------------------------------------------------------------------------
+
+void Engine::Reject(Command& command, const Status& status) {
+  std::visit(
+      [&](auto& c) {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, CreateSaleCommand>) {
+          c.done(CreateSaleReply{status, {}});
+        } else if constexpr (std::is_same_v<T, ReserveCommandEntry>) {
+          c.done(ReserveReply{status, {}});
+        } else if constexpr (std::is_same_v<T, ReleaseCommand>) {
+          c.done(ReleaseReply{status, {}});
+        } else if constexpr (std::is_same_v<T, GetReservationCommand>) {
+          c.done(ReservationReply{status, std::nullopt});
+        } else {
+          c.done(status);
+        }
+      },
+      command);
+}
+
+bool Engine::Enqueue(Command command) {
+  Status refusal;
+  bool notify = false;
+  {
+    std::lock_guard<std::mutex> lock(inbox_mutex_);
+    if (stopping_) {
+      refusal = base::Unavailable("the server is shutting down");
+    } else if (inbox_.size() >= options_.inbox_capacity) {
+      refusal = base::ResourceExhausted("the writer queue is full");
+    } else {
+      notify = inbox_.empty();
+      inbox_.push_back(std::move(command));
+      queue_length_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  if (!refusal.ok()) {
+    if (refusal.code() == StatusCode::kResourceExhausted)
+      stats_.inbox_rejections.fetch_add(1, std::memory_order_relaxed);
+    Reject(command, refusal);
+    return false;
+  }
+  if (notify) inbox_cv_.notify_one();
+  return true;
+}
+
+void Engine::CreateSale(core::Sale sale, CreateSaleCallback done) {
+  Enqueue(CreateSaleCommand{std::move(sale), std::move(done)});
+}
+
+void Engine::Reserve(core::ReserveCommand command, ReserveCallback done) {
+  Enqueue(ReserveCommandEntry{std::move(command), std::move(done)});
+}
+
+void Engine::Release(std::string reservation_id, std::string user_id, ReleaseCallback done) {
+  Enqueue(ReleaseCommand{std::move(reservation_id), std::move(user_id), std::move(done)});
+}
+
+void Engine::GetReservation(std::string reservation_id, std::string user_id,
+                            ReservationCallback done) {
+  Enqueue(GetReservationCommand{std::move(reservation_id), std::move(user_id), std::move(done)});
+}
+
+Status Engine::CheckConsistency() {
+  std::promise<Status> promise;
+  auto future = promise.get_future();
+  Enqueue(CheckCommand{[&promise](Status status) { promise.set_value(std::move(status)); }});
+  return future.get();
+}
+
+// --- Reads ----------------------------------------------------------------------------------
+
+std::shared_ptr<const PublishedSale> Engine::FindSale(const std::string& sku_id) const {
+  std::lock_guard<std::mutex> lock(published_mutex_);
+  auto it = published_.find(sku_id);
+  return it == published_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<const PublishedSale>> Engine::AllSales() const {
+  std::vector<std::shared_ptr<const PublishedSale>> out;
+  {
+    std::lock_guard<std::mutex> lock(published_mutex_);
+    out.reserve(published_.size());
+    for (const auto& [sku_id, sale] : published_) out.push_back(sale);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a->sale.sku_id < b->sale.sku_id; });
+  return out;
+}
+
+void Engine::Publish(const std::vector<std::string>& sku_ids) {
+  for (const auto& sku_id : sku_ids) {
+    auto snapshot = inventory_.FindSale(sku_id);
+    if (!snapshot) continue;
+    auto view = std::make_shared<const PublishedSale>(
+        PublishedSale{std::move(snapshot->sale), snapshot->counters});
+    std::lock_guard<std::mutex> lock(published_mutex_);
+    published_[sku_id] = std::move(view);
+  }
+}
+
+// --- Writer thread --------------------------------------------------------------------------
+
+std::chrono::milliseconds Engine::WaitBudget() {
+  auto next = inventory_.NextExpiry();
+  if (!next) return options_.idle_wake;
+  const auto delay = std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.Now());
+  return std::clamp(delay, std::chrono::milliseconds(0), options_.idle_wake);
+}
+
+void Engine::Run() {
+  std::vector<Command> taken;
+  for (;;) {
+    bool stop = false;
+    {
+      std::unique_lock<std::mutex> lock(inbox_mutex_);
+      const auto budget = WaitBudget();
+      if (budget.count() > 0) {
+        inbox_cv_.wait_for(lock, budget, [this] { return !inbox_.empty() || stopping_; });
+      }
+      taken.swap(inbox_);
+      stop = stopping_ && taken.empty();
+    }
+    queue_length_.fetch_sub(taken.size(), std::memory_order_relaxed);
+    if (stop) break;
+    // Group commit: each chunk of up to batch_size_max commands is one transaction. An empty
+    // chunk still runs once so due reservations expire without any request arriving.
+    std::size_t begin = 0;
+    do {
+      const std::size_t end = std::min(taken.size(), begin + options_.batch_size_max);
+      std::vector<Command> batch(std::make_move_iterator(taken.begin() + begin),
+                                 std::make_move_iterator(taken.begin() + end));
+      ProcessBatch(batch);
+      begin = end;
+    } while (begin < taken.size());
+    taken.clear();
+  }
+}
+
+void Engine::Housekeep(base::Time now) {
+  if (now < next_prune_) return;
+  // Keys older than the retention are deleted hourly: "kept at least 24 h".
+  inventory_.PruneIdempotency(now - options_.idempotency_retention);
+  next_prune_ = now + std::chrono::hours(1);
+}
+
+void Engine::ProcessBatch(std::vector<Command>& batch) {
+  if (!healthy()) {
+    for (auto& command : batch) Reject(command, base::Unavailable("the writer has stopped"));
+    return;
+  }
+  const base::Time now = clock_.Now();
+  inventory_.BeginBatch();
+  const std::size_t expired = inventory_.ExpireDue(now, options_.expiry_batch_max);
+  Housekeep(now);
+  std::vector<Completion> completions;
+  completions.reserve(batch.size());
+  for (auto& command : batch) completions.push_back(Decide(command, now));
+
+  Status status;
+  if (!inventory_.mutations().empty()) {
+    const auto started = std::chrono::steady_clock::now();
+    status = store_->Commit(inventory_.mutations());
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::steady_clock::now() - started);
+    stats_.commit_micros_total.fetch_add(static_cast<std::uint64_t>(micros.count()),
+                                         std::memory_order_relaxed);
+  }
+  if (status.ok()) {
+    Publish(inventory_.CommitBatch());
+    stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
+    stats_.reservations_expired.fetch_add(expired, std::memory_order_relaxed);
+  } else {
+    inventory_.RollbackBatch();
+    stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
+    if (options_.on_commit_failure) options_.on_commit_failure(status);
+    // Only a clean rollback lets the writer go on; a refused guard or a failed sync means
+    // memory and disk can no longer be trusted to agree.
+    if (status.code() != StatusCode::kUnavailable) failed_.store(true, std::memory_order_release);
+    status = base::Unavailable("the batch could not be committed");
+  }
+  stats_.commands_processed.fetch_add(batch.size(), std::memory_order_relaxed);
+  stats_.last_batch_size.store(batch.size(), std::memory_order_relaxed);
+  UpdateMax(stats_.batch_size_max_seen, static_cast<std::uint64_t>(batch.size()));
+  for (auto& completion : completions) completion(status);
+}
+
+Engine::Completion Engine::Decide(Command& command, base::Time now) {
+  return std::visit(
+      [&](auto& c) -> Completion {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, CreateSaleCommand>) {
+          auto result = inventory_.CreateSale(std::move(c.sale), now);
+          return [done = std::move(c.done), result = std::move(result)](const Status& s) {
+            done(CreateSaleReply{s, s.ok() ? result : core::CreateSaleResult{}});
+          };
+        } else if constexpr (std::is_same_v<T, ReserveCommandEntry>) {
+          auto result = inventory_.Reserve(c.command, base::NewUuid(rng_), now,
+                                           options_.render_reservation);
+          return [done = std::move(c.done), result = std::move(result)](const Status& s) {
+            done(ReserveReply{s, s.ok() ? result : core::ReserveResult{}});
+          };
+        } else if constexpr (std::is_same_v<T, ReleaseCommand>) {
+          auto result = inventory_.Release(c.reservation_id, c.user_id, now);
+          return [done = std::move(c.done), result = std::move(result)](const Status& s) {
+            done(ReleaseReply{s, s.ok() ? result : core::ReleaseResult{}});
+          };
+        } else if constexpr (std::is_same_v<T, GetReservationCommand>) {
+          std::optional<core::Reservation> found;
+          const core::Reservation* r = inventory_.FindReservation(c.reservation_id);
+          if (r != nullptr && r->user_id == c.user_id) found = *r;
+          return [done = std::move(c.done), found = std::move(found)](const Status& s) {
+            done(ReservationReply{s, s.ok() ? found : std::nullopt});
+          };
+        } else {
+          return [this, done = std::move(c.done)](const Status& s) {
+            done(s.ok() ? CompareWithStore() : s);
+          };
+        }
+      },
+      command);
+}
+
+// Runs on the writer thread after a commit: memory recounted from the reservations must match
+// the maintained counters (FS_CHECK), and both must match the database's trigger-kept counters.
+Status Engine::CompareWithStore() {
+  inventory_.CheckInvariants();
+  auto stored = store_->ReadCounters();
+  if (!stored) return stored.error();
+  if (stored->size() != inventory_.SkuIds().size())
+    return base::DataLoss("the store and memory know different sales");
+  for (const auto& counters : *stored) {
+    auto sale = inventory_.FindSale(counters.sku_id);
+    if (!sale) return base::DataLoss("sale " + counters.sku_id + " missing in memory");
+    if (sale->counters.held != counters.held || sale->counters.sold != counters.sold)
+      return base::DataLoss("counters of " + counters.sku_id + " differ from the store");
+  }
+  return Status::Ok();
+}
+
+}  // namespace fs::engine

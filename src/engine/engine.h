@@ -21,6 +21,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -54,6 +55,8 @@ struct Options {
   // Makes the body stored with an idempotency key for a new reservation.
   core::ReservationBodyRenderer render_reservation;
   std::uint64_t seed = 0;  // for reservation ids; 0 = from the OS
+  // Told (on the writer thread) when a commit fails; for logs. May be empty.
+  std::function<void(const base::Status&)> on_commit_failure;
 };
 
 // Counters the metrics endpoint reads. Written by the writer thread only.
@@ -169,6 +172,7 @@ class Engine {
   void Publish(const std::vector<std::string>& sku_ids);
   void Housekeep(base::Time now);
   std::chrono::milliseconds WaitBudget();
+  base::Status CompareWithStore();
 
   const Options options_;
   std::unique_ptr<store::Store> store_;
