@@ -1,5 +1,5 @@
 // Domain value types: a sale (one SKU), a reservation and an idempotency record.
-// Persisted enums are append-only: their numeric values are stored (docs/architecture.md).
+// Persisted enums are append-only: their numeric values are stored (docs/storage.md).
 // Thread-safety: plain values.
 #pragma once
 

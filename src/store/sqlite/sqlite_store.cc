@@ -1,0 +1,806 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <array>
+#include <climits>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "base/check.h"
+
+namespace fs::store {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Schema. Migrations are append-only: a released migration is never edited, a change is a new
+// migration (docs/storage.md). Times are INTEGER milliseconds since the Unix epoch; enums are
+// their integer values (core/types.h).
+// ---------------------------------------------------------------------------------------------
+
+constexpr const char* kMigration1 = R"sql(
+CREATE TABLE skus (
+  sku_id                  TEXT    NOT NULL PRIMARY KEY CHECK (length(sku_id) BETWEEN 1 AND 64),
+  name                    TEXT    NOT NULL CHECK (length(name) >= 1),
+  price_cents             INTEGER NOT NULL CHECK (price_cents >= 0),
+  currency                TEXT    NOT NULL CHECK (length(currency) = 3),
+  total_stock             INTEGER NOT NULL CHECK (total_stock >= 0),
+  per_user_limit          INTEGER NOT NULL CHECK (per_user_limit >= 1),
+  reservation_ttl_seconds INTEGER NOT NULL CHECK (reservation_ttl_seconds >= 1),
+  starts_at_ms            INTEGER,
+  ends_at_ms              INTEGER,
+  override_state          INTEGER NOT NULL CHECK (override_state IN (0, 1, 2)),
+  created_at_ms           INTEGER NOT NULL,
+  held                    INTEGER NOT NULL DEFAULT 0 CONSTRAINT held_not_negative CHECK (held >= 0),
+  sold                    INTEGER NOT NULL DEFAULT 0 CONSTRAINT sold_not_negative CHECK (sold >= 0),
+  CONSTRAINT no_oversell CHECK (held + sold <= total_stock),
+  CONSTRAINT ends_after_start
+    CHECK (starts_at_ms IS NULL OR ends_at_ms IS NULL OR ends_at_ms > starts_at_ms)
+) STRICT;
+
+CREATE TABLE reservations (
+  reservation_id TEXT    NOT NULL PRIMARY KEY CHECK (length(reservation_id) >= 1),
+  sku_id         TEXT    NOT NULL REFERENCES skus (sku_id),
+  user_id        TEXT    NOT NULL CHECK (length(user_id) >= 1),
+  quantity       INTEGER NOT NULL CHECK (quantity >= 1),
+  status         INTEGER NOT NULL CHECK (status BETWEEN 1 AND 5),
+  created_at_ms  INTEGER NOT NULL,
+  expires_at_ms  INTEGER NOT NULL CHECK (expires_at_ms >= created_at_ms),
+  updated_at_ms  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX reservations_by_sku ON reservations (sku_id);
+
+CREATE TABLE user_units (
+  sku_id  TEXT    NOT NULL REFERENCES skus (sku_id),
+  user_id TEXT    NOT NULL,
+  units   INTEGER NOT NULL CONSTRAINT units_not_negative CHECK (units >= 0),
+  PRIMARY KEY (sku_id, user_id)
+) WITHOUT ROWID, STRICT;
+
+CREATE TABLE idempotency_keys (
+  user_id             TEXT    NOT NULL,
+  idem_key            TEXT    NOT NULL CHECK (length(idem_key) >= 1),
+  request_fingerprint TEXT    NOT NULL,
+  http_status         INTEGER NOT NULL CHECK (http_status BETWEEN 100 AND 599),
+  response_body       TEXT    NOT NULL,
+  created_at_ms       INTEGER NOT NULL,
+  PRIMARY KEY (user_id, idem_key)
+) STRICT;
+CREATE INDEX idempotency_keys_by_created_at ON idempotency_keys (created_at_ms);
+
+-- A sale's counters start at zero; from then on only the reservation triggers move them.
+CREATE TRIGGER skus_start_empty AFTER INSERT ON skus
+WHEN NEW.held <> 0 OR NEW.sold <> 0
+BEGIN
+  SELECT RAISE(ABORT, 'a new sale must start with held = 0 and sold = 0');
+END;
+
+CREATE TRIGGER skus_never_deleted BEFORE DELETE ON skus
+BEGIN
+  SELECT RAISE(ABORT, 'sales are never deleted');
+END;
+
+-- A new reservation holds its units and counts toward its user's limit.
+CREATE TRIGGER reservations_insert_counts AFTER INSERT ON reservations
+BEGIN
+  SELECT RAISE(ABORT, 'a reservation must be created RESERVED') WHERE NEW.status <> 1;
+  SELECT RAISE(ABORT, 'reservation for an unknown sku')
+    WHERE NOT EXISTS (SELECT 1 FROM skus WHERE sku_id = NEW.sku_id);
+  UPDATE skus SET held = held + NEW.quantity WHERE sku_id = NEW.sku_id;
+  INSERT INTO user_units (sku_id, user_id, units) VALUES (NEW.sku_id, NEW.user_id, NEW.quantity)
+    ON CONFLICT (sku_id, user_id) DO UPDATE SET units = units + excluded.units;
+  SELECT RAISE(ABORT, 'per-user limit exceeded')
+    WHERE (SELECT units FROM user_units WHERE sku_id = NEW.sku_id AND user_id = NEW.user_id)
+        > (SELECT per_user_limit FROM skus WHERE sku_id = NEW.sku_id);
+END;
+
+-- Only the state machine's edges; units move between held and sold, and leave the user's
+-- count when the reservation ends without a purchase.
+CREATE TRIGGER reservations_status_counts AFTER UPDATE OF status ON reservations
+BEGIN
+  SELECT RAISE(ABORT, 'illegal reservation status transition')
+    WHERE NOT ((OLD.status = 1 AND NEW.status IN (2, 4, 5))
+            OR (OLD.status = 2 AND NEW.status IN (3, 5)));
+  UPDATE skus SET
+      held = held - (CASE WHEN OLD.status IN (1, 2) THEN OLD.quantity ELSE 0 END)
+                  + (CASE WHEN NEW.status IN (1, 2) THEN NEW.quantity ELSE 0 END),
+      sold = sold - (CASE WHEN OLD.status = 3 THEN OLD.quantity ELSE 0 END)
+                  + (CASE WHEN NEW.status = 3 THEN NEW.quantity ELSE 0 END)
+    WHERE sku_id = NEW.sku_id;
+  UPDATE user_units SET units = units - OLD.quantity
+    WHERE sku_id = OLD.sku_id AND user_id = OLD.user_id
+      AND OLD.status IN (1, 2, 3) AND NEW.status IN (4, 5);
+END;
+
+CREATE TRIGGER reservations_immutable_columns
+BEFORE UPDATE OF reservation_id, sku_id, user_id, quantity, created_at_ms ON reservations
+BEGIN
+  SELECT RAISE(ABORT, 'reservation id, sku, user, quantity and creation time are immutable');
+END;
+
+CREATE TRIGGER reservations_never_deleted BEFORE DELETE ON reservations
+BEGIN
+  SELECT RAISE(ABORT, 'reservations are never deleted');
+END;
+)sql";
+
+struct Migration {
+  std::int64_t version;
+  const char* sql;
+};
+
+constexpr std::array<Migration, 1> kMigrations = {{{1, kMigration1}}};
+static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
+
+// ---------------------------------------------------------------------------------------------
+// Error mapping (store.h): the code tells the writer its next step.
+// ---------------------------------------------------------------------------------------------
+
+enum class Stage : std::uint8_t { kOpen, kRead, kApply, kCommit };
+
+base::Status ErrorFromCode(int rc, std::string_view detail, Stage stage, std::string_view context) {
+  std::string message(context);
+  message += ": ";
+  message += detail;
+  message += " (";
+  message += sqlite3_errstr(rc);
+  message += ")";
+  switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT: return base::Internal(std::move(message));
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_NOMEM: return base::Unavailable(std::move(message));
+    case SQLITE_IOERR:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return base::DataLoss(std::move(message));
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_READONLY:
+      if (stage == Stage::kOpen) return base::FailedPrecondition(std::move(message));
+      return base::DataLoss(std::move(message));  // the file went away under the writer
+    default: break;
+  }
+  if (stage == Stage::kCommit) return base::DataLoss(std::move(message));
+  return base::Internal(std::move(message));
+}
+
+base::Status ErrorFrom(int rc, sqlite3* db, Stage stage, std::string_view context) {
+  return ErrorFromCode(rc, sqlite3_errmsg(db), stage, context);
+}
+
+base::Status WithPrefix(const base::Status& status, const std::string& prefix) {
+  return base::Status(status.code(), prefix + status.message());
+}
+
+// Resets a statement when its use ends, so a cached statement never keeps a read snapshot
+// open or carries bindings into its next use.
+class StatementUse {
+ public:
+  explicit StatementUse(sqlite3_stmt* statement) : statement_(statement) {}
+  ~StatementUse() {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+  }
+  StatementUse(const StatementUse&) = delete;
+  StatementUse& operator=(const StatementUse&) = delete;
+
+ private:
+  sqlite3_stmt* statement_;
+};
+
+// Binds parameters 1, 2, 3... in order and remembers the first failure.
+class Binder {
+ public:
+  explicit Binder(sqlite3_stmt* statement) : statement_(statement) {}
+
+  Binder& Text(std::string_view value) {
+    ++index_;
+    if (rc_ != SQLITE_OK) return *this;
+    if (value.size() > static_cast<std::size_t>(INT_MAX)) {
+      rc_ = SQLITE_TOOBIG;
+      return *this;
+    }
+    // A null pointer would bind SQL NULL; an empty string must stay an empty string. The
+    // caller's string outlives the step, so SQLite need not copy it (destructor = static).
+    const char* data = value.empty() ? "" : value.data();
+    rc_ = sqlite3_bind_text(statement_, index_, data, static_cast<int>(value.size()), nullptr);
+    return *this;
+  }
+  Binder& Int64(std::int64_t value) {
+    ++index_;
+    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_int64(statement_, index_, value);
+    return *this;
+  }
+  Binder& TimeMs(base::Time value) { return Int64(base::ToMillis(value)); }
+  Binder& OptionalTimeMs(const std::optional<base::Time>& value) {
+    if (value) return TimeMs(*value);
+    ++index_;
+    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_null(statement_, index_);
+    return *this;
+  }
+  int rc() const { return rc_; }
+
+ private:
+  sqlite3_stmt* statement_;
+  int index_ = 0;
+  int rc_ = SQLITE_OK;
+};
+
+// Steps a bound write statement to completion. REQUIRES: a StatementUse guards `statement`.
+base::Status StepWrite(sqlite3* db, sqlite3_stmt* statement, const Binder& binder,
+                       std::string_view context) {
+  if (binder.rc() != SQLITE_OK) return ErrorFrom(binder.rc(), db, Stage::kApply, context);
+  const int rc = sqlite3_step(statement);
+  if (rc != SQLITE_DONE) return ErrorFrom(rc, db, Stage::kApply, context);
+  return base::Status::Ok();
+}
+
+// Runs a statement without parameters or rows (BEGIN, COMMIT, ROLLBACK).
+int StepControl(sqlite3_stmt* statement) {
+  StatementUse use(statement);
+  return sqlite3_step(statement);
+}
+
+base::Result<sqlite_internal::StatementHandle> Prepare(sqlite3* db, std::string_view sql,
+                                                       unsigned int flags, Stage stage) {
+  sqlite3_stmt* raw = nullptr;
+  const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), flags, &raw,
+                                    nullptr);
+  sqlite_internal::StatementHandle statement(raw);
+  if (rc != SQLITE_OK) return ErrorFrom(rc, db, stage, std::string("prepare ") + std::string(sql));
+  if (statement == nullptr) {
+    return base::Internal("prepare produced no statement: " + std::string(sql));
+  }
+  return statement;
+}
+
+// Runs one or more statements that return nothing the caller needs.
+base::Status Exec(sqlite3* db, const char* sql, Stage stage, std::string_view context) {
+  char* error_text = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error_text);
+  if (rc == SQLITE_OK) return base::Status::Ok();
+  const std::string detail = error_text != nullptr ? error_text : sqlite3_errmsg(db);
+  sqlite3_free(error_text);
+  return ErrorFromCode(rc, detail, stage, context);
+}
+
+// The first column of the first row of `sql` (a PRAGMA or an aggregate).
+base::Result<sqlite_internal::StatementHandle> StepSingleRow(sqlite3* db, std::string_view sql,
+                                                             Stage stage) {
+  auto statement = Prepare(db, sql, 0, stage);
+  if (!statement) return statement.error();
+  const int rc = sqlite3_step(statement->get());
+  if (rc != SQLITE_ROW) {
+    if (rc == SQLITE_DONE) return base::Internal(std::string(sql) + ": returned no row");
+    return ErrorFrom(rc, db, stage, sql);
+  }
+  return statement;
+}
+
+base::Result<std::int64_t> QueryInt(sqlite3* db, std::string_view sql, Stage stage) {
+  auto statement = StepSingleRow(db, sql, stage);
+  if (!statement) return statement.error();
+  return static_cast<std::int64_t>(sqlite3_column_int64(statement->get(), 0));
+}
+
+std::string ColumnText(sqlite3_stmt* statement, int column) {
+  const unsigned char* text = sqlite3_column_text(statement, column);
+  const int size = sqlite3_column_bytes(statement, column);
+  if (text == nullptr || size <= 0) return std::string();
+  return std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
+}
+
+base::Result<std::string> QueryText(sqlite3* db, std::string_view sql, Stage stage) {
+  auto statement = StepSingleRow(db, sql, stage);
+  if (!statement) return statement.error();
+  return ColumnText(statement->get(), 0);
+}
+
+std::int64_t ColumnInt64(sqlite3_stmt* statement, int column) {
+  return static_cast<std::int64_t>(sqlite3_column_int64(statement, column));
+}
+
+std::optional<base::Time> ColumnOptionalTime(sqlite3_stmt* statement, int column) {
+  if (sqlite3_column_type(statement, column) == SQLITE_NULL) return std::nullopt;
+  return base::TimeFromMillis(ColumnInt64(statement, column));
+}
+
+std::optional<std::int32_t> ToInt32(std::int64_t value) {
+  if (value < INT32_MIN || value > INT32_MAX) return std::nullopt;
+  return static_cast<std::int32_t>(value);
+}
+
+// Steps `statement` through all its rows, calling `on_row` (returning Status) for each.
+template <typename OnRow>
+base::Status ForEachRow(sqlite3* db, sqlite3_stmt* statement, std::string_view context,
+                        OnRow&& on_row) {
+  for (;;) {
+    const int rc = sqlite3_step(statement);
+    if (rc == SQLITE_DONE) return base::Status::Ok();
+    if (rc != SQLITE_ROW) return ErrorFrom(rc, db, Stage::kRead, context);
+    FS_RETURN_IF_ERROR(on_row(statement));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Open: pragmas and migrations.
+// ---------------------------------------------------------------------------------------------
+
+std::int64_t SynchronousPragmaValue(SqliteOptions::Synchronous synchronous) {
+  switch (synchronous) {
+    case SqliteOptions::Synchronous::kOff: return 0;
+    case SqliteOptions::Synchronous::kNormal: return 1;
+    case SqliteOptions::Synchronous::kFull: return 2;
+  }
+  return 2;
+}
+
+base::Status Configure(sqlite3* db, const SqliteOptions& options) {
+  const std::int64_t busy_timeout_ms = options.busy_timeout.count();
+  const std::string set_busy = "PRAGMA busy_timeout = " + std::to_string(busy_timeout_ms);
+  FS_RETURN_IF_ERROR(Exec(db, set_busy.c_str(), Stage::kOpen, "set busy_timeout"));
+
+  auto journal_mode = QueryText(db, "PRAGMA journal_mode = WAL", Stage::kOpen);
+  if (!journal_mode) return journal_mode.error();
+  if (*journal_mode != "wal") {
+    return base::FailedPrecondition("SQLite refused journal_mode=WAL (got '" + *journal_mode +
+                                    "')");
+  }
+  const std::string set_synchronous =
+      "PRAGMA synchronous = " + std::to_string(SynchronousPragmaValue(options.synchronous));
+  FS_RETURN_IF_ERROR(Exec(db, set_synchronous.c_str(), Stage::kOpen, "set synchronous"));
+  FS_RETURN_IF_ERROR(Exec(db, "PRAGMA foreign_keys = ON", Stage::kOpen, "set foreign_keys"));
+
+  // Read every setting back: a pragma SQLite does not know is silently ignored.
+  auto synchronous = QueryInt(db, "PRAGMA synchronous", Stage::kOpen);
+  if (!synchronous) return synchronous.error();
+  if (*synchronous != SynchronousPragmaValue(options.synchronous)) {
+    return base::FailedPrecondition("PRAGMA synchronous did not take effect");
+  }
+  auto foreign_keys = QueryInt(db, "PRAGMA foreign_keys", Stage::kOpen);
+  if (!foreign_keys) return foreign_keys.error();
+  if (*foreign_keys != 1) {
+    return base::FailedPrecondition("PRAGMA foreign_keys did not take effect");
+  }
+  auto busy_timeout = QueryInt(db, "PRAGMA busy_timeout", Stage::kOpen);
+  if (!busy_timeout) return busy_timeout.error();
+  if (*busy_timeout != busy_timeout_ms) {
+    return base::FailedPrecondition("PRAGMA busy_timeout did not take effect");
+  }
+  return base::Status::Ok();
+}
+
+base::Status ApplyPendingMigrations(sqlite3* db) {
+  FS_RETURN_IF_ERROR(Exec(db,
+                          "CREATE TABLE IF NOT EXISTS schema_version ("
+                          "  version       INTEGER NOT NULL PRIMARY KEY,"
+                          "  applied_at_ms INTEGER NOT NULL"
+                          ") STRICT",
+                          Stage::kOpen, "create schema_version"));
+  auto current = QueryInt(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", Stage::kOpen);
+  if (!current) return current.error();
+  if (*current > SqliteStore::kSchemaVersion) {
+    return base::FailedPrecondition("database schema version " + std::to_string(*current) +
+                                    " is newer than this binary's " +
+                                    std::to_string(SqliteStore::kSchemaVersion));
+  }
+  for (const Migration& migration : kMigrations) {
+    if (migration.version <= *current) continue;
+    const std::string context = "migration " + std::to_string(migration.version);
+    FS_RETURN_IF_ERROR(Exec(db, migration.sql, Stage::kOpen, context));
+    // applied_at_ms is informational; SQLite's clock keeps the writer's Clock out of it.
+    const std::string record =
+        "INSERT INTO schema_version (version, applied_at_ms) VALUES (" +
+        std::to_string(migration.version) +
+        ", CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))";
+    FS_RETURN_IF_ERROR(Exec(db, record.c_str(), Stage::kOpen, context));
+  }
+  return base::Status::Ok();
+}
+
+// All migrations run in one IMMEDIATE transaction: a crash mid-migration leaves the old
+// schema, and two processes opening at once migrate once.
+base::Status Migrate(sqlite3* db) {
+  FS_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", Stage::kOpen, "begin migration"));
+  const base::Status status = ApplyPendingMigrations(db);
+  if (!status.ok()) {
+    if (sqlite3_get_autocommit(db) == 0) {
+      const base::Status rollback = Exec(db, "ROLLBACK", Stage::kOpen, "rollback migration");
+      if (!rollback.ok()) return base::DataLoss(rollback.message() + " after " + status.message());
+    }
+    return status;
+  }
+  return Exec(db, "COMMIT", Stage::kCommit, "commit migration");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load: row decoding. A value outside its domain means the file is not what we wrote.
+// ---------------------------------------------------------------------------------------------
+
+base::Status DecodeSale(sqlite3_stmt* row, core::Sale& sale) {
+  sale.sku_id = ColumnText(row, 0);
+  sale.name = ColumnText(row, 1);
+  sale.price_cents = ColumnInt64(row, 2);
+  sale.currency = ColumnText(row, 3);
+  sale.total_stock = ColumnInt64(row, 4);
+  const auto per_user_limit = ToInt32(ColumnInt64(row, 5));
+  const auto ttl_seconds = ToInt32(ColumnInt64(row, 6));
+  if (!per_user_limit || !ttl_seconds) {
+    return base::DataLoss("skus row '" + sale.sku_id + "': a 32-bit column is out of range");
+  }
+  sale.per_user_limit = *per_user_limit;
+  sale.reservation_ttl_seconds = *ttl_seconds;
+  sale.starts_at = ColumnOptionalTime(row, 7);
+  sale.ends_at = ColumnOptionalTime(row, 8);
+  const std::int64_t override_state = ColumnInt64(row, 9);
+  if (override_state < 0 || override_state > 2) {
+    return base::DataLoss("skus row '" + sale.sku_id + "': unknown override_state " +
+                          std::to_string(override_state));
+  }
+  sale.override_state = static_cast<core::SaleOverride>(override_state);
+  sale.created_at = base::TimeFromMillis(ColumnInt64(row, 10));
+  return base::Status::Ok();
+}
+
+base::Status DecodeReservation(sqlite3_stmt* row, core::Reservation& reservation) {
+  reservation.reservation_id = ColumnText(row, 0);
+  reservation.sku_id = ColumnText(row, 1);
+  reservation.user_id = ColumnText(row, 2);
+  const auto quantity = ToInt32(ColumnInt64(row, 3));
+  if (!quantity) {
+    return base::DataLoss("reservations row '" + reservation.reservation_id +
+                          "': quantity out of range");
+  }
+  reservation.quantity = *quantity;
+  const std::int64_t status_value = ColumnInt64(row, 4);
+  const auto status = status_value >= INT_MIN && status_value <= INT_MAX
+                          ? core::ReservationStatusFromInt(static_cast<int>(status_value))
+                          : std::nullopt;
+  if (!status) {
+    return base::DataLoss("reservations row '" + reservation.reservation_id +
+                          "': unknown status " + std::to_string(status_value));
+  }
+  reservation.status = *status;
+  reservation.created_at = base::TimeFromMillis(ColumnInt64(row, 5));
+  reservation.expires_at = base::TimeFromMillis(ColumnInt64(row, 6));
+  reservation.updated_at = base::TimeFromMillis(ColumnInt64(row, 7));
+  return base::Status::Ok();
+}
+
+base::Status DecodeIdempotency(sqlite3_stmt* row, core::IdempotencyRecord& record) {
+  record.user_id = ColumnText(row, 0);
+  record.key = ColumnText(row, 1);
+  record.request_fingerprint = ColumnText(row, 2);
+  const auto http_status = ToInt32(ColumnInt64(row, 3));
+  if (!http_status) return base::DataLoss("idempotency_keys row: http_status out of range");
+  record.http_status = *http_status;
+  record.response_body = ColumnText(row, 4);
+  record.created_at = base::TimeFromMillis(ColumnInt64(row, 5));
+  return base::Status::Ok();
+}
+
+constexpr std::array<const char*, 5> kMutationNames = {
+    "SaleCreated", "ReservationCreated", "ReservationStatusChanged", "IdempotencyStored",
+    "IdempotencyPruned"};
+static_assert(std::variant_size_v<core::Mutation> == kMutationNames.size());
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+base::Result<SqliteOptions::Synchronous> ParseSynchronous(std::string_view text) {
+  if (text == "full") return SqliteOptions::Synchronous::kFull;
+  if (text == "normal") return SqliteOptions::Synchronous::kNormal;
+  if (text == "off") return SqliteOptions::Synchronous::kOff;
+  return base::InvalidArgument("sqlite synchronous must be full, normal or off, not '" +
+                               std::string(text) + "'");
+}
+
+std::string_view SynchronousName(SqliteOptions::Synchronous synchronous) {
+  switch (synchronous) {
+    case SqliteOptions::Synchronous::kFull: return "full";
+    case SqliteOptions::Synchronous::kNormal: return "normal";
+    case SqliteOptions::Synchronous::kOff: return "off";
+  }
+  return "unknown";
+}
+
+namespace sqlite_internal {
+void DatabaseCloser::operator()(sqlite3* db) const {
+  // close_v2 never fails for a valid handle; every statement is finalized before this runs.
+  sqlite3_close_v2(db);
+}
+void StatementFinalizer::operator()(sqlite3_stmt* statement) const {
+  // The return value repeats the statement's last step error, already reported.
+  sqlite3_finalize(statement);
+}
+}  // namespace sqlite_internal
+
+SqliteStore::SqliteStore(sqlite_internal::DatabaseHandle db) : db_(std::move(db)) {}
+
+SqliteStore::~SqliteStore() {
+  read_counters_.reset();
+  prune_idempotency_.reset();
+  insert_idempotency_.reset();
+  update_status_.reset();
+  insert_reservation_.reset();
+  insert_sale_.reset();
+  rollback_.reset();
+  commit_.reset();
+  begin_read_.reset();
+  begin_immediate_.reset();
+  db_.reset();
+}
+
+base::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& path,
+                                                             SqliteOptions options) {
+  if (options.busy_timeout.count() < 0 || options.busy_timeout.count() > INT_MAX) {
+    return base::InvalidArgument("busy_timeout must be between 0 and INT_MAX milliseconds");
+  }
+  sqlite3* raw = nullptr;
+  // NOMUTEX: one thread at a time uses the connection (the Store rule).
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  sqlite_internal::DatabaseHandle db(raw);  // closed on every early return below
+  if (rc != SQLITE_OK) {
+    const char* detail = raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc);
+    return ErrorFromCode(rc, detail, Stage::kOpen, "open " + path);
+  }
+  sqlite3_extended_result_codes(db.get(), 1);
+  FS_RETURN_IF_ERROR(Configure(db.get(), options));
+  FS_RETURN_IF_ERROR(Migrate(db.get()));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db)));
+  FS_RETURN_IF_ERROR(store->PrepareCachedStatements());
+  return store;
+}
+
+base::Status SqliteStore::PrepareCachedStatements() {
+  struct Cached {
+    sqlite_internal::StatementHandle* handle;
+    const char* sql;
+  };
+  const Cached cached[] = {
+      {&begin_immediate_, "BEGIN IMMEDIATE"},
+      {&begin_read_, "BEGIN DEFERRED"},
+      {&commit_, "COMMIT"},
+      {&rollback_, "ROLLBACK"},
+      {&insert_sale_,
+       "INSERT INTO skus (sku_id, name, price_cents, currency, total_stock, per_user_limit,"
+       " reservation_ttl_seconds, starts_at_ms, ends_at_ms, override_state, created_at_ms)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
+      {&insert_reservation_,
+       "INSERT INTO reservations (reservation_id, sku_id, user_id, quantity, status,"
+       " created_at_ms, expires_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"},
+      {&update_status_,
+       "UPDATE reservations SET status = ?1, updated_at_ms = ?2"
+       " WHERE reservation_id = ?3 AND sku_id = ?4 AND status = ?5"},
+      {&insert_idempotency_,
+       "INSERT INTO idempotency_keys (user_id, idem_key, request_fingerprint, http_status,"
+       " response_body, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+      {&prune_idempotency_, "DELETE FROM idempotency_keys WHERE created_at_ms < ?1"},
+      {&read_counters_,
+       "SELECT sku_id, total_stock, held, sold FROM skus ORDER BY sku_id"},
+  };
+  for (const Cached& entry : cached) {
+    auto statement = Prepare(db_.get(), entry.sql, SQLITE_PREPARE_PERSISTENT, Stage::kOpen);
+    if (!statement) return statement.error();
+    *entry.handle = std::move(*statement);
+  }
+  return base::Status::Ok();
+}
+
+base::Status SqliteStore::Commit(const core::Mutations& mutations) {
+  if (mutations.empty()) return base::Status::Ok();
+  const int begin_rc = StepControl(begin_immediate_.get());
+  if (begin_rc != SQLITE_DONE) {
+    return RollbackAfter(ErrorFrom(begin_rc, db_.get(), Stage::kApply, "BEGIN IMMEDIATE"));
+  }
+  for (std::size_t index = 0; index < mutations.size(); ++index) {
+    const core::Mutation& mutation = mutations[index];
+    const base::Status status =
+        std::visit([this](const auto& typed) { return Apply(typed); }, mutation);
+    if (!status.ok()) {
+      const std::string prefix = "mutation " + std::to_string(index) + " (" +
+                                 kMutationNames[mutation.index()] + "): ";
+      return RollbackAfter(WithPrefix(status, prefix));
+    }
+  }
+  const int commit_rc = StepControl(commit_.get());
+  if (commit_rc != SQLITE_DONE) {
+    return RollbackAfter(ErrorFrom(commit_rc, db_.get(), Stage::kCommit, "COMMIT"));
+  }
+  return base::Status::Ok();
+}
+
+base::Status SqliteStore::RollbackAfter(base::Status failure) {
+  // SQLite rolls back by itself after some errors (e.g. SQLITE_FULL, SQLITE_IOERR).
+  if (sqlite3_get_autocommit(db_.get()) != 0) return failure;
+  const int rc = StepControl(rollback_.get());
+  if (rc != SQLITE_DONE) {
+    return base::DataLoss(std::string("ROLLBACK failed: ") + sqlite3_errmsg(db_.get()) +
+                          " (" + sqlite3_errstr(rc) + ") after: " + failure.message());
+  }
+  return failure;
+}
+
+base::Status SqliteStore::Apply(const core::SaleCreated& mutation) {
+  const core::Sale& sale = mutation.sale;
+  sqlite3_stmt* statement = insert_sale_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Text(sale.sku_id)
+      .Text(sale.name)
+      .Int64(sale.price_cents)
+      .Text(sale.currency)
+      .Int64(sale.total_stock)
+      .Int64(sale.per_user_limit)
+      .Int64(sale.reservation_ttl_seconds)
+      .OptionalTimeMs(sale.starts_at)
+      .OptionalTimeMs(sale.ends_at)
+      .Int64(static_cast<std::int64_t>(sale.override_state))
+      .TimeMs(sale.created_at);
+  return StepWrite(db_.get(), statement, binder, "insert sale '" + sale.sku_id + "'");
+}
+
+base::Status SqliteStore::Apply(const core::ReservationCreated& mutation) {
+  const core::Reservation& reservation = mutation.reservation;
+  sqlite3_stmt* statement = insert_reservation_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Text(reservation.reservation_id)
+      .Text(reservation.sku_id)
+      .Text(reservation.user_id)
+      .Int64(reservation.quantity)
+      .Int64(static_cast<std::int64_t>(reservation.status))
+      .TimeMs(reservation.created_at)
+      .TimeMs(reservation.expires_at)
+      .TimeMs(reservation.updated_at);
+  return StepWrite(db_.get(), statement, binder,
+                   "insert reservation '" + reservation.reservation_id + "'");
+}
+
+base::Status SqliteStore::Apply(const core::ReservationStatusChanged& mutation) {
+  const std::string context = "reservation '" + mutation.reservation_id + "' " +
+                              std::string(core::ReservationStatusName(mutation.from)) + " -> " +
+                              std::string(core::ReservationStatusName(mutation.to));
+  sqlite3_stmt* statement = update_status_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Int64(static_cast<std::int64_t>(mutation.to))
+      .TimeMs(mutation.at)
+      .Text(mutation.reservation_id)
+      .Text(mutation.sku_id)
+      .Int64(static_cast<std::int64_t>(mutation.from));
+  FS_RETURN_IF_ERROR(StepWrite(db_.get(), statement, binder, context));
+  // Counts only this statement's rows, not the triggers'.
+  const int changed_rows = sqlite3_changes(db_.get());
+  if (changed_rows != 1) {
+    return base::Internal(context + ": matched " + std::to_string(changed_rows) +
+                          " rows (unknown id, other sku, or status is not '" +
+                          std::string(core::ReservationStatusName(mutation.from)) + "')");
+  }
+  return base::Status::Ok();
+}
+
+base::Status SqliteStore::Apply(const core::IdempotencyStored& mutation) {
+  const core::IdempotencyRecord& record = mutation.record;
+  sqlite3_stmt* statement = insert_idempotency_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Text(record.user_id)
+      .Text(record.key)
+      .Text(record.request_fingerprint)
+      .Int64(record.http_status)
+      .Text(record.response_body)
+      .TimeMs(record.created_at);
+  return StepWrite(db_.get(), statement, binder, "insert idempotency key");
+}
+
+base::Status SqliteStore::Apply(const core::IdempotencyPruned& mutation) {
+  sqlite3_stmt* statement = prune_idempotency_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.TimeMs(mutation.before);
+  return StepWrite(db_.get(), statement, binder, "prune idempotency keys");
+}
+
+base::Result<LoadedState> SqliteStore::Load(base::Time idempotency_since) {
+  const int begin_rc = StepControl(begin_read_.get());
+  if (begin_rc != SQLITE_DONE) {
+    return RollbackAfter(ErrorFrom(begin_rc, db_.get(), Stage::kRead, "BEGIN (load)"));
+  }
+  auto state = LoadInSnapshot(idempotency_since);
+  if (!state) return RollbackAfter(state.error());
+  const int commit_rc = StepControl(commit_.get());
+  if (commit_rc != SQLITE_DONE) {
+    return RollbackAfter(ErrorFrom(commit_rc, db_.get(), Stage::kRead, "COMMIT (load)"));
+  }
+  return state;
+}
+
+base::Result<LoadedState> SqliteStore::LoadInSnapshot(base::Time idempotency_since) {
+  LoadedState state;
+  sqlite3* db = db_.get();
+  auto sales = Prepare(db,
+                       "SELECT sku_id, name, price_cents, currency, total_stock, per_user_limit,"
+                       " reservation_ttl_seconds, starts_at_ms, ends_at_ms, override_state,"
+                       " created_at_ms FROM skus ORDER BY rowid",
+                       0, Stage::kRead);
+  if (!sales) return sales.error();
+  FS_RETURN_IF_ERROR(ForEachRow(db, sales->get(), "load skus", [&](sqlite3_stmt* row) {
+    state.sales.emplace_back();
+    return DecodeSale(row, state.sales.back());
+  }));
+
+  auto reservations = Prepare(db,
+                              "SELECT reservation_id, sku_id, user_id, quantity, status,"
+                              " created_at_ms, expires_at_ms, updated_at_ms"
+                              " FROM reservations ORDER BY rowid",
+                              0, Stage::kRead);
+  if (!reservations) return reservations.error();
+  FS_RETURN_IF_ERROR(
+      ForEachRow(db, reservations->get(), "load reservations", [&](sqlite3_stmt* row) {
+        state.reservations.emplace_back();
+        return DecodeReservation(row, state.reservations.back());
+      }));
+
+  auto idempotency = Prepare(db,
+                             "SELECT user_id, idem_key, request_fingerprint, http_status,"
+                             " response_body, created_at_ms FROM idempotency_keys"
+                             " WHERE created_at_ms >= ?1 ORDER BY created_at_ms, rowid",
+                             0, Stage::kRead);
+  if (!idempotency) return idempotency.error();
+  Binder binder(idempotency->get());
+  binder.TimeMs(idempotency_since);
+  if (binder.rc() != SQLITE_OK) return ErrorFrom(binder.rc(), db, Stage::kRead, "load keys");
+  FS_RETURN_IF_ERROR(
+      ForEachRow(db, idempotency->get(), "load idempotency keys", [&](sqlite3_stmt* row) {
+        state.idempotency.emplace_back();
+        return DecodeIdempotency(row, state.idempotency.back());
+      }));
+  return state;
+}
+
+base::Result<std::vector<StoredCounters>> SqliteStore::ReadCounters() {
+  std::vector<StoredCounters> counters;
+  sqlite3_stmt* statement = read_counters_.get();
+  StatementUse use(statement);
+  FS_RETURN_IF_ERROR(ForEachRow(db_.get(), statement, "read counters", [&](sqlite3_stmt* row) {
+    StoredCounters entry;
+    entry.sku_id = ColumnText(row, 0);
+    entry.total_stock = ColumnInt64(row, 1);
+    entry.held = ColumnInt64(row, 2);
+    entry.sold = ColumnInt64(row, 3);
+    counters.push_back(std::move(entry));
+    return base::Status::Ok();
+  }));
+  return counters;
+}
+
+base::Result<SqliteEffectiveSettings> SqliteStore::ReadEffectiveSettings() {
+  sqlite3* db = db_.get();
+  SqliteEffectiveSettings settings;
+  auto journal_mode = QueryText(db, "PRAGMA journal_mode", Stage::kRead);
+  if (!journal_mode) return journal_mode.error();
+  settings.journal_mode = std::move(*journal_mode);
+  auto synchronous = QueryInt(db, "PRAGMA synchronous", Stage::kRead);
+  if (!synchronous) return synchronous.error();
+  settings.synchronous = *synchronous;
+  auto foreign_keys = QueryInt(db, "PRAGMA foreign_keys", Stage::kRead);
+  if (!foreign_keys) return foreign_keys.error();
+  settings.foreign_keys = *foreign_keys == 1;
+  auto busy_timeout = QueryInt(db, "PRAGMA busy_timeout", Stage::kRead);
+  if (!busy_timeout) return busy_timeout.error();
+  settings.busy_timeout_ms = *busy_timeout;
+  auto version = QueryInt(db, "SELECT COALESCE(MAX(version), 0) FROM schema_version", Stage::kRead);
+  if (!version) return version.error();
+  settings.schema_version = *version;
+  return settings;
+}
+
+}  // namespace fs::store
