@@ -282,7 +282,7 @@ Engine::Completion Engine::Decide(Command& command, base::Time now) {
             done(CreateSaleReply{s, s.ok() ? result : core::CreateSaleResult{}});
           };
         } else if constexpr (std::is_same_v<T, ReserveCommandEntry>) {
-          auto result = inventory_.Reserve(c.command, base::NewUuid(rng_), now,
+          auto result = inventory_.Reserve(c.command, base::NewUuidV7(rng_, base::ToMillis(now)), now,
                                            options_.render_reservation);
           return [done = std::move(c.done), result = std::move(result)](const Status& s) {
             done(ReserveReply{s, s.ok() ? result : core::ReserveResult{}});
