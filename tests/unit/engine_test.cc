@@ -172,11 +172,12 @@ TEST_F(EngineTest, FullInboxRefusesAtOnce) {
   options.inbox_capacity = 2;
   OpenEngine(std::move(gate), options);
   ASSERT_TRUE(CreateSale("a", 100).status.ok());
+  const int commits_before = gates->waiting.load();
   gates->Close();
   std::promise<ReserveReply> first;
   engine_->Reserve({"a", "u0", 1, ""}, [&](ReserveReply r) { first.set_value(std::move(r)); });
   // Wait until the writer sits inside the commit of the first request.
-  for (int seen = gates->waiting.load(); seen < 2; seen = gates->waiting.load())
+  for (int seen = gates->waiting.load(); seen <= commits_before; seen = gates->waiting.load())
     gates->waiting.wait(seen);
   std::vector<std::future<ReserveReply>> queued;
   for (int i = 1; i <= 3; ++i) {
