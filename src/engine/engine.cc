@@ -254,8 +254,10 @@ void Engine::ProcessBatch(std::vector<Command>& batch) {
                                          std::memory_order_relaxed);
   }
   if (status.ok()) {
+    // Only batches that wrote something count as commits; idle wake-ups are not batches.
+    if (!inventory_.mutations().empty())
+      stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
     Publish(inventory_.CommitBatch());
-    stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
     stats_.reservations_expired.fetch_add(expired, std::memory_order_relaxed);
   } else {
     inventory_.RollbackBatch();
