@@ -1,0 +1,182 @@
+#include "app/app.h"
+
+#include <openssl/rand.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "app/demo.h"
+#include "auth/jwt.h"
+#include "base/clock.h"
+#include "engine/engine.h"
+#include "http/api.h"
+#include "http/json_render.h"
+#include "http/server.h"
+#include "metrics/flashsale_metrics.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace fs::app {
+namespace {
+
+// How long shutdown waits for responses still being written after the engine drained.
+constexpr std::chrono::seconds kDrainTimeout{10};
+
+void SetUpLogging(LogLevel level) {
+  auto logger = spdlog::stderr_color_mt("flashsale");
+  spdlog::set_default_logger(logger);
+  switch (level) {
+    case LogLevel::kTrace: spdlog::set_level(spdlog::level::trace); break;
+    case LogLevel::kDebug: spdlog::set_level(spdlog::level::debug); break;
+    case LogLevel::kInfo: spdlog::set_level(spdlog::level::info); break;
+    case LogLevel::kWarn: spdlog::set_level(spdlog::level::warn); break;
+    case LogLevel::kError: spdlog::set_level(spdlog::level::err); break;
+  }
+}
+
+// 32 random bytes from the OS CSPRNG, hex encoded (demo secrets must not be guessable).
+base::Result<std::string> RandomSecret() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof(bytes)) != 1) return base::Internal("RAND_bytes failed");
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char byte : bytes) {
+    out += kHex[byte >> 4];
+    out += kHex[byte & 15];
+  }
+  return out;
+}
+
+base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
+                                                         const base::Clock& clock) {
+  std::error_code error;
+  std::filesystem::create_directories(config.data_dir, error);
+  if (error) {
+    return base::FailedPrecondition("cannot create data directory '" + config.data_dir +
+                                    "': " + error.message());
+  }
+  const std::string path = (std::filesystem::path(config.data_dir) / "flashsale.db").string();
+  store::SqliteOptions options;
+  options.synchronous = config.sqlite_synchronous;
+  auto store = store::SqliteStore::Open(path, options);
+  if (!store) return store.error();
+  spdlog::info("store: {} (synchronous={})", path,
+               store::SynchronousName(config.sqlite_synchronous));
+  engine::Options engine_options;
+  engine_options.batch_size_max = config.batch_size_max;
+  engine_options.inbox_capacity = config.inbox_capacity;
+  // The same renderer as the reserve handler: an idempotent replay is byte-identical.
+  engine_options.render_reservation = &http::RenderReservation;
+  return engine::Engine::Open(std::move(engine_options), std::move(*store), clock);
+}
+
+// Fills in generated demo secrets; returns the ones generated (for printing).
+base::Result<DemoText> PrepareSecrets(Config& config) {
+  DemoText generated;
+  if (config.jwt_secret.empty()) {
+    auto secret = RandomSecret();
+    if (!secret) return secret.error();
+    config.jwt_secret = generated.jwt_secret = *secret;
+  }
+  if (config.admin_token.empty()) {
+    auto token = RandomSecret();
+    if (!token) return token.error();
+    config.admin_token = generated.admin_token = *token;
+  }
+  return generated;
+}
+
+base::Status StartDemo(const Config& config, DemoText text, engine::Engine& engine,
+                       std::uint16_t port) {
+  FS_RETURN_IF_ERROR(EnsureDemoSale(engine));
+  auth::Claims claims;
+  claims.subject = std::string(kDemoUserId);
+  claims.expires_at_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(
+          (engine.clock().Now() + kDemoTokenLifetime).time_since_epoch())
+          .count();
+  text.user_token = auth::SignHs256(claims, config.jwt_secret);
+  text.base_url = HttpUrl(config.listen_host, port);
+  std::cout << RenderDemoText(text);
+  return base::Status::Ok();
+}
+
+// Blocks until SIGINT or SIGTERM. The signal set exists before the server announces itself,
+// so a signal sent right after the "listening" line is never fatal.
+class SignalWaiter {
+ public:
+  SignalWaiter() : signals_(context_, SIGINT, SIGTERM) {}
+  int Wait() {
+    int received = 0;
+    signals_.async_wait([&received](const boost::system::error_code& error, int number) {
+      if (!error) received = number;
+    });
+    context_.run();
+    return received;
+  }
+
+ private:
+  boost::asio::io_context context_{1};
+  boost::asio::signal_set signals_;
+};
+
+}  // namespace
+
+int RunServer(Config config) {
+  SetUpLogging(config.log_level);
+  SignalWaiter signals;
+  auto generated = PrepareSecrets(config);
+  if (!generated) {
+    spdlog::critical("{}", generated.error().ToString());
+    return kExitRuntimeError;
+  }
+  if (config.jwt_secret.size() < 32) {
+    spdlog::warn("--jwt-secret is shorter than 32 bytes; HS256 keys that short are guessable");
+  }
+  base::SystemClock clock;
+  auto engine = OpenEngine(config, clock);
+  if (!engine) {
+    spdlog::critical("cannot open the engine: {}", engine.error().ToString());
+    return kExitRuntimeError;
+  }
+  metrics::HttpMetrics http_metrics(http::Api::RouteLabels());
+  http::Api api({config.jwt_secret, config.admin_token}, **engine, http_metrics);
+  http::ServerOptions server_options;
+  server_options.host = config.listen_host;
+  server_options.port = config.listen_port;
+  server_options.threads = config.threads;
+  server_options.idle_timeout = config.idle_timeout;
+  auto server = http::Server::Open(server_options, api, http_metrics);
+  if (!server) {
+    spdlog::critical("{}", server.error().ToString());
+    (*engine)->Stop();
+    return kExitRuntimeError;
+  }
+  (*server)->Start();
+  if (config.demo == DemoMode::kOn) {
+    const base::Status demo = StartDemo(config, *generated, **engine, (*server)->port());
+    if (!demo.ok()) spdlog::error("demo sale not created: {}", demo.ToString());
+  }
+  spdlog::info("{} I/O threads, batch size max {}, inbox capacity {}", config.threads,
+               config.batch_size_max, config.inbox_capacity);
+  std::cout << "flashsale listening on " << HttpUrl(config.listen_host, (*server)->port())
+            << std::endl;  // endl: flush, a supervisor or test waits for this line
+
+  const int signal_number = signals.Wait();
+  spdlog::info("signal {} received: shutting down", signal_number);
+  (*server)->StopAccepting();
+  (*engine)->Stop();  // completes and commits everything queued; answers are posted to I/O
+  if (!(*server)->WaitForInFlight(kDrainTimeout)) {
+    spdlog::warn("responses still in flight after {} s; closing anyway", kDrainTimeout.count());
+  }
+  (*server)->Stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace fs::app

@@ -1,0 +1,213 @@
+#include "app/config.h"
+
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <sstream>
+#include <thread>
+
+#include "http/limits.h"
+
+#ifndef FLASHSALE_VERSION
+#define FLASHSALE_VERSION "unknown"
+#endif
+
+namespace fs::app {
+namespace {
+
+// Flag values as CLI11 collects them (strings: parsed and range-checked by us so "-1",
+// "0x10" or "8threads" are refused with a clear message instead of wrapping around).
+struct RawFlags {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "data";
+  bool demo = false;
+  std::string jwt_secret;
+  std::string admin_token;
+  std::string threads;  // empty and not given: hardware concurrency
+  bool threads_given = false;
+  std::string sqlite_synchronous = "full";
+  std::string batch_size_max = "4096";
+  std::string inbox_capacity = "100000";
+  std::string log_level = "info";
+  std::string idle_timeout_seconds = "30";
+};
+
+base::Status Invalid(std::string message) { return base::InvalidArgument(std::move(message)); }
+
+// A decimal integer in [min, max]; `flag` names it in the error.
+base::Result<std::int64_t> ParseBounded(const std::string& text, std::string_view flag,
+                                        std::int64_t min, std::int64_t max) {
+  std::int64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || ptr != end || value < min || value > max) {
+    return Invalid(std::string(flag) + " must be an integer between " + std::to_string(min) +
+                   " and " + std::to_string(max) + ", got '" + text + "'");
+  }
+  return value;
+}
+
+base::Result<LogLevel> ParseLogLevel(const std::string& text) {
+  constexpr LogLevel kLevels[] = {LogLevel::kTrace, LogLevel::kDebug, LogLevel::kInfo,
+                                  LogLevel::kWarn, LogLevel::kError};
+  for (LogLevel level : kLevels) {
+    if (LogLevelName(level) == text) return level;
+  }
+  return Invalid("--log-level must be one of trace, debug, info, warn, error, got '" + text + "'");
+}
+
+void AddOptions(CLI::App& serve, RawFlags& raw) {
+  auto option = [&serve](const char* name, std::string& target, const char* env,
+                         const char* help) {
+    serve.add_option(name, target, help)->envname(env)->capture_default_str();
+  };
+  option("--listen", raw.listen, "FLASHSALE_LISTEN", "HOST:PORT to listen on (port 0: any free)");
+  option("--data-dir", raw.data_dir, "FLASHSALE_DATA_DIR",
+         "directory of the database (DIR/flashsale.db), created if missing");
+  serve.add_flag("--demo", raw.demo, "create the open demo sale 'demo-sku' and print how to try it")
+      ->envname("FLASHSALE_DEMO");
+  option("--jwt-secret", raw.jwt_secret, "FLASHSALE_JWT_SECRET",
+         "HS256 secret of user tokens (required unless --demo)");
+  option("--admin-token", raw.admin_token, "FLASHSALE_ADMIN_TOKEN",
+         "bearer token of the admin API (required unless --demo)");
+  option("--threads", raw.threads, "FLASHSALE_THREADS",
+         "I/O threads (default: hardware concurrency)");
+  option("--sqlite-synchronous", raw.sqlite_synchronous, "FLASHSALE_SQLITE_SYNCHRONOUS",
+         "full|normal|off (full: every acknowledged reservation survives power loss)");
+  option("--batch-size-max", raw.batch_size_max, "FLASHSALE_BATCH_SIZE_MAX",
+         "commands per engine batch (one commit) at most");
+  option("--inbox-capacity", raw.inbox_capacity, "FLASHSALE_INBOX_CAPACITY",
+         "engine commands waiting at most; beyond it requests get 503 at once");
+  option("--log-level", raw.log_level, "FLASHSALE_LOG_LEVEL", "trace|debug|info|warn|error");
+  option("--idle-timeout-seconds", raw.idle_timeout_seconds, "FLASHSALE_IDLE_TIMEOUT_SECONDS",
+         "idle or slow client deadline per request");
+}
+
+base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
+  if (raw.threads_given) {
+    auto threads = ParseBounded(raw.threads, "--threads", 1,
+                                static_cast<std::int64_t>(http::kThreadsMax));
+    if (!threads) return threads.error();
+    config.threads = static_cast<std::size_t>(*threads);
+  }
+  auto batch = ParseBounded(raw.batch_size_max, "--batch-size-max", 1, kBatchSizeMaxLimit);
+  if (!batch) return batch.error();
+  auto inbox = ParseBounded(raw.inbox_capacity, "--inbox-capacity", 1, kInboxCapacityLimit);
+  if (!inbox) return inbox.error();
+  auto idle = ParseBounded(raw.idle_timeout_seconds, "--idle-timeout-seconds", 1,
+                           static_cast<std::int64_t>(http::kIdleTimeoutSecondsMax));
+  if (!idle) return idle.error();
+  config.batch_size_max = static_cast<std::size_t>(*batch);
+  config.inbox_capacity = static_cast<std::size_t>(*inbox);
+  config.idle_timeout = std::chrono::seconds(*idle);
+  return base::Status::Ok();
+}
+
+base::Result<Config> Validate(const RawFlags& raw) {
+  Config config;
+  const unsigned cores = std::thread::hardware_concurrency();
+  config.threads = cores == 0 ? 1 : std::min<std::size_t>(cores, http::kThreadsMax);
+  auto listen = ParseListenAddress(raw.listen);
+  if (!listen) return listen.error();
+  config.listen_host = listen->host;
+  config.listen_port = listen->port;
+  if (raw.data_dir.empty()) return Invalid("--data-dir must not be empty");
+  config.data_dir = raw.data_dir;
+  config.demo = raw.demo ? DemoMode::kOn : DemoMode::kOff;
+  config.jwt_secret = raw.jwt_secret;
+  config.admin_token = raw.admin_token;
+  if (config.demo == DemoMode::kOff && config.jwt_secret.empty()) {
+    return Invalid("--jwt-secret (or FLASHSALE_JWT_SECRET) is required unless --demo is given");
+  }
+  if (config.demo == DemoMode::kOff && config.admin_token.empty()) {
+    return Invalid("--admin-token (or FLASHSALE_ADMIN_TOKEN) is required unless --demo is given");
+  }
+  FS_RETURN_IF_ERROR(ValidateNumbers(raw, config));
+  auto synchronous = store::ParseSynchronous(raw.sqlite_synchronous);
+  if (!synchronous) {
+    return Invalid("--sqlite-synchronous must be full, normal or off, got '" +
+                   raw.sqlite_synchronous + "'");
+  }
+  config.sqlite_synchronous = *synchronous;
+  auto level = ParseLogLevel(raw.log_level);
+  if (!level) return level.error();
+  config.log_level = *level;
+  return config;
+}
+
+CommandLine Exit(int code, std::string out, std::string err) {
+  CommandLine result;
+  result.action = CommandLine::Action::kExit;
+  result.exit_code = code;
+  result.out = std::move(out);
+  result.err = std::move(err);
+  return result;
+}
+
+}  // namespace
+
+std::string_view LogLevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kTrace: return "trace";
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+base::Result<ListenAddress> ParseListenAddress(const std::string& text) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return Invalid("--listen must be HOST:PORT (e.g. 127.0.0.1:8080), got '" + text + "'");
+  }
+  std::string host = text.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') {
+      return Invalid("--listen has a malformed [IPv6] host: '" + text + "'");
+    }
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return Invalid("--listen: write IPv6 hosts in brackets, e.g. [::1]:8080, got '" + text + "'");
+  }
+  auto port = ParseBounded(text.substr(colon + 1), "--listen port", 0, 65535);
+  if (!port) return port.error();
+  return ListenAddress{std::move(host), static_cast<std::uint16_t>(*port)};
+}
+
+std::string HttpUrl(const std::string& host, std::uint16_t port) {
+  const bool ipv6 = host.find(':') != std::string::npos;
+  return "http://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+CommandLine ParseCommandLine(int argc, const char* const* argv) {
+  CLI::App app{"flashsale: a flash-sale reservation server", "flashsale"};
+  app.set_version_flag("--version", std::string("flashsale ") + FLASHSALE_VERSION);
+  app.require_subcommand(1);
+  CLI::App* serve = app.add_subcommand("serve", "run the HTTP server until SIGINT/SIGTERM");
+  RawFlags raw;
+  AddOptions(*serve, raw);
+  try {
+    app.parse(argc, argv);
+    // Counted from the flag or its variable; an explicitly empty value is an error.
+    raw.threads_given = serve->get_option("--threads")->count() > 0;
+  } catch (const CLI::ParseError& error) {
+    std::ostringstream out;
+    std::ostringstream err;
+    const int code = app.exit(error, out, err);
+    // Help and version are successes; every other parse error is a configuration error.
+    return Exit(code == 0 ? 0 : kExitBadConfig, out.str(), err.str());
+  }
+  auto config = Validate(raw);
+  if (!config) {
+    return Exit(kExitBadConfig, "", "flashsale: invalid configuration: " +
+                                        config.error().message() + "\n");
+  }
+  CommandLine result;
+  result.action = CommandLine::Action::kServe;
+  result.config = std::move(*config);
+  return result;
+}
+
+}  // namespace fs::app

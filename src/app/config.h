@@ -1,0 +1,68 @@
+// Command line and environment configuration of `flashsale`: parsing (CLI11; every flag also
+// from its FLASHSALE_* variable, the flag winning) and validation. Parsing never exits the
+// process: it returns what to do, so tests can drive it with any argv and environment.
+// Exit codes: 0 for --help/--version, 2 for any invalid configuration.
+// Thread-safety: ParseCommandLine reads the process environment; call it from main only.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace fs::app {
+
+inline constexpr int kExitBadConfig = 2;
+inline constexpr int kExitRuntimeError = 1;
+
+// Largest --batch-size-max: beyond this one transaction holds the SQLite write lock for tens of
+// milliseconds and the batch's first request waits for all the others.
+inline constexpr std::int64_t kBatchSizeMaxLimit = 65'536;
+// Largest --inbox-capacity: 10M queued commands is minutes of backlog at the target rate and
+// ~1 GiB of memory; past that 503 at once is the better answer.
+inline constexpr std::int64_t kInboxCapacityLimit = 10'000'000;
+
+enum class DemoMode : std::uint8_t { kOff, kOn };
+enum class LogLevel : std::uint8_t { kTrace, kDebug, kInfo, kWarn, kError };
+
+struct Config {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 8080;
+  std::string data_dir = "data";
+  DemoMode demo = DemoMode::kOff;
+  std::string jwt_secret;   // empty only with --demo (then a random one is made)
+  std::string admin_token;  // empty only with --demo (then a random one is made)
+  std::size_t threads = 1;
+  store::SqliteOptions::Synchronous sqlite_synchronous = store::SqliteOptions::Synchronous::kFull;
+  std::size_t batch_size_max = 4096;
+  std::size_t inbox_capacity = 100'000;
+  LogLevel log_level = LogLevel::kInfo;
+  std::chrono::seconds idle_timeout{30};
+};
+
+struct CommandLine {
+  enum class Action : std::uint8_t { kServe, kExit };
+  Action action = Action::kExit;
+  Config config;       // kServe
+  int exit_code = 0;   // kExit
+  std::string out;     // kExit: text for stdout (help, version)
+  std::string err;     // kExit: text for stderr (errors)
+};
+
+CommandLine ParseCommandLine(int argc, const char* const* argv);
+
+// "HOST:PORT" or "[IPv6]:PORT" into host and port. kInvalidArgument with the reason.
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+base::Result<ListenAddress> ParseListenAddress(const std::string& text);
+
+// "http://HOST:PORT" with IPv6 hosts bracketed.
+std::string HttpUrl(const std::string& host, std::uint16_t port);
+
+std::string_view LogLevelName(LogLevel level);
+
+}  // namespace fs::app

@@ -1,0 +1,88 @@
+// Api: the HTTP handlers of the public and admin API. Handlers are thin: route, parse and
+// validate, authenticate, then either answer from the engine's published state (product
+// reads, no queueing) or send one command to the engine and answer from its callback.
+//
+// Threading: Handle() runs on a connection's I/O thread. Engine callbacks run on the writer
+// thread and only post the raw reply back to the connection's executor; rendering and
+// `respond` happen there, so the writer never renders JSON or touches a socket.
+// Thread-safety: Handle() may run concurrently on all I/O threads. The Api must outlive every
+// pending engine command (stop the engine before destroying it).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include "engine/engine.h"
+#include "http/exchange.h"
+#include "http/router.h"
+#include "metrics/flashsale_metrics.h"
+
+namespace fs::http {
+
+struct ApiOptions {
+  std::string jwt_secret;   // HS256 key for user tokens
+  std::string admin_token;  // bearer token of the admin endpoints
+};
+
+// Called exactly once per request, on the executor given to Handle().
+using Respond = std::function<void(Response)>;
+
+class Api {
+ public:
+  // Route label used for requests that matched no route (404s, protocol errors).
+  static constexpr std::string_view kUnmatchedRouteLabel = "unmatched";
+
+  // REQUIRES: `engine` and `metrics` outlive the Api; metrics was built with RouteLabels().
+  Api(ApiOptions options, engine::Engine& engine, metrics::HttpMetrics& metrics);
+
+  // The flashsale_requests_total route labels: every route template, then "unmatched".
+  static std::vector<std::string> RouteLabels();
+  std::size_t unmatched_route_index() const { return unmatched_route_index_; }
+
+  void Handle(const Request& request, const boost::asio::any_io_executor& executor,
+              Respond respond);
+
+  // After this, /readyz answers 503 so load balancers stop sending traffic.
+  void SetShuttingDown() { shutting_down_.store(true, std::memory_order_release); }
+
+ private:
+  struct Exchange {
+    boost::asio::any_io_executor executor;
+    Respond respond;
+  };
+  using Params = RouteMatch;
+
+  void Dispatch(int route_id, const Request& request, const Params& params, Exchange exchange);
+  void CreateSale(const Request& request, Exchange exchange);
+  void AdminGetSale(const Request& request, const Params& params, Exchange exchange);
+  void GetProduct(const Params& params, Exchange exchange);
+  void GetAvailability(const Params& params, Exchange exchange);
+  void Reserve(const Request& request, const Params& params, Exchange exchange);
+  void GetReservation(const Request& request, const Params& params, Exchange exchange);
+  void ReleaseReservation(const Request& request, const Params& params, Exchange exchange);
+  void Readyz(Exchange exchange);
+  void Metrics(Exchange exchange);
+
+  // The user id from a valid JWT, or the 401 response to send.
+  std::variant<std::string, Response> AuthenticateUser(const Request& request) const;
+  // nullopt when the admin token matches, else the 401 response to send.
+  std::optional<Response> AuthenticateAdmin(const Request& request) const;
+
+  const ApiOptions options_;
+  engine::Engine& engine_;
+  metrics::HttpMetrics& metrics_;
+  Router router_;
+  std::size_t unmatched_route_index_ = 0;
+  std::atomic<bool> shutting_down_{false};
+};
+
+// Builders of common responses.
+Response ErrorResponse(unsigned status, std::string_view code, std::string_view message);
+Response JsonResponse(unsigned status, std::string body);
+
+}  // namespace fs::http

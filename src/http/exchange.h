@@ -1,0 +1,45 @@
+// Request and Response as the handlers see them: plain values with no Beast types, so the
+// handlers, router and tests do not compile the HTTP stack. The server converts at its edge.
+// Thread-safety: plain values. A Request's views point into the connection's buffers and are
+// valid only until the handler returns: handlers copy what they keep.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "http/limits.h"
+
+namespace fs::http {
+
+inline constexpr std::string_view kJsonContentType = "application/json";
+inline constexpr std::string_view kMetricsContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+enum class Method : std::uint8_t { kGet, kHead, kPost, kPut, kDelete, kPatch, kOptions, kOther };
+
+std::string_view MethodName(Method method);
+
+struct Request {
+  Method method = Method::kGet;
+  std::string_view target;  // path and optional ?query, as sent
+  std::optional<std::string_view> authorization;
+  std::optional<std::string_view> idempotency_key;
+  std::string_view body;
+};
+
+struct Response {
+  Response() = default;
+  Response(unsigned status_in, std::string body_in,
+           std::string_view content_type_in = kJsonContentType)
+      : status(status_in), body(std::move(body_in)), content_type(content_type_in) {}
+
+  unsigned status = 200;
+  std::string body;
+  std::string_view content_type = kJsonContentType;  // static strings only
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers, usually none
+};
+
+}  // namespace fs::http

@@ -1,0 +1,132 @@
+#include "http/json_render.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <optional>
+
+#include "base/time_format.h"
+
+namespace fs::http {
+namespace {
+
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void String(JsonWriter& writer, std::string_view value) {
+  writer.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+void Field(JsonWriter& writer, std::string_view key, std::string_view value) {
+  writer.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  String(writer, value);
+}
+
+void Field(JsonWriter& writer, std::string_view key, std::int64_t value) {
+  writer.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  writer.Int64(value);
+}
+
+void TimeField(JsonWriter& writer, std::string_view key, const std::optional<base::Time>& at) {
+  writer.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  if (at) {
+    String(writer, base::FormatRfc3339(*at));
+  } else {
+    writer.Null();
+  }
+}
+
+std::string Finish(const rapidjson::StringBuffer& buffer) {
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// The fields the public and admin views share, in the order clients see them.
+void SaleFields(JsonWriter& writer, const core::Sale& sale) {
+  Field(writer, "sku_id", sale.sku_id);
+  Field(writer, "name", sale.name);
+  Field(writer, "price_cents", sale.price_cents);
+  Field(writer, "currency", sale.currency);
+  Field(writer, "total_stock", sale.total_stock);
+  Field(writer, "per_user_limit", sale.per_user_limit);
+  Field(writer, "reservation_ttl_seconds", sale.reservation_ttl_seconds);
+  TimeField(writer, "starts_at", sale.starts_at);
+  TimeField(writer, "ends_at", sale.ends_at);
+}
+
+}  // namespace
+
+std::string RenderReservation(const core::Reservation& reservation) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  Field(writer, "reservation_id", reservation.reservation_id);
+  Field(writer, "sku_id", reservation.sku_id);
+  Field(writer, "user_id", reservation.user_id);
+  Field(writer, "quantity", reservation.quantity);
+  Field(writer, "status", core::ReservationStatusName(reservation.status));
+  TimeField(writer, "expires_at", reservation.expires_at);
+  writer.EndObject();
+  return Finish(buffer);
+}
+
+std::string RenderError(std::string_view code, std::string_view message) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  writer.Key("error");
+  writer.StartObject();
+  Field(writer, "code", code);
+  Field(writer, "message", message);
+  writer.EndObject();
+  writer.EndObject();
+  return Finish(buffer);
+}
+
+std::string RenderPublicSale(const core::Sale& sale, const core::StockCounters& counters,
+                             core::SaleStatus status) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  SaleFields(writer, sale);
+  Field(writer, "available", counters.available());
+  Field(writer, "status", core::SaleStatusName(status));
+  writer.EndObject();
+  return Finish(buffer);
+}
+
+std::string RenderAdminSale(const core::Sale& sale, const core::StockCounters& counters,
+                            core::SaleStatus status) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  SaleFields(writer, sale);
+  Field(writer, "available", counters.available());
+  Field(writer, "reserved", counters.held);
+  Field(writer, "sold", counters.sold);
+  Field(writer, "status", core::SaleStatusName(status));
+  TimeField(writer, "created_at", sale.created_at);
+  writer.EndObject();
+  return Finish(buffer);
+}
+
+std::string RenderAvailability(std::string_view sku_id, std::int64_t available,
+                               core::SaleStatus status) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  Field(writer, "sku_id", sku_id);
+  Field(writer, "available", available);
+  Field(writer, "status", core::SaleStatusName(status));
+  writer.EndObject();
+  return Finish(buffer);
+}
+
+std::string RenderStatusBody(std::string_view status) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  Field(writer, "status", status);
+  writer.EndObject();
+  return Finish(buffer);
+}
+
+}  // namespace fs::http

@@ -1,0 +1,27 @@
+// Named limits of the HTTP front end: what one client may send and how much the server holds
+// open at once. Beyond a limit the server answers an error or closes; it never grows.
+// Thread-safety: constants.
+#pragma once
+
+#include <cstddef>
+
+namespace fs::http {
+
+// 16 KiB body: a reserve body is ~50 bytes and a sale definition well under 1 KiB; the spec
+// fixes 16 KiB as the point where we answer 413.
+inline constexpr std::size_t kBodyBytesMax = 16 * 1024;
+// 8 KiB of request line + headers: a JWT (<= 4 KiB) plus ordinary headers fit.
+inline constexpr std::size_t kHeaderBytesMax = 8 * 1024;
+// Request target (path + query). Our paths are short; a long target is an attack or a bug.
+inline constexpr std::size_t kTargetBytesMax = 2048;
+static_assert(kTargetBytesMax < kHeaderBytesMax);
+
+// Open connections at most. 10k keep-alive clients cover the 25k req/s target many times over
+// while keeping per-connection memory (~30 KiB of buffers at worst) bounded near 300 MiB.
+inline constexpr std::size_t kConnectionsMax = 10'000;
+// I/O threads at most: more than cores only adds context switches.
+inline constexpr std::size_t kThreadsMax = 256;
+// Idle/slow-client deadline bounds, seconds.
+inline constexpr std::size_t kIdleTimeoutSecondsMax = 3600;
+
+}  // namespace fs::http

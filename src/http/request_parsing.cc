@@ -1,0 +1,229 @@
+#include "http/request_parsing.h"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <limits>
+
+#include "base/time_format.h"
+#include "core/rules.h"
+
+namespace fs::http {
+namespace {
+
+// Iterative parsing: a 16 KiB body of '[' must not recurse 16k frames deep. UTF-8 is
+// validated so we never echo invalid bytes back in a JSON response.
+constexpr unsigned kParseFlags =
+    rapidjson::kParseDefaultFlags | rapidjson::kParseIterativeFlag |
+    rapidjson::kParseValidateEncodingFlag;
+
+base::Status Invalid(std::string message) { return base::InvalidArgument(std::move(message)); }
+
+// An empty body stands for {} so `curl -X POST .../reserve` reserves one unit.
+base::Result<rapidjson::Document> ParseObject(std::string_view body) {
+  rapidjson::Document document;
+  if (body.empty()) {
+    document.SetObject();
+    return document;
+  }
+  document.Parse<kParseFlags>(body.data(), body.size());
+  if (document.HasParseError()) {
+    return Invalid(std::string("request body is not valid JSON: ") +
+                   rapidjson::GetParseError_En(document.GetParseError()) + " (at byte " +
+                   std::to_string(document.GetErrorOffset()) + ")");
+  }
+  if (!document.IsObject()) return Invalid("request body must be a JSON object");
+  return document;
+}
+
+// The member `name`, or nullptr when absent or null (null means "not given").
+const rapidjson::Value* Find(const rapidjson::Value& object, const char* name) {
+  const auto member = object.FindMember(name);
+  if (member == object.MemberEnd() || member->value.IsNull()) return nullptr;
+  return &member->value;
+}
+
+base::Result<std::optional<std::string>> OptionalString(const rapidjson::Value& object,
+                                                        const char* name) {
+  const rapidjson::Value* value = Find(object, name);
+  if (value == nullptr) return std::optional<std::string>();
+  if (!value->IsString()) return Invalid(std::string(name) + " must be a string");
+  return std::optional<std::string>(std::in_place, value->GetString(),
+                                    value->GetStringLength());
+}
+
+base::Result<std::optional<std::int64_t>> OptionalInteger(const rapidjson::Value& object,
+                                                          const char* name) {
+  const rapidjson::Value* value = Find(object, name);
+  if (value == nullptr) return std::optional<std::int64_t>();
+  // RapidJSON keeps 1.0 and 1e3 as doubles: only plain integer literals pass.
+  if (!value->IsInt64()) return Invalid(std::string(name) + " must be an integer");
+  return std::optional<std::int64_t>(value->GetInt64());
+}
+
+base::Result<std::optional<base::Time>> OptionalTime(const rapidjson::Value& object,
+                                                     const char* name) {
+  auto text = OptionalString(object, name);
+  if (!text) return text.error();
+  if (!*text) return std::optional<base::Time>();
+  const std::optional<base::Time> time = base::ParseRfc3339(**text);
+  if (!time) return Invalid(std::string(name) + " must be an RFC 3339 date-time");
+  return time;
+}
+
+base::Result<std::int32_t> ParseQuantity(const rapidjson::Value& object) {
+  const std::string range_message =
+      "quantity must be an integer between 1 and " + std::to_string(core::kQuantityMax);
+  const rapidjson::Value* value = Find(object, "quantity");
+  if (value == nullptr) {
+    // Explicit null is as wrong as a string: only absence means the default.
+    if (object.HasMember("quantity")) return Invalid(range_message);
+    return std::int32_t{1};
+  }
+  if (!value->IsInt64()) return Invalid(range_message);
+  const std::int64_t quantity = value->GetInt64();
+  if (quantity < 1 || quantity > core::kQuantityMax) return Invalid(range_message);
+  return static_cast<std::int32_t>(quantity);
+}
+
+base::Result<std::string> RequiredString(const rapidjson::Value& object, const char* name) {
+  auto value = OptionalString(object, name);
+  if (!value) return value.error();
+  if (!*value) return Invalid(std::string(name) + " is required");
+  return std::move(**value);
+}
+
+base::Result<std::int64_t> RequiredInteger(const rapidjson::Value& object, const char* name) {
+  auto value = OptionalInteger(object, name);
+  if (!value) return value.error();
+  if (!*value) return Invalid(std::string(name) + " is required");
+  return **value;
+}
+
+// An optional int32 field; out-of-int32 values are refused here so the cast is exact and
+// core::ValidateSale sees the real number.
+base::Result<std::int32_t> OptionalInt32(const rapidjson::Value& object, const char* name,
+                                         std::int32_t default_value) {
+  auto value = OptionalInteger(object, name);
+  if (!value) return value.error();
+  if (!*value) return default_value;
+  if (**value < std::numeric_limits<std::int32_t>::min() ||
+      **value > std::numeric_limits<std::int32_t>::max()) {
+    return Invalid(std::string(name) + " is out of range");
+  }
+  return static_cast<std::int32_t>(**value);
+}
+
+base::Status ReadSaleNumbers(const rapidjson::Value& object, core::Sale& sale) {
+  auto price_cents = RequiredInteger(object, "price_cents");
+  if (!price_cents) return price_cents.error();
+  auto total_stock = RequiredInteger(object, "total_stock");
+  if (!total_stock) return total_stock.error();
+  auto per_user_limit = OptionalInt32(object, "per_user_limit", core::kDefaultPerUserLimit);
+  if (!per_user_limit) return per_user_limit.error();
+  auto ttl = OptionalInt32(object, "reservation_ttl_seconds", core::kDefaultReservationTtlSeconds);
+  if (!ttl) return ttl.error();
+  sale.price_cents = *price_cents;
+  sale.total_stock = *total_stock;
+  sale.per_user_limit = *per_user_limit;
+  sale.reservation_ttl_seconds = *ttl;
+  return base::Status::Ok();
+}
+
+}  // namespace
+
+base::Result<ReserveBody> ParseReserveBody(std::string_view body) {
+  auto document = ParseObject(body);
+  if (!document) return document.error();
+  ReserveBody parsed;
+  auto sku_id = OptionalString(*document, "sku_id");
+  if (!sku_id) return sku_id.error();
+  if (*sku_id && !core::IsValidSkuId(**sku_id)) {
+    return Invalid("sku_id must be 1-64 characters of A-Z a-z 0-9 . _ -");
+  }
+  parsed.sku_id = std::move(*sku_id);
+  auto quantity = ParseQuantity(*document);
+  if (!quantity) return quantity.error();
+  parsed.quantity = *quantity;
+  auto key = OptionalString(*document, "idempotency_key");
+  if (!key) return key.error();
+  if (*key) FS_RETURN_IF_ERROR(ValidateIdempotencyKey(**key));
+  parsed.idempotency_key = std::move(*key);
+  return parsed;
+}
+
+base::Status ValidateIdempotencyKey(std::string_view key) {
+  if (key.empty() || key.size() > core::kIdempotencyKeyBytesMax) {
+    return Invalid("idempotency key must be 1-" + std::to_string(core::kIdempotencyKeyBytesMax) +
+                   " bytes");
+  }
+  for (unsigned char c : key) {
+    if (c < 0x20 || c == 0x7F) return Invalid("idempotency key must not contain control characters");
+  }
+  return base::Status::Ok();
+}
+
+base::Result<std::string> ResolveIdempotencyKey(std::optional<std::string_view> header_key,
+                                                const std::optional<std::string>& body_key) {
+  if (header_key) FS_RETURN_IF_ERROR(ValidateIdempotencyKey(*header_key));
+  if (body_key) FS_RETURN_IF_ERROR(ValidateIdempotencyKey(*body_key));
+  if (header_key && body_key && *header_key != *body_key) {
+    return Invalid("Idempotency-Key header and body idempotency_key differ");
+  }
+  if (header_key) return std::string(*header_key);
+  if (body_key) return *body_key;
+  return std::string();
+}
+
+std::optional<std::string_view> BearerToken(std::optional<std::string_view> authorization) {
+  if (!authorization) return std::nullopt;
+  constexpr std::string_view kScheme = "bearer ";
+  const std::string_view header = *authorization;
+  if (header.size() <= kScheme.size()) return std::nullopt;
+  for (std::size_t i = 0; i < kScheme.size(); ++i) {
+    const char c = header[i];
+    const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    if (lower != kScheme[i]) return std::nullopt;
+  }
+  std::string_view token = header.substr(kScheme.size());
+  while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+  while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+  if (token.empty()) return std::nullopt;
+  return token;
+}
+
+base::Result<core::Sale> ParseSaleBody(std::string_view body) {
+  auto document = ParseObject(body);
+  if (!document) return document.error();
+  core::Sale sale;
+  auto sku_id = RequiredString(*document, "sku_id");
+  if (!sku_id) return sku_id.error();
+  auto name = RequiredString(*document, "name");
+  if (!name) return name.error();
+  auto currency = RequiredString(*document, "currency");
+  if (!currency) return currency.error();
+  sale.sku_id = std::move(*sku_id);
+  sale.name = std::move(*name);
+  sale.currency = std::move(*currency);
+  FS_RETURN_IF_ERROR(ReadSaleNumbers(*document, sale));
+  auto starts_at = OptionalTime(*document, "starts_at");
+  if (!starts_at) return starts_at.error();
+  auto ends_at = OptionalTime(*document, "ends_at");
+  if (!ends_at) return ends_at.error();
+  sale.starts_at = *starts_at;
+  sale.ends_at = *ends_at;
+  // "status" and "created_at" are read-only: ignored like any unknown field.
+  const std::string reason = core::ValidateSale(sale);
+  if (!reason.empty()) return Invalid(reason);
+  return sale;
+}
+
+bool IsPlausibleReservationId(std::string_view id) {
+  if (id.empty() || id.size() > kReservationIdBytesMax) return false;
+  for (char c : id) {
+    if (c <= 0x20 || c >= 0x7F) return false;
+  }
+  return true;
+}
+
+}  // namespace fs::http

@@ -1,0 +1,48 @@
+// Parsing and validation of what clients send: JSON bodies (RapidJSON), the bearer token,
+// the idempotency key and path ids. Every failure is an InvalidArgument Status whose message
+// is safe to show the client (it becomes a 400 INVALID_REQUEST). Unknown JSON fields are
+// ignored; known fields with a wrong type or value are refused.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+#include "core/types.h"
+
+namespace fs::http {
+
+// Reservation ids are UUIDs (36 bytes); anything far longer cannot exist and is not looked up.
+inline constexpr std::size_t kReservationIdBytesMax = 64;
+
+struct ReserveBody {
+  std::optional<std::string> sku_id;           // required by POST /api/v1/reserve only
+  std::int32_t quantity = 1;                   // absent: 1 unit
+  std::optional<std::string> idempotency_key;  // body "idempotency_key"
+};
+
+// An empty body means all defaults. REQUIRES nothing of `body` (any bytes).
+base::Result<ReserveBody> ParseReserveBody(std::string_view body);
+
+// The effective key from the Idempotency-Key header and the body field: either may be
+// given, both only if equal. Returns "" when neither is present.
+base::Result<std::string> ResolveIdempotencyKey(std::optional<std::string_view> header_key,
+                                                const std::optional<std::string>& body_key);
+
+// 1..kIdempotencyKeyBytesMax bytes with no control characters.
+base::Status ValidateIdempotencyKey(std::string_view key);
+
+// A sale definition for POST /admin/v1/skus, checked with core::ValidateSale too.
+base::Result<core::Sale> ParseSaleBody(std::string_view body);
+
+// The token of an "Authorization: Bearer <token>" header (scheme case-insensitive);
+// nullopt when the header is missing, has another scheme, or an empty token.
+std::optional<std::string_view> BearerToken(std::optional<std::string_view> authorization);
+
+// Whether `id` could be a reservation id at all (length and printable ASCII).
+bool IsPlausibleReservationId(std::string_view id);
+
+}  // namespace fs::http

@@ -1,0 +1,428 @@
+#include "http/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <optional>
+
+#include "http/json_render.h"
+#include "http/outcome_table.h"
+
+namespace fs::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+struct Server::Shared {
+  Shared(Api& api_in, metrics::HttpMetrics& metrics_in, const ServerOptions& options)
+      : api(api_in),
+        metrics(metrics_in),
+        idle_timeout(options.idle_timeout),
+        connections_max(options.connections_max) {}
+
+  void RequestStarted() { in_flight.fetch_add(1, std::memory_order_acq_rel); }
+  void RequestFinished() {
+    if (in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      // Lock so a waiter between its predicate check and its wait cannot miss this.
+      std::lock_guard lock(idle_mutex);
+      idle_cv.notify_all();
+    }
+  }
+
+  Api& api;
+  metrics::HttpMetrics& metrics;
+  const std::chrono::seconds idle_timeout;
+  const std::size_t connections_max;
+  std::atomic<std::size_t> connection_count{0};
+  std::atomic<std::size_t> in_flight{0};
+  std::atomic<bool> shutting_down{false};
+  std::mutex idle_mutex;
+  std::condition_variable idle_cv;
+};
+
+namespace {
+
+// After answering a request we close on, we keep reading (and discarding) what the client
+// still sends for at most this long / this much, so the close is a FIN after our response
+// and not a RST that could destroy the response in the client's receive buffer.
+constexpr std::chrono::seconds kLingerTimeout{2};
+constexpr std::size_t kLingerBytesMax = 1024 * 1024;
+// The read buffer holds one request head plus read-ahead; bodies go to the parser's string.
+constexpr std::size_t kReadBufferBytesMax = 64 * 1024;
+constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
+
+Method ToMethod(bhttp::verb verb) {
+  switch (verb) {
+    case bhttp::verb::get: return Method::kGet;
+    case bhttp::verb::head: return Method::kHead;
+    case bhttp::verb::post: return Method::kPost;
+    case bhttp::verb::put: return Method::kPut;
+    case bhttp::verb::delete_: return Method::kDelete;
+    case bhttp::verb::patch: return Method::kPatch;
+    case bhttp::verb::options: return Method::kOptions;
+    default: return Method::kOther;
+  }
+}
+
+std::optional<std::string_view> HeaderValue(const bhttp::request<bhttp::string_body>& message,
+                                            std::string_view name) {
+  const auto field = message.find(name);
+  if (field == message.end()) return std::nullopt;
+  return field->value();
+}
+
+// Counts an open connection for as long as it lives.
+class ConnectionPermit {
+ public:
+  explicit ConnectionPermit(Server::Shared& shared) : shared_(&shared) {
+    shared_->metrics.connections_open.Add(1);
+  }
+  ~ConnectionPermit() {
+    shared_->connection_count.fetch_sub(1, std::memory_order_acq_rel);
+    shared_->metrics.connections_open.Add(-1);
+  }
+  ConnectionPermit(const ConnectionPermit&) = delete;
+  ConnectionPermit& operator=(const ConnectionPermit&) = delete;
+
+ private:
+  Server::Shared* shared_;
+};
+
+enum class AfterWrite : std::uint8_t { kKeepAlive, kClose };
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, Server::Shared& shared)
+      : stream_(std::move(socket)), buffer_(kReadBufferBytesMax), shared_(shared),
+        permit_(shared) {}
+
+  void Start() { DoReadHeader(); }
+
+ private:
+  void DoReadHeader();
+  void OnHeader(const beast::error_code& error);
+  void OnBody(const beast::error_code& error);
+  void OnRequest();
+  void Respond(Response response);
+  void RespondAndClose(unsigned status, std::string_view code, std::string_view message);
+  void Write(AfterWrite after);
+  void OnWrite(const beast::error_code& error, AfterWrite after);
+  void Linger();
+  void DoDrain();
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::string_body> response_;
+  Server::Shared& shared_;
+  ConnectionPermit permit_;
+  unsigned request_version_ = 11;
+  AfterWrite after_response_ = AfterWrite::kKeepAlive;
+  bool awaiting_response_ = false;  // a request is with the Api; exactly one answer expected
+  std::size_t drained_bytes_ = 0;
+};
+
+void Connection::DoReadHeader() {
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(kHeaderBytesMax));
+  parser_->body_limit(kBodyBytesMax);
+  // One deadline for the whole request (header and body): a client trickling bytes cannot
+  // hold the connection longer than an idle one.
+  stream_.expires_after(shared_.idle_timeout);
+  bhttp::async_read_header(stream_, buffer_, *parser_,
+                           [self = shared_from_this()](beast::error_code error, std::size_t) {
+                             self->OnHeader(error);
+                           });
+}
+
+void Connection::OnHeader(const beast::error_code& error) {
+  if (error == bhttp::error::body_limit) {
+    return RespondAndClose(413, code::kPayloadTooLarge,
+                           "request body exceeds " + std::to_string(kBodyBytesMax) + " bytes");
+  }
+  if (error == bhttp::error::header_limit) {
+    return RespondAndClose(431, code::kInvalidRequest,
+                           "request headers exceed " + std::to_string(kHeaderBytesMax) + " bytes");
+  }
+  if (error.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+      error != bhttp::error::end_of_stream) {
+    return RespondAndClose(400, code::kInvalidRequest, "malformed HTTP request");
+  }
+  if (error) return;  // closed, reset or timed out: nothing to answer; the socket closes
+  if (parser_->get().target().size() > kTargetBytesMax) {
+    return RespondAndClose(414, code::kInvalidRequest, "request target too long");
+  }
+  if (parser_->is_done()) return OnRequest();
+  const auto expect = parser_->get().find(bhttp::field::expect);
+  if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
+    // The body is within limits (checked at the header): tell the client to send it.
+    return asio::async_write(stream_, asio::buffer(kContinueResponse),
+                             [self = shared_from_this()](beast::error_code write_error,
+                                                         std::size_t) {
+                               if (write_error) return;
+                               bhttp::async_read(self->stream_, self->buffer_, *self->parser_,
+                                                 [self](beast::error_code read_error,
+                                                        std::size_t) {
+                                                   self->OnBody(read_error);
+                                                 });
+                             });
+  }
+  bhttp::async_read(stream_, buffer_, *parser_,
+                    [self = shared_from_this()](beast::error_code read_error, std::size_t) {
+                      self->OnBody(read_error);
+                    });
+}
+
+void Connection::OnBody(const beast::error_code& error) {
+  if (error == bhttp::error::body_limit) {  // chunked bodies hit the limit while reading
+    return RespondAndClose(413, code::kPayloadTooLarge,
+                           "request body exceeds " + std::to_string(kBodyBytesMax) + " bytes");
+  }
+  if (error.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
+      error != bhttp::error::end_of_stream) {
+    return RespondAndClose(400, code::kInvalidRequest, "malformed HTTP request");
+  }
+  if (error) return;
+  OnRequest();
+}
+
+void Connection::OnRequest() {
+  stream_.expires_never();  // the engine answers in bounded time; no deadline while we work
+  const bhttp::request<bhttp::string_body>& message = parser_->get();
+  request_version_ = message.version();
+  after_response_ = message.keep_alive() ? AfterWrite::kKeepAlive : AfterWrite::kClose;
+  Request request;
+  request.method = ToMethod(message.method());
+  request.target = message.target();
+  request.authorization = HeaderValue(message, "Authorization");
+  request.idempotency_key = HeaderValue(message, "Idempotency-Key");
+  request.body = message.body();
+  awaiting_response_ = true;
+  shared_.RequestStarted();
+  shared_.api.Handle(request, stream_.get_executor(),
+                     [self = shared_from_this()](Response response) {
+                       self->Respond(std::move(response));
+                     });
+}
+
+void Connection::Respond(Response response) {
+  if (!awaiting_response_) {
+    spdlog::error("a handler answered twice; dropping the second answer");
+    return;
+  }
+  awaiting_response_ = false;
+  if (shared_.shutting_down.load(std::memory_order_acquire)) after_response_ = AfterWrite::kClose;
+  response_ = {};
+  response_.version(request_version_);
+  response_.result(response.status);
+  response_.set(bhttp::field::content_type, response.content_type);
+  for (auto& [name, value] : response.headers) response_.set(name, value);
+  response_.body() = std::move(response.body);
+  response_.keep_alive(after_response_ == AfterWrite::kKeepAlive);
+  response_.prepare_payload();
+  Write(after_response_);
+}
+
+// Protocol-level errors (before routing): answered here, counted as the unmatched route.
+void Connection::RespondAndClose(unsigned status, std::string_view code,
+                                 std::string_view message) {
+  shared_.metrics.requests.Increment(shared_.api.unmatched_route_index(), status);
+  shared_.RequestStarted();
+  response_ = {};
+  response_.version(11);
+  response_.result(status);
+  response_.set(bhttp::field::content_type, kJsonContentType);
+  response_.body() = RenderError(code, message);
+  response_.keep_alive(false);
+  response_.prepare_payload();
+  Write(AfterWrite::kClose);
+}
+
+void Connection::Write(AfterWrite after) {
+  stream_.expires_after(shared_.idle_timeout);  // a client that does not read is dropped
+  bhttp::async_write(stream_, response_,
+                     [self = shared_from_this(), after](beast::error_code error, std::size_t) {
+                       self->OnWrite(error, after);
+                     });
+}
+
+void Connection::OnWrite(const beast::error_code& error, AfterWrite after) {
+  shared_.RequestFinished();
+  if (error) return;
+  if (after == AfterWrite::kClose) return Linger();
+  DoReadHeader();
+}
+
+void Connection::Linger() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(kLingerTimeout);
+  DoDrain();
+}
+
+void Connection::DoDrain() {
+  // Discarded bytes: one scratch buffer per I/O thread is enough.
+  thread_local std::array<char, 4096> scratch;
+  stream_.async_read_some(asio::buffer(scratch),
+                          [self = shared_from_this()](beast::error_code error, std::size_t size) {
+                            self->drained_bytes_ += size;
+                            if (error || self->drained_bytes_ > kLingerBytesMax) return;
+                            self->DoDrain();
+                          });
+}
+
+std::vector<std::unique_ptr<asio::io_context>> MakeContexts(std::size_t count) {
+  FS_CHECK(count >= 1);
+  FS_CHECK(count <= kThreadsMax);
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  // Hint 1: each context is run by exactly one thread (posts from other threads stay safe).
+  for (std::size_t i = 0; i < count; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
+  return contexts;
+}
+
+base::Result<tcp::endpoint> Resolve(asio::io_context& context, const std::string& host,
+                                    std::uint16_t port) {
+  boost::system::error_code error;
+  const asio::ip::address address = asio::ip::make_address(host, error);
+  if (!error) return tcp::endpoint(address, port);
+  tcp::resolver resolver(context);
+  const auto results = resolver.resolve(host, std::to_string(port), error);
+  if (error || results.empty()) {
+    return base::InvalidArgument("cannot resolve listen host '" + host + "': " + error.message());
+  }
+  return results.begin()->endpoint();
+}
+
+}  // namespace
+
+Server::Server(ServerOptions options, Api& api, metrics::HttpMetrics& metrics)
+    : options_(std::move(options)),
+      shared_(std::make_unique<Shared>(api, metrics, options_)),
+      contexts_(MakeContexts(options_.threads)),
+      acceptor_(*contexts_.front()),
+      accept_retry_timer_(*contexts_.front()) {}
+
+base::Result<std::unique_ptr<Server>> Server::Open(ServerOptions options, Api& api,
+                                                   metrics::HttpMetrics& metrics) {
+  if (options.threads < 1 || options.threads > kThreadsMax) {
+    return base::InvalidArgument("threads must be between 1 and " + std::to_string(kThreadsMax));
+  }
+  std::unique_ptr<Server> server(new Server(std::move(options), api, metrics));
+  FS_RETURN_IF_ERROR(server->Listen());
+  return server;
+}
+
+base::Status Server::Listen() {
+  auto endpoint = Resolve(*contexts_.front(), options_.host, options_.port);
+  if (!endpoint) return endpoint.error();
+  const std::string where = options_.host + ":" + std::to_string(options_.port);
+  boost::system::error_code error;
+  acceptor_.open(endpoint->protocol(), error);
+  if (!error) acceptor_.set_option(asio::socket_base::reuse_address(true), error);
+  if (!error) acceptor_.bind(*endpoint, error);
+  if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
+  if (!error) port_ = acceptor_.local_endpoint(error).port();
+  if (error) return base::Unavailable("cannot listen on " + where + ": " + error.message());
+  return base::Status::Ok();
+}
+
+Server::~Server() { Stop(); }
+
+void Server::Start() {
+  for (auto& context : contexts_) guards_.push_back(asio::make_work_guard(*context));
+  asio::post(acceptor_.get_executor(), [this] { DoAccept(); });
+  for (auto& context : contexts_) {
+    threads_.emplace_back([&context] { RunContext(*context); });
+  }
+}
+
+void Server::RunContext(asio::io_context& context) {
+  for (;;) {
+    try {
+      context.run();
+      return;
+    } catch (const std::exception& error) {
+      // Connection handlers report errors by code; an exception here is a bug or bad_alloc.
+      // Keep the thread serving the other connections.
+      spdlog::error("I/O thread caught: {}", error.what());
+    }
+  }
+}
+
+asio::io_context& Server::NextContext() {
+  asio::io_context& context = *contexts_[next_context_index_];
+  next_context_index_ = (next_context_index_ + 1) % contexts_.size();
+  return context;
+}
+
+void Server::DoAccept() {
+  acceptor_.async_accept(asio::any_io_executor(NextContext().get_executor()),
+                         [this](const boost::system::error_code& error, tcp::socket socket) {
+                           OnAccept(error, std::move(socket));
+                         });
+}
+
+void Server::OnAccept(const boost::system::error_code& error, tcp::socket socket) {
+  if (error == asio::error::operation_aborted || !acceptor_.is_open()) return;
+  if (error) {
+    // Typically EMFILE: back off briefly instead of spinning on a failing accept.
+    spdlog::warn("accept failed: {}", error.message());
+    accept_retry_timer_.expires_after(std::chrono::milliseconds(50));
+    accept_retry_timer_.async_wait([this](const boost::system::error_code& timer_error) {
+      if (!timer_error) DoAccept();
+    });
+    return;
+  }
+  DoAccept();
+  const std::size_t open =
+      shared_->connection_count.fetch_add(1, std::memory_order_acq_rel) + 1;
+  if (open > shared_->connections_max) {
+    shared_->connection_count.fetch_sub(1, std::memory_order_acq_rel);
+    shared_->metrics.connections_rejected.Increment();
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    return;
+  }
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);  // small responses must not wait for Nagle
+  // The socket is bound to its own context: start it there, on that thread.
+  auto executor = socket.get_executor();
+  asio::post(executor, [connection = std::make_shared<Connection>(std::move(socket), *shared_)] {
+    connection->Start();
+  });
+}
+
+void Server::StopAccepting() {
+  shared_->shutting_down.store(true, std::memory_order_release);
+  shared_->api.SetShuttingDown();
+  // The acceptor belongs to its context's thread: close it there.
+  asio::post(acceptor_.get_executor(), [this] {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    accept_retry_timer_.cancel();
+  });
+}
+
+bool Server::WaitForInFlight(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(shared_->idle_mutex);
+  return shared_->idle_cv.wait_for(lock, timeout, [this] {
+    return shared_->in_flight.load(std::memory_order_acquire) == 0;
+  });
+}
+
+void Server::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  guards_.clear();
+  for (auto& context : contexts_) context->stop();
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+}
+
+}  // namespace fs::http

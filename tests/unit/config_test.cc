@@ -1,0 +1,232 @@
+// Goal: `flashsale` configuration parses every flag and its FLASHSALE_* variable (the flag
+// wins), applies the documented defaults, and refuses every invalid value with exit code 2 and
+// a message naming the flag; --help and --version exit 0. No server is started.
+
+#include "app/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace fs::app {
+namespace {
+
+constexpr const char* kEnvNames[] = {
+    "FLASHSALE_LISTEN",         "FLASHSALE_DATA_DIR",           "FLASHSALE_DEMO",
+    "FLASHSALE_JWT_SECRET",     "FLASHSALE_ADMIN_TOKEN",        "FLASHSALE_THREADS",
+    "FLASHSALE_SQLITE_SYNCHRONOUS", "FLASHSALE_BATCH_SIZE_MAX", "FLASHSALE_INBOX_CAPACITY",
+    "FLASHSALE_LOG_LEVEL",      "FLASHSALE_IDLE_TIMEOUT_SECONDS"};
+
+// Clears every FLASHSALE_* variable for the test and restores the previous values after.
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const char* name : kEnvNames) {
+      const char* value = std::getenv(name);
+      if (value != nullptr) saved_[name] = value;
+      unsetenv(name);
+    }
+  }
+  void TearDown() override {
+    for (const char* name : kEnvNames) unsetenv(name);
+    for (const auto& [name, value] : saved_) setenv(name.c_str(), value.c_str(), 1);
+  }
+
+  static CommandLine Parse(std::vector<std::string> args) {
+    args.insert(args.begin(), "flashsale");
+    std::vector<const char*> argv;
+    for (const std::string& arg : args) argv.push_back(arg.c_str());
+    return ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+  }
+
+  // Parses `serve` with valid secrets plus `args`.
+  static CommandLine Serve(std::vector<std::string> args) {
+    std::vector<std::string> full = {"serve", "--jwt-secret", "s", "--admin-token", "t"};
+    full.insert(full.end(), args.begin(), args.end());
+    return Parse(full);
+  }
+
+ private:
+  std::map<std::string, std::string> saved_;
+};
+
+TEST_F(ConfigTest, DefaultsWithRequiredSecrets) {
+  const CommandLine parsed = Serve({});
+  ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
+  const Config& config = parsed.config;
+  EXPECT_EQ(config.listen_host, "127.0.0.1");
+  EXPECT_EQ(config.listen_port, 8080);
+  EXPECT_EQ(config.data_dir, "data");
+  EXPECT_EQ(config.demo, DemoMode::kOff);
+  EXPECT_EQ(config.jwt_secret, "s");
+  EXPECT_EQ(config.admin_token, "t");
+  EXPECT_GE(config.threads, 1u);
+  EXPECT_EQ(config.sqlite_synchronous, store::SqliteOptions::Synchronous::kFull);
+  EXPECT_EQ(config.batch_size_max, 4096u);
+  EXPECT_EQ(config.inbox_capacity, 100'000u);
+  EXPECT_EQ(config.log_level, LogLevel::kInfo);
+  EXPECT_EQ(config.idle_timeout, std::chrono::seconds(30));
+}
+
+TEST_F(ConfigTest, EveryFlag) {
+  const CommandLine parsed =
+      Parse({"serve", "--listen", "0.0.0.0:0", "--data-dir", "/tmp/d", "--demo", "--threads", "3",
+             "--sqlite-synchronous", "normal", "--batch-size-max", "64", "--inbox-capacity", "10",
+             "--log-level", "debug", "--idle-timeout-seconds", "5"});
+  ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
+  const Config& config = parsed.config;
+  EXPECT_EQ(config.listen_host, "0.0.0.0");
+  EXPECT_EQ(config.listen_port, 0);
+  EXPECT_EQ(config.data_dir, "/tmp/d");
+  EXPECT_EQ(config.demo, DemoMode::kOn);
+  EXPECT_TRUE(config.jwt_secret.empty());  // --demo makes one at startup
+  EXPECT_EQ(config.threads, 3u);
+  EXPECT_EQ(config.sqlite_synchronous, store::SqliteOptions::Synchronous::kNormal);
+  EXPECT_EQ(config.batch_size_max, 64u);
+  EXPECT_EQ(config.inbox_capacity, 10u);
+  EXPECT_EQ(config.log_level, LogLevel::kDebug);
+  EXPECT_EQ(config.idle_timeout, std::chrono::seconds(5));
+}
+
+TEST_F(ConfigTest, EnvironmentVariables) {
+  setenv("FLASHSALE_LISTEN", "[::1]:9000", 1);
+  setenv("FLASHSALE_DATA_DIR", "/tmp/env", 1);
+  setenv("FLASHSALE_DEMO", "1", 1);
+  setenv("FLASHSALE_JWT_SECRET", "env-secret", 1);
+  setenv("FLASHSALE_ADMIN_TOKEN", "env-token", 1);
+  setenv("FLASHSALE_THREADS", "2", 1);
+  setenv("FLASHSALE_SQLITE_SYNCHRONOUS", "off", 1);
+  setenv("FLASHSALE_BATCH_SIZE_MAX", "128", 1);
+  setenv("FLASHSALE_INBOX_CAPACITY", "256", 1);
+  setenv("FLASHSALE_LOG_LEVEL", "error", 1);
+  setenv("FLASHSALE_IDLE_TIMEOUT_SECONDS", "7", 1);
+  const CommandLine parsed = Parse({"serve"});
+  ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
+  const Config& config = parsed.config;
+  EXPECT_EQ(config.listen_host, "::1");
+  EXPECT_EQ(config.listen_port, 9000);
+  EXPECT_EQ(config.data_dir, "/tmp/env");
+  EXPECT_EQ(config.demo, DemoMode::kOn);
+  EXPECT_EQ(config.jwt_secret, "env-secret");
+  EXPECT_EQ(config.admin_token, "env-token");
+  EXPECT_EQ(config.threads, 2u);
+  EXPECT_EQ(config.sqlite_synchronous, store::SqliteOptions::Synchronous::kOff);
+  EXPECT_EQ(config.batch_size_max, 128u);
+  EXPECT_EQ(config.inbox_capacity, 256u);
+  EXPECT_EQ(config.log_level, LogLevel::kError);
+  EXPECT_EQ(config.idle_timeout, std::chrono::seconds(7));
+}
+
+TEST_F(ConfigTest, FlagWinsOverEnvironment) {
+  setenv("FLASHSALE_THREADS", "2", 1);
+  setenv("FLASHSALE_JWT_SECRET", "env-secret", 1);
+  const CommandLine parsed = Serve({"--threads", "5"});
+  ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
+  EXPECT_EQ(parsed.config.threads, 5u);
+  EXPECT_EQ(parsed.config.jwt_secret, "s");
+}
+
+TEST_F(ConfigTest, DemoFalseInEnvironmentStillNeedsSecrets) {
+  setenv("FLASHSALE_DEMO", "0", 1);
+  const CommandLine parsed = Parse({"serve"});
+  EXPECT_EQ(parsed.action, CommandLine::Action::kExit);
+  EXPECT_EQ(parsed.exit_code, kExitBadConfig);
+}
+
+TEST_F(ConfigTest, SecretsAreRequiredWithoutDemo) {
+  const CommandLine no_secret = Parse({"serve", "--admin-token", "t"});
+  EXPECT_EQ(no_secret.exit_code, kExitBadConfig);
+  EXPECT_NE(no_secret.err.find("--jwt-secret"), std::string::npos) << no_secret.err;
+  const CommandLine no_token = Parse({"serve", "--jwt-secret", "s"});
+  EXPECT_EQ(no_token.exit_code, kExitBadConfig);
+  EXPECT_NE(no_token.err.find("--admin-token"), std::string::npos) << no_token.err;
+  const CommandLine demo = Parse({"serve", "--demo"});
+  EXPECT_EQ(demo.action, CommandLine::Action::kServe) << demo.err;
+}
+
+TEST_F(ConfigTest, InvalidValuesExitTwoNamingTheFlag) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string flag;
+  };
+  const std::vector<Case> cases = {
+      {{"--threads", "0"}, "--threads"},
+      {{"--threads", "-1"}, "--threads"},
+      {{"--threads", "abc"}, "--threads"},
+      {{"--threads", "0x10"}, "--threads"},
+      {{"--threads", "4x"}, "--threads"},
+      {{"--threads", "257"}, "--threads"},
+      {{"--threads", ""}, "--threads"},
+      {{"--batch-size-max", "0"}, "--batch-size-max"},
+      {{"--batch-size-max", "65537"}, "--batch-size-max"},
+      {{"--inbox-capacity", "0"}, "--inbox-capacity"},
+      {{"--inbox-capacity", "10000001"}, "--inbox-capacity"},
+      {{"--idle-timeout-seconds", "0"}, "--idle-timeout-seconds"},
+      {{"--idle-timeout-seconds", "3601"}, "--idle-timeout-seconds"},
+      {{"--log-level", "verbose"}, "--log-level"},
+      {{"--sqlite-synchronous", "FULL"}, "--sqlite-synchronous"},
+      {{"--sqlite-synchronous", "extra"}, "--sqlite-synchronous"},
+      {{"--listen", "8080"}, "--listen"},
+      {{"--listen", ":8080"}, "--listen"},
+      {{"--listen", "localhost:"}, "--listen"},
+      {{"--listen", "localhost:65536"}, "--listen"},
+      {{"--listen", "localhost:http"}, "--listen"},
+      {{"--listen", "::1:8080"}, "--listen"},
+      {{"--listen", "[::1:8080"}, "--listen"},
+      {{"--data-dir", ""}, "--data-dir"},
+  };
+  for (const Case& test : cases) {
+    SCOPED_TRACE(test.args[0] + " " + test.args[1]);
+    const CommandLine parsed = Serve(test.args);
+    EXPECT_EQ(parsed.action, CommandLine::Action::kExit);
+    EXPECT_EQ(parsed.exit_code, kExitBadConfig);
+    EXPECT_NE(parsed.err.find(test.flag), std::string::npos) << parsed.err;
+  }
+}
+
+TEST_F(ConfigTest, InvalidEnvironmentValueExitsTwo) {
+  setenv("FLASHSALE_THREADS", "many", 1);
+  const CommandLine parsed = Serve({});
+  EXPECT_EQ(parsed.exit_code, kExitBadConfig);
+  EXPECT_NE(parsed.err.find("--threads"), std::string::npos) << parsed.err;
+}
+
+TEST_F(ConfigTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(Parse({}).exit_code, kExitBadConfig);                     // no subcommand
+  EXPECT_EQ(Parse({"launch"}).exit_code, kExitBadConfig);             // unknown subcommand
+  EXPECT_EQ(Serve({"--no-such-flag"}).exit_code, kExitBadConfig);
+  EXPECT_EQ(Serve({"--threads"}).exit_code, kExitBadConfig);          // missing value
+}
+
+TEST_F(ConfigTest, HelpAndVersionExitZero) {
+  const CommandLine version = Parse({"--version"});
+  EXPECT_EQ(version.action, CommandLine::Action::kExit);
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.out.rfind("flashsale ", 0), 0u) << version.out;
+  const CommandLine help = Parse({"serve", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("FLASHSALE_JWT_SECRET"), std::string::npos) << help.out;
+}
+
+TEST_F(ConfigTest, ListenAddressesAndUrls) {
+  auto v4 = ParseListenAddress("127.0.0.1:0");
+  ASSERT_TRUE(v4.has_value());
+  EXPECT_EQ(v4->host, "127.0.0.1");
+  EXPECT_EQ(v4->port, 0);
+  auto name = ParseListenAddress("localhost:65535");
+  ASSERT_TRUE(name.has_value());
+  EXPECT_EQ(name->host, "localhost");
+  EXPECT_EQ(name->port, 65535);
+  auto v6 = ParseListenAddress("[::]:8080");
+  ASSERT_TRUE(v6.has_value());
+  EXPECT_EQ(v6->host, "::");
+  EXPECT_EQ(HttpUrl("127.0.0.1", 8080), "http://127.0.0.1:8080");
+  EXPECT_EQ(HttpUrl("::1", 80), "http://[::1]:80");
+}
+
+}  // namespace
+}  // namespace fs::app
