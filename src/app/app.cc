@@ -31,11 +31,21 @@ void SetUpLogging(LogLevel level) {
   auto logger = spdlog::stderr_color_mt("flashsale");
   spdlog::set_default_logger(logger);
   switch (level) {
-    case LogLevel::kTrace: spdlog::set_level(spdlog::level::trace); break;
-    case LogLevel::kDebug: spdlog::set_level(spdlog::level::debug); break;
-    case LogLevel::kInfo: spdlog::set_level(spdlog::level::info); break;
-    case LogLevel::kWarn: spdlog::set_level(spdlog::level::warn); break;
-    case LogLevel::kError: spdlog::set_level(spdlog::level::err); break;
+    case LogLevel::kTrace:
+      spdlog::set_level(spdlog::level::trace);
+      break;
+    case LogLevel::kDebug:
+      spdlog::set_level(spdlog::level::debug);
+      break;
+    case LogLevel::kInfo:
+      spdlog::set_level(spdlog::level::info);
+      break;
+    case LogLevel::kWarn:
+      spdlog::set_level(spdlog::level::warn);
+      break;
+    case LogLevel::kError:
+      spdlog::set_level(spdlog::level::err);
+      break;
   }
 }
 
@@ -96,10 +106,9 @@ base::Status StartDemo(const Config& config, DemoText text, engine::Engine& engi
   FS_RETURN_IF_ERROR(EnsureDemoSale(engine));
   auth::Claims claims;
   claims.subject = std::string(kDemoUserId);
-  claims.expires_at_seconds =
-      std::chrono::duration_cast<std::chrono::seconds>(
-          (engine.clock().Now() + kDemoTokenLifetime).time_since_epoch())
-          .count();
+  claims.expires_at_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                                  (engine.clock().Now() + kDemoTokenLifetime).time_since_epoch())
+                                  .count();
   text.user_token = auth::SignHs256(claims, config.jwt_secret);
   text.base_url = HttpUrl(config.listen_host, port);
   std::cout << RenderDemoText(text);

@@ -1,7 +1,6 @@
 #include "app/config.h"
 
 #include <CLI/CLI.hpp>
-
 #include <charconv>
 #include <sstream>
 #include <thread>
@@ -57,14 +56,14 @@ base::Result<LogLevel> ParseLogLevel(const std::string& text) {
 }
 
 void AddOptions(CLI::App& serve, RawFlags& raw) {
-  auto option = [&serve](const char* name, std::string& target, const char* env,
-                         const char* help) {
+  auto option = [&serve](const char* name, std::string& target, const char* env, const char* help) {
     serve.add_option(name, target, help)->envname(env)->capture_default_str();
   };
   option("--listen", raw.listen, "FLASHSALE_LISTEN", "HOST:PORT to listen on (port 0: any free)");
   option("--data-dir", raw.data_dir, "FLASHSALE_DATA_DIR",
          "directory of the database (DIR/flashsale.db), created if missing");
-  serve.add_flag("--demo", raw.demo, "create the open demo sale 'demo-sku' and print how to try it")
+  serve
+      .add_flag("--demo", raw.demo, "create the open demo sale 'demo-sku' and print how to try it")
       ->envname("FLASHSALE_DEMO");
   option("--jwt-secret", raw.jwt_secret, "FLASHSALE_JWT_SECRET",
          "HS256 secret of user tokens (required unless --demo)");
@@ -85,8 +84,8 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
 
 base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
   if (raw.threads_given) {
-    auto threads = ParseBounded(raw.threads, "--threads", 1,
-                                static_cast<std::int64_t>(http::kThreadsMax));
+    auto threads =
+        ParseBounded(raw.threads, "--threads", 1, static_cast<std::int64_t>(http::kThreadsMax));
     if (!threads) return threads.error();
     config.threads = static_cast<std::size_t>(*threads);
   }
@@ -148,11 +147,16 @@ CommandLine Exit(int code, std::string out, std::string err) {
 
 std::string_view LogLevelName(LogLevel level) {
   switch (level) {
-    case LogLevel::kTrace: return "trace";
-    case LogLevel::kDebug: return "debug";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kError: return "error";
+    case LogLevel::kTrace:
+      return "trace";
+    case LogLevel::kDebug:
+      return "debug";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -201,8 +205,8 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
   }
   auto config = Validate(raw);
   if (!config) {
-    return Exit(kExitBadConfig, "", "flashsale: invalid configuration: " +
-                                        config.error().message() + "\n");
+    return Exit(kExitBadConfig, "",
+                "flashsale: invalid configuration: " + config.error().message() + "\n");
   }
   CommandLine result;
   result.action = CommandLine::Action::kServe;

@@ -45,10 +45,10 @@ struct Config {
 struct CommandLine {
   enum class Action : std::uint8_t { kServe, kExit };
   Action action = Action::kExit;
-  Config config;       // kServe
-  int exit_code = 0;   // kExit
-  std::string out;     // kExit: text for stdout (help, version)
-  std::string err;     // kExit: text for stderr (errors)
+  Config config;      // kServe
+  int exit_code = 0;  // kExit
+  std::string out;    // kExit: text for stdout (help, version)
+  std::string err;    // kExit: text for stderr (errors)
 };
 
 CommandLine ParseCommandLine(int argc, const char* const* argv);

@@ -26,7 +26,8 @@ base::Status EnsureDemoSale(engine::Engine& engine) {
   FS_RETURN_IF_ERROR(reply.status);
   switch (reply.result.outcome) {
     case core::CreateSaleOutcome::kCreated:
-    case core::CreateSaleOutcome::kAlreadyExists: return base::Status::Ok();
+    case core::CreateSaleOutcome::kAlreadyExists:
+      return base::Status::Ok();
     case core::CreateSaleOutcome::kInvalid:
       return base::Internal("demo sale refused: " + reply.result.invalid_reason);
   }
@@ -47,15 +48,18 @@ std::string RenderDemoText(const DemoText& text) {
   out += "Try it:\n";
   out += "  curl -s " + url + "/api/v1/products/demo-sku\n";
   out += "  curl -s " + url + "/api/v1/products/demo-sku/availability\n";
-  out += "  curl -s -X POST " + url + "/api/v1/products/demo-sku/reserve -H \"Authorization: "
+  out += "  curl -s -X POST " + url +
+         "/api/v1/products/demo-sku/reserve -H \"Authorization: "
          "Bearer $TOKEN\" -H 'Content-Type: application/json' -H 'Idempotency-Key: try-1' "
          "-d '{\"quantity\":1}'\n";
-  out += "  curl -s " + url + "/api/v1/reservations/RESERVATION_ID -H \"Authorization: Bearer "
+  out += "  curl -s " + url +
+         "/api/v1/reservations/RESERVATION_ID -H \"Authorization: Bearer "
          "$TOKEN\"\n";
-  out += "  curl -s -X DELETE " + url + "/api/v1/reservations/RESERVATION_ID -H "
+  out += "  curl -s -X DELETE " + url +
+         "/api/v1/reservations/RESERVATION_ID -H "
          "\"Authorization: Bearer $TOKEN\"\n";
-  out += "  curl -s " + url + "/admin/v1/skus/demo-sku -H \"Authorization: Bearer " + admin +
-         "\"\n";
+  out +=
+      "  curl -s " + url + "/admin/v1/skus/demo-sku -H \"Authorization: Bearer " + admin + "\"\n";
   out += "  curl -s " + url + "/metrics\n";
   return out;
 }

@@ -23,10 +23,10 @@ core::Sale DemoSale();
 base::Status EnsureDemoSale(engine::Engine& engine);
 
 struct DemoText {
-  std::string base_url;           // "http://127.0.0.1:8080"
-  std::string user_token;         // JWT for kDemoUserId
-  std::string admin_token;        // shown only when generated, else empty
-  std::string jwt_secret;         // shown only when generated, else empty
+  std::string base_url;     // "http://127.0.0.1:8080"
+  std::string user_token;   // JWT for kDemoUserId
+  std::string admin_token;  // shown only when generated, else empty
+  std::string jwt_secret;   // shown only when generated, else empty
 };
 
 // The instructions printed to stdout: token, and curl commands for every route.

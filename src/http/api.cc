@@ -161,21 +161,21 @@ void Api::Handle(const Request& request, const boost::asio::any_io_executor& exe
       match.kind == RouteMatch::Kind::kNotFound ? unmatched_route_index_ : match.template_index;
   const bool is_reserve = found && (match.route_id == kReserve || match.route_id == kReserveForSku);
   // Counting happens as the response leaves, so async answers are counted with their code.
-  Exchange exchange{executor, [this, label, is_reserve, started,
-                               respond = std::move(respond)](Response response) {
-                      metrics_.requests.Increment(label, response.status);
-                      if (is_reserve) {
-                        metrics_.reservation_latency.Observe(std::chrono::steady_clock::now() -
-                                                             started);
-                      }
-                      respond(std::move(response));
-                    }};
+  Exchange exchange{
+      executor,
+      [this, label, is_reserve, started, respond = std::move(respond)](Response response) {
+        metrics_.requests.Increment(label, response.status);
+        if (is_reserve) {
+          metrics_.reservation_latency.Observe(std::chrono::steady_clock::now() - started);
+        }
+        respond(std::move(response));
+      }};
   if (match.kind == RouteMatch::Kind::kNotFound) {
     return exchange.respond(ErrorResponse(404, code::kNotFound, "no such route"));
   }
   if (match.kind == RouteMatch::Kind::kMethodNotAllowed) {
     Response response = ErrorResponse(405, code::kMethodNotAllowed,
-                                       "method not allowed on this route; allowed: " + match.allow);
+                                      "method not allowed on this route; allowed: " + match.allow);
     response.headers.emplace_back("Allow", match.allow);
     return exchange.respond(std::move(response));
   }
@@ -190,20 +190,29 @@ void Api::Handle(const Request& request, const boost::asio::any_io_executor& exe
   }
 }
 
-void Api::Dispatch(int route_id, const Request& request, const Params& params,
-                   Exchange exchange) {
+void Api::Dispatch(int route_id, const Request& request, const Params& params, Exchange exchange) {
   switch (static_cast<RouteId>(route_id)) {
-    case kCreateSale: return CreateSale(request, std::move(exchange));
-    case kAdminGetSale: return AdminGetSale(request, params, std::move(exchange));
-    case kGetProduct: return GetProduct(params, std::move(exchange));
-    case kGetAvailability: return GetAvailability(params, std::move(exchange));
+    case kCreateSale:
+      return CreateSale(request, std::move(exchange));
+    case kAdminGetSale:
+      return AdminGetSale(request, params, std::move(exchange));
+    case kGetProduct:
+      return GetProduct(params, std::move(exchange));
+    case kGetAvailability:
+      return GetAvailability(params, std::move(exchange));
     case kReserveForSku:
-    case kReserve: return Reserve(request, params, std::move(exchange));
-    case kGetReservation: return GetReservation(request, params, std::move(exchange));
-    case kReleaseReservation: return ReleaseReservation(request, params, std::move(exchange));
-    case kHealthz: return exchange.respond(JsonResponse(200, RenderStatusBody("ok")));
-    case kReadyz: return Readyz(std::move(exchange));
-    case kMetrics: return Metrics(std::move(exchange));
+    case kReserve:
+      return Reserve(request, params, std::move(exchange));
+    case kGetReservation:
+      return GetReservation(request, params, std::move(exchange));
+    case kReleaseReservation:
+      return ReleaseReservation(request, params, std::move(exchange));
+    case kHealthz:
+      return exchange.respond(JsonResponse(200, RenderStatusBody("ok")));
+    case kReadyz:
+      return Readyz(std::move(exchange));
+    case kMetrics:
+      return Metrics(std::move(exchange));
   }
   FS_CHECK(false);
 }
@@ -211,8 +220,8 @@ void Api::Dispatch(int route_id, const Request& request, const Params& params,
 std::variant<std::string, Response> Api::AuthenticateUser(const Request& request) const {
   const std::optional<std::string_view> token = BearerToken(request.authorization);
   if (!token) return Unauthenticated("missing bearer token");
-  auth::VerifyResult verified = auth::VerifyHs256(*token, options_.jwt_secret,
-                                                  engine_.clock().Now());
+  auth::VerifyResult verified =
+      auth::VerifyHs256(*token, options_.jwt_secret, engine_.clock().Now());
   if (verified.error != auth::JwtError::kOk) {
     return Unauthenticated(auth::JwtErrorMessage(verified.error));
   }
@@ -234,12 +243,11 @@ void Api::CreateSale(const Request& request, Exchange exchange) {
   auto sale = ParseSaleBody(request.body);
   if (!sale) return exchange.respond(InvalidRequest(sale.error()));
   const base::Clock* clock = &engine_.clock();
-  engine_.CreateSale(std::move(*sale),
-                     PostBack<engine::CreateSaleReply>(
-                         exchange.executor, std::move(exchange.respond),
-                         [clock](const engine::CreateSaleReply& reply) {
-                           return CreateSaleResponse(reply, clock->Now());
-                         }));
+  engine_.CreateSale(std::move(*sale), PostBack<engine::CreateSaleReply>(
+                                           exchange.executor, std::move(exchange.respond),
+                                           [clock](const engine::CreateSaleReply& reply) {
+                                             return CreateSaleResponse(reply, clock->Now());
+                                           }));
 }
 
 void Api::AdminGetSale(const Request& request, const Params& params, Exchange exchange) {
@@ -279,8 +287,8 @@ void Api::Reserve(const Request& request, const Params& params, Exchange exchang
   if (params.param_count == 1) {  // POST /api/v1/products/{sku}/reserve
     const std::string_view path_sku = params.params[0];
     if (body->sku_id && *body->sku_id != path_sku) {
-      return exchange.respond(ErrorResponse(400, code::kInvalidRequest,
-                                            "sku_id in the body differs from the path"));
+      return exchange.respond(
+          ErrorResponse(400, code::kInvalidRequest, "sku_id in the body differs from the path"));
     }
     // No sale can have an id outside the sku alphabet: answer without queueing.
     if (!core::IsValidSkuId(std::string(path_sku))) return exchange.respond(SkuNotFound());
@@ -310,8 +318,7 @@ void Api::GetReservation(const Request& request, const Params& params, Exchange 
   }
   engine_.GetReservation(std::string(id), std::move(std::get<std::string>(user)),
                          PostBack<engine::ReservationReply>(
-                             exchange.executor, std::move(exchange.respond),
-                             &ReservationResponse));
+                             exchange.executor, std::move(exchange.respond), &ReservationResponse));
 }
 
 void Api::ReleaseReservation(const Request& request, const Params& params, Exchange exchange) {

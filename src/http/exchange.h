@@ -38,7 +38,7 @@ struct Response {
 
   unsigned status = 200;
   std::string body;
-  std::string_view content_type = kJsonContentType;  // static strings only
+  std::string_view content_type = kJsonContentType;          // static strings only
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers, usually none
 };
 

@@ -5,17 +5,23 @@ namespace fs::http {
 HttpOutcome MapOutcome(core::ReserveOutcome outcome) {
   using O = core::ReserveOutcome;
   switch (outcome) {
-    case O::kReserved: return {201, {}, {}};
-    case O::kReplayed: return {200, {}, {}};
+    case O::kReserved:
+      return {201, {}, {}};
+    case O::kReplayed:
+      return {200, {}, {}};
     case O::kIdempotencyKeyReused:
       return {422, code::kIdempotencyKeyReused,
               "this Idempotency-Key was already used with different request parameters"};
-    case O::kSkuNotFound: return {404, code::kSkuNotFound, "no sale with this sku_id"};
-    case O::kSoldOut: return {409, code::kSoldOut, "not enough units left"};
+    case O::kSkuNotFound:
+      return {404, code::kSkuNotFound, "no sale with this sku_id"};
+    case O::kSoldOut:
+      return {409, code::kSoldOut, "not enough units left"};
     case O::kLimitExceeded:
       return {409, code::kLimitExceeded, "this would exceed the per-user limit of the sale"};
-    case O::kSaleNotOpen: return {409, code::kSaleNotOpen, "the sale has not started yet"};
-    case O::kSaleClosed: return {409, code::kSaleClosed, "the sale has ended"};
+    case O::kSaleNotOpen:
+      return {409, code::kSaleNotOpen, "the sale has not started yet"};
+    case O::kSaleClosed:
+      return {409, code::kSaleClosed, "the sale has ended"};
   }
   base::CheckFailed("outcome out of range", __FILE__, __LINE__);
 }
@@ -23,10 +29,14 @@ HttpOutcome MapOutcome(core::ReserveOutcome outcome) {
 HttpOutcome MapOutcome(core::ReleaseOutcome outcome) {
   using O = core::ReleaseOutcome;
   switch (outcome) {
-    case O::kReleased: return {200, {}, {}};
-    case O::kAlreadyReleased: return {200, {}, {}};
-    case O::kNotFound: return {404, code::kReservationNotFound, "no such reservation"};
-    case O::kExpired: return {409, code::kReservationExpired, "the reservation has expired"};
+    case O::kReleased:
+      return {200, {}, {}};
+    case O::kAlreadyReleased:
+      return {200, {}, {}};
+    case O::kNotFound:
+      return {404, code::kReservationNotFound, "no such reservation"};
+    case O::kExpired:
+      return {409, code::kReservationExpired, "the reservation has expired"};
     case O::kNotActive:
       return {409, code::kReservationNotActive,
               "the reservation is in checkout or purchased and cannot be released"};
@@ -37,9 +47,12 @@ HttpOutcome MapOutcome(core::ReleaseOutcome outcome) {
 HttpOutcome MapOutcome(core::CreateSaleOutcome outcome) {
   using O = core::CreateSaleOutcome;
   switch (outcome) {
-    case O::kCreated: return {201, {}, {}};
-    case O::kAlreadyExists: return {409, code::kSkuExists, "a sale with this sku_id exists"};
-    case O::kInvalid: return {400, code::kInvalidRequest, "invalid sale"};
+    case O::kCreated:
+      return {201, {}, {}};
+    case O::kAlreadyExists:
+      return {409, code::kSkuExists, "a sale with this sku_id exists"};
+    case O::kInvalid:
+      return {400, code::kInvalidRequest, "invalid sale"};
   }
   base::CheckFailed("outcome out of range", __FILE__, __LINE__);
 }

@@ -13,9 +13,8 @@ namespace {
 
 // Iterative parsing: a 16 KiB body of '[' must not recurse 16k frames deep. UTF-8 is
 // validated so we never echo invalid bytes back in a JSON response.
-constexpr unsigned kParseFlags =
-    rapidjson::kParseDefaultFlags | rapidjson::kParseIterativeFlag |
-    rapidjson::kParseValidateEncodingFlag;
+constexpr unsigned kParseFlags = rapidjson::kParseDefaultFlags | rapidjson::kParseIterativeFlag |
+                                 rapidjson::kParseValidateEncodingFlag;
 
 base::Status Invalid(std::string message) { return base::InvalidArgument(std::move(message)); }
 
@@ -48,8 +47,7 @@ base::Result<std::optional<std::string>> OptionalString(const rapidjson::Value& 
   const rapidjson::Value* value = Find(object, name);
   if (value == nullptr) return std::optional<std::string>();
   if (!value->IsString()) return Invalid(std::string(name) + " must be a string");
-  return std::optional<std::string>(std::in_place, value->GetString(),
-                                    value->GetStringLength());
+  return std::optional<std::string>(std::in_place, value->GetString(), value->GetStringLength());
 }
 
 base::Result<std::optional<std::int64_t>> OptionalInteger(const rapidjson::Value& object,
@@ -158,7 +156,9 @@ base::Status ValidateIdempotencyKey(std::string_view key) {
                    " bytes");
   }
   for (unsigned char c : key) {
-    if (c < 0x20 || c == 0x7F) return Invalid("idempotency key must not contain control characters");
+    if (c < 0x20 || c == 0x7F) {
+      return Invalid("idempotency key must not contain control characters");
+    }
   }
   return base::Status::Ok();
 }

@@ -15,14 +15,22 @@ std::string_view PathOf(std::string_view target) {
 
 std::string_view MethodName(Method method) {
   switch (method) {
-    case Method::kGet: return "GET";
-    case Method::kHead: return "HEAD";
-    case Method::kPost: return "POST";
-    case Method::kPut: return "PUT";
-    case Method::kDelete: return "DELETE";
-    case Method::kPatch: return "PATCH";
-    case Method::kOptions: return "OPTIONS";
-    case Method::kOther: return "OTHER";
+    case Method::kGet:
+      return "GET";
+    case Method::kHead:
+      return "HEAD";
+    case Method::kPost:
+      return "POST";
+    case Method::kPut:
+      return "PUT";
+    case Method::kDelete:
+      return "DELETE";
+    case Method::kPatch:
+      return "PATCH";
+    case Method::kOptions:
+      return "OPTIONS";
+    case Method::kOther:
+      return "OTHER";
   }
   return "OTHER";
 }
@@ -58,7 +66,7 @@ void Router::Add(Method method, std::string_view path_template, int route_id) {
 }
 
 std::optional<Router::Captures> Router::MatchSegments(const PathEntry& entry,
-                                                     std::string_view path) {
+                                                      std::string_view path) {
   if (path.empty() || path.front() != '/') return std::nullopt;
   Captures captures;
   std::size_t start = 1;

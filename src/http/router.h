@@ -23,11 +23,11 @@ inline constexpr std::size_t kPathParamsMax = 2;
 struct RouteMatch {
   enum class Kind : std::uint8_t { kFound, kNotFound, kMethodNotAllowed };
   Kind kind = Kind::kNotFound;
-  int route_id = -1;                       // kFound: the id given to Add()
-  std::size_t template_index = 0;          // kFound / kMethodNotAllowed: which path template
+  int route_id = -1;               // kFound: the id given to Add()
+  std::size_t template_index = 0;  // kFound / kMethodNotAllowed: which path template
   std::array<std::string_view, kPathParamsMax> params{};  // views into the matched path
   std::size_t param_count = 0;
-  std::string allow;                       // kMethodNotAllowed: "GET, DELETE"
+  std::string allow;  // kMethodNotAllowed: "GET, DELETE"
 };
 
 class Router {

@@ -59,14 +59,22 @@ constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
 
 Method ToMethod(bhttp::verb verb) {
   switch (verb) {
-    case bhttp::verb::get: return Method::kGet;
-    case bhttp::verb::head: return Method::kHead;
-    case bhttp::verb::post: return Method::kPost;
-    case bhttp::verb::put: return Method::kPut;
-    case bhttp::verb::delete_: return Method::kDelete;
-    case bhttp::verb::patch: return Method::kPatch;
-    case bhttp::verb::options: return Method::kOptions;
-    default: return Method::kOther;
+    case bhttp::verb::get:
+      return Method::kGet;
+    case bhttp::verb::head:
+      return Method::kHead;
+    case bhttp::verb::post:
+      return Method::kPost;
+    case bhttp::verb::put:
+      return Method::kPut;
+    case bhttp::verb::delete_:
+      return Method::kDelete;
+    case bhttp::verb::patch:
+      return Method::kPatch;
+    case bhttp::verb::options:
+      return Method::kOptions;
+    default:
+      return Method::kOther;
   }
 }
 
@@ -99,7 +107,9 @@ enum class AfterWrite : std::uint8_t { kKeepAlive, kClose };
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(tcp::socket socket, Server::Shared& shared)
-      : stream_(std::move(socket)), buffer_(kReadBufferBytesMax), shared_(shared),
+      : stream_(std::move(socket)),
+        buffer_(kReadBufferBytesMax),
+        shared_(shared),
         permit_(shared) {}
 
   void Start() { DoReadHeader(); }
@@ -135,10 +145,9 @@ void Connection::DoReadHeader() {
   // One deadline for the whole request (header and body): a client trickling bytes cannot
   // hold the connection longer than an idle one.
   stream_.expires_after(shared_.idle_timeout);
-  bhttp::async_read_header(stream_, buffer_, *parser_,
-                           [self = shared_from_this()](beast::error_code error, std::size_t) {
-                             self->OnHeader(error);
-                           });
+  bhttp::async_read_header(
+      stream_, buffer_, *parser_,
+      [self = shared_from_this()](beast::error_code error, std::size_t) { self->OnHeader(error); });
 }
 
 void Connection::OnHeader(const beast::error_code& error) {
@@ -162,16 +171,14 @@ void Connection::OnHeader(const beast::error_code& error) {
   const auto expect = parser_->get().find(bhttp::field::expect);
   if (expect != parser_->get().end() && beast::iequals(expect->value(), "100-continue")) {
     // The body is within limits (checked at the header): tell the client to send it.
-    return asio::async_write(stream_, asio::buffer(kContinueResponse),
-                             [self = shared_from_this()](beast::error_code write_error,
-                                                         std::size_t) {
-                               if (write_error) return;
-                               bhttp::async_read(self->stream_, self->buffer_, *self->parser_,
-                                                 [self](beast::error_code read_error,
-                                                        std::size_t) {
-                                                   self->OnBody(read_error);
-                                                 });
-                             });
+    return asio::async_write(
+        stream_, asio::buffer(kContinueResponse),
+        [self = shared_from_this()](beast::error_code write_error, std::size_t) {
+          if (write_error) return;
+          bhttp::async_read(
+              self->stream_, self->buffer_, *self->parser_,
+              [self](beast::error_code read_error, std::size_t) { self->OnBody(read_error); });
+        });
   }
   bhttp::async_read(stream_, buffer_, *parser_,
                     [self = shared_from_this()](beast::error_code read_error, std::size_t) {
@@ -205,10 +212,9 @@ void Connection::OnRequest() {
   request.body = message.body();
   awaiting_response_ = true;
   shared_.RequestStarted();
-  shared_.api.Handle(request, stream_.get_executor(),
-                     [self = shared_from_this()](Response response) {
-                       self->Respond(std::move(response));
-                     });
+  shared_.api.Handle(
+      request, stream_.get_executor(),
+      [self = shared_from_this()](Response response) { self->Respond(std::move(response)); });
 }
 
 void Connection::Respond(Response response) {
@@ -230,8 +236,7 @@ void Connection::Respond(Response response) {
 }
 
 // Protocol-level errors (before routing): answered here, counted as the unmatched route.
-void Connection::RespondAndClose(unsigned status, std::string_view code,
-                                 std::string_view message) {
+void Connection::RespondAndClose(unsigned status, std::string_view code, std::string_view message) {
   shared_.metrics.requests.Increment(shared_.api.unmatched_route_index(), status);
   shared_.RequestStarted();
   response_ = {};
@@ -380,8 +385,7 @@ void Server::OnAccept(const boost::system::error_code& error, tcp::socket socket
     return;
   }
   DoAccept();
-  const std::size_t open =
-      shared_->connection_count.fetch_add(1, std::memory_order_acq_rel) + 1;
+  const std::size_t open = shared_->connection_count.fetch_add(1, std::memory_order_acq_rel) + 1;
   if (open > shared_->connections_max) {
     shared_->connection_count.fetch_sub(1, std::memory_order_acq_rel);
     shared_->metrics.connections_rejected.Increment();
@@ -411,9 +415,8 @@ void Server::StopAccepting() {
 
 bool Server::WaitForInFlight(std::chrono::milliseconds timeout) {
   std::unique_lock lock(shared_->idle_mutex);
-  return shared_->idle_cv.wait_for(lock, timeout, [this] {
-    return shared_->in_flight.load(std::memory_order_acquire) == 0;
-  });
+  return shared_->idle_cv.wait_for(
+      lock, timeout, [this] { return shared_->in_flight.load(std::memory_order_acquire) == 0; });
 }
 
 void Server::Stop() {

@@ -11,6 +11,10 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -20,11 +24,6 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/steady_timer.hpp>
-
 #include "base/status.h"
 #include "http/api.h"
 #include "http/limits.h"
@@ -33,9 +32,9 @@
 namespace fs::http {
 
 struct ServerOptions {
-  std::string host = "127.0.0.1";  // IP address or resolvable name
-  std::uint16_t port = 0;          // 0: the OS picks a free port (see Server::port())
-  std::size_t threads = 1;         // I/O threads, 1..kThreadsMax
+  std::string host = "127.0.0.1";         // IP address or resolvable name
+  std::uint16_t port = 0;                 // 0: the OS picks a free port (see Server::port())
+  std::size_t threads = 1;                // I/O threads, 1..kThreadsMax
   std::chrono::seconds idle_timeout{30};  // per request read and per response write
   std::size_t connections_max = kConnectionsMax;
 };

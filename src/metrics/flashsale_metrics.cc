@@ -9,9 +9,8 @@ HttpMetrics::HttpMetrics(std::vector<std::string> route_labels)
 
 void WriteSaleMetrics(std::vector<std::shared_ptr<const engine::PublishedSale>> sales,
                       TextWriter& writer) {
-  std::sort(sales.begin(), sales.end(), [](const auto& a, const auto& b) {
-    return a->sale.sku_id < b->sale.sku_id;
-  });
+  std::sort(sales.begin(), sales.end(),
+            [](const auto& a, const auto& b) { return a->sale.sku_id < b->sale.sku_id; });
   struct Series {
     const char* name;
     const char* help;
@@ -40,16 +39,17 @@ void WriteSaleMetrics(std::vector<std::shared_ptr<const engine::PublishedSale>> 
   }
 }
 
-void WriteEngineMetrics(const engine::EngineStats& stats, EngineGauges gauges,
-                        TextWriter& writer) {
+void WriteEngineMetrics(const engine::EngineStats& stats, EngineGauges gauges, TextWriter& writer) {
   auto load = [](const std::atomic<std::uint64_t>& value) {
     return value.load(std::memory_order_relaxed);
   };
   writer.Family("flashsale_queue_length", "Commands waiting in the engine inbox.",
                 MetricType::kGauge);
   writer.SampleUnsigned("flashsale_queue_length", {}, gauges.queue_length);
-  writer.Family("flashsale_engine_healthy", "1 while the engine accepts writes, 0 after a "
-                "failed commit made writing unsafe.", MetricType::kGauge);
+  writer.Family("flashsale_engine_healthy",
+                "1 while the engine accepts writes, 0 after a "
+                "failed commit made writing unsafe.",
+                MetricType::kGauge);
   writer.SampleUnsigned("flashsale_engine_healthy", {}, gauges.healthy ? 1 : 0);
 
   struct CounterSeries {

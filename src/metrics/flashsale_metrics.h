@@ -26,10 +26,10 @@ struct HttpMetrics {
   // `route_labels`: one per route template, plus any catch-all label the server uses.
   explicit HttpMetrics(std::vector<std::string> route_labels);
 
-  RequestCounters requests;        // flashsale_requests_total{route,code}
-  Histogram reservation_latency;   // flashsale_reservation_latency_seconds
-  Gauge connections_open;          // flashsale_http_connections
-  Counter connections_rejected;    // flashsale_http_connections_rejected_total
+  RequestCounters requests;       // flashsale_requests_total{route,code}
+  Histogram reservation_latency;  // flashsale_reservation_latency_seconds
+  Gauge connections_open;         // flashsale_http_connections
+  Counter connections_rejected;   // flashsale_http_connections_rejected_total
 };
 
 struct EngineGauges {
@@ -41,8 +41,7 @@ struct EngineGauges {
 // other than 0 is a bug the alerting must page on.
 void WriteSaleMetrics(std::vector<std::shared_ptr<const engine::PublishedSale>> sales,
                       TextWriter& writer);
-void WriteEngineMetrics(const engine::EngineStats& stats, EngineGauges gauges,
-                        TextWriter& writer);
+void WriteEngineMetrics(const engine::EngineStats& stats, EngineGauges gauges, TextWriter& writer);
 void WriteHttpMetrics(const HttpMetrics& metrics, TextWriter& writer);
 
 // Everything above, as one exposition body.

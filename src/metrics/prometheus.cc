@@ -10,8 +10,8 @@ namespace fs::metrics {
 
 Histogram::Histogram(std::span<const double> upper_bounds_seconds)
     : upper_bounds_seconds_(upper_bounds_seconds.begin(), upper_bounds_seconds.end()),
-      bucket_counts_(std::make_unique<std::atomic<std::uint64_t>[]>(
-          upper_bounds_seconds.size() + 1)) {
+      bucket_counts_(
+          std::make_unique<std::atomic<std::uint64_t>[]>(upper_bounds_seconds.size() + 1)) {
   double previous = 0;
   for (double bound : upper_bounds_seconds_) {
     FS_CHECK(std::isfinite(bound));
@@ -41,15 +41,15 @@ Histogram::Snapshot Histogram::Read() const {
   }
   // _count is the +Inf bucket by definition, so the two always agree in one scrape.
   snapshot.count = running;
-  snapshot.sum_seconds =
-      static_cast<double>(sum_nanos_.load(std::memory_order_relaxed)) / 1e9;
+  snapshot.sum_seconds = static_cast<double>(sum_nanos_.load(std::memory_order_relaxed)) / 1e9;
   return snapshot;
 }
 
 RequestCounters::RequestCounters(std::vector<std::string> route_labels)
     : route_labels_(std::move(route_labels)),
-      counts_(std::make_unique<std::atomic<std::uint64_t>[]>(route_labels_.size() *
-                                                             kStatusCodeCount)) {}
+      counts_(
+          std::make_unique<std::atomic<std::uint64_t>[]>(route_labels_.size() * kStatusCodeCount)) {
+}
 
 std::size_t RequestCounters::Slot(std::size_t route_index, unsigned status_code) const {
   FS_CHECK(route_index < route_labels_.size());
@@ -71,10 +71,17 @@ std::string EscapeLabelValue(std::string_view value) {
   out.reserve(value.size());
   for (char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -88,9 +95,15 @@ void TextWriter::Family(std::string_view name, std::string_view help, MetricType
   text_ += "\n# TYPE ";
   text_ += name;
   switch (type) {
-    case MetricType::kCounter: text_ += " counter\n"; break;
-    case MetricType::kGauge: text_ += " gauge\n"; break;
-    case MetricType::kHistogram: text_ += " histogram\n"; break;
+    case MetricType::kCounter:
+      text_ += " counter\n";
+      break;
+    case MetricType::kGauge:
+      text_ += " gauge\n";
+      break;
+    case MetricType::kHistogram:
+      text_ += " histogram\n";
+      break;
   }
 }
 

@@ -43,7 +43,7 @@ class Gauge {
 class Histogram {
  public:
   struct Snapshot {
-    std::vector<double> upper_bounds_seconds;  // finite bounds; +Inf is implicit
+    std::vector<double> upper_bounds_seconds;      // finite bounds; +Inf is implicit
     std::vector<std::uint64_t> cumulative_counts;  // one per bound, then +Inf (== count)
     double sum_seconds = 0;
     std::uint64_t count = 0;
@@ -97,8 +97,7 @@ class TextWriter {
   void Family(std::string_view name, std::string_view help, MetricType type);
   void SampleUnsigned(std::string_view name, std::initializer_list<Label> labels,
                       std::uint64_t value);
-  void SampleSigned(std::string_view name, std::initializer_list<Label> labels,
-                    std::int64_t value);
+  void SampleSigned(std::string_view name, std::initializer_list<Label> labels, std::int64_t value);
   void SampleDouble(std::string_view name, std::initializer_list<Label> labels, double value);
   // Writes name_bucket{le=...}, name_sum and name_count.
   void HistogramSamples(std::string_view name, const Histogram::Snapshot& snapshot);
@@ -107,8 +106,7 @@ class TextWriter {
   std::string Take() { return std::move(text_); }
 
  private:
-  void BeginSample(std::string_view name, std::initializer_list<Label> labels,
-                   const Label* extra);
+  void BeginSample(std::string_view name, std::initializer_list<Label> labels, const Label* extra);
   void AppendDouble(double value);
 
   std::string text_;

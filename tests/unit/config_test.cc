@@ -15,11 +15,17 @@
 namespace fs::app {
 namespace {
 
-constexpr const char* kEnvNames[] = {
-    "FLASHSALE_LISTEN",         "FLASHSALE_DATA_DIR",           "FLASHSALE_DEMO",
-    "FLASHSALE_JWT_SECRET",     "FLASHSALE_ADMIN_TOKEN",        "FLASHSALE_THREADS",
-    "FLASHSALE_SQLITE_SYNCHRONOUS", "FLASHSALE_BATCH_SIZE_MAX", "FLASHSALE_INBOX_CAPACITY",
-    "FLASHSALE_LOG_LEVEL",      "FLASHSALE_IDLE_TIMEOUT_SECONDS"};
+constexpr const char* kEnvNames[] = {"FLASHSALE_LISTEN",
+                                     "FLASHSALE_DATA_DIR",
+                                     "FLASHSALE_DEMO",
+                                     "FLASHSALE_JWT_SECRET",
+                                     "FLASHSALE_ADMIN_TOKEN",
+                                     "FLASHSALE_THREADS",
+                                     "FLASHSALE_SQLITE_SYNCHRONOUS",
+                                     "FLASHSALE_BATCH_SIZE_MAX",
+                                     "FLASHSALE_INBOX_CAPACITY",
+                                     "FLASHSALE_LOG_LEVEL",
+                                     "FLASHSALE_IDLE_TIMEOUT_SECONDS"};
 
 // Clears every FLASHSALE_* variable for the test and restores the previous values after.
 class ConfigTest : public ::testing::Test {
@@ -196,10 +202,10 @@ TEST_F(ConfigTest, InvalidEnvironmentValueExitsTwo) {
 }
 
 TEST_F(ConfigTest, UsageErrorsExitTwo) {
-  EXPECT_EQ(Parse({}).exit_code, kExitBadConfig);                     // no subcommand
-  EXPECT_EQ(Parse({"launch"}).exit_code, kExitBadConfig);             // unknown subcommand
+  EXPECT_EQ(Parse({}).exit_code, kExitBadConfig);          // no subcommand
+  EXPECT_EQ(Parse({"launch"}).exit_code, kExitBadConfig);  // unknown subcommand
   EXPECT_EQ(Serve({"--no-such-flag"}).exit_code, kExitBadConfig);
-  EXPECT_EQ(Serve({"--threads"}).exit_code, kExitBadConfig);          // missing value
+  EXPECT_EQ(Serve({"--threads"}).exit_code, kExitBadConfig);  // missing value
 }
 
 TEST_F(ConfigTest, HelpAndVersionExitZero) {

@@ -3,11 +3,10 @@
 // escaped strings, and the error envelope {"error":{"code","message"}}. The reservation body
 // is deterministic, so an idempotent replay can be byte-identical.
 
-#include "http/json_render.h"
-
 #include <gtest/gtest.h>
 
 #include "base/time_format.h"
+#include "http/json_render.h"
 
 namespace fs::http {
 namespace {

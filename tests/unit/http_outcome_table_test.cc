@@ -2,12 +2,12 @@
 // public contract's status code and error code (issue 2, section 7), and success rows carry no
 // error code.
 
-#include "http/outcome_table.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
+
+#include "http/outcome_table.h"
 
 namespace fs::http {
 namespace {

@@ -3,8 +3,6 @@
 // input is an InvalidArgument with a client-safe message, unknown fields are ignored, defaults
 // apply only when a field is absent, and boundary values (1, kQuantityMax, 255-byte keys) pass.
 
-#include "http/request_parsing.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
@@ -12,6 +10,7 @@
 
 #include "base/time_format.h"
 #include "core/rules.h"
+#include "http/request_parsing.h"
 
 namespace fs::http {
 namespace {
@@ -113,7 +112,7 @@ TEST(HttpRequestParsingTest, IdempotencyKeyFromHeaderOrBody) {
 TEST(HttpRequestParsingTest, IdempotencyKeyCharacters) {
   EXPECT_TRUE(ValidateIdempotencyKey("order-123 retry#2 \xc3\xa9").ok());
   for (const std::string& bad : {std::string("a\tb"), std::string("a\nb"), std::string("a\x7f"),
-                                std::string("a\0b", 3), std::string()}) {
+                                 std::string("a\0b", 3), std::string()}) {
     EXPECT_EQ(ValidateIdempotencyKey(bad).code(), base::StatusCode::kInvalidArgument);
   }
 }
@@ -134,10 +133,10 @@ TEST(HttpRequestParsingTest, SaleBodyWithDefaultsAndTimes) {
   EXPECT_FALSE(minimal->starts_at.has_value());
   EXPECT_FALSE(minimal->ends_at.has_value());
 
-  auto full = ParseSaleBody(kValidSale +
-                            R"(,"per_user_limit":3,"reservation_ttl_seconds":60,)"
-                            R"("starts_at":"2030-01-01T10:00:00+02:00","ends_at":null,)"
-                            R"("status":"WHATEVER","created_at":5,"extra":[1]})");
+  auto full =
+      ParseSaleBody(kValidSale + R"(,"per_user_limit":3,"reservation_ttl_seconds":60,)"
+                                 R"("starts_at":"2030-01-01T10:00:00+02:00","ends_at":null,)"
+                                 R"("status":"WHATEVER","created_at":5,"extra":[1]})");
   ASSERT_TRUE(full.has_value()) << full.error().message();
   EXPECT_EQ(full->per_user_limit, 3);
   EXPECT_EQ(full->reservation_ttl_seconds, 60);
@@ -160,22 +159,32 @@ TEST(HttpRequestParsingTest, SaleBodyRejectsInvalidDefinitions) {
        "total_stock is required"},
       {"sku space", R"({"sku_id":"a b",)" + tail + "}", "sku_id"},
       {"sku number", R"({"sku_id":12,)" + tail + "}", "sku_id must be a string"},
-      {"price string", R"({"sku_id":"x","name":"n","price_cents":"1","currency":"EUR",)"
-                       R"("total_stock":5})", "price_cents must be an integer"},
-      {"price float", R"({"sku_id":"x","name":"n","price_cents":1.5,"currency":"EUR",)"
-                      R"("total_stock":5})", "price_cents must be an integer"},
-      {"negative stock", R"({"sku_id":"x","name":"n","price_cents":1,"currency":"EUR",)"
-                         R"("total_stock":-1})", "total_stock"},
-      {"lower currency", R"({"sku_id":"x","name":"n","price_cents":1,"currency":"eur",)"
-                         R"("total_stock":1})", "currency"},
+      {"price string",
+       R"({"sku_id":"x","name":"n","price_cents":"1","currency":"EUR",)"
+       R"("total_stock":5})",
+       "price_cents must be an integer"},
+      {"price float",
+       R"({"sku_id":"x","name":"n","price_cents":1.5,"currency":"EUR",)"
+       R"("total_stock":5})",
+       "price_cents must be an integer"},
+      {"negative stock",
+       R"({"sku_id":"x","name":"n","price_cents":1,"currency":"EUR",)"
+       R"("total_stock":-1})",
+       "total_stock"},
+      {"lower currency",
+       R"({"sku_id":"x","name":"n","price_cents":1,"currency":"eur",)"
+       R"("total_stock":1})",
+       "currency"},
       {"limit zero", kValidSale + R"(,"per_user_limit":0})", "per_user_limit"},
       {"limit beyond int32", kValidSale + R"(,"per_user_limit":4294967297})", "per_user_limit"},
       {"ttl zero", kValidSale + R"(,"reservation_ttl_seconds":0})", "reservation_ttl_seconds"},
       {"ttl string", kValidSale + R"(,"reservation_ttl_seconds":"60"})", "must be an integer"},
       {"starts not a date", kValidSale + R"(,"starts_at":"tomorrow"})", "starts_at must be"},
       {"starts number", kValidSale + R"(,"starts_at":1700000000})", "starts_at must be a string"},
-      {"ends before starts", kValidSale + R"(,"starts_at":"2030-01-02T00:00:00Z",)"
-                             R"("ends_at":"2030-01-01T00:00:00Z"})", "ends_at must be after"},
+      {"ends before starts",
+       kValidSale + R"(,"starts_at":"2030-01-02T00:00:00Z",)"
+                    R"("ends_at":"2030-01-01T00:00:00Z"})",
+       "ends_at must be after"},
   };
   for (const BadCase& bad : cases) {
     SCOPED_TRACE(bad.name);

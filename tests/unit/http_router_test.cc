@@ -2,12 +2,12 @@
 // Allow list only when the path exists under other methods, and 404 otherwise; query strings,
 // trailing slashes, empty segments and extra segments behave as documented.
 
-#include "http/router.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
+
+#include "http/router.h"
 
 namespace fs::http {
 namespace {

@@ -140,18 +140,19 @@ class HttpServerTest : public ::testing::Test {
   static std::string UserAuth(const std::string& user) {
     auth::Claims claims;
     claims.subject = user;
-    claims.expires_at_seconds =
-        std::chrono::duration_cast<std::chrono::seconds>(
-            std::chrono::system_clock::now().time_since_epoch()).count() + 3600;
+    claims.expires_at_seconds = std::chrono::duration_cast<std::chrono::seconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count() +
+                                3600;
     return "Bearer " + auth::SignHs256(claims, kSecret);
   }
 
   void CreateSale(TestClient& client, const std::string& sku) {
     Message response;
-    ASSERT_FALSE(client.Send(bhttp::verb::post, "/admin/v1/skus",
-                             R"({"sku_id":")" + sku +
-                                 R"(","name":"n","price_cents":1,"currency":"EUR","total_stock":5})",
-                             response, std::string("Bearer ") + kAdminToken));
+    const std::string body = R"({"sku_id":")" + sku +
+                             R"(","name":"n","price_cents":1,"currency":"EUR","total_stock":5})";
+    ASSERT_FALSE(client.Send(bhttp::verb::post, "/admin/v1/skus", body, response,
+                             std::string("Bearer ") + kAdminToken));
     ASSERT_EQ(response.result_int(), 201u) << response.body();
   }
 

@@ -37,10 +37,10 @@ TEST(MetricsTest, CounterAndGauge) {
 TEST(MetricsTest, HistogramBucketsAreInclusiveUpperBounds) {
   constexpr std::array<double, 3> kBounds = {0.001, 0.01, 0.1};
   Histogram histogram(kBounds);
-  histogram.Observe(microseconds(-5));     // clamped to 0 -> first bucket
-  histogram.Observe(milliseconds(1));      // exactly on a bound: that bucket
-  histogram.Observe(microseconds(1001));   // just above: next bucket
-  histogram.Observe(milliseconds(100));    // last finite bound
+  histogram.Observe(microseconds(-5));         // clamped to 0 -> first bucket
+  histogram.Observe(milliseconds(1));          // exactly on a bound: that bucket
+  histogram.Observe(microseconds(1001));       // just above: next bucket
+  histogram.Observe(milliseconds(100));        // last finite bound
   histogram.Observe(std::chrono::seconds(3));  // +Inf only
   const Histogram::Snapshot snapshot = histogram.Read();
   EXPECT_EQ(snapshot.cumulative_counts, (std::vector<std::uint64_t>{2, 3, 4, 5}));
@@ -122,11 +122,13 @@ TEST(MetricsTest, SaleSeriesSortedWithOversell) {
   // "b" is impossible in a correct system (held + sold > total): the gauge must show it.
   WriteSaleMetrics({Published("b", {10, 8, 5}), Published("a", {10, 3, 2})}, writer);
   const std::string& text = writer.text();
-  EXPECT_TRUE(Contains(text, "# TYPE flashsale_oversell_count gauge\n"
-                             "flashsale_oversell_count{sku=\"a\"} 0\n"
-                             "flashsale_oversell_count{sku=\"b\"} 3\n"));
-  EXPECT_TRUE(Contains(text, "flashsale_available{sku=\"a\"} 5\n"
-                             "flashsale_available{sku=\"b\"} -3\n"));
+  EXPECT_TRUE(Contains(text,
+                       "# TYPE flashsale_oversell_count gauge\n"
+                       "flashsale_oversell_count{sku=\"a\"} 0\n"
+                       "flashsale_oversell_count{sku=\"b\"} 3\n"));
+  EXPECT_TRUE(Contains(text,
+                       "flashsale_available{sku=\"a\"} 5\n"
+                       "flashsale_available{sku=\"b\"} -3\n"));
   EXPECT_TRUE(Contains(text, "flashsale_reserved_count{sku=\"a\"} 3\n"));
   EXPECT_TRUE(Contains(text, "flashsale_sold_count{sku=\"b\"} 5\n"));
   EXPECT_TRUE(Contains(text, "# TYPE flashsale_available gauge\n"));
@@ -159,11 +161,12 @@ TEST(MetricsTest, HttpSeriesOnlyForCodesSeen) {
   TextWriter writer;
   WriteHttpMetrics(metrics, writer);
   const std::string& text = writer.text();
-  EXPECT_TRUE(Contains(text, "# TYPE flashsale_requests_total counter\n"
-                             "flashsale_requests_total{route=\"/api/v1/products/{sku}/reserve\","
-                             "code=\"201\"} 2\n"
-                             "flashsale_requests_total{route=\"unmatched\",code=\"404\"} 1\n"
-                             "# HELP flashsale_reservation_latency_seconds"));
+  EXPECT_TRUE(Contains(text,
+                       "# TYPE flashsale_requests_total counter\n"
+                       "flashsale_requests_total{route=\"/api/v1/products/{sku}/reserve\","
+                       "code=\"201\"} 2\n"
+                       "flashsale_requests_total{route=\"unmatched\",code=\"404\"} 1\n"
+                       "# HELP flashsale_reservation_latency_seconds"));
   EXPECT_FALSE(Contains(text, "code=\"200\""));
   EXPECT_TRUE(Contains(text, "# TYPE flashsale_reservation_latency_seconds histogram\n"));
   EXPECT_TRUE(Contains(text, "flashsale_reservation_latency_seconds_bucket{le=\"0.0025\"} 1\n"));
