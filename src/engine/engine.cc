@@ -269,7 +269,7 @@ void Engine::ProcessBatch(std::vector<Command>& batch) {
     status = base::Unavailable("the batch could not be committed");
   }
   stats_.commands_processed.fetch_add(batch.size(), std::memory_order_relaxed);
-  stats_.last_batch_size.store(batch.size(), std::memory_order_relaxed);
+  if (!batch.empty()) stats_.last_batch_size.store(batch.size(), std::memory_order_relaxed);
   UpdateMax(stats_.batch_size_max_seen, static_cast<std::uint64_t>(batch.size()));
   for (auto& completion : completions) completion(status);
 }

@@ -364,13 +364,13 @@ TEST_F(ApiTest, SaleNotOpenBeforeItStarts) {
 
 TEST_F(ApiTest, ScheduledSaleOpensAtStartsAt) {
   SaleSpec sale = OpenSale("opening");
-  const auto starts_at = system_clock::now() + milliseconds(1200);
+  const auto starts_at = system_clock::now() + milliseconds(3000);
   sale.starts_at = FormatTime(starts_at);
   ASSERT_TRUE(CreateSaleOk(client(), sale));
   EXPECT_TRUE(IsError(Reserve(client(), ReserveRequest().Sku("opening").User("early-bird")), 409,
                       "SALE_NOT_OPEN"));
 
-  const auto deadline = std::chrono::steady_clock::now() + seconds(6);
+  const auto deadline = std::chrono::steady_clock::now() + seconds(8);
   std::string status;
   while (std::chrono::steady_clock::now() < deadline) {
     const auto availability = GetAvailability(client(), "opening");
