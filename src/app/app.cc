@@ -14,6 +14,7 @@
 #include "app/demo.h"
 #include "auth/jwt.h"
 #include "base/clock.h"
+#include "base/time_format.h"
 #include "engine/engine.h"
 #include "http/api.h"
 #include "http/json_render.h"
@@ -115,6 +116,34 @@ base::Status StartDemo(const Config& config, DemoText text, engine::Engine& engi
   return base::Status::Ok();
 }
 
+// One structured line per throttling decision and per detection. This hook is where the
+// audit trail (another module) attaches: it receives the same LimiterEvent.
+void LogLimiterEvent(const ratelimit::LimiterEvent& event) {
+  const bool detected = event.kind == ratelimit::LimiterEvent::Kind::kBotDetected;
+  const auto level = detected ? spdlog::level::warn : spdlog::level::info;
+  spdlog::log(level,
+              "ratelimit event={} reason={} tier={} user_id={} client_ip={} fingerprint={} at={}",
+              detected ? "bot_detected" : "throttled", event.reason,
+              ratelimit::TierName(event.tier), event.user_id, event.client_ip,
+              event.fingerprint.substr(0, 16), base::FormatRfc3339(event.at));
+}
+
+std::unique_ptr<ratelimit::RateLimiter> MakeLimiter(const RateLimitConfig& config,
+                                                    const base::Clock& clock) {
+  if (config.mode == RateLimitMode::kOff) {
+    spdlog::info("rate limiting off (--rate-limit on enables it)");
+    return nullptr;
+  }
+  const auto& tiers = config.limiter.tiers;
+  spdlog::info(
+      "rate limiting on: per minute bot={} new={} normal={} premium={}; {} trusted proxy "
+      "range(s), {} suspicious range(s); at most {} identities per map",
+      tiers[0].requests_per_minute, tiers[1].requests_per_minute, tiers[2].requests_per_minute,
+      tiers[3].requests_per_minute, config.trusted_proxies.size(),
+      config.limiter.suspicious_cidrs.size(), config.limiter.entries_max);
+  return std::make_unique<ratelimit::RateLimiter>(config.limiter, clock, &LogLimiterEvent);
+}
+
 // Blocks until SIGINT or SIGTERM. The signal set exists before the server announces itself,
 // so a signal sent right after the "listening" line is never fatal.
 class SignalWaiter {
@@ -154,7 +183,9 @@ int RunServer(Config config) {
     return kExitRuntimeError;
   }
   metrics::HttpMetrics http_metrics(http::Api::RouteLabels());
+  std::unique_ptr<ratelimit::RateLimiter> limiter = MakeLimiter(config.rate_limit, clock);
   http::Api api({config.jwt_secret, config.admin_token}, **engine, http_metrics);
+  if (limiter) api.EnableRateLimiting(*limiter, config.rate_limit.trusted_proxies);
   http::ServerOptions server_options;
   server_options.host = config.listen_host;
   server_options.port = config.listen_port;

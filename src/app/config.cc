@@ -29,6 +29,15 @@ struct RawFlags {
   std::string inbox_capacity = "100000";
   std::string log_level = "info";
   std::string idle_timeout_seconds = "30";
+  std::string rate_limit = "off";
+  std::string rate_limit_tiers = "bot=10,new=50,normal=100,premium=200";
+  std::string rate_limit_entries_max = "100000";
+  std::string trusted_proxies;
+  std::string suspicious_cidrs;
+  std::string suspicious_tier = "new";
+  std::string bot_ip_requests_per_second = "100";
+  std::string bot_fingerprint_user_ids = "5";
+  std::string bot_cooldown_seconds = "300";
 };
 
 base::Status Invalid(std::string message) { return base::InvalidArgument(std::move(message)); }
@@ -53,6 +62,76 @@ base::Result<LogLevel> ParseLogLevel(const std::string& text) {
     if (LogLevelName(level) == text) return level;
   }
   return Invalid("--log-level must be one of trace, debug, info, warn, error, got '" + text + "'");
+}
+
+template <typename Option>
+void AddRateLimitOptions(Option& option, RawFlags& raw) {
+  option("--rate-limit", raw.rate_limit, "FLASHSALE_RATE_LIMIT",
+         "on|off: per-user, per-IP and per-device token buckets on user routes (429)");
+  option("--rate-limit-tiers", raw.rate_limit_tiers, "FLASHSALE_RATE_LIMIT_TIERS",
+         "requests per minute per tier, NAME=RPM[:BURST] (burst default RPM/5)");
+  option("--rate-limit-entries-max", raw.rate_limit_entries_max, "FLASHSALE_RATE_LIMIT_ENTRIES_MAX",
+         "identities tracked per map at most (least recently used evicted)");
+  option("--trusted-proxies", raw.trusted_proxies, "FLASHSALE_TRUSTED_PROXIES",
+         "CIDR list of proxies whose X-Forwarded-For is believed");
+  option("--suspicious-cidrs", raw.suspicious_cidrs, "FLASHSALE_SUSPICIOUS_CIDRS",
+         "CIDR list of VPN/proxy ranges judged at --suspicious-tier at most");
+  option("--suspicious-tier", raw.suspicious_tier, "FLASHSALE_SUSPICIOUS_TIER",
+         "bot|new|normal|premium: tier of clients in --suspicious-cidrs");
+  option("--bot-ip-requests-per-second", raw.bot_ip_requests_per_second,
+         "FLASHSALE_BOT_IP_REQUESTS_PER_SECOND", "an IP above this rate becomes a bot");
+  option("--bot-fingerprint-user-ids", raw.bot_fingerprint_user_ids,
+         "FLASHSALE_BOT_FINGERPRINT_USER_IDS",
+         "a device fingerprint using more user ids than this within 10 s becomes a bot");
+  option("--bot-cooldown-seconds", raw.bot_cooldown_seconds, "FLASHSALE_BOT_COOLDOWN_SECONDS",
+         "how long detected identities stay in the bot tier");
+}
+
+base::Result<ratelimit::Tier> ParseTierName(const std::string& text) {
+  for (ratelimit::Tier tier : {ratelimit::Tier::kBot, ratelimit::Tier::kNew,
+                               ratelimit::Tier::kNormal, ratelimit::Tier::kPremium}) {
+    if (ratelimit::TierName(tier) == text) return tier;
+  }
+  return Invalid("--suspicious-tier must be bot, new, normal or premium, got '" + text + "'");
+}
+
+base::Result<RateLimitConfig> ValidateRateLimit(const RawFlags& raw) {
+  RateLimitConfig config;
+  if (raw.rate_limit == "on") {
+    config.mode = RateLimitMode::kOn;
+  } else if (raw.rate_limit != "off") {
+    return Invalid("--rate-limit must be on or off, got '" + raw.rate_limit + "'");
+  }
+  auto tiers = ratelimit::ParseTierTable(raw.rate_limit_tiers, ratelimit::DefaultTierTable());
+  if (!tiers) return tiers.error();
+  config.limiter.tiers = *tiers;
+  auto entries =
+      ParseBounded(raw.rate_limit_entries_max, "--rate-limit-entries-max", 1,
+                   kRateLimitEntriesMaxLimit);
+  if (!entries) return entries.error();
+  config.limiter.entries_max = static_cast<std::size_t>(*entries);
+  auto trusted = ratelimit::CidrList::Parse(raw.trusted_proxies, "--trusted-proxies");
+  if (!trusted) return trusted.error();
+  config.trusted_proxies = std::move(*trusted);
+  auto suspicious = ratelimit::CidrList::Parse(raw.suspicious_cidrs, "--suspicious-cidrs");
+  if (!suspicious) return suspicious.error();
+  config.limiter.suspicious_cidrs = std::move(*suspicious);
+  auto tier = ParseTierName(raw.suspicious_tier);
+  if (!tier) return tier.error();
+  config.limiter.suspicious_tier = *tier;
+  auto ip_rate = ParseBounded(raw.bot_ip_requests_per_second, "--bot-ip-requests-per-second", 1,
+                              ratelimit::kRequestsPerMinuteMax);
+  if (!ip_rate) return ip_rate.error();
+  config.limiter.ip_requests_per_second_max = *ip_rate;
+  auto user_ids =
+      ParseBounded(raw.bot_fingerprint_user_ids, "--bot-fingerprint-user-ids", 1, 10'000);
+  if (!user_ids) return user_ids.error();
+  config.limiter.fingerprint_user_ids_max = static_cast<std::size_t>(*user_ids);
+  auto cooldown = ParseBounded(raw.bot_cooldown_seconds, "--bot-cooldown-seconds", 1,
+                               kBotCooldownSecondsMax);
+  if (!cooldown) return cooldown.error();
+  config.limiter.cooldown = std::chrono::seconds(*cooldown);
+  return config;
 }
 
 void AddOptions(CLI::App& serve, RawFlags& raw) {
@@ -80,6 +159,7 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--log-level", raw.log_level, "FLASHSALE_LOG_LEVEL", "trace|debug|info|warn|error");
   option("--idle-timeout-seconds", raw.idle_timeout_seconds, "FLASHSALE_IDLE_TIMEOUT_SECONDS",
          "idle or slow client deadline per request");
+  AddRateLimitOptions(option, raw);
 }
 
 base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
@@ -131,6 +211,9 @@ base::Result<Config> Validate(const RawFlags& raw) {
   auto level = ParseLogLevel(raw.log_level);
   if (!level) return level.error();
   config.log_level = *level;
+  auto rate_limit = ValidateRateLimit(raw);
+  if (!rate_limit) return rate_limit.error();
+  config.rate_limit = std::move(*rate_limit);
   return config;
 }
 

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <string>
 
+#include "ratelimit/client_identity.h"
+#include "ratelimit/rate_limiter.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace fs::app {
@@ -25,6 +27,17 @@ inline constexpr std::int64_t kBatchSizeMaxLimit = 65'536;
 inline constexpr std::int64_t kInboxCapacityLimit = 10'000'000;
 
 enum class DemoMode : std::uint8_t { kOff, kOn };
+enum class RateLimitMode : std::uint8_t { kOff, kOn };
+
+// --rate-limit and its tunables (docs/operations.md). Off by default: see the docs for why.
+struct RateLimitConfig {
+  RateLimitMode mode = RateLimitMode::kOff;
+  ratelimit::LimiterOptions limiter;
+  ratelimit::CidrList trusted_proxies;
+};
+// Bounds of the rate-limit tunables (beyond them a value is a typo, not a policy).
+inline constexpr std::int64_t kRateLimitEntriesMaxLimit = 10'000'000;
+inline constexpr std::int64_t kBotCooldownSecondsMax = 7 * 24 * 3600;
 enum class LogLevel : std::uint8_t { kTrace, kDebug, kInfo, kWarn, kError };
 
 struct Config {
@@ -40,6 +53,7 @@ struct Config {
   std::size_t inbox_capacity = 100'000;
   LogLevel log_level = LogLevel::kInfo;
   std::chrono::seconds idle_timeout{30};
+  RateLimitConfig rate_limit;
 };
 
 struct CommandLine {

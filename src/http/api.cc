@@ -10,6 +10,7 @@
 #include "http/json_render.h"
 #include "http/outcome_table.h"
 #include "http/request_parsing.h"
+#include "metrics/ratelimit_metrics.h"
 
 namespace fs::http {
 namespace {
@@ -127,6 +128,39 @@ Response CreateSaleResponse(const engine::CreateSaleReply& reply, base::Time now
                                       core::ComputeSaleStatus(*result.sale, counters, now)));
 }
 
+// 429 with the retry hint and the RateLimit-* fields (IETF draft): Limit is the tier's
+// requests per minute, Remaining the whole requests left in the tightest bucket, Reset the
+// seconds until that bucket is full again.
+Response RateLimited(const ratelimit::Decision& decision) {
+  Response response = ErrorResponse(
+      429, code::kRateLimited,
+      "too many requests (" + std::string(ratelimit::ThrottleReasonName(decision.reason)) +
+          "); retry after " + std::to_string(decision.retry_after_seconds) + " s");
+  response.headers.emplace_back("Retry-After", std::to_string(decision.retry_after_seconds));
+  response.headers.emplace_back("RateLimit-Limit",
+                                std::to_string(decision.limit.requests_per_minute));
+  response.headers.emplace_back("RateLimit-Remaining", std::to_string(decision.remaining));
+  response.headers.emplace_back("RateLimit-Reset", std::to_string(decision.reset_seconds));
+  return response;
+}
+
+// The limiter's view of who sent `request` on behalf of `user_id`.
+ratelimit::RequestIdentity IdentityOf(const Request& request, std::string user_id,
+                                      std::string_view tier_claim,
+                                      const ratelimit::CidrList& trusted_proxies) {
+  const ratelimit::IpAddress peer =
+      ratelimit::IpAddress::Parse(request.peer_address).value_or(ratelimit::IpAddress{});
+  ratelimit::RequestIdentity identity;
+  identity.client_ip = ratelimit::ResolveClientIp(peer, request.forwarded_for, trusted_proxies);
+  identity.fingerprint = ratelimit::DeviceFingerprint(
+      {request.user_agent.value_or(""), request.accept_language.value_or(""),
+       request.device_id.value_or("")},
+      identity.client_ip);
+  identity.user_id = std::move(user_id);
+  identity.claimed_tier = ratelimit::TierFromClaim(tier_claim);
+  return identity;
+}
+
 Response SkuNotFound() { return OutcomeResponse(MapOutcome(core::ReserveOutcome::kSkuNotFound)); }
 
 }  // namespace
@@ -224,6 +258,11 @@ std::variant<std::string, Response> Api::AuthenticateUser(const Request& request
       auth::VerifyHs256(*token, options_.jwt_secret, engine_.clock().Now());
   if (verified.error != auth::JwtError::kOk) {
     return Unauthenticated(auth::JwtErrorMessage(verified.error));
+  }
+  if (limiter_ != nullptr) {
+    const ratelimit::Decision decision = limiter_->Check(IdentityOf(
+        request, verified.claims.subject, verified.claims.tier, trusted_proxies_));
+    if (!decision.allowed) return RateLimited(decision);
   }
   return std::move(verified.claims.subject);
 }
@@ -345,7 +384,16 @@ void Api::Readyz(Exchange exchange) {
 }
 
 void Api::Metrics(Exchange exchange) {
-  exchange.respond(Response{200, metrics::RenderMetrics(engine_, metrics_), kMetricsContentType});
+  std::string body = metrics::RenderMetrics(engine_, metrics_);
+  metrics::TextWriter limiter_writer;
+  if (limiter_ != nullptr) {
+    const ratelimit::LimiterSnapshot snapshot = limiter_->Snapshot();
+    metrics::WriteRateLimitMetrics(&snapshot, limiter_writer);
+  } else {
+    metrics::WriteRateLimitMetrics(nullptr, limiter_writer);
+  }
+  body += limiter_writer.Take();
+  exchange.respond(Response{200, std::move(body), kMetricsContentType});
 }
 
 }  // namespace fs::http

@@ -20,6 +20,8 @@
 #include "http/exchange.h"
 #include "http/router.h"
 #include "metrics/flashsale_metrics.h"
+#include "ratelimit/client_identity.h"
+#include "ratelimit/rate_limiter.h"
 
 namespace fs::http {
 
@@ -46,6 +48,15 @@ class Api {
   void Handle(const Request& request, const boost::asio::any_io_executor& executor,
               Respond respond);
 
+  // Turns on rate limiting of the authenticated user routes (reserve, GET/DELETE
+  // reservation); product reads are not limited (docs/operations.md). `trusted_proxies`:
+  // peers whose X-Forwarded-For is believed. REQUIRES: called before the server starts;
+  // `limiter` outlives the Api.
+  void EnableRateLimiting(ratelimit::RateLimiter& limiter, ratelimit::CidrList trusted_proxies) {
+    limiter_ = &limiter;
+    trusted_proxies_ = std::move(trusted_proxies);
+  }
+
   // After this, /readyz answers 503 so load balancers stop sending traffic.
   void SetShuttingDown() { shutting_down_.store(true, std::memory_order_release); }
 
@@ -67,7 +78,9 @@ class Api {
   void Readyz(Exchange exchange);
   void Metrics(Exchange exchange);
 
-  // The user id from a valid JWT, or the 401 response to send.
+  // The user id from a valid JWT, or the 401 response to send; with a limiter, also the
+  // 429 RATE_LIMITED response when the request is over a limit (checked after the token,
+  // so unauthenticated floods cost a signature check and never a bucket).
   std::variant<std::string, Response> AuthenticateUser(const Request& request) const;
   // nullopt when the admin token matches, else the 401 response to send.
   std::optional<Response> AuthenticateAdmin(const Request& request) const;
@@ -78,6 +91,8 @@ class Api {
   Router router_;
   std::size_t unmatched_route_index_ = 0;
   std::atomic<bool> shutting_down_{false};
+  ratelimit::RateLimiter* limiter_ = nullptr;  // nullptr: rate limiting off
+  ratelimit::CidrList trusted_proxies_;
 };
 
 // Builders of common responses.

@@ -28,6 +28,13 @@ struct Request {
   std::optional<std::string_view> authorization;
   std::optional<std::string_view> idempotency_key;
   std::string_view body;
+  // Client identity inputs for rate limiting (src/ratelimit): the socket peer's IP as text
+  // (empty when unknown) and the headers that make the device fingerprint.
+  std::string_view peer_address;
+  std::optional<std::string_view> forwarded_for;    // X-Forwarded-For
+  std::optional<std::string_view> user_agent;       // User-Agent
+  std::optional<std::string_view> accept_language;  // Accept-Language
+  std::optional<std::string_view> device_id;        // X-Device-Id
 };
 
 struct Response {

@@ -29,6 +29,7 @@ inline constexpr std::string_view kIdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSE
 inline constexpr std::string_view kReservationNotFound = "RESERVATION_NOT_FOUND";
 inline constexpr std::string_view kReservationExpired = "RESERVATION_EXPIRED";
 inline constexpr std::string_view kReservationNotActive = "RESERVATION_NOT_ACTIVE";
+inline constexpr std::string_view kRateLimited = "RATE_LIMITED";
 }  // namespace code
 
 // error_code is empty for a success row; the handler then renders the resource itself.

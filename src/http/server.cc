@@ -112,7 +112,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
         shared_(shared),
         permit_(shared) {}
 
-  void Start() { DoReadHeader(); }
+  void Start() {
+    // The peer is fixed for the connection's life: read it once (rate limiting keys on it).
+    beast::error_code error;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(error);
+    if (!error) peer_address_ = peer.address().to_string();
+    DoReadHeader();
+  }
 
  private:
   void DoReadHeader();
@@ -136,6 +142,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   AfterWrite after_response_ = AfterWrite::kKeepAlive;
   bool awaiting_response_ = false;  // a request is with the Api; exactly one answer expected
   std::size_t drained_bytes_ = 0;
+  std::string peer_address_;  // text of the socket peer's IP; empty if unknown
 };
 
 void Connection::DoReadHeader() {
@@ -209,6 +216,11 @@ void Connection::OnRequest() {
   request.target = message.target();
   request.authorization = HeaderValue(message, "Authorization");
   request.idempotency_key = HeaderValue(message, "Idempotency-Key");
+  request.peer_address = peer_address_;
+  request.forwarded_for = HeaderValue(message, "X-Forwarded-For");
+  request.user_agent = HeaderValue(message, "User-Agent");
+  request.accept_language = HeaderValue(message, "Accept-Language");
+  request.device_id = HeaderValue(message, "X-Device-Id");
   request.body = message.body();
   awaiting_response_ = true;
   shared_.RequestStarted();

@@ -1,0 +1,241 @@
+// Goal: the fairness layer (issue 4, parts 1-3) through HTTP against the real binary. With
+// --rate-limit on, a flood from one client (one user, one IP, one device) gets 429
+// RATE_LIMITED with Retry-After and RateLimit-* headers while other clients are served, and
+// the refused requests change nothing; a flood of many accounts from one IP is throttled on
+// the IP; a device driving many accounts is detected as a bot; the JWT tier claim raises the
+// burst; X-Forwarded-For is ignored from untrusted peers and honoured from trusted ones;
+// --rate-limit off lets the same flood through; throttling is counted in /metrics.
+// Every test client talks from 127.0.0.1: distinct client IPs come from X-Forwarded-For with
+// 127.0.0.1 as a trusted proxy.
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "support/server_test.h"
+
+namespace fs::itest {
+namespace {
+
+constexpr int kNormalBurst = 20;   // default normal tier: 100/min, burst 100/5
+constexpr int kPremiumBurst = 40;  // default premium tier: 200/min, burst 200/5
+
+ServerOptions WithFlags(std::vector<std::string> flags) {
+  ServerOptions options;
+  options.extra_args = std::move(flags);
+  return options;
+}
+
+struct Client {
+  std::string user_id;
+  std::string forwarded_for;  // empty: no header
+  std::string user_agent = "itest-agent";
+  std::string device_id;      // empty: no header
+  std::string token;          // empty: MintToken(user_id)
+};
+
+HttpResponse ReserveAs(HttpClient& http, const std::string& sku, const Client& who) {
+  HttpHeaders headers = {{"Authorization",
+                          "Bearer " + (who.token.empty() ? MintToken(who.user_id) : who.token)},
+                         {"User-Agent", who.user_agent},
+                         {"Accept-Language", "en"}};
+  if (!who.forwarded_for.empty()) headers.push_back({"X-Forwarded-For", who.forwarded_for});
+  if (!who.device_id.empty()) headers.push_back({"X-Device-Id", who.device_id});
+  return http.Post("/api/v1/products/" + sku + "/reserve", R"({"quantity":1})",
+                   std::move(headers));
+}
+
+SaleSpec BigSale(std::string sku) {
+  SaleSpec sale;
+  sale.sku_id = std::move(sku);
+  sale.total_stock = 10'000;
+  sale.per_user_limit = 1'000;
+  return sale;
+}
+
+::testing::AssertionResult IsRateLimited(const HttpResponse& response) {
+  auto error = IsError(response, 429, "RATE_LIMITED");
+  if (!error) return error;
+  for (const char* header :
+       {"Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"}) {
+    if (!response.Header(header)) {
+      return ::testing::AssertionFailure() << "429 without " << header;
+    }
+  }
+  if (std::stoi(*response.Header("Retry-After")) < 1) {
+    return ::testing::AssertionFailure() << "Retry-After < 1";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// The value of the sample `metric{labels}` in a /metrics page, or -1.
+double SampleValue(const std::string& page, const std::string& metric_with_labels) {
+  for (const std::string& line : MetricSamples(page, metric_with_labels.substr(
+                                                          0, metric_with_labels.find('{')))) {
+    if (line.rfind(metric_with_labels + " ", 0) == 0) {
+      return std::stod(line.substr(metric_with_labels.size() + 1));
+    }
+  }
+  return -1;
+}
+
+class RateLimitTest : public ServerTest {
+ protected:
+  RateLimitTest()
+      : ServerTest(WithFlags({"--rate-limit", "on", "--trusted-proxies", "127.0.0.1/32,::1"})) {}
+};
+
+TEST_F(RateLimitTest, FloodFromOneClientIsThrottledWhileOthersAreServed) {
+  ASSERT_TRUE(CreateSaleOk(client(), BigSale("flood")));
+  const Client flooder{"flooder", "203.0.113.66", "flood-bot/1.0", "", ""};
+  int created = 0;
+  int throttled = 0;
+  for (int i = 0; i < 60; ++i) {
+    const HttpResponse response = ReserveAs(client(), "flood", flooder);
+    if (response.status == 201) {
+      ++created;
+    } else {
+      ASSERT_TRUE(IsRateLimited(response)) << response.Describe();
+      EXPECT_EQ(response.Header("RateLimit-Limit"), "100");
+      EXPECT_EQ(response.Header("RateLimit-Remaining"), "0");
+      ++throttled;
+    }
+  }
+  EXPECT_EQ(created, kNormalBurst);
+  EXPECT_EQ(throttled, 60 - kNormalBurst);
+  // Others (own user, IP and device) are served while the flooder is refused.
+  for (int i = 0; i < 10; ++i) {
+    const Client honest{"honest-" + std::to_string(i), "198.51.100." + std::to_string(i + 1),
+                        "Mozilla/5.0 (" + std::to_string(i) + ")", "", ""};
+    EXPECT_EQ(ReserveAs(client(), "flood", honest).status, 201) << honest.user_id;
+    EXPECT_TRUE(IsRateLimited(ReserveAs(client(), "flood", flooder)));
+  }
+  // The refused requests changed nothing: exactly the 201s hold stock.
+  const auto counters = GetAdminCounters(client(), "flood");
+  ASSERT_TRUE(counters.has_value());
+  EXPECT_EQ(counters->reserved, kNormalBurst + 10);
+  const SkuSnapshot rows = ReadSku("flood");
+  EXPECT_EQ(rows.rows.size(), static_cast<std::size_t>(kNormalBurst + 10));
+
+  const std::string page = client().Get("/metrics").body;
+  EXPECT_EQ(SampleValue(page, R"(flashsale_throttled_total{reason="user_limit",tier="normal"})"),
+            60 - kNormalBurst + 10)
+      << page;
+  EXPECT_EQ(SampleValue(page, "flashsale_rate_limit_enabled"), 1);
+  EXPECT_NE(server_.StderrLog().find("ratelimit event=throttled reason=user_limit"),
+            std::string::npos);
+}
+
+TEST_F(RateLimitTest, ManyAccountsFromOneIpAreThrottledOnTheIp) {
+  ASSERT_TRUE(CreateSaleOk(client(), BigSale("one-ip")));
+  int created = 0;
+  HttpResponse last;
+  for (int i = 0; i < 40; ++i) {
+    // Each account on its own device: only the IP is shared.
+    last = ReserveAs(client(), "one-ip",
+                     Client{"acct-" + std::to_string(i), "203.0.113.77", "agent",
+                            "device-" + std::to_string(i), ""});
+    created += last.status == 201 ? 1 : 0;
+  }
+  EXPECT_EQ(created, kNormalBurst);
+  EXPECT_TRUE(IsRateLimited(last)) << last.Describe();
+  EXPECT_EQ(ReserveAs(client(), "one-ip", Client{"elsewhere", "203.0.113.78", "agent", "", ""})
+                .status,
+            201);
+  const std::string page = client().Get("/metrics").body;
+  EXPECT_EQ(SampleValue(page, R"(flashsale_throttled_total{reason="ip_limit",tier="normal"})"),
+            40 - kNormalBurst);
+}
+
+TEST_F(RateLimitTest, DeviceDrivingManyAccountsBecomesBot) {
+  ASSERT_TRUE(CreateSaleOk(client(), BigSale("farm")));
+  // Default: more than 5 user ids from one fingerprint within 10 s is a bot; the bot tier's
+  // burst is 2, so from the sixth account on the device is refused almost at once.
+  int created = 0;
+  for (int i = 0; i < 12; ++i) {
+    const HttpResponse response =
+        ReserveAs(client(), "farm",
+                  Client{"farm-" + std::to_string(i), "203.0.113.90", "farm/1", "rig-1", ""});
+    created += response.status == 201 ? 1 : 0;
+  }
+  EXPECT_LT(created, 12);
+  EXPECT_GE(created, 5);
+  const std::string page = client().Get("/metrics").body;
+  EXPECT_EQ(SampleValue(page, R"(flashsale_bot_detections_total{reason="bot_fingerprint_users"})"),
+            1);
+  EXPECT_GT(SampleValue(page, R"(flashsale_throttled_total{reason="fingerprint_limit",tier="bot"})") +
+                SampleValue(page, R"(flashsale_throttled_total{reason="user_limit",tier="bot"})") +
+                SampleValue(page, R"(flashsale_throttled_total{reason="ip_limit",tier="bot"})"),
+            0);
+  EXPECT_NE(server_.StderrLog().find("event=bot_detected reason=bot_fingerprint_users"),
+            std::string::npos);
+}
+
+TEST_F(RateLimitTest, PremiumClaimGetsTheLargerBurst) {
+  ASSERT_TRUE(CreateSaleOk(client(), BigSale("premium")));
+  const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
+                       (std::chrono::system_clock::now() + std::chrono::hours(1))
+                           .time_since_epoch())
+                       .count();
+  const std::string token =
+      CraftToken(R"({"alg":"HS256","typ":"JWT"})",
+                 R"({"sub":"vip","tier":"premium","exp":)" + std::to_string(exp) + "}",
+                 kJwtSecret);
+  int created = 0;
+  for (int i = 0; i < 60; ++i) {
+    created += ReserveAs(client(), "premium", Client{"vip", "198.51.100.200", "vip", "", token})
+                           .status == 201
+                   ? 1
+                   : 0;
+  }
+  EXPECT_EQ(created, kPremiumBurst);
+}
+
+class UntrustedPeerTest : public ServerTest {
+ protected:
+  UntrustedPeerTest() : ServerTest(WithFlags({"--rate-limit", "on"})) {}
+};
+
+TEST_F(UntrustedPeerTest, ForwardedForIsIgnoredFromUntrustedPeers) {
+  ASSERT_TRUE(CreateSaleOk(client(), BigSale("xff")));
+  // Spoofed, all different: without trust they are all the peer 127.0.0.1.
+  int created = 0;
+  HttpResponse last;
+  for (int i = 0; i < 30; ++i) {
+    last = ReserveAs(client(), "xff",
+                     Client{"spoof-" + std::to_string(i), "198.51.100." + std::to_string(i + 1),
+                            "agent", "dev-" + std::to_string(i), ""});
+    created += last.status == 201 ? 1 : 0;
+  }
+  EXPECT_EQ(created, kNormalBurst);
+  EXPECT_TRUE(IsRateLimited(last)) << last.Describe();
+}
+
+TEST_F(RateLimitTest, ForwardedForIsHonouredFromTrustedPeers) {
+  ASSERT_TRUE(CreateSaleOk(client(), BigSale("xff-trusted")));
+  for (int i = 0; i < 30; ++i) {
+    // The right-most untrusted hop counts: the left-most (client-written) part is ignored.
+    const Client who{"user-" + std::to_string(i),
+                     "6.6.6.6, 198.51.100." + std::to_string(i + 1), "agent",
+                     "dev-" + std::to_string(i), ""};
+    EXPECT_EQ(ReserveAs(client(), "xff-trusted", who).status, 201) << i;
+  }
+}
+
+class RateLimitOffTest : public ServerTest {
+ protected:
+  RateLimitOffTest() : ServerTest(WithFlags({"--rate-limit", "off"})) {}
+};
+
+TEST_F(RateLimitOffTest, FloodPassesWhenOff) {
+  ASSERT_TRUE(CreateSaleOk(client(), BigSale("off")));
+  for (int i = 0; i < 60; ++i) {
+    EXPECT_EQ(ReserveAs(client(), "off", Client{"flooder", "", "bot", "", ""}).status, 201) << i;
+  }
+  const std::string page = client().Get("/metrics").body;
+  EXPECT_EQ(SampleValue(page, "flashsale_rate_limit_enabled"), 0);
+}
+
+}  // namespace
+}  // namespace fs::itest
