@@ -105,9 +105,8 @@ base::Result<RateLimitConfig> ValidateRateLimit(const RawFlags& raw) {
   auto tiers = ratelimit::ParseTierTable(raw.rate_limit_tiers, ratelimit::DefaultTierTable());
   if (!tiers) return tiers.error();
   config.limiter.tiers = *tiers;
-  auto entries =
-      ParseBounded(raw.rate_limit_entries_max, "--rate-limit-entries-max", 1,
-                   kRateLimitEntriesMaxLimit);
+  auto entries = ParseBounded(raw.rate_limit_entries_max, "--rate-limit-entries-max", 1,
+                              kRateLimitEntriesMaxLimit);
   if (!entries) return entries.error();
   config.limiter.entries_max = static_cast<std::size_t>(*entries);
   auto trusted = ratelimit::CidrList::Parse(raw.trusted_proxies, "--trusted-proxies");
@@ -127,8 +126,8 @@ base::Result<RateLimitConfig> ValidateRateLimit(const RawFlags& raw) {
       ParseBounded(raw.bot_fingerprint_user_ids, "--bot-fingerprint-user-ids", 1, 10'000);
   if (!user_ids) return user_ids.error();
   config.limiter.fingerprint_user_ids_max = static_cast<std::size_t>(*user_ids);
-  auto cooldown = ParseBounded(raw.bot_cooldown_seconds, "--bot-cooldown-seconds", 1,
-                               kBotCooldownSecondsMax);
+  auto cooldown =
+      ParseBounded(raw.bot_cooldown_seconds, "--bot-cooldown-seconds", 1, kBotCooldownSecondsMax);
   if (!cooldown) return cooldown.error();
   config.limiter.cooldown = std::chrono::seconds(*cooldown);
   return config;

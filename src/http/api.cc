@@ -260,8 +260,8 @@ std::variant<std::string, Response> Api::AuthenticateUser(const Request& request
     return Unauthenticated(auth::JwtErrorMessage(verified.error));
   }
   if (limiter_ != nullptr) {
-    const ratelimit::Decision decision = limiter_->Check(IdentityOf(
-        request, verified.claims.subject, verified.claims.tier, trusted_proxies_));
+    const ratelimit::Decision decision = limiter_->Check(
+        IdentityOf(request, verified.claims.subject, verified.claims.tier, trusted_proxies_));
     if (!decision.allowed) return RateLimited(decision);
   }
   return std::move(verified.claims.subject);

@@ -84,8 +84,9 @@ void RateLimiter::Detect(const RequestIdentity& identity, const std::string& ip_
   }
 
   if (identity.fingerprint.empty()) return;
-  UserWindow& users = fingerprint_users_.FindOrInsert(
-      identity.fingerprint, [now_ms] { return UserWindow{now_ms, {}, false}; });
+  UserWindow& users = fingerprint_users_.FindOrInsert(identity.fingerprint, [now_ms] {
+    return UserWindow{now_ms, {}, false};
+  });
   if (now_ms - users.start_ms >= options_.fingerprint_window.count() || now_ms < users.start_ms) {
     users = UserWindow{now_ms, {}, false};
   }
@@ -117,8 +118,7 @@ Decision RateLimiter::EffectiveTier(const RequestIdentity& identity, const std::
     decision.tier = options_.suspicious_tier;
     decision.tier_reason = TierReason::kSuspiciousCidr;
   }
-  const std::string keys[] = {"u:" + identity.user_id, "i:" + ip_key,
-                              "f:" + identity.fingerprint};
+  const std::string keys[] = {"u:" + identity.user_id, "i:" + ip_key, "f:" + identity.fingerprint};
   for (const std::string& key : keys) {
     const Flag* flag = flags_.Find(key);
     if (flag == nullptr || flag->until_ms <= now_ms) continue;
@@ -140,8 +140,7 @@ Decision RateLimiter::Check(const RequestIdentity& identity) {
     Detect(identity, ip_key, now_ms, events);
     decision = EffectiveTier(identity, ip_key, now_ms);
     const TierLimit& limit = decision.limit;
-    const std::string* keys[kDimensionCount] = {&identity.user_id, &ip_key,
-                                                &identity.fingerprint};
+    const std::string* keys[kDimensionCount] = {&identity.user_id, &ip_key, &identity.fingerprint};
     std::array<TokenBucket*, kDimensionCount> buckets{};
     std::size_t tightest = kUser;
     std::int64_t tightest_units = 0;
@@ -162,9 +161,8 @@ Decision RateLimiter::Check(const RequestIdentity& identity) {
       tightest_units -= kUnitsPerRequest;
     } else {
       decision.reason = static_cast<ThrottleReason>(tightest);
-      decision.retry_after_seconds =
-          std::max<std::int64_t>(1, CeilSeconds(MillisUntil(tightest_units, kUnitsPerRequest,
-                                                            limit)));
+      decision.retry_after_seconds = std::max<std::int64_t>(
+          1, CeilSeconds(MillisUntil(tightest_units, kUnitsPerRequest, limit)));
     }
     decision.remaining = WholeRequests(tightest_units);
     decision.reset_seconds = CeilSeconds(MillisUntil(tightest_units, capacity, limit));

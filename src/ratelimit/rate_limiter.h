@@ -88,9 +88,9 @@ struct Decision {
   Tier tier = Tier::kNormal;
   TierReason tier_reason = TierReason::kClaim;
   ThrottleReason reason = ThrottleReason::kUserLimit;  // meaningful when !allowed
-  TierLimit limit;                     // of `tier`
-  std::int64_t remaining = 0;          // whole requests left in the tightest bucket
-  std::int64_t reset_seconds = 0;      // until the tightest bucket is full again
+  TierLimit limit;                                     // of `tier`
+  std::int64_t remaining = 0;                          // whole requests left in the tightest bucket
+  std::int64_t reset_seconds = 0;                      // until the tightest bucket is full again
   std::int64_t retry_after_seconds = 0;  // when refused: until one request is allowed (>= 1)
 };
 
@@ -157,8 +157,7 @@ class RateLimiter {
   LruMap<UserWindow> fingerprint_users_;                      // guarded by mutex_
   LruMap<Flag> flags_;  // "u:"/"i:"/"f:" + key; guarded by mutex_
 
-  std::array<std::array<std::atomic<std::uint64_t>, kTierCount>, kThrottleReasonCount>
-      throttled_{};
+  std::array<std::array<std::atomic<std::uint64_t>, kTierCount>, kThrottleReasonCount> throttled_{};
   std::array<std::atomic<std::uint64_t>, kTierReasonCount> detections_{};
 };
 

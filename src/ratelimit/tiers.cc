@@ -22,8 +22,8 @@ bool ParseInt(std::string_view text, std::int64_t& value) {
 }
 
 base::Status Invalid(std::string_view entry, std::string_view why) {
-  return base::InvalidArgument("--rate-limit-tiers entry '" + std::string(entry) + "': " +
-                               std::string(why));
+  return base::InvalidArgument("--rate-limit-tiers entry '" + std::string(entry) +
+                               "': " + std::string(why));
 }
 
 }  // namespace
@@ -76,8 +76,7 @@ base::Result<TierTable> ParseTierTable(std::string_view text, TierTable base) {
     std::string_view numbers = Trim(entry.substr(equals + 1));
     const std::size_t colon = numbers.find(':');
     std::int64_t rpm = 0;
-    if (!ParseInt(Trim(numbers.substr(0, colon)), rpm) || rpm < 1 ||
-        rpm > kRequestsPerMinuteMax) {
+    if (!ParseInt(Trim(numbers.substr(0, colon)), rpm) || rpm < 1 || rpm > kRequestsPerMinuteMax) {
       return Invalid(entry, "requests per minute must be an integer in 1..1000000");
     }
     std::int64_t burst = DefaultBurst(rpm);

@@ -41,9 +41,8 @@ class TokenBucket {
     if (now_ms > updated_ms_) {
       const std::int64_t elapsed_ms = now_ms - updated_ms_;
       // Capped before multiplying: elapsed * rate could overflow after years of idleness.
-      const std::int64_t gain = elapsed_ms >= kUnitsPerRequest * 60
-                                    ? capacity
-                                    : elapsed_ms * limit.requests_per_minute;
+      const std::int64_t gain =
+          elapsed_ms >= kUnitsPerRequest * 60 ? capacity : elapsed_ms * limit.requests_per_minute;
       units_ = std::min(capacity, units_ + gain);
       updated_ms_ = now_ms;
     }

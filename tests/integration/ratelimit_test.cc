@@ -18,8 +18,13 @@
 namespace fs::itest {
 namespace {
 
-constexpr int kNormalBurst = 20;   // default normal tier: 100/min, burst 100/5
-constexpr int kPremiumBurst = 40;  // default premium tier: 200/min, burst 200/5
+// The default bursts (RPM/5) with a refill of one request per minute: the server runs on
+// the wall clock, and with the default rates a token would come back every 0.3-0.6 s, so on a
+// loaded machine a count could be off by one. With these rates no test lives long enough to
+// see a refill, and the counts are exact.
+constexpr char kTestTiers[] = "bot=1:2,new=1:10,normal=1:20,premium=1:40";
+constexpr int kNormalBurst = 20;
+constexpr int kPremiumBurst = 40;
 
 ServerOptions WithFlags(std::vector<std::string> flags) {
   ServerOptions options;
@@ -31,19 +36,18 @@ struct Client {
   std::string user_id;
   std::string forwarded_for;  // empty: no header
   std::string user_agent = "itest-agent";
-  std::string device_id;      // empty: no header
-  std::string token;          // empty: MintToken(user_id)
+  std::string device_id;  // empty: no header
+  std::string token;      // empty: MintToken(user_id)
 };
 
 HttpResponse ReserveAs(HttpClient& http, const std::string& sku, const Client& who) {
-  HttpHeaders headers = {{"Authorization",
-                          "Bearer " + (who.token.empty() ? MintToken(who.user_id) : who.token)},
-                         {"User-Agent", who.user_agent},
-                         {"Accept-Language", "en"}};
+  HttpHeaders headers = {
+      {"Authorization", "Bearer " + (who.token.empty() ? MintToken(who.user_id) : who.token)},
+      {"User-Agent", who.user_agent},
+      {"Accept-Language", "en"}};
   if (!who.forwarded_for.empty()) headers.push_back({"X-Forwarded-For", who.forwarded_for});
   if (!who.device_id.empty()) headers.push_back({"X-Device-Id", who.device_id});
-  return http.Post("/api/v1/products/" + sku + "/reserve", R"({"quantity":1})",
-                   std::move(headers));
+  return http.Post("/api/v1/products/" + sku + "/reserve", R"({"quantity":1})", std::move(headers));
 }
 
 SaleSpec BigSale(std::string sku) {
@@ -71,8 +75,8 @@ SaleSpec BigSale(std::string sku) {
 
 // The value of the sample `metric{labels}` in a /metrics page, or -1.
 double SampleValue(const std::string& page, const std::string& metric_with_labels) {
-  for (const std::string& line : MetricSamples(page, metric_with_labels.substr(
-                                                          0, metric_with_labels.find('{')))) {
+  for (const std::string& line :
+       MetricSamples(page, metric_with_labels.substr(0, metric_with_labels.find('{')))) {
     if (line.rfind(metric_with_labels + " ", 0) == 0) {
       return std::stod(line.substr(metric_with_labels.size() + 1));
     }
@@ -83,7 +87,8 @@ double SampleValue(const std::string& page, const std::string& metric_with_label
 class RateLimitTest : public ServerTest {
  protected:
   RateLimitTest()
-      : ServerTest(WithFlags({"--rate-limit", "on", "--trusted-proxies", "127.0.0.1/32,::1"})) {}
+      : ServerTest(WithFlags({"--rate-limit", "on", "--trusted-proxies", "127.0.0.1/32,::1",
+                              "--rate-limit-tiers", kTestTiers})) {}
 };
 
 TEST_F(RateLimitTest, FloodFromOneClientIsThrottledWhileOthersAreServed) {
@@ -97,7 +102,7 @@ TEST_F(RateLimitTest, FloodFromOneClientIsThrottledWhileOthersAreServed) {
       ++created;
     } else {
       ASSERT_TRUE(IsRateLimited(response)) << response.Describe();
-      EXPECT_EQ(response.Header("RateLimit-Limit"), "100");
+      EXPECT_EQ(response.Header("RateLimit-Limit"), "1");
       EXPECT_EQ(response.Header("RateLimit-Remaining"), "0");
       ++throttled;
     }
@@ -140,9 +145,9 @@ TEST_F(RateLimitTest, ManyAccountsFromOneIpAreThrottledOnTheIp) {
   }
   EXPECT_EQ(created, kNormalBurst);
   EXPECT_TRUE(IsRateLimited(last)) << last.Describe();
-  EXPECT_EQ(ReserveAs(client(), "one-ip", Client{"elsewhere", "203.0.113.78", "agent", "", ""})
-                .status,
-            201);
+  EXPECT_EQ(
+      ReserveAs(client(), "one-ip", Client{"elsewhere", "203.0.113.78", "agent", "", ""}).status,
+      201);
   const std::string page = client().Get("/metrics").body;
   EXPECT_EQ(SampleValue(page, R"(flashsale_throttled_total{reason="ip_limit",tier="normal"})"),
             40 - kNormalBurst);
@@ -164,37 +169,39 @@ TEST_F(RateLimitTest, DeviceDrivingManyAccountsBecomesBot) {
   const std::string page = client().Get("/metrics").body;
   EXPECT_EQ(SampleValue(page, R"(flashsale_bot_detections_total{reason="bot_fingerprint_users"})"),
             1);
-  EXPECT_GT(SampleValue(page, R"(flashsale_throttled_total{reason="fingerprint_limit",tier="bot"})") +
-                SampleValue(page, R"(flashsale_throttled_total{reason="user_limit",tier="bot"})") +
-                SampleValue(page, R"(flashsale_throttled_total{reason="ip_limit",tier="bot"})"),
-            0);
+  EXPECT_GT(
+      SampleValue(page, R"(flashsale_throttled_total{reason="fingerprint_limit",tier="bot"})") +
+          SampleValue(page, R"(flashsale_throttled_total{reason="user_limit",tier="bot"})") +
+          SampleValue(page, R"(flashsale_throttled_total{reason="ip_limit",tier="bot"})"),
+      0);
   EXPECT_NE(server_.StderrLog().find("event=bot_detected reason=bot_fingerprint_users"),
             std::string::npos);
 }
 
 TEST_F(RateLimitTest, PremiumClaimGetsTheLargerBurst) {
   ASSERT_TRUE(CreateSaleOk(client(), BigSale("premium")));
-  const auto exp = std::chrono::duration_cast<std::chrono::seconds>(
-                       (std::chrono::system_clock::now() + std::chrono::hours(1))
-                           .time_since_epoch())
-                       .count();
+  const auto exp =
+      std::chrono::duration_cast<std::chrono::seconds>(
+          (std::chrono::system_clock::now() + std::chrono::hours(1)).time_since_epoch())
+          .count();
   const std::string token =
       CraftToken(R"({"alg":"HS256","typ":"JWT"})",
-                 R"({"sub":"vip","tier":"premium","exp":)" + std::to_string(exp) + "}",
-                 kJwtSecret);
+                 R"({"sub":"vip","tier":"premium","exp":)" + std::to_string(exp) + "}", kJwtSecret);
   int created = 0;
   for (int i = 0; i < 60; ++i) {
-    created += ReserveAs(client(), "premium", Client{"vip", "198.51.100.200", "vip", "", token})
-                           .status == 201
-                   ? 1
-                   : 0;
+    created +=
+        ReserveAs(client(), "premium", Client{"vip", "198.51.100.200", "vip", "", token}).status ==
+                201
+            ? 1
+            : 0;
   }
   EXPECT_EQ(created, kPremiumBurst);
 }
 
 class UntrustedPeerTest : public ServerTest {
  protected:
-  UntrustedPeerTest() : ServerTest(WithFlags({"--rate-limit", "on"})) {}
+  UntrustedPeerTest()
+      : ServerTest(WithFlags({"--rate-limit", "on", "--rate-limit-tiers", kTestTiers})) {}
 };
 
 TEST_F(UntrustedPeerTest, ForwardedForIsIgnoredFromUntrustedPeers) {
@@ -216,11 +223,55 @@ TEST_F(RateLimitTest, ForwardedForIsHonouredFromTrustedPeers) {
   ASSERT_TRUE(CreateSaleOk(client(), BigSale("xff-trusted")));
   for (int i = 0; i < 30; ++i) {
     // The right-most untrusted hop counts: the left-most (client-written) part is ignored.
-    const Client who{"user-" + std::to_string(i),
-                     "6.6.6.6, 198.51.100." + std::to_string(i + 1), "agent",
-                     "dev-" + std::to_string(i), ""};
+    const Client who{"user-" + std::to_string(i), "6.6.6.6, 198.51.100." + std::to_string(i + 1),
+                     "agent", "dev-" + std::to_string(i), ""};
     EXPECT_EQ(ReserveAs(client(), "xff-trusted", who).status, 201) << i;
   }
+}
+
+class DetectionTest : public ServerTest {
+ protected:
+  // Generous buckets so only detection and the suspicious range bite; a low IP-rate
+  // threshold so the test needs no timing: 21 requests back-to-back always fit in a second.
+  DetectionTest()
+      : ServerTest(WithFlags({"--rate-limit", "on", "--trusted-proxies", "127.0.0.1/32",
+                              "--rate-limit-tiers", "bot=1:2,new=100000:1000,normal=100000:1000",
+                              "--bot-ip-requests-per-second", "20", "--suspicious-cidrs",
+                              "192.0.2.0/24", "--suspicious-tier", "bot"})) {}
+};
+
+TEST_F(DetectionTest, FastIpBecomesBotAndSuspiciousRangeIsStricter) {
+  ASSERT_TRUE(CreateSaleOk(client(), BigSale("detect")));
+  int created = 0;
+  for (int i = 0; i < 60; ++i) {
+    created +=
+        ReserveAs(client(), "detect", Client{"fast", "203.0.113.5", "agent", "", ""}).status == 201
+            ? 1
+            : 0;
+  }
+  // 20 pass at the normal tier; the 21st marks the IP as a bot, whose burst is 2.
+  EXPECT_GE(created, 20);
+  EXPECT_LE(created, 22);
+  const HttpResponse refused =
+      ReserveAs(client(), "detect", Client{"fast", "203.0.113.5", "agent", "", ""});
+  EXPECT_TRUE(IsRateLimited(refused)) << refused.Describe();
+  EXPECT_EQ(refused.Header("RateLimit-Limit"), "1");  // the bot tier
+  // Another account from the flagged IP is a bot too; another IP is not.
+  EXPECT_EQ(ReserveAs(client(), "detect", Client{"other", "203.0.113.5", "x", "", ""}).status, 429);
+  EXPECT_EQ(ReserveAs(client(), "detect", Client{"other", "203.0.113.6", "x", "", ""}).status, 201);
+  // A suspicious range is judged at the bot tier from the first request: burst 2.
+  int vpn_created = 0;
+  for (int i = 0; i < 5; ++i) {
+    vpn_created +=
+        ReserveAs(client(), "detect", Client{"vpn-user", "192.0.2.44", "agent", "", ""}).status ==
+                201
+            ? 1
+            : 0;
+  }
+  EXPECT_EQ(vpn_created, 2);
+  const std::string page = client().Get("/metrics").body;
+  EXPECT_EQ(SampleValue(page, R"(flashsale_bot_detections_total{reason="bot_ip_rate"})"), 1);
+  EXPECT_NE(server_.StderrLog().find("event=bot_detected reason=bot_ip_rate"), std::string::npos);
 }
 
 class RateLimitOffTest : public ServerTest {

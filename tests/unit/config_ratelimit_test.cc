@@ -13,12 +13,15 @@
 namespace fs::app {
 namespace {
 
-constexpr const char* kRateLimitEnv[] = {
-    "FLASHSALE_RATE_LIMIT",           "FLASHSALE_RATE_LIMIT_TIERS",
-    "FLASHSALE_RATE_LIMIT_ENTRIES_MAX", "FLASHSALE_TRUSTED_PROXIES",
-    "FLASHSALE_SUSPICIOUS_CIDRS",     "FLASHSALE_SUSPICIOUS_TIER",
-    "FLASHSALE_BOT_IP_REQUESTS_PER_SECOND", "FLASHSALE_BOT_FINGERPRINT_USER_IDS",
-    "FLASHSALE_BOT_COOLDOWN_SECONDS"};
+constexpr const char* kRateLimitEnv[] = {"FLASHSALE_RATE_LIMIT",
+                                         "FLASHSALE_RATE_LIMIT_TIERS",
+                                         "FLASHSALE_RATE_LIMIT_ENTRIES_MAX",
+                                         "FLASHSALE_TRUSTED_PROXIES",
+                                         "FLASHSALE_SUSPICIOUS_CIDRS",
+                                         "FLASHSALE_SUSPICIOUS_TIER",
+                                         "FLASHSALE_BOT_IP_REQUESTS_PER_SECOND",
+                                         "FLASHSALE_BOT_FINGERPRINT_USER_IDS",
+                                         "FLASHSALE_BOT_COOLDOWN_SECONDS"};
 
 class RateLimitConfigTest : public ::testing::Test {
  protected:
@@ -29,8 +32,8 @@ class RateLimitConfigTest : public ::testing::Test {
     for (const char* name : kRateLimitEnv) unsetenv(name);
   }
   static CommandLine Serve(std::vector<std::string> args) {
-    std::vector<std::string> full = {"flashsale", "serve", "--jwt-secret", "s", "--admin-token",
-                                     "t"};
+    std::vector<std::string> full = {"flashsale", "serve",         "--jwt-secret",
+                                     "s",         "--admin-token", "t"};
     full.insert(full.end(), args.begin(), args.end());
     std::vector<const char*> argv;
     for (const std::string& arg : full) argv.push_back(arg.c_str());
@@ -77,12 +80,15 @@ TEST_F(RateLimitConfigTest, FlagsAndEnvironment) {
 }
 
 TEST_F(RateLimitConfigTest, RefusesBadValues) {
-  const std::vector<std::vector<std::string>> bad = {
-      {"--rate-limit", "yes"},          {"--rate-limit-tiers", "vip=5"},
-      {"--trusted-proxies", "10.0.0.1/8"}, {"--suspicious-cidrs", "nonsense"},
-      {"--suspicious-tier", "gold"},    {"--bot-ip-requests-per-second", "0"},
-      {"--bot-fingerprint-user-ids", "-1"}, {"--bot-cooldown-seconds", "x"},
-      {"--rate-limit-entries-max", "0"}};
+  const std::vector<std::vector<std::string>> bad = {{"--rate-limit", "yes"},
+                                                     {"--rate-limit-tiers", "vip=5"},
+                                                     {"--trusted-proxies", "10.0.0.1/8"},
+                                                     {"--suspicious-cidrs", "nonsense"},
+                                                     {"--suspicious-tier", "gold"},
+                                                     {"--bot-ip-requests-per-second", "0"},
+                                                     {"--bot-fingerprint-user-ids", "-1"},
+                                                     {"--bot-cooldown-seconds", "x"},
+                                                     {"--rate-limit-entries-max", "0"}};
   for (const auto& args : bad) {
     const CommandLine parsed = Serve(args);
     EXPECT_EQ(parsed.action, CommandLine::Action::kExit) << args[0] << " " << args[1];

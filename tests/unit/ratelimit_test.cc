@@ -91,8 +91,8 @@ TEST(TokenBucketTest, RefillsAtTheRateUpToTheBurst) {
   }
   EXPECT_LT(bucket.Refill(limit, 999).units, kUnitsPerRequest);
   EXPECT_EQ(bucket.Refill(limit, 1000).units, kUnitsPerRequest);
-  EXPECT_EQ(bucket.Refill(limit, 1'000'000).units, 3 * kUnitsPerRequest);  // capped at burst
-  EXPECT_EQ(bucket.Refill(limit, 5).units, 3 * kUnitsPerRequest);          // clock step back
+  EXPECT_EQ(bucket.Refill(limit, 1'000'000).units, 3 * kUnitsPerRequest);         // capped at burst
+  EXPECT_EQ(bucket.Refill(limit, 5).units, 3 * kUnitsPerRequest);                 // clock step back
   EXPECT_EQ(bucket.Refill(TierLimit{60, 1}, 2'000'000).units, kUnitsPerRequest);  // shrinks
 }
 
@@ -196,9 +196,9 @@ TEST(RateLimiterTest, IpOver100PerSecondBecomesBotForTheCooldown) {
     if (event.kind == LimiterEvent::Kind::kBotDetected) events.emplace_back(event.reason);
   });
   for (int i = 0; i < 100; ++i) {
-    ASSERT_EQ(limiter.Check(Who("u" + std::to_string(i), "203.0.113.7", "fp" + std::to_string(i)))
-                  .tier,
-              Tier::kNormal);
+    ASSERT_EQ(
+        limiter.Check(Who("u" + std::to_string(i), "203.0.113.7", "fp" + std::to_string(i))).tier,
+        Tier::kNormal);
   }
   const Decision over = limiter.Check(Who("u100", "203.0.113.7", "fp100"));
   EXPECT_EQ(over.tier, Tier::kBot);
@@ -229,9 +229,9 @@ TEST(RateLimiterTest, FingerprintDrivingManyUsersFlagsDeviceAndAccounts) {
   EXPECT_EQ(limiter.Check(Who("acct0", "192.0.2.50", "clean-phone")).tier, Tier::kBot);
   EXPECT_EQ(limiter.Check(Who("someone", "192.0.2.51", "farm")).tier, Tier::kBot);
   EXPECT_EQ(limiter.Check(Who("honest", "192.0.2.52", "own-phone")).tier, Tier::kNormal);
-  EXPECT_EQ(limiter.Snapshot().detections[static_cast<std::size_t>(
-                TierReason::kBotFingerprintUsers)],
-            1u);
+  EXPECT_EQ(
+      limiter.Snapshot().detections[static_cast<std::size_t>(TierReason::kBotFingerprintUsers)],
+      1u);
   // Same users slowly (outside the window) are not a detection.
   RateLimiter slow(options, clock);
   for (int i = 0; i < 10; ++i) {
@@ -261,8 +261,8 @@ TEST(RateLimiterTest, MapsStayBounded) {
   options.entries_max = 50;
   RateLimiter limiter(options, clock);
   for (int i = 0; i < 1000; ++i) {
-    limiter.Check(Who("u" + std::to_string(i), "10.0." + std::to_string(i / 250) + "." +
-                                                   std::to_string(i % 250),
+    limiter.Check(Who("u" + std::to_string(i),
+                      "10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250),
                       "f" + std::to_string(i)));
   }
   const LimiterSnapshot snapshot = limiter.Snapshot();
@@ -276,12 +276,12 @@ TEST(ClientIdentityTest, ParsesAddresses) {
     bool ok;
     const char* canonical;
   };
-  for (const Case& c : {Case{"1.2.3.4", true, "1.2.3.4"}, Case{"::1", true, "::1"},
-                        Case{"2001:DB8:0:0::5", true, "2001:db8::5"},
-                        Case{"::ffff:10.0.0.1", true, "10.0.0.1"}, Case{"", false, ""},
-                        Case{" 1.2.3.4", false, ""}, Case{"1.2.3.4:80", false, ""},
-                        Case{"[::1]", false, ""}, Case{"256.1.1.1", false, ""},
-                        Case{"unknown", false, ""}, Case{"fe80::1%eth0", false, ""}}) {
+  for (const Case& c :
+       {Case{"1.2.3.4", true, "1.2.3.4"}, Case{"::1", true, "::1"},
+        Case{"2001:DB8:0:0::5", true, "2001:db8::5"}, Case{"::ffff:10.0.0.1", true, "10.0.0.1"},
+        Case{"", false, ""}, Case{" 1.2.3.4", false, ""}, Case{"1.2.3.4:80", false, ""},
+        Case{"[::1]", false, ""}, Case{"256.1.1.1", false, ""}, Case{"unknown", false, ""},
+        Case{"fe80::1%eth0", false, ""}}) {
     const auto address = IpAddress::Parse(c.text);
     EXPECT_EQ(address.has_value(), c.ok) << c.text;
     if (address) {
@@ -296,14 +296,14 @@ TEST(ClientIdentityTest, CidrMembership) {
     const char* address;
     bool inside;
   };
-  for (const Case& c : {Case{"10.0.0.0/8", "10.255.1.2", true}, Case{"10.0.0.0/8", "11.0.0.1", false},
-                        Case{"192.168.1.0/25", "192.168.1.127", true},
-                        Case{"192.168.1.0/25", "192.168.1.128", false},
-                        Case{"0.0.0.0/0", "8.8.8.8", true}, Case{"0.0.0.0/0", "::1", false},
-                        Case{"127.0.0.1", "127.0.0.1", true}, Case{"127.0.0.1", "127.0.0.2", false},
-                        Case{"2001:db8::/32", "2001:db8:ffff::1", true},
-                        Case{"2001:db8::/32", "2001:db9::1", false}, Case{"::/0", "::1", true},
-                        Case{"10.0.0.0/8", "::ffff:10.1.1.1", true}}) {
+  for (const Case& c :
+       {Case{"10.0.0.0/8", "10.255.1.2", true}, Case{"10.0.0.0/8", "11.0.0.1", false},
+        Case{"192.168.1.0/25", "192.168.1.127", true},
+        Case{"192.168.1.0/25", "192.168.1.128", false}, Case{"0.0.0.0/0", "8.8.8.8", true},
+        Case{"0.0.0.0/0", "::1", false}, Case{"127.0.0.1", "127.0.0.1", true},
+        Case{"127.0.0.1", "127.0.0.2", false}, Case{"2001:db8::/32", "2001:db8:ffff::1", true},
+        Case{"2001:db8::/32", "2001:db9::1", false}, Case{"::/0", "::1", true},
+        Case{"10.0.0.0/8", "::ffff:10.1.1.1", true}}) {
     const auto cidr = Cidr::Parse(c.cidr);
     ASSERT_TRUE(cidr.has_value()) << c.cidr;
     EXPECT_EQ(cidr->Contains(Ip(c.address)), c.inside) << c.cidr << " " << c.address;
@@ -326,17 +326,16 @@ TEST(ClientIdentityTest, ForwardedForFollowsTrust) {
     const char* client;
   };
   for (const Case& c : {
-           Case{"203.0.113.5", "1.1.1.1", "203.0.113.5"},      // untrusted peer: ignored
-           Case{"10.0.0.2", nullptr, "10.0.0.2"},              // trusted peer, no header
-           Case{"10.0.0.2", "198.51.100.7", "198.51.100.7"},   // one hop
+           Case{"203.0.113.5", "1.1.1.1", "203.0.113.5"},     // untrusted peer: ignored
+           Case{"10.0.0.2", nullptr, "10.0.0.2"},             // trusted peer, no header
+           Case{"10.0.0.2", "198.51.100.7", "198.51.100.7"},  // one hop
            Case{"10.0.0.2", "6.6.6.6, 198.51.100.7, 10.0.0.9", "198.51.100.7"},  // right-most
            Case{"10.0.0.2", "10.0.0.8,10.0.0.9", "10.0.0.8"},  // all trusted: left-most
            Case{"10.0.0.2", "6.6.6.6, garbage", "10.0.0.2"},   // garbage: stop at the proxy
            Case{"::1", "2001:db8::7", "2001:db8::7"},          // IPv6 proxy
            Case{"10.0.0.2", "", "10.0.0.2"},
        }) {
-    const auto header =
-        c.header ? std::optional<std::string_view>(c.header) : std::nullopt;
+    const auto header = c.header ? std::optional<std::string_view>(c.header) : std::nullopt;
     EXPECT_EQ(ResolveClientIp(Ip(c.peer), header, trusted).ToString(), c.client)
         << c.peer << " / " << (c.header ? c.header : "(none)");
   }
