@@ -29,7 +29,7 @@ struct RawFlags {
   std::string inbox_capacity = "100000";
   std::string log_level = "info";
   std::string idle_timeout_seconds = "30";
-  std::string rate_limit = "off";
+  std::string rate_limit = "on";
   std::string rate_limit_tiers = "bot=10,new=50,normal=100,premium=200";
   std::string rate_limit_entries_max = "100000";
   std::string trusted_proxies;

@@ -41,11 +41,11 @@ class RateLimitConfigTest : public ::testing::Test {
   }
 };
 
-TEST_F(RateLimitConfigTest, OffByDefaultWithTheIssueTiers) {
+TEST_F(RateLimitConfigTest, OnByDefaultWithTheIssueTiers) {
   const CommandLine parsed = Serve({});
   ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
   const RateLimitConfig& config = parsed.config.rate_limit;
-  EXPECT_EQ(config.mode, RateLimitMode::kOff);
+  EXPECT_EQ(config.mode, RateLimitMode::kOn);
   EXPECT_EQ(config.limiter.tiers[0].requests_per_minute, 10);
   EXPECT_EQ(config.limiter.tiers[3].requests_per_minute, 200);
   EXPECT_EQ(config.limiter.entries_max, 100'000u);

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -144,6 +145,14 @@ ServerProcess::~ServerProcess() {
     settings.push_back({"--jwt-secret", kJwtSecret});
     settings.push_back({"--admin-token", kAdminToken});
   }
+  // Every test client shares 127.0.0.1, so rate limiting (on by default) is off unless a test
+  // asks for it.
+  const bool sets_rate_limit =
+      std::find(options_.extra_args.begin(), options_.extra_args.end(), "--rate-limit") !=
+          options_.extra_args.end() ||
+      std::any_of(options_.extra_env.begin(), options_.extra_env.end(),
+                  [](const auto& entry) { return entry.first == "FLASHSALE_RATE_LIMIT"; });
+  if (!sets_rate_limit) settings.push_back({"--rate-limit", "off"});
   std::vector<std::string> args = {FLASHSALE_BINARY, "serve"};
   std::vector<std::pair<std::string, std::string>> extra_env;
   for (const auto& [flag, value] : settings) {
