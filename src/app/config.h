@@ -31,7 +31,7 @@ enum class RateLimitMode : std::uint8_t { kOff, kOn };
 
 // --rate-limit and its tunables (docs/operations.md). Off by default: see the docs for why.
 struct RateLimitConfig {
-  RateLimitMode mode = RateLimitMode::kOff;
+  RateLimitMode mode = RateLimitMode::kOn;
   ratelimit::LimiterOptions limiter;
   ratelimit::CidrList trusted_proxies;
 };
