@@ -28,6 +28,12 @@ struct Request {
   std::optional<std::string_view> authorization;
   std::optional<std::string_view> idempotency_key;
   std::string_view body;
+  // For the audit trail: the socket peer's address (no proxy headers are trusted) and the
+  // headers that make up the device fingerprint.
+  std::string_view client_ip;
+  std::optional<std::string_view> user_agent;
+  std::optional<std::string_view> accept_language;
+  std::optional<std::string_view> device_id;  // X-Device-Id
 };
 
 struct Response {

@@ -126,6 +126,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   AfterWrite after_response_ = AfterWrite::kKeepAlive;
   bool awaiting_response_ = false;  // a request is with the Api; exactly one answer expected
   std::size_t drained_bytes_ = 0;
+  std::string client_ip_;  // the peer's address, read once per connection
 };
 
 void Connection::DoReadHeader() {
@@ -203,6 +204,15 @@ void Connection::OnRequest() {
   request.authorization = HeaderValue(message, "Authorization");
   request.idempotency_key = HeaderValue(message, "Idempotency-Key");
   request.body = message.body();
+  if (client_ip_.empty()) {
+    beast::error_code peer_error;
+    const tcp::endpoint peer = stream_.socket().remote_endpoint(peer_error);
+    client_ip_ = peer_error ? "unknown" : peer.address().to_string();
+  }
+  request.client_ip = client_ip_;
+  request.user_agent = HeaderValue(message, "User-Agent");
+  request.accept_language = HeaderValue(message, "Accept-Language");
+  request.device_id = HeaderValue(message, "X-Device-Id");
   awaiting_response_ = true;
   shared_.RequestStarted();
   shared_.api.Handle(request, stream_.get_executor(),
