@@ -239,8 +239,7 @@ TEST_P(TamperTest, CliAndEndpointReportTheFirstBrokenEvent) {
   // With the triggers in place the database refuses the edit.
   EXPECT_FALSE(ExecSql(server_.database_path(), tampering.sql));
   ASSERT_TRUE(ExecSql(server_.database_path(),
-                      "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;"
-                      " DROP TRIGGER audit_events_chained;"));
+                      "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;"));
   ASSERT_TRUE(ExecSql(server_.database_path(), tampering.sql));
 
   const ToolRun cli = RunTool("audit verify " + DataDirFlag());

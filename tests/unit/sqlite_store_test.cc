@@ -318,8 +318,8 @@ TEST_F(SqliteStoreTest, ReopenKeepsDataAndMigrationIsIdempotent) {
   EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM schema_version"), SqliteStore::kSchemaVersion);
   EXPECT_EQ(raw.QueryInt("SELECT MAX(version) FROM schema_version"),
             SqliteStore::kSchemaVersion);
-  // Six guards of migration 1, three of the audit trail (migration 2).
-  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 9);
+  // Six guards of migration 1, two of the audit trail (migration 2).
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 8);
 }
 
 TEST_F(SqliteStoreTest, OpenRefusesASchemaNewerThanTheBinary) {
