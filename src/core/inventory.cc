@@ -388,8 +388,8 @@ void Inventory::AuditReserve(const ReserveCommand& command, ReserveOutcome outco
   metadata.Add("quantity", command.quantity);
   if (reservation) {
     event.outcome = AuditOutcome::kSuccess;
+    // The reservation row holds the rest (expiry, status); the id links to it.
     metadata.Add("reservation_id", reservation->reservation_id);
-    metadata.Add("expires_at_ms", base::ToMillis(reservation->expires_at));
   } else {
     event.outcome = AuditOutcome::kFailed;
     event.failure_reason = std::string(ReserveOutcomeName(outcome));
