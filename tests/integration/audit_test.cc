@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/server_test.h"
@@ -62,6 +63,8 @@ ToolRun RunTool(const std::string& args) {
 
 class AuditTest : public ServerTest {
  protected:
+  explicit AuditTest(ServerOptions options = {}) : ServerTest(std::move(options)) {}
+
   std::string DataDirFlag() const { return "--data-dir " + server_.data_dir().string(); }
 
   HttpResponse ReserveAs(const std::string& sku, const std::string& user,
@@ -422,6 +425,39 @@ TEST_F(AuditTest, ReconciliationIsCleanThenListsABrokenCounter) {
   EXPECT_NE(cli.out.find("MISMATCH"), std::string::npos) << cli.out;
   EXPECT_NE(cli.out.find("held: counter 0, rows 1"), std::string::npos) << cli.out;
   ASSERT_TRUE(ExecSql(server_.database_path(), "UPDATE skus SET held = 1 WHERE sku_id = 'tee'"));
+}
+
+class AuditCheckpointTest : public AuditTest {
+ protected:
+  AuditCheckpointTest() : AuditTest(Options()) {}
+  static ServerOptions Options() {
+    ServerOptions options;
+    options.extra_args = {"--audit-checkpoint-seconds", "1"};
+    return options;
+  }
+};
+
+TEST_F(AuditCheckpointTest, HeadIsLoggedAndExportedAtTheInterval) {
+  MakeHistory();
+  const auto verified = VerifyEndpoint();
+  ASSERT_TRUE(verified);
+  const std::string head_hash = (*verified)["head"]["event_hash"].GetString();
+  // The checkpoint runs every second: poll (bounded) until it has seen event 7.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::vector<std::string> ids;
+  std::vector<std::string> infos;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string page = client().Get("/metrics").body;
+    ids = MetricSamples(page, "flashsale_audit_chain_head_id");
+    infos = MetricSamples(page, "flashsale_audit_chain_head_info");
+    if (ids.size() == 1 && ids[0] == "flashsale_audit_chain_head_id 7") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(ids, std::vector<std::string>{"flashsale_audit_chain_head_id 7"});
+  ASSERT_EQ(infos.size(), 1u);
+  EXPECT_NE(infos[0].find("event_hash=\"" + head_hash + "\""), std::string::npos) << infos[0];
+  EXPECT_NE(server_.StderrLog().find("audit checkpoint: event_id=7 event_hash=" + head_hash),
+            std::string::npos);
 }
 
 }  // namespace
