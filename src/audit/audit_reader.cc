@@ -118,17 +118,18 @@ bool ReconciliationReport::consistent() const {
 base::Result<std::unique_ptr<AuditReader>> AuditReader::Open(const std::string& path) {
   if (!std::filesystem::exists(path)) return base::NotFound("no database at " + path);
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
-    std::string message = "open " + path + ": " +
-                          (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
+    std::string message =
+        "open " + path + ": " + (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
     sqlite3_close_v2(raw);
     return base::FailedPrecondition(std::move(message));
   }
   sqlite3_busy_timeout(raw, kBusyTimeoutMs);
   std::unique_ptr<AuditReader> reader(new AuditReader(raw));
-  Statement table(raw, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'");
+  Statement table(raw,
+                  "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'");
   if (!table.ok()) return SqlError(raw, "read the schema of " + path);
   if (sqlite3_step(table.get()) != SQLITE_ROW) {
     return base::FailedPrecondition(path + " has no audit_events table (schema older than 2)");
@@ -289,9 +290,8 @@ base::Status AuditReader::ReconcileSku(SkuReconciliation& sku) {
   if (sqlite3_step(units.get()) != SQLITE_ROW) return SqlError(db_, "recount user units");
   sku.user_units_mismatches = sqlite3_column_int64(units.get(), 0);
 
-  sku.oversell = std::max<std::int64_t>(
-      {0, sku.counter_held + sku.counter_sold - sku.total_stock,
-       sku.rows_held + sku.rows_sold - sku.total_stock});
+  sku.oversell = std::max<std::int64_t>({0, sku.counter_held + sku.counter_sold - sku.total_stock,
+                                         sku.rows_held + sku.rows_sold - sku.total_stock});
   auto differs = [&](const char* what, std::int64_t counter, std::int64_t rows_value) {
     if (counter == rows_value) return;
     sku.mismatches.push_back(std::string(what) + ": counter " + std::to_string(counter) +
@@ -413,9 +413,8 @@ std::string RenderSkuReconciliation(const SkuReconciliation& sku, const VerifyRe
 std::string RenderReconciliationTable(const ReconciliationReport& report) {
   std::string out;
   char line[512];
-  std::snprintf(line, sizeof(line), "%-24s %10s %10s %10s %10s %10s %10s %9s  %s\n", "sku",
-                "total", "held", "held(rows)", "sold", "sold(rows)", "paid", "oversell",
-                "status");
+  std::snprintf(line, sizeof(line), "%-24s %10s %10s %10s %10s %10s %10s %9s  %s\n", "sku", "total",
+                "held", "held(rows)", "sold", "sold(rows)", "paid", "oversell", "status");
   out += line;
   for (const SkuReconciliation& sku : report.skus) {
     const std::string paid = sku.orders_checked ? std::to_string(sku.paid_order_units) : "-";

@@ -24,8 +24,8 @@ namespace fs::audit {
 
 struct VerifyReport {
   bool valid = true;
-  std::int64_t events = 0;                    // events that verified (all of them when valid)
-  core::AuditHead head;                       // the last verified event
+  std::int64_t events = 0;                      // events that verified (all of them when valid)
+  core::AuditHead head;                         // the last verified event
   std::optional<std::int64_t> broken_event_id;  // the first stored event that does not fit
   std::string reason;
 };

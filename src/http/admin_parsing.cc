@@ -40,8 +40,8 @@ base::Result<std::string> PercentDecode(std::string_view text) {
   return out;
 }
 
-base::Result<std::int64_t> ParseInteger(const std::string& text, const char* name,
-                                        std::int64_t min, std::int64_t max) {
+base::Result<std::int64_t> ParseInteger(const std::string& text, const char* name, std::int64_t min,
+                                        std::int64_t max) {
   std::int64_t value = 0;
   const char* end = text.data() + text.size();
   const auto [ptr, error] = std::from_chars(text.data(), end, value);
@@ -128,8 +128,8 @@ base::Result<audit::AuditQuery> ParseAuditQuery(std::string_view target) {
 std::string DeviceFingerprint(std::string_view user_agent, std::string_view accept_language,
                               std::string_view client_ip, std::string_view device_id) {
   std::string input;
-  input.reserve(user_agent.size() + accept_language.size() + client_ip.size() +
-                device_id.size() + 3);
+  input.reserve(user_agent.size() + accept_language.size() + client_ip.size() + device_id.size() +
+                3);
   input.append(user_agent).append("|").append(accept_language).append("|");
   input.append(client_ip).append("|").append(device_id);
   return audit::Sha256Hex(input);

@@ -81,10 +81,10 @@ class AuditTest : public ServerTest {
     std::vector<rapidjson::Document> events;
     std::int64_t after = 0;
     for (int page = 0; page < 1000; ++page) {
-      const HttpResponse response = client().Get(
-          "/admin/v1/audit?" + filter + "&limit=" + std::to_string(limit) +
-              "&after_id=" + std::to_string(after),
-          AdminAuth());
+      const HttpResponse response =
+          client().Get("/admin/v1/audit?" + filter + "&limit=" + std::to_string(limit) +
+                           "&after_id=" + std::to_string(after),
+                       AdminAuth());
       EXPECT_EQ(response.status, 200) << response.Describe();
       auto body = ParseJson(response.body);
       if (response.status != 200 || !body) break;
@@ -195,16 +195,15 @@ TEST_F(AuditTest, EveryDecisionLeavesOneRowAndTheChainVerifies) {
 }
 
 TEST_F(AuditTest, AuditEndpointsRequireTheAdminToken) {
-  for (const char* target : {"/admin/v1/audit", "/admin/v1/audit/verify",
-                             "/admin/v1/skus/tee/reconciliation"}) {
+  for (const char* target :
+       {"/admin/v1/audit", "/admin/v1/audit/verify", "/admin/v1/skus/tee/reconciliation"}) {
     EXPECT_TRUE(IsError(client().Get(target), 401, "UNAUTHENTICATED")) << target;
-    EXPECT_TRUE(IsError(client().Get(target, UserAuth("alice")), 401, "UNAUTHENTICATED"))
-        << target;
+    EXPECT_TRUE(IsError(client().Get(target, UserAuth("alice")), 401, "UNAUTHENTICATED")) << target;
   }
   for (const char* action : {"open", "close", "stock"}) {
-    EXPECT_TRUE(IsError(client().Post(std::string("/admin/v1/skus/tee/") + action,
-                                      R"({"delta":1})"),
-                        401, "UNAUTHENTICATED"))
+    EXPECT_TRUE(
+        IsError(client().Post(std::string("/admin/v1/skus/tee/") + action, R"({"delta":1})"), 401,
+                "UNAUTHENTICATED"))
         << action;
   }
 }
@@ -218,8 +217,7 @@ struct Tampering {
 };
 
 const Tampering kTamperings[] = {
-    {"modified", "UPDATE audit_events SET failure_reason = 'LIMIT_EXCEEDED' WHERE event_id = 4",
-     4},
+    {"modified", "UPDATE audit_events SET failure_reason = 'LIMIT_EXCEEDED' WHERE event_id = 4", 4},
     {"deleted", "DELETE FROM audit_events WHERE event_id = 3", 4},
     {"inserted",
      "UPDATE audit_events SET event_id = event_id + 1000 WHERE event_id >= 3;"
@@ -283,8 +281,8 @@ TEST_F(AuditTest, DisputesQueryPagesAndFilters) {
   EXPECT_EQ(AllEvents("from=" + past + "&to=" + future).size(), 7u);
   EXPECT_TRUE(AllEvents("user_id=nobody").empty());
 
-  for (const char* bad : {"limit=0", "limit=1001", "limit=x", "after_id=-1", "from=yesterday",
-                          "user_id=%zz"}) {
+  for (const char* bad :
+       {"limit=0", "limit=1001", "limit=x", "after_id=-1", "from=yesterday", "user_id=%zz"}) {
     EXPECT_TRUE(IsError(client().Get(std::string("/admin/v1/audit?") + bad, AdminAuth()), 400,
                         "INVALID_REQUEST"))
         << bad;
@@ -343,8 +341,8 @@ TEST_F(AuditTest, LifecycleOpenCloseEndAndStockAreEnforcedAuditedAndPersisted) {
   // Stock: never below held + sold (1 held now).
   EXPECT_TRUE(IsError(client().Post("/admin/v1/skus/later/stock", R"({"delta":-3})", AdminAuth()),
                       409, "STOCK_BELOW_COMMITTED"));
-  HttpResponse adjusted = client().Post("/admin/v1/skus/later/stock", R"({"delta":-2})",
-                                        AdminAuth());
+  HttpResponse adjusted =
+      client().Post("/admin/v1/skus/later/stock", R"({"delta":-2})", AdminAuth());
   ASSERT_EQ(adjusted.status, 200) << adjusted.Describe();
   EXPECT_EQ(IntField(*ParseJson(adjusted.body), "total_stock"), 1);
   EXPECT_EQ(IntField(*ParseJson(adjusted.body), "available"), 0);
@@ -356,8 +354,8 @@ TEST_F(AuditTest, LifecycleOpenCloseEndAndStockAreEnforcedAuditedAndPersisted) {
                         "INVALID_REQUEST"))
         << bad;
   }
-  EXPECT_TRUE(IsError(client().Post("/admin/v1/skus/nope/close", "", AdminAuth()), 404,
-                      "SKU_NOT_FOUND"));
+  EXPECT_TRUE(
+      IsError(client().Post("/admin/v1/skus/nope/close", "", AdminAuth()), 404, "SKU_NOT_FOUND"));
   EXPECT_TRUE(IsError(client().Post("/admin/v1/skus/nope/stock", R"({"delta":1})", AdminAuth()),
                       404, "SKU_NOT_FOUND"));
 

@@ -191,7 +191,8 @@ TEST_F(AuditStoreTest, AnAppendThatDoesNotContinueTheChainFailsVerification) {
     const std::string fake_hash(64, 'f');
     ASSERT_EQ(raw.Exec("INSERT INTO audit_events (event_id, event_type, outcome, occurred_at_ms,"
                        " metadata, prev_hash, event_hash) VALUES (7, 'RELEASE', 'SUCCESS', 0,"
-                       " '{}', '" + fake_hash + "', '" + fake_hash + "')"),
+                       " '{}', '" +
+                       fake_hash + "', '" + fake_hash + "')"),
               SQLITE_OK)
         << raw.last_error;
   }

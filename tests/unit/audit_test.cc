@@ -5,13 +5,14 @@
 // gap-free; every reserve decision (refusals included) and every release, expiry and admin
 // action appends exactly one event; and the sale lifecycle rules (schedule, open, close,
 // stock adjustments) as a table.
+#include "core/audit.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "audit/sha256.h"
-#include "core/audit.h"
 #include "core/inventory.h"
 #include "core/rules.h"
 
@@ -39,9 +40,10 @@ AuditEvent SampleEvent() {
 }
 
 TEST(AuditEncodingTest, IsTheDocumentedBytes) {
-  const std::string expected = "flashsale-audit-v1;1:7;15:RESERVE_ATTEMPT;5:alice;3:tee;6:FAILED;"
-                               "8:SOLD_OUT;13:1700000000123;8:10.0.0.1;~;14:{\"quantity\":1};64:" +
-                               kZeros + ";";
+  const std::string expected =
+      "flashsale-audit-v1;1:7;15:RESERVE_ATTEMPT;5:alice;3:tee;6:FAILED;"
+      "8:SOLD_OUT;13:1700000000123;8:10.0.0.1;~;14:{\"quantity\":1};64:" +
+      kZeros + ";";
   EXPECT_EQ(CanonicalEncoding(SampleEvent()), expected);
 }
 
@@ -232,8 +234,7 @@ TEST_F(AuditedInventoryTest, EveryReserveDecisionIsOneEventRefusalsIncluded) {
       std::nullopt, "LIMIT_EXCEEDED", std::nullopt, "SOLD_OUT", "SKU_NOT_FOUND"};
   for (std::size_t i = 0; i < events.size(); ++i) {
     EXPECT_EQ(events[i].type, AuditEventType::kReserveAttempt);
-    EXPECT_EQ(events[i].outcome,
-              reasons[i] ? AuditOutcome::kFailed : AuditOutcome::kSuccess);
+    EXPECT_EQ(events[i].outcome, reasons[i] ? AuditOutcome::kFailed : AuditOutcome::kSuccess);
     EXPECT_EQ(events[i].failure_reason, reasons[i]);
     EXPECT_EQ(events[i].client_ip, "192.0.2.1");
     EXPECT_EQ(events[i].device_fingerprint, "fp");

@@ -1,11 +1,10 @@
 // Goal: parsing of the audit and lifecycle admin requests: the stock body, the query string
 // (percent-decoding, repeats, malformed escapes), the disputes query's fields and bounds, and
 // the device fingerprint's input format.
-#include "http/admin_parsing.h"
-
 #include <gtest/gtest.h>
 
 #include "audit/sha256.h"
+#include "http/admin_parsing.h"
 
 namespace fs::http {
 namespace {
@@ -13,8 +12,8 @@ namespace {
 TEST(AdminParsingTest, StockBody) {
   EXPECT_EQ(ParseStockBody(R"({"delta":5})").value(), 5);
   EXPECT_EQ(ParseStockBody(R"({"delta":-3,"note":"x"})").value(), -3);
-  for (const char* bad : {"", "[]", "{}", R"({"delta":0})", R"({"delta":1.5})",
-                          R"({"delta":"1"})", R"({"delta":null})", "{"}) {
+  for (const char* bad : {"", "[]", "{}", R"({"delta":0})", R"({"delta":1.5})", R"({"delta":"1"})",
+                          R"({"delta":null})", "{"}) {
     EXPECT_FALSE(ParseStockBody(bad).has_value()) << bad;
   }
 }
@@ -55,7 +54,8 @@ TEST(AdminParsingTest, AuditQuery) {
 }
 
 TEST(AdminParsingTest, DeviceFingerprintHashesTheFourPartsInOrder) {
-  EXPECT_EQ(DeviceFingerprint("ua", "de", "10.0.0.1", "dev"), audit::Sha256Hex("ua|de|10.0.0.1|dev"));
+  EXPECT_EQ(DeviceFingerprint("ua", "de", "10.0.0.1", "dev"),
+            audit::Sha256Hex("ua|de|10.0.0.1|dev"));
   EXPECT_NE(DeviceFingerprint("ua", "de", "10.0.0.1", "dev"),
             DeviceFingerprint("ua", "de", "10.0.0.2", "dev"));
   EXPECT_EQ(DeviceFingerprint("", "", "", "").size(), 64u);
