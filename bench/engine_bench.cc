@@ -5,6 +5,9 @@
 //
 // Usage: flashsale-engine-bench [--seconds S] [--producers P] [--in-flight N]
 //          [--stock UNITS] [--synchronous full|normal|off] [--batch-size-max N] [--dir DIR]
+//          [--audit on|off]
+// --audit off turns the audit trail off (engine::Options::audit_enabled): it exists only so
+// this program can measure what auditing costs.
 // Prints a table and one JSON line.
 #include <algorithm>
 #include <atomic>
@@ -31,6 +34,7 @@ struct Args {
   std::string synchronous = "full";
   std::size_t batch_size_max = 4096;
   std::string dir;
+  bool audit = true;
 };
 
 Args ParseArgs(int argc, char** argv) {
@@ -45,6 +49,7 @@ Args ParseArgs(int argc, char** argv) {
     else if (flag == "--synchronous") args.synchronous = value;
     else if (flag == "--batch-size-max") args.batch_size_max = std::stoul(value);
     else if (flag == "--dir") args.dir = value;
+    else if (flag == "--audit" && (value == "on" || value == "off")) args.audit = value == "on";
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -86,6 +91,7 @@ int main(int argc, char** argv) {
   base::SystemClock clock;
   engine::Options options;
   options.batch_size_max = args.batch_size_max;
+  options.audit_enabled = args.audit;
   auto engine = engine::Engine::Open(options, std::move(store).value(), clock);
   if (!engine) {
     std::fprintf(stderr, "%s\n", engine.error().ToString().c_str());
@@ -150,8 +156,10 @@ int main(int argc, char** argv) {
   const auto& stats = (*engine)->stats();
   const double batches = static_cast<double>(stats.batches_committed.load());
   const double ops = static_cast<double>(all.size()) / elapsed;
-  std::printf("engine bench: synchronous=%s producers=%d in_flight=%d batch_size_max=%zu\n",
-              args.synchronous.c_str(), args.producers, args.in_flight, args.batch_size_max);
+  std::printf(
+      "engine bench: synchronous=%s producers=%d in_flight=%d batch_size_max=%zu audit=%s\n",
+      args.synchronous.c_str(), args.producers, args.in_flight, args.batch_size_max,
+      args.audit ? "on" : "off");
   std::printf("%-14s %12s %9s %9s %9s %9s %9s %12s\n", "requests", "ops/s", "p50 ms",
               "p90 ms", "p99 ms", "p99.9 ms", "max ms", "avg batch");
   std::printf("%-14zu %12.0f %9.3f %9.3f %9.3f %9.3f %9.3f %12.1f\n", all.size(), ops,
@@ -159,13 +167,17 @@ int main(int argc, char** argv) {
               Percentile(all, 99.9), all.empty() ? 0 : all.back(),
               batches > 0 ? static_cast<double>(stats.commands_processed.load()) / batches : 0);
   std::printf(
-      "{\"bench\":\"engine\",\"synchronous\":\"%s\",\"requests\":%zu,\"ops_per_s\":%.0f,"
+      "{\"bench\":\"engine\",\"synchronous\":\"%s\",\"audit\":%s,\"requests\":%zu,\"ops_per_s\":%.0f,"
       "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"granted\":%llu,\"refused\":%llu,"
-      "\"unavailable\":%llu}\n",
-      args.synchronous.c_str(), all.size(), ops, Percentile(all, 50), Percentile(all, 99),
+      "\"unavailable\":%llu,\"commit_us_per_request\":%.2f}\n",
+      args.synchronous.c_str(), args.audit ? "true" : "false", all.size(), ops, Percentile(all, 50), Percentile(all, 99),
       Percentile(all, 99.9), static_cast<unsigned long long>(granted.load()),
       static_cast<unsigned long long>(refused.load()),
-      static_cast<unsigned long long>(unavailable.load()));
+      static_cast<unsigned long long>(unavailable.load()),
+      stats.commands_processed.load() > 0
+          ? static_cast<double>(stats.commit_micros_total.load()) /
+                static_cast<double>(stats.commands_processed.load())
+          : 0.0);
   (*engine)->Stop();
   engine->reset();
   if (args.dir.empty()) std::filesystem::remove_all(dir);

@@ -6,6 +6,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -143,6 +146,51 @@ std::unique_ptr<ratelimit::RateLimiter> MakeLimiter(const RateLimitConfig& confi
       config.limiter.suspicious_cidrs.size(), config.limiter.entries_max);
   return std::make_unique<ratelimit::RateLimiter>(config.limiter, clock, &LogLimiterEvent);
 }
+// Every `interval`, logs the audit chain head and exposes it as metrics: an operator who keeps
+// these lines can later prove the chain was not rewritten (event N must still hash to H).
+class AuditCheckpointer {
+ public:
+  AuditCheckpointer(const engine::Engine& engine, metrics::AuditCheckpoint& checkpoint,
+                    std::chrono::seconds interval)
+      : engine_(engine), checkpoint_(checkpoint), interval_(interval) {
+    Take();
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~AuditCheckpointer() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    Take();  // the final head after the engine drained
+  }
+  AuditCheckpointer(const AuditCheckpointer&) = delete;
+  AuditCheckpointer& operator=(const AuditCheckpointer&) = delete;
+
+ private:
+  void Take() {
+    const core::AuditHead head = engine_.audit_head();
+    spdlog::info("audit checkpoint: event_id={} event_hash={}", head.event_id, head.event_hash);
+    checkpoint_.Set(head.event_id, head.event_hash);
+  }
+  void Run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!cv_.wait_for(lock, interval_, [this] { return stopping_; })) {
+      lock.unlock();
+      Take();
+      lock.lock();
+    }
+  }
+
+  const engine::Engine& engine_;
+  metrics::AuditCheckpoint& checkpoint_;
+  const std::chrono::seconds interval_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // guarded by mutex_
+  std::thread thread_;
+};
 
 // Blocks until SIGINT or SIGTERM. The signal set exists before the server announces itself,
 // so a signal sent right after the "listening" line is never fatal.
@@ -184,7 +232,9 @@ int RunServer(Config config) {
   }
   metrics::HttpMetrics http_metrics(http::Api::RouteLabels());
   std::unique_ptr<ratelimit::RateLimiter> limiter = MakeLimiter(config.rate_limit, clock);
-  http::Api api({config.jwt_secret, config.admin_token}, **engine, http_metrics);
+  const std::string database_path =
+      (std::filesystem::path(config.data_dir) / "flashsale.db").string();
+  http::Api api({config.jwt_secret, config.admin_token, database_path}, **engine, http_metrics);
   if (limiter) api.EnableRateLimiting(*limiter, config.rate_limit.trusted_proxies);
   http::ServerOptions server_options;
   server_options.host = config.listen_host;
@@ -197,6 +247,8 @@ int RunServer(Config config) {
     (*engine)->Stop();
     return kExitRuntimeError;
   }
+  std::optional<AuditCheckpointer> checkpointer;
+  checkpointer.emplace(**engine, http_metrics.audit_checkpoint, config.audit_checkpoint);
   (*server)->Start();
   if (config.demo == DemoMode::kOn) {
     const base::Status demo = StartDemo(config, *generated, **engine, (*server)->port());
@@ -211,6 +263,7 @@ int RunServer(Config config) {
   spdlog::info("signal {} received: shutting down", signal_number);
   (*server)->StopAccepting();
   (*engine)->Stop();  // completes and commits everything queued; answers are posted to I/O
+  checkpointer.reset();
   if (!(*server)->WaitForInFlight(kDrainTimeout)) {
     spdlog::warn("responses still in flight after {} s; closing anyway", kDrainTimeout.count());
   }

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -38,6 +39,7 @@ struct RawFlags {
   std::string bot_ip_requests_per_second = "100";
   std::string bot_fingerprint_user_ids = "5";
   std::string bot_cooldown_seconds = "300";
+  std::string audit_checkpoint_seconds = "60";
 };
 
 base::Status Invalid(std::string message) { return base::InvalidArgument(std::move(message)); }
@@ -99,7 +101,9 @@ base::Result<RateLimitConfig> ValidateRateLimit(const RawFlags& raw) {
   RateLimitConfig config;
   if (raw.rate_limit == "on") {
     config.mode = RateLimitMode::kOn;
-  } else if (raw.rate_limit != "off") {
+  } else if (raw.rate_limit == "off") {
+    config.mode = RateLimitMode::kOff;
+  } else {
     return Invalid("--rate-limit must be on or off, got '" + raw.rate_limit + "'");
   }
   auto tiers = ratelimit::ParseTierTable(raw.rate_limit_tiers, ratelimit::DefaultTierTable());
@@ -159,6 +163,31 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--idle-timeout-seconds", raw.idle_timeout_seconds, "FLASHSALE_IDLE_TIMEOUT_SECONDS",
          "idle or slow client deadline per request");
   AddRateLimitOptions(option, raw);
+  option("--audit-checkpoint-seconds", raw.audit_checkpoint_seconds,
+         "FLASHSALE_AUDIT_CHECKPOINT_SECONDS",
+         "interval of the audit chain head checkpoint (log line and metrics)");
+}
+
+void AddToolCommands(CLI::App& app, ToolConfig& tool) {
+  CLI::App* audit = app.add_subcommand("audit", "verify or export the audit trail");
+  audit->require_subcommand(1);
+  CLI::App* verify = audit->add_subcommand(
+      "verify", "walk the audit hash chain; exit 0 when valid, 1 when broken");
+  verify->add_option("--data-dir", tool.data_dir, "directory of the database")
+      ->envname("FLASHSALE_DATA_DIR")
+      ->capture_default_str();
+  CLI::App* export_command =
+      audit->add_subcommand("export", "write every audit event as JSON lines (chain intact)");
+  export_command->add_option("--data-dir", tool.data_dir, "directory of the database")
+      ->envname("FLASHSALE_DATA_DIR")
+      ->capture_default_str();
+  export_command->add_option("--output", tool.output, "file to write (default: stdout)");
+  CLI::App* reconcile = app.add_subcommand(
+      "reconcile", "compare counters with the rows, check oversell and the audit chain");
+  reconcile->add_option("--data-dir", tool.data_dir, "directory of the database")
+      ->envname("FLASHSALE_DATA_DIR")
+      ->capture_default_str();
+  reconcile->add_option("--sku", tool.sku_id, "one sale only (default: every sale)");
 }
 
 base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
@@ -178,6 +207,10 @@ base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
   config.batch_size_max = static_cast<std::size_t>(*batch);
   config.inbox_capacity = static_cast<std::size_t>(*inbox);
   config.idle_timeout = std::chrono::seconds(*idle);
+  auto checkpoint = ParseBounded(raw.audit_checkpoint_seconds, "--audit-checkpoint-seconds", 1,
+                                 kAuditCheckpointSecondsLimit);
+  if (!checkpoint) return checkpoint.error();
+  config.audit_checkpoint = std::chrono::seconds(*checkpoint);
   return base::Status::Ok();
 }
 
@@ -274,6 +307,8 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
   CLI::App* serve = app.add_subcommand("serve", "run the HTTP server until SIGINT/SIGTERM");
   RawFlags raw;
   AddOptions(*serve, raw);
+  ToolConfig tool;
+  AddToolCommands(app, tool);
   try {
     app.parse(argc, argv);
     // Counted from the flag or its variable; an explicitly empty value is an error.
@@ -284,6 +319,22 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
     const int code = app.exit(error, out, err);
     // Help and version are successes; every other parse error is a configuration error.
     return Exit(code == 0 ? 0 : kExitBadConfig, out.str(), err.str());
+  }
+  const auto tool_action = [&app]() -> std::optional<CommandLine::Action> {
+    if (app.got_subcommand("reconcile")) return CommandLine::Action::kReconcile;
+    if (!app.got_subcommand("audit")) return std::nullopt;
+    const CLI::App* audit = app.get_subcommand("audit");
+    if (audit->got_subcommand("verify")) return CommandLine::Action::kAuditVerify;
+    return CommandLine::Action::kAuditExport;
+  }();
+  if (tool_action) {
+    if (tool.data_dir.empty()) {
+      return Exit(kExitBadConfig, "", "flashsale: invalid configuration: --data-dir must not be empty\n");
+    }
+    CommandLine result;
+    result.action = *tool_action;
+    result.tool = std::move(tool);
+    return result;
   }
   auto config = Validate(raw);
   if (!config) {

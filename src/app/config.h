@@ -25,6 +25,9 @@ inline constexpr std::int64_t kBatchSizeMaxLimit = 65'536;
 // Largest --inbox-capacity: 10M queued commands is minutes of backlog at the target rate and
 // ~1 GiB of memory; past that 503 at once is the better answer.
 inline constexpr std::int64_t kInboxCapacityLimit = 10'000'000;
+// Largest --audit-checkpoint-seconds: a day. Checkpoints further apart leave too long a window
+// in which a rewritten chain could not be told from the real one.
+inline constexpr std::int64_t kAuditCheckpointSecondsLimit = 86'400;
 
 enum class DemoMode : std::uint8_t { kOff, kOn };
 enum class RateLimitMode : std::uint8_t { kOff, kOn };
@@ -54,15 +57,25 @@ struct Config {
   LogLevel log_level = LogLevel::kInfo;
   std::chrono::seconds idle_timeout{30};
   RateLimitConfig rate_limit;
+  // How often the audit chain head is logged and exported as metrics.
+  std::chrono::seconds audit_checkpoint{60};
+};
+
+// The offline tools: `flashsale audit verify|export` and `flashsale reconcile`.
+struct ToolConfig {
+  std::string data_dir = "data";
+  std::string output;  // audit export: file to write ("" = stdout)
+  std::string sku_id;  // reconcile: one sale ("" = all)
 };
 
 struct CommandLine {
-  enum class Action : std::uint8_t { kServe, kExit };
+  enum class Action : std::uint8_t { kServe, kExit, kAuditVerify, kAuditExport, kReconcile };
   Action action = Action::kExit;
-  Config config;      // kServe
-  int exit_code = 0;  // kExit
-  std::string out;    // kExit: text for stdout (help, version)
-  std::string err;    // kExit: text for stderr (errors)
+  Config config;       // kServe
+  ToolConfig tool;     // kAuditVerify, kAuditExport, kReconcile
+  int exit_code = 0;   // kExit
+  std::string out;     // kExit: text for stdout (help, version)
+  std::string err;     // kExit: text for stderr (errors)
 };
 
 CommandLine ParseCommandLine(int argc, const char* const* argv);

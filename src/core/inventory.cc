@@ -65,6 +65,13 @@ void Inventory::LoadReservation(const Reservation& reservation) {
   FS_CHECK(book->counters.available() >= 0);
 }
 
+void Inventory::EnableAudit(AuditHasher hasher, AuditHead head) {
+  FS_CHECK(!in_batch_);
+  FS_CHECK(hasher != nullptr);
+  audit_hasher_ = std::move(hasher);
+  audit_head_ = std::move(head);
+}
+
 void Inventory::LoadIdempotency(const IdempotencyRecord& record) {
   FS_CHECK(!in_batch_);
   std::string map_key = IdempotencyMapKey(record.user_id, record.key);
@@ -119,6 +126,12 @@ void Inventory::ApplyUndo(Undo& undo) {
     }
   } else if (auto* i = std::get_if<UndoIdempotency>(&undo)) {
     idempotency_.erase(i->map_key);
+  } else if (auto* sale = std::get_if<UndoSale>(&undo)) {
+    Book* book = FindBook(sale->previous.sku_id);
+    FS_CHECK(book != nullptr);
+    book->sale = std::move(sale->previous);
+  } else if (auto* head = std::get_if<UndoAuditHead>(&undo)) {
+    audit_head_ = std::move(head->previous);
   }
 }
 
@@ -132,6 +145,41 @@ void Inventory::RollbackBatch() {
 }
 
 // --- Helpers that record undo ---------------------------------------------------------------
+
+void Inventory::Audit(AuditEvent event) {
+  if (!audit_hasher_) return;
+  undo_.emplace_back(UndoAuditHead{audit_head_});
+  audit_head_ = ChainAfter(audit_head_, event, audit_hasher_);
+  mutations_.emplace_back(AuditAppended{std::move(event)});
+}
+
+namespace {
+
+// The audit record of a reservation's status change: which decision it was.
+struct TransitionAudit {
+  AuditEventType type;
+  AuditOutcome outcome;
+  std::optional<std::string> failure_reason;
+};
+
+TransitionAudit AuditOfTransition(ReservationStatus from, ReservationStatus to) {
+  switch (to) {
+    case ReservationStatus::kExpired: return {AuditEventType::kExpiry, AuditOutcome::kSuccess, {}};
+    case ReservationStatus::kCheckoutPending:
+      return {AuditEventType::kCheckout, AuditOutcome::kSuccess, {}};
+    case ReservationStatus::kPurchased:
+      return {AuditEventType::kPayment, AuditOutcome::kSuccess, {}};
+    case ReservationStatus::kReleased:
+      if (from == ReservationStatus::kCheckoutPending) {
+        return {AuditEventType::kPayment, AuditOutcome::kFailed, "PAYMENT_FAILED"};
+      }
+      return {AuditEventType::kRelease, AuditOutcome::kSuccess, {}};
+    case ReservationStatus::kReserved: break;
+  }
+  return {AuditEventType::kRelease, AuditOutcome::kSuccess, {}};
+}
+
+}  // namespace
 
 void Inventory::SetCounters(Book& book, StockCounters counters) {
   undo_.emplace_back(UndoCounters{book.sale.sku_id, book.counters});
@@ -174,6 +222,23 @@ void Inventory::Transition(Reservation& reservation, ReservationStatus to, Time 
   reservation.updated_at = now;
   mutations_.emplace_back(
       ReservationStatusChanged{reservation.reservation_id, reservation.sku_id, from, to, now});
+  if (audit_hasher_) {
+    const TransitionAudit kind = AuditOfTransition(from, to);
+    AuditEvent event;
+    event.type = kind.type;
+    event.outcome = kind.outcome;
+    event.failure_reason = kind.failure_reason;
+    event.user_id = reservation.user_id;
+    event.sku_id = reservation.sku_id;
+    event.occurred_at = now;
+    event.metadata = AuditMetadata()
+                         .Add("reservation_id", reservation.reservation_id)
+                         .Add("quantity", reservation.quantity)
+                         .Add("from", ReservationStatusName(from))
+                         .Add("to", ReservationStatusName(to))
+                         .Build();
+    Audit(std::move(event));
+  }
 }
 
 // --- Commands -------------------------------------------------------------------------------
@@ -199,6 +264,19 @@ CreateSaleResult Inventory::CreateSale(Sale sale, Time now) {
   undo_.emplace_back(UndoSaleCreated{sale.sku_id});
   touched_skus_.push_back(sale.sku_id);
   mutations_.emplace_back(SaleCreated{sale});
+  if (audit_hasher_) {
+    AuditEvent event;
+    event.type = AuditEventType::kSaleCreated;
+    event.sku_id = sale.sku_id;
+    event.occurred_at = now;
+    event.metadata = AuditMetadata()
+                         .Add("total_stock", sale.total_stock)
+                         .Add("per_user_limit", sale.per_user_limit)
+                         .Add("price_cents", sale.price_cents)
+                         .Add("currency", sale.currency)
+                         .Build();
+    Audit(std::move(event));
+  }
   result.outcome = CreateSaleOutcome::kCreated;
   result.sale = std::move(sale);
   return result;
@@ -238,19 +316,25 @@ ReserveResult Inventory::Reserve(const ReserveCommand& command,
       result.outcome = same_request ? ReserveOutcome::kReplayed
                                     : ReserveOutcome::kIdempotencyKeyReused;
       if (same_request) result.replay = it->second;
+      // A replay repeats an audited decision; it is not a new one.
+      if (!same_request) AuditReserve(command, result.outcome, std::nullopt, now);
       return result;
     }
   }
   Book* book = FindBook(command.sku_id);
   if (book == nullptr) {
     result.outcome = ReserveOutcome::kSkuNotFound;
+    AuditReserve(command, result.outcome, std::nullopt, now);
     return result;
   }
   auto units_it = book->user_units.find(command.user_id);
   const std::int32_t user_units = units_it == book->user_units.end() ? 0 : units_it->second;
   result.outcome = FromDecision(
       DecideReserve(book->sale, book->counters, user_units, command.quantity, now));
-  if (result.outcome != ReserveOutcome::kReserved) return result;
+  if (result.outcome != ReserveOutcome::kReserved) {
+    AuditReserve(command, result.outcome, std::nullopt, now);
+    return result;
+  }
 
   FS_CHECK(reservations_.find(reservation_id) == reservations_.end());
   Reservation reservation;
@@ -286,7 +370,33 @@ ReserveResult Inventory::Reserve(const ReserveCommand& command,
     mutations_.emplace_back(IdempotencyStored{std::move(record)});
   }
   result.reservation = std::move(reservation);
+  AuditReserve(command, result.outcome, result.reservation, now);
   return result;
+}
+
+void Inventory::AuditReserve(const ReserveCommand& command, ReserveOutcome outcome,
+                             const std::optional<Reservation>& reservation, Time now) {
+  if (!audit_hasher_) return;
+  AuditEvent event;
+  event.type = AuditEventType::kReserveAttempt;
+  event.user_id = command.user_id;
+  event.sku_id = command.sku_id;
+  event.occurred_at = now;
+  event.client_ip = command.client_ip;
+  event.device_fingerprint = command.device_fingerprint;
+  AuditMetadata metadata;
+  metadata.Add("quantity", command.quantity);
+  if (reservation) {
+    event.outcome = AuditOutcome::kSuccess;
+    // The reservation row holds the rest (expiry, status); the id links to it.
+    metadata.Add("reservation_id", reservation->reservation_id);
+  } else {
+    event.outcome = AuditOutcome::kFailed;
+    event.failure_reason = std::string(ReserveOutcomeName(outcome));
+  }
+  if (!command.idempotency_key.empty()) metadata.Add("idempotency_key", command.idempotency_key);
+  event.metadata = metadata.Build();
+  Audit(std::move(event));
 }
 
 ReleaseResult Inventory::Release(const std::string& reservation_id, const std::string& user_id,
@@ -344,6 +454,85 @@ void Inventory::PruneIdempotency(Time before) {
     idempotency_by_age_.pop_front();
   }
   mutations_.emplace_back(IdempotencyPruned{before});
+}
+
+AdminSaleResult Inventory::SetSaleOverride(const std::string& sku_id, SaleOverride to,
+                                           Time now) {
+  RequireBatch();
+  AdminSaleResult result;
+  Book* book = FindBook(sku_id);
+  if (book == nullptr) return result;  // kSkuNotFound
+  const SaleOverride from = book->sale.override_state;
+  if (from != to) {
+    undo_.emplace_back(UndoSale{book->sale});
+    book->sale.override_state = to;
+    touched_skus_.push_back(sku_id);
+    mutations_.emplace_back(SaleOverrideChanged{sku_id, from, to});
+  }
+  if (audit_hasher_) {
+    // Every admin action is recorded, a repeated one too: it is still a decision someone made.
+    AuditEvent event;
+    event.type =
+        to == SaleOverride::kClosed ? AuditEventType::kSaleClosed : AuditEventType::kSaleOpened;
+    event.sku_id = sku_id;
+    event.occurred_at = now;
+    event.metadata = AuditMetadata()
+                         .Add("override_from", static_cast<std::int64_t>(from))
+                         .Add("override_to", static_cast<std::int64_t>(to))
+                         .Build();
+    Audit(std::move(event));
+  }
+  result.outcome = AdminSaleOutcome::kChanged;
+  result.sale = book->sale;
+  result.counters = book->counters;
+  return result;
+}
+
+AdminSaleResult Inventory::AdjustStock(const std::string& sku_id, std::int64_t delta,
+                                       Time now) {
+  RequireBatch();
+  AdminSaleResult result;
+  Book* book = FindBook(sku_id);
+  if (book == nullptr) return result;  // kSkuNotFound
+  const std::int64_t from = book->sale.total_stock;
+  const bool in_range = delta >= -kTotalStockMax && delta <= kTotalStockMax &&
+                        from + delta >= 0 && from + delta <= kTotalStockMax;
+  const std::int64_t to = in_range ? from + delta : from;
+  const std::int64_t committed = book->counters.held + book->counters.sold;
+  if (!in_range) {
+    result.outcome = AdminSaleOutcome::kStockOutOfRange;
+  } else if (to < committed) {
+    result.outcome = AdminSaleOutcome::kStockBelowCommitted;
+  } else {
+    result.outcome = AdminSaleOutcome::kChanged;
+    undo_.emplace_back(UndoSale{book->sale});
+    book->sale.total_stock = to;
+    StockCounters counters = book->counters;
+    counters.total = to;
+    SetCounters(*book, counters);
+    mutations_.emplace_back(SaleStockChanged{sku_id, from, to});
+  }
+  if (audit_hasher_ && result.outcome != AdminSaleOutcome::kStockOutOfRange) {
+    AuditEvent event;
+    event.type = AuditEventType::kStockAdjusted;
+    event.sku_id = sku_id;
+    event.occurred_at = now;
+    if (result.outcome != AdminSaleOutcome::kChanged) {
+      event.outcome = AuditOutcome::kFailed;
+      event.failure_reason = "STOCK_BELOW_COMMITTED";
+    }
+    event.metadata = AuditMetadata()
+                         .Add("delta", delta)
+                         .Add("total_stock_from", from)
+                         .Add("total_stock_to", to)
+                         .Add("held", book->counters.held)
+                         .Add("sold", book->counters.sold)
+                         .Build();
+    Audit(std::move(event));
+  }
+  result.sale = book->sale;
+  result.counters = book->counters;
+  return result;
 }
 
 // --- Queries --------------------------------------------------------------------------------

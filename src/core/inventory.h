@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/audit.h"
 #include "core/mutation.h"
 #include "core/rules.h"
 #include "core/types.h"
@@ -42,6 +43,10 @@ struct ReserveCommand {
   std::string user_id;
   std::int32_t quantity = 1;
   std::string idempotency_key;  // empty: none
+  // Who asked, for the audit trail (absent when unknown, e.g. in benchmarks).
+  // (Default initializers keep 4-field aggregate initialization warning-free.)
+  std::optional<std::string> client_ip = std::nullopt;
+  std::optional<std::string> device_fingerprint = std::nullopt;
 };
 
 struct ReserveResult {
@@ -71,6 +76,20 @@ struct CreateSaleResult {
   std::optional<Sale> sale;
 };
 
+// Operator actions on an existing sale (open early, close, adjust stock).
+enum class AdminSaleOutcome : std::uint8_t {
+  kChanged,
+  kSkuNotFound,
+  kStockBelowCommitted,  // the new total would be below held + sold
+  kStockOutOfRange,      // the new total would be negative or above kTotalStockMax
+};
+
+struct AdminSaleResult {
+  AdminSaleOutcome outcome = AdminSaleOutcome::kSkuNotFound;
+  std::optional<Sale> sale;              // after the action (set unless kSkuNotFound)
+  std::optional<StockCounters> counters;
+};
+
 // A consistent view of one sale for readers.
 struct SaleSnapshot {
   Sale sale;
@@ -92,6 +111,10 @@ class Inventory {
   // REQUIRES: the reservation's sale was loaded.
   void LoadReservation(const Reservation& reservation);
   void LoadIdempotency(const IdempotencyRecord& record);
+  // Turns on audit events: from now on every decision appends a chained AuditAppended
+  // mutation after `head` (the stored chain's last event). Without it no event is made
+  // (only for measuring the cost of auditing: engine::Options::audit_enabled).
+  void EnableAudit(AuditHasher hasher, AuditHead head);
 
   // --- Batch protocol ---------------------------------------------------------------------
   void BeginBatch();
@@ -114,6 +137,12 @@ class Inventory {
   // Adds a mutation deleting stored idempotency records older than `before` and forgets them
   // in memory.
   void PruneIdempotency(Time before);
+  // Sets the operator override of a sale (kOpened: open before starts_at; kClosed: no more
+  // reservations; existing ones can still be released, expire or be checked out). Audited.
+  AdminSaleResult SetSaleOverride(const std::string& sku_id, SaleOverride to, Time now);
+  // Adds `delta` (may be negative) to the sale's total stock. Refused below held + sold.
+  // Audited, refusals included.
+  AdminSaleResult AdjustStock(const std::string& sku_id, std::int64_t delta, Time now);
 
   // --- Queries (any time, on the owning thread) -------------------------------------------
   // nullptr when unknown. Valid until the next command.
@@ -124,6 +153,8 @@ class Inventory {
   std::int32_t UserUnits(const std::string& sku_id, const std::string& user_id) const;
   std::size_t reservation_count() const { return reservations_.size(); }
   std::size_t idempotency_count() const { return idempotency_.size(); }
+  // The last event of the audit chain, including this batch's events until rolled back.
+  const AuditHead& audit_head() const { return audit_head_; }
 
   // Recounts every sale's counters and user units from the reservations and checks them
   // against the maintained ones and the stock. FS_CHECKs on any difference. O(reservations).
@@ -154,8 +185,14 @@ class Inventory {
   struct UndoIdempotency {
     std::string map_key;
   };
+  struct UndoSale {
+    Sale previous;
+  };
+  struct UndoAuditHead {
+    AuditHead previous;
+  };
   using Undo = std::variant<UndoSaleCreated, UndoCounters, UndoUserUnits, UndoReservation,
-                            UndoIdempotency>;
+                            UndoIdempotency, UndoSale, UndoAuditHead>;
   using ExpiryEntry = std::pair<Time, std::string>;
 
   static std::string IdempotencyMapKey(const std::string& user_id, const std::string& key);
@@ -164,6 +201,10 @@ class Inventory {
   void SetCounters(Book& book, StockCounters counters);
   void Transition(Reservation& reservation, ReservationStatus to, Time now);
   void ApplyUndo(Undo& undo);
+  // Chains `event` after the head and adds it to the batch (no-op when audit is off).
+  void Audit(AuditEvent event);
+  void AuditReserve(const ReserveCommand& command, ReserveOutcome outcome,
+                    const std::optional<Reservation>& reservation, Time now);
   void RequireBatch() const;
 
   std::map<std::string, Book> books_;
@@ -171,6 +212,9 @@ class Inventory {
   std::unordered_map<std::string, IdempotencyRecord> idempotency_;
   std::deque<std::pair<Time, std::string>> idempotency_by_age_;
   std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>> expiry_;
+
+  AuditHasher audit_hasher_;  // empty: audit off
+  AuditHead audit_head_;
 
   bool in_batch_ = false;
   Mutations mutations_;

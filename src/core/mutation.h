@@ -4,10 +4,12 @@
 // Thread-safety: plain values.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <variant>
 #include <vector>
 
+#include "core/audit.h"
 #include "core/types.h"
 
 namespace fs::core {
@@ -37,8 +39,29 @@ struct IdempotencyPruned {
   Time before{};
 };
 
+// One audit event, already chained (id, prev_hash, event_hash set), stored in the same
+// transaction as the change it records.
+struct AuditAppended {
+  AuditEvent event;
+};
+
+// An operator opened or closed a sale (skus.override_state).
+struct SaleOverrideChanged {
+  std::string sku_id;
+  SaleOverride from = SaleOverride::kNone;
+  SaleOverride to = SaleOverride::kNone;
+};
+
+// An operator changed a sale's total stock (never below held + sold).
+struct SaleStockChanged {
+  std::string sku_id;
+  std::int64_t from = 0;
+  std::int64_t to = 0;
+};
+
 using Mutation = std::variant<SaleCreated, ReservationCreated, ReservationStatusChanged,
-                              IdempotencyStored, IdempotencyPruned>;
+                              IdempotencyStored, IdempotencyPruned, AuditAppended,
+                              SaleOverrideChanged, SaleStockChanged>;
 using Mutations = std::vector<Mutation>;
 
 }  // namespace fs::core

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "audit/sha256.h"
 #include "base/check.h"
 
 namespace fs::engine {
@@ -56,6 +57,7 @@ Status Engine::Recover() {
   for (const auto& sale : loaded->sales) inventory_.LoadSale(sale);
   for (const auto& reservation : loaded->reservations) inventory_.LoadReservation(reservation);
   for (const auto& record : loaded->idempotency) inventory_.LoadIdempotency(record);
+  if (options_.audit_enabled) inventory_.EnableAudit(&audit::Sha256Hex, loaded->audit_head);
   FS_RETURN_IF_ERROR(CompareWithStore());
 
   inventory_.BeginBatch();
@@ -68,6 +70,7 @@ Status Engine::Recover() {
   inventory_.CommitBatch();
   stats_.reservations_expired.fetch_add(expired, std::memory_order_relaxed);
   Publish(inventory_.SkuIds());
+  PublishAuditHead();
   next_prune_ = now;
   return Status::Ok();
 }
@@ -99,6 +102,9 @@ void Engine::Reject(Command& command, const Status& status) {
           c.done(ReleaseReply{status, {}});
         } else if constexpr (std::is_same_v<T, GetReservationCommand>) {
           c.done(ReservationReply{status, std::nullopt});
+        } else if constexpr (std::is_same_v<T, SaleOverrideCommand> ||
+                             std::is_same_v<T, AdjustStockCommand>) {
+          c.done(AdminSaleReply{status, {}});
         } else {
           c.done(status);
         }
@@ -146,6 +152,24 @@ void Engine::Release(std::string reservation_id, std::string user_id, ReleaseCal
 void Engine::GetReservation(std::string reservation_id, std::string user_id,
                             ReservationCallback done) {
   Enqueue(GetReservationCommand{std::move(reservation_id), std::move(user_id), std::move(done)});
+}
+
+void Engine::SetSaleOverride(std::string sku_id, core::SaleOverride to, AdminSaleCallback done) {
+  Enqueue(SaleOverrideCommand{std::move(sku_id), to, std::move(done)});
+}
+
+void Engine::AdjustStock(std::string sku_id, std::int64_t delta, AdminSaleCallback done) {
+  Enqueue(AdjustStockCommand{std::move(sku_id), delta, std::move(done)});
+}
+
+core::AuditHead Engine::audit_head() const {
+  std::lock_guard<std::mutex> lock(audit_head_mutex_);
+  return audit_head_;
+}
+
+void Engine::PublishAuditHead() {
+  std::lock_guard<std::mutex> lock(audit_head_mutex_);
+  audit_head_ = inventory_.audit_head();
 }
 
 Status Engine::CheckConsistency() {
@@ -258,6 +282,7 @@ void Engine::ProcessBatch(std::vector<Command>& batch) {
     if (!inventory_.mutations().empty())
       stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
     Publish(inventory_.CommitBatch());
+    PublishAuditHead();
     stats_.reservations_expired.fetch_add(expired, std::memory_order_relaxed);
   } else {
     inventory_.RollbackBatch();
@@ -293,6 +318,16 @@ Engine::Completion Engine::Decide(Command& command, base::Time now) {
           auto result = inventory_.Release(c.reservation_id, c.user_id, now);
           return [done = std::move(c.done), result = std::move(result)](const Status& s) {
             done(ReleaseReply{s, s.ok() ? result : core::ReleaseResult{}});
+          };
+        } else if constexpr (std::is_same_v<T, SaleOverrideCommand>) {
+          auto result = inventory_.SetSaleOverride(c.sku_id, c.to, now);
+          return [done = std::move(c.done), result = std::move(result)](const Status& s) {
+            done(AdminSaleReply{s, s.ok() ? result : core::AdminSaleResult{}});
+          };
+        } else if constexpr (std::is_same_v<T, AdjustStockCommand>) {
+          auto result = inventory_.AdjustStock(c.sku_id, c.delta, now);
+          return [done = std::move(c.done), result = std::move(result)](const Status& s) {
+            done(AdminSaleReply{s, s.ok() ? result : core::AdminSaleResult{}});
           };
         } else if constexpr (std::is_same_v<T, GetReservationCommand>) {
           std::optional<core::Reservation> found;

@@ -55,6 +55,10 @@ struct Options {
   // Makes the body stored with an idempotency key for a new reservation.
   core::ReservationBodyRenderer render_reservation;
   std::uint64_t seed = 0;  // for reservation ids; 0 = from the OS
+  // Audit events in the same transaction as every decision (docs/storage.md). Turning it off
+  // exists only to measure what auditing costs (flashsale-engine-bench --audit off); a server
+  // always runs with it on.
+  bool audit_enabled = true;
   // Told (on the writer thread) when a commit fails; for logs. May be empty.
   std::function<void(const base::Status&)> on_commit_failure;
 };
@@ -89,6 +93,10 @@ struct ReleaseReply {
   base::Status status;
   core::ReleaseResult result;
 };
+struct AdminSaleReply {
+  base::Status status;
+  core::AdminSaleResult result;
+};
 struct ReservationReply {
   base::Status status;
   std::optional<core::Reservation> reservation;  // nullopt: unknown or not the caller's
@@ -100,6 +108,7 @@ class Engine {
   using ReserveCallback = std::function<void(ReserveReply)>;
   using ReleaseCallback = std::function<void(ReleaseReply)>;
   using ReservationCallback = std::function<void(ReservationReply)>;
+  using AdminSaleCallback = std::function<void(AdminSaleReply)>;
 
   // Rebuilds memory from the store, expires what expired while down (one committed batch),
   // and starts the writer thread.
@@ -115,6 +124,12 @@ class Engine {
   void Release(std::string reservation_id, std::string user_id, ReleaseCallback done);
   // The reservation if it exists and belongs to `user_id`.
   void GetReservation(std::string reservation_id, std::string user_id, ReservationCallback done);
+  // Operator actions: open early / close (core::Inventory::SetSaleOverride) and stock changes.
+  void SetSaleOverride(std::string sku_id, core::SaleOverride to, AdminSaleCallback done);
+  void AdjustStock(std::string sku_id, std::int64_t delta, AdminSaleCallback done);
+
+  // The last committed audit event (id 0 when none or audit is off). Any thread.
+  core::AuditHead audit_head() const;
 
   // Lock-light read of the last committed state; nullptr for an unknown SKU.
   std::shared_ptr<const PublishedSale> FindSale(const std::string& sku_id) const;
@@ -156,8 +171,19 @@ class Engine {
   struct CheckCommand {
     std::function<void(base::Status)> done;
   };
+  struct SaleOverrideCommand {
+    std::string sku_id;
+    core::SaleOverride to = core::SaleOverride::kNone;
+    AdminSaleCallback done;
+  };
+  struct AdjustStockCommand {
+    std::string sku_id;
+    std::int64_t delta = 0;
+    AdminSaleCallback done;
+  };
   using Command = std::variant<CreateSaleCommand, ReserveCommandEntry, ReleaseCommand,
-                               GetReservationCommand, CheckCommand>;
+                               GetReservationCommand, CheckCommand, SaleOverrideCommand,
+                               AdjustStockCommand>;
   // A decided command waiting for its batch's commit.
   using Completion = std::function<void(const base::Status&)>;
 
@@ -170,6 +196,7 @@ class Engine {
   void ProcessBatch(std::vector<Command>& batch);
   Completion Decide(Command& command, base::Time now);
   void Publish(const std::vector<std::string>& sku_ids);
+  void PublishAuditHead();
   void Housekeep(base::Time now);
   std::chrono::milliseconds WaitBudget();
   base::Status CompareWithStore();
@@ -189,6 +216,9 @@ class Engine {
 
   mutable std::mutex published_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const PublishedSale>> published_;
+
+  mutable std::mutex audit_head_mutex_;
+  core::AuditHead audit_head_;  // guarded by audit_head_mutex_; the last committed event
 
   std::atomic<bool> failed_{false};
   EngineStats stats_;

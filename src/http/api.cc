@@ -5,8 +5,10 @@
 #include <boost/asio/post.hpp>
 #include <exception>
 
+#include "audit/audit_reader.h"
 #include "auth/jwt.h"
 #include "core/rules.h"
+#include "http/admin_parsing.h"
 #include "http/json_render.h"
 #include "http/outcome_table.h"
 #include "http/request_parsing.h"
@@ -27,6 +29,12 @@ enum RouteId : int {
   kHealthz,
   kReadyz,
   kMetrics,
+  kOpenSale,
+  kCloseSale,
+  kAdjustStock,
+  kReconciliation,
+  kAuditQuery,
+  kAuditVerify,
 };
 
 struct RouteSpec {
@@ -47,6 +55,12 @@ constexpr RouteSpec kRoutes[] = {
     {Method::kGet, "/healthz", kHealthz},
     {Method::kGet, "/readyz", kReadyz},
     {Method::kGet, "/metrics", kMetrics},
+    {Method::kPost, "/admin/v1/skus/{sku}/open", kOpenSale},
+    {Method::kPost, "/admin/v1/skus/{sku}/close", kCloseSale},
+    {Method::kPost, "/admin/v1/skus/{sku}/stock", kAdjustStock},
+    {Method::kGet, "/admin/v1/skus/{sku}/reconciliation", kReconciliation},
+    {Method::kGet, "/admin/v1/audit", kAuditQuery},
+    {Method::kGet, "/admin/v1/audit/verify", kAuditVerify},
 };
 
 Router BuildRouter() {
@@ -161,6 +175,24 @@ ratelimit::RequestIdentity IdentityOf(const Request& request, std::string user_i
   return identity;
 }
 
+Response AdminSaleResponse(const engine::AdminSaleReply& reply, base::Time now) {
+  if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
+  const core::AdminSaleResult& result = reply.result;
+  const HttpOutcome outcome = MapOutcome(result.outcome);
+  if (outcome.is_error()) return OutcomeResponse(outcome);
+  FS_CHECK(result.sale.has_value());
+  FS_CHECK(result.counters.has_value());
+  return JsonResponse(outcome.status,
+                      RenderAdminSale(*result.sale, *result.counters,
+                                      core::ComputeSaleStatus(*result.sale, *result.counters, now)));
+}
+
+// A read-side failure of the audit tools: the database is busy or unreadable; retry later.
+Response AuditReadFailure(const base::Status& status) {
+  spdlog::warn("audit read failed: {}", status.ToString());
+  return OutcomeResponse({503, code::kUnavailable, "the audit trail cannot be read right now"});
+}
+
 Response SkuNotFound() { return OutcomeResponse(MapOutcome(core::ReserveOutcome::kSkuNotFound)); }
 
 }  // namespace
@@ -235,18 +267,20 @@ void Api::Dispatch(int route_id, const Request& request, const Params& params, E
     case kGetAvailability:
       return GetAvailability(params, std::move(exchange));
     case kReserveForSku:
-    case kReserve:
-      return Reserve(request, params, std::move(exchange));
-    case kGetReservation:
-      return GetReservation(request, params, std::move(exchange));
-    case kReleaseReservation:
-      return ReleaseReservation(request, params, std::move(exchange));
-    case kHealthz:
-      return exchange.respond(JsonResponse(200, RenderStatusBody("ok")));
-    case kReadyz:
-      return Readyz(std::move(exchange));
-    case kMetrics:
-      return Metrics(std::move(exchange));
+    case kReserve: return Reserve(request, params, std::move(exchange));
+    case kGetReservation: return GetReservation(request, params, std::move(exchange));
+    case kReleaseReservation: return ReleaseReservation(request, params, std::move(exchange));
+    case kHealthz: return exchange.respond(JsonResponse(200, RenderStatusBody("ok")));
+    case kReadyz: return Readyz(std::move(exchange));
+    case kMetrics: return Metrics(std::move(exchange));
+    case kOpenSale:
+      return SetSaleOverride(request, params, core::SaleOverride::kOpened, std::move(exchange));
+    case kCloseSale:
+      return SetSaleOverride(request, params, core::SaleOverride::kClosed, std::move(exchange));
+    case kAdjustStock: return AdjustStock(request, params, std::move(exchange));
+    case kReconciliation: return Reconciliation(request, params, std::move(exchange));
+    case kAuditQuery: return AuditQuery(request, std::move(exchange));
+    case kAuditVerify: return AuditVerify(request, std::move(exchange));
   }
   FS_CHECK(false);
 }
@@ -343,6 +377,11 @@ void Api::Reserve(const Request& request, const Params& params, Exchange exchang
   command.user_id = std::move(std::get<std::string>(user));
   command.quantity = body->quantity;
   command.idempotency_key = std::move(*key);
+  // The audit trail records who asked, as the rate limiter sees them (proxy-aware client IP,
+  // one device fingerprint function for both).
+  const ratelimit::RequestIdentity client = IdentityOf(request, "", "", trusted_proxies_);
+  command.client_ip = client.client_ip.ToString();
+  command.device_fingerprint = client.fingerprint;
   engine_.Reserve(std::move(command),
                   PostBack<engine::ReserveReply>(exchange.executor, std::move(exchange.respond),
                                                  &ReserveResponse));
@@ -370,6 +409,84 @@ void Api::ReleaseReservation(const Request& request, const Params& params, Excha
   engine_.Release(std::string(id), std::move(std::get<std::string>(user)),
                   PostBack<engine::ReleaseReply>(exchange.executor, std::move(exchange.respond),
                                                  &ReleaseResponse));
+}
+
+void Api::SetSaleOverride(const Request& request, const Params& params, core::SaleOverride to,
+                          Exchange exchange) {
+  if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
+  const std::string sku_id(params.params[0]);
+  if (!core::IsValidSkuId(sku_id)) return exchange.respond(SkuNotFound());
+  const base::Clock* clock = &engine_.clock();
+  engine_.SetSaleOverride(sku_id, to,
+                          PostBack<engine::AdminSaleReply>(
+                              exchange.executor, std::move(exchange.respond),
+                              [clock](const engine::AdminSaleReply& reply) {
+                                return AdminSaleResponse(reply, clock->Now());
+                              }));
+}
+
+void Api::AdjustStock(const Request& request, const Params& params, Exchange exchange) {
+  if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
+  const std::string sku_id(params.params[0]);
+  if (!core::IsValidSkuId(sku_id)) return exchange.respond(SkuNotFound());
+  auto delta = ParseStockBody(request.body);
+  if (!delta) return exchange.respond(InvalidRequest(delta.error()));
+  const base::Clock* clock = &engine_.clock();
+  engine_.AdjustStock(sku_id, *delta,
+                      PostBack<engine::AdminSaleReply>(
+                          exchange.executor, std::move(exchange.respond),
+                          [clock](const engine::AdminSaleReply& reply) {
+                            return AdminSaleResponse(reply, clock->Now());
+                          }));
+}
+
+// The audit endpoints read on their own read-only connection (WAL: a consistent snapshot
+// beside the writer, which they never block). They run on the I/O thread that received the
+// request; a long verification occupies that thread only.
+void Api::Reconciliation(const Request& request, const Params& params, Exchange exchange) {
+  if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
+  const std::string sku_id(params.params[0]);
+  if (!core::IsValidSkuId(sku_id)) return exchange.respond(SkuNotFound());
+  if (options_.database_path.empty()) {
+    return exchange.respond(AuditReadFailure(base::Unavailable("no database path")));
+  }
+  auto reader = audit::AuditReader::Open(options_.database_path);
+  if (!reader) return exchange.respond(AuditReadFailure(reader.error()));
+  auto report = (*reader)->Reconcile(sku_id);
+  if (!report && report.error().code() == base::StatusCode::kNotFound) {
+    return exchange.respond(SkuNotFound());
+  }
+  if (!report) return exchange.respond(AuditReadFailure(report.error()));
+  FS_CHECK(report->skus.size() == 1);
+  exchange.respond(
+      JsonResponse(200, audit::RenderSkuReconciliation(report->skus.front(), report->audit)));
+}
+
+void Api::AuditQuery(const Request& request, Exchange exchange) {
+  if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
+  auto query = ParseAuditQuery(request.target);
+  if (!query) return exchange.respond(InvalidRequest(query.error()));
+  if (options_.database_path.empty()) {
+    return exchange.respond(AuditReadFailure(base::Unavailable("no database path")));
+  }
+  auto reader = audit::AuditReader::Open(options_.database_path);
+  if (!reader) return exchange.respond(AuditReadFailure(reader.error()));
+  auto page = (*reader)->Query(*query);
+  if (!page) return exchange.respond(AuditReadFailure(page.error()));
+  exchange.respond(JsonResponse(200, audit::RenderAuditPage(*page)));
+}
+
+void Api::AuditVerify(const Request& request, Exchange exchange) {
+  if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
+  if (options_.database_path.empty()) {
+    return exchange.respond(AuditReadFailure(base::Unavailable("no database path")));
+  }
+  auto reader = audit::AuditReader::Open(options_.database_path);
+  if (!reader) return exchange.respond(AuditReadFailure(reader.error()));
+  auto report = (*reader)->Verify();
+  if (!report) return exchange.respond(AuditReadFailure(report.error()));
+  // A broken chain is still a successful verification: 200 with "valid": false.
+  exchange.respond(JsonResponse(200, audit::RenderVerifyReport(*report)));
 }
 
 void Api::Readyz(Exchange exchange) {

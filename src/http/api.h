@@ -28,6 +28,9 @@ namespace fs::http {
 struct ApiOptions {
   std::string jwt_secret;   // HS256 key for user tokens
   std::string admin_token;  // bearer token of the admin endpoints
+  // The database file, read by the audit and reconciliation endpoints on their own read-only
+  // connection. Empty: those endpoints answer 503.
+  std::string database_path = "";
 };
 
 // Called exactly once per request, on the executor given to Handle().
@@ -75,6 +78,12 @@ class Api {
   void Reserve(const Request& request, const Params& params, Exchange exchange);
   void GetReservation(const Request& request, const Params& params, Exchange exchange);
   void ReleaseReservation(const Request& request, const Params& params, Exchange exchange);
+  void SetSaleOverride(const Request& request, const Params& params, core::SaleOverride to,
+                       Exchange exchange);
+  void AdjustStock(const Request& request, const Params& params, Exchange exchange);
+  void Reconciliation(const Request& request, const Params& params, Exchange exchange);
+  void AuditQuery(const Request& request, Exchange exchange);
+  void AuditVerify(const Request& request, Exchange exchange);
   void Readyz(Exchange exchange);
   void Metrics(Exchange exchange);
 

@@ -57,6 +57,20 @@ HttpOutcome MapOutcome(core::CreateSaleOutcome outcome) {
   base::CheckFailed("outcome out of range", __FILE__, __LINE__);
 }
 
+HttpOutcome MapOutcome(core::AdminSaleOutcome outcome) {
+  using O = core::AdminSaleOutcome;
+  switch (outcome) {
+    case O::kChanged: return {200, {}, {}};
+    case O::kSkuNotFound: return {404, code::kSkuNotFound, "no sale with this sku_id"};
+    case O::kStockBelowCommitted:
+      return {409, code::kStockBelowCommitted,
+              "total_stock cannot go below the units held plus sold"};
+    case O::kStockOutOfRange:
+      return {400, code::kInvalidRequest, "total_stock must stay between 0 and 1000000000"};
+  }
+  base::CheckFailed("outcome out of range", __FILE__, __LINE__);
+}
+
 HttpOutcome MapStatus(const base::Status& status) {
   FS_CHECK(!status.ok());
   if (status.code() == base::StatusCode::kResourceExhausted) {

@@ -30,6 +30,7 @@ inline constexpr std::string_view kReservationNotFound = "RESERVATION_NOT_FOUND"
 inline constexpr std::string_view kReservationExpired = "RESERVATION_EXPIRED";
 inline constexpr std::string_view kReservationNotActive = "RESERVATION_NOT_ACTIVE";
 inline constexpr std::string_view kRateLimited = "RATE_LIMITED";
+inline constexpr std::string_view kStockBelowCommitted = "STOCK_BELOW_COMMITTED";
 }  // namespace code
 
 // error_code is empty for a success row; the handler then renders the resource itself.
@@ -46,6 +47,7 @@ HttpOutcome MapOutcome(core::ReserveOutcome outcome);
 HttpOutcome MapOutcome(core::ReleaseOutcome outcome);
 // kInvalid's message is generic; the handler shows CreateSaleResult::invalid_reason instead.
 HttpOutcome MapOutcome(core::CreateSaleOutcome outcome);
+HttpOutcome MapOutcome(core::AdminSaleOutcome outcome);
 // Any non-ok Status from the engine is 503 (retry later): a failed or refused commit, a full
 // inbox (kResourceExhausted), a stopped engine. REQUIRES: !status.ok().
 HttpOutcome MapStatus(const base::Status& status);

@@ -115,11 +115,27 @@ void WriteHttpMetrics(const HttpMetrics& metrics, TextWriter& writer) {
                         metrics.connections_rejected.value());
 }
 
+void WriteAuditMetrics(const AuditCheckpoint& checkpoint, TextWriter& writer) {
+  std::int64_t event_id = 0;
+  std::string event_hash;
+  if (!checkpoint.Get(event_id, event_hash)) return;
+  writer.Family("flashsale_audit_chain_head_id",
+                "Id of the last audit event at the last checkpoint.", MetricType::kGauge);
+  writer.SampleSigned("flashsale_audit_chain_head_id", {}, event_id);
+  writer.Family("flashsale_audit_chain_head_info",
+                "Always 1; the label holds the hash of the last audit event at the checkpoint.",
+                MetricType::kGauge);
+  const std::string id_text = std::to_string(event_id);
+  writer.SampleSigned("flashsale_audit_chain_head_info",
+                      {{"event_id", id_text}, {"event_hash", event_hash}}, 1);
+}
+
 std::string RenderMetrics(const engine::Engine& engine, const HttpMetrics& http_metrics) {
   TextWriter writer;
   WriteSaleMetrics(engine.AllSales(), writer);
   WriteEngineMetrics(engine.stats(), {engine.queue_length(), engine.healthy()}, writer);
   WriteHttpMetrics(http_metrics, writer);
+  WriteAuditMetrics(http_metrics.audit_checkpoint, writer);
   return writer.Take();
 }
 

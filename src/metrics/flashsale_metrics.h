@@ -8,6 +8,7 @@
 #include <array>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,33 @@ inline constexpr std::array<double, 16> kReservationLatencyBucketsSeconds = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075,
     0.1,    0.12,  0.15,   0.25,  0.5,  1.0,   2.5,  10.0};
 
+// The audit chain head as of the last checkpoint (written at --audit-checkpoint-seconds by
+// the app, read at scrape time). An operator or a monitoring system that keeps these values
+// can later prove that the chain was not rewritten: the event with this id must still have
+// this hash.
+class AuditCheckpoint {
+ public:
+  void Set(std::int64_t event_id, std::string event_hash) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    event_id_ = event_id;
+    event_hash_ = std::move(event_hash);
+    taken_ = true;
+  }
+  // false until the first checkpoint.
+  bool Get(std::int64_t& event_id, std::string& event_hash) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    event_id = event_id_;
+    event_hash = event_hash_;
+    return taken_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::int64_t event_id_ = 0;    // guarded by mutex_
+  std::string event_hash_;       // guarded by mutex_
+  bool taken_ = false;           // guarded by mutex_
+};
+
 struct HttpMetrics {
   // `route_labels`: one per route template, plus any catch-all label the server uses.
   explicit HttpMetrics(std::vector<std::string> route_labels);
@@ -30,6 +58,7 @@ struct HttpMetrics {
   Histogram reservation_latency;  // flashsale_reservation_latency_seconds
   Gauge connections_open;         // flashsale_http_connections
   Counter connections_rejected;   // flashsale_http_connections_rejected_total
+  AuditCheckpoint audit_checkpoint;  // flashsale_audit_chain_head_id / _info
 };
 
 struct EngineGauges {
@@ -43,6 +72,9 @@ void WriteSaleMetrics(std::vector<std::shared_ptr<const engine::PublishedSale>> 
                       TextWriter& writer);
 void WriteEngineMetrics(const engine::EngineStats& stats, EngineGauges gauges, TextWriter& writer);
 void WriteHttpMetrics(const HttpMetrics& metrics, TextWriter& writer);
+// flashsale_audit_chain_head_id and flashsale_audit_chain_head_info{event_hash} (the last
+// checkpoint); nothing before the first checkpoint.
+void WriteAuditMetrics(const AuditCheckpoint& checkpoint, TextWriter& writer);
 
 // Everything above, as one exposition body.
 std::string RenderMetrics(const engine::Engine& engine, const HttpMetrics& http_metrics);

@@ -31,6 +31,7 @@ struct LoadedState {
   std::vector<core::Sale> sales;
   std::vector<core::Reservation> reservations;
   std::vector<core::IdempotencyRecord> idempotency;
+  core::AuditHead audit_head;  // the last stored audit event; event_id 0 when none
 };
 
 class Store {

@@ -128,12 +128,49 @@ BEGIN
 END;
 )sql";
 
+// Audit trail (docs/storage.md, "audit_events"): append-only, hash-chained. The triggers refuse
+// any UPDATE or DELETE. The chain itself (gap-free ids, prev_hash links, hashes) is built by
+// the writer and checked by verification, not by a trigger or CHECKs: a per-insert lookup of
+// the previous row and value CHECKs made each audit insert ~40% dearer (docs/benchmarks.md),
+// and a bad value fails verification anyway.
+constexpr const char* kMigration2 = R"sql(
+CREATE TABLE audit_events (
+  event_id           INTEGER NOT NULL PRIMARY KEY,
+  event_type         TEXT    NOT NULL,
+  user_id            TEXT,
+  sku_id             TEXT,
+  outcome            TEXT    NOT NULL,
+  failure_reason     TEXT,
+  occurred_at_ms     INTEGER NOT NULL,
+  client_ip          TEXT,
+  device_fingerprint TEXT,
+  metadata           TEXT    NOT NULL,
+  prev_hash          TEXT    NOT NULL,
+  event_hash         TEXT    NOT NULL
+) STRICT;
+-- Disputes ("what happened to this user in this sale") seek this one index; queries without
+-- a user walk the table in id order and stop at a page. One index, not one per column: each
+-- index is another random b-tree insert per event on the writer's commit.
+CREATE INDEX audit_events_by_user ON audit_events (user_id, sku_id, event_id);
+
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN
+  SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused');
+END;
+
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN
+  SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused');
+END;
+
+)sql";
+
 struct Migration {
   std::int64_t version;
   const char* sql;
 };
 
-constexpr std::array<Migration, 1> kMigrations = {{{1, kMigration1}}};
+constexpr std::array<Migration, 2> kMigrations = {{{1, kMigration1}, {2, kMigration2}}};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 // ---------------------------------------------------------------------------------------------
@@ -219,6 +256,12 @@ class Binder {
   Binder& TimeMs(base::Time value) { return Int64(base::ToMillis(value)); }
   Binder& OptionalTimeMs(const std::optional<base::Time>& value) {
     if (value) return TimeMs(*value);
+    ++index_;
+    if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_null(statement_, index_);
+    return *this;
+  }
+  Binder& OptionalText(const std::optional<std::string>& value) {
+    if (value) return Text(*value);
     ++index_;
     if (rc_ == SQLITE_OK) rc_ = sqlite3_bind_null(statement_, index_);
     return *this;
@@ -487,9 +530,10 @@ base::Status DecodeIdempotency(sqlite3_stmt* row, core::IdempotencyRecord& recor
   return base::Status::Ok();
 }
 
-constexpr std::array<const char*, 5> kMutationNames = {
-    "SaleCreated", "ReservationCreated", "ReservationStatusChanged", "IdempotencyStored",
-    "IdempotencyPruned"};
+constexpr std::array<const char*, 8> kMutationNames = {
+    "SaleCreated",       "ReservationCreated", "ReservationStatusChanged",
+    "IdempotencyStored", "IdempotencyPruned",  "AuditAppended",
+    "SaleOverrideChanged", "SaleStockChanged"};
 static_assert(std::variant_size_v<core::Mutation> == kMutationNames.size());
 
 }  // namespace
@@ -527,6 +571,9 @@ void StatementFinalizer::operator()(sqlite3_stmt* statement) const {
 SqliteStore::SqliteStore(sqlite_internal::DatabaseHandle db) : db_(std::move(db)) {}
 
 SqliteStore::~SqliteStore() {
+  update_stock_.reset();
+  update_override_.reset();
+  insert_audit_.reset();
   read_counters_.reset();
   prune_idempotency_.reset();
   insert_idempotency_.reset();
@@ -588,6 +635,14 @@ base::Status SqliteStore::PrepareCachedStatements() {
       {&prune_idempotency_, "DELETE FROM idempotency_keys WHERE created_at_ms < ?1"},
       {&read_counters_,
        "SELECT sku_id, total_stock, held, sold FROM skus ORDER BY sku_id"},
+      {&insert_audit_,
+       "INSERT INTO audit_events (event_id, event_type, user_id, sku_id, outcome,"
+       " failure_reason, occurred_at_ms, client_ip, device_fingerprint, metadata, prev_hash,"
+       " event_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
+      {&update_override_,
+       "UPDATE skus SET override_state = ?1 WHERE sku_id = ?2 AND override_state = ?3"},
+      {&update_stock_,
+       "UPDATE skus SET total_stock = ?1 WHERE sku_id = ?2 AND total_stock = ?3"},
   };
   for (const Cached& entry : cached) {
     auto statement = Prepare(db_.get(), entry.sql, SQLITE_PREPARE_PERSISTENT, Stage::kOpen);
@@ -712,6 +767,54 @@ base::Status SqliteStore::Apply(const core::IdempotencyPruned& mutation) {
   return StepWrite(db_.get(), statement, binder, "prune idempotency keys");
 }
 
+base::Status SqliteStore::Apply(const core::AuditAppended& mutation) {
+  const core::AuditEvent& event = mutation.event;
+  sqlite3_stmt* statement = insert_audit_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Int64(event.event_id)
+      .Text(core::AuditEventTypeName(event.type))
+      .OptionalText(event.user_id)
+      .OptionalText(event.sku_id)
+      .Text(core::AuditOutcomeName(event.outcome))
+      .OptionalText(event.failure_reason)
+      .TimeMs(event.occurred_at)
+      .OptionalText(event.client_ip)
+      .OptionalText(event.device_fingerprint)
+      .Text(event.metadata)
+      .Text(event.prev_hash)
+      .Text(event.event_hash);
+  return StepWrite(db_.get(), statement, binder,
+                   "insert audit event " + std::to_string(event.event_id));
+}
+
+// Updates one skus row guarded by its expected old value; no match is a writer bug.
+base::Status SqliteStore::UpdateSkuColumn(sqlite3_stmt* statement, std::int64_t to,
+                                          const std::string& sku_id, std::int64_t from,
+                                          const std::string& context) {
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Int64(to).Text(sku_id).Int64(from);
+  FS_RETURN_IF_ERROR(StepWrite(db_.get(), statement, binder, context));
+  const int changed_rows = sqlite3_changes(db_.get());
+  if (changed_rows != 1) {
+    return base::Internal(context + ": matched " + std::to_string(changed_rows) + " rows");
+  }
+  return base::Status::Ok();
+}
+
+base::Status SqliteStore::Apply(const core::SaleOverrideChanged& mutation) {
+  return UpdateSkuColumn(update_override_.get(), static_cast<std::int64_t>(mutation.to),
+                         mutation.sku_id, static_cast<std::int64_t>(mutation.from),
+                         "override of sale '" + mutation.sku_id + "'");
+}
+
+base::Status SqliteStore::Apply(const core::SaleStockChanged& mutation) {
+  // The no_oversell CHECK refuses a total below held + sold: the second guard.
+  return UpdateSkuColumn(update_stock_.get(), mutation.to, mutation.sku_id, mutation.from,
+                         "total_stock of sale '" + mutation.sku_id + "'");
+}
+
 base::Result<LoadedState> SqliteStore::Load(base::Time idempotency_since) {
   const int begin_rc = StepControl(begin_read_.get());
   if (begin_rc != SQLITE_DONE) {
@@ -766,6 +869,17 @@ base::Result<LoadedState> SqliteStore::LoadInSnapshot(base::Time idempotency_sin
         state.idempotency.emplace_back();
         return DecodeIdempotency(row, state.idempotency.back());
       }));
+
+  auto head = Prepare(db,
+                      "SELECT event_id, event_hash FROM audit_events"
+                      " ORDER BY event_id DESC LIMIT 1",
+                      0, Stage::kRead);
+  if (!head) return head.error();
+  FS_RETURN_IF_ERROR(ForEachRow(db, head->get(), "load audit head", [&](sqlite3_stmt* row) {
+    state.audit_head.event_id = ColumnInt64(row, 0);
+    state.audit_head.event_hash = ColumnText(row, 1);
+    return base::Status::Ok();
+  }));
   return state;
 }
 

@@ -1,0 +1,161 @@
+#include "core/audit.h"
+
+#include <array>
+#include <utility>
+
+namespace fs::core {
+namespace {
+
+constexpr std::array<std::pair<AuditEventType, std::string_view>, 9> kTypeNames = {{
+    {AuditEventType::kReserveAttempt, "RESERVE_ATTEMPT"},
+    {AuditEventType::kRelease, "RELEASE"},
+    {AuditEventType::kExpiry, "EXPIRY"},
+    {AuditEventType::kCheckout, "CHECKOUT"},
+    {AuditEventType::kPayment, "PAYMENT"},
+    {AuditEventType::kSaleCreated, "SALE_CREATED"},
+    {AuditEventType::kSaleOpened, "SALE_OPENED"},
+    {AuditEventType::kSaleClosed, "SALE_CLOSED"},
+    {AuditEventType::kStockAdjusted, "STOCK_ADJUSTED"},
+}};
+
+constexpr std::array<std::pair<AuditOutcome, std::string_view>, 3> kOutcomeNames = {{
+    {AuditOutcome::kSuccess, "SUCCESS"},
+    {AuditOutcome::kFailed, "FAILED"},
+    {AuditOutcome::kThrottled, "THROTTLED"},
+}};
+
+void AppendField(std::string& out, std::string_view value) {
+  out += std::to_string(value.size());
+  out += ':';
+  out += value;
+  out += ';';
+}
+
+void AppendOptional(std::string& out, const std::optional<std::string>& value) {
+  if (value) {
+    AppendField(out, *value);
+  } else {
+    out += "~;";
+  }
+}
+
+}  // namespace
+
+std::string_view AuditEventTypeName(AuditEventType type) {
+  for (const auto& [value, name] : kTypeNames) {
+    if (value == type) return name;
+  }
+  return "UNKNOWN";
+}
+
+std::optional<AuditEventType> AuditEventTypeFromName(std::string_view name) {
+  for (const auto& [value, known] : kTypeNames) {
+    if (known == name) return value;
+  }
+  return std::nullopt;
+}
+
+std::string_view AuditOutcomeName(AuditOutcome outcome) {
+  for (const auto& [value, name] : kOutcomeNames) {
+    if (value == outcome) return name;
+  }
+  return "UNKNOWN";
+}
+
+std::optional<AuditOutcome> AuditOutcomeFromName(std::string_view name) {
+  for (const auto& [value, known] : kOutcomeNames) {
+    if (known == name) return value;
+  }
+  return std::nullopt;
+}
+
+std::string JsonQuote(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '"';
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20) {
+      out += "\\u00";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 15];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+void AuditMetadata::Key(std::string_view key) {
+  if (!text_.empty()) text_ += ',';
+  text_ += JsonQuote(key);
+  text_ += ':';
+}
+
+AuditMetadata& AuditMetadata::Add(std::string_view key, std::int64_t value) {
+  Key(key);
+  text_ += std::to_string(value);
+  return *this;
+}
+
+AuditMetadata& AuditMetadata::Add(std::string_view key, std::string_view value) {
+  Key(key);
+  text_ += JsonQuote(value);
+  return *this;
+}
+
+std::string CanonicalEncoding(const AuditEvent& event) {
+  std::string out;
+  out.reserve(256 + event.metadata.size());
+  out += "flashsale-audit-v1;";
+  AppendField(out, std::to_string(event.event_id));
+  AppendField(out, AuditEventTypeName(event.type));
+  AppendOptional(out, event.user_id);
+  AppendOptional(out, event.sku_id);
+  AppendField(out, AuditOutcomeName(event.outcome));
+  AppendOptional(out, event.failure_reason);
+  AppendField(out, std::to_string(base::ToMillis(event.occurred_at)));
+  AppendOptional(out, event.client_ip);
+  AppendOptional(out, event.device_fingerprint);
+  AppendField(out, event.metadata);
+  AppendField(out, event.prev_hash);
+  return out;
+}
+
+AuditHead ChainAfter(const AuditHead& head, AuditEvent& event, const AuditHasher& hasher) {
+  event.event_id = head.event_id + 1;
+  event.prev_hash = head.event_hash;
+  event.event_hash = hasher(CanonicalEncoding(event));
+  return AuditHead{event.event_id, event.event_hash};
+}
+
+bool AuditChainVerifier::Next(const AuditEvent& event) {
+  if (broken_event_id_) return false;
+  auto fail = [&](std::string reason) {
+    broken_event_id_ = event.event_id;
+    reason_ = std::move(reason);
+    return false;
+  };
+  // A deleted event leaves a gap, an inserted one a duplicate or a skipped id, swapped rows
+  // (contents exchanged) break the previous-hash links: each shows up as one of these.
+  if (event.event_id != head_.event_id + 1) {
+    return fail("expected event id " + std::to_string(head_.event_id + 1) + ", found " +
+                std::to_string(event.event_id));
+  }
+  if (event.prev_hash != head_.event_hash) {
+    return fail("prev_hash does not match the hash of event " + std::to_string(head_.event_id));
+  }
+  if (event.event_hash != hasher_(CanonicalEncoding(event))) {
+    return fail("event_hash does not match the event's contents");
+  }
+  head_ = AuditHead{event.event_id, event.event_hash};
+  ++events_;
+  return true;
+}
+
+}  // namespace fs::core

@@ -1,0 +1,326 @@
+// Goal: the audit trail as stored. The engine writes one audit event per decision in the same
+// SQLite transaction, including for a failed commit (nothing stored, ids stay gap-free) and
+// across a reopen (the head is loaded, the chain continues). The database is append-only:
+// UPDATE and DELETE are refused by triggers; an append that does not continue the chain is
+// caught by verification. AuditReader, on its own read-only connection, verifies the chain
+// and detects a modified, deleted, inserted or swapped row written by an attacker who dropped
+// the triggers; it pages the disputes query and its reconciliation lists a broken counter.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <future>
+#include <string>
+
+#include "audit/audit_reader.h"
+#include "audit/sha256.h"
+#include "engine/engine.h"
+#include "store/fault/fault_store.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace fs::audit {
+namespace {
+
+using base::TimeFromMillis;
+
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() { sqlite3_close_v2(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+  int Exec(const std::string& sql) {
+    char* error_text = nullptr;
+    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error_text);
+    last_error = error_text != nullptr ? error_text : "";
+    sqlite3_free(error_text);
+    return rc & 0xff;
+  }
+  std::string QueryText(const std::string& sql) {
+    sqlite3_stmt* statement = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &statement, nullptr), SQLITE_OK) << sql;
+    std::string value;
+    if (sqlite3_step(statement) == SQLITE_ROW) {
+      const unsigned char* text = sqlite3_column_text(statement, 0);
+      if (text != nullptr) value = reinterpret_cast<const char*>(text);
+    }
+    sqlite3_finalize(statement);
+    return value;
+  }
+  std::string last_error;
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class AuditStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/flashsale-audit-store-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    path_ = (dir_ / "flashsale.db").string();
+  }
+  void TearDown() override {
+    engine_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void OpenEngine(std::unique_ptr<store::Store> store = nullptr) {
+    if (store == nullptr) {
+      auto opened = store::SqliteStore::Open(path_, {});
+      ASSERT_TRUE(opened.has_value()) << opened.status().ToString();
+      store = std::move(opened).value();
+    }
+    engine::Options options;
+    options.seed = ++seed_;  // a reopened engine must not repeat reservation ids
+    auto engine = engine::Engine::Open(std::move(options), std::move(store), clock_);
+    ASSERT_TRUE(engine.has_value()) << engine.status().ToString();
+    engine_ = std::move(engine).value();
+  }
+  void CreateSale(const std::string& sku, std::int64_t stock) {
+    core::Sale sale;
+    sale.sku_id = sku;
+    sale.name = "Sale " + sku;
+    sale.price_cents = 100;
+    sale.currency = "USD";
+    sale.total_stock = stock;
+    std::promise<engine::CreateSaleReply> promise;
+    engine_->CreateSale(sale, [&](engine::CreateSaleReply r) { promise.set_value(std::move(r)); });
+    ASSERT_TRUE(promise.get_future().get().status.ok());
+  }
+  engine::ReserveReply Reserve(const std::string& sku, const std::string& user) {
+    std::promise<engine::ReserveReply> promise;
+    engine_->Reserve({sku, user, 1, ""},
+                     [&](engine::ReserveReply r) { promise.set_value(std::move(r)); });
+    return promise.get_future().get();
+  }
+  // A sale of 2 units and 5 attempts: 2 granted, 3 refused (SOLD_OUT): 6 events.
+  void MakeHistory() {
+    OpenEngine();
+    CreateSale("tee", 2);
+    for (int i = 0; i < 5; ++i) Reserve("tee", "user" + std::to_string(i));
+  }
+  VerifyReport VerifyNow() {
+    auto reader = AuditReader::Open(path_);
+    EXPECT_TRUE(reader.has_value()) << reader.status().ToString();
+    if (!reader) return {};
+    auto report = (*reader)->Verify();
+    EXPECT_TRUE(report.has_value()) << report.status().ToString();
+    if (!report) return {};
+    return *report;
+  }
+
+  std::filesystem::path dir_;
+  std::string path_;
+  base::ManualClock clock_{TimeFromMillis(1'800'000'000'000)};
+  std::unique_ptr<engine::Engine> engine_;
+  std::uint64_t seed_ = 10;
+};
+
+TEST_F(AuditStoreTest, EveryDecisionIsStoredAndTheChainVerifies) {
+  MakeHistory();
+  EXPECT_EQ(engine_->audit_head().event_id, 6);
+  const VerifyReport report = VerifyNow();
+  EXPECT_TRUE(report.valid) << report.reason;
+  EXPECT_EQ(report.events, 6);
+  EXPECT_EQ(report.head.event_hash, engine_->audit_head().event_hash);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.QueryText("SELECT COUNT(*) FROM audit_events WHERE event_type = 'RESERVE_ATTEMPT'"
+                          " AND outcome = 'FAILED' AND failure_reason = 'SOLD_OUT'"),
+            "3");
+}
+
+TEST_F(AuditStoreTest, ReopenContinuesTheChain) {
+  MakeHistory();
+  const core::AuditHead head = engine_->audit_head();
+  engine_.reset();
+  OpenEngine();
+  EXPECT_EQ(engine_->audit_head().event_id, head.event_id);
+  EXPECT_EQ(engine_->audit_head().event_hash, head.event_hash);
+  CreateSale("cap", 1);
+  Reserve("cap", "alice");
+  const VerifyReport report = VerifyNow();
+  EXPECT_TRUE(report.valid) << report.reason;
+  EXPECT_EQ(report.events, 8);
+}
+
+TEST_F(AuditStoreTest, FailedCommitStoresNoEventAndLeavesNoGap) {
+  auto sqlite = store::SqliteStore::Open(path_, {});
+  ASSERT_TRUE(sqlite.has_value());
+  auto fault = std::make_unique<store::FaultStore>(std::move(sqlite).value());
+  store::FaultStore* faults = fault.get();
+  OpenEngine(std::move(fault));
+  CreateSale("tee", 5);
+  faults->FailNextCommits(1);
+  EXPECT_FALSE(Reserve("tee", "alice").status.ok());
+  EXPECT_EQ(engine_->audit_head().event_id, 1);
+  EXPECT_TRUE(Reserve("tee", "bob").status.ok());
+  EXPECT_EQ(engine_->audit_head().event_id, 2);
+  const VerifyReport report = VerifyNow();
+  EXPECT_TRUE(report.valid) << report.reason;
+  EXPECT_EQ(report.events, 2);
+}
+
+TEST_F(AuditStoreTest, TriggersRefuseUpdateAndDelete) {
+  MakeHistory();
+  engine_.reset();
+  RawDb raw(path_);
+  EXPECT_EQ(raw.Exec("UPDATE audit_events SET failure_reason = NULL WHERE event_id = 4"),
+            SQLITE_CONSTRAINT);
+  EXPECT_NE(raw.last_error.find("append-only"), std::string::npos) << raw.last_error;
+  EXPECT_EQ(raw.Exec("DELETE FROM audit_events WHERE event_id = 6"), SQLITE_CONSTRAINT);
+  EXPECT_EQ(raw.Exec("DELETE FROM audit_events"), SQLITE_CONSTRAINT);
+  // An id that exists cannot be written twice (primary key).
+  const std::string insert =
+      "INSERT INTO audit_events (event_id, event_type, outcome, occurred_at_ms, metadata,"
+      " prev_hash, event_hash) VALUES (3, 'RELEASE', 'SUCCESS', 0, '{}', '" +
+      std::string(64, 'f') + "', '" + std::string(64, 'f') + "')";
+  EXPECT_EQ(raw.Exec(insert), SQLITE_CONSTRAINT);
+  EXPECT_TRUE(VerifyNow().valid);
+}
+
+TEST_F(AuditStoreTest, AnAppendThatDoesNotContinueTheChainFailsVerification) {
+  MakeHistory();
+  engine_.reset();
+  {
+    RawDb raw(path_);
+    const std::string fake_hash(64, 'f');
+    ASSERT_EQ(raw.Exec("INSERT INTO audit_events (event_id, event_type, outcome, occurred_at_ms,"
+                       " metadata, prev_hash, event_hash) VALUES (7, 'RELEASE', 'SUCCESS', 0,"
+                       " '{}', '" +
+                       fake_hash + "', '" + fake_hash + "')"),
+              SQLITE_OK)
+        << raw.last_error;
+  }
+  const VerifyReport report = VerifyNow();
+  EXPECT_FALSE(report.valid);
+  EXPECT_EQ(report.broken_event_id, 7);
+  EXPECT_EQ(report.events, 6);
+}
+
+// The attacker's way in: drop the guards, then edit.
+void DropGuards(RawDb& raw) {
+  ASSERT_EQ(raw.Exec("DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;"),
+            SQLITE_OK)
+      << raw.last_error;
+}
+
+TEST_F(AuditStoreTest, VerificationDetectsEachTampering) {
+  struct Case {
+    const char* name;
+    std::string sql;
+    std::int64_t broken_event_id;
+    std::int64_t verified_events;  // events before the first broken one
+  };
+  const std::string row3 =
+      "SELECT event_type, user_id, sku_id, outcome, failure_reason, occurred_at_ms, client_ip,"
+      " device_fingerprint, metadata FROM audit_events WHERE event_id = 3";
+  const std::vector<Case> cases = {
+      {"modified", "UPDATE audit_events SET failure_reason = 'LIMIT_EXCEEDED' WHERE event_id = 4",
+       4, 3},
+      {"deleted", "DELETE FROM audit_events WHERE event_id = 3", 4, 2},
+      // Ids from 3 on move up by one and a forged event takes id 3.
+      {"inserted",
+       "UPDATE audit_events SET event_id = event_id + 1000 WHERE event_id >= 3;"
+       " UPDATE audit_events SET event_id = event_id - 999 WHERE event_id > 1000;"
+       " INSERT INTO audit_events SELECT 3, event_type, 'mallory', sku_id, outcome,"
+       " failure_reason, occurred_at_ms, client_ip, device_fingerprint, metadata, event_hash,"
+       " event_hash FROM audit_events WHERE event_id = 2",
+       3, 2},
+      // Rows 3 and 4 exchange their contents, ids staying in place.
+      {"swapped",
+       "UPDATE audit_events SET event_id = 1000 WHERE event_id = 3;"
+       " UPDATE audit_events SET event_id = 3 WHERE event_id = 4;"
+       " UPDATE audit_events SET event_id = 4 WHERE event_id = 1000",
+       3, 2},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    engine_.reset();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    MakeHistory();
+    engine_.reset();
+    {
+      RawDb raw(path_);
+      DropGuards(raw);
+      ASSERT_EQ(raw.Exec(c.sql), SQLITE_OK) << raw.last_error;
+    }
+    const VerifyReport report = VerifyNow();
+    EXPECT_FALSE(report.valid);
+    EXPECT_EQ(report.broken_event_id, c.broken_event_id) << report.reason;
+    EXPECT_EQ(report.events, c.verified_events);
+  }
+}
+
+TEST_F(AuditStoreTest, DisputesQueryPagesByCursorAndFilters) {
+  MakeHistory();
+  Reserve("tee", "user0");  // user0 again: LIMIT_EXCEEDED
+  auto reader = AuditReader::Open(path_);
+  ASSERT_TRUE(reader.has_value());
+  AuditQuery query;
+  query.sku_id = "tee";
+  query.limit = 3;
+  std::vector<std::int64_t> ids;
+  for (int page_index = 0; page_index < 10; ++page_index) {
+    auto page = (*reader)->Query(query);
+    ASSERT_TRUE(page.has_value());
+    for (const auto& event : page->events) ids.push_back(event.event_id);
+    if (!page->next_after_id) break;
+    EXPECT_EQ(page->events.size(), 3u);
+    query.after_id = *page->next_after_id;
+  }
+  EXPECT_EQ(ids, (std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7}));
+
+  AuditQuery user0;
+  user0.user_id = "user0";
+  auto page = (*reader)->Query(user0);
+  ASSERT_TRUE(page.has_value());
+  ASSERT_EQ(page->events.size(), 2u);
+  EXPECT_EQ(page->events[0].outcome, core::AuditOutcome::kSuccess);
+  EXPECT_EQ(page->events[1].failure_reason, "LIMIT_EXCEEDED");
+  EXPECT_FALSE(page->next_after_id.has_value());
+
+  AuditQuery later;
+  later.from = clock_.Now() + base::Millis(1);
+  page = (*reader)->Query(later);
+  ASSERT_TRUE(page.has_value());
+  EXPECT_TRUE(page->events.empty());
+}
+
+TEST_F(AuditStoreTest, ReconciliationIsCleanThenListsABrokenCounter) {
+  MakeHistory();
+  {
+    auto reader = AuditReader::Open(path_);
+    ASSERT_TRUE(reader.has_value());
+    auto report = (*reader)->Reconcile(std::string("tee"));
+    ASSERT_TRUE(report.has_value()) << report.status().ToString();
+    ASSERT_EQ(report->skus.size(), 1u);
+    EXPECT_TRUE(report->consistent());
+    EXPECT_EQ(report->skus[0].rows_held, 2);
+    EXPECT_EQ(report->skus[0].oversell, 0);
+    EXPECT_FALSE(report->skus[0].orders_table);
+    EXPECT_EQ((*reader)->Reconcile(std::string("nope")).status().code(),
+              base::StatusCode::kNotFound);
+  }
+  engine_.reset();
+  {
+    RawDb raw(path_);
+    ASSERT_EQ(raw.Exec("UPDATE skus SET held = 1 WHERE sku_id = 'tee'"), SQLITE_OK);
+  }
+  auto reader = AuditReader::Open(path_);
+  ASSERT_TRUE(reader.has_value());
+  auto report = (*reader)->Reconcile(std::nullopt);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_FALSE(report->consistent());
+  ASSERT_EQ(report->skus[0].mismatches.size(), 1u);
+  EXPECT_EQ(report->skus[0].mismatches[0], "held: counter 1, rows 2");
+  EXPECT_NE(RenderReconciliationTable(*report).find("MISMATCH"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fs::audit
