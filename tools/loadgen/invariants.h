@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <string_view>
 #include <vector>
 
@@ -49,7 +50,7 @@ struct InvariantInput {
   ReconciliationAvailability reconciliation_availability =
       ReconciliationAvailability::kNotAvailable;
   ReconciliationSummary reconciliation;
-  std::map<std::string, std::int64_t> units_by_user;  // granted and not given back
+  std::unordered_map<std::string, std::int64_t> units_by_user;  // granted and not given back
   // Granted units the client saw (201s minus releases minus failed orders), when this run
   // created the sale and was its only client; nullopt otherwise.
   std::optional<std::int64_t> client_units_held_or_sold;

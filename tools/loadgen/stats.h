@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace fs::loadgen {
@@ -52,7 +53,7 @@ struct RunStats {
   std::uint64_t checkouts_accepted = 0; // 202
   std::map<std::string, std::uint64_t> order_final_status;  // PAID/FAILED/... or PENDING
   // Units the client saw granted per user and still held or bought (201 minus released).
-  std::map<std::string, std::int64_t> units_by_user;
+  std::unordered_map<std::string, std::int64_t> units_by_user;
   void Merge(const RunStats& other);
 };
 
