@@ -186,13 +186,10 @@ start_flashsale
 wrk "${WRK_ARGS[@]}" "http://127.0.0.1:$FS_PORT/api/v1/products/bench/availability" \
   >"$out/wrk-availability.txt"
 
-# --- 2. durable reserve, open loop, sale, contest --------------------------------------------
-log "durable reserve, closed loop 256 connections, ${T_RESERVE}s"
-loadgen reserve-durable --scenario reserve-only --sku hot --create-stock 1000000000 \
-  --connections 256 --duration "$T_RESERVE"
+# --- 2. open loop, sale, contest (same server), then durable vs. fsync off ------------------
 log "durable reserve, open loop 25000/s, ${T_RESERVE}s"
-loadgen reserve-open-25k --scenario reserve-only --sku hot --rate 25000 --connections 1000 \
-  --duration "$T_RESERVE"
+loadgen reserve-open-25k --scenario reserve-only --sku hot --create-stock 1000000000 \
+  --rate 25000 --connections 1000 --duration "$T_RESERVE"
 log "sale: 10000 units, $SALE_USERS users over ${SALE_RAMP}s"
 loadgen sale --scenario sale --sku sale --create-stock 10000 --users "$SALE_USERS" \
   --ramp "$SALE_RAMP" --connections 1000 --abandon-share 0.1 --duration "$((SALE_RAMP + 5))"
@@ -201,11 +198,24 @@ loadgen contest --scenario contest --sku contest --create-stock 100 --honest-use
   --honest-window 2 --bot-clients 8 --bot-ips 2 --bot-devices 2 --connections 64 --duration 5
 stop_pid "$FS_PID"
 
-log "reserve with --sqlite-synchronous off"
-start_flashsale --sqlite-synchronous off
-loadgen reserve-fsync-off --scenario reserve-only --sku hot --create-stock 1000000000 \
-  --connections 256 --duration "$T_RESERVE"
-stop_pid "$FS_PID"
+# Durable and fsync-off alternate twice (best of each is kept), so a drift of the disk or of
+# other load on the machine hits both alike.
+for round in 1 2; do
+  log "durable reserve (round $round), closed loop 256 connections, ${T_RESERVE}s"
+  start_flashsale
+  loadgen "reserve-durable-$round" --scenario reserve-only --sku hot \
+    --create-stock 1000000000 --connections 256 --duration "$T_RESERVE"
+  stop_pid "$FS_PID"
+  log "reserve with --sqlite-synchronous off (round $round)"
+  start_flashsale --sqlite-synchronous off
+  loadgen "reserve-fsync-off-$round" --scenario reserve-only --sku hot \
+    --create-stock 1000000000 --connections 256 --duration "$T_RESERVE"
+  stop_pid "$FS_PID"
+done
+best_of() {  # best_of NAME: the better reserve rate of NAME-1 and NAME-2
+  jq -s '[.[].endpoints.reserve.rps] | max' "$out/$1-1.json" "$out/$1-2.json" 2>/dev/null ||
+    echo 0
+}
 
 # --- 3. batching curve ----------------------------------------------------------------------
 for batch in 1 8 64 512 4096; do
@@ -291,8 +301,8 @@ log "microbenchmarks"
 j() { jq -r "$2" "$out/$1.json" 2>/dev/null || echo 0; }
 nginx_rps="$(wrk_rps "$out/wrk-nginx.txt")"
 avail_rps="$(wrk_rps "$out/wrk-availability.txt")"
-durable_rps="$(j reserve-durable '.endpoints.reserve.rps')"
-off_rps="$(j reserve-fsync-off '.endpoints.reserve.rps')"
+durable_rps="$(best_of reserve-durable)"
+off_rps="$(best_of reserve-fsync-off)"
 pg_best="$(awk '/^tps = / {print $3}' "$out/pgbench.txt" | sort -g | tail -1)"
 redis_rps() { awk -F, '/EVALSHA/ {gsub(/"/,"",$2); print $2}' "$out/redis-$1.csv" | head -1; }
 redis_default="$(redis_rps default)"
@@ -317,7 +327,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
     "$durable_rps" "$off_rps" "$(ratio "$durable_rps" "$off_rps")" ">= 0.5"
   echo
   printf '%-46s %s\n' "open loop 25000/s offered: achieved, P99 ms" \
-    "$(j reserve-open-25k '"\(.endpoints.reserve.rps|floor)/s, P99 \(.endpoints.reserve.p99_ms*100|floor/100) ms (target <= 20)"')"
+    "$(j reserve-open-25k '"\(.endpoints.reserve.rps|floor)/s, P99 \(.endpoints.reserve.p99_ms*100|floor/100) ms (target <= 20), unsent \(.unsent_jobs)"')"
   printf '%-46s %s\n' "sale 10000 units / $SALE_USERS users" \
     "$(j sale '"sold out after \(.sold_out_after_seconds // "never") s, reserve P95 \(.endpoints.reserve.p95_ms*100|floor/100) ms (<= 120), checkout \(.checkout) P95 \((.endpoints.checkout.p95_ms // 0)*100|floor/100) ms (<= 450), invariants ok: \(.invariants.ok)"')"
   printf '%-46s %s\n' "contest 100 units: honest vs bots" \

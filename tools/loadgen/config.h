@@ -33,6 +33,8 @@ struct Config {
   // A job is one request, or one user's whole flow in `sale`.
   double duration_seconds = 10;
   std::uint64_t requests_max = 0;
+  // Open loop: jobs still unsent this long after `duration_seconds` are counted, not sent.
+  double drain_seconds = 10;
   // Open loop at this many jobs/s (0: closed loop), except `sale`, which spreads `users`
   // over `ramp_seconds`.
   double rate = 0;

@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
   app.add_option("--duration", c.duration_seconds, "seconds of arrivals at most")
       ->check(CLI::Range(0.1, 3600.0));
   app.add_option("--requests", c.requests_max, "jobs at most (0: no bound)");
+  app.add_option("--drain", c.drain_seconds,
+                 "open loop: seconds after --duration before due jobs are dropped (counted)")
+      ->check(CLI::Range(0.0, 3600.0));
   app.add_option("--rate", c.rate, "jobs/s offered, open loop; 0 = closed loop")
       ->check(CLI::Range(0.0, 10'000'000.0));
   app.add_option("--users", c.users, "distinct users (sale: arriving over --ramp)")

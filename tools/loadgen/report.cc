@@ -61,6 +61,10 @@ std::string RenderTable(RunSummary& summary) {
                   l.Percentile(50), l.Percentile(90), l.Percentile(95), l.Percentile(99),
                   l.Percentile(99.9), l.Max(), StatusList(endpoint).c_str());
   }
+  if (summary.unsent_jobs > 0) {
+    out += Format("%llu due jobs never sent: the run fell more than %.0f s behind its schedule\n",
+                  static_cast<unsigned long long>(summary.unsent_jobs), c.drain_seconds);
+  }
   if (summary.sold_out_after_seconds) {
     out += Format("sold out after %.3f s\n", *summary.sold_out_after_seconds);
   }
@@ -143,6 +147,8 @@ std::string RenderJson(RunSummary& summary) {
   w.Uint64(total);
   w.Key("rps");
   w.Double(static_cast<double>(total) / summary.elapsed_seconds);
+  w.Key("unsent_jobs");
+  w.Uint64(summary.unsent_jobs);
   w.Key("sold_out_after_seconds");
   if (summary.sold_out_after_seconds) {
     w.Double(*summary.sold_out_after_seconds);

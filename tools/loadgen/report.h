@@ -22,6 +22,7 @@ struct RunSummary {
   std::optional<double> sold_out_after_seconds;  // first SOLD_OUT answer
   Feature checkout = Feature::kNotUsed;          // POST /api/v1/checkout answered 404 NOT_FOUND
   std::vector<InvariantCheck> invariants;        // empty: not checked
+  std::uint64_t unsent_jobs = 0;                 // open-loop jobs due but never sent
 };
 
 std::string RenderTable(RunSummary& summary);

@@ -32,6 +32,10 @@ struct Shared {
   const Config& config;
   SteadyClock::time_point start;
   SteadyClock::time_point deadline;
+  // Past this, due jobs are no longer sent but counted as unsent (the generator or server fell
+  // behind), so an overloaded open-loop run still ends in bounded time.
+  SteadyClock::time_point hard_stop;
+  std::atomic<std::uint64_t> unsent{0};
   std::optional<ArrivalSchedule> schedule;  // nullopt: closed loop
   std::uint64_t jobs_max = 0;               // 0: unbounded
   std::atomic<std::uint64_t> next_job{0};
@@ -223,6 +227,10 @@ asio::awaitable<void> JobLoop(Shared& shared, RunStats& stats) {
     if (shared.schedule) {
       intended = shared.start + std::chrono::microseconds(shared.schedule->OffsetMicros(index));
       if (intended >= shared.deadline) break;
+      if (SteadyClock::now() >= shared.hard_stop) {
+        shared.unsent.fetch_add(1);
+        continue;
+      }
       if (intended > SteadyClock::now()) {
         timer.expires_at(intended);
         co_await timer.async_wait(asio::use_awaitable);
@@ -386,6 +394,8 @@ base::Result<RunSummary> RunScenario(const Config& config) {
   shared.start = SteadyClock::now();
   shared.deadline = shared.start + std::chrono::microseconds(
                                        static_cast<std::int64_t>(config.duration_seconds * 1e6));
+  shared.hard_stop = shared.deadline + std::chrono::microseconds(
+                                           static_cast<std::int64_t>(config.drain_seconds * 1e6));
   const auto thread_of = [&](int i) { return static_cast<std::size_t>(i % config.threads); };
   for (int i = 0; i < config.connections; ++i) {
     asio::co_spawn(*contexts[thread_of(i)], JobLoop(shared, results[thread_of(i)]),
@@ -408,6 +418,7 @@ base::Result<RunSummary> RunScenario(const Config& config) {
   summary.elapsed_seconds =
       std::chrono::duration<double>(SteadyClock::now() - shared.start).count();
   for (const RunStats& r : results) summary.stats.Merge(r);
+  summary.unsent_jobs = shared.unsent.load();
   if (shared.sold_out_micros.load() >= 0) {
     summary.sold_out_after_seconds = static_cast<double>(shared.sold_out_micros.load()) / 1e6;
   }
