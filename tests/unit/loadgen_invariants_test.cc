@@ -109,7 +109,8 @@ TEST(LoadgenInvariantsTest, ParseAdminCounters) {
   EXPECT_EQ(counters->per_user_limit, 2);
   EXPECT_FALSE(ParseAdminCounters(R"({"total_stock":10,"available":3})").has_value());
   EXPECT_FALSE(ParseAdminCounters(R"({"total_stock":"10","available":3,"reserved":0,)"
-                                  R"("sold":0})").has_value());
+                                  R"("sold":0})")
+                   .has_value());
   EXPECT_FALSE(ParseAdminCounters("not json").has_value());
   EXPECT_FALSE(ParseReconciliation("[1]").has_value());
 }

@@ -1,7 +1,6 @@
 // Goal: the load generator's percentile math (nearest rank), merging of per-thread results,
 // and the JSON report carry the right numbers.
 #include <gtest/gtest.h>
-
 #include <rapidjson/document.h>
 
 #include "tools/loadgen/report.h"

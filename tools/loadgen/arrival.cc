@@ -10,8 +10,7 @@ ArrivalSchedule ArrivalSchedule::ConstantRate(double rate_per_second) {
 
 ArrivalSchedule ArrivalSchedule::OverWindow(std::uint64_t count, double seconds,
                                             ArrivalShape shape) {
-  const Kind kind =
-      shape == ArrivalShape::kLinearRamp ? Kind::kWindowRamp : Kind::kWindowConstant;
+  const Kind kind = shape == ArrivalShape::kLinearRamp ? Kind::kWindowRamp : Kind::kWindowConstant;
   return ArrivalSchedule(kind, 0, count, seconds);
 }
 
@@ -23,8 +22,7 @@ std::int64_t ArrivalSchedule::OffsetMicros(std::uint64_t index) const {
     case Kind::kWindowConstant:
       return static_cast<std::int64_t>(i * seconds_ * 1e6 / static_cast<double>(count_));
     case Kind::kWindowRamp:
-      return static_cast<std::int64_t>(seconds_ * 1e6 *
-                                       std::sqrt(i / static_cast<double>(count_)));
+      return static_cast<std::int64_t>(seconds_ * 1e6 * std::sqrt(i / static_cast<double>(count_)));
   }
   return 0;
 }
@@ -39,10 +37,14 @@ std::optional<Scenario> ParseScenario(std::string_view name) {
 
 std::string_view ScenarioName(Scenario scenario) {
   switch (scenario) {
-    case Scenario::kSale: return "sale";
-    case Scenario::kReserveOnly: return "reserve-only";
-    case Scenario::kAvailability: return "availability";
-    case Scenario::kContest: return "contest";
+    case Scenario::kSale:
+      return "sale";
+    case Scenario::kReserveOnly:
+      return "reserve-only";
+    case Scenario::kAvailability:
+      return "availability";
+    case Scenario::kContest:
+      return "contest";
   }
   return "?";
 }

@@ -5,12 +5,13 @@
 // Thread-safety: a Connection belongs to the coroutine (and io_context thread) that made it.
 #pragma once
 
-#include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without it
+// clang-format off
+#include <utility>  // first: Boost 1.74 awaitable.hpp uses std::exchange without it
+// clang-format on
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <chrono>
 #include <string>
 #include <string_view>

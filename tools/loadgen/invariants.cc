@@ -74,7 +74,8 @@ InvariantCheck ReconciliationClean(const InvariantInput& input) {
   if (r.clean) {
     judged = true;
     failed = failed || !*r.clean;
-    check.detail += (check.detail.empty() ? "" : "; ") + std::string(*r.clean ? "clean" : "not clean");
+    check.detail +=
+        (check.detail.empty() ? "" : "; ") + std::string(*r.clean ? "clean" : "not clean");
   }
   if (!judged) {
     check.detail = "reconciliation answered without a mismatch list or verdict";
@@ -146,9 +147,12 @@ std::optional<ReconciliationSummary> ParseReconciliation(std::string_view body) 
 
 std::string_view VerdictName(Verdict verdict) {
   switch (verdict) {
-    case Verdict::kPass: return "pass";
-    case Verdict::kFail: return "FAIL";
-    case Verdict::kNotAvailable: return "not available";
+    case Verdict::kPass:
+      return "pass";
+    case Verdict::kFail:
+      return "FAIL";
+    case Verdict::kNotAvailable:
+      return "not available";
   }
   return "?";
 }

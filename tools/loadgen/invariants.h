@@ -14,8 +14,8 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace fs::loadgen {

@@ -6,7 +6,6 @@
 // Scenarios: sale, reserve-only (alias reserve), availability, contest. See docs/benchmarks.md.
 // Exit code: 0 ok, 1 setup failed or an invariant failed, 2 bad arguments.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "tools/loadgen/report.h"
@@ -25,8 +24,7 @@ int main(int argc, char** argv) {
   app.add_option("--scenario", scenario)
       ->check(CLI::IsMember({"sale", "reserve-only", "reserve", "availability", "contest"}));
   app.add_option("--sku", c.sku);
-  app.add_option("--connections", c.connections, "load connections")
-      ->check(CLI::Range(1, 20000));
+  app.add_option("--connections", c.connections, "load connections")->check(CLI::Range(1, 20000));
   app.add_option("--threads", c.threads, "load threads")->check(CLI::Range(1, 64));
   app.add_option("--duration", c.duration_seconds, "seconds of arrivals at most")
       ->check(CLI::Range(0.1, 3600.0));
@@ -46,8 +44,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--payment-method", c.payment_method);
   app.add_option("--order-polls-max", c.order_polls_max)->check(CLI::Range(0, 100000));
-  app.add_option("--order-poll-interval-ms", c.order_poll_interval_ms)
-      ->check(CLI::Range(1, 60000));
+  app.add_option("--order-poll-interval-ms", c.order_poll_interval_ms)->check(CLI::Range(1, 60000));
   app.add_option("--honest-users", c.honest_users, "contest")->check(CLI::PositiveNumber);
   app.add_option("--honest-window", c.honest_window_seconds, "contest: seconds")
       ->check(CLI::Range(0.0, 3600.0));

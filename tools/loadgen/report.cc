@@ -21,9 +21,12 @@ std::string Format(const char* format, auto... args) {
 
 std::string_view FeatureName(Feature feature) {
   switch (feature) {
-    case Feature::kAvailable: return "available";
-    case Feature::kNotAvailable: return "not available";
-    case Feature::kNotUsed: return "not used";
+    case Feature::kAvailable:
+      return "available";
+    case Feature::kNotAvailable:
+      return "not available";
+    case Feature::kNotUsed:
+      return "not used";
   }
   return "?";
 }
@@ -46,11 +49,11 @@ std::string StatusList(const EndpointStats& endpoint) {
 
 std::string RenderTable(RunSummary& summary) {
   const Config& c = summary.config;
-  std::string out = Format("scenario %s, %d connections, %s, %.2f s\n",
-                           std::string(ScenarioName(c.scenario)).c_str(), c.connections,
-                           c.rate > 0 ? Format("open loop %.0f/s", c.rate).c_str()
-                                      : "closed loop or ramp",
-                           summary.elapsed_seconds);
+  std::string out =
+      Format("scenario %s, %d connections, %s, %.2f s\n",
+             std::string(ScenarioName(c.scenario)).c_str(), c.connections,
+             c.rate > 0 ? Format("open loop %.0f/s", c.rate).c_str() : "closed loop or ramp",
+             summary.elapsed_seconds);
   out += Format("%-13s %9s %9s %8s %8s %8s %8s %9s %8s  %s\n", "endpoint", "requests", "req/s",
                 "p50 ms", "p90 ms", "p95 ms", "p99 ms", "p99.9 ms", "max ms", "status");
   for (auto& [name, endpoint] : summary.stats.endpoints) {
@@ -70,9 +73,9 @@ std::string RenderTable(RunSummary& summary) {
   }
   const RunStats& s = summary.stats;
   if (c.scenario == Scenario::kContest) {
-    out += Format("units: honest %llu, bots %llu\n",
-                  static_cast<unsigned long long>(s.units.honest),
-                  static_cast<unsigned long long>(s.units.bots));
+    out +=
+        Format("units: honest %llu, bots %llu\n", static_cast<unsigned long long>(s.units.honest),
+               static_cast<unsigned long long>(s.units.bots));
   }
   if (c.scenario == Scenario::kSale) {
     out += Format("reserved %llu, abandoned %llu, checkout %s, checkouts accepted %llu",

@@ -77,16 +77,19 @@ std::string Record(Shared& shared, RunStats& stats, const char* endpoint,
   if (!code.empty()) ++e.error_code_count[code];
   if (code == "SOLD_OUT") {
     std::int64_t unset = -1;
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                            SteadyClock::now() - shared.start).count();
+    const auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - shared.start)
+            .count();
     shared.sold_out_micros.compare_exchange_strong(unset, micros);
   }
   return code;
 }
 
 Request ReserveRequest(const Shared& shared, const std::string& user) {
-  Request r{http_verb::post, "/api/v1/products/" + shared.config.sku + "/reserve",
-            R"({"quantity":1})", {}};
+  Request r{http_verb::post,
+            "/api/v1/products/" + shared.config.sku + "/reserve",
+            R"({"quantity":1})",
+            {}};
   r.headers.push_back({"Authorization", Token(shared, user)});
   return r;
 }
@@ -136,7 +139,9 @@ asio::awaitable<void> SaleUser(Shared& shared, RunStats& stats, Connection& conn
   shared.units.fetch_add(1, std::memory_order_relaxed);
   const std::string reservation_id = StringField(reserved.body, "reservation_id");
   if (Abandons(c, index)) {
-    Request release{http_verb::delete_, "/api/v1/reservations/" + reservation_id, "",
+    Request release{http_verb::delete_,
+                    "/api/v1/reservations/" + reservation_id,
+                    "",
                     {{"Authorization", auth}}};
     const auto sent = SteadyClock::now();
     const Response released = co_await connection.Send(release);
@@ -148,7 +153,8 @@ asio::awaitable<void> SaleUser(Shared& shared, RunStats& stats, Connection& conn
     co_return;
   }
   if (shared.checkout_state.load() == kCheckoutMissing) co_return;
-  Request checkout{http_verb::post, "/api/v1/checkout",
+  Request checkout{http_verb::post,
+                   "/api/v1/checkout",
                    R"({"reservation_id":")" + reservation_id + R"(","payment_method_id":")" +
                        c.payment_method + R"("})",
                    {{"Authorization", auth}, {"Idempotency-Key", "co-" + reservation_id}}};
@@ -163,8 +169,7 @@ asio::awaitable<void> SaleUser(Shared& shared, RunStats& stats, Connection& conn
   shared.checkout_state.store(kCheckoutAvailable);
   ++stats.checkouts_accepted;
   if (shared.order_route_missing.load()) co_return;
-  co_await PollOrder(shared, stats, connection, auth, StringField(accepted.body, "order_id"),
-                     user);
+  co_await PollOrder(shared, stats, connection, auth, StringField(accepted.body, "order_id"), user);
 }
 
 // Contest: honest user `index`, one reserve with its own IP and device.
@@ -196,9 +201,9 @@ void CountUnit(Shared& shared, RunStats& stats, const std::string& user, bool bo
 }
 
 asio::awaitable<void> BotClient(Shared& shared, RunStats& stats, int bot) {
-  Connection connection(co_await asio::this_coro::executor, shared.config.host,
-                        shared.config.port, std::chrono::milliseconds(static_cast<std::int64_t>(
-                                                shared.config.request_timeout_seconds * 1000)));
+  Connection connection(co_await asio::this_coro::executor, shared.config.host, shared.config.port,
+                        std::chrono::milliseconds(static_cast<std::int64_t>(
+                            shared.config.request_timeout_seconds * 1000)));
   for (std::uint64_t n = 0; SteadyClock::now() < shared.deadline; ++n) {
     const bool honest_done = shared.jobs_done.load() >= shared.jobs_max;
     if (honest_done && shared.sold_out_micros.load() >= 0) break;
@@ -216,9 +221,9 @@ asio::awaitable<void> BotClient(Shared& shared, RunStats& stats, int bot) {
 asio::awaitable<void> JobLoop(Shared& shared, RunStats& stats) {
   const Config& c = shared.config;
   auto executor = co_await asio::this_coro::executor;
-  Connection connection(executor, c.host, c.port,
-                        std::chrono::milliseconds(
-                            static_cast<std::int64_t>(c.request_timeout_seconds * 1000)));
+  Connection connection(
+      executor, c.host, c.port,
+      std::chrono::milliseconds(static_cast<std::int64_t>(c.request_timeout_seconds * 1000)));
   asio::steady_timer timer(executor);
   for (;;) {
     const std::uint64_t index = shared.next_job.fetch_add(1);
@@ -275,8 +280,8 @@ void SetUpSchedule(Shared& shared) {
       shared.schedule = ArrivalSchedule::OverWindow(c.users, c.ramp_seconds, c.arrival_shape);
       break;
     case Scenario::kContest:
-      shared.jobs_max = c.requests_max > 0 ? std::min(c.requests_max, c.honest_users)
-                                           : c.honest_users;
+      shared.jobs_max =
+          c.requests_max > 0 ? std::min(c.requests_max, c.honest_users) : c.honest_users;
       shared.schedule = ArrivalSchedule::OverWindow(c.honest_users, c.honest_window_seconds,
                                                     ArrivalShape::kConstant);
       break;
@@ -288,7 +293,8 @@ void SetUpSchedule(Shared& shared) {
 }
 
 base::Result<bool> CreateSale(const Config& c) {
-  Request create{http_verb::post, "/admin/v1/skus",
+  Request create{http_verb::post,
+                 "/admin/v1/skus",
                  "{\"sku_id\":\"" + c.sku + "\",\"name\":\"Load test\",\"price_cents\":100," +
                      "\"currency\":\"USD\",\"total_stock\":" + std::to_string(c.create_stock) +
                      ",\"per_user_limit\":" + std::to_string(c.per_user_limit) +
@@ -297,8 +303,8 @@ base::Result<bool> CreateSale(const Config& c) {
   const Response response = BlockingSend(c.host, c.port, create);
   if (response.status == 201) return true;
   if (response.status == 409) return false;  // exists: run against it, no client-side bound
-  return base::Unavailable("create sale: HTTP " + std::to_string(response.status) +
-                                   " " + response.body);
+  return base::Unavailable("create sale: HTTP " + std::to_string(response.status) + " " +
+                           response.body);
 }
 
 std::vector<InvariantCheck> FetchAndCheck(const Config& c, const RunStats& stats,
@@ -352,12 +358,11 @@ class Progress {
       const double seconds =
           std::chrono::duration<double>(SteadyClock::now() - shared_.start).count();
       const std::int64_t sold_out = shared_.sold_out_micros.load();
-      std::fprintf(stderr, "\r%6.1f s  answers %10llu  %8llu/s  jobs %9llu  units %8llu  %s",
-                   seconds, static_cast<unsigned long long>(answers),
-                   static_cast<unsigned long long>(answers - last),
-                   static_cast<unsigned long long>(shared_.jobs_done.load()),
-                   static_cast<unsigned long long>(shared_.units.load()),
-                   sold_out >= 0 ? "sold out" : "");
+      std::fprintf(
+          stderr, "\r%6.1f s  answers %10llu  %8llu/s  jobs %9llu  units %8llu  %s", seconds,
+          static_cast<unsigned long long>(answers), static_cast<unsigned long long>(answers - last),
+          static_cast<unsigned long long>(shared_.jobs_done.load()),
+          static_cast<unsigned long long>(shared_.units.load()), sold_out >= 0 ? "sold out" : "");
       std::fflush(stderr);
       printed_ = true;
       last = answers;
@@ -384,7 +389,8 @@ base::Result<RunSummary> RunScenario(const Config& config) {
   shared.user_prefix = "lg" + std::to_string(::getpid()) + "-";
   shared.token_expiry_seconds = std::chrono::duration_cast<std::chrono::seconds>(
                                     std::chrono::system_clock::now().time_since_epoch())
-                                    .count() + 3600;
+                                    .count() +
+                                3600;
   SetUpSchedule(shared);
   std::vector<RunStats> results(static_cast<std::size_t>(config.threads));
   std::vector<std::unique_ptr<asio::io_context>> contexts;
@@ -398,8 +404,7 @@ base::Result<RunSummary> RunScenario(const Config& config) {
                                            static_cast<std::int64_t>(config.drain_seconds * 1e6));
   const auto thread_of = [&](int i) { return static_cast<std::size_t>(i % config.threads); };
   for (int i = 0; i < config.connections; ++i) {
-    asio::co_spawn(*contexts[thread_of(i)], JobLoop(shared, results[thread_of(i)]),
-                   asio::detached);
+    asio::co_spawn(*contexts[thread_of(i)], JobLoop(shared, results[thread_of(i)]), asio::detached);
   }
   if (config.scenario == Scenario::kContest) {
     for (int bot = 0; bot < config.bot_clients; ++bot) {

@@ -33,10 +33,10 @@ class LatencyStats {
 
 // One endpoint (reserve, checkout, order, release, availability, ...).
 struct EndpointStats {
-  LatencyStats latency;                       // answered requests, any status
-  std::map<int, std::uint64_t> status_count;  // HTTP status -> answers
+  LatencyStats latency;                                   // answered requests, any status
+  std::map<int, std::uint64_t> status_count;              // HTTP status -> answers
   std::map<std::string, std::uint64_t> error_code_count;  // "SOLD_OUT" -> answers
-  std::uint64_t transport_errors = 0;         // connect/read/write failures and timeouts
+  std::uint64_t transport_errors = 0;  // connect/read/write failures and timeouts
   void Merge(const EndpointStats& other);
 };
 
@@ -48,9 +48,9 @@ struct UnitsByClass {
 
 struct RunStats {
   std::map<std::string, EndpointStats> endpoints;
-  UnitsByClass units;  // 201 reserves
-  std::uint64_t releases = 0;           // reservations given back (abandoned)
-  std::uint64_t checkouts_accepted = 0; // 202
+  UnitsByClass units;                                       // 201 reserves
+  std::uint64_t releases = 0;                               // reservations given back (abandoned)
+  std::uint64_t checkouts_accepted = 0;                     // 202
   std::map<std::string, std::uint64_t> order_final_status;  // PAID/FAILED/... or PENDING
   // Units the client saw granted per user and still held or bought (201 minus released).
   std::unordered_map<std::string, std::int64_t> units_by_user;
