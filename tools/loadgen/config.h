@@ -43,8 +43,11 @@ struct Config {
   ArrivalShape arrival_shape = ArrivalShape::kConstant;
   double abandon_share = 0.1;  // sale: share of winners that release instead of checking out
   std::string payment_method = "pm_card_visa";
-  int order_polls_max = 100;        // sale: GET order at most this often per order
-  int order_poll_interval_ms = 50;  // and this far apart
+  // sale: connections that do the winners' second step (release, or checkout + order polls),
+  // so a checkout never holds up the next users' reserves on a job connection.
+  int winner_connections = 256;
+  int order_polls_max = 100;         // sale: GET order at most this often per order
+  int order_poll_interval_ms = 100;  // and this far apart
   // contest
   std::uint64_t honest_users = 1000;
   double honest_window_seconds = 2;

@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
   app.add_option("--abandon-share", c.abandon_share, "sale: share of winners that release")
       ->check(CLI::Range(0.0, 1.0));
   app.add_option("--payment-method", c.payment_method);
+  app.add_option("--winner-connections", c.winner_connections,
+                 "sale: connections for the winners' release or checkout and order polls")
+      ->check(CLI::Range(1, 20000));
   app.add_option("--order-polls-max", c.order_polls_max)->check(CLI::Range(0, 100000));
   app.add_option("--order-poll-interval-ms", c.order_poll_interval_ms)->check(CLI::Range(1, 60000));
   app.add_option("--honest-users", c.honest_users, "contest")->check(CLI::PositiveNumber);

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -105,7 +107,9 @@ asio::awaitable<void> PollOrder(Shared& shared, RunStats& stats, Connection& con
                                 const std::string& user) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   std::string status = "PENDING";
-  for (int poll = 0; poll < shared.config.order_polls_max; ++poll) {
+  // Polling stops at the run's hard stop too: an order still PENDING then is reported so.
+  for (int poll = 0; poll < shared.config.order_polls_max && SteadyClock::now() < shared.hard_stop;
+       ++poll) {
     Request get{http_verb::get, "/api/v1/orders/" + order_id, "", {{"Authorization", auth}}};
     const auto sent = SteadyClock::now();
     const Response response = co_await connection.Send(get);
@@ -124,40 +128,76 @@ asio::awaitable<void> PollOrder(Shared& shared, RunStats& stats, Connection& con
   if (status == "FAILED") --stats.units_by_user[user];
 }
 
-// One sale user: reserve; then abandon (release) or check out and poll the order.
+// A sale winner waiting for its second step (release or checkout), handed from the job
+// connection to a winner worker so that the next users' reserves are not held up behind a
+// checkout and its order polling (real users each have their own connection).
+struct Winner {
+  std::uint64_t index = 0;
+  std::string user;
+  std::string auth;
+  std::string reservation_id;
+};
+
+// Per load thread; used only on that thread's io_context, so no locks.
+struct WinnerQueue {
+  explicit WinnerQueue(asio::io_context& io) : signal(io) {
+    signal.expires_at(SteadyClock::time_point::max());
+  }
+  void Push(Winner winner) {
+    items.push_back(std::move(winner));
+    signal.cancel_one();  // wakes one idle worker, if any
+  }
+  void ProducerDone() {
+    if (--producers == 0) signal.cancel();
+  }
+  std::deque<Winner> items;
+  asio::steady_timer signal;  // never expires; cancelled to wake workers
+  int producers = 0;          // job loops still running on this thread
+};
+
+// One sale user: reserve; a winner goes to the thread's winner queue.
 asio::awaitable<void> SaleUser(Shared& shared, RunStats& stats, Connection& connection,
-                               std::uint64_t index, SteadyClock::time_point intended) {
-  const Config& c = shared.config;
+                               WinnerQueue& winners, std::uint64_t index,
+                               SteadyClock::time_point intended) {
   const std::string user = shared.user_prefix + "u" + std::to_string(index);
-  const Request reserve = ReserveRequest(shared, user);
-  const std::string& auth = reserve.headers.front().value;
+  Request reserve = ReserveRequest(shared, user);
   const Response reserved = co_await connection.Send(reserve);
   Record(shared, stats, "reserve", intended, reserved);
   if (reserved.status != 201) co_return;
   ++stats.units.honest;
   ++stats.units_by_user[user];
   shared.units.fetch_add(1, std::memory_order_relaxed);
-  const std::string reservation_id = StringField(reserved.body, "reservation_id");
-  if (Abandons(c, index)) {
+  winners.Push({index, user, std::move(reserve.headers.front().value),
+                StringField(reserved.body, "reservation_id")});
+}
+
+// A winner abandons (release) or checks out and polls the order. Latency is measured from
+// each request's send time: a winner worker stays busy while it polls its order, so the wait
+// for a free worker is the load generator's own queue, not the server's (size the pool with
+// --winner-connections).
+asio::awaitable<void> FinishSale(Shared& shared, RunStats& stats, Connection& connection,
+                                 const Winner& w) {
+  const Config& c = shared.config;
+  if (Abandons(c, w.index)) {
     Request release{http_verb::delete_,
-                    "/api/v1/reservations/" + reservation_id,
+                    "/api/v1/reservations/" + w.reservation_id,
                     "",
-                    {{"Authorization", auth}}};
+                    {{"Authorization", w.auth}}};
     const auto sent = SteadyClock::now();
     const Response released = co_await connection.Send(release);
     Record(shared, stats, "release", sent, released);
     if (released.status == 200) {
       ++stats.releases;
-      --stats.units_by_user[user];
+      --stats.units_by_user[w.user];
     }
     co_return;
   }
   if (shared.checkout_state.load() == kCheckoutMissing) co_return;
   Request checkout{http_verb::post,
                    "/api/v1/checkout",
-                   R"({"reservation_id":")" + reservation_id + R"(","payment_method_id":")" +
+                   R"({"reservation_id":")" + w.reservation_id + R"(","payment_method_id":")" +
                        c.payment_method + R"("})",
-                   {{"Authorization", auth}, {"Idempotency-Key", "co-" + reservation_id}}};
+                   {{"Authorization", w.auth}, {"Idempotency-Key", "co-" + w.reservation_id}}};
   const auto sent = SteadyClock::now();
   const Response accepted = co_await connection.Send(checkout);
   const std::string code = Record(shared, stats, "checkout", sent, accepted);
@@ -169,7 +209,25 @@ asio::awaitable<void> SaleUser(Shared& shared, RunStats& stats, Connection& conn
   shared.checkout_state.store(kCheckoutAvailable);
   ++stats.checkouts_accepted;
   if (shared.order_route_missing.load()) co_return;
-  co_await PollOrder(shared, stats, connection, auth, StringField(accepted.body, "order_id"), user);
+  co_await PollOrder(shared, stats, connection, w.auth, StringField(accepted.body, "order_id"),
+                     w.user);
+}
+
+asio::awaitable<void> WinnerWorker(Shared& shared, RunStats& stats, WinnerQueue& winners) {
+  Connection connection(co_await asio::this_coro::executor, shared.config.host, shared.config.port,
+                        std::chrono::milliseconds(static_cast<std::int64_t>(
+                            shared.config.request_timeout_seconds * 1000)));
+  for (;;) {
+    if (winners.items.empty()) {
+      if (winners.producers == 0) break;
+      boost::system::error_code cancelled;  // the wake-up itself
+      co_await winners.signal.async_wait(asio::redirect_error(asio::use_awaitable, cancelled));
+      continue;
+    }
+    const Winner winner = std::move(winners.items.front());
+    winners.items.pop_front();
+    co_await FinishSale(shared, stats, connection, winner);
+  }
 }
 
 // Contest: honest user `index`, one reserve with its own IP and device.
@@ -218,7 +276,7 @@ asio::awaitable<void> BotClient(Shared& shared, RunStats& stats, int bot) {
 
 // Takes jobs until the bounds are reached; each job at its intended time (open loop) or at
 // once (closed loop).
-asio::awaitable<void> JobLoop(Shared& shared, RunStats& stats) {
+asio::awaitable<void> JobLoop(Shared& shared, RunStats& stats, WinnerQueue& winners) {
   const Config& c = shared.config;
   auto executor = co_await asio::this_coro::executor;
   Connection connection(
@@ -257,7 +315,7 @@ asio::awaitable<void> JobLoop(Shared& shared, RunStats& stats) {
         break;
       }
       case Scenario::kSale:
-        co_await SaleUser(shared, stats, connection, index, intended);
+        co_await SaleUser(shared, stats, connection, winners, index, intended);
         break;
       case Scenario::kContest: {
         std::string user;
@@ -269,6 +327,7 @@ asio::awaitable<void> JobLoop(Shared& shared, RunStats& stats) {
     }
     shared.jobs_done.fetch_add(1);
   }
+  winners.ProducerDone();
 }
 
 void SetUpSchedule(Shared& shared) {
@@ -403,8 +462,19 @@ base::Result<RunSummary> RunScenario(const Config& config) {
   shared.hard_stop = shared.deadline + std::chrono::microseconds(
                                            static_cast<std::int64_t>(config.drain_seconds * 1e6));
   const auto thread_of = [&](int i) { return static_cast<std::size_t>(i % config.threads); };
+  std::vector<std::unique_ptr<WinnerQueue>> winners;
+  for (auto& context : contexts) winners.push_back(std::make_unique<WinnerQueue>(*context));
+  for (int i = 0; i < config.connections; ++i) ++winners[thread_of(i)]->producers;
   for (int i = 0; i < config.connections; ++i) {
-    asio::co_spawn(*contexts[thread_of(i)], JobLoop(shared, results[thread_of(i)]), asio::detached);
+    asio::co_spawn(*contexts[thread_of(i)],
+                   JobLoop(shared, results[thread_of(i)], *winners[thread_of(i)]), asio::detached);
+  }
+  if (config.scenario == Scenario::kSale) {
+    for (int i = 0; i < std::max(config.winner_connections, config.threads); ++i) {
+      asio::co_spawn(*contexts[thread_of(i)],
+                     WinnerWorker(shared, results[thread_of(i)], *winners[thread_of(i)]),
+                     asio::detached);
+    }
   }
   if (config.scenario == Scenario::kContest) {
     for (int bot = 0; bot < config.bot_clients; ++bot) {
