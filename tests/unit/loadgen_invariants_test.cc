@@ -86,6 +86,12 @@ TEST(LoadgenInvariantsTest, ReconciliationVerdicts) {
   EXPECT_EQ(Find(CheckInvariants(input), "counters = rows (reconciliation)").verdict,
             Verdict::kFail);
 
+  input.reconciliation =
+      *ParseReconciliation(R"({"mismatches":["held: counter 3, rows 2"],"consistent":false})");
+  const auto named = Find(CheckInvariants(input), "counters = rows (reconciliation)");
+  EXPECT_EQ(named.verdict, Verdict::kFail);
+  EXPECT_NE(named.detail.find("held: counter 3, rows 2"), std::string::npos) << named.detail;
+
   input.reconciliation = *ParseReconciliation(R"({"oversell":2,"ok":true})");
   EXPECT_EQ(Find(CheckInvariants(input), "no oversell").verdict, Verdict::kFail);
 

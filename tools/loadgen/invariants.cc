@@ -70,6 +70,7 @@ InvariantCheck ReconciliationClean(const InvariantInput& input) {
     judged = true;
     failed = failed || *r.mismatch_count > 0;
     check.detail = std::to_string(*r.mismatch_count) + " mismatches";
+    if (!r.first_mismatch.empty()) check.detail += ", first: " + r.first_mismatch;
   }
   if (r.clean) {
     judged = true;
@@ -134,6 +135,9 @@ std::optional<ReconciliationSummary> ParseReconciliation(std::string_view body) 
   const auto mismatches = document.FindMember("mismatches");
   if (mismatches != document.MemberEnd() && mismatches->value.IsArray()) {
     summary.mismatch_count = mismatches->value.Size();
+    if (!mismatches->value.Empty() && mismatches->value[0].IsString()) {
+      summary.first_mismatch = mismatches->value[0].GetString();
+    }
   }
   for (const char* name : {"ok", "clean", "consistent", "balanced"}) {
     const auto it = document.FindMember(name);

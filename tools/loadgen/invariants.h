@@ -35,6 +35,7 @@ std::optional<AdminCounters> ParseAdminCounters(std::string_view body);
 struct ReconciliationSummary {
   std::optional<std::int64_t> oversell;       // "oversell"
   std::optional<std::size_t> mismatch_count;  // size of "mismatches"
+  std::string first_mismatch;                 // its first entry when it is a string
   std::optional<bool> clean;                  // "ok" | "clean" | "consistent" | "balanced"
 };
 std::optional<ReconciliationSummary> ParseReconciliation(std::string_view body);
