@@ -96,10 +96,12 @@ stop_pid() {  # stops one process we started and forgets it
 }
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Below the kernel's ephemeral range (32768-60999 by default): a port that is some outgoing
+# connection's local end cannot be bound although nothing listens on it.
 free_port() {
   local port
   for _ in $(seq 1 100); do
-    port=$((20000 + RANDOM % 30000))
+    port=$((20000 + RANDOM % 12000))
     if port_free "$port"; then echo "$port"; return 0; fi
   done
   return 1
@@ -275,7 +277,7 @@ redis_run() {  # redis_run NAME extra-server-args...
     >"$dir/log" 2>&1 &
   local pid=$!
   pids+=("$pid")
-  wait_port "$port"
+  wait_port "$port" || { tail -5 "$dir/log" >&2; return 1; }
   redis-cli -p "$port" SET stock 1000000000 >/dev/null
   local sha
   sha="$(redis-cli -p "$port" SCRIPT LOAD "$LUA")"
