@@ -53,6 +53,7 @@ TEST(LoadgenArrivalTest, ScenarioNamesParseAndReserveIsAnAlias) {
   EXPECT_EQ(ParseScenario("reserve"), Scenario::kReserveOnly);
   EXPECT_EQ(ParseScenario("availability"), Scenario::kAvailability);
   EXPECT_EQ(ParseScenario("contest"), Scenario::kContest);
+  EXPECT_EQ(ParseScenario("checkout"), Scenario::kCheckout);
   EXPECT_FALSE(ParseScenario("Sale").has_value());
   EXPECT_FALSE(ParseScenario("").has_value());
   EXPECT_EQ(ScenarioName(Scenario::kReserveOnly), "reserve-only");

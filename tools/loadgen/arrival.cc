@@ -32,6 +32,7 @@ std::optional<Scenario> ParseScenario(std::string_view name) {
   if (name == "reserve-only" || name == "reserve") return Scenario::kReserveOnly;
   if (name == "availability") return Scenario::kAvailability;
   if (name == "contest") return Scenario::kContest;
+  if (name == "checkout") return Scenario::kCheckout;
   return std::nullopt;
 }
 
@@ -45,6 +46,8 @@ std::string_view ScenarioName(Scenario scenario) {
       return "availability";
     case Scenario::kContest:
       return "contest";
+    case Scenario::kCheckout:
+      return "checkout";
   }
   return "?";
 }

@@ -14,6 +14,7 @@ enum class Scenario : std::uint8_t {
   kReserveOnly,   // reserve only (alias "reserve")
   kAvailability,  // GET availability
   kContest,       // honest users (one request each) vs. bots (many ids, few IPs)
+  kCheckout,      // each job: reserve for a new user, then check out (no order polling)
 };
 
 std::optional<Scenario> ParseScenario(std::string_view name);

@@ -3,7 +3,8 @@
 // vs. honest users, and an end-of-run invariant check through the admin API.
 // Open loop (--rate, or the sale/contest arrival windows; latency from each request's intended
 // send time) or closed loop (--rate 0: each connection sends when its previous answer arrives).
-// Scenarios: sale, reserve-only (alias reserve), availability, contest. See docs/benchmarks.md.
+// Scenarios: sale, reserve-only (alias reserve), availability, contest, checkout.
+// See docs/benchmarks.md.
 // Exit code: 0 ok, 1 setup failed or an invariant failed, 2 bad arguments.
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -22,7 +23,8 @@ int main(int argc, char** argv) {
   app.add_option("--host", c.host);
   app.add_option("--port", c.port);
   app.add_option("--scenario", scenario)
-      ->check(CLI::IsMember({"sale", "reserve-only", "reserve", "availability", "contest"}));
+      ->check(CLI::IsMember(
+          {"sale", "reserve-only", "reserve", "availability", "contest", "checkout"}));
   app.add_option("--sku", c.sku);
   app.add_option("--connections", c.connections, "load connections")->check(CLI::Range(1, 20000));
   app.add_option("--threads", c.threads, "load threads")->check(CLI::Range(1, 64));

@@ -77,7 +77,7 @@ std::string RenderTable(RunSummary& summary) {
         Format("units: honest %llu, bots %llu\n", static_cast<unsigned long long>(s.units.honest),
                static_cast<unsigned long long>(s.units.bots));
   }
-  if (c.scenario == Scenario::kSale) {
+  if (c.scenario == Scenario::kSale || c.scenario == Scenario::kCheckout) {
     out += Format("reserved %llu, abandoned %llu, checkout %s, checkouts accepted %llu",
                   static_cast<unsigned long long>(s.units.honest),
                   static_cast<unsigned long long>(s.releases),

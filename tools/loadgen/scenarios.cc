@@ -213,6 +213,36 @@ asio::awaitable<void> FinishSale(Shared& shared, RunStats& stats, Connection& co
                      w.user);
 }
 
+void CountUnit(Shared& shared, RunStats& stats, const std::string& user, bool bot);
+
+// The checkout scenario: a new user reserves, then checks out at once on the same connection.
+// Checkout latency is from its own send in closed loop, and from the job's intended time in
+// open loop (so it includes the reserve and any queueing).
+asio::awaitable<void> ReserveThenCheckout(Shared& shared, RunStats& stats, Connection& connection,
+                                          std::uint64_t index, SteadyClock::time_point intended) {
+  const Config& c = shared.config;
+  const std::string user = shared.user_prefix + "c" + std::to_string(index);
+  const Request reserve = ReserveRequest(shared, user);
+  const Response reserved = co_await connection.Send(reserve);
+  Record(shared, stats, "reserve", intended, reserved);
+  if (reserved.status != 201) co_return;
+  CountUnit(shared, stats, user, false);
+  const std::string reservation_id = StringField(reserved.body, "reservation_id");
+  const Request checkout{http_verb::post,
+                         "/api/v1/checkout",
+                         R"({"reservation_id":")" + reservation_id + R"(","payment_method_id":")" +
+                             c.payment_method + R"("})",
+                         {reserve.headers.front(), {"Idempotency-Key", "co-" + reservation_id}}};
+  const auto since = shared.schedule ? intended : SteadyClock::now();
+  const Response accepted = co_await connection.Send(checkout);
+  const std::string code = Record(shared, stats, "checkout", since, accepted);
+  if (code == "NOT_FOUND") shared.checkout_state.store(kCheckoutMissing);
+  if (accepted.status == 202) {
+    shared.checkout_state.store(kCheckoutAvailable);
+    ++stats.checkouts_accepted;
+  }
+}
+
 asio::awaitable<void> WinnerWorker(Shared& shared, RunStats& stats, WinnerQueue& winners) {
   Connection connection(co_await asio::this_coro::executor, shared.config.host, shared.config.port,
                         std::chrono::milliseconds(static_cast<std::int64_t>(
@@ -317,6 +347,9 @@ asio::awaitable<void> JobLoop(Shared& shared, RunStats& stats, WinnerQueue& winn
       case Scenario::kSale:
         co_await SaleUser(shared, stats, connection, winners, index, intended);
         break;
+      case Scenario::kCheckout:
+        co_await ReserveThenCheckout(shared, stats, connection, index, intended);
+        break;
       case Scenario::kContest: {
         std::string user;
         const Response response = co_await connection.Send(HonestRequest(shared, index, user));
@@ -346,6 +379,7 @@ void SetUpSchedule(Shared& shared) {
       break;
     case Scenario::kAvailability:
     case Scenario::kReserveOnly:
+    case Scenario::kCheckout:
       if (c.rate > 0) shared.schedule = ArrivalSchedule::ConstantRate(c.rate);
       break;
   }
@@ -497,7 +531,7 @@ base::Result<RunSummary> RunScenario(const Config& config) {
   if (shared.sold_out_micros.load() >= 0) {
     summary.sold_out_after_seconds = static_cast<double>(shared.sold_out_micros.load()) / 1e6;
   }
-  if (config.scenario == Scenario::kSale) {
+  if (config.scenario == Scenario::kSale || config.scenario == Scenario::kCheckout) {
     const int state = shared.checkout_state.load();
     summary.checkout = state == kCheckoutMissing     ? Feature::kNotAvailable
                        : state == kCheckoutAvailable ? Feature::kAvailable
