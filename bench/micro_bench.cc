@@ -1,0 +1,180 @@
+// Microbenchmarks (Google Benchmark) of the hot path's parts, each alone and in memory:
+//   - engine decisions: core::Inventory reserve (granted, committed in batches of 256) and
+//     reserve refused because sold out (the path every late request takes);
+//   - the hand-off from I/O threads to the writer through the engine's inbox, with a store
+//     that does nothing (no SQLite), so only queueing, deciding and the callback are measured;
+//   - JSON decode of a reserve body and encode of the reservation and availability answers
+//     (the http module's own functions), and HS256 JWT verification;
+//   - the audit hash: SHA-256 of a ~200-byte canonical event (OpenSSL EVP).
+// Usage: flashsale-micro-bench [--benchmark_min_time=0.5] [--benchmark_format=json]
+#include <benchmark/benchmark.h>
+#include <openssl/evp.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "auth/jwt.h"
+#include "base/clock.h"
+#include "core/inventory.h"
+#include "engine/engine.h"
+#include "http/json_render.h"
+#include "http/request_parsing.h"
+
+namespace fs {
+namespace {
+
+core::Sale BenchSale(std::int64_t stock) {
+  core::Sale sale;
+  sale.sku_id = "bench";
+  sale.name = "bench";
+  sale.currency = "USD";
+  sale.price_cents = 100;
+  sale.total_stock = stock;
+  sale.per_user_limit = 1;
+  return sale;
+}
+
+const core::ReservationBodyRenderer kNoBody = [](const core::Reservation&) {
+  return std::string();
+};
+
+// Granted reserves: distinct users and ids, 256 per committed batch, as the writer does.
+void BM_InventoryReserveGranted(benchmark::State& state) {
+  core::Inventory inventory;
+  const base::Time now{std::chrono::milliseconds(1'700'000'000'000)};
+  inventory.BeginBatch();
+  (void)inventory.CreateSale(BenchSale(1'000'000'000), now);
+  inventory.CommitBatch();
+  std::uint64_t n = 0;
+  inventory.BeginBatch();
+  for (auto _ : state) {
+    const std::string id = std::to_string(n++);
+    core::ReserveCommand command{"bench", "u" + id, 1, ""};
+    benchmark::DoNotOptimize(inventory.Reserve(command, "r" + id, now, kNoBody));
+    if (n % 256 == 0) {
+      inventory.CommitBatch();
+      inventory.BeginBatch();
+    }
+  }
+  inventory.CommitBatch();
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+// Bounded: every granted reserve stays in memory.
+BENCHMARK(BM_InventoryReserveGranted)->Iterations(1'000'000);
+
+void BM_InventoryReserveSoldOut(benchmark::State& state) {
+  core::Inventory inventory;
+  const base::Time now{std::chrono::milliseconds(1'700'000'000'000)};
+  inventory.BeginBatch();
+  (void)inventory.CreateSale(BenchSale(1), now);
+  (void)inventory.Reserve({"bench", "first", 1, ""}, "r-first", now, kNoBody);
+  inventory.CommitBatch();
+  const core::ReserveCommand command{"bench", "late-user", 1, ""};
+  inventory.BeginBatch();
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(inventory.Reserve(command, "r-late", now, kNoBody));
+  }
+  inventory.CommitBatch();
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_InventoryReserveSoldOut);
+
+// A store that keeps nothing: the engine's own costs without SQLite.
+class NullStore : public store::Store {
+ public:
+  base::Result<store::LoadedState> Load(base::Time) override { return store::LoadedState{}; }
+  base::Status Commit(const core::Mutations&) override { return base::Status::Ok(); }
+  base::Result<std::vector<store::StoredCounters>> ReadCounters() override {
+    return std::vector<store::StoredCounters>{};
+  }
+};
+
+// Commands handed from the calling (I/O) thread to the writer and completed back: a lookup
+// of an unknown reservation, so the writer decides nothing and commits nothing. At most
+// kInFlightMax commands outstanding per producer, so the bounded inbox never rejects.
+void BM_EngineInboxHandoff(benchmark::State& state) {
+  static base::SystemClock clock;
+  static std::unique_ptr<engine::Engine> engine = [] {
+    auto opened = engine::Engine::Open(engine::Options{}, std::make_unique<NullStore>(), clock);
+    return std::move(opened).value();
+  }();
+  constexpr std::int64_t kInFlightMax = 4096;
+  std::atomic<std::int64_t> outstanding{0};
+  const std::string reservation_id = "00000000-0000-0000-0000-000000000000";
+  const std::string user_id = "handoff-user";
+  for (auto _ : state) {
+    while (outstanding.load(std::memory_order_relaxed) >= kInFlightMax) std::this_thread::yield();
+    outstanding.fetch_add(1, std::memory_order_relaxed);
+    engine->GetReservation(reservation_id, user_id, [&outstanding](engine::ReservationReply) {
+      outstanding.fetch_sub(1, std::memory_order_release);
+    });
+  }
+  while (outstanding.load(std::memory_order_acquire) > 0) std::this_thread::yield();
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_EngineInboxHandoff)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_JsonParseReserveBody(benchmark::State& state) {
+  const std::string body = R"({"quantity":1,"idempotency_key":"4f9d1c2e-7b1a-4c55-9d1e"})";
+  for (auto _ : state) benchmark::DoNotOptimize(http::ParseReserveBody(body));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_JsonParseReserveBody);
+
+void BM_JsonRenderReservation(benchmark::State& state) {
+  core::Reservation reservation;
+  reservation.reservation_id = "0190f1e2-3c4d-7e5f-8a9b-0c1d2e3f4a5b";
+  reservation.sku_id = "demo-sku";
+  reservation.user_id = "user-123456";
+  reservation.quantity = 1;
+  reservation.expires_at = base::Time{std::chrono::milliseconds(1'700'000'120'000)};
+  for (auto _ : state) benchmark::DoNotOptimize(http::RenderReservation(reservation));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_JsonRenderReservation);
+
+void BM_JsonRenderAvailability(benchmark::State& state) {
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(http::RenderAvailability("demo-sku", 9876, core::SaleStatus::kOpen));
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_JsonRenderAvailability);
+
+void BM_JwtVerifyHs256(benchmark::State& state) {
+  const std::string secret = "bench-secret-0123456789abcdef";
+  auth::Claims claims;
+  claims.subject = "user-123456";
+  claims.expires_at_seconds = 4'000'000'000;
+  const std::string token = auth::SignHs256(claims, secret);
+  const base::Time now{std::chrono::milliseconds(1'700'000'000'000)};
+  for (auto _ : state) benchmark::DoNotOptimize(auth::VerifyHs256(token, secret, now));
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_JwtVerifyHs256);
+
+// The audit chain's per-event cost: SHA-256 over ~200 bytes (event + previous hash).
+void BM_AuditHashSha256(benchmark::State& state) {
+  const std::string event =
+      "v1|0190f1e2-3c4d-7e5f-8a9b-0c1d2e3f4a5b|reservation.attempt|user-123456|demo-sku|"
+      "SUCCESS||2026-11-24T01:00:00.123Z|203.0.113.7|fp-9a8b7c6d|{\"quantity\":1}|"
+      "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_bytes = 0;
+  for (auto _ : state) {
+    EVP_Digest(event.data(), event.size(), digest, &digest_bytes, EVP_sha256(), nullptr);
+    benchmark::DoNotOptimize(digest);
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * event.size()));
+}
+BENCHMARK(BM_AuditHashSha256);
+
+}  // namespace
+}  // namespace fs
+
+BENCHMARK_MAIN();

@@ -1,0 +1,114 @@
+#include "tools/loadgen/http_pool.h"
+
+#include <rapidjson/document.h>
+
+namespace fs::loadgen {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+http::request<http::string_body> ToBeast(const Request& request, const std::string& host) {
+  http::request<http::string_body> out(request.method, request.target, 11);
+  out.keep_alive(true);
+  out.set(http::field::host, host);
+  for (const Header& header : request.headers) out.set(header.name, header.value);
+  if (!request.body.empty()) {
+    out.set(http::field::content_type, "application/json");
+    out.body() = request.body;
+  }
+  out.prepare_payload();
+  return out;
+}
+
+}  // namespace
+
+Connection::Connection(asio::any_io_executor executor, std::string host, std::string port,
+                       std::chrono::milliseconds timeout)
+    : host_(std::move(host)),
+      port_(std::move(port)),
+      timeout_(timeout),
+      resolver_(executor),
+      stream_(executor) {}
+
+asio::awaitable<void> Connection::Connect() {
+  auto endpoints = co_await resolver_.async_resolve(host_, port_, asio::use_awaitable);
+  stream_.expires_after(timeout_);
+  co_await stream_.async_connect(endpoints, asio::use_awaitable);
+  stream_.socket().set_option(tcp::no_delay(true));
+  connected_ = true;
+}
+
+void Connection::Close() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  stream_.socket().close(ignored);
+  buffer_.clear();
+  connected_ = false;
+}
+
+asio::awaitable<Response> Connection::Send(const Request& request) {
+  Response out;
+  try {
+    if (!connected_) co_await Connect();
+    auto beast_request = ToBeast(request, host_);
+    stream_.expires_after(timeout_);
+    co_await http::async_write(stream_, beast_request, asio::use_awaitable);
+    http::response<http::string_body> response;
+    co_await http::async_read(stream_, buffer_, response, asio::use_awaitable);
+    out.status = static_cast<int>(response.result_int());
+    out.body = std::move(response.body());
+    if (!response.keep_alive()) Close();
+  } catch (const boost::system::system_error&) {
+    // A transport failure is counted by the caller (status 0); the next Send reconnects.
+    Close();
+    out.status = 0;
+  }
+  co_return out;
+}
+
+Response BlockingSend(const std::string& host, const std::string& port, const Request& request) {
+  asio::io_context io;
+  tcp::resolver resolver(io);
+  beast::tcp_stream stream(io);
+  beast::error_code ec;
+  auto endpoints = resolver.resolve(host, port, ec);
+  if (ec) return {};
+  stream.expires_after(std::chrono::seconds(30));
+  stream.connect(endpoints, ec);
+  if (ec) return {};
+  auto beast_request = ToBeast(request, host);
+  beast_request.keep_alive(false);
+  http::write(stream, beast_request, ec);
+  if (ec) return {};
+  beast::flat_buffer buffer;
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response, ec);
+  if (ec) return {};
+  return Response{static_cast<int>(response.result_int()), std::move(response.body())};
+}
+
+std::string ErrorCode(std::string_view body) {
+  rapidjson::Document document;
+  document.Parse(body.data(), body.size());
+  if (document.HasParseError() || !document.IsObject()) return "";
+  const auto error = document.FindMember("error");
+  if (error == document.MemberEnd() || !error->value.IsObject()) return "";
+  const auto code = error->value.FindMember("code");
+  if (code == error->value.MemberEnd() || !code->value.IsString()) return "";
+  return code->value.GetString();
+}
+
+std::string StringField(std::string_view body, const char* name) {
+  rapidjson::Document document;
+  document.Parse(body.data(), body.size());
+  if (document.HasParseError() || !document.IsObject()) return "";
+  const auto it = document.FindMember(name);
+  if (it == document.MemberEnd() || !it->value.IsString()) return "";
+  return it->value.GetString();
+}
+
+}  // namespace fs::loadgen
