@@ -30,6 +30,13 @@ struct RawFlags {
   std::string inbox_capacity = "100000";
   std::string log_level = "info";
   std::string idle_timeout_seconds = "30";
+  std::string payment_gateway = "simulated";
+  std::string payment_gateway_url;
+  std::string payment_retry_schedule = "1s,2s,4s,8s,16s,32s,1m,2m,5m,10m";
+  std::string payment_simulated_latency_ms = "0";
+  std::string payment_timeout_ms = "5000";
+  std::string payment_concurrency = "32";
+  std::string events = "log";
 };
 
 base::Status Invalid(std::string message) { return base::InvalidArgument(std::move(message)); }
@@ -81,6 +88,56 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--log-level", raw.log_level, "FLASHSALE_LOG_LEVEL", "trace|debug|info|warn|error");
   option("--idle-timeout-seconds", raw.idle_timeout_seconds, "FLASHSALE_IDLE_TIMEOUT_SECONDS",
          "idle or slow client deadline per request");
+  option("--payment-gateway", raw.payment_gateway, "FLASHSALE_PAYMENT_GATEWAY",
+         "simulated|http (http: Stripe-style API at --payment-gateway-url)");
+  option("--payment-gateway-url", raw.payment_gateway_url, "FLASHSALE_PAYMENT_GATEWAY_URL",
+         "base URL of the http gateway, e.g. http://127.0.0.1:12111");
+  option("--payment-retry-schedule", raw.payment_retry_schedule,
+         "FLASHSALE_PAYMENT_RETRY_SCHEDULE",
+         "waits between gateway retries (ms, s, m); after the last the order NEEDS_ATTENTION");
+  option("--payment-simulated-latency-ms", raw.payment_simulated_latency_ms,
+         "FLASHSALE_PAYMENT_SIMULATED_LATENCY_MS", "latency of each simulated gateway call");
+  option("--payment-timeout-ms", raw.payment_timeout_ms, "FLASHSALE_PAYMENT_TIMEOUT_MS",
+         "http gateway: one call's deadline; a timeout is retried");
+  option("--payment-concurrency", raw.payment_concurrency, "FLASHSALE_PAYMENT_CONCURRENCY",
+         "gateway calls in flight at once");
+  option("--events", raw.events, "FLASHSALE_EVENTS",
+         "event sink of the outbox relay: log (DATA_DIR/events.jsonl)");
+}
+
+base::Status ValidateSaga(const RawFlags& raw, Config& config) {
+  if (raw.payment_gateway == "simulated") {
+    config.payment_gateway = PaymentGatewayKind::kSimulated;
+  } else if (raw.payment_gateway == "http") {
+    config.payment_gateway = PaymentGatewayKind::kHttp;
+    if (raw.payment_gateway_url.rfind("http://", 0) != 0) {
+      return Invalid("--payment-gateway=http needs --payment-gateway-url http://HOST:PORT");
+    }
+  } else {
+    return Invalid("--payment-gateway must be simulated or http, got '" + raw.payment_gateway +
+                   "'");
+  }
+  config.payment_gateway_url = raw.payment_gateway_url;
+  auto schedule = core::ParseRetrySchedule(raw.payment_retry_schedule);
+  if (!schedule) {
+    return Invalid("--payment-retry-schedule must be 1-64 positive delays like 50ms,1s,2m, got '" +
+                   raw.payment_retry_schedule + "'");
+  }
+  config.payment_retry_schedule = std::move(*schedule);
+  auto latency = ParseBounded(raw.payment_simulated_latency_ms, "--payment-simulated-latency-ms",
+                              0, kSimulatedLatencyMsLimit);
+  if (!latency) return latency.error();
+  config.payment_simulated_latency = std::chrono::milliseconds(*latency);
+  auto timeout = ParseBounded(raw.payment_timeout_ms, "--payment-timeout-ms", 1, 600'000);
+  if (!timeout) return timeout.error();
+  config.payment_timeout = std::chrono::milliseconds(*timeout);
+  auto concurrency = ParseBounded(raw.payment_concurrency, "--payment-concurrency", 1,
+                                  kPaymentConcurrencyLimit);
+  if (!concurrency) return concurrency.error();
+  config.payment_concurrency = static_cast<std::size_t>(*concurrency);
+  if (raw.events != "log") return Invalid("--events must be log, got '" + raw.events + "'");
+  config.events = EventSinkKind::kLog;
+  return base::Status::Ok();
 }
 
 base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
@@ -132,6 +189,7 @@ base::Result<Config> Validate(const RawFlags& raw) {
   auto level = ParseLogLevel(raw.log_level);
   if (!level) return level.error();
   config.log_level = *level;
+  FS_RETURN_IF_ERROR(ValidateSaga(raw, config));
   return config;
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/order.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace fs::app {
@@ -25,6 +26,13 @@ inline constexpr std::int64_t kBatchSizeMaxLimit = 65'536;
 inline constexpr std::int64_t kInboxCapacityLimit = 10'000'000;
 
 enum class DemoMode : std::uint8_t { kOff, kOn };
+enum class PaymentGatewayKind : std::uint8_t { kSimulated, kHttp };
+enum class EventSinkKind : std::uint8_t { kLog };
+
+// Largest --payment-concurrency: gateway calls in flight at once (one thread each).
+inline constexpr std::int64_t kPaymentConcurrencyLimit = 256;
+// Largest --payment-simulated-latency-ms: a minute is already far past any real gateway.
+inline constexpr std::int64_t kSimulatedLatencyMsLimit = 60'000;
 enum class LogLevel : std::uint8_t { kTrace, kDebug, kInfo, kWarn, kError };
 
 struct Config {
@@ -40,6 +48,14 @@ struct Config {
   std::size_t inbox_capacity = 100'000;
   LogLevel log_level = LogLevel::kInfo;
   std::chrono::seconds idle_timeout{30};
+  // Payment saga and events (issue 3).
+  PaymentGatewayKind payment_gateway = PaymentGatewayKind::kSimulated;
+  std::string payment_gateway_url;  // kHttp: http://HOST:PORT
+  core::RetrySchedule payment_retry_schedule = core::DefaultRetrySchedule();
+  std::chrono::milliseconds payment_simulated_latency{0};
+  std::chrono::milliseconds payment_timeout{5000};  // kHttp: one gateway call at most
+  std::size_t payment_concurrency = 32;
+  EventSinkKind events = EventSinkKind::kLog;
 };
 
 struct CommandLine {

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/mutation.h"
+#include "core/order.h"
 #include "core/rules.h"
 #include "core/types.h"
 
@@ -80,6 +81,68 @@ struct SaleSnapshot {
 // Renders the response body stored with an idempotency key for a new reservation.
 using ReservationBodyRenderer = std::function<std::string(const Reservation&)>;
 
+// --- Checkout and the payment saga (issue 3) ------------------------------------------------
+
+enum class CheckoutOutcome : std::uint8_t {
+  kCreated,
+  kReplayed,               // same Idempotency-Key, same request: the stored answer
+  kIdempotencyKeyReused,   // same key, different request
+  kReservationNotFound,    // unknown id, or not the caller's
+  kReservationExpired,
+  kReservationNotActive,   // already in checkout, purchased or released
+};
+
+struct CheckoutCommand {
+  std::string reservation_id;
+  std::string user_id;
+  std::string payment_method_id;
+  std::string idempotency_key;  // empty: none
+};
+
+struct CheckoutResult {
+  CheckoutOutcome outcome = CheckoutOutcome::kReservationNotFound;
+  std::optional<Order> order;               // set for kCreated
+  std::optional<IdempotencyRecord> replay;  // set for kReplayed
+};
+
+// Renders the 202 body stored with an idempotency key for a new order.
+using OrderBodyRenderer = std::function<std::string(const Order&)>;
+
+// What the payment worker learned from one gateway call for an order.
+struct PaymentReport {
+  std::string order_id;
+  std::int32_t attempt = 1;  // 1-based: the order's attempts before the call, plus one
+  ChargeOutcome outcome = ChargeOutcome::kRetryable;
+  std::string reason;  // declines and transient failures: why (for failure_reason and logs)
+};
+
+enum class PaymentReportOutcome : std::uint8_t {
+  kPaid,
+  kFailed,
+  kRetryScheduled,
+  kNeedsAttention,
+  kStale,          // the order is no longer PENDING or the attempt was already recorded
+  kOrderNotFound,
+};
+
+struct PaymentReportResult {
+  PaymentReportOutcome outcome = PaymentReportOutcome::kOrderNotFound;
+  std::optional<Order> order;
+};
+
+enum class ResolveChoice : std::uint8_t { kPaid, kFailed };
+
+enum class ResolveOutcome : std::uint8_t {
+  kResolved,
+  kOrderNotFound,
+  kNotNeedsAttention,  // only NEEDS_ATTENTION orders are settled by hand
+};
+
+struct ResolveResult {
+  ResolveOutcome outcome = ResolveOutcome::kOrderNotFound;
+  std::optional<Order> order;
+};
+
 class Inventory {
  public:
   Inventory() = default;
@@ -92,6 +155,10 @@ class Inventory {
   // REQUIRES: the reservation's sale was loaded.
   void LoadReservation(const Reservation& reservation);
   void LoadIdempotency(const IdempotencyRecord& record);
+  // REQUIRES: the order's sale and reservation were loaded.
+  void LoadOrder(const Order& order);
+  // The last outbox sequence number stored for the SKU. REQUIRES: the sale was loaded.
+  void LoadEventSequence(const std::string& sku_id, std::int64_t sequence);
 
   // --- Batch protocol ---------------------------------------------------------------------
   void BeginBatch();
@@ -114,6 +181,16 @@ class Inventory {
   // Adds a mutation deleting stored idempotency records older than `before` and forgets them
   // in memory.
   void PruneIdempotency(Time before);
+  // Creates a PENDING order for a RESERVED, unexpired reservation of the caller and moves the
+  // reservation to CHECKOUT_PENDING (it no longer expires). An expired one is expired now.
+  CheckoutResult Checkout(const CheckoutCommand& command, const std::string& order_id, Time now,
+                          const OrderBodyRenderer& render_body);
+  // Applies a gateway answer to a PENDING order: PAID (reservation PURCHASED), FAILED
+  // (reservation RELEASED), a later retry per `schedule`, or NEEDS_ATTENTION.
+  PaymentReportResult RecordPayment(const PaymentReport& report, const RetrySchedule& schedule,
+                                    Time now);
+  // Settles a NEEDS_ATTENTION order by an operator's decision.
+  ResolveResult ResolveOrder(const std::string& order_id, ResolveChoice choice, Time now);
 
   // --- Queries (any time, on the owning thread) -------------------------------------------
   // nullptr when unknown. Valid until the next command.
@@ -122,6 +199,13 @@ class Inventory {
   std::vector<std::string> SkuIds() const;
   std::optional<Time> NextExpiry();
   std::int32_t UserUnits(const std::string& sku_id, const std::string& user_id) const;
+  // nullptr when unknown. Valid until the next command.
+  const Order* FindOrder(const std::string& order_id) const;
+  // PENDING orders with next_attempt_at <= now, earliest first, at most `count_max`.
+  std::vector<Order> DueOrders(Time now, std::size_t count_max) const;
+  // Orders with `status`, oldest first, at most `count_max`.
+  std::vector<Order> OrdersWithStatus(OrderStatus status, std::size_t count_max) const;
+  std::int64_t EventSequence(const std::string& sku_id) const;
   std::size_t reservation_count() const { return reservations_.size(); }
   std::size_t idempotency_count() const { return idempotency_.size(); }
 
@@ -134,6 +218,7 @@ class Inventory {
     Sale sale;
     StockCounters counters;
     std::unordered_map<std::string, std::int32_t> user_units;
+    std::int64_t event_sequence = 0;  // the SKU's last outbox sequence number
   };
   struct UndoSaleCreated {
     std::string sku_id;
@@ -154,8 +239,16 @@ class Inventory {
   struct UndoIdempotency {
     std::string map_key;
   };
+  struct UndoOrder {
+    std::string order_id;
+    std::optional<Order> previous;
+  };
+  struct UndoEventSequence {
+    std::string sku_id;
+    std::int64_t previous = 0;
+  };
   using Undo = std::variant<UndoSaleCreated, UndoCounters, UndoUserUnits, UndoReservation,
-                            UndoIdempotency>;
+                            UndoIdempotency, UndoOrder, UndoEventSequence>;
   using ExpiryEntry = std::pair<Time, std::string>;
 
   static std::string IdempotencyMapKey(const std::string& user_id, const std::string& key);
@@ -164,6 +257,17 @@ class Inventory {
   void SetCounters(Book& book, StockCounters counters);
   void Transition(Reservation& reservation, ReservationStatus to, Time now);
   void ApplyUndo(Undo& undo);
+  // Adds an outbox event for the book's SKU with the next sequence number.
+  void AppendEvent(Book& book, std::string_view type, const std::string& user_id,
+                   std::string payload_json, Time now);
+  // Records undo for `order` (by id), then replaces it (or inserts it) with `next`.
+  void PutOrder(Order next);
+  void StoreIdempotency(const std::string& user_id, const std::string& key,
+                        std::string fingerprint, std::int32_t http_status, std::string body,
+                        Time now);
+  // Moves an order to `to` with its reservation (PAID: PURCHASED; FAILED: RELEASED) and
+  // writes the order's events.
+  Order SettleOrder(const Order& order, OrderStatus to, std::string failure_reason, Time now);
   void RequireBatch() const;
 
   std::map<std::string, Book> books_;
@@ -171,6 +275,9 @@ class Inventory {
   std::unordered_map<std::string, IdempotencyRecord> idempotency_;
   std::deque<std::pair<Time, std::string>> idempotency_by_age_;
   std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>> expiry_;
+  std::unordered_map<std::string, Order> orders_;
+  // Ids of PENDING orders: the payment worker's queue (kept small by the saga).
+  std::map<std::string, Time> pending_orders_;
 
   bool in_batch_ = false;
   Mutations mutations_;
@@ -179,5 +286,6 @@ class Inventory {
 };
 
 std::string_view ReserveOutcomeName(ReserveOutcome outcome);
+std::string_view CheckoutOutcomeName(CheckoutOutcome outcome);
 
 }  // namespace fs::core

@@ -8,6 +8,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/order.h"
 #include "core/types.h"
 
 namespace fs::core {
@@ -37,8 +38,32 @@ struct IdempotencyPruned {
   Time before{};
 };
 
+struct OrderCreated {
+  Order order;  // status is always kPending
+};
+
+// The order moved from `from` to `order.status`; `order` is the whole row after the change.
+struct OrderStatusChanged {
+  OrderStatus from = OrderStatus::kPending;
+  Order order;
+};
+
+// A transient gateway failure: the order stays PENDING with more attempts and a later time.
+struct OrderRetryScheduled {
+  std::string order_id;
+  std::int32_t attempts = 0;
+  Time next_attempt_at{};
+  Time at{};
+};
+
+// A row of the transactional outbox, stored in the same transaction as its change.
+struct EventAppended {
+  OutboxEvent event;
+};
+
 using Mutation = std::variant<SaleCreated, ReservationCreated, ReservationStatusChanged,
-                              IdempotencyStored, IdempotencyPruned>;
+                              IdempotencyStored, IdempotencyPruned, OrderCreated,
+                              OrderStatusChanged, OrderRetryScheduled, EventAppended>;
 using Mutations = std::vector<Mutation>;
 
 }  // namespace fs::core

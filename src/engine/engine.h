@@ -55,6 +55,13 @@ struct Options {
   // Makes the body stored with an idempotency key for a new reservation.
   core::ReservationBodyRenderer render_reservation;
   std::uint64_t seed = 0;  // for reservation ids; 0 = from the OS
+  // Makes the 202 body stored with an idempotency key for a new order (checkout).
+  core::OrderBodyRenderer render_order;
+  // Waits between payment attempts that failed transiently (the saga's retries).
+  core::RetrySchedule retry_schedule = core::DefaultRetrySchedule();
+  // Told (on the writer thread) after every commit that wrote something, so the outbox relay
+  // and the payment worker wake at once instead of polling. Must not block. May be empty.
+  std::function<void()> on_committed;
   // Told (on the writer thread) when a commit fails; for logs. May be empty.
   std::function<void(const base::Status&)> on_commit_failure;
 };
@@ -94,12 +101,38 @@ struct ReservationReply {
   std::optional<core::Reservation> reservation;  // nullopt: unknown or not the caller's
 };
 
+struct CheckoutReply {
+  base::Status status;
+  core::CheckoutResult result;
+};
+struct OrderReply {
+  base::Status status;
+  std::optional<core::Order> order;  // nullopt: unknown or not the caller's
+};
+struct OrdersReply {
+  base::Status status;
+  std::vector<core::Order> orders;
+};
+struct PaymentReportReply {
+  base::Status status;
+  core::PaymentReportResult result;
+};
+struct ResolveReply {
+  base::Status status;
+  core::ResolveResult result;
+};
+
 class Engine {
  public:
   using CreateSaleCallback = std::function<void(CreateSaleReply)>;
   using ReserveCallback = std::function<void(ReserveReply)>;
   using ReleaseCallback = std::function<void(ReleaseReply)>;
   using ReservationCallback = std::function<void(ReservationReply)>;
+  using CheckoutCallback = std::function<void(CheckoutReply)>;
+  using OrderCallback = std::function<void(OrderReply)>;
+  using OrdersCallback = std::function<void(OrdersReply)>;
+  using PaymentReportCallback = std::function<void(PaymentReportReply)>;
+  using ResolveCallback = std::function<void(ResolveReply)>;
 
   // Rebuilds memory from the store, expires what expired while down (one committed batch),
   // and starts the writer thread.
@@ -115,6 +148,18 @@ class Engine {
   void Release(std::string reservation_id, std::string user_id, ReleaseCallback done);
   // The reservation if it exists and belongs to `user_id`.
   void GetReservation(std::string reservation_id, std::string user_id, ReservationCallback done);
+
+  // --- Checkout and the payment saga (issue 3) ---
+  void Checkout(core::CheckoutCommand command, CheckoutCallback done);
+  // The order if it exists and belongs to `user_id`.
+  void GetOrder(std::string order_id, std::string user_id, OrderCallback done);
+  // The order whoever owns it (admin).
+  void GetOrderAsAdmin(std::string order_id, OrderCallback done);
+  // PENDING orders due for a gateway call now, earliest first (the payment worker's poll).
+  void DueOrders(std::size_t count_max, OrdersCallback done);
+  void ListOrders(core::OrderStatus status, std::size_t count_max, OrdersCallback done);
+  void RecordPayment(core::PaymentReport report, PaymentReportCallback done);
+  void ResolveOrder(std::string order_id, core::ResolveChoice choice, ResolveCallback done);
 
   // Lock-light read of the last committed state; nullptr for an unknown SKU.
   std::shared_ptr<const PublishedSale> FindSale(const std::string& sku_id) const;
@@ -156,10 +201,16 @@ class Engine {
   struct CheckCommand {
     std::function<void(base::Status)> done;
   };
-  using Command = std::variant<CreateSaleCommand, ReserveCommandEntry, ReleaseCommand,
-                               GetReservationCommand, CheckCommand>;
   // A decided command waiting for its batch's commit.
   using Completion = std::function<void(const base::Status&)>;
+  // Any other command: `decide` runs on the writer inside the batch; `reject` answers a
+  // command that never reached it.
+  struct GenericCommand {
+    std::function<Completion(base::Time now)> decide;
+    std::function<void(const base::Status&)> reject;
+  };
+  using Command = std::variant<CreateSaleCommand, ReserveCommandEntry, ReleaseCommand,
+                               GetReservationCommand, CheckCommand, GenericCommand>;
 
   Engine(Options options, std::unique_ptr<store::Store> store, const base::Clock& clock);
   base::Status Recover();

@@ -65,6 +65,11 @@ class Api {
   void Reserve(const Request& request, const Params& params, Exchange exchange);
   void GetReservation(const Request& request, const Params& params, Exchange exchange);
   void ReleaseReservation(const Request& request, const Params& params, Exchange exchange);
+  void Checkout(const Request& request, Exchange exchange);
+  void GetOrder(const Request& request, const Params& params, Exchange exchange);
+  void AdminGetOrder(const Request& request, const Params& params, Exchange exchange);
+  void AdminListOrders(const Request& request, Exchange exchange);
+  void AdminResolveOrder(const Request& request, const Params& params, Exchange exchange);
   void Readyz(Exchange exchange);
   void Metrics(Exchange exchange);
 
