@@ -315,16 +315,19 @@ TEST_F(SqliteStoreTest, ReopenKeepsDataAndMigrationIsIdempotent) {
   }
   RawDb raw(path_);
   EXPECT_EQ(raw.Dump(), before);
-  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM schema_version"), 1);
-  EXPECT_EQ(raw.QueryInt("SELECT MAX(version) FROM schema_version"), 1);
-  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 6);
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM schema_version"), SqliteStore::kSchemaVersion);
+  EXPECT_EQ(raw.QueryInt("SELECT MAX(version) FROM schema_version"), SqliteStore::kSchemaVersion);
+  // 6 of migration 1, 7 of migration 2 (orders and outbox guards).
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 13);
 }
 
 TEST_F(SqliteStoreTest, OpenRefusesASchemaNewerThanTheBinary) {
   { ASSERT_NE(OpenStore(), nullptr); }
   {
     RawDb raw(path_);
-    ASSERT_EQ(raw.Exec("INSERT INTO schema_version VALUES (2, 0)"), SQLITE_OK);
+    const std::string newer = "INSERT INTO schema_version VALUES (" +
+                              std::to_string(SqliteStore::kSchemaVersion + 1) + ", 0)";
+    ASSERT_EQ(raw.Exec(newer.c_str()), SQLITE_OK);
   }
   auto store = SqliteStore::Open(path_, {});
   ASSERT_FALSE(store.has_value());

@@ -184,16 +184,17 @@ BEGIN
   SELECT RAISE(ABORT, 'orders are never deleted');
 END;
 
--- A reservation in checkout is sold only for a PAID order and released only for a FAILED one.
+-- A reservation whose checkout created an order is sold only with that order PAID and
+-- released only with it FAILED.
 CREATE TRIGGER reservations_follow_order AFTER UPDATE OF status ON reservations
 WHEN OLD.status = 2
 BEGIN
   SELECT RAISE(ABORT, 'a reservation in checkout is purchased only by a PAID order')
-    WHERE NEW.status = 3 AND NOT EXISTS (SELECT 1 FROM orders
-                                         WHERE reservation_id = NEW.reservation_id AND status = 2);
+    WHERE NEW.status = 3 AND EXISTS (SELECT 1 FROM orders
+                                     WHERE reservation_id = NEW.reservation_id AND status <> 2);
   SELECT RAISE(ABORT, 'a reservation in checkout is released only by a FAILED order')
-    WHERE NEW.status = 5 AND NOT EXISTS (SELECT 1 FROM orders
-                                         WHERE reservation_id = NEW.reservation_id AND status = 3);
+    WHERE NEW.status = 5 AND EXISTS (SELECT 1 FROM orders
+                                     WHERE reservation_id = NEW.reservation_id AND status <> 3);
 END;
 
 -- The transactional outbox. id orders all events (one writer commits them in order);
