@@ -92,7 +92,9 @@ base::Result<std::unique_ptr<payment::PaymentGateway>> OpenGateway(const Config&
       return payment::NewSimulatedGateway(config.payment_simulated_latency);
     case PaymentGatewayKind::kHttp: break;
   }
-  return base::FailedPrecondition("the http payment gateway is not built in this version");
+  spdlog::info("payments: http gateway at {}, timeout {} ms", config.payment_gateway_url,
+               config.payment_timeout.count());
+  return payment::NewHttpGateway({config.payment_gateway_url, config.payment_timeout});
 }
 
 base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "base/status.h"
 #include "core/order.h"
 
 namespace fs::payment {
@@ -38,5 +39,22 @@ class PaymentGateway {
 // always times out. Every call takes `latency` (a timeout takes it too). Any other payment
 // method is declined (payment_method_unknown).
 std::unique_ptr<PaymentGateway> NewSimulatedGateway(std::chrono::milliseconds latency);
+
+}  // namespace fs::payment
+
+namespace fs::payment {
+
+struct HttpGatewayOptions {
+  std::string url;  // "http://HOST:PORT" (an optional path prefix is kept)
+  // One call's deadline (connect, send, receive). A timeout is retried with the same key.
+  std::chrono::milliseconds timeout{5000};
+};
+
+// A Stripe-style gateway: POST {url}/v1/payment_intents, form-encoded amount, currency,
+// payment_method and confirm=true, with the order id in the Idempotency-Key header.
+// 2xx: succeeded; 402: declined (reason from the body's decline_code or code when present);
+// 409, 429, 5xx, timeouts and connection errors: retryable; any other 4xx: declined.
+// Errors: kInvalidArgument when the url is not http://HOST:PORT[/prefix].
+base::Result<std::unique_ptr<PaymentGateway>> NewHttpGateway(HttpGatewayOptions options);
 
 }  // namespace fs::payment
