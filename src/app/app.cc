@@ -18,6 +18,7 @@
 #include "engine/engine.h"
 #include "events/log_sink.h"
 #include "events/relay.h"
+#include "events/webhook_sink.h"
 #include "http/api.h"
 #include "http/json_render.h"
 #include "http/server.h"
@@ -62,9 +63,11 @@ base::Result<std::string> RandomSecret() {
 // writer thread.
 struct CommitListeners {
   std::atomic<events::Relay*> relay{nullptr};
+  std::atomic<events::Relay*> notifier{nullptr};
   std::atomic<payment::PaymentWorker*> worker{nullptr};
   void Notify() {
     if (auto* r = relay.load(std::memory_order_acquire)) r->Notify();
+    if (auto* n = notifier.load(std::memory_order_acquire)) n->Notify();
     if (auto* w = worker.load(std::memory_order_acquire)) w->Notify();
   }
 };
@@ -76,12 +79,35 @@ std::string DatabasePath(const Config& config) {
 base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
   auto source = store::SqliteOutbox::Open(DatabasePath(config));
   if (!source) return source.error();
-  const std::string path = (std::filesystem::path(config.data_dir) / "events.jsonl").string();
-  auto sink = events::LogSink::Open(path);
-  if (!sink) return sink.error();
-  spdlog::info("events: relay to {} ({})", path, "log");
+  std::unique_ptr<events::EventSink> sink;
+  switch (config.events) {
+    case EventSinkKind::kLog: {
+      const std::string path = (std::filesystem::path(config.data_dir) / "events.jsonl").string();
+      auto log = events::LogSink::Open(path);
+      if (!log) return log.error();
+      sink = std::move(*log);
+      spdlog::info("events: relay to {} (log)", path);
+      break;
+    }
+    case EventSinkKind::kWebhook:
+      sink = events::NewWebhookSink({config.webhook_url, config.webhook_secret});
+      spdlog::info("events: relay to {} (webhook)", config.webhook_url);
+      break;
+  }
   return std::make_unique<events::Relay>(events::RelayOptions{}, std::move(*source),
-                                         std::move(*sink));
+                                         std::move(sink));
+}
+
+// nullptr when no notification webhook is configured.
+base::Result<std::unique_ptr<events::Relay>> OpenNotifier(const Config& config) {
+  if (config.notification_webhook_url.empty()) return std::unique_ptr<events::Relay>();
+  auto source = store::SqliteOutbox::Open(DatabasePath(config));
+  if (!source) return source.error();
+  spdlog::info("notifications: order.confirmed and order.failed to {}",
+               config.notification_webhook_url);
+  return std::make_unique<events::Relay>(
+      events::RelayOptions{}, std::move(*source),
+      events::NewNotificationSink({config.notification_webhook_url, config.webhook_secret}));
 }
 
 base::Result<std::unique_ptr<payment::PaymentGateway>> OpenGateway(const Config& config) {
@@ -195,14 +221,21 @@ int RunServer(Config config) {
     return kExitRuntimeError;
   }
   auto relay = OpenRelay(config);
+  auto notifier = OpenNotifier(config);
   auto gateway = OpenGateway(config);
-  if (!relay || !gateway) {
-    spdlog::critical("{}", !relay ? relay.error().ToString() : gateway.error().ToString());
+  if (!relay || !notifier || !gateway) {
+    spdlog::critical("{}", !relay      ? relay.error().ToString()
+                           : !notifier ? notifier.error().ToString()
+                                       : gateway.error().ToString());
     (*engine)->Stop();
     return kExitRuntimeError;
   }
   (*relay)->Start();
   listeners.relay.store(relay->get(), std::memory_order_release);
+  if (*notifier) {
+    (*notifier)->Start();
+    listeners.notifier.store(notifier->get(), std::memory_order_release);
+  }
   payment::WorkerOptions worker_options;
   worker_options.concurrency = config.payment_concurrency;
   payment::PaymentWorker worker(worker_options, **engine, **gateway);
@@ -221,7 +254,10 @@ int RunServer(Config config) {
     listeners.worker.store(nullptr, std::memory_order_release);
     worker.Stop();
     (*engine)->Stop();
+    listeners.relay.store(nullptr, std::memory_order_release);
+    listeners.notifier.store(nullptr, std::memory_order_release);
     (*relay)->Stop();
+    if (*notifier) (*notifier)->Stop();
     return kExitRuntimeError;
   }
   (*server)->Start();
@@ -241,7 +277,9 @@ int RunServer(Config config) {
   (*engine)->Stop();  // completes and commits everything queued; answers are posted to I/O
   listeners.worker.store(nullptr, std::memory_order_release);
   listeners.relay.store(nullptr, std::memory_order_release);
+  listeners.notifier.store(nullptr, std::memory_order_release);
   (*relay)->Stop();   // publishes what was committed, then stops
+  if (*notifier) (*notifier)->Stop();
   if (!(*server)->WaitForInFlight(kDrainTimeout)) {
     spdlog::warn("responses still in flight after {} s; closing anyway", kDrainTimeout.count());
   }

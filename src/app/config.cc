@@ -37,6 +37,9 @@ struct RawFlags {
   std::string payment_timeout_ms = "5000";
   std::string payment_concurrency = "32";
   std::string events = "log";
+  std::string webhook_url;
+  std::string webhook_secret;
+  std::string notification_webhook_url;
 };
 
 base::Status Invalid(std::string message) { return base::InvalidArgument(std::move(message)); }
@@ -102,7 +105,14 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--payment-concurrency", raw.payment_concurrency, "FLASHSALE_PAYMENT_CONCURRENCY",
          "gateway calls in flight at once");
   option("--events", raw.events, "FLASHSALE_EVENTS",
-         "event sink of the outbox relay: log (DATA_DIR/events.jsonl)");
+         "event sink of the outbox relay: log (DATA_DIR/events.jsonl) or webhook");
+  option("--webhook-url", raw.webhook_url, "FLASHSALE_WEBHOOK_URL",
+         "--events webhook: http://HOST:PORT/PATH receiving signed event batches");
+  option("--webhook-secret", raw.webhook_secret, "FLASHSALE_WEBHOOK_SECRET",
+         "HMAC-SHA256 key of the X-Flashsale-Signature header (webhooks and notifications)");
+  option("--notification-webhook-url", raw.notification_webhook_url,
+         "FLASHSALE_NOTIFICATION_WEBHOOK_URL",
+         "http://HOST:PORT/PATH told of order.confirmed and order.failed (buyer notifications)");
 }
 
 base::Status ValidateSaga(const RawFlags& raw, Config& config) {
@@ -135,8 +145,23 @@ base::Status ValidateSaga(const RawFlags& raw, Config& config) {
                                   kPaymentConcurrencyLimit);
   if (!concurrency) return concurrency.error();
   config.payment_concurrency = static_cast<std::size_t>(*concurrency);
-  if (raw.events != "log") return Invalid("--events must be log, got '" + raw.events + "'");
-  config.events = EventSinkKind::kLog;
+  if (raw.events == "log") {
+    config.events = EventSinkKind::kLog;
+  } else if (raw.events == "webhook") {
+    config.events = EventSinkKind::kWebhook;
+    if (raw.webhook_url.rfind("http://", 0) != 0) {
+      return Invalid("--events webhook needs --webhook-url http://HOST:PORT/PATH");
+    }
+  } else {
+    return Invalid("--events must be log or webhook, got '" + raw.events + "'");
+  }
+  if (!raw.notification_webhook_url.empty() &&
+      raw.notification_webhook_url.rfind("http://", 0) != 0) {
+    return Invalid("--notification-webhook-url must be http://HOST:PORT/PATH");
+  }
+  config.webhook_url = raw.webhook_url;
+  config.webhook_secret = raw.webhook_secret;
+  config.notification_webhook_url = raw.notification_webhook_url;
   return base::Status::Ok();
 }
 

@@ -27,7 +27,7 @@ inline constexpr std::int64_t kInboxCapacityLimit = 10'000'000;
 
 enum class DemoMode : std::uint8_t { kOff, kOn };
 enum class PaymentGatewayKind : std::uint8_t { kSimulated, kHttp };
-enum class EventSinkKind : std::uint8_t { kLog };
+enum class EventSinkKind : std::uint8_t { kLog, kWebhook };
 
 // Largest --payment-concurrency: gateway calls in flight at once (one thread each).
 inline constexpr std::int64_t kPaymentConcurrencyLimit = 256;
@@ -56,6 +56,9 @@ struct Config {
   std::chrono::milliseconds payment_timeout{5000};  // kHttp: one gateway call at most
   std::size_t payment_concurrency = 32;
   EventSinkKind events = EventSinkKind::kLog;
+  std::string webhook_url;               // kWebhook: where event batches are POSTed
+  std::string webhook_secret;            // HMAC-SHA256 key of X-Flashsale-Signature
+  std::string notification_webhook_url;  // empty: no buyer notifications
 };
 
 struct CommandLine {

@@ -143,7 +143,20 @@ void FakeGateway::Serve(int fd) {
     const std::string body = request.substr(request.find("\r\n\r\n") + 4);
     bool stall = false;
     std::pair<int, std::string> answer{404, "{}"};
-    if (right_route) answer = Decide(HeaderValue(request, "idempotency-key"), body, stall);
+    if (right_route) {
+      answer = Decide(HeaderValue(request, "idempotency-key"), body, stall);
+    } else if (request.rfind("POST ", 0) == 0) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      RecordedPost post;
+      const std::size_t path_end = request.find(' ', 5);
+      post.path = request.substr(5, path_end - 5);
+      post.signature = HeaderValue(request, "x-flashsale-signature");
+      post.body = body;
+      const bool fail = static_cast<int>(posts_.size()) < options_.webhook_errors;
+      post.answered = fail ? 500 : 200;
+      answer = {post.answered, "{}"};
+      posts_.push_back(std::move(post));
+    }
     if (stall) std::this_thread::sleep_for(options_.stall);
     const std::string response = "HTTP/1.1 " + std::to_string(answer.first) +
                                  " X\r\nContent-Type: application/json\r\nContent-Length: " +
@@ -162,6 +175,11 @@ std::map<std::string, int> FakeGateway::ChargesByKey() const {
 std::map<std::string, int> FakeGateway::RequestsByKey() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return requests_;
+}
+
+std::vector<RecordedPost> FakeGateway::Posts() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return posts_;
 }
 
 int FakeGateway::malformed_count() const {

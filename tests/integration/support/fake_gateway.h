@@ -25,6 +25,15 @@ struct FakeGatewayOptions {
   int errors_per_key = 0;          // first N requests of each key: 500, no charge
   int stalls_per_key = 0;          // next M requests: charge (once), then stall the answer
   std::chrono::milliseconds stall{400};
+  // Any other POST (a webhook) is recorded; the first N of them get 500 (to test retries).
+  int webhook_errors = 0;
+};
+
+struct RecordedPost {
+  std::string path;
+  std::string signature;  // the X-Flashsale-Signature header, "" when absent
+  std::string body;
+  int answered = 0;       // the status the fake answered
 };
 
 class FakeGateway {
@@ -41,6 +50,8 @@ class FakeGateway {
   std::map<std::string, int> ChargesByKey() const;
   // Requests received per idempotency key (retries included).
   std::map<std::string, int> RequestsByKey() const;
+  // Every POST to another path than /v1/payment_intents, in arrival order.
+  std::vector<RecordedPost> Posts() const;
   // Requests that came without an Idempotency-Key header or with a malformed body.
   int malformed_count() const;
 
@@ -63,6 +74,7 @@ class FakeGateway {
   std::map<std::string, int> charges_;            // guarded by mutex_
   std::map<std::string, std::pair<int, std::string>> answers_;  // guarded by mutex_
   int malformed_ = 0;                             // guarded by mutex_
+  std::vector<RecordedPost> posts_;               // guarded by mutex_
 };
 
 }  // namespace fs::itest
