@@ -4,7 +4,9 @@
 // latency measured from each request's intended send time.
 //
 // Scenarios: reserve (each request a distinct or cycling user reserving 1 unit),
-// availability (GET availability).
+// availability (GET availability), checkout (reserve 1 unit, then POST /api/v1/checkout with
+// pm_card_visa; only the checkout's latency is recorded, measured from its own send time; a
+// reserve that is not 201 is counted under the negative of its status).
 // It mints user JWTs itself from --jwt-secret and can create the sale (--create-stock).
 #include <utility>  // Boost 1.74 awaitable.hpp uses std::exchange without it
 
@@ -91,6 +93,24 @@ http::request<http::string_body> MakeRequest(const Shared& shared, std::uint64_t
   return request;
 }
 
+// The checkout request for the reservation in a 201 reserve body (same user and token).
+http::request<http::string_body> MakeCheckout(const http::request<http::string_body>& reserve,
+                                              const std::string& reserve_body) {
+  const std::string key = "\"reservation_id\":\"";
+  const std::size_t at = reserve_body.find(key);
+  const std::size_t start = at == std::string::npos ? 0 : at + key.size();
+  const std::string id =
+      at == std::string::npos ? "" : reserve_body.substr(start, reserve_body.find('"', start) - start);
+  http::request<http::string_body> request(http::verb::post, "/api/v1/checkout", 11);
+  request.keep_alive(true);
+  request.set(http::field::host, reserve[http::field::host]);
+  request.set(http::field::authorization, reserve[http::field::authorization]);
+  request.set(http::field::content_type, "application/json");
+  request.body() = "{\"reservation_id\":\"" + id + "\",\"payment_method_id\":\"pm_card_visa\"}";
+  request.prepare_payload();
+  return request;
+}
+
 asio::awaitable<void> RunConnection(Shared& shared, ThreadResult& result) {
   auto executor = co_await asio::this_coro::executor;
   tcp::resolver resolver(executor);
@@ -123,6 +143,17 @@ asio::awaitable<void> RunConnection(Shared& shared, ThreadResult& result) {
       }
       auto request = MakeRequest(shared, index);
       stream.expires_after(std::chrono::seconds(30));
+      if (shared.config.scenario == "checkout") {
+        co_await http::async_write(stream, request, asio::use_awaitable);
+        http::response<http::string_body> reserved;
+        co_await http::async_read(stream, buffer, reserved, asio::use_awaitable);
+        if (reserved.result_int() != 201) {
+          ++result.statuses[-static_cast<int>(reserved.result_int())];
+          continue;
+        }
+        request = MakeCheckout(request, reserved.body());
+        if (!open_loop) intended = Clock::now();
+      }
       co_await http::async_write(stream, request, asio::use_awaitable);
       http::response<http::string_body> response;
       co_await http::async_read(stream, buffer, response, asio::use_awaitable);
@@ -214,7 +245,7 @@ int main(int argc, char** argv) {
   CLI::App app("flashsale load generator");
   app.add_option("--host", c.host);
   app.add_option("--port", c.port);
-  app.add_option("--scenario", c.scenario)->check(CLI::IsMember({"reserve", "availability"}));
+  app.add_option("--scenario", c.scenario)->check(CLI::IsMember({"reserve", "availability", "checkout"}));
   app.add_option("--sku", c.sku);
   app.add_option("--connections", c.connections)->check(CLI::Range(1, 20000));
   app.add_option("--threads", c.threads)->check(CLI::Range(1, 64));
@@ -226,8 +257,8 @@ int main(int argc, char** argv) {
   app.add_option("--create-stock", c.create_stock, "create the sale with this stock first");
   app.add_flag("--json", c.json);
   CLI11_PARSE(app, argc, argv);
-  if (c.scenario == "reserve" && c.jwt_secret.empty()) {
-    std::fprintf(stderr, "--jwt-secret is required for the reserve scenario\n");
+  if (c.scenario != "availability" && c.jwt_secret.empty()) {
+    std::fprintf(stderr, "--jwt-secret is required for the reserve and checkout scenarios\n");
     return 2;
   }
   if (c.create_stock > 0 && !CreateSale(c)) {
