@@ -16,6 +16,7 @@
 #include "auth/jwt.h"
 #include "base/clock.h"
 #include "engine/engine.h"
+#include "events/kafka_sink.h"
 #include "events/log_sink.h"
 #include "events/relay.h"
 #include "events/webhook_sink.h"
@@ -93,6 +94,17 @@ base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
       sink = events::NewWebhookSink({config.webhook_url, config.webhook_secret});
       spdlog::info("events: relay to {} (webhook)", config.webhook_url);
       break;
+    case EventSinkKind::kKafka: {
+      events::KafkaOptions kafka;
+      kafka.brokers = config.kafka_brokers;
+      kafka.topic = config.kafka_topic;
+      auto producer = events::NewKafkaSink(std::move(kafka));
+      if (!producer) return producer.error();
+      sink = std::move(*producer);
+      spdlog::info("events: relay to kafka {} topic {} (idempotent, acks=all)",
+                   config.kafka_brokers, config.kafka_topic);
+      break;
+    }
   }
   return std::make_unique<events::Relay>(events::RelayOptions{}, std::move(*source),
                                          std::move(sink));

@@ -40,6 +40,8 @@ struct RawFlags {
   std::string webhook_url;
   std::string webhook_secret;
   std::string notification_webhook_url;
+  std::string kafka_brokers;
+  std::string kafka_topic = "flashsale.events";
 };
 
 base::Status Invalid(std::string message) { return base::InvalidArgument(std::move(message)); }
@@ -105,7 +107,11 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--payment-concurrency", raw.payment_concurrency, "FLASHSALE_PAYMENT_CONCURRENCY",
          "gateway calls in flight at once");
   option("--events", raw.events, "FLASHSALE_EVENTS",
-         "event sink of the outbox relay: log (DATA_DIR/events.jsonl) or webhook");
+         "event sink of the outbox relay: log (DATA_DIR/events.jsonl), kafka or webhook");
+  option("--kafka-brokers", raw.kafka_brokers, "FLASHSALE_KAFKA_BROKERS",
+         "--events kafka: bootstrap servers, e.g. 127.0.0.1:9092");
+  option("--kafka-topic", raw.kafka_topic, "FLASHSALE_KAFKA_TOPIC",
+         "--events kafka: topic of the events (keyed by sku)");
   option("--webhook-url", raw.webhook_url, "FLASHSALE_WEBHOOK_URL",
          "--events webhook: http://HOST:PORT/PATH receiving signed event batches");
   option("--webhook-secret", raw.webhook_secret, "FLASHSALE_WEBHOOK_SECRET",
@@ -152,9 +158,15 @@ base::Status ValidateSaga(const RawFlags& raw, Config& config) {
     if (raw.webhook_url.rfind("http://", 0) != 0) {
       return Invalid("--events webhook needs --webhook-url http://HOST:PORT/PATH");
     }
+  } else if (raw.events == "kafka") {
+    config.events = EventSinkKind::kKafka;
+    if (raw.kafka_brokers.empty()) return Invalid("--events kafka needs --kafka-brokers");
+    if (raw.kafka_topic.empty()) return Invalid("--kafka-topic must not be empty");
   } else {
-    return Invalid("--events must be log or webhook, got '" + raw.events + "'");
+    return Invalid("--events must be log, kafka or webhook, got '" + raw.events + "'");
   }
+  config.kafka_brokers = raw.kafka_brokers;
+  config.kafka_topic = raw.kafka_topic;
   if (!raw.notification_webhook_url.empty() &&
       raw.notification_webhook_url.rfind("http://", 0) != 0) {
     return Invalid("--notification-webhook-url must be http://HOST:PORT/PATH");

@@ -27,7 +27,7 @@ inline constexpr std::int64_t kInboxCapacityLimit = 10'000'000;
 
 enum class DemoMode : std::uint8_t { kOff, kOn };
 enum class PaymentGatewayKind : std::uint8_t { kSimulated, kHttp };
-enum class EventSinkKind : std::uint8_t { kLog, kWebhook };
+enum class EventSinkKind : std::uint8_t { kLog, kWebhook, kKafka };
 
 // Largest --payment-concurrency: gateway calls in flight at once (one thread each).
 inline constexpr std::int64_t kPaymentConcurrencyLimit = 256;
@@ -59,6 +59,8 @@ struct Config {
   std::string webhook_url;               // kWebhook: where event batches are POSTed
   std::string webhook_secret;            // HMAC-SHA256 key of X-Flashsale-Signature
   std::string notification_webhook_url;  // empty: no buyer notifications
+  std::string kafka_brokers;             // kKafka: bootstrap.servers
+  std::string kafka_topic = "flashsale.events";
 };
 
 struct CommandLine {
