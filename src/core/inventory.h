@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <queue>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -276,8 +277,11 @@ class Inventory {
   std::deque<std::pair<Time, std::string>> idempotency_by_age_;
   std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>> expiry_;
   std::unordered_map<std::string, Order> orders_;
-  // Ids of PENDING orders: the payment worker's queue (kept small by the saga).
+  // PENDING orders: id -> next_attempt_at, and the same ordered by due time (the payment
+  // worker's durable queue; DueOrders reads only the due head).
   std::map<std::string, Time> pending_orders_;
+  std::set<std::pair<Time, std::string>> pending_by_due_;
+  void SetPending(const std::string& order_id, std::optional<Time> next_attempt_at);
 
   bool in_batch_ = false;
   Mutations mutations_;

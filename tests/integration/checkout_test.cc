@@ -393,6 +393,23 @@ TEST_F(CheckoutTest, EveryChangeReachesTheEventLogInOrderPerSku) {
   EXPECT_EQ(counted.count("payment.failed"), 1u);
   EXPECT_EQ(counted.count("order.failed"), 1u);
   EXPECT_EQ(counted.count("reservation.released"), 2u);  // carol's cancel and bob's decline
+
+  // After a restart the relay continues from its stored cursor: nothing is published twice.
+  ASSERT_TRUE(server_.Start());
+  Reconnect();
+  ReserveOne("dave");
+  ASSERT_TRUE(server_.Stop());
+  std::ifstream again(server_.data_dir() / "events.jsonl");
+  std::int64_t lines = 0;
+  std::int64_t last_sequence = 0;
+  while (std::getline(again, line)) {
+    auto json = ParseJson(line);
+    ASSERT_TRUE(json.has_value()) << line;
+    ++lines;
+    last_sequence = IntField(*json, "sequence").value_or(-1);
+    EXPECT_EQ(last_sequence, lines) << line;
+  }
+  EXPECT_EQ(lines, stored + 1);
 }
 
 }  // namespace
