@@ -168,7 +168,9 @@ void Engine::Checkout(core::CheckoutCommand command, CheckoutCallback done) {
       [this, command = std::move(command), shared_done](base::Time now) -> Completion {
         auto result = inventory_.Checkout(command, base::NewUuidV7(rng_, base::ToMillis(now)),
                                           now, options_.render_order);
-        return [shared_done, result = std::move(result)](const Status& s) {
+        return [this, shared_done, result = std::move(result)](const Status& s) {
+          if (s.ok() && result.outcome == core::CheckoutOutcome::kCreated)
+            stats_.orders_created.fetch_add(1, std::memory_order_relaxed);
           (*shared_done)(CheckoutReply{s, s.ok() ? result : core::CheckoutResult{}});
         };
       },
@@ -238,7 +240,12 @@ void Engine::RecordPayment(core::PaymentReport report, PaymentReportCallback don
   Enqueue(GenericCommand{
       [this, report = std::move(report), shared_done](base::Time now) -> Completion {
         auto result = inventory_.RecordPayment(report, options_.retry_schedule, now);
-        return ReadCompletion<PaymentReportReply>(shared_done, std::move(result));
+        return [this, shared_done, result = std::move(result)](const Status& s) {
+          if (s.ok() && result.outcome == core::PaymentReportOutcome::kRetryScheduled)
+            stats_.payment_retries_scheduled.fetch_add(1, std::memory_order_relaxed);
+          if (s.ok() && result.outcome != core::PaymentReportOutcome::kStale) CountOrder(result.order);
+          (*shared_done)(PaymentReportReply{s, s.ok() ? result : core::PaymentReportResult{}});
+        };
       },
       [shared_done](const Status& s) { (*shared_done)(PaymentReportReply{s, {}}); }});
 }
@@ -248,9 +255,26 @@ void Engine::ResolveOrder(std::string order_id, core::ResolveChoice choice, Reso
   Enqueue(GenericCommand{
       [this, order_id = std::move(order_id), choice, shared_done](base::Time now) -> Completion {
         auto result = inventory_.ResolveOrder(order_id, choice, now);
-        return ReadCompletion<ResolveReply>(shared_done, std::move(result));
+        return [this, shared_done, result = std::move(result)](const Status& s) {
+          if (s.ok() && result.outcome == core::ResolveOutcome::kResolved) CountOrder(result.order);
+          (*shared_done)(ResolveReply{s, s.ok() ? result : core::ResolveResult{}});
+        };
       },
       [shared_done](const Status& s) { (*shared_done)(ResolveReply{s, {}}); }});
+}
+
+void Engine::CountOrder(const std::optional<core::Order>& order) {
+  if (!order) return;
+  switch (order->status) {
+    case core::OrderStatus::kPending: break;
+    case core::OrderStatus::kPaid: stats_.orders_paid.fetch_add(1, std::memory_order_relaxed); break;
+    case core::OrderStatus::kFailed:
+      stats_.orders_failed.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case core::OrderStatus::kNeedsAttention:
+      stats_.orders_needs_attention.fetch_add(1, std::memory_order_relaxed);
+      break;
+  }
 }
 
 Status Engine::CheckConsistency() {

@@ -76,6 +76,12 @@ struct EngineStats {
   std::atomic<std::uint64_t> batch_size_max_seen{0};
   std::atomic<std::uint64_t> commit_micros_total{0};
   std::atomic<std::uint64_t> inbox_rejections{0};
+  // The payment saga (issue 3): committed transitions.
+  std::atomic<std::uint64_t> orders_created{0};
+  std::atomic<std::uint64_t> orders_paid{0};
+  std::atomic<std::uint64_t> orders_failed{0};
+  std::atomic<std::uint64_t> orders_needs_attention{0};
+  std::atomic<std::uint64_t> payment_retries_scheduled{0};
 };
 
 // What readers see without queueing: the state after the last committed batch.
@@ -224,6 +230,8 @@ class Engine {
   void Housekeep(base::Time now);
   std::chrono::milliseconds WaitBudget();
   base::Status CompareWithStore();
+  // Counts a committed order status (writer thread).
+  void CountOrder(const std::optional<core::Order>& order);
 
   const Options options_;
   std::unique_ptr<store::Store> store_;

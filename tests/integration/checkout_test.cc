@@ -169,6 +169,13 @@ TEST_F(CheckoutTest, FlakyGatewayIsRetriedUntilPaid) {
   // Two timeouts, then the success: three gateway calls, recorded durably.
   EXPECT_EQ(DbInt("SELECT attempts FROM orders WHERE order_id = '" + order_id + "'"), 3);
   EXPECT_EQ(ReadSku(kSku).sold, 1);
+  const std::string page = client().Get("/metrics").body;
+  EXPECT_EQ(MetricSamples(page, "flashsale_payment_retries_total"),
+            (std::vector<std::string>{"flashsale_payment_retries_total 2"}));
+  EXPECT_EQ(MetricSamples(page, "flashsale_orders_created_total"),
+            (std::vector<std::string>{"flashsale_orders_created_total 1"}));
+  EXPECT_EQ(MetricSamples(page, "flashsale_orders_paid_total"),
+            (std::vector<std::string>{"flashsale_orders_paid_total 1"}));
 }
 
 TEST_F(CheckoutTest, EndlessTimeoutsNeedAttentionThenAnOperatorResolves) {
