@@ -9,10 +9,14 @@ namespace fs::core {
 
 std::string_view OrderStatusName(OrderStatus status) {
   switch (status) {
-    case OrderStatus::kPending: return "PENDING";
-    case OrderStatus::kPaid: return "PAID";
-    case OrderStatus::kFailed: return "FAILED";
-    case OrderStatus::kNeedsAttention: return "NEEDS_ATTENTION";
+    case OrderStatus::kPending:
+      return "PENDING";
+    case OrderStatus::kPaid:
+      return "PAID";
+    case OrderStatus::kFailed:
+      return "FAILED";
+    case OrderStatus::kNeedsAttention:
+      return "NEEDS_ATTENTION";
   }
   return "UNKNOWN";
 }
@@ -33,10 +37,13 @@ std::optional<OrderStatus> OrderStatusFromName(std::string_view name) {
 bool IsAllowedOrderTransition(OrderStatus from, OrderStatus to) {
   using S = OrderStatus;
   switch (from) {
-    case S::kPending: return to == S::kPaid || to == S::kFailed || to == S::kNeedsAttention;
-    case S::kNeedsAttention: return to == S::kPaid || to == S::kFailed;
+    case S::kPending:
+      return to == S::kPaid || to == S::kFailed || to == S::kNeedsAttention;
+    case S::kNeedsAttention:
+      return to == S::kPaid || to == S::kFailed;
     case S::kPaid:
-    case S::kFailed: return false;
+    case S::kFailed:
+      return false;
   }
   return false;
 }

@@ -54,9 +54,8 @@ base::Result<unsigned> Post(const Target& target, const std::string& body,
     context.run();
     context.restart();
   };
-  stream.async_connect(results, [&error](beast::error_code ec, const tcp::endpoint&) {
-    error = ec;
-  });
+  stream.async_connect(results,
+                       [&error](beast::error_code ec, const tcp::endpoint&) { error = ec; });
   run();
   if (error) return base::Unavailable("connect: " + error.message());
   bhttp::request<bhttp::string_body> request{bhttp::verb::post, target.path, 11};

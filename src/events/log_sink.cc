@@ -25,8 +25,7 @@ std::string RenderEventJson(const core::OutboxEvent& event) {
 base::Result<std::unique_ptr<LogSink>> LogSink::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) {
-    return base::FailedPrecondition("cannot open event log " + path + ": " +
-                                    std::strerror(errno));
+    return base::FailedPrecondition("cannot open event log " + path + ": " + std::strerror(errno));
   }
   return std::unique_ptr<LogSink>(new LogSink(path, fd));
 }

@@ -46,8 +46,8 @@ std::string FormEscape(std::string_view text) {
   std::string out;
   for (char c : text) {
     const auto byte = static_cast<unsigned char>(c);
-    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                       (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '-' || c == '_' || c == '.';
     if (plain) {
       out += c;
     } else {
@@ -77,8 +77,8 @@ std::string ReasonFrom(const std::string& body, const std::string& name) {
   std::string out;
   for (std::size_t i = at + 1; i < body.size() && out.size() < 64; ++i) {
     const char c = body[i];
-    const bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                      (c >= '0' && c <= '9') || c == '_';
+    const bool word =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     if (!word) break;
     out += c;
   }
@@ -113,14 +113,13 @@ class HttpGateway final : public PaymentGateway {
       context.run();
       context.restart();
     };
-    stream.async_connect(results, [&error](beast::error_code ec, const tcp::endpoint&) {
-      error = ec;
-    });
+    stream.async_connect(results,
+                         [&error](beast::error_code ec, const tcp::endpoint&) { error = ec; });
     run();
     if (error) return Retryable("connect: " + error.message());
 
-    bhttp::request<bhttp::string_body> http_request{
-        bhttp::verb::post, endpoint_.prefix + "/v1/payment_intents", 11};
+    bhttp::request<bhttp::string_body> http_request{bhttp::verb::post,
+                                                    endpoint_.prefix + "/v1/payment_intents", 11};
     http_request.set(bhttp::field::host, endpoint_.host + ":" + endpoint_.port);
     http_request.set(bhttp::field::content_type, "application/x-www-form-urlencoded");
     http_request.set("Idempotency-Key", request.idempotency_key);

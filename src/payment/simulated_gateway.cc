@@ -14,7 +14,8 @@ class SimulatedGateway final : public PaymentGateway {
     if (latency_.count() > 0) std::this_thread::sleep_for(latency_);
     const std::string& method = request.payment_method_id;
     if (method == "pm_card_visa") return {core::ChargeOutcome::kSucceeded, ""};
-    if (method == "pm_card_chargeDeclined") return {core::ChargeOutcome::kDeclined, "card_declined"};
+    if (method == "pm_card_chargeDeclined")
+      return {core::ChargeOutcome::kDeclined, "card_declined"};
     if (method == "pm_card_flaky") {
       if (request.attempt <= 2) return {core::ChargeOutcome::kRetryable, "gateway timeout"};
       return {core::ChargeOutcome::kSucceeded, ""};

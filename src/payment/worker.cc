@@ -6,8 +6,7 @@
 
 namespace fs::payment {
 
-PaymentWorker::PaymentWorker(WorkerOptions options, engine::Engine& engine,
-                             PaymentGateway& gateway)
+PaymentWorker::PaymentWorker(WorkerOptions options, engine::Engine& engine, PaymentGateway& gateway)
     : options_(options), engine_(engine), gateway_(gateway) {}
 
 PaymentWorker::~PaymentWorker() { Stop(); }
@@ -108,18 +107,17 @@ void PaymentWorker::Charge() {
     }
     // The order leaves the in-flight set only once the writer has committed (or refused) the
     // report, so the dispatcher cannot hand it out again with a stale attempt count.
-    engine_.RecordPayment(std::move(report),
-                          [this, order_id = order.order_id](engine::PaymentReportReply reply) {
-                            if (!reply.status.ok()) {
-                              spdlog::warn("payment: recording order {} failed: {}", order_id,
-                                           reply.status.ToString());
-                            }
-                            {
-                              std::lock_guard<std::mutex> lock(mutex_);
-                              in_flight_.erase(order_id);
-                            }
-                            dispatch_wake_.notify_one();
-                          });
+    engine_.RecordPayment(std::move(report), [this, order_id = order.order_id](
+                                                 engine::PaymentReportReply reply) {
+      if (!reply.status.ok()) {
+        spdlog::warn("payment: recording order {} failed: {}", order_id, reply.status.ToString());
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        in_flight_.erase(order_id);
+      }
+      dispatch_wake_.notify_one();
+    });
   }
 }
 

@@ -56,10 +56,10 @@ class PaymentWorker {
   std::mutex mutex_;
   std::condition_variable dispatch_wake_;
   std::condition_variable work_ready_;
-  bool notified_ = false;                 // guarded by mutex_
-  bool stopping_ = false;                 // guarded by mutex_
-  std::deque<core::Order> queue_;         // guarded by mutex_
-  std::set<std::string> in_flight_;       // guarded by mutex_: queued, charging or reporting
+  bool notified_ = false;            // guarded by mutex_
+  bool stopping_ = false;            // guarded by mutex_
+  std::deque<core::Order> queue_;    // guarded by mutex_
+  std::set<std::string> in_flight_;  // guarded by mutex_: queued, charging or reporting
   std::thread dispatcher_;
   std::vector<std::thread> chargers_;
 };

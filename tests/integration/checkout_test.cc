@@ -29,8 +29,8 @@ constexpr auto kSettleTimeout = std::chrono::seconds(20);
 
 ServerOptions SagaOptions(std::string latency_ms = "0") {
   ServerOptions options;
-  options.extra_args = {"--payment-retry-schedule", "20ms,40ms",
-                        "--payment-simulated-latency-ms", std::move(latency_ms)};
+  options.extra_args = {"--payment-retry-schedule", "20ms,40ms", "--payment-simulated-latency-ms",
+                        std::move(latency_ms)};
   return options;
 }
 
@@ -81,8 +81,7 @@ class CheckoutTest : public ServerTest {
   // Checks out and returns the order id (expects 202).
   std::string CheckoutOk(const std::string& user, const std::string& reservation_id,
                          const std::string& payment_method_id) {
-    const HttpResponse response =
-        Checkout(client(), user, {reservation_id, payment_method_id, ""});
+    const HttpResponse response = Checkout(client(), user, {reservation_id, payment_method_id, ""});
     EXPECT_EQ(response.status, 202) << response.Describe();
     return Field(response, "order_id");
   }
@@ -199,8 +198,8 @@ TEST_F(CheckoutTest, EndlessTimeoutsNeedAttentionThenAnOperatorResolves) {
     ids.insert(StringField(order, "order_id").value_or(""));
   EXPECT_EQ(ids, (std::set<std::string>{first, second}));
   EXPECT_EQ(client().Get("/admin/v1/orders?status=NEEDS_ATTENTION").status, 401);
-  EXPECT_TRUE(IsError(client().Get("/admin/v1/orders?status=LOST", AdminAuth()), 400,
-                      "INVALID_REQUEST"));
+  EXPECT_TRUE(
+      IsError(client().Get("/admin/v1/orders?status=LOST", AdminAuth()), 400, "INVALID_REQUEST"));
 
   const HttpResponse failed = client().Post("/admin/v1/orders/" + first + "/resolve",
                                             R"({"outcome":"failed"})", AdminAuth());
@@ -217,9 +216,9 @@ TEST_F(CheckoutTest, EndlessTimeoutsNeedAttentionThenAnOperatorResolves) {
   EXPECT_TRUE(IsError(client().Post("/admin/v1/orders/" + second + "/resolve",
                                     R"({"outcome":"failed"})", AdminAuth()),
                       409, "ORDER_NOT_RESOLVABLE"));
-  EXPECT_TRUE(IsError(client().Post("/admin/v1/orders/nope/resolve", R"({"outcome":"paid"})",
-                                    AdminAuth()),
-                      404, "ORDER_NOT_FOUND"));
+  EXPECT_TRUE(
+      IsError(client().Post("/admin/v1/orders/nope/resolve", R"({"outcome":"paid"})", AdminAuth()),
+              404, "ORDER_NOT_FOUND"));
   EXPECT_TRUE(IsError(client().Post("/admin/v1/orders/" + second + "/resolve",
                                     R"({"outcome":"maybe"})", AdminAuth()),
                       400, "INVALID_REQUEST"));
@@ -229,16 +228,16 @@ TEST_F(CheckoutTest, RefusesOtherUsersUnknownInactiveAndMalformedCheckouts) {
   const std::string reservation = ReserveOne("alice");
   EXPECT_TRUE(IsError(Checkout(client(), "mallory", {reservation, "pm_card_visa", ""}), 404,
                       "RESERVATION_NOT_FOUND"));
-  EXPECT_TRUE(IsError(Checkout(client(), "alice", {"no-such-reservation", "pm_card_visa", ""}),
-                      404, "RESERVATION_NOT_FOUND"));
-  EXPECT_TRUE(IsError(client().Post("/api/v1/checkout", "{\"reservation_id\":\"x\"}",
-                                    UserAuth("alice")),
-                      400, "INVALID_REQUEST"));
+  EXPECT_TRUE(IsError(Checkout(client(), "alice", {"no-such-reservation", "pm_card_visa", ""}), 404,
+                      "RESERVATION_NOT_FOUND"));
+  EXPECT_TRUE(
+      IsError(client().Post("/api/v1/checkout", "{\"reservation_id\":\"x\"}", UserAuth("alice")),
+              400, "INVALID_REQUEST"));
   EXPECT_TRUE(IsError(client().Post("/api/v1/checkout", "{\"payment_method_id\":\"pm_card_visa\"}",
                                     UserAuth("alice")),
                       400, "INVALID_REQUEST"));
-  EXPECT_TRUE(IsError(client().Post("/api/v1/checkout", "[1]", UserAuth("alice")), 400,
-                      "INVALID_REQUEST"));
+  EXPECT_TRUE(
+      IsError(client().Post("/api/v1/checkout", "[1]", UserAuth("alice")), 400, "INVALID_REQUEST"));
   EXPECT_EQ(client().Post("/api/v1/checkout", "{}").status, 401);
 
   const std::string released = ReserveOne("alice");
@@ -251,8 +250,8 @@ TEST_F(CheckoutTest, RefusesOtherUsersUnknownInactiveAndMalformedCheckouts) {
   EXPECT_TRUE(IsError(Checkout(client(), "alice", {reservation, "pm_card_visa", "k2"}), 409,
                       "RESERVATION_NOT_ACTIVE"));
   // A reservation in checkout cannot be cancelled under the payment.
-  EXPECT_TRUE(IsError(ReleaseReservation(client(), reservation, "alice"), 409,
-                      "RESERVATION_NOT_ACTIVE"));
+  EXPECT_TRUE(
+      IsError(ReleaseReservation(client(), reservation, "alice"), 409, "RESERVATION_NOT_ACTIVE"));
   // Orders are visible to their owner only.
   EXPECT_TRUE(IsError(GetOrder(order_id, "mallory"), 404, "ORDER_NOT_FOUND"));
   EXPECT_TRUE(IsError(GetOrder("no-such-order", "alice"), 404, "ORDER_NOT_FOUND"));

@@ -19,9 +19,9 @@ constexpr char kSku[] = "gw";
 
 ServerOptions HttpGatewayOptions(const FakeGateway& gateway, std::string timeout_ms) {
   ServerOptions options;
-  options.extra_args = {"--payment-gateway",      "http",
-                        "--payment-gateway-url",  gateway.url(),
-                        "--payment-timeout-ms",   std::move(timeout_ms),
+  options.extra_args = {"--payment-gateway",        "http",
+                        "--payment-gateway-url",    gateway.url(),
+                        "--payment-timeout-ms",     std::move(timeout_ms),
                         "--payment-retry-schedule", "20ms,40ms,80ms"};
   return options;
 }
@@ -49,8 +49,7 @@ class HttpGatewayTest : public ::testing::Test {
   std::string CheckoutNew(const std::string& user, const std::string& method) {
     const HttpResponse reserved = Reserve(*client_, ReserveRequest().Sku(kSku).User(user));
     EXPECT_EQ(reserved.status, 201) << reserved.Describe();
-    const std::string body = "{\"reservation_id\":" +
-                             JsonQuote(Field(reserved, "reservation_id")) +
+    const std::string body = "{\"reservation_id\":" + JsonQuote(Field(reserved, "reservation_id")) +
                              ",\"payment_method_id\":" + JsonQuote(method) + "}";
     const HttpResponse response = client_->Post("/api/v1/checkout", body, UserAuth(user));
     EXPECT_EQ(response.status, 202) << response.Describe();

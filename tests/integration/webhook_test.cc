@@ -40,8 +40,13 @@ std::string Field(const HttpResponse& response, const char* name) {
 
 ServerOptions WebhookOptions(const FakeGateway& receiver) {
   ServerOptions options;
-  options.extra_args = {"--events", "webhook", "--webhook-url", receiver.url() + "/events",
-                        "--webhook-secret", kSecret, "--notification-webhook-url",
+  options.extra_args = {"--events",
+                        "webhook",
+                        "--webhook-url",
+                        receiver.url() + "/events",
+                        "--webhook-secret",
+                        kSecret,
+                        "--notification-webhook-url",
                         receiver.url() + "/notify"};
   return options;
 }
@@ -69,11 +74,11 @@ TEST_F(WebhookTest, SignedEventsInOrderAndNotificationsOfSettledOrders) {
     const std::string user = std::string("user-") + method;
     const HttpResponse reserved = Reserve(client, ReserveRequest().Sku("hook").User(user));
     ASSERT_EQ(reserved.status, 201);
-    const HttpResponse checkout = client.Post(
-        "/api/v1/checkout",
-        "{\"reservation_id\":" + JsonQuote(Field(reserved, "reservation_id")) +
-            ",\"payment_method_id\":" + JsonQuote(method) + "}",
-        UserAuth(user));
+    const HttpResponse checkout =
+        client.Post("/api/v1/checkout",
+                    "{\"reservation_id\":" + JsonQuote(Field(reserved, "reservation_id")) +
+                        ",\"payment_method_id\":" + JsonQuote(method) + "}",
+                    UserAuth(user));
     ASSERT_EQ(checkout.status, 202) << checkout.Describe();
     orders.emplace_back(Field(checkout, "order_id"), user);
   }

@@ -23,11 +23,16 @@ TEST(OrderRulesTest, StateMachineEdges) {
     bool allowed;
   };
   const Row rows[] = {
-      {S::kPending, S::kPaid, true},          {S::kPending, S::kFailed, true},
-      {S::kPending, S::kNeedsAttention, true}, {S::kPending, S::kPending, false},
-      {S::kNeedsAttention, S::kPaid, true},   {S::kNeedsAttention, S::kFailed, true},
-      {S::kNeedsAttention, S::kPending, false}, {S::kPaid, S::kFailed, false},
-      {S::kPaid, S::kPending, false},         {S::kFailed, S::kPaid, false},
+      {S::kPending, S::kPaid, true},
+      {S::kPending, S::kFailed, true},
+      {S::kPending, S::kNeedsAttention, true},
+      {S::kPending, S::kPending, false},
+      {S::kNeedsAttention, S::kPaid, true},
+      {S::kNeedsAttention, S::kFailed, true},
+      {S::kNeedsAttention, S::kPending, false},
+      {S::kPaid, S::kFailed, false},
+      {S::kPaid, S::kPending, false},
+      {S::kFailed, S::kPaid, false},
       {S::kFailed, S::kNeedsAttention, false},
   };
   for (const Row& row : rows) {
@@ -51,7 +56,7 @@ TEST(OrderRulesTest, ParsesRetrySchedules) {
   const auto parsed = ParseRetrySchedule("50ms,100ms,2s,1m");
   ASSERT_TRUE(parsed.has_value());
   EXPECT_EQ(parsed->delays, (std::vector<milliseconds>{milliseconds(50), milliseconds(100),
-                                                        milliseconds(2000), milliseconds(60000)}));
+                                                       milliseconds(2000), milliseconds(60000)}));
   const auto standard = ParseRetrySchedule("1s,2s,4s,8s,16s,32s,1m,2m,5m,10m");
   ASSERT_TRUE(standard.has_value());
   EXPECT_EQ(standard->delays, DefaultRetrySchedule().delays);
@@ -249,15 +254,16 @@ TEST_F(SagaInventoryTest, TransientFailuresRetryThenNeedAttentionThenResolve) {
 TEST_F(SagaInventoryTest, EventsAreNumberedPerSkuWithoutGaps) {
   inventory_.BeginBatch();
   const std::string reservation = "rx";
-  ASSERT_EQ(inventory_.Reserve({"tee", "alice", 1, ""}, reservation, now_,
-                               [](const Reservation&) { return std::string(); })
+  ASSERT_EQ(inventory_
+                .Reserve({"tee", "alice", 1, ""}, reservation, now_,
+                         [](const Reservation&) { return std::string(); })
                 .outcome,
             ReserveOutcome::kReserved);
   auto checkout = inventory_.Checkout({reservation, "alice", "pm_card_visa", ""}, "ox", now_, Body);
   ASSERT_EQ(checkout.outcome, CheckoutOutcome::kCreated);
-  ASSERT_EQ(inventory_.RecordPayment({"ox", 1, ChargeOutcome::kSucceeded, ""}, schedule_, now_)
-                .outcome,
-            PaymentReportOutcome::kPaid);
+  ASSERT_EQ(
+      inventory_.RecordPayment({"ox", 1, ChargeOutcome::kSucceeded, ""}, schedule_, now_).outcome,
+      PaymentReportOutcome::kPaid);
   std::vector<std::string> types;
   std::int64_t expected = 1;
   for (const Mutation& mutation : inventory_.mutations()) {
@@ -283,8 +289,7 @@ TEST_F(SagaInventoryTest, RolledBackSettlementRestoresThePendingOrder) {
   const std::string reservation = Reserve("alice");
   const std::string order_id = Checkout(reservation, "alice").order->order_id;
   inventory_.BeginBatch();
-  ASSERT_EQ(inventory_.RecordPayment({order_id, 1, ChargeOutcome::kDeclined, "no"}, schedule_,
-                                     now_)
+  ASSERT_EQ(inventory_.RecordPayment({order_id, 1, ChargeOutcome::kDeclined, "no"}, schedule_, now_)
                 .outcome,
             PaymentReportOutcome::kFailed);
   inventory_.RollbackBatch();

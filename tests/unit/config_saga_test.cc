@@ -11,8 +11,7 @@ namespace fs::app {
 namespace {
 
 CommandLine Serve(std::vector<std::string> args) {
-  std::vector<std::string> full = {"flashsale", "serve", "--jwt-secret", "s", "--admin-token",
-                                   "t"};
+  std::vector<std::string> full = {"flashsale", "serve", "--jwt-secret", "s", "--admin-token", "t"};
   full.insert(full.end(), args.begin(), args.end());
   std::vector<const char*> argv;
   for (const std::string& arg : full) argv.push_back(arg.c_str());
@@ -33,12 +32,28 @@ TEST(ConfigSagaTest, Defaults) {
 }
 
 TEST(ConfigSagaTest, EveryFlag) {
-  const CommandLine parsed = Serve(
-      {"--payment-gateway", "http", "--payment-gateway-url", "http://127.0.0.1:9/pay",
-       "--payment-retry-schedule", "50ms,100ms,200ms", "--payment-simulated-latency-ms", "500",
-       "--payment-timeout-ms", "250", "--payment-concurrency", "8", "--events", "kafka",
-       "--kafka-brokers", "127.0.0.1:9092", "--kafka-topic", "orders", "--webhook-secret", "k",
-       "--notification-webhook-url", "http://127.0.0.1:9/notify"});
+  const CommandLine parsed = Serve({"--payment-gateway",
+                                    "http",
+                                    "--payment-gateway-url",
+                                    "http://127.0.0.1:9/pay",
+                                    "--payment-retry-schedule",
+                                    "50ms,100ms,200ms",
+                                    "--payment-simulated-latency-ms",
+                                    "500",
+                                    "--payment-timeout-ms",
+                                    "250",
+                                    "--payment-concurrency",
+                                    "8",
+                                    "--events",
+                                    "kafka",
+                                    "--kafka-brokers",
+                                    "127.0.0.1:9092",
+                                    "--kafka-topic",
+                                    "orders",
+                                    "--webhook-secret",
+                                    "k",
+                                    "--notification-webhook-url",
+                                    "http://127.0.0.1:9/notify"});
   ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
   const Config& config = parsed.config;
   EXPECT_EQ(config.payment_gateway, PaymentGatewayKind::kHttp);

@@ -50,8 +50,8 @@ std::int64_t SequenceOf(const std::string& value) {
 
 TEST(KafkaSinkTest, PublishesKeyedBySkuAndConsumesBackInOrder) {
   char error[512];
-  KafkaHandle mock_owner(rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), error,
-                                      sizeof(error)));
+  KafkaHandle mock_owner(
+      rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), error, sizeof(error)));
   ASSERT_NE(mock_owner, nullptr) << error;
   rd_kafka_mock_cluster_t* cluster = rd_kafka_mock_cluster_new(mock_owner.get(), 3);
   ASSERT_NE(cluster, nullptr);
@@ -69,9 +69,11 @@ TEST(KafkaSinkTest, PublishesKeyedBySkuAndConsumesBackInOrder) {
   }
 
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (const auto& [key, value] : std::map<std::string, std::string>{
-           {"bootstrap.servers", brokers}, {"group.id", "test"},
-           {"auto.offset.reset", "earliest"}, {"enable.partition.eof", "false"}}) {
+  for (const auto& [key, value] :
+       std::map<std::string, std::string>{{"bootstrap.servers", brokers},
+                                          {"group.id", "test"},
+                                          {"auto.offset.reset", "earliest"},
+                                          {"enable.partition.eof", "false"}}) {
     ASSERT_EQ(rd_kafka_conf_set(conf, key.c_str(), value.c_str(), error, sizeof(error)),
               RD_KAFKA_CONF_OK)
         << error;
@@ -121,8 +123,8 @@ TEST(KafkaSinkTest, UnreachableClusterFailsThePublish) {
 }
 
 TEST(KafkaSinkTest, RefusesUnknownProperties) {
-  auto sink = NewKafkaSink({"127.0.0.1:9092", "t", std::chrono::milliseconds(500),
-                            {{"no.such.property", "1"}}});
+  auto sink = NewKafkaSink(
+      {"127.0.0.1:9092", "t", std::chrono::milliseconds(500), {{"no.such.property", "1"}}});
   ASSERT_FALSE(sink.has_value());
   EXPECT_EQ(sink.error().code(), base::StatusCode::kInvalidArgument);
 }

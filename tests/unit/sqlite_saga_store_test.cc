@@ -68,10 +68,9 @@ class SagaStoreTest : public ::testing::Test {
     EXPECT_TRUE(Batch([&] {
                   inventory_.Reserve({"tee", "user-" + suffix, 1, ""}, "r-" + suffix, now_,
                                      [](const core::Reservation&) { return std::string(); });
-                  auto result = inventory_.Checkout({"r-" + suffix, "user-" + suffix,
-                                                     "pm_card_visa", ""},
-                                                    "o-" + suffix, now_,
-                                                    [](const core::Order&) { return std::string(); });
+                  auto result = inventory_.Checkout(
+                      {"r-" + suffix, "user-" + suffix, "pm_card_visa", ""}, "o-" + suffix, now_,
+                      [](const core::Order&) { return std::string(); });
                   EXPECT_EQ(result.outcome, core::CheckoutOutcome::kCreated);
                   order = *result.order;
                 }).ok());

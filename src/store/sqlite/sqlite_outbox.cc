@@ -13,11 +13,14 @@ base::Status Failure(sqlite3* db, int rc, const std::string& context) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_FULL:
-    case SQLITE_NOMEM: return base::Unavailable(std::move(message));
+    case SQLITE_NOMEM:
+      return base::Unavailable(std::move(message));
     case SQLITE_IOERR:
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return base::DataLoss(std::move(message));
-    default: return base::Internal(std::move(message));
+    case SQLITE_NOTADB:
+      return base::DataLoss(std::move(message));
+    default:
+      return base::Internal(std::move(message));
   }
 }
 

@@ -53,7 +53,8 @@ std::string FormValue(const std::string& body, const std::string& name) {
   while ((at = body.find(needle, at)) != std::string::npos) {
     if (at == 0 || body[at - 1] == '&') {
       const std::size_t end = body.find('&', at);
-      return body.substr(at + needle.size(), end == std::string::npos ? end : end - at - needle.size());
+      return body.substr(at + needle.size(),
+                         end == std::string::npos ? end : end - at - needle.size());
     }
     at += needle.size();
   }

@@ -22,8 +22,8 @@
 namespace fs::itest {
 
 struct FakeGatewayOptions {
-  int errors_per_key = 0;          // first N requests of each key: 500, no charge
-  int stalls_per_key = 0;          // next M requests: charge (once), then stall the answer
+  int errors_per_key = 0;  // first N requests of each key: 500, no charge
+  int stalls_per_key = 0;  // next M requests: charge (once), then stall the answer
   std::chrono::milliseconds stall{400};
   // Any other POST (a webhook) is recorded; the first N of them get 500 (to test retries).
   int webhook_errors = 0;
@@ -33,7 +33,7 @@ struct RecordedPost {
   std::string path;
   std::string signature;  // the X-Flashsale-Signature header, "" when absent
   std::string body;
-  int answered = 0;       // the status the fake answered
+  int answered = 0;  // the status the fake answered
 };
 
 class FakeGateway {
@@ -59,8 +59,7 @@ class FakeGateway {
   void Accept();
   void Serve(int fd);
   // The status and body for one request (records it).
-  std::pair<int, std::string> Decide(const std::string& key, const std::string& body,
-                                     bool& stall);
+  std::pair<int, std::string> Decide(const std::string& key, const std::string& body, bool& stall);
 
   const FakeGatewayOptions options_;
   int listen_fd_ = -1;
@@ -69,12 +68,12 @@ class FakeGateway {
   std::thread acceptor_;
 
   mutable std::mutex mutex_;
-  std::vector<std::thread> connections_;          // guarded by mutex_
-  std::map<std::string, int> requests_;           // guarded by mutex_
-  std::map<std::string, int> charges_;            // guarded by mutex_
+  std::vector<std::thread> connections_;                        // guarded by mutex_
+  std::map<std::string, int> requests_;                         // guarded by mutex_
+  std::map<std::string, int> charges_;                          // guarded by mutex_
   std::map<std::string, std::pair<int, std::string>> answers_;  // guarded by mutex_
-  int malformed_ = 0;                             // guarded by mutex_
-  std::vector<RecordedPost> posts_;               // guarded by mutex_
+  int malformed_ = 0;                                           // guarded by mutex_
+  std::vector<RecordedPost> posts_;                             // guarded by mutex_
 };
 
 }  // namespace fs::itest
