@@ -39,6 +39,7 @@ base::Result<std::size_t> Relay::Step() {
     auto cursor = source_->LoadCursor(sink_name);
     if (!cursor) return cursor.error();
     cursor_ = *cursor;
+    saved_cursor_ = cursor_;
     cursor_loaded_ = true;
   }
   auto events = source_->ReadAfter(cursor_, options_.batch_size_max);
@@ -47,10 +48,20 @@ base::Result<std::size_t> Relay::Step() {
   FS_RETURN_IF_ERROR(sink_->Publish(*events));
   cursor_ = events->back().id;
   published_.fetch_add(events->size(), std::memory_order_relaxed);
-  // A cursor that failed to save only means these events are published again after a restart.
-  const base::Status saved = source_->SaveCursor(sink_name, cursor_);
-  if (!saved.ok()) spdlog::warn("relay: saving the {} cursor: {}", sink_name, saved.ToString());
+  if (std::chrono::steady_clock::now() - last_save_ >= options_.cursor_save_interval) SaveCursor();
   return events->size();
+}
+
+void Relay::SaveCursor() {
+  if (!cursor_loaded_ || cursor_ == saved_cursor_) return;
+  // A cursor that failed to save only means these events are published again after a restart.
+  const base::Status saved = source_->SaveCursor(std::string(sink_->name()), cursor_);
+  if (!saved.ok()) {
+    spdlog::warn("relay: saving the {} cursor: {}", sink_->name(), saved.ToString());
+    return;
+  }
+  saved_cursor_ = cursor_;
+  last_save_ = std::chrono::steady_clock::now();
 }
 
 void Relay::Run() {
@@ -68,13 +79,17 @@ void Relay::Run() {
       backoff = std::clamp(backoff * 2, options_.backoff_initial, options_.backoff_max);
       spdlog::warn("relay: publishing to {} failed (retry in {} ms): {}", sink_->name(),
                    backoff.count(), step.error().ToString());
-      if (stopping) return;  // do not hold shutdown hostage to a dead sink
+      if (stopping) {
+        SaveCursor();
+        return;  // do not hold shutdown hostage to a dead sink
+      }
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait_for(lock, backoff, [this] { return stopping_; });
       continue;
     }
     backoff = std::chrono::milliseconds(0);
     if (*step > 0) continue;  // more may be waiting
+    SaveCursor();             // idle: nothing else needs the write lock from us
     if (stopping) return;     // drained
     std::unique_lock<std::mutex> lock(mutex_);
     wake_.wait_for(lock, options_.poll_interval, [this] { return notified_ || stopping_; });

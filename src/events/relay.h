@@ -32,6 +32,10 @@ struct RelayOptions {
   // Backoff after a failed read or publish doubles from the first value up to the last.
   std::chrono::milliseconds backoff_initial{50};
   std::chrono::milliseconds backoff_max{5000};
+  // The cursor is saved at most this often while events keep coming (and whenever the relay
+  // goes idle or stops): saving takes the database's write lock, which the writer would then
+  // wait for. A crash republishes at most this much (delivery is at least once anyway).
+  std::chrono::milliseconds cursor_save_interval{1000};
 };
 
 class Relay {
@@ -59,7 +63,12 @@ class Relay {
   const RelayOptions options_;
   std::unique_ptr<store::OutboxSource> source_;
   std::unique_ptr<EventSink> sink_;
+  // Saves cursor_ if it moved since the last save (relay thread).
+  void SaveCursor();
+
   std::int64_t cursor_ = 0;  // relay thread only
+  std::int64_t saved_cursor_ = 0;
+  std::chrono::steady_clock::time_point last_save_{};
   bool cursor_loaded_ = false;
 
   std::mutex mutex_;
