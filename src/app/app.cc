@@ -4,6 +4,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <condition_variable>
@@ -19,10 +20,17 @@
 #include "base/clock.h"
 #include "base/time_format.h"
 #include "engine/engine.h"
+#include "events/kafka_sink.h"
+#include "events/log_sink.h"
+#include "events/relay.h"
+#include "events/webhook_sink.h"
 #include "http/api.h"
 #include "http/json_render.h"
 #include "http/server.h"
 #include "metrics/flashsale_metrics.h"
+#include "payment/gateway.h"
+#include "payment/worker.h"
+#include "store/sqlite/sqlite_outbox.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace fs::app {
@@ -66,8 +74,84 @@ base::Result<std::string> RandomSecret() {
   return out;
 }
 
+// Who to wake after a commit. Filled in once the relay and the worker exist; read on the
+// writer thread.
+struct CommitListeners {
+  std::atomic<events::Relay*> relay{nullptr};
+  std::atomic<events::Relay*> notifier{nullptr};
+  std::atomic<payment::PaymentWorker*> worker{nullptr};
+  void Notify() {
+    if (auto* r = relay.load(std::memory_order_acquire)) r->Notify();
+    if (auto* n = notifier.load(std::memory_order_acquire)) n->Notify();
+    if (auto* w = worker.load(std::memory_order_acquire)) w->Notify();
+  }
+};
+
+std::string DatabasePath(const Config& config) {
+  return (std::filesystem::path(config.data_dir) / "flashsale.db").string();
+}
+
+base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
+  auto source = store::SqliteOutbox::Open(DatabasePath(config));
+  if (!source) return source.error();
+  std::unique_ptr<events::EventSink> sink;
+  switch (config.events) {
+    case EventSinkKind::kLog: {
+      const std::string path = (std::filesystem::path(config.data_dir) / "events.jsonl").string();
+      auto log = events::LogSink::Open(path);
+      if (!log) return log.error();
+      sink = std::move(*log);
+      spdlog::info("events: relay to {} (log)", path);
+      break;
+    }
+    case EventSinkKind::kWebhook:
+      sink = events::NewWebhookSink({config.webhook_url, config.webhook_secret});
+      spdlog::info("events: relay to {} (webhook)", config.webhook_url);
+      break;
+    case EventSinkKind::kKafka: {
+      events::KafkaOptions kafka;
+      kafka.brokers = config.kafka_brokers;
+      kafka.topic = config.kafka_topic;
+      auto producer = events::NewKafkaSink(std::move(kafka));
+      if (!producer) return producer.error();
+      sink = std::move(*producer);
+      spdlog::info("events: relay to kafka {} topic {} (idempotent, acks=all)",
+                   config.kafka_brokers, config.kafka_topic);
+      break;
+    }
+  }
+  return std::make_unique<events::Relay>(events::RelayOptions{}, std::move(*source),
+                                         std::move(sink));
+}
+
+// nullptr when no notification webhook is configured.
+base::Result<std::unique_ptr<events::Relay>> OpenNotifier(const Config& config) {
+  if (config.notification_webhook_url.empty()) return std::unique_ptr<events::Relay>();
+  auto source = store::SqliteOutbox::Open(DatabasePath(config));
+  if (!source) return source.error();
+  spdlog::info("notifications: order.confirmed and order.failed to {}",
+               config.notification_webhook_url);
+  return std::make_unique<events::Relay>(
+      events::RelayOptions{}, std::move(*source),
+      events::NewNotificationSink({config.notification_webhook_url, config.webhook_secret}));
+}
+
+base::Result<std::unique_ptr<payment::PaymentGateway>> OpenGateway(const Config& config) {
+  switch (config.payment_gateway) {
+    case PaymentGatewayKind::kSimulated:
+      spdlog::info("payments: simulated gateway, latency {} ms",
+                   config.payment_simulated_latency.count());
+      return payment::NewSimulatedGateway(config.payment_simulated_latency);
+    case PaymentGatewayKind::kHttp: break;
+  }
+  spdlog::info("payments: http gateway at {}, timeout {} ms", config.payment_gateway_url,
+               config.payment_timeout.count());
+  return payment::NewHttpGateway({config.payment_gateway_url, config.payment_timeout});
+}
+
 base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
-                                                         const base::Clock& clock) {
+                                                         const base::Clock& clock,
+                                                         CommitListeners& listeners) {
   std::error_code error;
   std::filesystem::create_directories(config.data_dir, error);
   if (error) {
@@ -86,6 +170,9 @@ base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
   engine_options.inbox_capacity = config.inbox_capacity;
   // The same renderer as the reserve handler: an idempotent replay is byte-identical.
   engine_options.render_reservation = &http::RenderReservation;
+  engine_options.render_order = &http::RenderCheckout;
+  engine_options.retry_schedule = config.payment_retry_schedule;
+  engine_options.on_committed = [&listeners] { listeners.Notify(); };
   return engine::Engine::Open(std::move(engine_options), std::move(*store), clock);
 }
 
@@ -225,11 +312,33 @@ int RunServer(Config config) {
     spdlog::warn("--jwt-secret is shorter than 32 bytes; HS256 keys that short are guessable");
   }
   base::SystemClock clock;
-  auto engine = OpenEngine(config, clock);
+  CommitListeners listeners;
+  auto engine = OpenEngine(config, clock, listeners);
   if (!engine) {
     spdlog::critical("cannot open the engine: {}", engine.error().ToString());
     return kExitRuntimeError;
   }
+  auto relay = OpenRelay(config);
+  auto notifier = OpenNotifier(config);
+  auto gateway = OpenGateway(config);
+  if (!relay || !notifier || !gateway) {
+    spdlog::critical("{}", !relay      ? relay.error().ToString()
+                           : !notifier ? notifier.error().ToString()
+                                       : gateway.error().ToString());
+    (*engine)->Stop();
+    return kExitRuntimeError;
+  }
+  (*relay)->Start();
+  listeners.relay.store(relay->get(), std::memory_order_release);
+  if (*notifier) {
+    (*notifier)->Start();
+    listeners.notifier.store(notifier->get(), std::memory_order_release);
+  }
+  payment::WorkerOptions worker_options;
+  worker_options.concurrency = config.payment_concurrency;
+  payment::PaymentWorker worker(worker_options, **engine, **gateway);
+  worker.Start();
+  listeners.worker.store(&worker, std::memory_order_release);
   metrics::HttpMetrics http_metrics(http::Api::RouteLabels());
   std::unique_ptr<ratelimit::RateLimiter> limiter = MakeLimiter(config.rate_limit, clock);
   const std::string database_path =
@@ -244,7 +353,13 @@ int RunServer(Config config) {
   auto server = http::Server::Open(server_options, api, http_metrics);
   if (!server) {
     spdlog::critical("{}", server.error().ToString());
+    listeners.worker.store(nullptr, std::memory_order_release);
+    worker.Stop();
     (*engine)->Stop();
+    listeners.relay.store(nullptr, std::memory_order_release);
+    listeners.notifier.store(nullptr, std::memory_order_release);
+    (*relay)->Stop();
+    if (*notifier) (*notifier)->Stop();
     return kExitRuntimeError;
   }
   std::optional<AuditCheckpointer> checkpointer;
@@ -262,8 +377,14 @@ int RunServer(Config config) {
   const int signal_number = signals.Wait();
   spdlog::info("signal {} received: shutting down", signal_number);
   (*server)->StopAccepting();
+  worker.Stop();      // gateway calls in progress finish and queue their reports
   (*engine)->Stop();  // completes and commits everything queued; answers are posted to I/O
   checkpointer.reset();
+  listeners.worker.store(nullptr, std::memory_order_release);
+  listeners.relay.store(nullptr, std::memory_order_release);
+  listeners.notifier.store(nullptr, std::memory_order_release);
+  (*relay)->Stop();   // publishes what was committed, then stops
+  if (*notifier) (*notifier)->Stop();
   if (!(*server)->WaitForInFlight(kDrainTimeout)) {
     spdlog::warn("responses still in flight after {} s; closing anyway", kDrainTimeout.count());
   }

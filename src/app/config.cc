@@ -40,6 +40,18 @@ struct RawFlags {
   std::string bot_fingerprint_user_ids = "5";
   std::string bot_cooldown_seconds = "300";
   std::string audit_checkpoint_seconds = "60";
+  std::string payment_gateway = "simulated";
+  std::string payment_gateway_url;
+  std::string payment_retry_schedule = "1s,2s,4s,8s,16s,32s,1m,2m,5m,10m";
+  std::string payment_simulated_latency_ms = "0";
+  std::string payment_timeout_ms = "5000";
+  std::string payment_concurrency = "32";
+  std::string events = "log";
+  std::string webhook_url;
+  std::string webhook_secret;
+  std::string notification_webhook_url;
+  std::string kafka_brokers;
+  std::string kafka_topic = "flashsale.events";
 };
 
 base::Status Invalid(std::string message) { return base::InvalidArgument(std::move(message)); }
@@ -166,6 +178,88 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--audit-checkpoint-seconds", raw.audit_checkpoint_seconds,
          "FLASHSALE_AUDIT_CHECKPOINT_SECONDS",
          "interval of the audit chain head checkpoint (log line and metrics)");
+  option("--payment-gateway", raw.payment_gateway, "FLASHSALE_PAYMENT_GATEWAY",
+         "simulated|http (http: Stripe-style API at --payment-gateway-url)");
+  option("--payment-gateway-url", raw.payment_gateway_url, "FLASHSALE_PAYMENT_GATEWAY_URL",
+         "base URL of the http gateway, e.g. http://127.0.0.1:12111");
+  option("--payment-retry-schedule", raw.payment_retry_schedule,
+         "FLASHSALE_PAYMENT_RETRY_SCHEDULE",
+         "waits between gateway retries (ms, s, m); after the last the order NEEDS_ATTENTION");
+  option("--payment-simulated-latency-ms", raw.payment_simulated_latency_ms,
+         "FLASHSALE_PAYMENT_SIMULATED_LATENCY_MS", "latency of each simulated gateway call");
+  option("--payment-timeout-ms", raw.payment_timeout_ms, "FLASHSALE_PAYMENT_TIMEOUT_MS",
+         "http gateway: one call's deadline; a timeout is retried");
+  option("--payment-concurrency", raw.payment_concurrency, "FLASHSALE_PAYMENT_CONCURRENCY",
+         "gateway calls in flight at once");
+  option("--events", raw.events, "FLASHSALE_EVENTS",
+         "event sink of the outbox relay: log (DATA_DIR/events.jsonl), kafka or webhook");
+  option("--kafka-brokers", raw.kafka_brokers, "FLASHSALE_KAFKA_BROKERS",
+         "--events kafka: bootstrap servers, e.g. 127.0.0.1:9092");
+  option("--kafka-topic", raw.kafka_topic, "FLASHSALE_KAFKA_TOPIC",
+         "--events kafka: topic of the events (keyed by sku)");
+  option("--webhook-url", raw.webhook_url, "FLASHSALE_WEBHOOK_URL",
+         "--events webhook: http://HOST:PORT/PATH receiving signed event batches");
+  option("--webhook-secret", raw.webhook_secret, "FLASHSALE_WEBHOOK_SECRET",
+         "HMAC-SHA256 key of the X-Flashsale-Signature header (webhooks and notifications)");
+  option("--notification-webhook-url", raw.notification_webhook_url,
+         "FLASHSALE_NOTIFICATION_WEBHOOK_URL",
+         "http://HOST:PORT/PATH told of order.confirmed and order.failed (buyer notifications)");
+}
+
+base::Status ValidateSaga(const RawFlags& raw, Config& config) {
+  if (raw.payment_gateway == "simulated") {
+    config.payment_gateway = PaymentGatewayKind::kSimulated;
+  } else if (raw.payment_gateway == "http") {
+    config.payment_gateway = PaymentGatewayKind::kHttp;
+    if (raw.payment_gateway_url.rfind("http://", 0) != 0) {
+      return Invalid("--payment-gateway=http needs --payment-gateway-url http://HOST:PORT");
+    }
+  } else {
+    return Invalid("--payment-gateway must be simulated or http, got '" + raw.payment_gateway +
+                   "'");
+  }
+  config.payment_gateway_url = raw.payment_gateway_url;
+  auto schedule = core::ParseRetrySchedule(raw.payment_retry_schedule);
+  if (!schedule) {
+    return Invalid("--payment-retry-schedule must be 1-64 positive delays like 50ms,1s,2m, got '" +
+                   raw.payment_retry_schedule + "'");
+  }
+  config.payment_retry_schedule = std::move(*schedule);
+  auto latency = ParseBounded(raw.payment_simulated_latency_ms, "--payment-simulated-latency-ms",
+                              0, kSimulatedLatencyMsLimit);
+  if (!latency) return latency.error();
+  config.payment_simulated_latency = std::chrono::milliseconds(*latency);
+  auto timeout = ParseBounded(raw.payment_timeout_ms, "--payment-timeout-ms", 1, 600'000);
+  if (!timeout) return timeout.error();
+  config.payment_timeout = std::chrono::milliseconds(*timeout);
+  auto concurrency = ParseBounded(raw.payment_concurrency, "--payment-concurrency", 1,
+                                  kPaymentConcurrencyLimit);
+  if (!concurrency) return concurrency.error();
+  config.payment_concurrency = static_cast<std::size_t>(*concurrency);
+  if (raw.events == "log") {
+    config.events = EventSinkKind::kLog;
+  } else if (raw.events == "webhook") {
+    config.events = EventSinkKind::kWebhook;
+    if (raw.webhook_url.rfind("http://", 0) != 0) {
+      return Invalid("--events webhook needs --webhook-url http://HOST:PORT/PATH");
+    }
+  } else if (raw.events == "kafka") {
+    config.events = EventSinkKind::kKafka;
+    if (raw.kafka_brokers.empty()) return Invalid("--events kafka needs --kafka-brokers");
+    if (raw.kafka_topic.empty()) return Invalid("--kafka-topic must not be empty");
+  } else {
+    return Invalid("--events must be log, kafka or webhook, got '" + raw.events + "'");
+  }
+  config.kafka_brokers = raw.kafka_brokers;
+  config.kafka_topic = raw.kafka_topic;
+  if (!raw.notification_webhook_url.empty() &&
+      raw.notification_webhook_url.rfind("http://", 0) != 0) {
+    return Invalid("--notification-webhook-url must be http://HOST:PORT/PATH");
+  }
+  config.webhook_url = raw.webhook_url;
+  config.webhook_secret = raw.webhook_secret;
+  config.notification_webhook_url = raw.notification_webhook_url;
+  return base::Status::Ok();
 }
 
 void AddToolCommands(CLI::App& app, ToolConfig& tool) {
@@ -246,6 +340,7 @@ base::Result<Config> Validate(const RawFlags& raw) {
   auto rate_limit = ValidateRateLimit(raw);
   if (!rate_limit) return rate_limit.error();
   config.rate_limit = std::move(*rate_limit);
+  FS_RETURN_IF_ERROR(ValidateSaga(raw, config));
   return config;
 }
 

@@ -12,6 +12,7 @@
 
 #include "ratelimit/client_identity.h"
 #include "ratelimit/rate_limiter.h"
+#include "core/order.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace fs::app {
@@ -41,6 +42,13 @@ struct RateLimitConfig {
 // Bounds of the rate-limit tunables (beyond them a value is a typo, not a policy).
 inline constexpr std::int64_t kRateLimitEntriesMaxLimit = 10'000'000;
 inline constexpr std::int64_t kBotCooldownSecondsMax = 7 * 24 * 3600;
+enum class PaymentGatewayKind : std::uint8_t { kSimulated, kHttp };
+enum class EventSinkKind : std::uint8_t { kLog, kWebhook, kKafka };
+
+// Largest --payment-concurrency: gateway calls in flight at once (one thread each).
+inline constexpr std::int64_t kPaymentConcurrencyLimit = 256;
+// Largest --payment-simulated-latency-ms: a minute is already far past any real gateway.
+inline constexpr std::int64_t kSimulatedLatencyMsLimit = 60'000;
 enum class LogLevel : std::uint8_t { kTrace, kDebug, kInfo, kWarn, kError };
 
 struct Config {
@@ -56,6 +64,19 @@ struct Config {
   std::size_t inbox_capacity = 100'000;
   LogLevel log_level = LogLevel::kInfo;
   std::chrono::seconds idle_timeout{30};
+  // Payment saga and events (issue 3).
+  PaymentGatewayKind payment_gateway = PaymentGatewayKind::kSimulated;
+  std::string payment_gateway_url;  // kHttp: http://HOST:PORT
+  core::RetrySchedule payment_retry_schedule = core::DefaultRetrySchedule();
+  std::chrono::milliseconds payment_simulated_latency{0};
+  std::chrono::milliseconds payment_timeout{5000};  // kHttp: one gateway call at most
+  std::size_t payment_concurrency = 32;
+  EventSinkKind events = EventSinkKind::kLog;
+  std::string webhook_url;               // kWebhook: where event batches are POSTed
+  std::string webhook_secret;            // HMAC-SHA256 key of X-Flashsale-Signature
+  std::string notification_webhook_url;  // empty: no buyer notifications
+  std::string kafka_brokers;             // kKafka: bootstrap.servers
+  std::string kafka_topic = "flashsale.events";
   RateLimitConfig rate_limit;
   // How often the audit chain head is logged and exported as metrics.
   std::chrono::seconds audit_checkpoint{60};

@@ -19,7 +19,7 @@ constexpr int kBusyTimeoutMs = 5'000;
 // The units of paid orders of one sale, if the checkout module's `orders` table exists.
 // The one place to change when that table's shape is settled.
 constexpr const char* kPaidOrderUnitsSql =
-    "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE sku_id = ?1 AND status = 'PAID'";
+    "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE sku_id = ?1 AND status = 2";  // PAID
 
 class Statement {
  public:

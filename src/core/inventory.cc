@@ -7,6 +7,18 @@
 
 namespace fs::core {
 
+std::string_view CheckoutOutcomeName(CheckoutOutcome outcome) {
+  switch (outcome) {
+    case CheckoutOutcome::kCreated: return "CREATED";
+    case CheckoutOutcome::kReplayed: return "REPLAYED";
+    case CheckoutOutcome::kIdempotencyKeyReused: return "IDEMPOTENCY_KEY_REUSED";
+    case CheckoutOutcome::kReservationNotFound: return "RESERVATION_NOT_FOUND";
+    case CheckoutOutcome::kReservationExpired: return "RESERVATION_EXPIRED";
+    case CheckoutOutcome::kReservationNotActive: return "RESERVATION_NOT_ACTIVE";
+  }
+  return "UNKNOWN";
+}
+
 std::string_view ReserveOutcomeName(ReserveOutcome outcome) {
   switch (outcome) {
     case ReserveOutcome::kReserved: return "RESERVED";
@@ -72,6 +84,23 @@ void Inventory::EnableAudit(AuditHasher hasher, AuditHead head) {
   audit_head_ = std::move(head);
 }
 
+void Inventory::LoadOrder(const Order& order) {
+  FS_CHECK(!in_batch_);
+  FS_CHECK(FindBook(order.sku_id) != nullptr);
+  FS_CHECK(reservations_.count(order.reservation_id) == 1);
+  if (order.status == OrderStatus::kPending) SetPending(order.order_id, order.next_attempt_at);
+  const bool inserted = orders_.emplace(order.order_id, order).second;
+  FS_CHECK(inserted);
+}
+
+void Inventory::LoadEventSequence(const std::string& sku_id, std::int64_t sequence) {
+  FS_CHECK(!in_batch_);
+  Book* book = FindBook(sku_id);
+  FS_CHECK(book != nullptr);
+  FS_CHECK(sequence >= 0);
+  book->event_sequence = sequence;
+}
+
 void Inventory::LoadIdempotency(const IdempotencyRecord& record) {
   FS_CHECK(!in_batch_);
   std::string map_key = IdempotencyMapKey(record.user_id, record.key);
@@ -132,6 +161,19 @@ void Inventory::ApplyUndo(Undo& undo) {
     book->sale = std::move(sale->previous);
   } else if (auto* head = std::get_if<UndoAuditHead>(&undo)) {
     audit_head_ = std::move(head->previous);
+  } else if (auto* o = std::get_if<UndoOrder>(&undo)) {
+    SetPending(o->order_id, std::nullopt);
+    if (!o->previous) {
+      orders_.erase(o->order_id);
+    } else {
+      if (o->previous->status == OrderStatus::kPending)
+        SetPending(o->order_id, o->previous->next_attempt_at);
+      orders_[o->order_id] = std::move(*o->previous);
+    }
+  } else if (auto* e = std::get_if<UndoEventSequence>(&undo)) {
+    Book* book = FindBook(e->sku_id);
+    FS_CHECK(book != nullptr);
+    book->event_sequence = e->previous;
   }
 }
 
@@ -239,6 +281,57 @@ void Inventory::Transition(Reservation& reservation, ReservationStatus to, Time 
                          .Build();
     Audit(std::move(event));
   }
+  // CHECKOUT_PENDING and PURCHASED are told by the order's own events.
+  if (to == ReservationStatus::kExpired) {
+    AppendEvent(*book, event_type::kReservationExpired, reservation.user_id,
+                ReservationEventPayload(reservation), now);
+  } else if (to == ReservationStatus::kReleased) {
+    AppendEvent(*book, event_type::kReservationReleased, reservation.user_id,
+                ReservationEventPayload(reservation), now);
+  }
+}
+
+void Inventory::AppendEvent(Book& book, std::string_view type, const std::string& user_id,
+                            std::string payload_json, Time now) {
+  undo_.emplace_back(UndoEventSequence{book.sale.sku_id, book.event_sequence});
+  ++book.event_sequence;
+  OutboxEvent event;
+  event.event_id = book.sale.sku_id + ":" + std::to_string(book.event_sequence);
+  event.type = std::string(type);
+  event.sku_id = book.sale.sku_id;
+  event.user_id = user_id;
+  event.sequence = book.event_sequence;
+  event.occurred_at = now;
+  event.payload_json = std::move(payload_json);
+  mutations_.emplace_back(EventAppended{std::move(event)});
+}
+
+void Inventory::PutOrder(Order next) {
+  auto it = orders_.find(next.order_id);
+  std::optional<Order> previous;
+  if (it != orders_.end()) previous = it->second;
+  undo_.emplace_back(UndoOrder{next.order_id, std::move(previous)});
+  SetPending(next.order_id, std::nullopt);
+  if (next.status == OrderStatus::kPending) SetPending(next.order_id, next.next_attempt_at);
+  const std::string id = next.order_id;
+  orders_[id] = std::move(next);
+}
+
+void Inventory::StoreIdempotency(const std::string& user_id, const std::string& key,
+                                 std::string fingerprint, std::int32_t http_status,
+                                 std::string body, Time now) {
+  std::string map_key = IdempotencyMapKey(user_id, key);
+  IdempotencyRecord record;
+  record.user_id = user_id;
+  record.key = key;
+  record.request_fingerprint = std::move(fingerprint);
+  record.http_status = http_status;
+  record.response_body = std::move(body);
+  record.created_at = now;
+  undo_.emplace_back(UndoIdempotency{map_key});
+  idempotency_by_age_.emplace_back(now, map_key);
+  idempotency_.emplace(std::move(map_key), record);
+  mutations_.emplace_back(IdempotencyStored{std::move(record)});
 }
 
 // --- Commands -------------------------------------------------------------------------------
@@ -355,6 +448,8 @@ ReserveResult Inventory::Reserve(const ReserveCommand& command,
   reservations_.emplace(reservation_id, reservation);
   expiry_.emplace(reservation.expires_at, reservation_id);
   mutations_.emplace_back(ReservationCreated{reservation});
+  AppendEvent(*book, event_type::kReservationCreated, reservation.user_id,
+              ReservationEventPayload(reservation), now);
 
   if (keyed) {
     IdempotencyRecord record;
@@ -535,7 +630,246 @@ AdminSaleResult Inventory::AdjustStock(const std::string& sku_id, std::int64_t d
   return result;
 }
 
+namespace {
+
+std::string CheckoutFingerprint(const CheckoutCommand& command) {
+  return "checkout|" + command.reservation_id + "|" + command.payment_method_id;
+}
+
+}  // namespace
+
+CheckoutResult Inventory::Checkout(const CheckoutCommand& command, const std::string& order_id,
+                                   Time now, const OrderBodyRenderer& render_body) {
+  RequireBatch();
+  CheckoutResult result;
+  const bool keyed = !command.idempotency_key.empty();
+  if (keyed) {
+    auto it = idempotency_.find(IdempotencyMapKey(command.user_id, command.idempotency_key));
+    if (it != idempotency_.end()) {
+      const bool same_request = it->second.request_fingerprint == CheckoutFingerprint(command);
+      result.outcome = same_request ? CheckoutOutcome::kReplayed
+                                    : CheckoutOutcome::kIdempotencyKeyReused;
+      if (same_request) result.replay = it->second;
+      return result;
+    }
+  }
+  auto it = reservations_.find(command.reservation_id);
+  if (it == reservations_.end() || it->second.user_id != command.user_id) {
+    result.outcome = CheckoutOutcome::kReservationNotFound;
+    return result;
+  }
+  Reservation& reservation = it->second;
+  switch (reservation.status) {
+    case ReservationStatus::kReserved: break;
+    case ReservationStatus::kExpired: result.outcome = CheckoutOutcome::kReservationExpired; return result;
+    case ReservationStatus::kCheckoutPending:
+    case ReservationStatus::kPurchased:
+    case ReservationStatus::kReleased:
+      result.outcome = CheckoutOutcome::kReservationNotActive;
+      return result;
+  }
+  if (reservation.expires_at <= now) {
+    // Due but not yet swept: expire it now so the answer and the state agree.
+    Transition(reservation, ReservationStatus::kExpired, now);
+    result.outcome = CheckoutOutcome::kReservationExpired;
+    return result;
+  }
+  FS_CHECK(orders_.find(order_id) == orders_.end());
+  Book* book = FindBook(reservation.sku_id);
+  FS_CHECK(book != nullptr);
+  Transition(reservation, ReservationStatus::kCheckoutPending, now);
+
+  Order order;
+  order.order_id = order_id;
+  order.reservation_id = reservation.reservation_id;
+  order.sku_id = reservation.sku_id;
+  order.user_id = reservation.user_id;
+  order.quantity = reservation.quantity;
+  // price <= 1e12 and quantity <= 1000: the product stays far below 2^63.
+  order.amount_cents = book->sale.price_cents * reservation.quantity;
+  order.currency = book->sale.currency;
+  order.status = OrderStatus::kPending;
+  order.payment_method_id = command.payment_method_id;
+  order.attempts = 0;
+  order.next_attempt_at = now;
+  order.created_at = now;
+  order.updated_at = now;
+  PutOrder(order);
+  mutations_.emplace_back(OrderCreated{order});
+  AppendEvent(*book, event_type::kCheckoutRequested, order.user_id, OrderEventPayload(order), now);
+  if (keyed) {
+    StoreIdempotency(command.user_id, command.idempotency_key, CheckoutFingerprint(command), 202,
+                     render_body(order), now);
+  }
+  result.outcome = CheckoutOutcome::kCreated;
+  result.order = std::move(order);
+  return result;
+}
+
+Order Inventory::SettleOrder(const Order& order, OrderStatus to, std::string failure_reason,
+                             Time now) {
+  FS_CHECK(IsAllowedOrderTransition(order.status, to));
+  Book* book = FindBook(order.sku_id);
+  FS_CHECK(book != nullptr);
+  auto reservation = reservations_.find(order.reservation_id);
+  FS_CHECK(reservation != reservations_.end());
+  Order next = order;
+  next.status = to;
+  next.failure_reason = std::move(failure_reason);
+  next.updated_at = now;
+  PutOrder(next);
+  mutations_.emplace_back(OrderStatusChanged{order.status, next});
+  const std::string payload = OrderEventPayload(next);
+  switch (to) {
+    case OrderStatus::kPaid:
+      Transition(reservation->second, ReservationStatus::kPurchased, now);
+      AppendEvent(*book, event_type::kPaymentSucceeded, next.user_id, payload, now);
+      AppendEvent(*book, event_type::kOrderConfirmed, next.user_id, payload, now);
+      break;
+    case OrderStatus::kFailed:
+      AppendEvent(*book, event_type::kPaymentFailed, next.user_id, payload, now);
+      AppendEvent(*book, event_type::kOrderFailed, next.user_id, payload, now);
+      Transition(reservation->second, ReservationStatus::kReleased, now);
+      break;
+    case OrderStatus::kNeedsAttention:
+      AppendEvent(*book, event_type::kOrderNeedsAttention, next.user_id, payload, now);
+      break;
+    case OrderStatus::kPending: FS_CHECK(false);
+  }
+  return next;
+}
+
+PaymentReportResult Inventory::RecordPayment(const PaymentReport& report,
+                                             const RetrySchedule& schedule, Time now) {
+  RequireBatch();
+  PaymentReportResult result;
+  auto it = orders_.find(report.order_id);
+  if (it == orders_.end()) {
+    result.outcome = PaymentReportOutcome::kOrderNotFound;
+    return result;
+  }
+  const Order order = it->second;
+  // A report for an attempt already recorded (a duplicate from a restarted worker) or for an
+  // order settled meanwhile (by an operator) changes nothing.
+  if (order.status != OrderStatus::kPending || report.attempt != order.attempts + 1) {
+    result.outcome = PaymentReportOutcome::kStale;
+    result.order = order;
+    return result;
+  }
+  switch (report.outcome) {
+    case ChargeOutcome::kSucceeded: {
+      Order counted = order;
+      counted.attempts = report.attempt;
+      result.order = SettleOrder(counted, OrderStatus::kPaid, "", now);
+      result.outcome = PaymentReportOutcome::kPaid;
+      return result;
+    }
+    case ChargeOutcome::kDeclined: {
+      Order counted = order;
+      counted.attempts = report.attempt;
+      const std::string reason = report.reason.empty() ? "card_declined" : report.reason;
+      result.order = SettleOrder(counted, OrderStatus::kFailed, reason, now);
+      result.outcome = PaymentReportOutcome::kFailed;
+      return result;
+    }
+    case ChargeOutcome::kRetryable: break;
+  }
+  const RetryDecision decision = DecideRetry(schedule, report.attempt, now);
+  if (decision.kind == RetryDecision::Kind::kNeedsAttention) {
+    Order counted = order;
+    counted.attempts = report.attempt;
+    const std::string reason = "payment gateway unavailable after " +
+                               std::to_string(report.attempt) + " attempts: " + report.reason;
+    result.order = SettleOrder(counted, OrderStatus::kNeedsAttention, reason, now);
+    result.outcome = PaymentReportOutcome::kNeedsAttention;
+    return result;
+  }
+  Order next = order;
+  next.attempts = report.attempt;
+  next.next_attempt_at = decision.next_attempt_at;
+  next.updated_at = now;
+  PutOrder(next);
+  mutations_.emplace_back(
+      OrderRetryScheduled{next.order_id, next.attempts, next.next_attempt_at, now});
+  result.outcome = PaymentReportOutcome::kRetryScheduled;
+  result.order = std::move(next);
+  return result;
+}
+
+ResolveResult Inventory::ResolveOrder(const std::string& order_id, ResolveChoice choice,
+                                      Time now) {
+  RequireBatch();
+  ResolveResult result;
+  auto it = orders_.find(order_id);
+  if (it == orders_.end()) {
+    result.outcome = ResolveOutcome::kOrderNotFound;
+    return result;
+  }
+  const Order order = it->second;
+  if (order.status != OrderStatus::kNeedsAttention) {
+    result.outcome = ResolveOutcome::kNotNeedsAttention;
+    result.order = order;
+    return result;
+  }
+  if (choice == ResolveChoice::kPaid) {
+    result.order = SettleOrder(order, OrderStatus::kPaid, "", now);
+  } else {
+    result.order = SettleOrder(order, OrderStatus::kFailed, "resolved as failed by an operator",
+                               now);
+  }
+  result.outcome = ResolveOutcome::kResolved;
+  return result;
+}
+
 // --- Queries --------------------------------------------------------------------------------
+
+const Order* Inventory::FindOrder(const std::string& order_id) const {
+  auto it = orders_.find(order_id);
+  return it == orders_.end() ? nullptr : &it->second;
+}
+
+void Inventory::SetPending(const std::string& order_id, std::optional<Time> next_attempt_at) {
+  auto it = pending_orders_.find(order_id);
+  if (it != pending_orders_.end()) {
+    pending_by_due_.erase({it->second, order_id});
+    pending_orders_.erase(it);
+  }
+  if (!next_attempt_at) return;
+  pending_orders_.emplace(order_id, *next_attempt_at);
+  pending_by_due_.emplace(*next_attempt_at, order_id);
+}
+
+std::vector<Order> Inventory::DueOrders(Time now, std::size_t count_max) const {
+  // Reads only the due head of the queue: O(count_max log n), cheap on the writer thread even
+  // with a large backlog behind a slow gateway.
+  std::vector<Order> out;
+  for (const auto& [next_attempt_at, order_id] : pending_by_due_) {
+    if (next_attempt_at > now || out.size() >= count_max) break;
+    out.push_back(orders_.at(order_id));
+  }
+  return out;
+}
+
+std::vector<Order> Inventory::OrdersWithStatus(OrderStatus status, std::size_t count_max) const {
+  std::vector<const Order*> found;
+  for (const auto& [order_id, order] : orders_) {
+    if (order.status == status) found.push_back(&order);
+  }
+  std::sort(found.begin(), found.end(), [](const Order* a, const Order* b) {
+    return a->created_at != b->created_at ? a->created_at < b->created_at
+                                          : a->order_id < b->order_id;
+  });
+  if (found.size() > count_max) found.resize(count_max);
+  std::vector<Order> out;
+  out.reserve(found.size());
+  for (const Order* order : found) out.push_back(*order);
+  return out;
+}
+
+std::int64_t Inventory::EventSequence(const std::string& sku_id) const {
+  auto it = books_.find(sku_id);
+  return it == books_.end() ? 0 : it->second.event_sequence;
+}
 
 const Reservation* Inventory::FindReservation(const std::string& reservation_id) const {
   auto it = reservations_.find(reservation_id);
@@ -602,6 +936,20 @@ void Inventory::CheckInvariants() const {
       FS_CHECK(n <= book.sale.per_user_limit);
     }
   }
+  // Every order's reservation is in the state its order implies.
+  for (const auto& [order_id, order] : orders_) {
+    auto it = reservations_.find(order.reservation_id);
+    FS_CHECK(it != reservations_.end());
+    const ReservationStatus status = it->second.status;
+    switch (order.status) {
+      case OrderStatus::kPending:
+      case OrderStatus::kNeedsAttention: FS_CHECK(status == ReservationStatus::kCheckoutPending); break;
+      case OrderStatus::kPaid: FS_CHECK(status == ReservationStatus::kPurchased); break;
+      case OrderStatus::kFailed: FS_CHECK(status == ReservationStatus::kReleased); break;
+    }
+    FS_CHECK((order.status == OrderStatus::kPending) == (pending_orders_.count(order_id) == 1));
+  }
+  FS_CHECK(pending_by_due_.size() == pending_orders_.size());
 }
 
 }  // namespace fs::core

@@ -15,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <queue>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <variant>
@@ -22,6 +23,7 @@
 
 #include "core/audit.h"
 #include "core/mutation.h"
+#include "core/order.h"
 #include "core/rules.h"
 #include "core/types.h"
 
@@ -99,6 +101,68 @@ struct SaleSnapshot {
 // Renders the response body stored with an idempotency key for a new reservation.
 using ReservationBodyRenderer = std::function<std::string(const Reservation&)>;
 
+// --- Checkout and the payment saga (issue 3) ------------------------------------------------
+
+enum class CheckoutOutcome : std::uint8_t {
+  kCreated,
+  kReplayed,               // same Idempotency-Key, same request: the stored answer
+  kIdempotencyKeyReused,   // same key, different request
+  kReservationNotFound,    // unknown id, or not the caller's
+  kReservationExpired,
+  kReservationNotActive,   // already in checkout, purchased or released
+};
+
+struct CheckoutCommand {
+  std::string reservation_id;
+  std::string user_id;
+  std::string payment_method_id;
+  std::string idempotency_key;  // empty: none
+};
+
+struct CheckoutResult {
+  CheckoutOutcome outcome = CheckoutOutcome::kReservationNotFound;
+  std::optional<Order> order;               // set for kCreated
+  std::optional<IdempotencyRecord> replay;  // set for kReplayed
+};
+
+// Renders the 202 body stored with an idempotency key for a new order.
+using OrderBodyRenderer = std::function<std::string(const Order&)>;
+
+// What the payment worker learned from one gateway call for an order.
+struct PaymentReport {
+  std::string order_id;
+  std::int32_t attempt = 1;  // 1-based: the order's attempts before the call, plus one
+  ChargeOutcome outcome = ChargeOutcome::kRetryable;
+  std::string reason;  // declines and transient failures: why (for failure_reason and logs)
+};
+
+enum class PaymentReportOutcome : std::uint8_t {
+  kPaid,
+  kFailed,
+  kRetryScheduled,
+  kNeedsAttention,
+  kStale,          // the order is no longer PENDING or the attempt was already recorded
+  kOrderNotFound,
+};
+
+struct PaymentReportResult {
+  PaymentReportOutcome outcome = PaymentReportOutcome::kOrderNotFound;
+  std::optional<Order> order;
+};
+
+enum class ResolveChoice : std::uint8_t { kPaid, kFailed };
+
+enum class ResolveOutcome : std::uint8_t {
+  kResolved,
+  kOrderNotFound,
+  kNotNeedsAttention,  // only NEEDS_ATTENTION orders are settled by hand
+};
+
+struct ResolveResult {
+  ResolveOutcome outcome = ResolveOutcome::kOrderNotFound;
+  std::optional<Order> order;
+};
+
 class Inventory {
  public:
   Inventory() = default;
@@ -115,6 +179,10 @@ class Inventory {
   // mutation after `head` (the stored chain's last event). Without it no event is made
   // (only for measuring the cost of auditing: engine::Options::audit_enabled).
   void EnableAudit(AuditHasher hasher, AuditHead head);
+  // REQUIRES: the order's sale and reservation were loaded.
+  void LoadOrder(const Order& order);
+  // The last outbox sequence number stored for the SKU. REQUIRES: the sale was loaded.
+  void LoadEventSequence(const std::string& sku_id, std::int64_t sequence);
 
   // --- Batch protocol ---------------------------------------------------------------------
   void BeginBatch();
@@ -143,6 +211,16 @@ class Inventory {
   // Adds `delta` (may be negative) to the sale's total stock. Refused below held + sold.
   // Audited, refusals included.
   AdminSaleResult AdjustStock(const std::string& sku_id, std::int64_t delta, Time now);
+  // Creates a PENDING order for a RESERVED, unexpired reservation of the caller and moves the
+  // reservation to CHECKOUT_PENDING (it no longer expires). An expired one is expired now.
+  CheckoutResult Checkout(const CheckoutCommand& command, const std::string& order_id, Time now,
+                          const OrderBodyRenderer& render_body);
+  // Applies a gateway answer to a PENDING order: PAID (reservation PURCHASED), FAILED
+  // (reservation RELEASED), a later retry per `schedule`, or NEEDS_ATTENTION.
+  PaymentReportResult RecordPayment(const PaymentReport& report, const RetrySchedule& schedule,
+                                    Time now);
+  // Settles a NEEDS_ATTENTION order by an operator's decision.
+  ResolveResult ResolveOrder(const std::string& order_id, ResolveChoice choice, Time now);
 
   // --- Queries (any time, on the owning thread) -------------------------------------------
   // nullptr when unknown. Valid until the next command.
@@ -151,6 +229,13 @@ class Inventory {
   std::vector<std::string> SkuIds() const;
   std::optional<Time> NextExpiry();
   std::int32_t UserUnits(const std::string& sku_id, const std::string& user_id) const;
+  // nullptr when unknown. Valid until the next command.
+  const Order* FindOrder(const std::string& order_id) const;
+  // PENDING orders with next_attempt_at <= now, earliest first, at most `count_max`.
+  std::vector<Order> DueOrders(Time now, std::size_t count_max) const;
+  // Orders with `status`, oldest first, at most `count_max`.
+  std::vector<Order> OrdersWithStatus(OrderStatus status, std::size_t count_max) const;
+  std::int64_t EventSequence(const std::string& sku_id) const;
   std::size_t reservation_count() const { return reservations_.size(); }
   std::size_t idempotency_count() const { return idempotency_.size(); }
   // The last event of the audit chain, including this batch's events until rolled back.
@@ -165,6 +250,7 @@ class Inventory {
     Sale sale;
     StockCounters counters;
     std::unordered_map<std::string, std::int32_t> user_units;
+    std::int64_t event_sequence = 0;  // the SKU's last outbox sequence number
   };
   struct UndoSaleCreated {
     std::string sku_id;
@@ -191,8 +277,17 @@ class Inventory {
   struct UndoAuditHead {
     AuditHead previous;
   };
+  struct UndoOrder {
+    std::string order_id;
+    std::optional<Order> previous;
+  };
+  struct UndoEventSequence {
+    std::string sku_id;
+    std::int64_t previous = 0;
+  };
   using Undo = std::variant<UndoSaleCreated, UndoCounters, UndoUserUnits, UndoReservation,
-                            UndoIdempotency, UndoSale, UndoAuditHead>;
+                            UndoIdempotency, UndoSale, UndoAuditHead, UndoOrder,
+                            UndoEventSequence>;
   using ExpiryEntry = std::pair<Time, std::string>;
 
   static std::string IdempotencyMapKey(const std::string& user_id, const std::string& key);
@@ -205,6 +300,17 @@ class Inventory {
   void Audit(AuditEvent event);
   void AuditReserve(const ReserveCommand& command, ReserveOutcome outcome,
                     const std::optional<Reservation>& reservation, Time now);
+  // Adds an outbox event for the book's SKU with the next sequence number.
+  void AppendEvent(Book& book, std::string_view type, const std::string& user_id,
+                   std::string payload_json, Time now);
+  // Records undo for `order` (by id), then replaces it (or inserts it) with `next`.
+  void PutOrder(Order next);
+  void StoreIdempotency(const std::string& user_id, const std::string& key,
+                        std::string fingerprint, std::int32_t http_status, std::string body,
+                        Time now);
+  // Moves an order to `to` with its reservation (PAID: PURCHASED; FAILED: RELEASED) and
+  // writes the order's events.
+  Order SettleOrder(const Order& order, OrderStatus to, std::string failure_reason, Time now);
   void RequireBatch() const;
 
   std::map<std::string, Book> books_;
@@ -212,6 +318,12 @@ class Inventory {
   std::unordered_map<std::string, IdempotencyRecord> idempotency_;
   std::deque<std::pair<Time, std::string>> idempotency_by_age_;
   std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>> expiry_;
+  std::unordered_map<std::string, Order> orders_;
+  // PENDING orders: id -> next_attempt_at, and the same ordered by due time (the payment
+  // worker's durable queue; DueOrders reads only the due head).
+  std::map<std::string, Time> pending_orders_;
+  std::set<std::pair<Time, std::string>> pending_by_due_;
+  void SetPending(const std::string& order_id, std::optional<Time> next_attempt_at);
 
   AuditHasher audit_hasher_;  // empty: audit off
   AuditHead audit_head_;
@@ -223,5 +335,6 @@ class Inventory {
 };
 
 std::string_view ReserveOutcomeName(ReserveOutcome outcome);
+std::string_view CheckoutOutcomeName(CheckoutOutcome outcome);
 
 }  // namespace fs::core

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/audit.h"
+#include "core/order.h"
 #include "core/types.h"
 
 namespace fs::core {
@@ -59,9 +60,33 @@ struct SaleStockChanged {
   std::int64_t to = 0;
 };
 
+struct OrderCreated {
+  Order order;  // status is always kPending
+};
+
+// The order moved from `from` to `order.status`; `order` is the whole row after the change.
+struct OrderStatusChanged {
+  OrderStatus from = OrderStatus::kPending;
+  Order order;
+};
+
+// A transient gateway failure: the order stays PENDING with more attempts and a later time.
+struct OrderRetryScheduled {
+  std::string order_id;
+  std::int32_t attempts = 0;
+  Time next_attempt_at{};
+  Time at{};
+};
+
+// A row of the transactional outbox, stored in the same transaction as its change.
+struct EventAppended {
+  OutboxEvent event;
+};
+
 using Mutation = std::variant<SaleCreated, ReservationCreated, ReservationStatusChanged,
                               IdempotencyStored, IdempotencyPruned, AuditAppended,
-                              SaleOverrideChanged, SaleStockChanged>;
+                              SaleOverrideChanged, SaleStockChanged, OrderCreated,
+                              OrderStatusChanged, OrderRetryScheduled, EventAppended>;
 using Mutations = std::vector<Mutation>;
 
 }  // namespace fs::core

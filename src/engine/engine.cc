@@ -17,6 +17,8 @@ std::string DefaultReservationBody(const core::Reservation& reservation) {
   return reservation.reservation_id;
 }
 
+std::string DefaultOrderBody(const core::Order& order) { return order.order_id; }
+
 template <typename T>
 void UpdateMax(std::atomic<T>& target, T value) {
   T seen = target.load(std::memory_order_relaxed);
@@ -40,6 +42,11 @@ base::Result<std::unique_ptr<Engine>> Engine::Open(Options options,
     return base::InvalidArgument("batch, inbox and expiry sizes must be positive");
   }
   if (!options.render_reservation) options.render_reservation = DefaultReservationBody;
+  if (!options.render_order) options.render_order = DefaultOrderBody;
+  if (options.retry_schedule.delays.empty() ||
+      options.retry_schedule.delays.size() > core::kRetryScheduleLengthMax) {
+    return base::InvalidArgument("the payment retry schedule needs 1 to 64 steps");
+  }
   std::unique_ptr<Engine> engine(new Engine(std::move(options), std::move(store), clock));
   FS_RETURN_IF_ERROR(engine->Recover());
   engine->Start();
@@ -58,6 +65,9 @@ Status Engine::Recover() {
   for (const auto& reservation : loaded->reservations) inventory_.LoadReservation(reservation);
   for (const auto& record : loaded->idempotency) inventory_.LoadIdempotency(record);
   if (options_.audit_enabled) inventory_.EnableAudit(&audit::Sha256Hex, loaded->audit_head);
+  for (const auto& order : loaded->orders) inventory_.LoadOrder(order);
+  for (const auto& [sku_id, sequence] : loaded->event_sequences)
+    inventory_.LoadEventSequence(sku_id, sequence);
   FS_RETURN_IF_ERROR(CompareWithStore());
 
   inventory_.BeginBatch();
@@ -105,6 +115,8 @@ void Engine::Reject(Command& command, const Status& status) {
         } else if constexpr (std::is_same_v<T, SaleOverrideCommand> ||
                              std::is_same_v<T, AdjustStockCommand>) {
           c.done(AdminSaleReply{status, {}});
+        } else if constexpr (std::is_same_v<T, GenericCommand>) {
+          c.reject(status);
         } else {
           c.done(status);
         }
@@ -170,6 +182,123 @@ core::AuditHead Engine::audit_head() const {
 void Engine::PublishAuditHead() {
   std::lock_guard<std::mutex> lock(audit_head_mutex_);
   audit_head_ = inventory_.audit_head();
+}
+
+// --- Checkout and the payment saga ---------------------------------------------------------
+
+void Engine::Checkout(core::CheckoutCommand command, CheckoutCallback done) {
+  auto shared_done = std::make_shared<CheckoutCallback>(std::move(done));
+  Enqueue(GenericCommand{
+      [this, command = std::move(command), shared_done](base::Time now) -> Completion {
+        auto result = inventory_.Checkout(command, base::NewUuidV7(rng_, base::ToMillis(now)),
+                                          now, options_.render_order);
+        return [this, shared_done, result = std::move(result)](const Status& s) {
+          if (s.ok() && result.outcome == core::CheckoutOutcome::kCreated)
+            stats_.orders_created.fetch_add(1, std::memory_order_relaxed);
+          (*shared_done)(CheckoutReply{s, s.ok() ? result : core::CheckoutResult{}});
+        };
+      },
+      [shared_done](const Status& s) { (*shared_done)(CheckoutReply{s, {}}); }});
+}
+
+namespace {
+
+// Completion of a read: answered after the batch's commit like every other command, so a
+// reader never sees state that could still be rolled back.
+template <typename Reply, typename Value>
+std::function<void(const Status&)> ReadCompletion(std::shared_ptr<std::function<void(Reply)>> done,
+                                                  Value value) {
+  return [done = std::move(done), value = std::move(value)](const Status& s) {
+    (*done)(Reply{s, s.ok() ? value : Value{}});
+  };
+}
+
+}  // namespace
+
+void Engine::GetOrder(std::string order_id, std::string user_id, OrderCallback done) {
+  auto shared_done = std::make_shared<OrderCallback>(std::move(done));
+  Enqueue(GenericCommand{
+      [this, order_id = std::move(order_id), user_id = std::move(user_id),
+       shared_done](base::Time) -> Completion {
+        std::optional<core::Order> found;
+        const core::Order* order = inventory_.FindOrder(order_id);
+        if (order != nullptr && order->user_id == user_id) found = *order;
+        return ReadCompletion<OrderReply>(shared_done, std::move(found));
+      },
+      [shared_done](const Status& s) { (*shared_done)(OrderReply{s, std::nullopt}); }});
+}
+
+void Engine::GetOrderAsAdmin(std::string order_id, OrderCallback done) {
+  auto shared_done = std::make_shared<OrderCallback>(std::move(done));
+  Enqueue(GenericCommand{
+      [this, order_id = std::move(order_id), shared_done](base::Time) -> Completion {
+        std::optional<core::Order> found;
+        const core::Order* order = inventory_.FindOrder(order_id);
+        if (order != nullptr) found = *order;
+        return ReadCompletion<OrderReply>(shared_done, std::move(found));
+      },
+      [shared_done](const Status& s) { (*shared_done)(OrderReply{s, std::nullopt}); }});
+}
+
+void Engine::DueOrders(std::size_t count_max, OrdersCallback done) {
+  auto shared_done = std::make_shared<OrdersCallback>(std::move(done));
+  Enqueue(GenericCommand{
+      [this, count_max, shared_done](base::Time now) -> Completion {
+        return ReadCompletion<OrdersReply>(shared_done, inventory_.DueOrders(now, count_max));
+      },
+      [shared_done](const Status& s) { (*shared_done)(OrdersReply{s, {}}); }});
+}
+
+void Engine::ListOrders(core::OrderStatus status, std::size_t count_max, OrdersCallback done) {
+  auto shared_done = std::make_shared<OrdersCallback>(std::move(done));
+  Enqueue(GenericCommand{
+      [this, status, count_max, shared_done](base::Time) -> Completion {
+        return ReadCompletion<OrdersReply>(shared_done,
+                                           inventory_.OrdersWithStatus(status, count_max));
+      },
+      [shared_done](const Status& s) { (*shared_done)(OrdersReply{s, {}}); }});
+}
+
+void Engine::RecordPayment(core::PaymentReport report, PaymentReportCallback done) {
+  auto shared_done = std::make_shared<PaymentReportCallback>(std::move(done));
+  Enqueue(GenericCommand{
+      [this, report = std::move(report), shared_done](base::Time now) -> Completion {
+        auto result = inventory_.RecordPayment(report, options_.retry_schedule, now);
+        return [this, shared_done, result = std::move(result)](const Status& s) {
+          if (s.ok() && result.outcome == core::PaymentReportOutcome::kRetryScheduled)
+            stats_.payment_retries_scheduled.fetch_add(1, std::memory_order_relaxed);
+          if (s.ok() && result.outcome != core::PaymentReportOutcome::kStale) CountOrder(result.order);
+          (*shared_done)(PaymentReportReply{s, s.ok() ? result : core::PaymentReportResult{}});
+        };
+      },
+      [shared_done](const Status& s) { (*shared_done)(PaymentReportReply{s, {}}); }});
+}
+
+void Engine::ResolveOrder(std::string order_id, core::ResolveChoice choice, ResolveCallback done) {
+  auto shared_done = std::make_shared<ResolveCallback>(std::move(done));
+  Enqueue(GenericCommand{
+      [this, order_id = std::move(order_id), choice, shared_done](base::Time now) -> Completion {
+        auto result = inventory_.ResolveOrder(order_id, choice, now);
+        return [this, shared_done, result = std::move(result)](const Status& s) {
+          if (s.ok() && result.outcome == core::ResolveOutcome::kResolved) CountOrder(result.order);
+          (*shared_done)(ResolveReply{s, s.ok() ? result : core::ResolveResult{}});
+        };
+      },
+      [shared_done](const Status& s) { (*shared_done)(ResolveReply{s, {}}); }});
+}
+
+void Engine::CountOrder(const std::optional<core::Order>& order) {
+  if (!order) return;
+  switch (order->status) {
+    case core::OrderStatus::kPending: break;
+    case core::OrderStatus::kPaid: stats_.orders_paid.fetch_add(1, std::memory_order_relaxed); break;
+    case core::OrderStatus::kFailed:
+      stats_.orders_failed.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case core::OrderStatus::kNeedsAttention:
+      stats_.orders_needs_attention.fetch_add(1, std::memory_order_relaxed);
+      break;
+  }
 }
 
 Status Engine::CheckConsistency() {
@@ -279,11 +408,12 @@ void Engine::ProcessBatch(std::vector<Command>& batch) {
   }
   if (status.ok()) {
     // Only batches that wrote something count as commits; idle wake-ups are not batches.
-    if (!inventory_.mutations().empty())
-      stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
+    const bool wrote = !inventory_.mutations().empty();
+    if (wrote) stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
     Publish(inventory_.CommitBatch());
     PublishAuditHead();
     stats_.reservations_expired.fetch_add(expired, std::memory_order_relaxed);
+    if (wrote && options_.on_committed) options_.on_committed();
   } else {
     inventory_.RollbackBatch();
     stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
@@ -329,6 +459,8 @@ Engine::Completion Engine::Decide(Command& command, base::Time now) {
           return [done = std::move(c.done), result = std::move(result)](const Status& s) {
             done(AdminSaleReply{s, s.ok() ? result : core::AdminSaleResult{}});
           };
+        } else if constexpr (std::is_same_v<T, GenericCommand>) {
+          return c.decide(now);
         } else if constexpr (std::is_same_v<T, GetReservationCommand>) {
           std::optional<core::Reservation> found;
           const core::Reservation* r = inventory_.FindReservation(c.reservation_id);

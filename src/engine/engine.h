@@ -59,6 +59,13 @@ struct Options {
   // exists only to measure what auditing costs (flashsale-engine-bench --audit off); a server
   // always runs with it on.
   bool audit_enabled = true;
+  // Makes the 202 body stored with an idempotency key for a new order (checkout).
+  core::OrderBodyRenderer render_order;
+  // Waits between payment attempts that failed transiently (the saga's retries).
+  core::RetrySchedule retry_schedule = core::DefaultRetrySchedule();
+  // Told (on the writer thread) after every commit that wrote something, so the outbox relay
+  // and the payment worker wake at once instead of polling. Must not block. May be empty.
+  std::function<void()> on_committed;
   // Told (on the writer thread) when a commit fails; for logs. May be empty.
   std::function<void(const base::Status&)> on_commit_failure;
 };
@@ -73,6 +80,12 @@ struct EngineStats {
   std::atomic<std::uint64_t> batch_size_max_seen{0};
   std::atomic<std::uint64_t> commit_micros_total{0};
   std::atomic<std::uint64_t> inbox_rejections{0};
+  // The payment saga (issue 3): committed transitions.
+  std::atomic<std::uint64_t> orders_created{0};
+  std::atomic<std::uint64_t> orders_paid{0};
+  std::atomic<std::uint64_t> orders_failed{0};
+  std::atomic<std::uint64_t> orders_needs_attention{0};
+  std::atomic<std::uint64_t> payment_retries_scheduled{0};
 };
 
 // What readers see without queueing: the state after the last committed batch.
@@ -102,6 +115,27 @@ struct ReservationReply {
   std::optional<core::Reservation> reservation;  // nullopt: unknown or not the caller's
 };
 
+struct CheckoutReply {
+  base::Status status;
+  core::CheckoutResult result;
+};
+struct OrderReply {
+  base::Status status;
+  std::optional<core::Order> order;  // nullopt: unknown or not the caller's
+};
+struct OrdersReply {
+  base::Status status;
+  std::vector<core::Order> orders;
+};
+struct PaymentReportReply {
+  base::Status status;
+  core::PaymentReportResult result;
+};
+struct ResolveReply {
+  base::Status status;
+  core::ResolveResult result;
+};
+
 class Engine {
  public:
   using CreateSaleCallback = std::function<void(CreateSaleReply)>;
@@ -109,6 +143,11 @@ class Engine {
   using ReleaseCallback = std::function<void(ReleaseReply)>;
   using ReservationCallback = std::function<void(ReservationReply)>;
   using AdminSaleCallback = std::function<void(AdminSaleReply)>;
+  using CheckoutCallback = std::function<void(CheckoutReply)>;
+  using OrderCallback = std::function<void(OrderReply)>;
+  using OrdersCallback = std::function<void(OrdersReply)>;
+  using PaymentReportCallback = std::function<void(PaymentReportReply)>;
+  using ResolveCallback = std::function<void(ResolveReply)>;
 
   // Rebuilds memory from the store, expires what expired while down (one committed batch),
   // and starts the writer thread.
@@ -130,6 +169,18 @@ class Engine {
 
   // The last committed audit event (id 0 when none or audit is off). Any thread.
   core::AuditHead audit_head() const;
+
+  // --- Checkout and the payment saga (issue 3) ---
+  void Checkout(core::CheckoutCommand command, CheckoutCallback done);
+  // The order if it exists and belongs to `user_id`.
+  void GetOrder(std::string order_id, std::string user_id, OrderCallback done);
+  // The order whoever owns it (admin).
+  void GetOrderAsAdmin(std::string order_id, OrderCallback done);
+  // PENDING orders due for a gateway call now, earliest first (the payment worker's poll).
+  void DueOrders(std::size_t count_max, OrdersCallback done);
+  void ListOrders(core::OrderStatus status, std::size_t count_max, OrdersCallback done);
+  void RecordPayment(core::PaymentReport report, PaymentReportCallback done);
+  void ResolveOrder(std::string order_id, core::ResolveChoice choice, ResolveCallback done);
 
   // Lock-light read of the last committed state; nullptr for an unknown SKU.
   std::shared_ptr<const PublishedSale> FindSale(const std::string& sku_id) const;
@@ -181,11 +232,17 @@ class Engine {
     std::int64_t delta = 0;
     AdminSaleCallback done;
   };
-  using Command = std::variant<CreateSaleCommand, ReserveCommandEntry, ReleaseCommand,
-                               GetReservationCommand, CheckCommand, SaleOverrideCommand,
-                               AdjustStockCommand>;
   // A decided command waiting for its batch's commit.
   using Completion = std::function<void(const base::Status&)>;
+  // Any other command: `decide` runs on the writer inside the batch; `reject` answers a
+  // command that never reached it.
+  struct GenericCommand {
+    std::function<Completion(base::Time now)> decide;
+    std::function<void(const base::Status&)> reject;
+  };
+  using Command = std::variant<CreateSaleCommand, ReserveCommandEntry, ReleaseCommand,
+                               GetReservationCommand, CheckCommand, GenericCommand,
+                               SaleOverrideCommand, AdjustStockCommand>;
 
   Engine(Options options, std::unique_ptr<store::Store> store, const base::Clock& clock);
   base::Status Recover();
@@ -200,6 +257,8 @@ class Engine {
   void Housekeep(base::Time now);
   std::chrono::milliseconds WaitBudget();
   base::Status CompareWithStore();
+  // Counts a committed order status (writer thread).
+  void CountOrder(const std::optional<core::Order>& order);
 
   const Options options_;
   std::unique_ptr<store::Store> store_;

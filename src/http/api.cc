@@ -35,6 +35,12 @@ enum RouteId : int {
   kReconciliation,
   kAuditQuery,
   kAuditVerify,
+  kCheckout,
+  kCheckoutAlias,
+  kGetOrder,
+  kAdminListOrders,
+  kAdminGetOrder,
+  kAdminResolveOrder,
 };
 
 struct RouteSpec {
@@ -61,6 +67,12 @@ constexpr RouteSpec kRoutes[] = {
     {Method::kGet, "/admin/v1/skus/{sku}/reconciliation", kReconciliation},
     {Method::kGet, "/admin/v1/audit", kAuditQuery},
     {Method::kGet, "/admin/v1/audit/verify", kAuditVerify},
+    {Method::kPost, "/api/v1/checkout", kCheckout},
+    {Method::kPost, "/api/v1/orders/checkout", kCheckoutAlias},
+    {Method::kGet, "/api/v1/orders/{id}", kGetOrder},
+    {Method::kGet, "/admin/v1/orders", kAdminListOrders},
+    {Method::kGet, "/admin/v1/orders/{id}", kAdminGetOrder},
+    {Method::kPost, "/admin/v1/orders/{id}/resolve", kAdminResolveOrder},
 };
 
 Router BuildRouter() {
@@ -193,6 +205,54 @@ Response AuditReadFailure(const base::Status& status) {
   return OutcomeResponse({503, code::kUnavailable, "the audit trail cannot be read right now"});
 }
 
+Response CheckoutResponse(const engine::CheckoutReply& reply) {
+  if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
+  const core::CheckoutResult& result = reply.result;
+  if (result.outcome == core::CheckoutOutcome::kReplayed) {
+    FS_CHECK(result.replay.has_value());
+    Response response{static_cast<unsigned>(result.replay->http_status),
+                      result.replay->response_body};
+    response.headers.emplace_back("Idempotent-Replayed", "true");
+    return response;
+  }
+  const HttpOutcome outcome = MapOutcome(result.outcome);
+  if (outcome.is_error()) return OutcomeResponse(outcome);
+  FS_CHECK(result.order.has_value());
+  return JsonResponse(outcome.status, RenderCheckout(*result.order));
+}
+
+Response OrderNotFound() {
+  return OutcomeResponse(MapOutcome(core::ResolveOutcome::kOrderNotFound));
+}
+
+Response OrderResponse(const engine::OrderReply& reply) {
+  if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
+  if (!reply.order) return OrderNotFound();
+  return JsonResponse(200, RenderOrder(*reply.order));
+}
+
+Response AdminOrderResponse(const engine::OrderReply& reply) {
+  if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
+  if (!reply.order) return OrderNotFound();
+  return JsonResponse(200, RenderAdminOrder(*reply.order));
+}
+
+Response AdminOrdersResponse(const engine::OrdersReply& reply) {
+  if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
+  return JsonResponse(200, RenderAdminOrders(reply.orders));
+}
+
+Response ResolveResponse(const engine::ResolveReply& reply) {
+  if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
+  const HttpOutcome outcome = MapOutcome(reply.result.outcome);
+  if (outcome.is_error()) return OutcomeResponse(outcome);
+  FS_CHECK(reply.result.order.has_value());
+  return JsonResponse(outcome.status, RenderAdminOrder(*reply.result.order));
+}
+
+// Admin order lists are bounded: an operator pages through a backlog by resolving it.
+constexpr std::size_t kAdminOrdersListMax = 1000;
+
 Response SkuNotFound() { return OutcomeResponse(MapOutcome(core::ReserveOutcome::kSkuNotFound)); }
 
 }  // namespace
@@ -281,6 +341,12 @@ void Api::Dispatch(int route_id, const Request& request, const Params& params, E
     case kReconciliation: return Reconciliation(request, params, std::move(exchange));
     case kAuditQuery: return AuditQuery(request, std::move(exchange));
     case kAuditVerify: return AuditVerify(request, std::move(exchange));
+    case kCheckout:
+    case kCheckoutAlias: return Checkout(request, std::move(exchange));
+    case kGetOrder: return GetOrder(request, params, std::move(exchange));
+    case kAdminListOrders: return AdminListOrders(request, std::move(exchange));
+    case kAdminGetOrder: return AdminGetOrder(request, params, std::move(exchange));
+    case kAdminResolveOrder: return AdminResolveOrder(request, params, std::move(exchange));
   }
   FS_CHECK(false);
 }
@@ -487,6 +553,73 @@ void Api::AuditVerify(const Request& request, Exchange exchange) {
   if (!report) return exchange.respond(AuditReadFailure(report.error()));
   // A broken chain is still a successful verification: 200 with "valid": false.
   exchange.respond(JsonResponse(200, audit::RenderVerifyReport(*report)));
+}
+
+void Api::Checkout(const Request& request, Exchange exchange) {
+  auto user = AuthenticateUser(request);
+  if (auto* denied = std::get_if<Response>(&user)) return exchange.respond(std::move(*denied));
+  auto body = ParseCheckoutBody(request.body);
+  if (!body) return exchange.respond(InvalidRequest(body.error()));
+  auto key = ResolveIdempotencyKey(request.idempotency_key, body->idempotency_key);
+  if (!key) return exchange.respond(InvalidRequest(key.error()));
+  core::CheckoutCommand command;
+  command.reservation_id = std::move(body->reservation_id);
+  command.user_id = std::move(std::get<std::string>(user));
+  command.payment_method_id = std::move(body->payment_method_id);
+  command.idempotency_key = std::move(*key);
+  engine_.Checkout(std::move(command),
+                   PostBack<engine::CheckoutReply>(exchange.executor, std::move(exchange.respond),
+                                                   &CheckoutResponse));
+}
+
+void Api::GetOrder(const Request& request, const Params& params, Exchange exchange) {
+  auto user = AuthenticateUser(request);
+  if (auto* denied = std::get_if<Response>(&user)) return exchange.respond(std::move(*denied));
+  const std::string_view id = params.params[0];
+  if (!IsPlausibleReservationId(id)) return exchange.respond(OrderNotFound());
+  engine_.GetOrder(std::string(id), std::move(std::get<std::string>(user)),
+                   PostBack<engine::OrderReply>(exchange.executor, std::move(exchange.respond),
+                                                &OrderResponse));
+}
+
+void Api::AdminGetOrder(const Request& request, const Params& params, Exchange exchange) {
+  if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
+  const std::string_view id = params.params[0];
+  if (!IsPlausibleReservationId(id)) return exchange.respond(OrderNotFound());
+  engine_.GetOrderAsAdmin(std::string(id),
+                          PostBack<engine::OrderReply>(exchange.executor,
+                                                       std::move(exchange.respond),
+                                                       &AdminOrderResponse));
+}
+
+void Api::AdminListOrders(const Request& request, Exchange exchange) {
+  if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
+  const std::optional<std::string_view> status_text = QueryParameter(request.target, "status");
+  if (!status_text) {
+    return exchange.respond(ErrorResponse(400, code::kInvalidRequest,
+                                          "the status query parameter is required"));
+  }
+  const std::optional<core::OrderStatus> status = core::OrderStatusFromName(*status_text);
+  if (!status) {
+    return exchange.respond(ErrorResponse(
+        400, code::kInvalidRequest, "status must be PENDING, PAID, FAILED or NEEDS_ATTENTION"));
+  }
+  engine_.ListOrders(*status, kAdminOrdersListMax,
+                     PostBack<engine::OrdersReply>(exchange.executor,
+                                                   std::move(exchange.respond),
+                                                   &AdminOrdersResponse));
+}
+
+void Api::AdminResolveOrder(const Request& request, const Params& params, Exchange exchange) {
+  if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
+  const std::string_view id = params.params[0];
+  if (!IsPlausibleReservationId(id)) return exchange.respond(OrderNotFound());
+  auto choice = ParseResolveBody(request.body);
+  if (!choice) return exchange.respond(InvalidRequest(choice.error()));
+  engine_.ResolveOrder(std::string(id), *choice,
+                       PostBack<engine::ResolveReply>(exchange.executor,
+                                                      std::move(exchange.respond),
+                                                      &ResolveResponse));
 }
 
 void Api::Readyz(Exchange exchange) {

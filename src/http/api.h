@@ -84,6 +84,11 @@ class Api {
   void Reconciliation(const Request& request, const Params& params, Exchange exchange);
   void AuditQuery(const Request& request, Exchange exchange);
   void AuditVerify(const Request& request, Exchange exchange);
+  void Checkout(const Request& request, Exchange exchange);
+  void GetOrder(const Request& request, const Params& params, Exchange exchange);
+  void AdminGetOrder(const Request& request, const Params& params, Exchange exchange);
+  void AdminListOrders(const Request& request, Exchange exchange);
+  void AdminResolveOrder(const Request& request, const Params& params, Exchange exchange);
   void Readyz(Exchange exchange);
   void Metrics(Exchange exchange);
 

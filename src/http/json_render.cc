@@ -130,3 +130,78 @@ std::string RenderStatusBody(std::string_view status) {
 }
 
 }  // namespace fs::http
+
+namespace fs::http {
+namespace {
+
+void OrderFields(JsonWriter& writer, const core::Order& order) {
+  Field(writer, "order_id", order.order_id);
+  Field(writer, "reservation_id", order.reservation_id);
+  Field(writer, "sku_id", order.sku_id);
+  Field(writer, "status", core::OrderStatusName(order.status));
+  Field(writer, "amount_cents", order.amount_cents);
+  Field(writer, "currency", order.currency);
+  writer.Key("failure_reason");
+  if (order.failure_reason.empty()) {
+    writer.Null();
+  } else {
+    String(writer, order.failure_reason);
+  }
+}
+
+void AdminOrderObject(JsonWriter& writer, const core::Order& order) {
+  writer.StartObject();
+  OrderFields(writer, order);
+  Field(writer, "user_id", order.user_id);
+  Field(writer, "quantity", order.quantity);
+  Field(writer, "payment_method_id", order.payment_method_id);
+  Field(writer, "attempts", order.attempts);
+  TimeField(writer, "created_at", order.created_at);
+  TimeField(writer, "updated_at", order.updated_at);
+  writer.EndObject();
+}
+
+}  // namespace
+
+std::string RenderCheckout(const core::Order& order) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  Field(writer, "order_id", order.order_id);
+  Field(writer, "reservation_id", order.reservation_id);
+  Field(writer, "status", core::OrderStatusName(order.status));
+  Field(writer, "amount_cents", order.amount_cents);
+  Field(writer, "currency", order.currency);
+  writer.EndObject();
+  return Finish(buffer);
+}
+
+std::string RenderOrder(const core::Order& order) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  OrderFields(writer, order);
+  writer.EndObject();
+  return Finish(buffer);
+}
+
+std::string RenderAdminOrder(const core::Order& order) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  AdminOrderObject(writer, order);
+  return Finish(buffer);
+}
+
+std::string RenderAdminOrders(const std::vector<core::Order>& orders) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  writer.Key("orders");
+  writer.StartArray();
+  for (const core::Order& order : orders) AdminOrderObject(writer, order);
+  writer.EndArray();
+  writer.EndObject();
+  return Finish(buffer);
+}
+
+}  // namespace fs::http

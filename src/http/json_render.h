@@ -7,13 +7,25 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "core/order.h"
 #include "core/types.h"
 
 namespace fs::http {
 
 // {"reservation_id","sku_id","user_id","quantity","status","expires_at"}
 std::string RenderReservation(const core::Reservation& reservation);
+
+// Checkout's 202 body: {"order_id","reservation_id","status","amount_cents","currency"}.
+// Also the engine's Options::render_order, so an idempotent replay is byte-identical.
+std::string RenderCheckout(const core::Order& order);
+// {"order_id","reservation_id","sku_id","status","amount_cents","currency","failure_reason"}
+std::string RenderOrder(const core::Order& order);
+// Admin list: {"orders":[order + "user_id","payment_method_id","attempts","created_at",
+// "updated_at"]}.
+std::string RenderAdminOrders(const std::vector<core::Order>& orders);
+std::string RenderAdminOrder(const core::Order& order);
 
 // {"error":{"code":...,"message":...}}
 std::string RenderError(std::string_view code, std::string_view message);

@@ -71,6 +71,36 @@ HttpOutcome MapOutcome(core::AdminSaleOutcome outcome) {
   base::CheckFailed("outcome out of range", __FILE__, __LINE__);
 }
 
+HttpOutcome MapOutcome(core::CheckoutOutcome outcome) {
+  using O = core::CheckoutOutcome;
+  switch (outcome) {
+    case O::kCreated: return {202, {}, {}};
+    case O::kReplayed: return {200, {}, {}};
+    case O::kIdempotencyKeyReused:
+      return {422, code::kIdempotencyKeyReused,
+              "this Idempotency-Key was already used with different request parameters"};
+    case O::kReservationNotFound:
+      return {404, code::kReservationNotFound, "no such reservation"};
+    case O::kReservationExpired:
+      return {409, code::kReservationExpired, "the reservation has expired"};
+    case O::kReservationNotActive:
+      return {409, code::kReservationNotActive,
+              "the reservation is already in checkout, purchased or released"};
+  }
+  base::CheckFailed("outcome out of range", __FILE__, __LINE__);
+}
+
+HttpOutcome MapOutcome(core::ResolveOutcome outcome) {
+  using O = core::ResolveOutcome;
+  switch (outcome) {
+    case O::kResolved: return {200, {}, {}};
+    case O::kOrderNotFound: return {404, code::kOrderNotFound, "no such order"};
+    case O::kNotNeedsAttention:
+      return {409, code::kOrderNotResolvable, "only NEEDS_ATTENTION orders can be resolved"};
+  }
+  base::CheckFailed("outcome out of range", __FILE__, __LINE__);
+}
+
 HttpOutcome MapStatus(const base::Status& status) {
   FS_CHECK(!status.ok());
   if (status.code() == base::StatusCode::kResourceExhausted) {

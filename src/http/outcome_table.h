@@ -31,6 +31,8 @@ inline constexpr std::string_view kReservationExpired = "RESERVATION_EXPIRED";
 inline constexpr std::string_view kReservationNotActive = "RESERVATION_NOT_ACTIVE";
 inline constexpr std::string_view kRateLimited = "RATE_LIMITED";
 inline constexpr std::string_view kStockBelowCommitted = "STOCK_BELOW_COMMITTED";
+inline constexpr std::string_view kOrderNotFound = "ORDER_NOT_FOUND";
+inline constexpr std::string_view kOrderNotResolvable = "ORDER_NOT_RESOLVABLE";
 }  // namespace code
 
 // error_code is empty for a success row; the handler then renders the resource itself.
@@ -48,6 +50,9 @@ HttpOutcome MapOutcome(core::ReleaseOutcome outcome);
 // kInvalid's message is generic; the handler shows CreateSaleResult::invalid_reason instead.
 HttpOutcome MapOutcome(core::CreateSaleOutcome outcome);
 HttpOutcome MapOutcome(core::AdminSaleOutcome outcome);
+// kReplayed maps to 200 as a placeholder: the handler answers with the stored record's status.
+HttpOutcome MapOutcome(core::CheckoutOutcome outcome);
+HttpOutcome MapOutcome(core::ResolveOutcome outcome);
 // Any non-ok Status from the engine is 503 (retry later): a failed or refused commit, a full
 // inbox (kResourceExhausted), a stopped engine. REQUIRES: !status.ok().
 HttpOutcome MapStatus(const base::Status& status);

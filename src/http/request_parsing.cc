@@ -227,3 +227,58 @@ bool IsPlausibleReservationId(std::string_view id) {
 }
 
 }  // namespace fs::http
+
+namespace fs::http {
+
+base::Result<CheckoutBody> ParseCheckoutBody(std::string_view body) {
+  auto document = ParseObject(body);
+  if (!document) return document.error();
+  CheckoutBody parsed;
+  auto reservation_id = RequiredString(*document, "reservation_id");
+  if (!reservation_id) return reservation_id.error();
+  if (!IsPlausibleReservationId(*reservation_id)) {
+    return Invalid("reservation_id must be 1-64 printable characters");
+  }
+  auto payment_method_id = RequiredString(*document, "payment_method_id");
+  if (!payment_method_id) return payment_method_id.error();
+  if (!core::IsValidPaymentMethodId(*payment_method_id)) {
+    return Invalid("payment_method_id must be 1-128 characters of A-Z a-z 0-9 _ -");
+  }
+  auto key = OptionalString(*document, "idempotency_key");
+  if (!key) return key.error();
+  if (*key) FS_RETURN_IF_ERROR(ValidateIdempotencyKey(**key));
+  parsed.reservation_id = std::move(*reservation_id);
+  parsed.payment_method_id = std::move(*payment_method_id);
+  parsed.idempotency_key = std::move(*key);
+  return parsed;
+}
+
+base::Result<core::ResolveChoice> ParseResolveBody(std::string_view body) {
+  auto document = ParseObject(body);
+  if (!document) return document.error();
+  auto outcome = RequiredString(*document, "outcome");
+  if (!outcome) return outcome.error();
+  if (*outcome == "paid") return core::ResolveChoice::kPaid;
+  if (*outcome == "failed") return core::ResolveChoice::kFailed;
+  return Invalid("outcome must be \"paid\" or \"failed\"");
+}
+
+std::optional<std::string_view> QueryParameter(std::string_view target, std::string_view name) {
+  const std::size_t question = target.find('?');
+  if (question == std::string_view::npos) return std::nullopt;
+  std::string_view query = target.substr(question + 1);
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const std::size_t eq = pair.find('=');
+    const std::string_view key = pair.substr(0, eq);
+    if (key == name) {
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return std::nullopt;
+}
+
+}  // namespace fs::http

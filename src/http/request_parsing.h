@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "base/status.h"
+#include "core/inventory.h"
 #include "core/types.h"
 
 namespace fs::http {
@@ -41,6 +42,20 @@ base::Result<core::Sale> ParseSaleBody(std::string_view body);
 // The token of an "Authorization: Bearer <token>" header (scheme case-insensitive);
 // nullopt when the header is missing, has another scheme, or an empty token.
 std::optional<std::string_view> BearerToken(std::optional<std::string_view> authorization);
+
+// Body of POST /api/v1/checkout: {"reservation_id","payment_method_id","idempotency_key"?}.
+struct CheckoutBody {
+  std::string reservation_id;
+  std::string payment_method_id;
+  std::optional<std::string> idempotency_key;
+};
+base::Result<CheckoutBody> ParseCheckoutBody(std::string_view body);
+
+// Body of POST /admin/v1/orders/{id}/resolve: {"outcome":"paid"|"failed"}.
+base::Result<core::ResolveChoice> ParseResolveBody(std::string_view body);
+
+// The value of query parameter `name` in `target` ("/x?a=1&b=2"), undecoded; nullopt if absent.
+std::optional<std::string_view> QueryParameter(std::string_view target, std::string_view name);
 
 // Whether `id` could be a reservation id at all (length and printable ASCII).
 bool IsPlausibleReservationId(std::string_view id);

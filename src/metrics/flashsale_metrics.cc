@@ -68,6 +68,16 @@ void WriteEngineMetrics(const engine::EngineStats& stats, EngineGauges gauges, T
        stats.reservations_expired},
       {"flashsale_engine_inbox_rejections_total", "Commands refused because the inbox was full.",
        stats.inbox_rejections},
+      {"flashsale_orders_created_total", "Orders created by checkout (committed).",
+       stats.orders_created},
+      {"flashsale_orders_paid_total", "Orders that became PAID (gateway or operator).",
+       stats.orders_paid},
+      {"flashsale_orders_failed_total", "Orders that became FAILED (declined or operator).",
+       stats.orders_failed},
+      {"flashsale_orders_needs_attention_total", "Orders whose payment retries ran out.",
+       stats.orders_needs_attention},
+      {"flashsale_payment_retries_total", "Transient gateway failures rescheduled.",
+       stats.payment_retries_scheduled},
   };
   for (const CounterSeries& series : counters) {
     writer.Family(series.name, series.help, MetricType::kCounter);

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -32,6 +33,9 @@ struct LoadedState {
   std::vector<core::Reservation> reservations;
   std::vector<core::IdempotencyRecord> idempotency;
   core::AuditHead audit_head;  // the last stored audit event; event_id 0 when none
+  std::vector<core::Order> orders;
+  // (sku_id, last outbox sequence number) for SKUs with events.
+  std::vector<std::pair<std::string, std::int64_t>> event_sequences;
 };
 
 class Store {

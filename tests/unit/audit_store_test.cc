@@ -303,7 +303,7 @@ TEST_F(AuditStoreTest, ReconciliationIsCleanThenListsABrokenCounter) {
     EXPECT_TRUE(report->consistent());
     EXPECT_EQ(report->skus[0].rows_held, 2);
     EXPECT_EQ(report->skus[0].oversell, 0);
-    EXPECT_FALSE(report->skus[0].orders_table);
+    EXPECT_TRUE(report->skus[0].orders_table);  // migration 3 made it; no order is paid yet
     EXPECT_EQ((*reader)->Reconcile(std::string("nope")).status().code(),
               base::StatusCode::kNotFound);
   }

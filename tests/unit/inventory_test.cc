@@ -144,7 +144,8 @@ TEST_F(InventoryTest, RollbackRestoresEverything) {
             ReserveOutcome::kReserved);
   ASSERT_EQ(inventory_.CreateSale(MakeSale("b", 1, 1), now_).outcome,
             CreateSaleOutcome::kCreated);
-  EXPECT_EQ(inventory_.mutations().size(), 5u);  // 2 creations, 1 release, key, sale
+  // 2 creations + their events, 1 release + its event, key, sale
+  EXPECT_EQ(inventory_.mutations().size(), 8u);
   inventory_.RollbackBatch();
   EXPECT_EQ(inventory_.FindSale("a")->counters.held, 1);
   EXPECT_FALSE(inventory_.FindSale("b").has_value());

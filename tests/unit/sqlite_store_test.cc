@@ -316,10 +316,10 @@ TEST_F(SqliteStoreTest, ReopenKeepsDataAndMigrationIsIdempotent) {
   RawDb raw(path_);
   EXPECT_EQ(raw.Dump(), before);
   EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM schema_version"), SqliteStore::kSchemaVersion);
-  EXPECT_EQ(raw.QueryInt("SELECT MAX(version) FROM schema_version"),
-            SqliteStore::kSchemaVersion);
-  // Six guards of migration 1, two of the audit trail (migration 2).
-  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 8);
+  EXPECT_EQ(raw.QueryInt("SELECT MAX(version) FROM schema_version"), SqliteStore::kSchemaVersion);
+  // 6 guards of migration 1, 2 of the audit trail (migration 2), 7 of orders and the outbox
+  // (migration 3).
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 15);
 }
 
 TEST_F(SqliteStoreTest, OpenRefusesASchemaNewerThanTheBinary) {

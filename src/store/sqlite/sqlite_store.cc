@@ -162,7 +162,111 @@ CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
 BEGIN
   SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused');
 END;
+)sql";
 
+// Migration 3 (issue 3): orders of the payment saga and the transactional outbox.
+constexpr const char* kMigration3 = R"sql(
+CREATE TABLE orders (
+  order_id           TEXT    NOT NULL PRIMARY KEY CHECK (length(order_id) >= 1),
+  reservation_id     TEXT    NOT NULL REFERENCES reservations (reservation_id),
+  sku_id             TEXT    NOT NULL REFERENCES skus (sku_id),
+  user_id            TEXT    NOT NULL CHECK (length(user_id) >= 1),
+  quantity           INTEGER NOT NULL CHECK (quantity >= 1),
+  amount_cents       INTEGER NOT NULL CHECK (amount_cents >= 0),
+  currency           TEXT    NOT NULL CHECK (length(currency) = 3),
+  status             INTEGER NOT NULL CHECK (status BETWEEN 1 AND 4),
+  failure_reason     TEXT    NOT NULL,
+  payment_method_id  TEXT    NOT NULL CHECK (length(payment_method_id) >= 1),
+  attempts           INTEGER NOT NULL CHECK (attempts >= 0),
+  next_attempt_at_ms INTEGER NOT NULL,
+  created_at_ms      INTEGER NOT NULL,
+  updated_at_ms      INTEGER NOT NULL
+) STRICT;
+-- One order per reservation, whatever the writer does: two checkouts cannot both commit.
+CREATE UNIQUE INDEX orders_one_per_reservation ON orders (reservation_id);
+CREATE INDEX orders_by_status ON orders (status, created_at_ms);
+
+-- An order is born PENDING for a reservation in CHECKOUT_PENDING with the same sku, user and
+-- quantity, at price x quantity.
+CREATE TRIGGER orders_insert_guard AFTER INSERT ON orders
+BEGIN
+  SELECT RAISE(ABORT, 'an order must be created PENDING') WHERE NEW.status <> 1;
+  SELECT RAISE(ABORT, 'an order needs its reservation in CHECKOUT_PENDING')
+    WHERE NOT EXISTS (SELECT 1 FROM reservations r WHERE r.reservation_id = NEW.reservation_id
+                        AND r.status = 2 AND r.sku_id = NEW.sku_id AND r.user_id = NEW.user_id
+                        AND r.quantity = NEW.quantity);
+  SELECT RAISE(ABORT, 'order amount must be price x quantity')
+    WHERE NEW.amount_cents <> (SELECT price_cents * NEW.quantity FROM skus
+                               WHERE sku_id = NEW.sku_id);
+END;
+
+CREATE TRIGGER orders_status_guard AFTER UPDATE OF status ON orders
+WHEN OLD.status <> NEW.status
+BEGIN
+  SELECT RAISE(ABORT, 'illegal order status transition')
+    WHERE NOT ((OLD.status = 1 AND NEW.status IN (2, 3, 4))
+            OR (OLD.status = 4 AND NEW.status IN (2, 3)));
+END;
+
+CREATE TRIGGER orders_immutable_columns
+BEFORE UPDATE OF order_id, reservation_id, sku_id, user_id, quantity, amount_cents, currency,
+                 payment_method_id, created_at_ms ON orders
+BEGIN
+  SELECT RAISE(ABORT, 'order identity, amount and payment method are immutable');
+END;
+
+CREATE TRIGGER orders_never_deleted BEFORE DELETE ON orders
+BEGIN
+  SELECT RAISE(ABORT, 'orders are never deleted');
+END;
+
+-- A reservation whose checkout created an order is sold only with that order PAID and
+-- released only with it FAILED.
+CREATE TRIGGER reservations_follow_order AFTER UPDATE OF status ON reservations
+WHEN OLD.status = 2
+BEGIN
+  SELECT RAISE(ABORT, 'a reservation in checkout is purchased only by a PAID order')
+    WHERE NEW.status = 3 AND EXISTS (SELECT 1 FROM orders
+                                     WHERE reservation_id = NEW.reservation_id AND status <> 2);
+  SELECT RAISE(ABORT, 'a reservation in checkout is released only by a FAILED order')
+    WHERE NEW.status = 5 AND EXISTS (SELECT 1 FROM orders
+                                     WHERE reservation_id = NEW.reservation_id AND status <> 3);
+END;
+
+-- The transactional outbox. id orders all events (one writer commits them in order);
+-- sku_sequence numbers one SKU's events from 1 without gaps.
+CREATE TABLE outbox (
+  id             INTEGER PRIMARY KEY AUTOINCREMENT,
+  -- "<sku_id>:<sku_sequence>": unique through UNIQUE (sku_id, sku_sequence) below, so no index
+  -- of its own (one less b-tree insert per event on the writer's path).
+  event_id       TEXT    NOT NULL CHECK (event_id = sku_id || ':' || sku_sequence),
+  type           TEXT    NOT NULL CHECK (length(type) >= 1),
+  sku_id         TEXT    NOT NULL REFERENCES skus (sku_id),
+  user_id        TEXT    NOT NULL,
+  sku_sequence   INTEGER NOT NULL CHECK (sku_sequence >= 1),
+  occurred_at_ms INTEGER NOT NULL,
+  payload        TEXT    NOT NULL CHECK (json_valid(payload)),
+  UNIQUE (sku_id, sku_sequence)
+) STRICT;
+
+CREATE TRIGGER outbox_sequence_gapless BEFORE INSERT ON outbox
+BEGIN
+  SELECT RAISE(ABORT, 'outbox sequence of a sku must grow by exactly one')
+    WHERE NEW.sku_sequence <> 1 + COALESCE((SELECT MAX(sku_sequence) FROM outbox
+                                            WHERE sku_id = NEW.sku_id), 0);
+END;
+
+CREATE TRIGGER outbox_rows_immutable BEFORE UPDATE ON outbox
+BEGIN
+  SELECT RAISE(ABORT, 'outbox rows are immutable');
+END;
+
+-- Where each relay got to: the last outbox id its sink acknowledged. Written by the relay's
+-- own connection only.
+CREATE TABLE outbox_cursors (
+  sink    TEXT    NOT NULL PRIMARY KEY,
+  last_id INTEGER NOT NULL CHECK (last_id >= 0)
+) STRICT;
 )sql";
 
 struct Migration {
@@ -170,7 +274,8 @@ struct Migration {
   const char* sql;
 };
 
-constexpr std::array<Migration, 2> kMigrations = {{{1, kMigration1}, {2, kMigration2}}};
+constexpr std::array<Migration, 3> kMigrations = {
+    {{1, kMigration1}, {2, kMigration2}, {3, kMigration3}}};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 // ---------------------------------------------------------------------------------------------
@@ -530,10 +635,42 @@ base::Status DecodeIdempotency(sqlite3_stmt* row, core::IdempotencyRecord& recor
   return base::Status::Ok();
 }
 
-constexpr std::array<const char*, 8> kMutationNames = {
-    "SaleCreated",       "ReservationCreated", "ReservationStatusChanged",
-    "IdempotencyStored", "IdempotencyPruned",  "AuditAppended",
-    "SaleOverrideChanged", "SaleStockChanged"};
+base::Status DecodeOrder(sqlite3_stmt* row, core::Order& order) {
+  order.order_id = ColumnText(row, 0);
+  order.reservation_id = ColumnText(row, 1);
+  order.sku_id = ColumnText(row, 2);
+  order.user_id = ColumnText(row, 3);
+  const auto quantity = ToInt32(ColumnInt64(row, 4));
+  const auto attempts = ToInt32(ColumnInt64(row, 10));
+  if (!quantity || !attempts) {
+    return base::DataLoss("orders row '" + order.order_id + "': a 32-bit column is out of range");
+  }
+  order.quantity = *quantity;
+  order.amount_cents = ColumnInt64(row, 5);
+  order.currency = ColumnText(row, 6);
+  const std::int64_t status_value = ColumnInt64(row, 7);
+  const auto status = status_value >= 1 && status_value <= 4
+                          ? core::OrderStatusFromInt(static_cast<int>(status_value))
+                          : std::nullopt;
+  if (!status) {
+    return base::DataLoss("orders row '" + order.order_id + "': unknown status " +
+                          std::to_string(status_value));
+  }
+  order.status = *status;
+  order.failure_reason = ColumnText(row, 8);
+  order.payment_method_id = ColumnText(row, 9);
+  order.attempts = *attempts;
+  order.next_attempt_at = base::TimeFromMillis(ColumnInt64(row, 11));
+  order.created_at = base::TimeFromMillis(ColumnInt64(row, 12));
+  order.updated_at = base::TimeFromMillis(ColumnInt64(row, 13));
+  return base::Status::Ok();
+}
+
+constexpr std::array<const char*, 12> kMutationNames = {
+    "SaleCreated",         "ReservationCreated", "ReservationStatusChanged",
+    "IdempotencyStored",   "IdempotencyPruned",  "AuditAppended",
+    "SaleOverrideChanged", "SaleStockChanged",   "OrderCreated",
+    "OrderStatusChanged",  "OrderRetryScheduled", "EventAppended"};
 static_assert(std::variant_size_v<core::Mutation> == kMutationNames.size());
 
 }  // namespace
@@ -574,6 +711,10 @@ SqliteStore::~SqliteStore() {
   update_stock_.reset();
   update_override_.reset();
   insert_audit_.reset();
+  insert_event_.reset();
+  schedule_retry_.reset();
+  update_order_.reset();
+  insert_order_.reset();
   read_counters_.reset();
   prune_idempotency_.reset();
   insert_idempotency_.reset();
@@ -643,6 +784,20 @@ base::Status SqliteStore::PrepareCachedStatements() {
        "UPDATE skus SET override_state = ?1 WHERE sku_id = ?2 AND override_state = ?3"},
       {&update_stock_,
        "UPDATE skus SET total_stock = ?1 WHERE sku_id = ?2 AND total_stock = ?3"},
+      {&insert_order_,
+       "INSERT INTO orders (order_id, reservation_id, sku_id, user_id, quantity, amount_cents,"
+       " currency, status, failure_reason, payment_method_id, attempts, next_attempt_at_ms,"
+       " created_at_ms, updated_at_ms)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"},
+      {&update_order_,
+       "UPDATE orders SET status = ?1, failure_reason = ?2, attempts = ?3,"
+       " next_attempt_at_ms = ?4, updated_at_ms = ?5 WHERE order_id = ?6 AND status = ?7"},
+      {&schedule_retry_,
+       "UPDATE orders SET attempts = ?1, next_attempt_at_ms = ?2, updated_at_ms = ?3"
+       " WHERE order_id = ?4 AND status = 1 AND attempts < ?1"},
+      {&insert_event_,
+       "INSERT INTO outbox (event_id, type, sku_id, user_id, sku_sequence, occurred_at_ms,"
+       " payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
   };
   for (const Cached& entry : cached) {
     auto statement = Prepare(db_.get(), entry.sql, SQLITE_PREPARE_PERSISTENT, Stage::kOpen);
@@ -767,6 +922,51 @@ base::Status SqliteStore::Apply(const core::IdempotencyPruned& mutation) {
   return StepWrite(db_.get(), statement, binder, "prune idempotency keys");
 }
 
+base::Status SqliteStore::Apply(const core::OrderCreated& mutation) {
+  const core::Order& order = mutation.order;
+  sqlite3_stmt* statement = insert_order_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Text(order.order_id)
+      .Text(order.reservation_id)
+      .Text(order.sku_id)
+      .Text(order.user_id)
+      .Int64(order.quantity)
+      .Int64(order.amount_cents)
+      .Text(order.currency)
+      .Int64(static_cast<std::int64_t>(order.status))
+      .Text(order.failure_reason)
+      .Text(order.payment_method_id)
+      .Int64(order.attempts)
+      .TimeMs(order.next_attempt_at)
+      .TimeMs(order.created_at)
+      .TimeMs(order.updated_at);
+  return StepWrite(db_.get(), statement, binder, "insert order '" + order.order_id + "'");
+}
+
+base::Status SqliteStore::Apply(const core::OrderStatusChanged& mutation) {
+  const core::Order& order = mutation.order;
+  const std::string context = "order '" + order.order_id + "' " +
+                              std::string(core::OrderStatusName(mutation.from)) + " -> " +
+                              std::string(core::OrderStatusName(order.status));
+  sqlite3_stmt* statement = update_order_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Int64(static_cast<std::int64_t>(order.status))
+      .Text(order.failure_reason)
+      .Int64(order.attempts)
+      .TimeMs(order.next_attempt_at)
+      .TimeMs(order.updated_at)
+      .Text(order.order_id)
+      .Int64(static_cast<std::int64_t>(mutation.from));
+  FS_RETURN_IF_ERROR(StepWrite(db_.get(), statement, binder, context));
+  const int changed_rows = sqlite3_changes(db_.get());
+  if (changed_rows != 1) {
+    return base::Internal(context + ": matched " + std::to_string(changed_rows) + " rows");
+  }
+  return base::Status::Ok();
+}
+
 base::Status SqliteStore::Apply(const core::AuditAppended& mutation) {
   const core::AuditEvent& event = mutation.event;
   sqlite3_stmt* statement = insert_audit_.get();
@@ -813,6 +1013,39 @@ base::Status SqliteStore::Apply(const core::SaleStockChanged& mutation) {
   // The no_oversell CHECK refuses a total below held + sold: the second guard.
   return UpdateSkuColumn(update_stock_.get(), mutation.to, mutation.sku_id, mutation.from,
                          "total_stock of sale '" + mutation.sku_id + "'");
+}
+
+base::Status SqliteStore::Apply(const core::OrderRetryScheduled& mutation) {
+  const std::string context = "order '" + mutation.order_id + "' retry";
+  sqlite3_stmt* statement = schedule_retry_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Int64(mutation.attempts)
+      .TimeMs(mutation.next_attempt_at)
+      .TimeMs(mutation.at)
+      .Text(mutation.order_id);
+  FS_RETURN_IF_ERROR(StepWrite(db_.get(), statement, binder, context));
+  const int changed_rows = sqlite3_changes(db_.get());
+  if (changed_rows != 1) {
+    return base::Internal(context + ": matched " + std::to_string(changed_rows) +
+                          " rows (unknown id, not PENDING, or attempts not growing)");
+  }
+  return base::Status::Ok();
+}
+
+base::Status SqliteStore::Apply(const core::EventAppended& mutation) {
+  const core::OutboxEvent& event = mutation.event;
+  sqlite3_stmt* statement = insert_event_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Text(event.event_id)
+      .Text(event.type)
+      .Text(event.sku_id)
+      .Text(event.user_id)
+      .Int64(event.sequence)
+      .TimeMs(event.occurred_at)
+      .Text(event.payload_json);
+  return StepWrite(db_.get(), statement, binder, "insert event '" + event.event_id + "'");
 }
 
 base::Result<LoadedState> SqliteStore::Load(base::Time idempotency_since) {
@@ -880,6 +1113,27 @@ base::Result<LoadedState> SqliteStore::LoadInSnapshot(base::Time idempotency_sin
     state.audit_head.event_hash = ColumnText(row, 1);
     return base::Status::Ok();
   }));
+  auto orders = Prepare(db,
+                        "SELECT order_id, reservation_id, sku_id, user_id, quantity,"
+                        " amount_cents, currency, status, failure_reason, payment_method_id,"
+                        " attempts, next_attempt_at_ms, created_at_ms, updated_at_ms"
+                        " FROM orders ORDER BY rowid",
+                        0, Stage::kRead);
+  if (!orders) return orders.error();
+  FS_RETURN_IF_ERROR(ForEachRow(db, orders->get(), "load orders", [&](sqlite3_stmt* row) {
+    state.orders.emplace_back();
+    return DecodeOrder(row, state.orders.back());
+  }));
+
+  auto sequences = Prepare(db,
+                           "SELECT sku_id, MAX(sku_sequence) FROM outbox GROUP BY sku_id",
+                           0, Stage::kRead);
+  if (!sequences) return sequences.error();
+  FS_RETURN_IF_ERROR(
+      ForEachRow(db, sequences->get(), "load event sequences", [&](sqlite3_stmt* row) {
+        state.event_sequences.emplace_back(ColumnText(row, 0), ColumnInt64(row, 1));
+        return base::Status::Ok();
+      }));
   return state;
 }
 

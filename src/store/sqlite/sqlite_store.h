@@ -72,7 +72,7 @@ using StatementHandle = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
 class SqliteStore final : public Store {
  public:
   // The newest schema this binary knows (the number of migrations).
-  static constexpr std::int64_t kSchemaVersion = 2;
+  static constexpr std::int64_t kSchemaVersion = 3;
 
   // Opens or creates the database at `path` (the parent directory must exist), sets the
   // pragmas (journal_mode=WAL, synchronous, foreign_keys=ON, busy_timeout) and verifies them by
@@ -123,6 +123,10 @@ class SqliteStore final : public Store {
   base::Status UpdateSkuColumn(sqlite3_stmt* statement, std::int64_t to,
                                const std::string& sku_id, std::int64_t from,
                                const std::string& context);
+  base::Status Apply(const core::OrderCreated& mutation);
+  base::Status Apply(const core::OrderStatusChanged& mutation);
+  base::Status Apply(const core::OrderRetryScheduled& mutation);
+  base::Status Apply(const core::EventAppended& mutation);
   // Rolls back the open transaction (if SQLite has not already) and returns `failure`, or
   // kDataLoss when the rollback itself fails.
   base::Status RollbackAfter(base::Status failure);
@@ -143,6 +147,10 @@ class SqliteStore final : public Store {
   sqlite_internal::StatementHandle insert_audit_;
   sqlite_internal::StatementHandle update_override_;
   sqlite_internal::StatementHandle update_stock_;
+  sqlite_internal::StatementHandle insert_order_;
+  sqlite_internal::StatementHandle update_order_;
+  sqlite_internal::StatementHandle schedule_retry_;
+  sqlite_internal::StatementHandle insert_event_;
 };
 
 }  // namespace fs::store

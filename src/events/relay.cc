@@ -1,0 +1,99 @@
+#include "events/relay.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace fs::events {
+
+Relay::Relay(RelayOptions options, std::unique_ptr<store::OutboxSource> source,
+             std::unique_ptr<EventSink> sink)
+    : options_(options), source_(std::move(source)), sink_(std::move(sink)) {}
+
+Relay::~Relay() { Stop(); }
+
+void Relay::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Relay::Notify() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    notified_ = true;
+  }
+  wake_.notify_one();
+}
+
+void Relay::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+base::Result<std::size_t> Relay::Step() {
+  const std::string sink_name(sink_->name());
+  if (!cursor_loaded_) {
+    auto cursor = source_->LoadCursor(sink_name);
+    if (!cursor) return cursor.error();
+    cursor_ = *cursor;
+    saved_cursor_ = cursor_;
+    cursor_loaded_ = true;
+  }
+  auto events = source_->ReadAfter(cursor_, options_.batch_size_max);
+  if (!events) return events.error();
+  if (events->empty()) return std::size_t{0};
+  FS_RETURN_IF_ERROR(sink_->Publish(*events));
+  cursor_ = events->back().id;
+  published_.fetch_add(events->size(), std::memory_order_relaxed);
+  if (std::chrono::steady_clock::now() - last_save_ >= options_.cursor_save_interval) SaveCursor();
+  return events->size();
+}
+
+void Relay::SaveCursor() {
+  if (!cursor_loaded_ || cursor_ == saved_cursor_) return;
+  // A cursor that failed to save only means these events are published again after a restart.
+  const base::Status saved = source_->SaveCursor(std::string(sink_->name()), cursor_);
+  if (!saved.ok()) {
+    spdlog::warn("relay: saving the {} cursor: {}", sink_->name(), saved.ToString());
+    return;
+  }
+  saved_cursor_ = cursor_;
+  last_save_ = std::chrono::steady_clock::now();
+}
+
+void Relay::Run() {
+  std::chrono::milliseconds backoff{0};
+  for (;;) {
+    bool stopping = false;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      stopping = stopping_;
+      notified_ = false;
+    }
+    auto step = Step();
+    if (!step) {
+      failures_.fetch_add(1, std::memory_order_relaxed);
+      backoff = std::clamp(backoff * 2, options_.backoff_initial, options_.backoff_max);
+      spdlog::warn("relay: publishing to {} failed (retry in {} ms): {}", sink_->name(),
+                   backoff.count(), step.error().ToString());
+      if (stopping) {
+        SaveCursor();
+        return;  // do not hold shutdown hostage to a dead sink
+      }
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait_for(lock, backoff, [this] { return stopping_; });
+      continue;
+    }
+    backoff = std::chrono::milliseconds(0);
+    if (*step > 0) continue;  // more may be waiting
+    SaveCursor();             // idle: nothing else needs the write lock from us
+    if (stopping) return;     // drained
+    std::unique_lock<std::mutex> lock(mutex_);
+    wake_.wait_for(lock, options_.poll_interval, [this] { return notified_ || stopping_; });
+  }
+}
+
+}  // namespace fs::events

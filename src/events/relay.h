@@ -1,0 +1,83 @@
+// Relay: the outbox's publisher. One thread (never the writer) reads committed events in id
+// order from its own connection, publishes them to the sink, and only after the sink
+// acknowledged them moves the sink's cursor. Hence:
+//   - at least once: a crash between publish and cursor publishes those events again;
+//   - in order per SKU: one thread publishes in commit order, and a failed batch is retried
+//     (with backoff) before anything after it;
+//   - a crash loses none: events are in the same transaction as their change.
+// Consumers de-duplicate by event_id (or by (sku_id, sequence)).
+//
+// Thread-safety: Notify(), Stop() and the counters are safe from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "events/sink.h"
+#include "store/outbox.h"
+
+namespace fs::events {
+
+struct RelayOptions {
+  // Events per read and publish: large enough to amortize an fsync, small enough to keep a
+  // webhook body or a Kafka flush short.
+  std::size_t batch_size_max = 512;
+  // Idle re-check when no commit notified the relay (a missed Notify costs at most this).
+  std::chrono::milliseconds poll_interval{200};
+  // Backoff after a failed read or publish doubles from the first value up to the last.
+  std::chrono::milliseconds backoff_initial{50};
+  std::chrono::milliseconds backoff_max{5000};
+  // The cursor is saved at most this often while events keep coming (and whenever the relay
+  // goes idle or stops): saving takes the database's write lock, which the writer would then
+  // wait for. A crash republishes at most this much (delivery is at least once anyway).
+  std::chrono::milliseconds cursor_save_interval{1000};
+};
+
+class Relay {
+ public:
+  Relay(RelayOptions options, std::unique_ptr<store::OutboxSource> source,
+        std::unique_ptr<EventSink> sink);
+  ~Relay();
+  Relay(const Relay&) = delete;
+  Relay& operator=(const Relay&) = delete;
+
+  void Start();
+  // Wakes the relay (new events were committed). Never blocks for long: safe from the writer.
+  void Notify();
+  // Publishes what is committed (one last pass, unless the sink fails) and joins the thread.
+  void Stop();
+
+  std::uint64_t published_count() const { return published_.load(std::memory_order_relaxed); }
+  std::uint64_t failure_count() const { return failures_.load(std::memory_order_relaxed); }
+
+ private:
+  void Run();
+  // One read-publish-advance step. Returns how many events were published; error on failure.
+  base::Result<std::size_t> Step();
+
+  const RelayOptions options_;
+  std::unique_ptr<store::OutboxSource> source_;
+  std::unique_ptr<EventSink> sink_;
+  // Saves cursor_ if it moved since the last save (relay thread).
+  void SaveCursor();
+
+  std::int64_t cursor_ = 0;  // relay thread only
+  std::int64_t saved_cursor_ = 0;
+  std::chrono::steady_clock::time_point last_save_{};
+  bool cursor_loaded_ = false;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool notified_ = false;  // guarded by mutex_
+  bool stopping_ = false;  // guarded by mutex_
+  std::atomic<std::uint64_t> published_{0};
+  std::atomic<std::uint64_t> failures_{0};
+  std::thread thread_;
+};
+
+}  // namespace fs::events

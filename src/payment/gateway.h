@@ -1,0 +1,60 @@
+// PaymentGateway: charges a payment method. Calls block the calling payment-worker thread
+// (never the writer). The order id is the idempotency key: a gateway that sees the same key
+// twice charges once and answers with the first result, so retries and restarts never charge
+// twice.
+// Thread-safety: Charge() may be called from several worker threads at once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+#include "core/order.h"
+
+namespace fs::payment {
+
+struct ChargeRequest {
+  std::string idempotency_key;  // the order id
+  std::int64_t amount_cents = 0;
+  std::string currency;
+  std::string payment_method_id;
+  std::int32_t attempt = 1;  // 1-based
+};
+
+struct ChargeResult {
+  core::ChargeOutcome outcome = core::ChargeOutcome::kRetryable;
+  std::string reason;  // declines and transient failures
+};
+
+class PaymentGateway {
+ public:
+  virtual ~PaymentGateway() = default;
+  virtual ChargeResult Charge(const ChargeRequest& request) = 0;
+};
+
+// In-process gateway with Stripe's test cards: pm_card_visa succeeds, pm_card_chargeDeclined
+// is declined, pm_card_flaky times out on attempts 1 and 2 then succeeds, pm_card_timeout
+// always times out. Every call takes `latency` (a timeout takes it too). Any other payment
+// method is declined (payment_method_unknown).
+std::unique_ptr<PaymentGateway> NewSimulatedGateway(std::chrono::milliseconds latency);
+
+}  // namespace fs::payment
+
+namespace fs::payment {
+
+struct HttpGatewayOptions {
+  std::string url;  // "http://HOST:PORT" (an optional path prefix is kept)
+  // One call's deadline (connect, send, receive). A timeout is retried with the same key.
+  std::chrono::milliseconds timeout{5000};
+};
+
+// A Stripe-style gateway: POST {url}/v1/payment_intents, form-encoded amount, currency,
+// payment_method and confirm=true, with the order id in the Idempotency-Key header.
+// 2xx: succeeded; 402: declined (reason from the body's decline_code or code when present);
+// 409, 429, 5xx, timeouts and connection errors: retryable; any other 4xx: declined.
+// Errors: kInvalidArgument when the url is not http://HOST:PORT[/prefix].
+base::Result<std::unique_ptr<PaymentGateway>> NewHttpGateway(HttpGatewayOptions options);
+
+}  // namespace fs::payment

@@ -1,0 +1,124 @@
+#include "payment/worker.h"
+
+#include <spdlog/spdlog.h>
+
+#include <future>
+
+namespace fs::payment {
+
+PaymentWorker::PaymentWorker(WorkerOptions options, engine::Engine& engine, PaymentGateway& gateway)
+    : options_(options), engine_(engine), gateway_(gateway) {}
+
+PaymentWorker::~PaymentWorker() { Stop(); }
+
+void PaymentWorker::Start() {
+  dispatcher_ = std::thread([this] { Dispatch(); });
+  for (std::size_t i = 0; i < options_.concurrency; ++i) {
+    chargers_.emplace_back([this] { Charge(); });
+  }
+}
+
+void PaymentWorker::Notify() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    notified_ = true;
+  }
+  dispatch_wake_.notify_one();
+}
+
+void PaymentWorker::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    queue_.clear();  // not started: they stay PENDING and are picked up after the restart
+  }
+  dispatch_wake_.notify_all();
+  work_ready_.notify_all();
+  if (dispatcher_.joinable()) dispatcher_.join();
+  for (auto& thread : chargers_) {
+    if (thread.joinable()) thread.join();
+  }
+  chargers_.clear();
+}
+
+std::vector<core::Order> PaymentWorker::FetchDue(std::size_t count_max) {
+  // Blocks this dispatcher thread (not the writer) until the writer answers.
+  auto promise = std::make_shared<std::promise<engine::OrdersReply>>();
+  auto future = promise->get_future();
+  engine_.DueOrders(count_max,
+                    [promise](engine::OrdersReply reply) { promise->set_value(std::move(reply)); });
+  engine::OrdersReply reply = future.get();
+  if (!reply.status.ok()) return {};
+  return std::move(reply.orders);
+}
+
+void PaymentWorker::Dispatch() {
+  for (;;) {
+    std::size_t free_slots = 0;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      dispatch_wake_.wait_for(lock, options_.poll_interval,
+                              [this] { return notified_ || stopping_; });
+      if (stopping_) return;
+      notified_ = false;
+      free_slots = options_.concurrency * 2 > in_flight_.size()
+                       ? options_.concurrency * 2 - in_flight_.size()
+                       : 0;
+    }
+    if (free_slots == 0) continue;
+    // Ask for more than the free slots: some of the due orders may be in flight already.
+    std::vector<core::Order> due = FetchDue(free_slots + options_.concurrency * 2);
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& order : due) {
+      if (free_slots == 0) break;
+      if (!in_flight_.insert(order.order_id).second) continue;
+      queue_.push_back(std::move(order));
+      --free_slots;
+      work_ready_.notify_one();
+    }
+  }
+}
+
+void PaymentWorker::Charge() {
+  for (;;) {
+    core::Order order;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      work_ready_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      if (stopping_) return;
+      order = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    ChargeRequest request;
+    request.idempotency_key = order.order_id;
+    request.amount_cents = order.amount_cents;
+    request.currency = order.currency;
+    request.payment_method_id = order.payment_method_id;
+    request.attempt = order.attempts + 1;
+    const ChargeResult result = gateway_.Charge(request);
+    core::PaymentReport report;
+    report.order_id = order.order_id;
+    report.attempt = request.attempt;
+    report.outcome = result.outcome;
+    report.reason = result.reason;
+    if (result.outcome == core::ChargeOutcome::kRetryable) {
+      spdlog::info("payment: order {} attempt {} failed transiently: {}", order.order_id,
+                   request.attempt, result.reason);
+    }
+    // The order leaves the in-flight set only once the writer has committed (or refused) the
+    // report, so the dispatcher cannot hand it out again with a stale attempt count.
+    engine_.RecordPayment(std::move(report), [this, order_id = order.order_id](
+                                                 engine::PaymentReportReply reply) {
+      if (!reply.status.ok()) {
+        spdlog::warn("payment: recording order {} failed: {}", order_id, reply.status.ToString());
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        in_flight_.erase(order_id);
+      }
+      dispatch_wake_.notify_one();
+    });
+  }
+}
+
+}  // namespace fs::payment

@@ -1,0 +1,67 @@
+// PaymentWorker: the payment saga's driver, off the writer thread. A dispatcher thread asks the
+// engine for PENDING orders that are due (durable state: a restart finds them again), hands
+// each to one of `concurrency` charging threads, and each reports the gateway's answer back to
+// the engine (RecordPayment), which moves the order and its reservation in one transaction.
+// An order is charged by one thread at a time: it stays in the in-flight set until the engine
+// has committed its report.
+//
+// Thread-safety: Start/Stop from the owner; Notify from any thread (also the writer).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/engine.h"
+#include "payment/gateway.h"
+
+namespace fs::payment {
+
+struct WorkerOptions {
+  // Gateway calls at once. A call takes ~0.5 s at a slow gateway: 32 in flight settle ~64
+  // orders/s, above what a flash sale's buyers complete.
+  std::size_t concurrency = 32;
+  // Idle re-check of due orders (retries come due without any commit to notify us).
+  std::chrono::milliseconds poll_interval{20};
+};
+
+class PaymentWorker {
+ public:
+  // REQUIRES: engine and gateway outlive the worker.
+  PaymentWorker(WorkerOptions options, engine::Engine& engine, PaymentGateway& gateway);
+  ~PaymentWorker();
+  PaymentWorker(const PaymentWorker&) = delete;
+  PaymentWorker& operator=(const PaymentWorker&) = delete;
+
+  void Start();
+  void Notify();
+  // Finishes the calls in progress (their reports are queued to the engine) and joins.
+  void Stop();
+
+ private:
+  void Dispatch();
+  void Charge();
+  std::vector<core::Order> FetchDue(std::size_t count_max);
+
+  const WorkerOptions options_;
+  engine::Engine& engine_;
+  PaymentGateway& gateway_;
+
+  std::mutex mutex_;
+  std::condition_variable dispatch_wake_;
+  std::condition_variable work_ready_;
+  bool notified_ = false;            // guarded by mutex_
+  bool stopping_ = false;            // guarded by mutex_
+  std::deque<core::Order> queue_;    // guarded by mutex_
+  std::set<std::string> in_flight_;  // guarded by mutex_: queued, charging or reporting
+  std::thread dispatcher_;
+  std::vector<std::thread> chargers_;
+};
+
+}  // namespace fs::payment

@@ -1,0 +1,99 @@
+// Goal: the checkout-saga and event flags of `flashsale serve` (issue 3) parse to the
+// documented defaults and values, and invalid combinations exit with code 2 and a reason.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "app/config.h"
+
+namespace fs::app {
+namespace {
+
+CommandLine Serve(std::vector<std::string> args) {
+  std::vector<std::string> full = {"flashsale", "serve", "--jwt-secret", "s", "--admin-token", "t"};
+  full.insert(full.end(), args.begin(), args.end());
+  std::vector<const char*> argv;
+  for (const std::string& arg : full) argv.push_back(arg.c_str());
+  return ParseCommandLine(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(ConfigSagaTest, Defaults) {
+  const CommandLine parsed = Serve({});
+  ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
+  const Config& config = parsed.config;
+  EXPECT_EQ(config.payment_gateway, PaymentGatewayKind::kSimulated);
+  EXPECT_EQ(config.payment_retry_schedule.delays, core::DefaultRetrySchedule().delays);
+  EXPECT_EQ(config.payment_simulated_latency.count(), 0);
+  EXPECT_EQ(config.payment_timeout.count(), 5000);
+  EXPECT_EQ(config.payment_concurrency, 32u);
+  EXPECT_EQ(config.events, EventSinkKind::kLog);
+  EXPECT_TRUE(config.notification_webhook_url.empty());
+}
+
+TEST(ConfigSagaTest, EveryFlag) {
+  const CommandLine parsed = Serve({"--payment-gateway",
+                                    "http",
+                                    "--payment-gateway-url",
+                                    "http://127.0.0.1:9/pay",
+                                    "--payment-retry-schedule",
+                                    "50ms,100ms,200ms",
+                                    "--payment-simulated-latency-ms",
+                                    "500",
+                                    "--payment-timeout-ms",
+                                    "250",
+                                    "--payment-concurrency",
+                                    "8",
+                                    "--events",
+                                    "kafka",
+                                    "--kafka-brokers",
+                                    "127.0.0.1:9092",
+                                    "--kafka-topic",
+                                    "orders",
+                                    "--webhook-secret",
+                                    "k",
+                                    "--notification-webhook-url",
+                                    "http://127.0.0.1:9/notify"});
+  ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
+  const Config& config = parsed.config;
+  EXPECT_EQ(config.payment_gateway, PaymentGatewayKind::kHttp);
+  EXPECT_EQ(config.payment_gateway_url, "http://127.0.0.1:9/pay");
+  ASSERT_EQ(config.payment_retry_schedule.delays.size(), 3u);
+  EXPECT_EQ(config.payment_retry_schedule.delays[2].count(), 200);
+  EXPECT_EQ(config.payment_simulated_latency.count(), 500);
+  EXPECT_EQ(config.payment_timeout.count(), 250);
+  EXPECT_EQ(config.payment_concurrency, 8u);
+  EXPECT_EQ(config.events, EventSinkKind::kKafka);
+  EXPECT_EQ(config.kafka_brokers, "127.0.0.1:9092");
+  EXPECT_EQ(config.kafka_topic, "orders");
+  EXPECT_EQ(config.webhook_secret, "k");
+  EXPECT_EQ(config.notification_webhook_url, "http://127.0.0.1:9/notify");
+}
+
+TEST(ConfigSagaTest, InvalidValuesExitWithCode2) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"--payment-gateway", "stripe"},
+      {"--payment-gateway", "http"},  // no url
+      {"--payment-gateway", "http", "--payment-gateway-url", "https://x:1"},
+      {"--payment-retry-schedule", "1h"},
+      {"--payment-retry-schedule", ""},
+      {"--payment-simulated-latency-ms", "-1"},
+      {"--payment-simulated-latency-ms", "60001"},
+      {"--payment-timeout-ms", "0"},
+      {"--payment-concurrency", "0"},
+      {"--payment-concurrency", "257"},
+      {"--events", "stdout"},
+      {"--events", "kafka"},    // no brokers
+      {"--events", "webhook"},  // no url
+      {"--notification-webhook-url", "mailto:x"},
+  };
+  for (const auto& args : bad) {
+    const CommandLine parsed = Serve(args);
+    EXPECT_EQ(parsed.action, CommandLine::Action::kExit) << args[0];
+    EXPECT_EQ(parsed.exit_code, kExitBadConfig) << args[0];
+    EXPECT_FALSE(parsed.err.empty()) << args[0];
+  }
+}
+
+}  // namespace
+}  // namespace fs::app
