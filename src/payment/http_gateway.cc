@@ -1,44 +1,25 @@
-// The HTTP gateway adapter: Boost.Beast, one short-lived connection per call so a hung
-// connection can never poison later calls. Exceptions never leave this file.
-#include <boost/asio/connect.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <charconv>
-
+// The Stripe-style HTTP gateway: one form-encoded POST per charge through net::HttpPost (one
+// short-lived connection per call, one deadline), classified into succeeded, declined or
+// retryable.
+#include "net/http_call.h"
 #include "payment/gateway.h"
 
 namespace fs::payment {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace bhttp = beast::http;
-using tcp = asio::ip::tcp;
-
-// Gateway answers are small JSON objects; anything bigger is not one.
-constexpr std::uint64_t kResponseBodyBytesMax = 64 * 1024;
-
+// The gateway's base URL: HOST:PORT and the path before /v1/payment_intents, without a
+// trailing slash.
 struct Endpoint {
-  std::string host;
-  std::string port;
-  std::string prefix;  // path before /v1/payment_intents, without a trailing slash
+  net::HttpUrl url;
+  std::string prefix;
 };
 
-base::Result<Endpoint> ParseUrl(const std::string& url) {
-  constexpr std::string_view kScheme = "http://";
-  if (url.rfind(kScheme, 0) != 0) return base::InvalidArgument("gateway url must start http://");
-  const std::string rest = url.substr(kScheme.size());
-  const std::size_t slash = rest.find('/');
-  const std::string authority = rest.substr(0, slash);
-  std::string prefix = slash == std::string::npos ? "" : rest.substr(slash);
+base::Result<Endpoint> ParseEndpoint(const std::string& url) {
+  auto parsed = net::ParseHttpUrl(url);
+  if (!parsed) return parsed.error();
+  std::string prefix = parsed->path;
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  const std::size_t colon = authority.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == authority.size()) {
-    return base::InvalidArgument("gateway url must be http://HOST:PORT, got '" + url + "'");
-  }
-  return Endpoint{authority.substr(0, colon), authority.substr(colon + 1), prefix};
+  return Endpoint{std::move(*parsed), std::move(prefix)};
 }
 
 std::string FormEscape(std::string_view text) {
@@ -90,59 +71,19 @@ class HttpGateway final : public PaymentGateway {
   HttpGateway(Endpoint endpoint, std::chrono::milliseconds timeout)
       : endpoint_(std::move(endpoint)), timeout_(timeout) {}
 
-  ChargeResult Charge(const ChargeRequest& request) override {
-    try {
-      return Call(request);
-    } catch (const std::exception& error) {
-      return {core::ChargeOutcome::kRetryable, std::string("gateway call failed: ") + error.what()};
-    }
-  }
+  ChargeResult Charge(const ChargeRequest& request) override { return Call(request); }
 
  private:
   ChargeResult Call(const ChargeRequest& request) {
-    asio::io_context context;
-    tcp::resolver resolver(context);
-    beast::tcp_stream stream(context);
-    beast::error_code error;
-    const auto results = resolver.resolve(endpoint_.host, endpoint_.port, error);
-    if (error) return Retryable("resolve: " + error.message());
-    // tcp_stream deadlines apply to asynchronous operations only: each step runs async on this
-    // thread's private io_context, under one deadline for the whole call.
-    stream.expires_after(timeout_);
-    auto run = [&context] {
-      context.run();
-      context.restart();
-    };
-    stream.async_connect(results,
-                         [&error](beast::error_code ec, const tcp::endpoint&) { error = ec; });
-    run();
-    if (error) return Retryable("connect: " + error.message());
-
-    bhttp::request<bhttp::string_body> http_request{bhttp::verb::post,
-                                                    endpoint_.prefix + "/v1/payment_intents", 11};
-    http_request.set(bhttp::field::host, endpoint_.host + ":" + endpoint_.port);
-    http_request.set(bhttp::field::content_type, "application/x-www-form-urlencoded");
-    http_request.set("Idempotency-Key", request.idempotency_key);
-    http_request.set(bhttp::field::connection, "close");
-    http_request.body() = "amount=" + std::to_string(request.amount_cents) +
-                          "&currency=" + FormEscape(Lower(request.currency)) +
-                          "&payment_method=" + FormEscape(request.payment_method_id) +
-                          "&confirm=true";
-    http_request.prepare_payload();
-    bhttp::async_write(stream, http_request,
-                       [&error](beast::error_code ec, std::size_t) { error = ec; });
-    run();
-    if (error) return Retryable("send: " + error.message());
-
-    beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(kResponseBodyBytesMax);
-    bhttp::async_read(stream, buffer, parser,
-                      [&error](beast::error_code ec, std::size_t) { error = ec; });
-    run();
-    if (error) return Retryable("receive: " + error.message());
-    stream.socket().shutdown(tcp::socket::shutdown_both, error);  // best effort
-    return Classify(parser.get().result_int(), parser.get().body());
+    std::string body = "amount=" + std::to_string(request.amount_cents) +
+                       "&currency=" + FormEscape(Lower(request.currency)) +
+                       "&payment_method=" + FormEscape(request.payment_method_id) +
+                       "&confirm=true";
+    auto reply = net::HttpPost(endpoint_.url, endpoint_.prefix + "/v1/payment_intents",
+                               "application/x-www-form-urlencoded", std::move(body),
+                               {{"Idempotency-Key", request.idempotency_key}}, timeout_);
+    if (!reply) return Retryable(reply.error().message());
+    return Classify(reply->status, reply->body);
   }
 
   static ChargeResult Retryable(std::string reason) {
@@ -167,7 +108,7 @@ class HttpGateway final : public PaymentGateway {
 }  // namespace
 
 base::Result<std::unique_ptr<PaymentGateway>> NewHttpGateway(HttpGatewayOptions options) {
-  auto endpoint = ParseUrl(options.url);
+  auto endpoint = ParseEndpoint(options.url);
   if (!endpoint) return endpoint.error();
   return std::unique_ptr<PaymentGateway>(new HttpGateway(std::move(*endpoint), options.timeout));
 }
