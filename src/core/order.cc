@@ -1,5 +1,7 @@
 #include "core/order.h"
 
+#include "core/audit.h"
+
 #include <charconv>
 
 #include "base/check.h"
@@ -120,27 +122,8 @@ RetryDecision DecideRetry(const RetrySchedule& schedule, std::int32_t attempts_d
   return {RetryDecision::Kind::kRetry, now + schedule.delays[index]};
 }
 
-std::string JsonString(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (byte < 0x20) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[byte >> 4];
-      out += kHex[byte & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
+// One JSON string escaper in core: the audit trail's (core/audit.h).
+std::string JsonString(std::string_view text) { return JsonQuote(text); }
 
 std::string ReservationEventPayload(const Reservation& reservation) {
   std::string out = "{\"reservation_id\":" + JsonString(reservation.reservation_id);

@@ -109,15 +109,19 @@ auto PostBack(boost::asio::any_io_executor executor, Respond respond, Render ren
   };
 }
 
+// The stored answer to a repeated Idempotency-Key: original status and body, marked replayed.
+Response ReplayResponse(const core::IdempotencyRecord& record) {
+  Response response{static_cast<unsigned>(record.http_status), record.response_body};
+  response.headers.emplace_back("Idempotent-Replayed", "true");
+  return response;
+}
+
 Response ReserveResponse(const engine::ReserveReply& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
   const core::ReserveResult& result = reply.result;
   if (result.outcome == core::ReserveOutcome::kReplayed) {
     FS_CHECK(result.replay.has_value());
-    Response response{static_cast<unsigned>(result.replay->http_status),
-                      result.replay->response_body};
-    response.headers.emplace_back("Idempotent-Replayed", "true");
-    return response;
+    return ReplayResponse(*result.replay);
   }
   const HttpOutcome outcome = MapOutcome(result.outcome);
   if (outcome.is_error()) return OutcomeResponse(outcome);
@@ -210,10 +214,7 @@ Response CheckoutResponse(const engine::CheckoutReply& reply) {
   const core::CheckoutResult& result = reply.result;
   if (result.outcome == core::CheckoutOutcome::kReplayed) {
     FS_CHECK(result.replay.has_value());
-    Response response{static_cast<unsigned>(result.replay->http_status),
-                      result.replay->response_body};
-    response.headers.emplace_back("Idempotent-Replayed", "true");
-    return response;
+    return ReplayResponse(*result.replay);
   }
   const HttpOutcome outcome = MapOutcome(result.outcome);
   if (outcome.is_error()) return OutcomeResponse(outcome);
