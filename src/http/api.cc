@@ -11,6 +11,7 @@
 #include "http/admin_parsing.h"
 #include "http/json_render.h"
 #include "http/outcome_table.h"
+#include "http/reply_batch.h"
 #include "http/request_parsing.h"
 #include "metrics/ratelimit_metrics.h"
 
@@ -103,7 +104,7 @@ Response Unauthenticated(std::string_view message) {
 template <typename Reply, typename Render>
 auto PostBack(boost::asio::any_io_executor executor, Respond respond, Render render) {
   return [executor = std::move(executor), respond = std::move(respond), render](Reply reply) {
-    boost::asio::post(executor, [respond, render, reply = std::move(reply)]() mutable {
+    ReplyBatch::Post(executor, [respond, render, reply = std::move(reply)]() mutable {
       respond(render(reply));
     });
   };
