@@ -26,6 +26,7 @@
 #include "events/webhook_sink.h"
 #include "http/api.h"
 #include "http/json_render.h"
+#include "http/reply_batch.h"
 #include "http/server.h"
 #include "metrics/flashsale_metrics.h"
 #include "payment/gateway.h"
@@ -173,6 +174,8 @@ base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
   engine_options.render_order = &http::RenderCheckout;
   engine_options.retry_schedule = config.payment_retry_schedule;
   engine_options.on_committed = [&listeners] { listeners.Notify(); };
+  engine_options.on_completions_begin = [] { http::ReplyBatch::Begin(); };
+  engine_options.on_completions_end = [] { http::ReplyBatch::Flush(); };
   return engine::Engine::Open(std::move(engine_options), std::move(*store), clock);
 }
 

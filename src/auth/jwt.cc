@@ -2,13 +2,14 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <array>
 
+#include "base/check.h"
 #include "core/rules.h"
 
 namespace fs::auth {
@@ -92,12 +93,83 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
-std::string HmacSha256(std::string_view key, std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+namespace {
+
+constexpr std::size_t kSha256BlockBytes = 64;
+constexpr std::size_t kSha256DigestBytes = 32;
+
+// OpenSSL 3 looks the implementation up by name on every EVP_sha256() use; fetch it once.
+const EVP_MD* Sha256() {
+  static EVP_MD* const md = [] {
+    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    FS_CHECK(fetched != nullptr);
+    return fetched;
+  }();
+  return md;
+}
+
+struct MdCtxFree {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+
+MdCtx NewMdCtx() {
+  MdCtx ctx(EVP_MD_CTX_new());
+  FS_CHECK(ctx != nullptr);
+  return ctx;
+}
+
+void Update(EVP_MD_CTX* ctx, const void* data, std::size_t size) {
+  FS_CHECK(EVP_DigestUpdate(ctx, data, size) == 1);
+}
+
+}  // namespace
+
+// The SHA-256 states after absorbing (key XOR ipad) and (key XOR opad).
+struct HmacSha256Key::States {
+  MdCtx inner = NewMdCtx();
+  MdCtx outer = NewMdCtx();
+};
+
+HmacSha256Key::HmacSha256Key(std::string_view key) : states_(std::make_unique<States>()) {
+  std::array<unsigned char, kSha256BlockBytes> block{};
+  if (key.size() > kSha256BlockBytes) {
+    // Longer keys are hashed first (RFC 2104 section 2).
+    unsigned int length = 0;
+    FS_CHECK(EVP_Digest(key.data(), key.size(), block.data(), &length, Sha256(), nullptr) == 1);
+  } else {
+    std::copy(key.begin(), key.end(), block.begin());
+  }
+  std::array<unsigned char, kSha256BlockBytes> pad{};
+  for (std::size_t i = 0; i < pad.size(); ++i) pad[i] = block[i] ^ 0x36;
+  FS_CHECK(EVP_DigestInit_ex(states_->inner.get(), Sha256(), nullptr) == 1);
+  Update(states_->inner.get(), pad.data(), pad.size());
+  for (std::size_t i = 0; i < pad.size(); ++i) pad[i] = block[i] ^ 0x5c;
+  FS_CHECK(EVP_DigestInit_ex(states_->outer.get(), Sha256(), nullptr) == 1);
+  Update(states_->outer.get(), pad.data(), pad.size());
+  OPENSSL_cleanse(block.data(), block.size());
+  OPENSSL_cleanse(pad.data(), pad.size());
+}
+
+HmacSha256Key::~HmacSha256Key() = default;
+
+std::array<unsigned char, 32> HmacSha256Key::Sign(std::string_view data) const {
+  thread_local MdCtx scratch = NewMdCtx();
+  std::array<unsigned char, kSha256DigestBytes> inner_digest{};
+  std::array<unsigned char, 32> mac{};
   unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data(), &length);
-  return std::string(reinterpret_cast<const char*>(digest.data()), length);
+  FS_CHECK(EVP_MD_CTX_copy_ex(scratch.get(), states_->inner.get()) == 1);
+  Update(scratch.get(), data.data(), data.size());
+  FS_CHECK(EVP_DigestFinal_ex(scratch.get(), inner_digest.data(), &length) == 1);
+  FS_CHECK(EVP_MD_CTX_copy_ex(scratch.get(), states_->outer.get()) == 1);
+  Update(scratch.get(), inner_digest.data(), inner_digest.size());
+  FS_CHECK(EVP_DigestFinal_ex(scratch.get(), mac.data(), &length) == 1);
+  return mac;
+}
+
+std::string HmacSha256(std::string_view key, std::string_view data) {
+  const auto mac = HmacSha256Key(key).Sign(data);
+  return std::string(reinterpret_cast<const char*>(mac.data()), mac.size());
 }
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
@@ -105,7 +177,7 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-VerifyResult VerifyHs256(std::string_view token, std::string_view secret, base::Time now) {
+VerifyResult JwtVerifier::Verify(std::string_view token, base::Time now) const {
   VerifyResult result;
   if (token.empty() || token.size() > kTokenBytesMax) return result;
   const auto dot1 = token.find('.');
@@ -123,7 +195,8 @@ VerifyResult VerifyHs256(std::string_view token, std::string_view secret, base::
   }
   const auto signature = Base64UrlDecode(token.substr(dot2 + 1));
   if (!signature) return result;
-  const std::string expected = HmacSha256(secret, token.substr(0, dot2));
+  const auto mac = key_.Sign(token.substr(0, dot2));
+  const std::string_view expected(reinterpret_cast<const char*>(mac.data()), mac.size());
   if (!ConstantTimeEquals(*signature, expected)) {
     result.error = JwtError::kBadSignature;
     return result;
@@ -156,6 +229,10 @@ VerifyResult VerifyHs256(std::string_view token, std::string_view secret, base::
     result.claims.tier.assign(tier->value.GetString(), tier->value.GetStringLength());
   result.error = JwtError::kOk;
   return result;
+}
+
+VerifyResult VerifyHs256(std::string_view token, std::string_view secret, base::Time now) {
+  return JwtVerifier(secret).Verify(token, now);
 }
 
 std::string SignHs256(const Claims& claims, std::string_view secret) {

@@ -66,12 +66,38 @@ std::string FormatRfc3339(Time t) {
   }
   const Civil c = CivilFromDays(days);
   const auto secs = rem / 1000;
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
-                static_cast<long long>(c.year), c.month, c.day,
-                static_cast<long long>(secs / 3600), static_cast<long long>((secs / 60) % 60),
-                static_cast<long long>(secs % 60), static_cast<long long>(rem % 1000));
-  return buf;
+  if (c.year < 0 || c.year > 9999) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld.%03lldZ",
+                  static_cast<long long>(c.year), c.month, c.day,
+                  static_cast<long long>(secs / 3600), static_cast<long long>((secs / 60) % 60),
+                  static_cast<long long>(secs % 60), static_cast<long long>(rem % 1000));
+    return buf;
+  }
+  // The common case by hand: this runs for every reservation rendered, and snprintf's format
+  // interpretation cost more than the rest of the render (docs/benchmarks.md, profile).
+  std::string out(24, '0');
+  const auto put = [&out](std::size_t pos, std::int64_t value, std::size_t width) {
+    for (std::size_t i = 0; i < width; ++i) {
+      out[pos + width - 1 - i] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+  };
+  put(0, c.year, 4);
+  out[4] = '-';
+  put(5, c.month, 2);
+  out[7] = '-';
+  put(8, c.day, 2);
+  out[10] = 'T';
+  put(11, secs / 3600, 2);
+  out[13] = ':';
+  put(14, (secs / 60) % 60, 2);
+  out[16] = ':';
+  put(17, secs % 60, 2);
+  out[19] = '.';
+  put(20, rem % 1000, 3);
+  out[23] = 'Z';
+  return out;
 }
 
 std::optional<Time> ParseRfc3339(std::string_view s) {

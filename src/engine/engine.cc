@@ -426,7 +426,9 @@ void Engine::ProcessBatch(std::vector<Command>& batch) {
   stats_.commands_processed.fetch_add(batch.size(), std::memory_order_relaxed);
   if (!batch.empty()) stats_.last_batch_size.store(batch.size(), std::memory_order_relaxed);
   UpdateMax(stats_.batch_size_max_seen, static_cast<std::uint64_t>(batch.size()));
+  if (options_.on_completions_begin) options_.on_completions_begin();
   for (auto& completion : completions) completion(status);
+  if (options_.on_completions_end) options_.on_completions_end();
 }
 
 Engine::Completion Engine::Decide(Command& command, base::Time now) {

@@ -66,6 +66,11 @@ struct Options {
   // Told (on the writer thread) after every commit that wrote something, so the outbox relay
   // and the payment worker wake at once instead of polling. Must not block. May be empty.
   std::function<void()> on_committed;
+  // Told (on the writer thread) just before and just after a batch's requests are answered,
+  // so replies can be handed to the I/O threads per batch instead of one by one
+  // (http::ReplyBatch). Must not block. May be empty.
+  std::function<void()> on_completions_begin;
+  std::function<void()> on_completions_end;
   // Told (on the writer thread) when a commit fails; for logs. May be empty.
   std::function<void(const base::Status&)> on_commit_failure;
 };

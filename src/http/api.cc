@@ -11,6 +11,7 @@
 #include "http/admin_parsing.h"
 #include "http/json_render.h"
 #include "http/outcome_table.h"
+#include "http/reply_batch.h"
 #include "http/request_parsing.h"
 #include "metrics/ratelimit_metrics.h"
 
@@ -103,7 +104,7 @@ Response Unauthenticated(std::string_view message) {
 template <typename Reply, typename Render>
 auto PostBack(boost::asio::any_io_executor executor, Respond respond, Render render) {
   return [executor = std::move(executor), respond = std::move(respond), render](Reply reply) {
-    boost::asio::post(executor, [respond, render, reply = std::move(reply)]() mutable {
+    ReplyBatch::Post(executor, [respond, render, reply = std::move(reply)]() mutable {
       respond(render(reply));
     });
   };
@@ -267,7 +268,11 @@ Response JsonResponse(unsigned status, std::string body) {
 }
 
 Api::Api(ApiOptions options, engine::Engine& engine, metrics::HttpMetrics& metrics)
-    : options_(std::move(options)), engine_(engine), metrics_(metrics), router_(BuildRouter()) {
+    : options_(std::move(options)),
+      engine_(engine),
+      metrics_(metrics),
+      jwt_verifier_(options_.jwt_secret),
+      router_(BuildRouter()) {
   unmatched_route_index_ = router_.Templates().size();
   FS_CHECK(metrics_.requests.route_labels().size() == unmatched_route_index_ + 1);
 }
@@ -355,8 +360,7 @@ void Api::Dispatch(int route_id, const Request& request, const Params& params, E
 std::variant<std::string, Response> Api::AuthenticateUser(const Request& request) const {
   const std::optional<std::string_view> token = BearerToken(request.authorization);
   if (!token) return Unauthenticated("missing bearer token");
-  auth::VerifyResult verified =
-      auth::VerifyHs256(*token, options_.jwt_secret, engine_.clock().Now());
+  auth::VerifyResult verified = jwt_verifier_.Verify(*token, engine_.clock().Now());
   if (verified.error != auth::JwtError::kOk) {
     return Unauthenticated(auth::JwtErrorMessage(verified.error));
   }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "auth/jwt.h"
 #include "engine/engine.h"
 #include "http/exchange.h"
 #include "http/router.h"
@@ -102,6 +103,7 @@ class Api {
   const ApiOptions options_;
   engine::Engine& engine_;
   metrics::HttpMetrics& metrics_;
+  const auth::JwtVerifier jwt_verifier_;  // options_.jwt_secret, prepared once
   Router router_;
   std::size_t unmatched_route_index_ = 0;
   std::atomic<bool> shutting_down_{false};

@@ -1,0 +1,105 @@
+// Goal: the HMAC-SHA256 with precomputed pads gives the RFC 4231 answers (short, long and
+// hashed keys), and the JWT check accepts exactly the tokens it signed: a changed payload,
+// signature or algorithm, an expired token or a bad subject is refused, from many threads
+// at once through one shared verifier.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "auth/jwt.h"
+#include "base/clock.h"
+
+namespace fs::auth {
+namespace {
+
+std::string Hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+TEST(HmacSha256Test, Rfc4231Vectors) {
+  // Test case 1: 20-byte key.
+  EXPECT_EQ(Hex(HmacSha256(std::string(20, '\x0b'), "Hi There")),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  // Test case 2: short key.
+  EXPECT_EQ(Hex(HmacSha256("Jefe", "what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  // Test case 6: a 131-byte key is hashed first.
+  EXPECT_EQ(Hex(HmacSha256(std::string(131, '\xaa'),
+                           "Test Using Larger Than Block-Size Key - Hash Key First")),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  // A 64-byte key (exactly one block) is used as is.
+  const HmacSha256Key key(std::string(64, 'k'));
+  const auto mac = key.Sign("abc");
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(mac.data()), mac.size()),
+            HmacSha256(std::string(64, 'k'), "abc"));
+}
+
+TEST(JwtVerifierTest, AcceptsItsOwnTokensAndRefusesAlteredOnes) {
+  const base::Time now = base::TimeFromMillis(1'800'000'000'000);
+  const JwtVerifier verifier("secret-one");
+  const std::string token = SignHs256({"user-1", 1'800'000'060, "premium"}, "secret-one");
+
+  VerifyResult ok = verifier.Verify(token, now);
+  ASSERT_EQ(ok.error, JwtError::kOk);
+  EXPECT_EQ(ok.claims.subject, "user-1");
+  EXPECT_EQ(ok.claims.tier, "premium");
+  EXPECT_EQ(VerifyHs256(token, "secret-one", now).error, JwtError::kOk);
+
+  EXPECT_EQ(JwtVerifier("secret-two").Verify(token, now).error, JwtError::kBadSignature);
+  std::string altered = token;
+  altered[token.find('.') + 3] ^= 1;  // one payload character
+  EXPECT_NE(verifier.Verify(altered, now).error, JwtError::kOk);
+  std::string bad_signature = token;
+  bad_signature.back() = bad_signature.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(verifier.Verify(bad_signature, now).error, JwtError::kBadSignature);
+  EXPECT_EQ(verifier.Verify(token, base::TimeFromMillis(1'800'000'060'000)).error,
+            JwtError::kExpired);
+  const std::string none = Base64UrlEncode(R"({"alg":"none"})") + "." +
+                           token.substr(token.find('.') + 1, std::string::npos);
+  EXPECT_EQ(verifier.Verify(none, now).error, JwtError::kUnsupportedAlgorithm);
+  EXPECT_EQ(verifier.Verify(SignHs256({"", 1'800'000'060, ""}, "secret-one"), now).error,
+            JwtError::kInvalidSubject);
+}
+
+TEST(JwtVerifierTest, OneVerifierServesManyThreadsAtOnce) {
+  const base::Time now = base::TimeFromMillis(1'800'000'000'000);
+  const JwtVerifier verifier("shared-secret");
+  std::vector<std::string> tokens;
+  for (int i = 0; i < 64; ++i) {
+    tokens.push_back(SignHs256({"user-" + std::to_string(i), 1'800'000'060, ""},
+                               i % 2 == 0 ? "shared-secret" : "other-secret"));
+  }
+  std::atomic<int> accepted{0};
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < 200; ++round) {
+        for (std::size_t i = 0; i < tokens.size(); ++i) {
+          const VerifyResult result = verifier.Verify(tokens[i], now);
+          const bool should_pass = i % 2 == 0;
+          if ((result.error == JwtError::kOk) != should_pass) wrong.fetch_add(1);
+          if (result.error == JwtError::kOk) {
+            if (result.claims.subject != "user-" + std::to_string(i)) wrong.fetch_add(1);
+            accepted.fetch_add(1);
+          }
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(accepted.load(), 4 * 200 * 32);
+}
+
+}  // namespace
+}  // namespace fs::auth
