@@ -6,7 +6,7 @@
 namespace fs::core {
 namespace {
 
-constexpr std::array<std::pair<AuditEventType, std::string_view>, 9> kTypeNames = {{
+constexpr std::array<std::pair<AuditEventType, std::string_view>, 10> kTypeNames = {{
     {AuditEventType::kReserveAttempt, "RESERVE_ATTEMPT"},
     {AuditEventType::kRelease, "RELEASE"},
     {AuditEventType::kExpiry, "EXPIRY"},
@@ -16,6 +16,7 @@ constexpr std::array<std::pair<AuditEventType, std::string_view>, 9> kTypeNames 
     {AuditEventType::kSaleOpened, "SALE_OPENED"},
     {AuditEventType::kSaleClosed, "SALE_CLOSED"},
     {AuditEventType::kStockAdjusted, "STOCK_ADJUSTED"},
+    {AuditEventType::kBotDetected, "BOT_DETECTED"},
 }};
 
 constexpr std::array<std::pair<AuditOutcome, std::string_view>, 3> kOutcomeNames = {{

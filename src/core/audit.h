@@ -28,6 +28,7 @@ enum class AuditEventType : std::uint8_t {
   kSaleOpened,
   kSaleClosed,
   kStockAdjusted,
+  kBotDetected,  // the fairness layer moved an identity to the bot tier (not the writer)
 };
 
 // Stored as names in audit_events.outcome. kThrottled is for refusals by the fairness layer

@@ -188,6 +188,11 @@ void Inventory::RollbackBatch() {
 
 // --- Helpers that record undo ---------------------------------------------------------------
 
+void Inventory::AppendAudit(AuditEvent event) {
+  RequireBatch();
+  Audit(std::move(event));
+}
+
 void Inventory::Audit(AuditEvent event) {
   if (!audit_hasher_) return;
   undo_.emplace_back(UndoAuditHead{audit_head_});
