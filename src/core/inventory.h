@@ -331,6 +331,7 @@ class Inventory {
 
   AuditHasher audit_hasher_;  // empty: audit off
   AuditHead audit_head_;
+  bool audit_head_saved_ = false;  // this batch's undo holds the head from before its events
 
   bool in_batch_ = false;
   Mutations mutations_;
