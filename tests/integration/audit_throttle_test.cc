@@ -27,13 +27,12 @@ ServerOptions RateLimited(std::vector<std::string> more_flags = {}) {
   return options;
 }
 
-SaleSpec BigSale(std::string sku) {
-  SaleSpec sale;
-  sale.sku_id = std::move(sku);
-  sale.total_stock = 10'000;
-  sale.per_user_limit = 1'000;
-  return sale;
-}
+// Room for every flood: stock and per-user limit far above what a test reserves.
+const SaleSpec kFloodSale{.sku_id = "flood",
+                          .total_stock = 10'000,
+                          .per_user_limit = 1'000,
+                          .starts_at = std::nullopt,
+                          .ends_at = std::nullopt};
 
 class AuditThrottleTest : public ServerTest {
  protected:
@@ -61,28 +60,6 @@ class AuditThrottleTest : public ServerTest {
       }
     }
     return throttled;
-  }
-
-  // Every event matching `filter`, following the cursor.
-  std::vector<rapidjson::Document> Events(const std::string& filter) {
-    std::vector<rapidjson::Document> events;
-    std::int64_t after = 0;
-    for (int page = 0; page < 100; ++page) {
-      const HttpResponse response = client().Get(
-          "/admin/v1/audit?" + filter + "&limit=1000&after_id=" + std::to_string(after),
-          AdminAuth());
-      EXPECT_EQ(response.status, 200) << response.Describe();
-      auto body = ParseJson(response.body);
-      if (response.status != 200 || !body) break;
-      for (auto& event : (*body)["events"].GetArray()) {
-        rapidjson::Document copy;
-        copy.CopyFrom(event, copy.GetAllocator());
-        events.push_back(std::move(copy));
-      }
-      if ((*body)["next_after_id"].IsNull()) break;
-      after = (*body)["next_after_id"].GetInt64();
-    }
-    return events;
   }
 
   // A reserve by a client nobody throttles: its answer comes after its batch's commit, and
@@ -113,12 +90,12 @@ std::int64_t AttemptsOf(const rapidjson::Document& event) {
 }
 
 TEST_F(AuditThrottleTest, EveryThrottledReserveIsAnAuditEventWithItsReason) {
-  ASSERT_TRUE(CreateSaleOk(client(), BigSale("flood")));
+  ASSERT_TRUE(CreateSaleOk(client(), kFloodSale));
   const int throttled = Flood("flood", "flooder", "203.0.113.66", 30);
   ASSERT_EQ(throttled, 10);  // the burst of 20 passes
   WriteThroughABatch();
 
-  const auto events = Events("user_id=flooder");
+  const auto events = AuditEvents(client(), "user_id=flooder");
   int successes = 0;
   int throttled_events = 0;
   for (const auto& event : events) {
@@ -144,7 +121,7 @@ TEST_F(AuditThrottleTest, EveryThrottledReserveIsAnAuditEventWithItsReason) {
 }
 
 TEST_F(AuditThrottleTest, ADeviceDrivingManyAccountsLeavesABotDetectedEvent) {
-  ASSERT_TRUE(CreateSaleOk(client(), BigSale("flood")));
+  ASSERT_TRUE(CreateSaleOk(client(), kFloodSale));
   // One device, six accounts within the window (the default threshold is 5).
   for (int i = 0; i < 6; ++i) {
     const int status =
@@ -152,7 +129,7 @@ TEST_F(AuditThrottleTest, ADeviceDrivingManyAccountsLeavesABotDetectedEvent) {
     EXPECT_TRUE(status == 201 || status == 429) << status;  // the 6th is judged as a bot
   }
   WriteThroughABatch();
-  const auto events = Events("user_id=acct-5");
+  const auto events = AuditEvents(client(), "user_id=acct-5");
   bool detected = false;
   for (const auto& event : events) {
     if (StringField(event, "event_type") != "BOT_DETECTED") continue;
@@ -174,7 +151,7 @@ class AuditThrottleBoundTest : public AuditThrottleTest {
 };
 
 TEST_F(AuditThrottleBoundTest, AFloodBeyondTheBoundIsCountedExactly) {
-  ASSERT_TRUE(CreateSaleOk(client(), BigSale("flood")));
+  ASSERT_TRUE(CreateSaleOk(client(), kFloodSale));
   const int throttled = Flood("flood", "flooder", "203.0.113.66", 200);
   ASSERT_GE(throttled, 180);
   const HttpResponse metrics = client().Get("/metrics");
@@ -188,7 +165,7 @@ TEST_F(AuditThrottleBoundTest, AFloodBeyondTheBoundIsCountedExactly) {
   Reconnect();
   std::int64_t attempts = 0;
   int aggregate_events = 0;
-  for (const auto& event : Events("user_id=flooder")) {
+  for (const auto& event : AuditEvents(client(), "user_id=flooder")) {
     if (!IsThrottledAttempt(event)) continue;
     const std::int64_t count = AttemptsOf(event);
     if (count > 1) ++aggregate_events;
