@@ -5,7 +5,9 @@
 //
 // Usage: flashsale-engine-bench [--seconds S] [--producers P] [--in-flight N]
 //          [--stock UNITS] [--synchronous full|normal|off] [--batch-size-max N] [--dir DIR]
-//          [--audit on|off]
+//          [--audit on|off] [--requests N]
+// --requests N stops after N requests instead of after S seconds (a fixed amount of work, for
+// instruction counts under valgrind --tool=callgrind).
 // --audit off turns the audit trail off (engine::Options::audit_enabled): it exists only so
 // this program can measure what auditing costs.
 // Prints a table and one JSON line.
@@ -35,6 +37,7 @@ struct Args {
   std::size_t batch_size_max = 4096;
   std::string dir;
   bool audit = true;
+  std::uint64_t requests = 0;  // 0: run for `seconds`
 };
 
 Args ParseArgs(int argc, char** argv) {
@@ -50,6 +53,7 @@ Args ParseArgs(int argc, char** argv) {
     else if (flag == "--batch-size-max") args.batch_size_max = std::stoul(value);
     else if (flag == "--dir") args.dir = value;
     else if (flag == "--audit" && (value == "on" || value == "off")) args.audit = value == "on";
+    else if (flag == "--requests") args.requests = std::stoull(value);
     else {
       std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
       std::exit(2);
@@ -108,6 +112,7 @@ int main(int argc, char** argv) {
   if (!created.get_future().get().status.ok()) return 1;
 
   std::atomic<bool> running{true};
+  std::atomic<std::uint64_t> submitted{0};
   std::atomic<std::uint64_t> granted{0}, refused{0}, unavailable{0};
   std::vector<std::vector<double>> latencies(static_cast<std::size_t>(args.producers));
   std::vector<std::thread> producers;
@@ -120,6 +125,7 @@ int main(int argc, char** argv) {
       std::uint64_t n = 0;
       auto& mine = latencies[static_cast<std::size_t>(p)];
       while (running.load(std::memory_order_relaxed)) {
+        if (args.requests > 0 && submitted.fetch_add(1) >= args.requests) break;
         {
           std::unique_lock<std::mutex> lock(mutex);
           cv.wait(lock, [&] { return in_flight < args.in_flight; });
@@ -145,8 +151,10 @@ int main(int argc, char** argv) {
       cv.wait(lock, [&] { return in_flight == 0; });
     });
   }
-  std::this_thread::sleep_for(std::chrono::duration<double>(args.seconds));
-  running = false;
+  if (args.requests == 0) {
+    std::this_thread::sleep_for(std::chrono::duration<double>(args.seconds));
+    running = false;
+  }
   for (auto& t : producers) t.join();
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

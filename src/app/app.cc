@@ -176,6 +176,7 @@ base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
   engine_options.on_committed = [&listeners] { listeners.Notify(); };
   engine_options.on_completions_begin = [] { http::ReplyBatch::Begin(); };
   engine_options.on_completions_end = [] { http::ReplyBatch::Flush(); };
+  engine_options.fairness_audit.individual_per_second_max = config.audit_throttled_per_second;
   return engine::Engine::Open(std::move(engine_options), std::move(*store), clock);
 }
 
@@ -221,8 +222,25 @@ void LogLimiterEvent(const ratelimit::LimiterEvent& event) {
               event.fingerprint.substr(0, 16), base::FormatRfc3339(event.at));
 }
 
+// A detection (an identity moved to the bot tier) is an audit event (BOT_DETECTED), written
+// by the writer through the engine's bounded fairness channel. Throttled reserve attempts are
+// offered by the reserve handler, which knows the SKU.
+void AuditLimiterEvent(engine::Engine& engine, const ratelimit::LimiterEvent& event) {
+  if (event.kind != ratelimit::LimiterEvent::Kind::kBotDetected) return;
+  engine::FairnessEvent audit;
+  audit.kind = engine::FairnessEvent::Kind::kBotDetected;
+  audit.user_id = std::string(event.user_id);
+  audit.client_ip = event.client_ip;
+  audit.device_fingerprint = std::string(event.fingerprint);
+  audit.reason = std::string(event.reason);
+  audit.tier = std::string(ratelimit::TierName(event.tier));
+  audit.at = event.at;
+  engine.fairness_audit().Offer(std::move(audit));
+}
+
 std::unique_ptr<ratelimit::RateLimiter> MakeLimiter(const RateLimitConfig& config,
-                                                    const base::Clock& clock) {
+                                                    const base::Clock& clock,
+                                                    engine::Engine& engine) {
   if (config.mode == RateLimitMode::kOff) {
     spdlog::info("rate limiting off (--rate-limit on enables it)");
     return nullptr;
@@ -234,7 +252,11 @@ std::unique_ptr<ratelimit::RateLimiter> MakeLimiter(const RateLimitConfig& confi
       tiers[0].requests_per_minute, tiers[1].requests_per_minute, tiers[2].requests_per_minute,
       tiers[3].requests_per_minute, config.trusted_proxies.size(),
       config.limiter.suspicious_cidrs.size(), config.limiter.entries_max);
-  return std::make_unique<ratelimit::RateLimiter>(config.limiter, clock, &LogLimiterEvent);
+  return std::make_unique<ratelimit::RateLimiter>(
+      config.limiter, clock, [&engine](const ratelimit::LimiterEvent& event) {
+        LogLimiterEvent(event);
+        AuditLimiterEvent(engine, event);
+      });
 }
 // Every `interval`, logs the audit chain head and exposes it as metrics: an operator who keeps
 // these lines can later prove the chain was not rewritten (event N must still hash to H).
@@ -343,7 +365,7 @@ int RunServer(Config config) {
   worker.Start();
   listeners.worker.store(&worker, std::memory_order_release);
   metrics::HttpMetrics http_metrics(http::Api::RouteLabels());
-  std::unique_ptr<ratelimit::RateLimiter> limiter = MakeLimiter(config.rate_limit, clock);
+  std::unique_ptr<ratelimit::RateLimiter> limiter = MakeLimiter(config.rate_limit, clock, **engine);
   const std::string database_path =
       (std::filesystem::path(config.data_dir) / "flashsale.db").string();
   http::Api api({config.jwt_secret, config.admin_token, database_path}, **engine, http_metrics);

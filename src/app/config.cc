@@ -40,6 +40,7 @@ struct RawFlags {
   std::string bot_fingerprint_user_ids = "5";
   std::string bot_cooldown_seconds = "300";
   std::string audit_checkpoint_seconds = "60";
+  std::string audit_throttled_per_second = "1000";
   std::string payment_gateway = "simulated";
   std::string payment_gateway_url;
   std::string payment_retry_schedule = "1s,2s,4s,8s,16s,32s,1m,2m,5m,10m";
@@ -178,6 +179,9 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--audit-checkpoint-seconds", raw.audit_checkpoint_seconds,
          "FLASHSALE_AUDIT_CHECKPOINT_SECONDS",
          "interval of the audit chain head checkpoint (log line and metrics)");
+  option("--audit-throttled-per-second", raw.audit_throttled_per_second,
+         "FLASHSALE_AUDIT_THROTTLED_PER_SECOND",
+         "throttled reserve attempts audited one by one per second at most; the rest as counts");
   option("--payment-gateway", raw.payment_gateway, "FLASHSALE_PAYMENT_GATEWAY",
          "simulated|http (http: Stripe-style API at --payment-gateway-url)");
   option("--payment-gateway-url", raw.payment_gateway_url, "FLASHSALE_PAYMENT_GATEWAY_URL",
@@ -305,6 +309,10 @@ base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
                                  kAuditCheckpointSecondsLimit);
   if (!checkpoint) return checkpoint.error();
   config.audit_checkpoint = std::chrono::seconds(*checkpoint);
+  auto throttled = ParseBounded(raw.audit_throttled_per_second, "--audit-throttled-per-second", 0,
+                                kAuditThrottledPerSecondLimit);
+  if (!throttled) return throttled.error();
+  config.audit_throttled_per_second = static_cast<std::size_t>(*throttled);
   return base::Status::Ok();
 }
 

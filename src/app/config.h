@@ -29,6 +29,9 @@ inline constexpr std::int64_t kInboxCapacityLimit = 10'000'000;
 // Largest --audit-checkpoint-seconds: a day. Checkpoints further apart leave too long a window
 // in which a rewritten chain could not be told from the real one.
 inline constexpr std::int64_t kAuditCheckpointSecondsLimit = 86'400;
+// Largest --audit-throttled-per-second: each is an audit row the writer writes; past 100k/s
+// the throttled flood would take the writer's whole time, which the bound exists to prevent.
+inline constexpr std::int64_t kAuditThrottledPerSecondLimit = 100'000;
 
 enum class DemoMode : std::uint8_t { kOff, kOn };
 enum class RateLimitMode : std::uint8_t { kOff, kOn };
@@ -80,6 +83,9 @@ struct Config {
   RateLimitConfig rate_limit;
   // How often the audit chain head is logged and exported as metrics.
   std::chrono::seconds audit_checkpoint{60};
+  // Throttled reserve attempts (and detections) written as individual audit events per
+  // second at most; the rest are written as exact per-identity counts (engine/fairness_audit.h).
+  std::size_t audit_throttled_per_second = 1000;
 };
 
 // The offline tools: `flashsale audit verify|export` and `flashsale reconcile`.

@@ -28,6 +28,7 @@ enum class AuditEventType : std::uint8_t {
   kSaleOpened,
   kSaleClosed,
   kStockAdjusted,
+  kBotDetected,  // the fairness layer moved an identity to the bot tier (not the writer)
 };
 
 // Stored as names in audit_events.outcome. kThrottled is for refusals by the fairness layer
@@ -74,21 +75,28 @@ std::optional<AuditOutcome> AuditOutcomeFromName(std::string_view name);
 // it unambiguous (no field can be confused with its neighbour whatever bytes it holds).
 // Documented in docs/storage.md ("Canonical encoding").
 std::string CanonicalEncoding(const AuditEvent& event);
+// The same bytes, appended to `out` (lets a caller reuse one buffer).
+void AppendCanonicalEncoding(std::string& out, const AuditEvent& event);
 
 // Builds the metadata JSON object of an event: keys in the order added, strings escaped.
 class AuditMetadata {
  public:
   AuditMetadata& Add(std::string_view key, std::int64_t value);
   AuditMetadata& Add(std::string_view key, std::string_view value);
-  std::string Build() const { return text_.empty() ? "{}" : "{" + text_ + "}"; }
+  std::string Build() const;
 
  private:
+  // Bytes reserved at the first key: a reserve event's metadata (quantity and a reservation
+  // id) is ~70 bytes.
+  static constexpr std::size_t kReservedBytes = 96;
   void Key(std::string_view key);
   std::string text_;
 };
 
 // `text` as a JSON string literal (quotes, backslash and control characters escaped).
 std::string JsonQuote(std::string_view text);
+// The same, appended to `out`.
+void AppendJsonQuoted(std::string& out, std::string_view text);
 
 // Fills event_id, prev_hash and event_hash to append `event` after `head`; returns the new head.
 AuditHead ChainAfter(const AuditHead& head, AuditEvent& event, const AuditHasher& hasher);

@@ -113,6 +113,7 @@ void Inventory::LoadIdempotency(const IdempotencyRecord& record) {
 void Inventory::BeginBatch() {
   FS_CHECK(!in_batch_);
   in_batch_ = true;
+  audit_head_saved_ = false;
   mutations_.clear();
   undo_.clear();
   touched_skus_.clear();
@@ -188,9 +189,19 @@ void Inventory::RollbackBatch() {
 
 // --- Helpers that record undo ---------------------------------------------------------------
 
+void Inventory::AppendAudit(AuditEvent event) {
+  RequireBatch();
+  Audit(std::move(event));
+}
+
 void Inventory::Audit(AuditEvent event) {
   if (!audit_hasher_) return;
-  undo_.emplace_back(UndoAuditHead{audit_head_});
+  // Only the batch's first event records the head to roll back to: the head moves only
+  // forward within a batch, so one undo entry restores it (not a copy per event).
+  if (!audit_head_saved_) {
+    undo_.emplace_back(UndoAuditHead{audit_head_});
+    audit_head_saved_ = true;
+  }
   audit_head_ = ChainAfter(audit_head_, event, audit_hasher_);
   mutations_.emplace_back(AuditAppended{std::move(event)});
 }

@@ -221,6 +221,10 @@ class Inventory {
                                     Time now);
   // Settles a NEEDS_ATTENTION order by an operator's decision.
   ResolveResult ResolveOrder(const std::string& order_id, ResolveChoice choice, Time now);
+  // Chains an event decided outside the writer (a reserve attempt the rate limiter refused,
+  // a bot detection) into this batch: stored by the batch's commit, rolled back with it.
+  // Its id and hashes are (re)assigned here. No-op when audit is off.
+  void AppendAudit(AuditEvent event);
 
   // --- Queries (any time, on the owning thread) -------------------------------------------
   // nullptr when unknown. Valid until the next command.
@@ -327,6 +331,7 @@ class Inventory {
 
   AuditHasher audit_hasher_;  // empty: audit off
   AuditHead audit_head_;
+  bool audit_head_saved_ = false;  // this batch's undo holds the head from before its events
 
   bool in_batch_ = false;
   Mutations mutations_;

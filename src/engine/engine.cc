@@ -32,7 +32,8 @@ Engine::Engine(Options options, std::unique_ptr<store::Store> store, const base:
     : options_(std::move(options)),
       store_(std::move(store)),
       clock_(clock),
-      rng_(options_.seed != 0 ? options_.seed : base::SeedFromOs()) {}
+      rng_(options_.seed != 0 ? options_.seed : base::SeedFromOs()),
+      fairness_audit_(options_.fairness_audit) {}
 
 base::Result<std::unique_ptr<Engine>> Engine::Open(Options options,
                                                    std::unique_ptr<store::Store> store,
@@ -362,7 +363,16 @@ void Engine::Run() {
       stop = stopping_ && taken.empty();
     }
     queue_length_.fetch_sub(taken.size(), std::memory_order_relaxed);
-    if (stop) break;
+    if (stop) {
+      // Fairness events offered until now are written before the writer ends. Bounded: the
+      // channel holds at most its capacities, and a failed commit ends the loop.
+      while (healthy() && !(fairness_audit_.empty() && fairness_pending_.empty())) {
+        const std::uint64_t failed = stats_.batches_failed.load(std::memory_order_relaxed);
+        ProcessBatch(taken, DrainScope::kAll);
+        if (stats_.batches_failed.load(std::memory_order_relaxed) != failed) break;
+      }
+      break;
+    }
     // Group commit: each chunk of up to batch_size_max commands is one transaction. An empty
     // chunk still runs once so due reservations expire without any request arriving.
     std::size_t begin = 0;
@@ -384,7 +394,18 @@ void Engine::Housekeep(base::Time now) {
   next_prune_ = now + std::chrono::hours(1);
 }
 
-void Engine::ProcessBatch(std::vector<Command>& batch) {
+void Engine::AppendFairnessAudit(base::Time now, DrainScope scope) {
+  if (!options_.audit_enabled) {
+    (void)fairness_audit_.Drain(now, DrainScope::kAll);  // nothing to write them to
+    return;
+  }
+  if (fairness_pending_.empty()) {
+    fairness_pending_ = FairnessAuditEvents(fairness_audit_.Drain(now, scope));
+  }
+  for (const core::AuditEvent& event : fairness_pending_) inventory_.AppendAudit(event);
+}
+
+void Engine::ProcessBatch(std::vector<Command>& batch, DrainScope fairness_scope) {
   if (!healthy()) {
     for (auto& command : batch) Reject(command, base::Unavailable("the writer has stopped"));
     return;
@@ -393,6 +414,8 @@ void Engine::ProcessBatch(std::vector<Command>& batch) {
   inventory_.BeginBatch();
   const std::size_t expired = inventory_.ExpireDue(now, options_.expiry_batch_max);
   Housekeep(now);
+  // Decided before this batch's commands (on the HTTP threads), so chained first.
+  AppendFairnessAudit(now, fairness_scope);
   std::vector<Completion> completions;
   completions.reserve(batch.size());
   for (auto& command : batch) completions.push_back(Decide(command, now));
@@ -412,6 +435,7 @@ void Engine::ProcessBatch(std::vector<Command>& batch) {
     if (wrote) stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
     Publish(inventory_.CommitBatch());
     PublishAuditHead();
+    fairness_pending_.clear();
     stats_.reservations_expired.fetch_add(expired, std::memory_order_relaxed);
     if (wrote && options_.on_committed) options_.on_committed();
   } else {

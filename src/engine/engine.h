@@ -35,6 +35,7 @@
 #include "base/random.h"
 #include "base/status.h"
 #include "core/inventory.h"
+#include "engine/fairness_audit.h"
 #include "store/store.h"
 
 namespace fs::engine {
@@ -59,6 +60,8 @@ struct Options {
   // exists only to measure what auditing costs (flashsale-engine-bench --audit off); a server
   // always runs with it on.
   bool audit_enabled = true;
+  // Bounds of the side channel for the fairness layer's audit events (fairness_audit.h).
+  FairnessAuditOptions fairness_audit;
   // Makes the 202 body stored with an idempotency key for a new order (checkout).
   core::OrderBodyRenderer render_order;
   // Waits between payment attempts that failed transiently (the saga's retries).
@@ -174,6 +177,11 @@ class Engine {
 
   // The last committed audit event (id 0 when none or audit is off). Any thread.
   core::AuditHead audit_head() const;
+  // Throttled reserve attempts and bot detections for the audit trail: offered from any
+  // thread without waiting, written by the writer in its next batches (bounded; Stop()
+  // writes what is left).
+  FairnessAuditChannel& fairness_audit() { return fairness_audit_; }
+  const FairnessAuditChannel& fairness_audit() const { return fairness_audit_; }
 
   // --- Checkout and the payment saga (issue 3) ---
   void Checkout(core::CheckoutCommand command, CheckoutCallback done);
@@ -255,7 +263,9 @@ class Engine {
   bool Enqueue(Command command);
   static void Reject(Command& command, const base::Status& status);
   void Run();
-  void ProcessBatch(std::vector<Command>& batch);
+  void ProcessBatch(std::vector<Command>& batch, DrainScope fairness_scope = DrainScope::kDue);
+  // Chains the fairness channel's events into the current batch (writer thread).
+  void AppendFairnessAudit(base::Time now, DrainScope scope);
   Completion Decide(Command& command, base::Time now);
   void Publish(const std::vector<std::string>& sku_ids);
   void PublishAuditHead();
@@ -280,6 +290,11 @@ class Engine {
 
   mutable std::mutex published_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const PublishedSale>> published_;
+
+  FairnessAuditChannel fairness_audit_;
+  // Drained fairness events whose batch has not committed yet: written again by the next
+  // batch if the commit fails, so a failed commit loses none. Writer thread only.
+  std::vector<core::AuditEvent> fairness_pending_;
 
   mutable std::mutex audit_head_mutex_;
   core::AuditHead audit_head_;  // guarded by audit_head_mutex_; the last committed event

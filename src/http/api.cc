@@ -357,7 +357,8 @@ void Api::Dispatch(int route_id, const Request& request, const Params& params, E
   FS_CHECK(false);
 }
 
-std::variant<std::string, Response> Api::AuthenticateUser(const Request& request) const {
+std::variant<std::string, Response> Api::AuthenticateUser(const Request& request,
+                                                          const OnThrottled& on_throttled) const {
   const std::optional<std::string_view> token = BearerToken(request.authorization);
   if (!token) return Unauthenticated("missing bearer token");
   auth::VerifyResult verified = jwt_verifier_.Verify(*token, engine_.clock().Now());
@@ -365,9 +366,13 @@ std::variant<std::string, Response> Api::AuthenticateUser(const Request& request
     return Unauthenticated(auth::JwtErrorMessage(verified.error));
   }
   if (limiter_ != nullptr) {
-    const ratelimit::Decision decision = limiter_->Check(
-        IdentityOf(request, verified.claims.subject, verified.claims.tier, trusted_proxies_));
-    if (!decision.allowed) return RateLimited(decision);
+    const ratelimit::RequestIdentity identity =
+        IdentityOf(request, verified.claims.subject, verified.claims.tier, trusted_proxies_);
+    const ratelimit::Decision decision = limiter_->Check(identity);
+    if (!decision.allowed) {
+      if (on_throttled) on_throttled(decision, identity);
+      return RateLimited(decision);
+    }
   }
   return std::move(verified.claims.subject);
 }
@@ -422,8 +427,39 @@ void Api::GetAvailability(const Params& params, Exchange exchange) {
       200, RenderAvailability(published->sale.sku_id, published->counters.available(), status)));
 }
 
+namespace {
+
+// The SKU a throttled reserve asked for: the path's, or the body's on /api/v1/reserve (parsed
+// only for this record); absent when it is not a possible sku id.
+std::optional<std::string> ThrottledSku(const Request& request, const RouteMatch& params) {
+  if (params.param_count == 1) {
+    std::string path_sku(params.params[0]);
+    if (core::IsValidSkuId(path_sku)) return path_sku;
+    return std::nullopt;
+  }
+  auto body = ParseReserveBody(request.body);
+  if (body && body->sku_id && core::IsValidSkuId(*body->sku_id)) return *body->sku_id;
+  return std::nullopt;
+}
+
+}  // namespace
+
 void Api::Reserve(const Request& request, const Params& params, Exchange exchange) {
-  auto user = AuthenticateUser(request);
+  // A throttled attempt is still an attempt: it goes to the audit trail (outcome THROTTLED)
+  // through the engine's bounded side channel, without waiting for the writer.
+  auto user = AuthenticateUser(request, [&](const ratelimit::Decision& decision,
+                                            const ratelimit::RequestIdentity& identity) {
+    engine::FairnessEvent event;
+    event.kind = engine::FairnessEvent::Kind::kThrottled;
+    event.user_id = identity.user_id;
+    event.sku_id = ThrottledSku(request, params);
+    event.client_ip = identity.client_ip.ToString();
+    event.device_fingerprint = identity.fingerprint;
+    event.reason = std::string(ratelimit::ThrottleReasonName(decision.reason));
+    event.tier = std::string(ratelimit::TierName(decision.tier));
+    event.at = engine_.clock().Now();
+    engine_.fairness_audit().Offer(std::move(event));
+  });
   if (auto* denied = std::get_if<Response>(&user)) return exchange.respond(std::move(*denied));
   auto body = ParseReserveBody(request.body);
   if (!body) return exchange.respond(InvalidRequest(body.error()));

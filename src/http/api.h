@@ -93,10 +93,15 @@ class Api {
   void Readyz(Exchange exchange);
   void Metrics(Exchange exchange);
 
+  // Told about a request the limiter refused, with the decision and the identity it judged.
+  using OnThrottled = std::function<void(const ratelimit::Decision&,
+                                         const ratelimit::RequestIdentity&)>;
   // The user id from a valid JWT, or the 401 response to send; with a limiter, also the
   // 429 RATE_LIMITED response when the request is over a limit (checked after the token,
-  // so unauthenticated floods cost a signature check and never a bucket).
-  std::variant<std::string, Response> AuthenticateUser(const Request& request) const;
+  // so unauthenticated floods cost a signature check and never a bucket); `on_throttled`
+  // (may be empty) is called before that 429 is returned.
+  std::variant<std::string, Response> AuthenticateUser(const Request& request,
+                                                       const OnThrottled& on_throttled = {}) const;
   // nullopt when the admin token matches, else the 401 response to send.
   std::optional<Response> AuthenticateAdmin(const Request& request) const;
 

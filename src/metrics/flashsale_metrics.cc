@@ -140,12 +140,36 @@ void WriteAuditMetrics(const AuditCheckpoint& checkpoint, TextWriter& writer) {
                       {{"event_id", id_text}, {"event_hash", event_hash}}, 1);
 }
 
+void WriteFairnessAuditMetrics(const engine::FairnessAuditStats& stats, TextWriter& writer) {
+  const struct {
+    const char* name;
+    const char* help;
+    const std::atomic<std::uint64_t>& value;
+  } counters[] = {
+      {"flashsale_audit_fairness_offered_total",
+       "Throttled reserve attempts and bot detections offered to the audit trail.",
+       stats.offered},
+      {"flashsale_audit_fairness_aggregated_total",
+       "Of those, written as part of a per-identity count instead of one event each "
+       "(the individual-event bound was reached).",
+       stats.aggregated},
+      {"flashsale_audit_fairness_unattributed_total",
+       "Of those, counted without their identity (too many distinct identities at once).",
+       stats.unattributed},
+  };
+  for (const auto& counter : counters) {
+    writer.Family(counter.name, counter.help, MetricType::kCounter);
+    writer.SampleUnsigned(counter.name, {}, counter.value.load(std::memory_order_relaxed));
+  }
+}
+
 std::string RenderMetrics(const engine::Engine& engine, const HttpMetrics& http_metrics) {
   TextWriter writer;
   WriteSaleMetrics(engine.AllSales(), writer);
   WriteEngineMetrics(engine.stats(), {engine.queue_length(), engine.healthy()}, writer);
   WriteHttpMetrics(http_metrics, writer);
   WriteAuditMetrics(http_metrics.audit_checkpoint, writer);
+  WriteFairnessAuditMetrics(engine.fairness_audit().stats(), writer);
   return writer.Take();
 }
 

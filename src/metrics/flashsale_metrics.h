@@ -76,6 +76,10 @@ void WriteHttpMetrics(const HttpMetrics& metrics, TextWriter& writer);
 // checkpoint); nothing before the first checkpoint.
 void WriteAuditMetrics(const AuditCheckpoint& checkpoint, TextWriter& writer);
 
+// flashsale_audit_fairness_{offered,aggregated,unattributed}_total: throttled attempts and
+// detections reaching the audit trail, and how many only as part of a count.
+void WriteFairnessAuditMetrics(const engine::FairnessAuditStats& stats, TextWriter& writer);
+
 // Everything above, as one exposition body.
 std::string RenderMetrics(const engine::Engine& engine, const HttpMetrics& http_metrics);
 

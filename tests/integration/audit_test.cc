@@ -78,25 +78,7 @@ class AuditTest : public ServerTest {
 
   // Every event, following the cursor. Records a failure if a page is not 200.
   std::vector<rapidjson::Document> AllEvents(const std::string& filter, int limit = 1000) {
-    std::vector<rapidjson::Document> events;
-    std::int64_t after = 0;
-    for (int page = 0; page < 1000; ++page) {
-      const HttpResponse response =
-          client().Get("/admin/v1/audit?" + filter + "&limit=" + std::to_string(limit) +
-                           "&after_id=" + std::to_string(after),
-                       AdminAuth());
-      EXPECT_EQ(response.status, 200) << response.Describe();
-      auto body = ParseJson(response.body);
-      if (response.status != 200 || !body) break;
-      for (auto& event : (*body)["events"].GetArray()) {
-        rapidjson::Document copy;
-        copy.CopyFrom(event, copy.GetAllocator());
-        events.push_back(std::move(copy));
-      }
-      if ((*body)["next_after_id"].IsNull()) break;
-      after = (*body)["next_after_id"].GetInt64();
-    }
-    return events;
+    return AuditEvents(client(), filter, limit);
   }
 
   std::optional<rapidjson::Document> VerifyEndpoint() {

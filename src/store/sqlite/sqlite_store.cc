@@ -984,8 +984,11 @@ base::Status SqliteStore::Apply(const core::AuditAppended& mutation) {
       .Text(event.metadata)
       .Text(event.prev_hash)
       .Text(event.event_hash);
-  return StepWrite(db_.get(), statement, binder,
-                   "insert audit event " + std::to_string(event.event_id));
+  // The context names the event only on failure: formatting it for every row would be an
+  // allocation per audit event on the writer's path.
+  base::Status status = StepWrite(db_.get(), statement, binder, "insert audit event");
+  if (!status.ok()) return WithPrefix(status, "event " + std::to_string(event.event_id) + ": ");
+  return status;
 }
 
 // Updates one skus row guarded by its expected old value; no match is a writer bug.

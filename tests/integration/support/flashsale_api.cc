@@ -232,6 +232,29 @@ std::optional<AdminCounters> GetAdminCounters(HttpClient& client, std::string_vi
   return AdminCounters{*total, *available, *reserved, *sold, *status};
 }
 
+std::vector<rapidjson::Document> AuditEvents(HttpClient& client, const std::string& filter,
+                                             int limit) {
+  std::vector<rapidjson::Document> events;
+  std::int64_t after = 0;
+  for (int page = 0; page < 1000; ++page) {
+    const HttpResponse response =
+        client.Get("/admin/v1/audit?" + filter + "&limit=" + std::to_string(limit) +
+                       "&after_id=" + std::to_string(after),
+                   AdminAuth());
+    EXPECT_EQ(response.status, 200) << response.Describe();
+    auto body = ParseJson(response.body);
+    if (response.status != 200 || !body) break;
+    for (auto& event : (*body)["events"].GetArray()) {
+      rapidjson::Document copy;
+      copy.CopyFrom(event, copy.GetAllocator());
+      events.push_back(std::move(copy));
+    }
+    if ((*body)["next_after_id"].IsNull()) break;
+    after = (*body)["next_after_id"].GetInt64();
+  }
+  return events;
+}
+
 std::vector<std::string> MetricSamples(const std::string& page, std::string_view metric) {
   std::vector<std::string> lines;
   std::size_t begin = 0;

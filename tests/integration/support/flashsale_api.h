@@ -169,6 +169,13 @@ struct AdminCounters {
 // GET /admin/v1/skus/{sku}; nullopt unless 200 with the documented fields.
 std::optional<AdminCounters> GetAdminCounters(HttpClient& client, std::string_view sku_id);
 
+// ---- audit --------------------------------------------------------------------------------
+
+// Every event GET /admin/v1/audit?<filter> returns, in pages of `limit` following
+// next_after_id. Records a failure when a page is not 200.
+std::vector<rapidjson::Document> AuditEvents(HttpClient& client, const std::string& filter,
+                                             int limit = 1000);
+
 // Every sample line of `metric` (bare or with labels) in a Prometheus text page.
 std::vector<std::string> MetricSamples(const std::string& page, std::string_view metric);
 
