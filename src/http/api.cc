@@ -511,7 +511,7 @@ void Api::GetAvailability(const Params& params, Exchange exchange) {
     return JsonResponse(
         200, RenderAvailability(published->sale.sku_id, counters.available(), status));
   };
-  if (shared_ == nullptr || !shared_->availability_cache_enabled()) {
+  if (shared_ == nullptr || !shared_->cache_enabled()) {
     return exchange.respond(render(published->counters));
   }
   // Cluster mode: the shared cache (or, on a miss or while Redis is down, this node's state).
@@ -555,7 +555,7 @@ void Api::Reserve(const Request& request, const Params& params, Exchange exchang
   const ratelimit::RequestIdentity client = IdentityOf(request, "", "", trusted_proxies_);
   command.client_ip = client.client_ip.ToString();
   command.device_fingerprint = client.fingerprint;
-  if (shared_ != nullptr && shared_->availability_cache_enabled() &&
+  if (shared_ != nullptr && shared_->cache_enabled() &&
       !command.idempotency_key.empty()) {
     // Cluster mode: claim the key in Redis first; the writer gets the hint, never a verdict.
     auto held = std::make_shared<core::ReserveCommand>(std::move(command));

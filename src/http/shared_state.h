@@ -19,9 +19,10 @@ class SharedState {
  public:
   virtual ~SharedState() = default;
 
-  // True when availability reads go through the cache (cluster mode); false: the node's
-  // published state is the fast path and the cache is never asked.
-  virtual bool availability_cache_enabled() const = 0;
+  // True in cluster mode (--redis-cache): availability reads go through the cache and keyed
+  // reserves claim their key first. False: the node's published state is the fast path, the
+  // writer's records decide idempotency alone, and neither is asked of Redis.
+  virtual bool cache_enabled() const = 0;
   // The counters of `sku_id` from the cache; on a miss, the node's published counters (which
   // refill the cache). nullopt on an error, while Redis is down, or for an unknown SKU: the
   // caller answers from its own published state.

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <initializer_list>
 
 namespace fs::redis {
 namespace {
@@ -40,6 +41,20 @@ void WriteCounter(metrics::TextWriter& writer, std::string_view name, std::strin
                   const metrics::Counter& counter) {
   writer.Family(name, help, metrics::MetricType::kCounter);
   writer.SampleUnsigned(name, {}, counter.value());
+}
+
+struct ResultCounter {
+  std::string_view result;
+  const metrics::Counter* counter;
+};
+
+// One counter family with a `result` label.
+void WriteByResult(metrics::TextWriter& writer, std::string_view name, std::string_view help,
+                   std::initializer_list<ResultCounter> counters) {
+  writer.Family(name, help, metrics::MetricType::kCounter);
+  for (const ResultCounter& entry : counters) {
+    writer.SampleUnsigned(name, {{"result", entry.result}}, entry.counter->value());
+  }
 }
 
 }  // namespace
@@ -87,7 +102,7 @@ bool RedisServices::CacheBypassed() const {
 }
 
 void RedisServices::OnSkusChanged(const std::vector<std::string>& sku_ids) {
-  if (!availability_cache_enabled() || sku_ids.empty()) return;
+  if (!cache_enabled() || sku_ids.empty()) return;
   std::vector<std::string> argv;
   argv.reserve(sku_ids.size() + 1);
   argv.push_back("DEL");
@@ -117,7 +132,7 @@ std::optional<core::StockCounters> RedisServices::Refill(const std::string& sku_
 
 void RedisServices::GetCounters(const std::string& sku_id,
                                 std::function<void(std::optional<core::StockCounters>)> done) {
-  if (!availability_cache_enabled() || client_.health() == Health::kDown || CacheBypassed()) {
+  if (!cache_enabled() || client_.health() == Health::kDown || CacheBypassed()) {
     cache_errors_.Increment();
     return done(std::nullopt);
   }
@@ -186,33 +201,19 @@ std::string RedisServices::RenderMetrics() const {
                 metrics::MetricType::kCounter);
   writer.SampleUnsigned("flashsale_ratelimit_fallback_total", {},
                         limiter_ ? limiter_->fallbacks() : 0);
-  writer.Family("flashsale_availability_cache_total",
+  WriteByResult(writer, "flashsale_availability_cache_total",
                 "Availability reads through the Redis cache: hit, miss (refilled from the "
                 "node's state) or error (Redis down or failed; answered from the node's state).",
-                metrics::MetricType::kCounter);
-  writer.SampleUnsigned("flashsale_availability_cache_total", {{"result", "hit"}},
-                        cache_hits_.value());
-  writer.SampleUnsigned("flashsale_availability_cache_total", {{"result", "miss"}},
-                        cache_misses_.value());
-  writer.SampleUnsigned("flashsale_availability_cache_total", {{"result", "error"}},
-                        cache_errors_.value());
-  writer.Family("flashsale_availability_cache_invalidations_total",
+                {{"hit", &cache_hits_}, {"miss", &cache_misses_}, {"error", &cache_errors_}});
+  WriteByResult(writer, "flashsale_availability_cache_invalidations_total",
                 "DELs of cached availability after committed batches, by result.",
-                metrics::MetricType::kCounter);
-  writer.SampleUnsigned("flashsale_availability_cache_invalidations_total", {{"result", "sent"}},
-                        invalidations_sent_.value());
-  writer.SampleUnsigned("flashsale_availability_cache_invalidations_total", {{"result", "failed"}},
-                        invalidations_failed_.value());
-  writer.Family("flashsale_idempotency_fast_path_total",
+                {{"sent", &invalidations_sent_}, {"failed", &invalidations_failed_}});
+  WriteByResult(writer, "flashsale_idempotency_fast_path_total",
                 "Idempotency-Keys claimed in Redis (SET NX) before the writer: first_seen, seen "
                 "(a duplicate: the writer replays) or unknown (Redis down or failed).",
-                metrics::MetricType::kCounter);
-  writer.SampleUnsigned("flashsale_idempotency_fast_path_total", {{"result", "first_seen"}},
-                        idempotency_first_seen_.value());
-  writer.SampleUnsigned("flashsale_idempotency_fast_path_total", {{"result", "seen"}},
-                        idempotency_seen_.value());
-  writer.SampleUnsigned("flashsale_idempotency_fast_path_total", {{"result", "unknown"}},
-                        idempotency_unknown_.value());
+                {{"first_seen", &idempotency_first_seen_},
+                 {"seen", &idempotency_seen_},
+                 {"unknown", &idempotency_unknown_}});
   return writer.Take();
 }
 

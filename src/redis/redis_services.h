@@ -72,7 +72,7 @@ class RedisServices final : public http::SharedState {
   void Stop() { client_.Stop(); }
 
   // http::SharedState
-  bool availability_cache_enabled() const override {
+  bool cache_enabled() const override {
     return options_.availability_cache == AvailabilityCacheMode::kOn;
   }
   void GetCounters(const std::string& sku_id,

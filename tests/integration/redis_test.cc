@@ -44,14 +44,6 @@ HttpResponse ReserveFrom(HttpClient& http, const std::string& sku, const std::st
   return http.Post("/api/v1/products/" + sku + "/reserve", R"({"quantity":1})", std::move(headers));
 }
 
-SaleSpec BigSale(std::string sku) {
-  SaleSpec sale;
-  sale.sku_id = std::move(sku);
-  sale.total_stock = 10'000;
-  sale.per_user_limit = 1'000;
-  return sale;
-}
-
 // The value of an unlabelled or fully labelled sample, or -1.
 double Metric(std::uint16_t port, const std::string& sample) {
   HttpClient http(port);

@@ -18,6 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include "support/temp_dir.h"
+
 namespace fs::itest {
 namespace {
 
@@ -26,19 +28,6 @@ using Clock = std::chrono::steady_clock;
 // Start-up of an empty, unpersisted Redis takes milliseconds; this bound is for a loaded box.
 constexpr std::chrono::seconds kReadyTimeout{10};
 constexpr std::chrono::seconds kStopTimeout{10};
-
-std::filesystem::path MakeTempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/flashsale-redis-XXXXXX";
-  std::vector<char> buffer(pattern.begin(), pattern.end());
-  buffer.push_back('\0');
-  if (::mkdtemp(buffer.data()) == nullptr) {
-    std::cerr << "mkdtemp failed: " << std::strerror(errno) << "\n";
-    std::abort();
-  }
-  return std::filesystem::path(buffer.data());
-}
 
 // A port that was free a moment ago (the kernel's choice for port 0).
 std::uint16_t FreePort() {
@@ -68,7 +57,7 @@ std::string Resp(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-RedisServer::RedisServer() : dir_(MakeTempDir()) {}
+RedisServer::RedisServer() : dir_(MakeTempDir("flashsale-redis")) {}
 
 RedisServer::~RedisServer() {
   if (running()) {
