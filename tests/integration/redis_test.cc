@@ -4,10 +4,12 @@
 // with local buckets (same 429 shape), /readyz says degraded and the metrics show the
 // fallback, and once Redis is back the shared buckets are used again; the availability cache
 // (--redis-cache on) is deleted on every reserve, so a read after a 201 shows the new count;
-// an Idempotency-Key replays with Redis down and after Redis lost its data.
+// an Idempotency-Key replays with Redis down and after Redis lost its data; requests admitted
+// asynchronously keep their path, headers and body, and a bad token costs no bucket.
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -152,8 +154,23 @@ TEST_F(RedisClusterTest, RedisOutageFallsBackToLocalBucketsAndRecovers) {
   EXPECT_EQ(before.other, 0);
   EXPECT_EQ(redis_.Command({"EXISTS", "fs:rl:b:u:before"}), ":1");
 
+  // A client keeps firing while Redis goes away: every answer is a 201 or a proper 429.
+  std::atomic<bool> keep_firing{true};
+  Tally across_the_stop;
+  std::thread steady([&] {
+    while (keep_firing.load()) {
+      const Tally one = Fire(node.port(), "outage", "steady", "198.51.100.13", 1);
+      across_the_stop.created += one.created;
+      across_the_stop.throttled += one.throttled;
+      across_the_stop.other += one.other;
+    }
+  });
   ASSERT_TRUE(redis_.Stop());
   ASSERT_TRUE(AwaitRedisState(node.port(), "down"));
+  keep_firing.store(false);
+  steady.join();
+  EXPECT_EQ(across_the_stop.other, 0);
+  EXPECT_GT(across_the_stop.created + across_the_stop.throttled, 0);
   EXPECT_NE(http.Get("/readyz").body.find("degraded"), std::string::npos);
   EXPECT_EQ(Metric(node.port(), "flashsale_redis_up"), 0);
   // Served and limited by the node's own buckets, with the same 429s.
@@ -249,6 +266,48 @@ TEST_F(RedisClusterTest, IdempotencyHoldsWithRedisDownAndAfterRedisLostItsData) 
   auto sku = (*db)->ReadSku("idem");
   ASSERT_TRUE(sku);
   EXPECT_EQ(sku->rows.size(), 2U) << "two keys, two reservations";
+}
+
+TEST_F(RedisClusterTest, AdmittedRequestsKeepTheirPathHeadersAndBody) {
+  // The shared check completes after the handler returned: the request is copied and
+  // dispatched again. Every route behind the limiter must see the same request.
+  ServerProcess node(RedisNode(redis_));
+  ASSERT_TRUE(node.Start());
+  ASSERT_TRUE(AwaitRedisState(node.port(), "up"));
+  HttpClient http(node.port());
+  ASSERT_TRUE(CreateSaleOk(http, BigSale("admit")));
+  const HttpResponse reserved = Reserve(http, ReserveRequest()
+                                                  .Sku("admit")
+                                                  .User("dave")
+                                                  .Key("body-key", KeyPlacement::kBody)
+                                                  .Via(ReserveRoute::kBody));
+  ASSERT_EQ(reserved.status, 201) << reserved.body;
+  const auto reservation = ParseReservation(reserved.body);
+  ASSERT_TRUE(reservation);
+  const HttpResponse replayed = Reserve(http, ReserveRequest()
+                                                  .Sku("admit")
+                                                  .User("dave")
+                                                  .Key("body-key", KeyPlacement::kHeader)
+                                                  .Via(ReserveRoute::kProduct));
+  EXPECT_EQ(replayed.body, reserved.body) << "key from the body, then from the header";
+  const HttpResponse fetched = GetReservation(http, reservation->reservation_id, "dave");
+  EXPECT_EQ(fetched.status, 200);
+  EXPECT_EQ(ReservationStatusOf(fetched), "RESERVED");
+  EXPECT_EQ(GetReservation(http, reservation->reservation_id, "erin").status, 404);
+  const HttpResponse released = ReleaseReservation(http, reservation->reservation_id, "dave");
+  EXPECT_EQ(released.status, 200);
+  EXPECT_EQ(ReservationStatusOf(released), "RELEASED");
+  EXPECT_EQ(redis_.Command({"EXISTS", "fs:rl:b:u:dave"}), ":1");
+  // A bad token is answered 401 before any bucket is touched.
+  const HttpResponse forged =
+      http.Post("/api/v1/products/admit/reserve", R"({"quantity":1})",
+                {{"Authorization", "Bearer " + CraftToken(R"({"alg":"HS256","typ":"JWT"})",
+                                                          R"({"sub":"mallory","exp":4102444800})",
+                                                          "wrong-secret")}});
+  EXPECT_TRUE(IsError(forged, 401, "UNAUTHENTICATED"));
+  EXPECT_TRUE(IsError(http.Post("/api/v1/products/admit/reserve", R"({"quantity":1})"), 401,
+                      "UNAUTHENTICATED"));
+  EXPECT_EQ(redis_.Command({"EXISTS", "fs:rl:b:u:mallory"}), ":0");
 }
 
 }  // namespace
