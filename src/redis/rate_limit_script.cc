@@ -61,11 +61,11 @@ if ARGV[3] == '1' and tonumber(ARGV[4]) < tier then
   tier = tonumber(ARGV[4])
   tier_reason = 1
 end
-for i = 4, 6 do
-  local flag = redis.call('GET', KEYS[i])
-  if flag then
+local flags = redis.call('MGET', KEYS[4], KEYS[5], KEYS[6])
+for i = 1, 3 do
+  if flags[i] then
     tier = 0
-    tier_reason = tonumber(flag)
+    tier_reason = tonumber(flags[i])
     break
   end
 end
@@ -73,9 +73,13 @@ local rpm = tonumber(ARGV[5 + 2 * tier])
 local capacity = tonumber(ARGV[6 + 2 * tier]) * unit
 local units, times = {}, {}
 local tightest, tightest_units = 1, 0
+local buckets = redis.call('MGET', KEYS[1], KEYS[2], KEYS[3])
 for d = 1, 3 do
-  local bucket = redis.call('HMGET', KEYS[d], 'u', 't')
-  local u, t = tonumber(bucket[1]), tonumber(bucket[2])
+  local u, t
+  if buckets[d] then
+    local us, ts = string.match(buckets[d], '^(%d+):(%d+)$')
+    u, t = tonumber(us), tonumber(ts)
+  end
   if u == nil or t == nil then u, t = capacity, now end
   if now > t then
     local elapsed = now - t
@@ -96,8 +100,8 @@ end
 for d = 1, 3 do
   local u = units[d]
   if allowed == 1 then u = u - unit end
-  redis.call('HSET', KEYS[d], 'u', string.format('%d', u), 't', string.format('%d', times[d]))
-  redis.call('PEXPIRE', KEYS[d], math.floor((capacity - u + rpm - 1) / rpm) + 1000)
+  redis.call('SET', KEYS[d], string.format('%d:%d', u, times[d]), 'PX',
+             math.floor((capacity - u + rpm - 1) / rpm) + 1000)
 end
 return {allowed, tier, tier_reason, tightest - 1, tightest_units, capacity, detected_ip, detected_fp}
 )lua";

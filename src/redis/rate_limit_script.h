@@ -6,7 +6,7 @@
 //
 // Keys (all under "fs:rl:"; one Redis instance, not Redis Cluster: the script also writes the
 // bot flags of the other user ids a fingerprint drove, which it cannot declare in advance):
-//   b:u:<user> b:i:<ip> b:f:<fingerprint>   buckets, hash {u: units, t: updated ms}; expire
+//   b:u:<user> b:i:<ip> b:f:<fingerprint>   buckets, "<units>:<updated ms>"; expire
 //                                            when they would be full again (forgetting a full
 //                                            bucket is exact: a new one starts full)
 //   flag:u:<user> flag:i:<ip> flag:f:<fp>   bot flags, value = TierReason, expire = cool-down
