@@ -372,8 +372,13 @@ void Api::Handle(const Request& request, const boost::asio::any_io_executor& exe
     response.headers.emplace_back("Allow", match.allow);
     return exchange.respond(std::move(response));
   }
+  DispatchGuarded(match.route_id, request, match, std::move(exchange));
+}
+
+void Api::DispatchGuarded(int route_id, const Request& request, const Params& params,
+                          Exchange exchange) {
   try {
-    Dispatch(match.route_id, request, match, exchange);
+    Dispatch(route_id, request, params, exchange);
   } catch (const std::exception& error) {
     // Handlers do not throw by design; this is a bug or bad_alloc. Answer (with a code from
     // the public set: retrying may well succeed) rather than drop the connection.
@@ -455,7 +460,7 @@ void Api::AdmitThenDispatch(int route_id, const Request& request, Exchange excha
     boost::asio::post(exchange.executor, [this, route_id, held, exchange, decision]() {
       if (!decision.allowed) return exchange.respond(RateLimited(decision));
       const RouteMatch match = router_.Match(held->request.method, held->request.target);
-      Dispatch(route_id, held->request, match, exchange);
+      DispatchGuarded(route_id, held->request, match, exchange);
     });
   });
 }

@@ -86,6 +86,9 @@ class Api {
   using Params = RouteMatch;
 
   void Dispatch(int route_id, const Request& request, const Params& params, Exchange exchange);
+  // Dispatch, answering 503 if a handler throws (a bug or bad_alloc).
+  void DispatchGuarded(int route_id, const Request& request, const Params& params,
+                       Exchange exchange);
   void CreateSale(const Request& request, Exchange exchange);
   void AdminGetSale(const Request& request, const Params& params, Exchange exchange);
   void GetProduct(const Params& params, Exchange exchange);
