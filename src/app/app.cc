@@ -31,6 +31,7 @@
 #include "metrics/flashsale_metrics.h"
 #include "payment/gateway.h"
 #include "payment/worker.h"
+#include "redis/redis_services.h"
 #include "store/sqlite/sqlite_outbox.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -81,10 +82,14 @@ struct CommitListeners {
   std::atomic<events::Relay*> relay{nullptr};
   std::atomic<events::Relay*> notifier{nullptr};
   std::atomic<payment::PaymentWorker*> worker{nullptr};
+  std::atomic<redis::RedisServices*> redis{nullptr};
   void Notify() {
     if (auto* r = relay.load(std::memory_order_acquire)) r->Notify();
     if (auto* n = notifier.load(std::memory_order_acquire)) n->Notify();
     if (auto* w = worker.load(std::memory_order_acquire)) w->Notify();
+  }
+  void SkusChanged(const std::vector<std::string>& sku_ids) {
+    if (auto* r = redis.load(std::memory_order_acquire)) r->OnSkusChanged(sku_ids);
   }
 };
 
@@ -177,6 +182,9 @@ base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
   engine_options.on_completions_begin = [] { http::ReplyBatch::Begin(); };
   engine_options.on_completions_end = [] { http::ReplyBatch::Flush(); };
   engine_options.fairness_audit.individual_per_second_max = config.audit_throttled_per_second;
+  engine_options.on_skus_changed = [&listeners](const std::vector<std::string>& sku_ids) {
+    listeners.SkusChanged(sku_ids);
+  };
   return engine::Engine::Open(std::move(engine_options), std::move(*store), clock);
 }
 
@@ -258,6 +266,37 @@ std::unique_ptr<ratelimit::RateLimiter> MakeLimiter(const RateLimitConfig& confi
         AuditLimiterEvent(engine, event);
       });
 }
+// nullptr without --redis. The client connects in the background; until it is up (and
+// whenever it is down) the node works from local state.
+std::unique_ptr<redis::RedisServices> OpenRedis(const RedisConfig& config,
+                                                ratelimit::RateLimiter* limiter,
+                                                const base::Clock& clock,
+                                                const engine::Engine& engine) {
+  if (!config.url) return nullptr;
+  redis::ServicesOptions options;
+  options.client.url = *config.url;
+  options.client.connect_timeout = config.timeout;
+  options.client.command_timeout = config.timeout;
+  // kAuto turns the cache on only for a store shared by several nodes; the embedded SQLite
+  // store belongs to this node alone, so here auto means off.
+  options.availability_cache = config.cache == RedisCacheMode::kOn
+                                   ? redis::AvailabilityCacheMode::kOn
+                                   : redis::AvailabilityCacheMode::kOff;
+  spdlog::info("redis: {} (timeout {} ms); shared rate limits {}; availability cache and "
+               "idempotency fast path {}",
+               options.client.url.ToString(), config.timeout.count(),
+               limiter != nullptr ? "on" : "off (rate limiting off)",
+               options.availability_cache == redis::AvailabilityCacheMode::kOn ? "on" : "off");
+  auto services = std::make_unique<redis::RedisServices>(std::move(options), limiter, clock);
+  services->SetPublishedCounters(
+      [&engine](const std::string& sku_id) -> std::optional<core::StockCounters> {
+        const auto published = engine.FindSale(sku_id);
+        if (!published) return std::nullopt;
+        return published->counters;
+      });
+  return services;
+}
+
 // Every `interval`, logs the audit chain head and exposes it as metrics: an operator who keeps
 // these lines can later prove the chain was not rewritten (event N must still hash to H).
 class AuditCheckpointer {
@@ -369,7 +408,17 @@ int RunServer(Config config) {
   const std::string database_path =
       (std::filesystem::path(config.data_dir) / "flashsale.db").string();
   http::Api api({config.jwt_secret, config.admin_token, database_path}, **engine, http_metrics);
-  if (limiter) api.EnableRateLimiting(*limiter, config.rate_limit.trusted_proxies);
+  std::unique_ptr<redis::RedisServices> redis_services =
+      OpenRedis(config.redis, limiter.get(), clock, **engine);
+  if (redis_services) {
+    listeners.redis.store(redis_services.get(), std::memory_order_release);
+    api.EnableSharedState(*redis_services);
+  }
+  if (redis_services && redis_services->limiter() != nullptr) {
+    api.EnableAsyncRateLimiting(*redis_services->limiter(), config.rate_limit.trusted_proxies);
+  } else if (limiter) {
+    api.EnableRateLimiting(*limiter, config.rate_limit.trusted_proxies);
+  }
   http::ServerOptions server_options;
   server_options.host = config.listen_host;
   server_options.port = config.listen_port;
@@ -405,6 +454,8 @@ int RunServer(Config config) {
   worker.Stop();      // gateway calls in progress finish and queue their reports
   (*engine)->Stop();  // completes and commits everything queued; answers are posted to I/O
   checkpointer.reset();
+  listeners.redis.store(nullptr, std::memory_order_release);
+  if (redis_services) redis_services->Stop();  // sends what is queued (the last DELs)
   listeners.worker.store(nullptr, std::memory_order_release);
   listeners.relay.store(nullptr, std::memory_order_release);
   listeners.notifier.store(nullptr, std::memory_order_release);

@@ -53,6 +53,9 @@ struct RawFlags {
   std::string notification_webhook_url;
   std::string kafka_brokers;
   std::string kafka_topic = "flashsale.events";
+  std::string redis;
+  std::string redis_cache = "auto";
+  std::string redis_timeout_ms = "50";
 };
 
 base::Status Invalid(std::string message) { return base::InvalidArgument(std::move(message)); }
@@ -100,6 +103,40 @@ void AddRateLimitOptions(Option& option, RawFlags& raw) {
          "a device fingerprint using more user ids than this within 10 s becomes a bot");
   option("--bot-cooldown-seconds", raw.bot_cooldown_seconds, "FLASHSALE_BOT_COOLDOWN_SECONDS",
          "how long detected identities stay in the bot tier");
+}
+
+template <typename Option>
+void AddRedisOptions(Option& option, RawFlags& raw) {
+  option("--redis", raw.redis, "FLASHSALE_REDIS",
+         "redis://HOST[:PORT][/DB]: shared rate limits (and with --redis-cache the availability "
+         "cache and idempotency fast path); empty: none");
+  option("--redis-cache", raw.redis_cache, "FLASHSALE_REDIS_CACHE",
+         "auto|on|off: availability cache and idempotency fast path in Redis (auto: on for a "
+         "store shared by nodes)");
+  option("--redis-timeout-ms", raw.redis_timeout_ms, "FLASHSALE_REDIS_TIMEOUT_MS",
+         "Redis connect and reply timeout; slower counts as down (local fallback)");
+}
+
+base::Result<RedisConfig> ValidateRedis(const RawFlags& raw) {
+  RedisConfig config;
+  if (!raw.redis.empty()) {
+    auto url = redis::ParseRedisUrl(raw.redis);
+    if (!url) return url.error();
+    config.url = std::move(*url);
+  }
+  if (raw.redis_cache == "auto") {
+    config.cache = RedisCacheMode::kAuto;
+  } else if (raw.redis_cache == "on") {
+    config.cache = RedisCacheMode::kOn;
+  } else if (raw.redis_cache == "off") {
+    config.cache = RedisCacheMode::kOff;
+  } else {
+    return Invalid("--redis-cache must be auto, on or off, got '" + raw.redis_cache + "'");
+  }
+  auto timeout = ParseBounded(raw.redis_timeout_ms, "--redis-timeout-ms", 1, kRedisTimeoutMsLimit);
+  if (!timeout) return timeout.error();
+  config.timeout = std::chrono::milliseconds(*timeout);
+  return config;
 }
 
 base::Result<ratelimit::Tier> ParseTierName(const std::string& text) {
@@ -176,6 +213,7 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--idle-timeout-seconds", raw.idle_timeout_seconds, "FLASHSALE_IDLE_TIMEOUT_SECONDS",
          "idle or slow client deadline per request");
   AddRateLimitOptions(option, raw);
+  AddRedisOptions(option, raw);
   option("--audit-checkpoint-seconds", raw.audit_checkpoint_seconds,
          "FLASHSALE_AUDIT_CHECKPOINT_SECONDS",
          "interval of the audit chain head checkpoint (log line and metrics)");
@@ -349,6 +387,9 @@ base::Result<Config> Validate(const RawFlags& raw) {
   if (!rate_limit) return rate_limit.error();
   config.rate_limit = std::move(*rate_limit);
   FS_RETURN_IF_ERROR(ValidateSaga(raw, config));
+  auto redis = ValidateRedis(raw);
+  if (!redis) return redis.error();
+  config.redis = std::move(*redis);
   return config;
 }
 

@@ -8,11 +8,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "ratelimit/client_identity.h"
 #include "ratelimit/rate_limiter.h"
 #include "core/order.h"
+#include "redis/redis_url.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace fs::app {
@@ -54,6 +56,21 @@ inline constexpr std::int64_t kPaymentConcurrencyLimit = 256;
 inline constexpr std::int64_t kSimulatedLatencyMsLimit = 60'000;
 enum class LogLevel : std::uint8_t { kTrace, kDebug, kInfo, kWarn, kError };
 
+// --redis-cache: the availability cache and idempotency fast path in Redis. auto = on when the
+// store is shared by several nodes (cluster mode), off on the embedded single-node store, whose
+// published in-memory state is already the fastest and always current source.
+enum class RedisCacheMode : std::uint8_t { kAuto, kOn, kOff };
+// Largest --redis-timeout-ms: beyond a second every request would wait that long for a dead
+// Redis before falling back; the point of the fallback is not to wait.
+inline constexpr std::int64_t kRedisTimeoutMsLimit = 1000;
+
+// --redis and its tunables (docs/operations.md, "Redis").
+struct RedisConfig {
+  std::optional<redis::RedisUrl> url;  // nullopt: no Redis (everything node-local)
+  RedisCacheMode cache = RedisCacheMode::kAuto;
+  std::chrono::milliseconds timeout{50};  // connect and per-reply timeout
+};
+
 struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
@@ -81,6 +98,7 @@ struct Config {
   std::string kafka_brokers;             // kKafka: bootstrap.servers
   std::string kafka_topic = "flashsale.events";
   RateLimitConfig rate_limit;
+  RedisConfig redis;
   // How often the audit chain head is logged and exported as metrics.
   std::chrono::seconds audit_checkpoint{60};
   // Throttled reserve attempts (and detections) written as individual audit events per

@@ -40,6 +40,14 @@ enum class ReserveOutcome : std::uint8_t {
   kSaleClosed,
 };
 
+// What the Redis idempotency fast path (src/redis/idempotency_fast_path.h) saw for a reserve's
+// Idempotency-Key before it reached the writer. A hint, never the truth: kFirstSeen can be
+// wrong when Redis lost its data, kSeenBefore when the first request was refused or never
+// committed. The single-node engine keeps every key of the last 24 h in memory and ignores
+// it; a store shared by several nodes may skip its own lookup of a key only on kFirstSeen and
+// must still insert under its unique key (docs/architecture.md, "Idempotency").
+enum class IdempotencyHint : std::uint8_t { kUnknown, kFirstSeen, kSeenBefore };
+
 struct ReserveCommand {
   std::string sku_id;
   std::string user_id;
@@ -49,6 +57,7 @@ struct ReserveCommand {
   // (Default initializers keep 4-field aggregate initialization warning-free.)
   std::optional<std::string> client_ip = std::nullopt;
   std::optional<std::string> device_fingerprint = std::nullopt;
+  IdempotencyHint idempotency_hint = IdempotencyHint::kUnknown;
 };
 
 struct ReserveResult {

@@ -433,9 +433,11 @@ void Engine::ProcessBatch(std::vector<Command>& batch, DrainScope fairness_scope
     // Only batches that wrote something count as commits; idle wake-ups are not batches.
     const bool wrote = !inventory_.mutations().empty();
     if (wrote) stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
-    Publish(inventory_.CommitBatch());
+    const std::vector<std::string> changed_skus = inventory_.CommitBatch();
+    Publish(changed_skus);
     PublishAuditHead();
     fairness_pending_.clear();
+    if (!changed_skus.empty() && options_.on_skus_changed) options_.on_skus_changed(changed_skus);
     stats_.reservations_expired.fetch_add(expired, std::memory_order_relaxed);
     if (wrote && options_.on_committed) options_.on_committed();
   } else {

@@ -74,6 +74,10 @@ struct Options {
   // (http::ReplyBatch). Must not block. May be empty.
   std::function<void()> on_completions_begin;
   std::function<void()> on_completions_end;
+  // Told (on the writer thread) after a successful batch, after its snapshots were published
+  // and before its commands complete, with the SKUs whose published state changed (the Redis
+  // availability cache deletes them). Must not block. May be empty.
+  std::function<void(const std::vector<std::string>&)> on_skus_changed;
   // Told (on the writer thread) when a commit fails; for logs. May be empty.
   std::function<void(const base::Status&)> on_commit_failure;
 };

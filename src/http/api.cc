@@ -192,6 +192,72 @@ ratelimit::RequestIdentity IdentityOf(const Request& request, std::string user_i
   return identity;
 }
 
+// The routes behind AuthenticateUser, which the rate limiter guards.
+bool IsRateLimitedRoute(int route_id) {
+  switch (static_cast<RouteId>(route_id)) {
+    case kReserveForSku:
+    case kReserve:
+    case kGetReservation:
+    case kReleaseReservation:
+    case kCheckout:
+    case kCheckoutAlias:
+    case kGetOrder: return true;
+    default: return false;
+  }
+}
+
+// A request copied out of the connection's buffers, for handlers that continue after an
+// asynchronous step (the views of `request` point into the strings beside it).
+struct HeldRequest {
+  std::string target;
+  std::string body;
+  std::string peer_address;
+  std::optional<std::string> authorization;
+  std::optional<std::string> idempotency_key;
+  std::optional<std::string> forwarded_for;
+  std::optional<std::string> user_agent;
+  std::optional<std::string> accept_language;
+  std::optional<std::string> device_id;
+  std::string admitted_user_id;
+  Request request;
+};
+
+std::optional<std::string> CopyOf(std::optional<std::string_view> view) {
+  if (!view) return std::nullopt;
+  return std::string(*view);
+}
+std::optional<std::string_view> ViewOf(const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  return std::string_view(*text);
+}
+
+std::shared_ptr<const HeldRequest> HoldAdmitted(const Request& source, std::string user_id) {
+  auto held = std::make_shared<HeldRequest>();
+  held->target = std::string(source.target);
+  held->body = std::string(source.body);
+  held->peer_address = std::string(source.peer_address);
+  held->authorization = CopyOf(source.authorization);
+  held->idempotency_key = CopyOf(source.idempotency_key);
+  held->forwarded_for = CopyOf(source.forwarded_for);
+  held->user_agent = CopyOf(source.user_agent);
+  held->accept_language = CopyOf(source.accept_language);
+  held->device_id = CopyOf(source.device_id);
+  held->admitted_user_id = std::move(user_id);
+  Request& request = held->request;
+  request.method = source.method;
+  request.target = held->target;
+  request.body = held->body;
+  request.peer_address = held->peer_address;
+  request.authorization = ViewOf(held->authorization);
+  request.idempotency_key = ViewOf(held->idempotency_key);
+  request.forwarded_for = ViewOf(held->forwarded_for);
+  request.user_agent = ViewOf(held->user_agent);
+  request.accept_language = ViewOf(held->accept_language);
+  request.device_id = ViewOf(held->device_id);
+  request.admitted_user_id = held->admitted_user_id;
+  return held;
+}
+
 Response AdminSaleResponse(const engine::AdminSaleReply& reply, base::Time now) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
   const core::AdminSaleResult& result = reply.result;
@@ -311,8 +377,13 @@ void Api::Handle(const Request& request, const boost::asio::any_io_executor& exe
     response.headers.emplace_back("Allow", match.allow);
     return exchange.respond(std::move(response));
   }
+  DispatchGuarded(match.route_id, request, match, std::move(exchange));
+}
+
+void Api::DispatchGuarded(int route_id, const Request& request, const Params& params,
+                          Exchange exchange) {
   try {
-    Dispatch(match.route_id, request, match, exchange);
+    Dispatch(route_id, request, params, exchange);
   } catch (const std::exception& error) {
     // Handlers do not throw by design; this is a bug or bad_alloc. Answer (with a code from
     // the public set: retrying may well succeed) rather than drop the connection.
@@ -323,6 +394,9 @@ void Api::Handle(const Request& request, const boost::asio::any_io_executor& exe
 }
 
 void Api::Dispatch(int route_id, const Request& request, const Params& params, Exchange exchange) {
+  if (async_limiter_ != nullptr && !request.admitted_user_id && IsRateLimitedRoute(route_id)) {
+    return AdmitThenDispatch(route_id, request, std::move(exchange));
+  }
   switch (static_cast<RouteId>(route_id)) {
     case kCreateSale:
       return CreateSale(request, std::move(exchange));
@@ -359,6 +433,7 @@ void Api::Dispatch(int route_id, const Request& request, const Params& params, E
 
 std::variant<std::string, Response> Api::AuthenticateUser(const Request& request,
                                                           const OnThrottled& on_throttled) const {
+  if (request.admitted_user_id) return std::string(*request.admitted_user_id);
   const std::optional<std::string_view> token = BearerToken(request.authorization);
   if (!token) return Unauthenticated("missing bearer token");
   auth::VerifyResult verified = jwt_verifier_.Verify(*token, engine_.clock().Now());
@@ -375,6 +450,37 @@ std::variant<std::string, Response> Api::AuthenticateUser(const Request& request
     }
   }
   return std::move(verified.claims.subject);
+}
+
+void Api::AdmitThenDispatch(int route_id, const Request& request, Exchange exchange) {
+  const std::optional<std::string_view> token = BearerToken(request.authorization);
+  auth::VerifyResult verified;
+  if (token) verified = jwt_verifier_.Verify(*token, engine_.clock().Now());
+  // Unauthenticated requests never cost a bucket (the same answers as AuthenticateUser).
+  if (!token) return exchange.respond(Unauthenticated("missing bearer token"));
+  if (verified.error != auth::JwtError::kOk) {
+    return exchange.respond(Unauthenticated(auth::JwtErrorMessage(verified.error)));
+  }
+  std::shared_ptr<const HeldRequest> held = HoldAdmitted(request, verified.claims.subject);
+  ratelimit::RequestIdentity identity = IdentityOf(
+      held->request, std::move(verified.claims.subject), verified.claims.tier, trusted_proxies_);
+  // A throttled reserve is audited like in the synchronous path (Reserve): keep what the
+  // audit record needs; the identity itself goes to the limiter.
+  const bool is_reserve = route_id == kReserve || route_id == kReserveForSku;
+  auto audited_identity = is_reserve ? std::make_shared<const ratelimit::RequestIdentity>(identity)
+                                     : nullptr;
+  async_limiter_->Check(std::move(identity), [this, route_id, held, exchange,
+                                              audited_identity](ratelimit::Decision decision) {
+    boost::asio::post(exchange.executor, [this, route_id, held, exchange, decision,
+                                          audited_identity]() {
+      const RouteMatch match = router_.Match(held->request.method, held->request.target);
+      if (!decision.allowed) {
+        if (audited_identity) AuditThrottled(held->request, match, decision, *audited_identity);
+        return exchange.respond(RateLimited(decision));
+      }
+      DispatchGuarded(route_id, held->request, match, exchange);
+    });
+  });
 }
 
 std::optional<Response> Api::AuthenticateAdmin(const Request& request) const {
@@ -421,10 +527,24 @@ void Api::GetProduct(const Params& params, Exchange exchange) {
 void Api::GetAvailability(const Params& params, Exchange exchange) {
   const auto published = engine_.FindSale(std::string(params.params[0]));
   if (!published) return exchange.respond(SkuNotFound());
-  const core::SaleStatus status =
-      core::ComputeSaleStatus(published->sale, published->counters, engine_.clock().Now());
-  exchange.respond(JsonResponse(
-      200, RenderAvailability(published->sale.sku_id, published->counters.available(), status)));
+  const base::Clock* clock = &engine_.clock();
+  auto render = [published, clock](const core::StockCounters& counters) {
+    const core::SaleStatus status =
+        core::ComputeSaleStatus(published->sale, counters, clock->Now());
+    return JsonResponse(
+        200, RenderAvailability(published->sale.sku_id, counters.available(), status));
+  };
+  if (shared_ == nullptr || !shared_->cache_enabled()) {
+    return exchange.respond(render(published->counters));
+  }
+  // Cluster mode: the shared cache (or, on a miss or while Redis is down, this node's state).
+  shared_->GetCounters(
+      published->sale.sku_id,
+      [published, render, exchange](std::optional<core::StockCounters> cached) {
+        const core::StockCounters counters = cached.value_or(published->counters);
+        boost::asio::post(exchange.executor,
+                          [render, exchange, counters] { exchange.respond(render(counters)); });
+      });
 }
 
 namespace {
@@ -444,21 +564,27 @@ std::optional<std::string> ThrottledSku(const Request& request, const RouteMatch
 
 }  // namespace
 
+void Api::AuditThrottled(const Request& request, const RouteMatch& params,
+                         const ratelimit::Decision& decision,
+                         const ratelimit::RequestIdentity& identity) {
+  engine::FairnessEvent event;
+  event.kind = engine::FairnessEvent::Kind::kThrottled;
+  event.user_id = identity.user_id;
+  event.sku_id = ThrottledSku(request, params);
+  event.client_ip = identity.client_ip.ToString();
+  event.device_fingerprint = identity.fingerprint;
+  event.reason = std::string(ratelimit::ThrottleReasonName(decision.reason));
+  event.tier = std::string(ratelimit::TierName(decision.tier));
+  event.at = engine_.clock().Now();
+  engine_.fairness_audit().Offer(std::move(event));
+}
+
 void Api::Reserve(const Request& request, const Params& params, Exchange exchange) {
   // A throttled attempt is still an attempt: it goes to the audit trail (outcome THROTTLED)
   // through the engine's bounded side channel, without waiting for the writer.
   auto user = AuthenticateUser(request, [&](const ratelimit::Decision& decision,
                                             const ratelimit::RequestIdentity& identity) {
-    engine::FairnessEvent event;
-    event.kind = engine::FairnessEvent::Kind::kThrottled;
-    event.user_id = identity.user_id;
-    event.sku_id = ThrottledSku(request, params);
-    event.client_ip = identity.client_ip.ToString();
-    event.device_fingerprint = identity.fingerprint;
-    event.reason = std::string(ratelimit::ThrottleReasonName(decision.reason));
-    event.tier = std::string(ratelimit::TierName(decision.tier));
-    event.at = engine_.clock().Now();
-    engine_.fairness_audit().Offer(std::move(event));
+    AuditThrottled(request, params, decision, identity);
   });
   if (auto* denied = std::get_if<Response>(&user)) return exchange.respond(std::move(*denied));
   auto body = ParseReserveBody(request.body);
@@ -489,6 +615,18 @@ void Api::Reserve(const Request& request, const Params& params, Exchange exchang
   const ratelimit::RequestIdentity client = IdentityOf(request, "", "", trusted_proxies_);
   command.client_ip = client.client_ip.ToString();
   command.device_fingerprint = client.fingerprint;
+  if (shared_ != nullptr && shared_->cache_enabled() &&
+      !command.idempotency_key.empty()) {
+    // Cluster mode: claim the key in Redis first; the writer gets the hint, never a verdict.
+    auto held = std::make_shared<core::ReserveCommand>(std::move(command));
+    return shared_->ClaimIdempotencyKey(
+        held->user_id, held->idempotency_key, [this, held, exchange](core::IdempotencyHint hint) {
+          held->idempotency_hint = hint;
+          engine_.Reserve(std::move(*held), PostBack<engine::ReserveReply>(
+                                                exchange.executor, exchange.respond,
+                                                &ReserveResponse));
+        });
+  }
   engine_.Reserve(std::move(command),
                   PostBack<engine::ReserveReply>(exchange.executor, std::move(exchange.respond),
                                                  &ReserveResponse));
@@ -671,19 +809,28 @@ void Api::Readyz(Exchange exchange) {
     return exchange.respond(
         OutcomeResponse({503, code::kUnavailable, "the engine stopped after a failed commit"}));
   }
+  if (shared_ != nullptr) {
+    // Still ready: without Redis the node serves correctly from local state, so a load
+    // balancer must keep it; the body tells operators what is missing.
+    return exchange.respond(JsonResponse(200, shared_->up()
+                                                  ? R"({"status":"ok","redis":"up"})"
+                                                  : R"({"status":"degraded","redis":"down"})"));
+  }
   exchange.respond(JsonResponse(200, RenderStatusBody("ok")));
 }
 
 void Api::Metrics(Exchange exchange) {
   std::string body = metrics::RenderMetrics(engine_, metrics_);
   metrics::TextWriter limiter_writer;
-  if (limiter_ != nullptr) {
-    const ratelimit::LimiterSnapshot snapshot = limiter_->Snapshot();
+  if (limiter_ != nullptr || async_limiter_ != nullptr) {
+    const ratelimit::LimiterSnapshot snapshot =
+        limiter_ != nullptr ? limiter_->Snapshot() : async_limiter_->Snapshot();
     metrics::WriteRateLimitMetrics(&snapshot, limiter_writer);
   } else {
     metrics::WriteRateLimitMetrics(nullptr, limiter_writer);
   }
   body += limiter_writer.Take();
+  if (shared_ != nullptr) body += shared_->RenderMetrics();
   exchange.respond(Response{200, std::move(body), kMetricsContentType});
 }
 

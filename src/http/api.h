@@ -21,6 +21,8 @@
 #include "http/exchange.h"
 #include "http/router.h"
 #include "metrics/flashsale_metrics.h"
+#include "http/shared_state.h"
+#include "ratelimit/async_limiter.h"
 #include "ratelimit/client_identity.h"
 #include "ratelimit/rate_limiter.h"
 
@@ -61,6 +63,19 @@ class Api {
     trusted_proxies_ = std::move(trusted_proxies);
   }
 
+  // Rate limiting through an asynchronous (shared, Redis) limiter instead: the check runs
+  // before the handler, and the handler continues on the connection's executor once admitted.
+  // REQUIRES: called before the server starts; `limiter` outlives the Api.
+  void EnableAsyncRateLimiting(ratelimit::AsyncLimiter& limiter,
+                               ratelimit::CidrList trusted_proxies) {
+    async_limiter_ = &limiter;
+    trusted_proxies_ = std::move(trusted_proxies);
+  }
+  // State shared by the nodes (Redis): availability cache (when enabled), idempotency fast
+  // path, "degraded" in /readyz while it is down, its metrics. REQUIRES: called before the
+  // server starts; `shared` outlives the Api.
+  void EnableSharedState(SharedState& shared) { shared_ = &shared; }
+
   // After this, /readyz answers 503 so load balancers stop sending traffic.
   void SetShuttingDown() { shutting_down_.store(true, std::memory_order_release); }
 
@@ -72,6 +87,9 @@ class Api {
   using Params = RouteMatch;
 
   void Dispatch(int route_id, const Request& request, const Params& params, Exchange exchange);
+  // Dispatch, answering 503 if a handler throws (a bug or bad_alloc).
+  void DispatchGuarded(int route_id, const Request& request, const Params& params,
+                       Exchange exchange);
   void CreateSale(const Request& request, Exchange exchange);
   void AdminGetSale(const Request& request, const Params& params, Exchange exchange);
   void GetProduct(const Params& params, Exchange exchange);
@@ -99,9 +117,18 @@ class Api {
   // The user id from a valid JWT, or the 401 response to send; with a limiter, also the
   // 429 RATE_LIMITED response when the request is over a limit (checked after the token,
   // so unauthenticated floods cost a signature check and never a bucket); `on_throttled`
-  // (may be empty) is called before that 429 is returned.
+  // (may be empty) is called before that 429 is returned. A request already admitted by the
+  // async limiter (Request::admitted_user_id) passes at once.
   std::variant<std::string, Response> AuthenticateUser(const Request& request,
                                                        const OnThrottled& on_throttled = {}) const;
+  // With an async limiter: verifies the token, checks the limiter, and on admission dispatches
+  // a held copy of the request marked admitted (429 when refused, 401 without a valid token).
+  void AdmitThenDispatch(int route_id, const Request& request, Exchange exchange);
+  // A reserve attempt the limiter refused goes to the audit trail (outcome THROTTLED) through
+  // the engine's bounded side channel, without waiting for the writer.
+  void AuditThrottled(const Request& request, const RouteMatch& params,
+                      const ratelimit::Decision& decision,
+                      const ratelimit::RequestIdentity& identity);
   // nullopt when the admin token matches, else the 401 response to send.
   std::optional<Response> AuthenticateAdmin(const Request& request) const;
 
@@ -114,6 +141,8 @@ class Api {
   std::atomic<bool> shutting_down_{false};
   ratelimit::RateLimiter* limiter_ = nullptr;  // nullptr: rate limiting off
   ratelimit::CidrList trusted_proxies_;
+  ratelimit::AsyncLimiter* async_limiter_ = nullptr;  // nullptr: no shared rate limiting
+  SharedState* shared_ = nullptr;                      // nullptr: no Redis
 };
 
 // Builders of common responses.

@@ -35,6 +35,9 @@ struct Request {
   std::optional<std::string_view> user_agent;       // User-Agent
   std::optional<std::string_view> accept_language;  // Accept-Language
   std::optional<std::string_view> device_id;        // X-Device-Id
+  // Set by the Api only (never from the wire): the user id of a request whose token was
+  // verified and which an asynchronous rate limiter (Redis) already admitted.
+  std::optional<std::string_view> admitted_user_id;
 };
 
 struct Response {

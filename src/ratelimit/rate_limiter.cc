@@ -9,6 +9,34 @@ namespace {
 
 std::int64_t CeilSeconds(std::int64_t millis) { return (millis + 999) / 1000; }
 
+LimiterEvent MakeEvent(LimiterEvent::Kind kind, std::string_view reason, Tier tier,
+                       const RequestIdentity& identity, const std::string& ip_key,
+                       std::int64_t now_ms) {
+  LimiterEvent event;
+  event.kind = kind;
+  event.reason = reason;
+  event.tier = tier;
+  event.user_id = identity.user_id;
+  event.client_ip = ip_key;
+  event.fingerprint = identity.fingerprint;
+  event.at = base::TimeFromMillis(now_ms);
+  return event;
+}
+
+// The client-facing numbers of a decision from its tightest bucket.
+void FillNumbers(Decision& decision, const CheckOutcome& outcome) {
+  const TierLimit& limit = decision.limit;
+  decision.allowed = outcome.allowed;
+  if (!outcome.allowed) {
+    decision.reason = outcome.tightest;
+    decision.retry_after_seconds = std::max<std::int64_t>(
+        1, CeilSeconds(MillisUntil(outcome.tightest_units, kUnitsPerRequest, limit)));
+  }
+  decision.remaining = WholeRequests(outcome.tightest_units);
+  decision.reset_seconds =
+      CeilSeconds(MillisUntil(outcome.tightest_units, outcome.capacity_units, limit));
+}
+
 }  // namespace
 
 std::string_view ThrottleReasonName(ThrottleReason reason) {
@@ -63,15 +91,8 @@ void RateLimiter::Raise(const std::string& key, TierReason reason, std::int64_t 
 void RateLimiter::Detect(const RequestIdentity& identity, const std::string& ip_key,
                          std::int64_t now_ms, std::vector<LimiterEvent>& events) {
   auto detected = [&](TierReason reason) {
-    LimiterEvent event;
-    event.kind = LimiterEvent::Kind::kBotDetected;
-    event.reason = TierReasonName(reason);
-    event.tier = Tier::kBot;
-    event.user_id = identity.user_id;
-    event.client_ip = ip_key;
-    event.fingerprint = identity.fingerprint;
-    event.at = base::TimeFromMillis(now_ms);
-    events.push_back(event);
+    events.push_back(MakeEvent(LimiterEvent::Kind::kBotDetected, TierReasonName(reason),
+                               Tier::kBot, identity, ip_key, now_ms));
     detections_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   };
   RateWindow& rate = ip_rates_.FindOrInsert(ip_key, [now_ms] { return RateWindow{now_ms, 0}; });
@@ -155,35 +176,53 @@ Decision RateLimiter::Check(const RequestIdentity& identity) {
         tightest_units = view.units;
       }
     }
-    decision.allowed = tightest_units >= kUnitsPerRequest;
-    if (decision.allowed) {
+    CheckOutcome outcome;
+    outcome.allowed = tightest_units >= kUnitsPerRequest;
+    outcome.tightest = static_cast<ThrottleReason>(tightest);
+    outcome.capacity_units = capacity;
+    if (outcome.allowed) {
       for (TokenBucket* bucket : buckets) bucket->Take();
       tightest_units -= kUnitsPerRequest;
-    } else {
-      decision.reason = static_cast<ThrottleReason>(tightest);
-      decision.retry_after_seconds = std::max<std::int64_t>(
-          1, CeilSeconds(MillisUntil(tightest_units, kUnitsPerRequest, limit)));
     }
-    decision.remaining = WholeRequests(tightest_units);
-    decision.reset_seconds = CeilSeconds(MillisUntil(tightest_units, capacity, limit));
+    outcome.tightest_units = tightest_units;
+    FillNumbers(decision, outcome);
   }
+  Report(identity, ip_key, decision, now_ms, events);
+  return decision;
+}
+
+Decision RateLimiter::Record(const RequestIdentity& identity, const CheckOutcome& outcome) {
+  const std::int64_t now_ms = base::ToMillis(clock_.Now());
+  const std::string ip_key = identity.client_ip.ToString();
+  std::vector<LimiterEvent> events;
+  for (TierReason reason : {TierReason::kBotIpRate, TierReason::kBotFingerprintUsers}) {
+    if (!outcome.detected[static_cast<std::size_t>(reason)]) continue;
+    detections_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+    events.push_back(MakeEvent(LimiterEvent::Kind::kBotDetected, TierReasonName(reason),
+                               Tier::kBot, identity, ip_key, now_ms));
+  }
+  Decision decision;
+  decision.tier = outcome.tier;
+  decision.tier_reason = outcome.tier_reason;
+  decision.limit = options_.tiers[static_cast<std::size_t>(outcome.tier)];
+  FillNumbers(decision, outcome);
+  Report(identity, ip_key, decision, now_ms, events);
+  return decision;
+}
+
+void RateLimiter::Report(const RequestIdentity& identity, const std::string& ip_key,
+                         const Decision& decision, std::int64_t now_ms,
+                         std::vector<LimiterEvent>& events) {
   if (!decision.allowed) {
     throttled_[static_cast<std::size_t>(decision.reason)][static_cast<std::size_t>(decision.tier)]
         .fetch_add(1, std::memory_order_relaxed);
-    LimiterEvent event;
-    event.kind = LimiterEvent::Kind::kThrottled;
-    event.reason = ThrottleReasonName(decision.reason);
-    event.tier = decision.tier;
-    event.user_id = identity.user_id;
-    event.client_ip = ip_key;
-    event.fingerprint = identity.fingerprint;
-    event.at = base::TimeFromMillis(now_ms);
-    events.push_back(event);
+    events.push_back(MakeEvent(LimiterEvent::Kind::kThrottled,
+                               ThrottleReasonName(decision.reason), decision.tier, identity,
+                               ip_key, now_ms));
   }
   if (on_event_) {
     for (const LimiterEvent& event : events) on_event_(event);
   }
-  return decision;
 }
 
 LimiterSnapshot RateLimiter::Snapshot() const {

@@ -115,12 +115,28 @@ struct LimiterSnapshot {
   std::uint64_t evictions = 0;
 };
 
+// One check's outcome as plain numbers: what Check() computes under its lock, and what the
+// shared (cross-node) buckets compute atomically in Redis (src/redis/shared_rate_limiter.h),
+// so both modes answer with the same Decision, metrics and events.
+struct CheckOutcome {
+  bool allowed = false;
+  Tier tier = Tier::kNormal;
+  TierReason tier_reason = TierReason::kClaim;
+  ThrottleReason tightest = ThrottleReason::kUserLimit;  // the bucket with the fewest tokens
+  std::int64_t tightest_units = 0;  // after taking (allowed) or as found (refused)
+  std::int64_t capacity_units = 0;  // of the tier's buckets
+  std::array<bool, kTierReasonCount> detected{};  // detections this check made
+};
+
 class RateLimiter {
  public:
   // REQUIRES: `clock` outlives the limiter; every tier has rpm >= 1 and burst >= 1.
   RateLimiter(LimiterOptions options, const base::Clock& clock, LimiterEventHook on_event = {});
 
   Decision Check(const RequestIdentity& identity);
+  // A check decided elsewhere (the shared buckets): the Decision Check() would give for the
+  // same numbers, counted and reported like a local one. Touches no local bucket.
+  Decision Record(const RequestIdentity& identity, const CheckOutcome& outcome);
   LimiterSnapshot Snapshot() const;
   const LimiterOptions& options() const { return options_; }
 
@@ -144,6 +160,9 @@ class RateLimiter {
   void Detect(const RequestIdentity& identity, const std::string& ip_key, std::int64_t now_ms,
               std::vector<LimiterEvent>& events);
   void Raise(const std::string& key, TierReason reason, std::int64_t now_ms);
+  // Counts a refusal, appends its event and hands all `events` to the hook (no lock held).
+  void Report(const RequestIdentity& identity, const std::string& ip_key, const Decision& decision,
+              std::int64_t now_ms, std::vector<LimiterEvent>& events);
   Decision EffectiveTier(const RequestIdentity& identity, const std::string& ip_key,
                          std::int64_t now_ms);
 

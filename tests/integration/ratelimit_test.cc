@@ -50,14 +50,6 @@ HttpResponse ReserveAs(HttpClient& http, const std::string& sku, const Client& w
   return http.Post("/api/v1/products/" + sku + "/reserve", R"({"quantity":1})", std::move(headers));
 }
 
-SaleSpec BigSale(std::string sku) {
-  SaleSpec sale;
-  sale.sku_id = std::move(sku);
-  sale.total_stock = 10'000;
-  sale.per_user_limit = 1'000;
-  return sale;
-}
-
 ::testing::AssertionResult IsRateLimited(const HttpResponse& response) {
   auto error = IsError(response, 429, "RATE_LIMITED");
   if (!error) return error;

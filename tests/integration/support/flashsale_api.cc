@@ -134,6 +134,14 @@ HttpResponse CreateSale(HttpClient& client, const SaleSpec& sale) {
   return client.Post("/admin/v1/skus", sale.ToJson(), AdminAuth());
 }
 
+SaleSpec BigSale(std::string sku_id) {
+  SaleSpec sale;
+  sale.sku_id = std::move(sku_id);
+  sale.total_stock = 10'000;
+  sale.per_user_limit = 1'000;
+  return sale;
+}
+
 ::testing::AssertionResult CreateSaleOk(HttpClient& client, const SaleSpec& sale) {
   const HttpResponse response = CreateSale(client, sale);
   if (response.status != 201) {

@@ -79,6 +79,9 @@ struct SaleSpec {
 HttpResponse CreateSale(HttpClient& client, const SaleSpec& sale);
 // CreateSale that must answer 201.
 ::testing::AssertionResult CreateSaleOk(HttpClient& client, const SaleSpec& sale);
+// A sale that neither sells out nor hits its per-user limit in a test (10,000 units, 1,000
+// per user): what limits a request is then something else, e.g. the rate limiter.
+SaleSpec BigSale(std::string sku_id);
 
 // ---- reservations -------------------------------------------------------------------------
 

@@ -18,6 +18,8 @@
 #include <sstream>
 #include <string_view>
 
+#include "support/temp_dir.h"
+
 extern char** environ;
 
 namespace fs::itest {
@@ -28,19 +30,6 @@ using Clock = std::chrono::steady_clock;
 constexpr std::string_view kListeningPrefix = "flashsale listening on http://";
 // How much of the server's stderr a failing test prints.
 constexpr std::size_t kStderrTailBytes = 16 * 1024;
-
-std::filesystem::path MakeTempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern =
-      std::string(base != nullptr && *base != '\0' ? base : "/tmp") + "/flashsale-itest-XXXXXX";
-  std::vector<char> buffer(pattern.begin(), pattern.end());
-  buffer.push_back('\0');
-  if (::mkdtemp(buffer.data()) == nullptr) {
-    std::cerr << "mkdtemp failed: " << std::strerror(errno) << "\n";
-    std::abort();
-  }
-  return std::filesystem::path(buffer.data());
-}
 
 std::string DescribeWaitStatus(int status) {
   if (WIFEXITED(status)) return "exit code " + std::to_string(WEXITSTATUS(status));
@@ -106,7 +95,7 @@ std::uint16_t ParseListeningPort(const std::string& text) {
 }  // namespace
 
 ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options)) {
-  root_dir_ = MakeTempDir();
+  root_dir_ = MakeTempDir("flashsale-itest");
   data_dir_ = root_dir_ / "data";
   stderr_path_ = root_dir_ / "server-stderr.log";
   std::filesystem::create_directories(data_dir_);
