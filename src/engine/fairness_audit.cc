@@ -20,8 +20,8 @@ void AppendKeyPart(std::string& key, std::string_view part) {
 // Length-prefixed, so no two identities share a key whatever bytes they hold.
 std::string AggregateKey(const FairnessEvent& event) {
   std::string key;
-  key.reserve(32 + event.user_id.size() + event.client_ip.size() +
-              event.device_fingerprint.size() + event.reason.size() + event.tier.size());
+  key.reserve(32 + event.user_id.size() + event.client_ip.size() + event.device_fingerprint.size() +
+              event.reason.size() + event.tier.size());
   key += event.kind == FairnessEvent::Kind::kThrottled ? 'T' : 'B';
   AppendKeyPart(key, event.reason);
   AppendKeyPart(key, event.tier);
@@ -38,8 +38,7 @@ std::optional<std::string> UnlessEmpty(const std::string& text) {
   return text;
 }
 
-core::AuditEvent EventOf(const FairnessEvent& event, core::AuditMetadata& metadata,
-                         base::Time at) {
+core::AuditEvent EventOf(const FairnessEvent& event, core::AuditMetadata& metadata, base::Time at) {
   core::AuditEvent out;
   if (event.kind == FairnessEvent::Kind::kThrottled) {
     out.type = core::AuditEventType::kReserveAttempt;

@@ -113,9 +113,9 @@ class FairnessAuditChannel {
   const FairnessAuditOptions options_;
   FairnessAuditStats stats_;
   mutable std::mutex mutex_;
-  std::deque<FairnessEvent> queue_;                               // guarded by mutex_
-  std::int64_t window_second_ = 0;                                // guarded by mutex_
-  std::size_t window_count_ = 0;                                  // guarded by mutex_
+  std::deque<FairnessEvent> queue_;                                // guarded by mutex_
+  std::int64_t window_second_ = 0;                                 // guarded by mutex_
+  std::size_t window_count_ = 0;                                   // guarded by mutex_
   std::unordered_map<std::string, FairnessAggregate> aggregates_;  // guarded by mutex_
   std::deque<std::string> aggregate_order_;  // keys, oldest first; guarded by mutex_
 };

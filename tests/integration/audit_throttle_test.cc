@@ -21,7 +21,7 @@ constexpr char kTestTiers[] = "bot=1:2,new=1:10,normal=1:20,premium=1:40";
 
 ServerOptions RateLimited(std::vector<std::string> more_flags = {}) {
   ServerOptions options;
-  options.extra_args = {"--rate-limit", "on", "--trusted-proxies", "127.0.0.1/32,::1",
+  options.extra_args = {"--rate-limit",       "on",      "--trusted-proxies", "127.0.0.1/32,::1",
                         "--rate-limit-tiers", kTestTiers};
   for (auto& flag : more_flags) options.extra_args.push_back(std::move(flag));
   return options;
@@ -36,7 +36,8 @@ const SaleSpec kFloodSale{.sku_id = "flood",
 
 class AuditThrottleTest : public ServerTest {
  protected:
-  explicit AuditThrottleTest(ServerOptions options = RateLimited()) : ServerTest(std::move(options)) {}
+  explicit AuditThrottleTest(ServerOptions options = RateLimited())
+      : ServerTest(std::move(options)) {}
 
   HttpResponse ReserveAs(const std::string& sku, const std::string& user, const std::string& ip,
                          const std::string& device = "phone-1") {

@@ -1,4 +1,5 @@
-// Goal: the issue-5 command line: --audit-checkpoint-seconds (flag and variable, bounds), and
+// Goal: the issue-5 command line: --audit-checkpoint-seconds and --audit-throttled-per-second
+// (flag and variable, bounds), and
 // the offline tools `audit verify`, `audit export` and `reconcile` parse into their actions
 // with their options, without secrets, and refuse what they do not know.
 #include <gtest/gtest.h>
@@ -23,13 +24,15 @@ CommandLine Parse(std::vector<std::string> args) {
 class ConfigAuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (const char* name : {"FLASHSALE_AUDIT_CHECKPOINT_SECONDS", "FLASHSALE_DATA_DIR"}) {
+    for (const char* name : {"FLASHSALE_AUDIT_CHECKPOINT_SECONDS", "FLASHSALE_DATA_DIR",
+                             "FLASHSALE_AUDIT_THROTTLED_PER_SECOND"}) {
       ASSERT_EQ(std::getenv(name), nullptr) << name << " is set in the test environment";
     }
   }
   void TearDown() override {
     unsetenv("FLASHSALE_AUDIT_CHECKPOINT_SECONDS");
     unsetenv("FLASHSALE_DATA_DIR");
+    unsetenv("FLASHSALE_AUDIT_THROTTLED_PER_SECOND");
   }
 };
 
@@ -47,6 +50,30 @@ TEST_F(ConfigAuditTest, CheckpointIntervalDefaultFlagVariableAndBounds) {
     const CommandLine parsed = Parse(args);
     EXPECT_EQ(parsed.exit_code, kExitBadConfig) << bad;
     EXPECT_NE(parsed.err.find("--audit-checkpoint-seconds"), std::string::npos) << parsed.err;
+  }
+}
+
+TEST_F(ConfigAuditTest, ThrottledPerSecondDefaultFlagVariableAndBounds) {
+  const std::vector<std::string> serve = {"serve", "--jwt-secret", "s", "--admin-token", "t"};
+  EXPECT_EQ(Parse(serve).config.audit_throttled_per_second, 1000u);
+  setenv("FLASHSALE_AUDIT_THROTTLED_PER_SECOND", "25", 1);
+  EXPECT_EQ(Parse(serve).config.audit_throttled_per_second, 25u);
+  struct Case {
+    const char* value;
+    int exit_code;
+    std::size_t expected;
+  };
+  // 0 is allowed: every throttled attempt is then written as part of a count.
+  for (const Case& c :
+       {Case{"0", 0, 0}, Case{"100000", 0, 100'000}, Case{"100001", kExitBadConfig, 0},
+        Case{"-1", kExitBadConfig, 0}, Case{"many", kExitBadConfig, 0}}) {
+    auto args = serve;
+    args.insert(args.end(), {"--audit-throttled-per-second", c.value});
+    const CommandLine parsed = Parse(args);
+    EXPECT_EQ(parsed.exit_code, c.exit_code) << c.value << ": " << parsed.err;
+    if (c.exit_code == 0) {
+      EXPECT_EQ(parsed.config.audit_throttled_per_second, c.expected);
+    }
   }
 }
 
