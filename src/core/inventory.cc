@@ -29,6 +29,8 @@ std::string_view ReserveOutcomeName(ReserveOutcome outcome) {
     case ReserveOutcome::kLimitExceeded: return "LIMIT_EXCEEDED";
     case ReserveOutcome::kSaleNotOpen: return "SALE_NOT_OPEN";
     case ReserveOutcome::kSaleClosed: return "SALE_CLOSED";
+    case ReserveOutcome::kQueuePassRequired: return "QUEUE_PASS_REQUIRED";
+    case ReserveOutcome::kQueuePassInvalid: return "QUEUE_PASS_INVALID";
   }
   return "UNKNOWN";
 }
@@ -492,6 +494,38 @@ void Inventory::AuditReserve(const ReserveCommand& command, ReserveOutcome outco
   if (!command.idempotency_key.empty()) metadata.Add("idempotency_key", command.idempotency_key);
   event.metadata = metadata.Build();
   Audit(std::move(event));
+}
+
+void Inventory::AuditRefusedReserve(const ReserveCommand& command, ReserveOutcome outcome,
+                                    std::string_view detail, Time now) {
+  RequireBatch();
+  FS_CHECK(outcome != ReserveOutcome::kReserved);
+  FS_CHECK(outcome != ReserveOutcome::kReplayed);
+  if (!audit_hasher_) return;
+  AuditEvent event;
+  event.type = AuditEventType::kReserveAttempt;
+  event.user_id = command.user_id;
+  event.sku_id = command.sku_id;
+  event.occurred_at = now;
+  event.client_ip = command.client_ip;
+  event.device_fingerprint = command.device_fingerprint;
+  event.outcome = AuditOutcome::kFailed;
+  event.failure_reason = std::string(ReserveOutcomeName(outcome));
+  AuditMetadata metadata;
+  metadata.Add("quantity", command.quantity);
+  if (!detail.empty()) metadata.Add("detail", detail);
+  if (!command.idempotency_key.empty()) metadata.Add("idempotency_key", command.idempotency_key);
+  event.metadata = metadata.Build();
+  Audit(std::move(event));
+}
+
+void Inventory::AppendMutation(Mutation mutation) {
+  RequireBatch();
+  mutations_.push_back(std::move(mutation));
+}
+
+bool Inventory::HasIdempotencyKey(const std::string& user_id, const std::string& key) const {
+  return idempotency_.count(IdempotencyMapKey(user_id, key)) == 1;
 }
 
 ReleaseResult Inventory::Release(const std::string& reservation_id, const std::string& user_id,
