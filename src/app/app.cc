@@ -173,6 +173,7 @@ base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
   engine_options.render_order = &http::RenderCheckout;
   engine_options.retry_schedule = config.payment_retry_schedule;
   engine_options.on_committed = [&listeners] { listeners.Notify(); };
+  engine_options.waiting_room = config.waiting_room;
   return engine::Engine::Open(std::move(engine_options), std::move(*store), clock);
 }
 

@@ -13,6 +13,7 @@
 #include "ratelimit/client_identity.h"
 #include "ratelimit/rate_limiter.h"
 #include "core/order.h"
+#include "core/waiting_room.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace fs::app {
@@ -80,6 +81,8 @@ struct Config {
   RateLimitConfig rate_limit;
   // How often the audit chain head is logged and exported as metrics.
   std::chrono::seconds audit_checkpoint{60};
+  // The fair waiting room of sales created with waiting_room on (issue 4).
+  core::WaitingRoomPolicy waiting_room;
 };
 
 // The offline tools: `flashsale audit verify|export` and `flashsale reconcile`.

@@ -35,6 +35,7 @@ struct Request {
   std::optional<std::string_view> user_agent;       // User-Agent
   std::optional<std::string_view> accept_language;  // Accept-Language
   std::optional<std::string_view> device_id;        // X-Device-Id
+  std::optional<std::string_view> queue_pass;       // X-Queue-Pass (waiting-room sales)
 };
 
 struct Response {

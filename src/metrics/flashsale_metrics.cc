@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "metrics/waiting_room_metrics.h"
+
 namespace fs::metrics {
 
 HttpMetrics::HttpMetrics(std::vector<std::string> route_labels)
@@ -146,6 +148,9 @@ std::string RenderMetrics(const engine::Engine& engine, const HttpMetrics& http_
   WriteEngineMetrics(engine.stats(), {engine.queue_length(), engine.healthy()}, writer);
   WriteHttpMetrics(http_metrics, writer);
   WriteAuditMetrics(http_metrics.audit_checkpoint, writer);
+  WriteWaitingRoomMetrics(engine.WaitingRoomStats(),
+                          engine.stats().queue_pass_refusals.load(std::memory_order_relaxed),
+                          writer);
   return writer.Take();
 }
 
