@@ -471,9 +471,13 @@ ReserveResult Inventory::Reserve(const ReserveCommand& command,
   return result;
 }
 
-void Inventory::AuditReserve(const ReserveCommand& command, ReserveOutcome outcome,
-                             const std::optional<Reservation>& reservation, Time now) {
-  if (!audit_hasher_) return;
+namespace {
+
+// The audit event of a reserve attempt: SUCCESS with the reservation's id, or FAILED with the
+// outcome's code and `detail` (may be empty) in the metadata.
+AuditEvent ReserveAuditEvent(const ReserveCommand& command, ReserveOutcome outcome,
+                             const std::optional<Reservation>& reservation, Time now,
+                             std::string_view detail) {
   AuditEvent event;
   event.type = AuditEventType::kReserveAttempt;
   event.user_id = command.user_id;
@@ -491,9 +495,18 @@ void Inventory::AuditReserve(const ReserveCommand& command, ReserveOutcome outco
     event.outcome = AuditOutcome::kFailed;
     event.failure_reason = std::string(ReserveOutcomeName(outcome));
   }
+  if (!detail.empty()) metadata.Add("detail", detail);
   if (!command.idempotency_key.empty()) metadata.Add("idempotency_key", command.idempotency_key);
   event.metadata = metadata.Build();
-  Audit(std::move(event));
+  return event;
+}
+
+}  // namespace
+
+void Inventory::AuditReserve(const ReserveCommand& command, ReserveOutcome outcome,
+                             const std::optional<Reservation>& reservation, Time now) {
+  if (!audit_hasher_) return;
+  Audit(ReserveAuditEvent(command, outcome, reservation, now, {}));
 }
 
 void Inventory::AuditRefusedReserve(const ReserveCommand& command, ReserveOutcome outcome,
@@ -502,21 +515,7 @@ void Inventory::AuditRefusedReserve(const ReserveCommand& command, ReserveOutcom
   FS_CHECK(outcome != ReserveOutcome::kReserved);
   FS_CHECK(outcome != ReserveOutcome::kReplayed);
   if (!audit_hasher_) return;
-  AuditEvent event;
-  event.type = AuditEventType::kReserveAttempt;
-  event.user_id = command.user_id;
-  event.sku_id = command.sku_id;
-  event.occurred_at = now;
-  event.client_ip = command.client_ip;
-  event.device_fingerprint = command.device_fingerprint;
-  event.outcome = AuditOutcome::kFailed;
-  event.failure_reason = std::string(ReserveOutcomeName(outcome));
-  AuditMetadata metadata;
-  metadata.Add("quantity", command.quantity);
-  if (!detail.empty()) metadata.Add("detail", detail);
-  if (!command.idempotency_key.empty()) metadata.Add("idempotency_key", command.idempotency_key);
-  event.metadata = metadata.Build();
-  Audit(std::move(event));
+  Audit(ReserveAuditEvent(command, outcome, std::nullopt, now, detail));
 }
 
 void Inventory::AppendMutation(Mutation mutation) {
