@@ -52,26 +52,40 @@ std::string ValidateWaitingRoomPolicy(const WaitingRoomPolicy& policy) {
 
 std::string_view TicketStatusName(TicketStatus status) {
   switch (status) {
-    case TicketStatus::kWaiting: return "WAITING";
-    case TicketStatus::kAdmitted: return "ADMITTED";
-    case TicketStatus::kSoldOut: return "SOLD_OUT";
-    case TicketStatus::kExpired: return "EXPIRED";
-    case TicketStatus::kUsed: return "USED";
-    case TicketStatus::kClosed: return "CLOSED";
+    case TicketStatus::kWaiting:
+      return "WAITING";
+    case TicketStatus::kAdmitted:
+      return "ADMITTED";
+    case TicketStatus::kSoldOut:
+      return "SOLD_OUT";
+    case TicketStatus::kExpired:
+      return "EXPIRED";
+    case TicketStatus::kUsed:
+      return "USED";
+    case TicketStatus::kClosed:
+      return "CLOSED";
   }
   return "UNKNOWN";
 }
 
 std::string_view PassCheckName(PassCheck check) {
   switch (check) {
-    case PassCheck::kValid: return "valid";
-    case PassCheck::kMissing: return "missing";
-    case PassCheck::kMalformed: return "malformed";
-    case PassCheck::kWrongHolder: return "wrong_holder";
-    case PassCheck::kUnknownTicket: return "unknown_ticket";
-    case PassCheck::kNotAdmitted: return "not_admitted";
-    case PassCheck::kExpired: return "expired";
-    case PassCheck::kUsed: return "used";
+    case PassCheck::kValid:
+      return "valid";
+    case PassCheck::kMissing:
+      return "missing";
+    case PassCheck::kMalformed:
+      return "malformed";
+    case PassCheck::kWrongHolder:
+      return "wrong_holder";
+    case PassCheck::kUnknownTicket:
+      return "unknown_ticket";
+    case PassCheck::kNotAdmitted:
+      return "not_admitted";
+    case PassCheck::kExpired:
+      return "expired";
+    case PassCheck::kUsed:
+      return "used";
   }
   return "unknown";
 }
@@ -81,10 +95,16 @@ SaleState SaleStateOf(const SaleSnapshot& snapshot, Time now) {
   state.counters = snapshot.counters;
   state.starts_at = snapshot.sale.starts_at;
   switch (ComputeSaleStatus(snapshot.sale, snapshot.counters, now)) {
-    case SaleStatus::kScheduled: state.phase = SalePhase::kBeforeStart; break;
+    case SaleStatus::kScheduled:
+      state.phase = SalePhase::kBeforeStart;
+      break;
     case SaleStatus::kOpen:
-    case SaleStatus::kSoldOut: state.phase = SalePhase::kStarted; break;
-    case SaleStatus::kClosed: state.phase = SalePhase::kClosed; break;
+    case SaleStatus::kSoldOut:
+      state.phase = SalePhase::kStarted;
+      break;
+    case SaleStatus::kClosed:
+      state.phase = SalePhase::kClosed;
+      break;
   }
   return state;
 }
@@ -106,9 +126,7 @@ std::vector<std::int64_t> DrawOrder(std::uint64_t seed, std::int64_t count) {
 WaitingRoom::WaitingRoom(WaitingRoomRecord record, const WaitingRoomPolicy& policy)
     : record_(std::move(record)), policy_(policy) {}
 
-std::int64_t WaitingRoom::bucket_milli() const {
-  return policy_.admit_per_second * kMilliPerToken;
-}
+std::int64_t WaitingRoom::bucket_milli() const { return policy_.admit_per_second * kMilliPerToken; }
 
 void WaitingRoom::LoadTicket(const QueueTicket& ticket) {
   FS_CHECK(ticket.sku_id == record_.sku_id);
@@ -294,7 +312,8 @@ bool WaitingRoom::SoldOut(const SaleState& state) const {
 
 std::vector<Mutation> WaitingRoom::Tick(Time now, const SaleState& state, base::Rng& rng) {
   std::vector<Mutation> out;
-  if (!record_.draw_seed && state.phase == SalePhase::kStarted) out.push_back(Draw(rng.Next(), now));
+  if (!record_.draw_seed && state.phase == SalePhase::kStarted)
+    out.push_back(Draw(rng.Next(), now));
   while (!live_passes_.empty() && live_passes_.begin()->first <= now) {
     const auto [expires_at, index] = *live_passes_.begin();
     undo_.emplace_back(UndoPassExpired{expires_at, index});
@@ -321,9 +340,12 @@ std::vector<Mutation> WaitingRoom::Tick(Time now, const SaleState& state, base::
 PassCheck WaitingRoom::CheckPass(const PresentedPass& pass, const std::string& user_id,
                                  Time now) const {
   switch (pass.kind) {
-    case PresentedPass::Kind::kAbsent: return PassCheck::kMissing;
-    case PresentedPass::Kind::kUnverifiable: return PassCheck::kMalformed;
-    case PresentedPass::Kind::kSigned: break;
+    case PresentedPass::Kind::kAbsent:
+      return PassCheck::kMissing;
+    case PresentedPass::Kind::kUnverifiable:
+      return PassCheck::kMalformed;
+    case PresentedPass::Kind::kSigned:
+      break;
   }
   if (pass.user_id != user_id || pass.sku_id != record_.sku_id) return PassCheck::kWrongHolder;
   auto it = by_id_.find(pass.ticket_id);

@@ -130,7 +130,7 @@ std::vector<std::int64_t> DrawOrder(std::uint64_t seed, std::int64_t count);
 
 struct WaitingRoomStats {
   std::string sku_id;
-  std::int64_t waiting = 0;        // tickets not admitted yet (SOLD_OUT ones included)
+  std::int64_t waiting = 0;  // tickets not admitted yet (SOLD_OUT ones included)
   std::int64_t admitted_total = 0;
   std::int64_t live_passes = 0;
   std::int64_t used_total = 0;
@@ -172,8 +172,8 @@ class WaitingRoom {
 
   // --- Queries ---
   // The ticket if it exists and belongs to `user_id`.
-  std::optional<TicketView> Find(const std::string& ticket_id, const std::string& user_id,
-                                 Time now, const SaleState& state) const;
+  std::optional<TicketView> Find(const std::string& ticket_id, const std::string& user_id, Time now,
+                                 const SaleState& state) const;
   std::optional<TicketView> FindByUser(const std::string& user_id, Time now,
                                        const SaleState& state) const;
   WaitingRoomStats Stats() const;
@@ -230,7 +230,7 @@ class WaitingRoom {
   std::vector<std::size_t> queue_;  // ticket indexes in queue order (after the draw)
   std::size_t head_ = 0;            // queue_[0, head_) are admitted
   std::set<std::pair<Time, std::size_t>> live_passes_;  // (pass_expires_at, index)
-  std::int64_t tokens_milli_ = 0;  // admissions available, in thousandths
+  std::int64_t tokens_milli_ = 0;                       // admissions available, in thousandths
   Time refilled_at_{};
   std::int64_t used_total_ = 0;
   std::int64_t expired_total_ = 0;
@@ -294,8 +294,8 @@ class WaitingRooms {
 
   const WaitingRoomPolicy policy_;
   std::map<std::string, std::unique_ptr<WaitingRoom>> rooms_;
-  std::vector<WaitingRoom*> touched_;        // rooms with undo in this batch
-  std::vector<std::string> created_;         // rooms created in this batch
+  std::vector<WaitingRoom*> touched_;  // rooms with undo in this batch
+  std::vector<std::string> created_;   // rooms created in this batch
 };
 
 }  // namespace fs::core

@@ -4,8 +4,8 @@
 
 namespace fs::metrics {
 
-void WriteWaitingRoomMetrics(std::vector<core::WaitingRoomStats> rooms,
-                             std::uint64_t pass_refusals, TextWriter& writer) {
+void WriteWaitingRoomMetrics(std::vector<core::WaitingRoomStats> rooms, std::uint64_t pass_refusals,
+                             TextWriter& writer) {
   std::sort(rooms.begin(), rooms.end(),
             [](const auto& a, const auto& b) { return a.sku_id < b.sku_id; });
   struct Series {

@@ -13,7 +13,7 @@
 
 namespace fs::metrics {
 
-void WriteWaitingRoomMetrics(std::vector<core::WaitingRoomStats> rooms,
-                             std::uint64_t pass_refusals, TextWriter& writer);
+void WriteWaitingRoomMetrics(std::vector<core::WaitingRoomStats> rooms, std::uint64_t pass_refusals,
+                             TextWriter& writer);
 
 }  // namespace fs::metrics

@@ -51,7 +51,8 @@ Ticket ParseTicket(const HttpResponse& response) {
 
 class WaitingRoomTest : public ServerTest {
  protected:
-  explicit WaitingRoomTest(ServerOptions options = RoomOptions()) : ServerTest(std::move(options)) {}
+  explicit WaitingRoomTest(ServerOptions options = RoomOptions())
+      : ServerTest(std::move(options)) {}
 
   // A waiting-room sale starting in an hour (inside the 2 h pre-queue window).
   void CreateRoomSale(const std::string& sku, std::int64_t stock) {
@@ -190,11 +191,11 @@ TEST_F(WaitingRoomTest, AdmitsInTheDrawnOrderNotTheJoinOrder) {
   ASSERT_EQ(reserved.status, 201) << reserved.Describe();
   const auto reservation = ParseReservation(reserved.body);
   ASSERT_TRUE(reservation.has_value());
-  const HttpResponse checkout = client().Post(
-      "/api/v1/checkout",
-      "{\"reservation_id\":" + JsonQuote(reservation->reservation_id) +
-          ",\"payment_method_id\":\"pm_card_visa\"}",
-      UserAuth(buyer));
+  const HttpResponse checkout =
+      client().Post("/api/v1/checkout",
+                    "{\"reservation_id\":" + JsonQuote(reservation->reservation_id) +
+                        ",\"payment_method_id\":\"pm_card_visa\"}",
+                    UserAuth(buyer));
   ASSERT_EQ(checkout.status, 202) << checkout.Describe();
   for (std::size_t i = 4; i < order.size(); ++i) {
     WaitForStatus("wr-draw", tickets[order[i]], order[i], "SOLD_OUT");
@@ -221,15 +222,15 @@ TEST_F(WaitingRoomTest, ReserveWithoutAValidPassIsRefusedAndAudited) {
   std::string forged = pass_a.pass;
   forged.back() = forged.back() == 'A' ? 'B' : 'A';
   EXPECT_TRUE(IsError(ReserveWithPass("wr-pass", "alice", forged), 403, "QUEUE_PASS_INVALID"));
-  EXPECT_TRUE(IsError(ReserveWithPass("wr-pass", "alice", "not-a-pass"), 403,
-                      "QUEUE_PASS_INVALID"));
+  EXPECT_TRUE(
+      IsError(ReserveWithPass("wr-pass", "alice", "not-a-pass"), 403, "QUEUE_PASS_INVALID"));
   EXPECT_TRUE(IsError(ReserveWithPass("wr-pass", "bob", pass_a.pass), 403, "QUEUE_PASS_INVALID"));
   // Header and body must agree when both are given.
   HttpHeaders both = UserAuth("alice");
   both.push_back({"X-Queue-Pass", pass_a.pass});
-  EXPECT_TRUE(IsError(client().Post("/api/v1/products/wr-pass/reserve",
-                                    "{\"queue_pass\":\"other\"}", both),
-                      400, "INVALID_REQUEST"));
+  EXPECT_TRUE(
+      IsError(client().Post("/api/v1/products/wr-pass/reserve", "{\"queue_pass\":\"other\"}", both),
+              400, "INVALID_REQUEST"));
   EXPECT_EQ(AvailableUnits(client(), "wr-pass"), 5);  // nothing changed
 
   const HttpResponse granted = ReserveWithPass("wr-pass", "alice", pass_a.pass, true);
@@ -273,8 +274,8 @@ TEST_F(ShortPassWaitingRoomTest, AnUnusedPassExpiresAndTheNextTicketIsAdmitted) 
   const Ticket first = Get("wr-expiry", tickets.at(order[0]), order[0]);
   ASSERT_EQ(first.status, "ADMITTED");
   WaitForStatus("wr-expiry", tickets.at(order[0]), order[0], "EXPIRED");
-  EXPECT_TRUE(IsError(ReserveWithPass("wr-expiry", order[0], first.pass), 403,
-                      "QUEUE_PASS_INVALID"));
+  EXPECT_TRUE(
+      IsError(ReserveWithPass("wr-expiry", order[0], first.pass), 403, "QUEUE_PASS_INVALID"));
   const Ticket second = WaitForStatus("wr-expiry", tickets.at(order[1]), order[1], "ADMITTED");
   // Fast enough to use a one-second pass on a loaded machine most of the time; what matters
   // here is the expiry above and that the next ticket was admitted.

@@ -96,7 +96,7 @@ TEST_F(FairProcessingTest, TheFirstRequestsToArriveGetTheUnits) {
 
 TEST_F(FairProcessingTest, ThePerUserLimitCountsHeldAndBoughtUnitsTogether) {
   CreateSale("limit", 100, 3);
-  Buy("limit", "alice", 2);                   // 2 bought
+  Buy("limit", "alice", 2);  // 2 bought
   EXPECT_EQ(Reserve("limit", "alice", 2).result.outcome, ReserveOutcome::kLimitExceeded);
   const ReserveReply held = Reserve("limit", "alice", 1);  // 2 bought + 1 held = 3
   ASSERT_EQ(held.result.outcome, ReserveOutcome::kReserved);

@@ -25,15 +25,15 @@ class WaitingRoomStoreTest : public ::testing::Test {
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     store_ = std::move(*store);
     ASSERT_TRUE(Batch([&] {
-      core::Sale sale;
-      sale.sku_id = "drop";
-      sale.name = "Drop";
-      sale.currency = "EUR";
-      sale.total_stock = 10;
-      sale.waiting_room = core::WaitingRoomMode::kOn;
-      inventory_.CreateSale(sale, now_);
-      rooms_.CreateRoom("drop", now_, inventory_);
-    }).ok());
+                  core::Sale sale;
+                  sale.sku_id = "drop";
+                  sale.name = "Drop";
+                  sale.currency = "EUR";
+                  sale.total_stock = 10;
+                  sale.waiting_room = core::WaitingRoomMode::kOn;
+                  inventory_.CreateSale(sale, now_);
+                  rooms_.CreateRoom("drop", now_, inventory_);
+                }).ok());
   }
   void TearDown() override {
     store_.reset();
@@ -84,8 +84,9 @@ class WaitingRoomStoreTest : public ::testing::Test {
 TEST_F(WaitingRoomStoreTest, TheRoomSurvivesAReopenAndTheGuardsHold) {
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(Batch([&] {
-      rooms_.Join("drop", "u" + std::to_string(i), "t" + std::to_string(i), now_, inventory_);
-    }).ok());
+                  rooms_.Join("drop", "u" + std::to_string(i), "t" + std::to_string(i), now_,
+                              inventory_);
+                }).ok());
   }
   ASSERT_TRUE(Batch([&] { rooms_.Tick(now_, inventory_, rng_); }).ok());  // draw + admit 2
   std::vector<core::TicketView> admitted;
@@ -98,16 +99,17 @@ TEST_F(WaitingRoomStoreTest, TheRoomSurvivesAReopenAndTheGuardsHold) {
   ASSERT_EQ(admitted.size(), 2u);
   const core::TicketView& a = admitted[0];
   ASSERT_TRUE(Batch([&] {
-    auto r = rooms_.Reserve(inventory_, {"drop", a.ticket.user_id, 1, ""}, PassOf(a), "res-1",
-                            now_, [](const core::Reservation&) { return std::string(); });
-    EXPECT_EQ(r.result.outcome, core::ReserveOutcome::kReserved);
-  }).ok());
+                auto r = rooms_.Reserve(inventory_, {"drop", a.ticket.user_id, 1, ""}, PassOf(a),
+                                        "res-1", now_,
+                                        [](const core::Reservation&) { return std::string(); });
+                EXPECT_EQ(r.result.outcome, core::ReserveOutcome::kReserved);
+              }).ok());
   ASSERT_TRUE(Batch([&] {
-    auto r = rooms_.Reserve(inventory_, {"drop", admitted[1].ticket.user_id, 1, ""},
-                            core::PresentedPass{}, "res-2", now_,
-                            [](const core::Reservation&) { return std::string(); });
-    EXPECT_EQ(r.result.outcome, core::ReserveOutcome::kQueuePassRequired);
-  }).ok());
+                auto r = rooms_.Reserve(inventory_, {"drop", admitted[1].ticket.user_id, 1, ""},
+                                        core::PresentedPass{}, "res-2", now_,
+                                        [](const core::Reservation&) { return std::string(); });
+                EXPECT_EQ(r.result.outcome, core::ReserveOutcome::kQueuePassRequired);
+              }).ok());
 
   // The guards.
   core::QueueTicket duplicate;
@@ -121,9 +123,9 @@ TEST_F(WaitingRoomStoreTest, TheRoomSurvivesAReopenAndTheGuardsHold) {
             base::StatusCode::kInternal);  // used twice
   EXPECT_EQ(Raw(core::QueuePassUsed{"drop", admitted[1].ticket.ticket_id, "res-1", now_}).code(),
             base::StatusCode::kInternal);  // another user's reservation
-  EXPECT_EQ(Raw(core::QueueTicketAdmitted{"drop", a.ticket.ticket_id, now_, now_ + seconds(5)})
-                .code(),
-            base::StatusCode::kInternal);  // admitted twice
+  EXPECT_EQ(
+      Raw(core::QueueTicketAdmitted{"drop", a.ticket.ticket_id, now_, now_ + seconds(5)}).code(),
+      base::StatusCode::kInternal);  // admitted twice
   EXPECT_EQ(Raw(core::WaitingRoomDrawn{"drop", 1, 5, now_}).code(), base::StatusCode::kInternal);
 
   // Reopen: the same rooms and tickets come back, and rebuild the same views.

@@ -42,6 +42,17 @@ SaleState BeforeStart() {
 }
 
 std::string User(int i) { return "user-" + std::to_string(i); }
+
+// The pass a ticket's owner would present: what the HTTP layer makes of a good signature.
+PresentedPass PassFor(const TicketView& view) {
+  PresentedPass pass;
+  pass.kind = PresentedPass::Kind::kSigned;
+  pass.ticket_id = view.ticket.ticket_id;
+  pass.user_id = view.ticket.user_id;
+  pass.sku_id = view.ticket.sku_id;
+  pass.expires_at = view.ticket.pass_expires_at.value_or(Time{});
+  return pass;
+}
 std::string TicketId(int i) { return "ticket-" + std::to_string(i); }
 
 class RoomTest : public ::testing::Test {
@@ -76,16 +87,7 @@ class RoomTest : public ::testing::Test {
     }
     return out;
   }
-  PresentedPass PassOf(int i, const SaleState& state) {
-    const TicketView view = View(i, state);
-    PresentedPass pass;
-    pass.kind = PresentedPass::Kind::kSigned;
-    pass.ticket_id = view.ticket.ticket_id;
-    pass.user_id = view.ticket.user_id;
-    pass.sku_id = view.ticket.sku_id;
-    pass.expires_at = view.ticket.pass_expires_at.value_or(Time{});
-    return pass;
-  }
+  PresentedPass PassOf(int i, const SaleState& state) { return PassFor(View(i, state)); }
   // A tiny store: applies the room's mutations to rows, as the database would.
   void Keep(const Mutation& m) {
     if (const auto* issued = std::get_if<QueueTicketIssued>(&m)) {
@@ -140,7 +142,8 @@ TEST(DrawOrderTest, EveryJoinerIsEquallyLikelyToBeFirst) {
   std::vector<int> first_place(kJoiners, 0);
   std::vector<int> first_joiner_place(kJoiners, 0);
   for (int seed = 0; seed < kDraws; ++seed) {
-    const auto order = DrawOrder(static_cast<std::uint64_t>(seed) * 0x9E3779B97F4A7C15ULL, kJoiners);
+    const auto order =
+        DrawOrder(static_cast<std::uint64_t>(seed) * 0x9E3779B97F4A7C15ULL, kJoiners);
     ++first_place[static_cast<std::size_t>(order[0] - 1)];
     for (std::size_t place = 0; place < order.size(); ++place) {
       if (order[place] == 1) ++first_joiner_place[place];
@@ -171,14 +174,15 @@ TEST_F(RoomTest, AdmitsInDrawnOrderThenLateArrivalsFifo) {
   const auto& drawn = std::get<WaitingRoomDrawn>(mutations.front());
   EXPECT_EQ(drawn.prequeue_count, 20);
   std::vector<std::string> expected;
-  for (std::int64_t seq : DrawOrder(drawn.seed, 20)) expected.push_back(TicketId(static_cast<int>(seq)));
+  for (std::int64_t seq : DrawOrder(drawn.seed, 20))
+    expected.push_back(TicketId(static_cast<int>(seq)));
   EXPECT_EQ(Admitted(mutations), expected);
 
   // Late arrivals go behind, in arrival order.
   for (int i = 21; i <= 25; ++i) Join(i);
-  EXPECT_EQ(Admitted(Tick(state)), (std::vector<std::string>{TicketId(21), TicketId(22),
-                                                              TicketId(23), TicketId(24),
-                                                              TicketId(25)}));
+  EXPECT_EQ(Admitted(Tick(state)),
+            (std::vector<std::string>{TicketId(21), TicketId(22), TicketId(23), TicketId(24),
+                                      TicketId(25)}));
 }
 
 TEST_F(RoomTest, PositionsCountDownAsTicketsAreAdmitted) {
@@ -214,7 +218,7 @@ TEST_F(RoomTest, AdmitsAtTheConfiguredRate) {
   clock_.Advance(milliseconds(100));
   EXPECT_EQ(Admitted(Tick(state)).size(), 1u);
   clock_.Advance(milliseconds(50));
-  EXPECT_EQ(Admitted(Tick(state)).size(), 0u);   // half a token
+  EXPECT_EQ(Admitted(Tick(state)).size(), 0u);  // half a token
   clock_.Advance(milliseconds(50));
   EXPECT_EQ(Admitted(Tick(state)).size(), 1u);
   clock_.Advance(seconds(10));
@@ -414,8 +418,9 @@ TEST_F(RoomTest, ALargeRoomAnswersPositionsDirectly) {
 class RoomsWithInventoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    inventory_.EnableAudit([](std::string_view bytes) { return std::string(64, bytes.empty() ? '0' : 'a'); },
-                           AuditHead{});
+    inventory_.EnableAudit(
+        [](std::string_view bytes) { return std::string(64, bytes.empty() ? '0' : 'a'); },
+        AuditHead{});
     Batch([&] {
       Sale sale;
       sale.sku_id = "room";
@@ -445,20 +450,11 @@ class RoomsWithInventoryTest : public ::testing::Test {
                               const PresentedPass& pass, const std::string& key = "") {
     QueuedReserveResult result;
     Batch([&] {
-      result = rooms_.Reserve(inventory_, {sku, user, 1, key}, pass,
-                              "res-" + std::to_string(++ids_), now_,
-                              [](const Reservation& r) { return r.reservation_id; });
+      result =
+          rooms_.Reserve(inventory_, {sku, user, 1, key}, pass, "res-" + std::to_string(++ids_),
+                         now_, [](const Reservation& r) { return r.reservation_id; });
     });
     return result;
-  }
-  PresentedPass PassFor(const TicketView& view) {
-    PresentedPass pass;
-    pass.kind = PresentedPass::Kind::kSigned;
-    pass.ticket_id = view.ticket.ticket_id;
-    pass.user_id = view.ticket.user_id;
-    pass.sku_id = view.ticket.sku_id;
-    pass.expires_at = view.ticket.pass_expires_at.value_or(Time{});
-    return pass;
   }
   template <typename T>
   int Count() const {
@@ -480,8 +476,10 @@ TEST_F(RoomsWithInventoryTest, ReserveNeedsAValidPassAndUsesItInTheSameBatch) {
   Batch([&] { joined = rooms_.Join("room", "alice", "t-alice", now_, inventory_); });
   ASSERT_EQ(joined.outcome, JoinOutcome::kJoined);
   EXPECT_EQ(Count<QueueTicketIssued>(), 1);
-  Batch([&] { EXPECT_EQ(rooms_.Join("room", "alice", "t-other", now_, inventory_).outcome,
-                        JoinOutcome::kAlreadyJoined); });
+  Batch([&] {
+    EXPECT_EQ(rooms_.Join("room", "alice", "t-other", now_, inventory_).outcome,
+              JoinOutcome::kAlreadyJoined);
+  });
   EXPECT_TRUE(last_mutations_.empty());
 
   now_ = kStart;
@@ -524,19 +522,26 @@ TEST_F(RoomsWithInventoryTest, ReserveNeedsAValidPassAndUsesItInTheSameBatch) {
 TEST_F(RoomsWithInventoryTest, SalesWithoutARoomAreUnaffected) {
   EXPECT_EQ(Reserve("plain", "carol", PresentedPass{}).result.outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(Count<QueuePassUsed>(), 0);
-  Batch([&] { EXPECT_EQ(rooms_.Join("plain", "carol", "t", now_, inventory_).outcome,
-                        JoinOutcome::kNoWaitingRoom); });
-  Batch([&] { EXPECT_EQ(rooms_.Join("nope", "carol", "t", now_, inventory_).outcome,
-                        JoinOutcome::kSkuNotFound); });
+  Batch([&] {
+    EXPECT_EQ(rooms_.Join("plain", "carol", "t", now_, inventory_).outcome,
+              JoinOutcome::kNoWaitingRoom);
+  });
+  Batch([&] {
+    EXPECT_EQ(rooms_.Join("nope", "carol", "t", now_, inventory_).outcome,
+              JoinOutcome::kSkuNotFound);
+  });
 }
 
 TEST_F(RoomsWithInventoryTest, JoinsOpenWithThePreQueueWindow) {
   now_ = kStart - seconds(601);
-  Batch([&] { EXPECT_EQ(rooms_.Join("room", "dan", "t-dan", now_, inventory_).outcome,
-                        JoinOutcome::kNotOpenYet); });
+  Batch([&] {
+    EXPECT_EQ(rooms_.Join("room", "dan", "t-dan", now_, inventory_).outcome,
+              JoinOutcome::kNotOpenYet);
+  });
   now_ = kStart - seconds(600);
-  Batch([&] { EXPECT_EQ(rooms_.Join("room", "dan", "t-dan", now_, inventory_).outcome,
-                        JoinOutcome::kJoined); });
+  Batch([&] {
+    EXPECT_EQ(rooms_.Join("room", "dan", "t-dan", now_, inventory_).outcome, JoinOutcome::kJoined);
+  });
 }
 
 TEST_F(RoomsWithInventoryTest, RollbackForgetsARoomCreatedInTheBatch) {
