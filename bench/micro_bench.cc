@@ -5,7 +5,9 @@
 //     that does nothing (no SQLite), so only queueing, deciding and the callback are measured;
 //   - JSON decode of a reserve body and encode of the reservation and availability answers
 //     (the http module's own functions), and HS256 JWT verification;
-//   - the audit hash: SHA-256 of a ~200-byte canonical event (OpenSSL EVP).
+//   - the audit hash: SHA-256 of a ~200-byte canonical event (OpenSSL EVP);
+//   - the fair waiting room with 1,000,000 tickets: a join, a status query (position), and
+//     an admission, each O(1) whatever the room's size.
 // Usage: flashsale-micro-bench [--benchmark_min_time=0.5] [--benchmark_format=json]
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
@@ -22,6 +24,7 @@
 #include "base/time_format.h"
 #include "base/clock.h"
 #include "core/inventory.h"
+#include "core/waiting_room.h"
 #include "engine/engine.h"
 #include "http/json_render.h"
 #include "http/request_parsing.h"
@@ -213,6 +216,85 @@ void BM_AuditHashSha256Hex(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * kAuditHashInput.size()));
 }
 BENCHMARK(BM_AuditHashSha256Hex);
+// A drawn room of 1,000,000 tickets (built once per benchmark, outside the timing).
+constexpr int kRoomTickets = 1'000'000;
+const core::Time kRoomStart = base::TimeFromMillis(1'800'000'000'000);
+
+std::unique_ptr<core::WaitingRoom> MillionTicketRoom(const core::WaitingRoomPolicy& policy) {
+  core::WaitingRoomRecord record;
+  record.sku_id = "bench";
+  auto room = std::make_unique<core::WaitingRoom>(record, policy);
+  for (int i = 0; i < kRoomTickets; ++i) {
+    room->Join("user-" + std::to_string(i), "ticket-" + std::to_string(i), kRoomStart);
+    if (i % 4096 == 0) room->CommitBatch();
+  }
+  room->CommitBatch();
+  return room;
+}
+
+core::SaleState RoomSaleState(std::int64_t stock) {
+  core::SaleState state;
+  state.phase = core::SalePhase::kStarted;
+  state.counters.total = stock;
+  return state;
+}
+
+// Late joins into a room that already holds a million tickets.
+void BM_WaitingRoomJoin(benchmark::State& state) {
+  const core::WaitingRoomPolicy policy;
+  auto room = MillionTicketRoom(policy);
+  base::Rng rng(1);
+  room->Tick(kRoomStart, RoomSaleState(0), rng);  // drawn, nobody admitted (no stock)
+  room->CommitBatch();
+  int next = kRoomTickets;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        room->Join("late-" + std::to_string(next), "late-t-" + std::to_string(next), kRoomStart));
+    if (++next % 4096 == 0) room->CommitBatch();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_WaitingRoomJoin)->Iterations(200'000);
+
+// Status queries (position and estimate) of random tickets in a drawn million-ticket room.
+void BM_WaitingRoomStatus(benchmark::State& state) {
+  const core::WaitingRoomPolicy policy;
+  auto room = MillionTicketRoom(policy);
+  base::Rng rng(2);
+  const core::SaleState sale = RoomSaleState(0);
+  room->Tick(kRoomStart, sale, rng);
+  room->CommitBatch();
+  std::vector<std::pair<std::string, std::string>> asked;
+  for (int i = 0; i < 4096; ++i) {
+    const auto n = std::to_string(rng.Uniform(kRoomTickets));
+    asked.emplace_back("ticket-" + n, "user-" + n);
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto& [ticket, user] = asked[i++ % asked.size()];
+    benchmark::DoNotOptimize(room->Find(ticket, user, kRoomStart, sale));
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_WaitingRoomStatus);
+
+// Admissions from the head of a drawn million-ticket room, a second's bucket at a time.
+void BM_WaitingRoomAdmit(benchmark::State& state) {
+  core::WaitingRoomPolicy policy;
+  policy.admit_per_second = 1000;
+  auto room = MillionTicketRoom(policy);
+  base::Rng rng(3);
+  const core::SaleState sale = RoomSaleState(kRoomTickets);
+  core::Time now = kRoomStart;
+  std::int64_t admitted = 0;
+  for (auto _ : state) {
+    admitted += static_cast<std::int64_t>(room->Tick(now, sale, rng).size());
+    room->CommitBatch();
+    now += std::chrono::seconds(1);
+  }
+  state.SetItemsProcessed(admitted);
+}
+BENCHMARK(BM_WaitingRoomAdmit)->Iterations(500);
 
 }  // namespace
 }  // namespace fs

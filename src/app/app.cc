@@ -185,6 +185,7 @@ base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
   engine_options.on_skus_changed = [&listeners](const std::vector<std::string>& sku_ids) {
     listeners.SkusChanged(sku_ids);
   };
+  engine_options.waiting_room = config.waiting_room;
   return engine::Engine::Open(std::move(engine_options), std::move(*store), clock);
 }
 

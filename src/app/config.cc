@@ -41,6 +41,9 @@ struct RawFlags {
   std::string bot_cooldown_seconds = "300";
   std::string audit_checkpoint_seconds = "60";
   std::string audit_throttled_per_second = "1000";
+  std::string waiting_room_prequeue_seconds = "900";
+  std::string waiting_room_admit_per_second = "100";
+  std::string waiting_room_pass_ttl_seconds = "60";
   std::string payment_gateway = "simulated";
   std::string payment_gateway_url;
   std::string payment_retry_schedule = "1s,2s,4s,8s,16s,32s,1m,2m,5m,10m";
@@ -220,6 +223,15 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--audit-throttled-per-second", raw.audit_throttled_per_second,
          "FLASHSALE_AUDIT_THROTTLED_PER_SECOND",
          "throttled reserve attempts audited one by one per second at most; the rest as counts");
+  option("--waiting-room-prequeue-seconds", raw.waiting_room_prequeue_seconds,
+         "FLASHSALE_WAITING_ROOM_PREQUEUE_SECONDS",
+         "waiting-room sales: joins open this long before starts_at (drawn at the start)");
+  option("--waiting-room-admit-per-second", raw.waiting_room_admit_per_second,
+         "FLASHSALE_WAITING_ROOM_ADMIT_PER_SECOND",
+         "waiting-room sales: tickets admitted per second at most (per sale)");
+  option("--waiting-room-pass-ttl-seconds", raw.waiting_room_pass_ttl_seconds,
+         "FLASHSALE_WAITING_ROOM_PASS_TTL_SECONDS",
+         "waiting-room sales: how long an admitted ticket's queue pass is valid");
   option("--payment-gateway", raw.payment_gateway, "FLASHSALE_PAYMENT_GATEWAY",
          "simulated|http (http: Stripe-style API at --payment-gateway-url)");
   option("--payment-gateway-url", raw.payment_gateway_url, "FLASHSALE_PAYMENT_GATEWAY_URL",
@@ -351,6 +363,18 @@ base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
                                 kAuditThrottledPerSecondLimit);
   if (!throttled) return throttled.error();
   config.audit_throttled_per_second = static_cast<std::size_t>(*throttled);
+  auto prequeue = ParseBounded(raw.waiting_room_prequeue_seconds,
+                               "--waiting-room-prequeue-seconds", 0, core::kPrequeueSecondsMax);
+  if (!prequeue) return prequeue.error();
+  auto admit = ParseBounded(raw.waiting_room_admit_per_second, "--waiting-room-admit-per-second",
+                            1, core::kAdmitPerSecondMax);
+  if (!admit) return admit.error();
+  auto pass_ttl = ParseBounded(raw.waiting_room_pass_ttl_seconds,
+                               "--waiting-room-pass-ttl-seconds", 1, core::kPassTtlSecondsMax);
+  if (!pass_ttl) return pass_ttl.error();
+  config.waiting_room.prequeue = std::chrono::seconds(*prequeue);
+  config.waiting_room.admit_per_second = *admit;
+  config.waiting_room.pass_ttl = std::chrono::seconds(*pass_ttl);
   return base::Status::Ok();
 }
 

@@ -15,6 +15,7 @@
 #include "ratelimit/rate_limiter.h"
 #include "core/order.h"
 #include "redis/redis_url.h"
+#include "core/waiting_room.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace fs::app {
@@ -104,6 +105,8 @@ struct Config {
   // Throttled reserve attempts (and detections) written as individual audit events per
   // second at most; the rest are written as exact per-identity counts (engine/fairness_audit.h).
   std::size_t audit_throttled_per_second = 1000;
+  // The fair waiting room of sales created with waiting_room on (issue 4).
+  core::WaitingRoomPolicy waiting_room;
 };
 
 // The offline tools: `flashsale audit verify|export` and `flashsale reconcile`.

@@ -29,6 +29,8 @@ std::string_view ReserveOutcomeName(ReserveOutcome outcome) {
     case ReserveOutcome::kLimitExceeded: return "LIMIT_EXCEEDED";
     case ReserveOutcome::kSaleNotOpen: return "SALE_NOT_OPEN";
     case ReserveOutcome::kSaleClosed: return "SALE_CLOSED";
+    case ReserveOutcome::kQueuePassRequired: return "QUEUE_PASS_REQUIRED";
+    case ReserveOutcome::kQueuePassInvalid: return "QUEUE_PASS_INVALID";
   }
   return "UNKNOWN";
 }
@@ -480,9 +482,13 @@ ReserveResult Inventory::Reserve(const ReserveCommand& command,
   return result;
 }
 
-void Inventory::AuditReserve(const ReserveCommand& command, ReserveOutcome outcome,
-                             const std::optional<Reservation>& reservation, Time now) {
-  if (!audit_hasher_) return;
+namespace {
+
+// The audit event of a reserve attempt: SUCCESS with the reservation's id, or FAILED with the
+// outcome's code and `detail` (may be empty) in the metadata.
+AuditEvent ReserveAuditEvent(const ReserveCommand& command, ReserveOutcome outcome,
+                             const std::optional<Reservation>& reservation, Time now,
+                             std::string_view detail) {
   AuditEvent event;
   event.type = AuditEventType::kReserveAttempt;
   event.user_id = command.user_id;
@@ -500,9 +506,36 @@ void Inventory::AuditReserve(const ReserveCommand& command, ReserveOutcome outco
     event.outcome = AuditOutcome::kFailed;
     event.failure_reason = std::string(ReserveOutcomeName(outcome));
   }
+  if (!detail.empty()) metadata.Add("detail", detail);
   if (!command.idempotency_key.empty()) metadata.Add("idempotency_key", command.idempotency_key);
   event.metadata = metadata.Build();
-  Audit(std::move(event));
+  return event;
+}
+
+}  // namespace
+
+void Inventory::AuditReserve(const ReserveCommand& command, ReserveOutcome outcome,
+                             const std::optional<Reservation>& reservation, Time now) {
+  if (!audit_hasher_) return;
+  Audit(ReserveAuditEvent(command, outcome, reservation, now, {}));
+}
+
+void Inventory::AuditRefusedReserve(const ReserveCommand& command, ReserveOutcome outcome,
+                                    std::string_view detail, Time now) {
+  RequireBatch();
+  FS_CHECK(outcome != ReserveOutcome::kReserved);
+  FS_CHECK(outcome != ReserveOutcome::kReplayed);
+  if (!audit_hasher_) return;
+  Audit(ReserveAuditEvent(command, outcome, std::nullopt, now, detail));
+}
+
+void Inventory::AppendMutation(Mutation mutation) {
+  RequireBatch();
+  mutations_.push_back(std::move(mutation));
+}
+
+bool Inventory::HasIdempotencyKey(const std::string& user_id, const std::string& key) const {
+  return idempotency_.count(IdempotencyMapKey(user_id, key)) == 1;
 }
 
 ReleaseResult Inventory::Release(const std::string& reservation_id, const std::string& user_id,

@@ -38,6 +38,8 @@ enum class ReserveOutcome : std::uint8_t {
   kLimitExceeded,
   kSaleNotOpen,
   kSaleClosed,
+  kQueuePassRequired,      // a waiting-room sale and no pass presented (core/waiting_room.h)
+  kQueuePassInvalid,       // a pass that is forged, another's, unknown, expired or used
 };
 
 // What the Redis idempotency fast path (src/redis/idempotency_fast_path.h) saw for a reserve's
@@ -234,6 +236,14 @@ class Inventory {
   // a bot detection) into this batch: stored by the batch's commit, rolled back with it.
   // Its id and hashes are (re)assigned here. No-op when audit is off.
   void AppendAudit(AuditEvent event);
+  // For state kept beside the inventory that commits in the same batch (the waiting room,
+  // which keeps its own undo): adds `mutation` to the batch in order.
+  void AppendMutation(Mutation mutation);
+  // Audits a reserve attempt refused before Reserve() decided it (e.g. no valid queue pass):
+  // FAILED with ReserveOutcomeName(outcome) as the reason and `detail` in the metadata.
+  // REQUIRES: outcome is a refusal.
+  void AuditRefusedReserve(const ReserveCommand& command, ReserveOutcome outcome,
+                           std::string_view detail, Time now);
 
   // --- Queries (any time, on the owning thread) -------------------------------------------
   // nullptr when unknown. Valid until the next command.
@@ -242,6 +252,8 @@ class Inventory {
   std::vector<std::string> SkuIds() const;
   std::optional<Time> NextExpiry();
   std::int32_t UserUnits(const std::string& sku_id, const std::string& user_id) const;
+  // Whether the user's idempotency key is known (a repeated request will be replayed).
+  bool HasIdempotencyKey(const std::string& user_id, const std::string& key) const;
   // nullptr when unknown. Valid until the next command.
   const Order* FindOrder(const std::string& order_id) const;
   // PENDING orders with next_attempt_at <= now, earliest first, at most `count_max`.

@@ -11,6 +11,7 @@
 
 #include "core/audit.h"
 #include "core/order.h"
+#include "core/queue_types.h"
 #include "core/types.h"
 
 namespace fs::core {
@@ -83,10 +84,45 @@ struct EventAppended {
   OutboxEvent event;
 };
 
+// --- The fair waiting room (issue 4) ---
+// A waiting-room sale's room, stored in the batch that created the sale.
+struct WaitingRoomCreated {
+  WaitingRoomRecord room;  // not drawn yet
+};
+
+struct QueueTicketIssued {
+  QueueTicket ticket;  // not admitted yet
+};
+
+// The sale started: the room's first `prequeue_count` tickets were shuffled with `seed`.
+struct WaitingRoomDrawn {
+  std::string sku_id;
+  std::uint64_t seed = 0;
+  std::int64_t prequeue_count = 0;
+  Time at{};
+};
+
+struct QueueTicketAdmitted {
+  std::string sku_id;
+  std::string ticket_id;
+  Time admitted_at{};
+  Time pass_expires_at{};
+};
+
+// The ticket's pass allowed `reservation_id` (a ReservationCreated earlier in the same batch).
+struct QueuePassUsed {
+  std::string sku_id;
+  std::string ticket_id;
+  std::string reservation_id;
+  Time at{};
+};
+
 using Mutation = std::variant<SaleCreated, ReservationCreated, ReservationStatusChanged,
                               IdempotencyStored, IdempotencyPruned, AuditAppended,
                               SaleOverrideChanged, SaleStockChanged, OrderCreated,
-                              OrderStatusChanged, OrderRetryScheduled, EventAppended>;
+                              OrderStatusChanged, OrderRetryScheduled, EventAppended,
+                              WaitingRoomCreated, QueueTicketIssued, WaitingRoomDrawn,
+                              QueueTicketAdmitted, QueuePassUsed>;
 using Mutations = std::vector<Mutation>;
 
 }  // namespace fs::core

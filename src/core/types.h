@@ -19,6 +19,9 @@ enum class SaleStatus : std::uint8_t { kScheduled, kOpen, kSoldOut, kClosed };
 // An operator's explicit decision on a sale, beside its schedule. Persisted: append-only.
 enum class SaleOverride : std::uint8_t { kNone = 0, kOpened = 1, kClosed = 2 };
 
+// Whether reserving needs a pass from the sale's fair waiting room (core/waiting_room.h).
+enum class WaitingRoomMode : std::uint8_t { kOff, kOn };
+
 inline constexpr std::int32_t kDefaultPerUserLimit = 1;
 inline constexpr std::int32_t kDefaultReservationTtlSeconds = 120;
 
@@ -34,6 +37,7 @@ struct Sale {
   std::optional<Time> ends_at;
   SaleOverride override_state = SaleOverride::kNone;
   Time created_at{};
+  WaitingRoomMode waiting_room = WaitingRoomMode::kOff;
 };
 
 // Units of one SKU by state. held = units in RESERVED or CHECKOUT_PENDING reservations.

@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <set>
 #include <utility>
 
 #include "audit/sha256.h"
@@ -33,7 +34,9 @@ Engine::Engine(Options options, std::unique_ptr<store::Store> store, const base:
       store_(std::move(store)),
       clock_(clock),
       rng_(options_.seed != 0 ? options_.seed : base::SeedFromOs()),
-      fairness_audit_(options_.fairness_audit) {}
+      fairness_audit_(options_.fairness_audit),
+      rooms_(options_.waiting_room),
+      draw_rng_(options_.seed != 0 ? options_.seed + 1 : base::SeedFromOs()) {}
 
 base::Result<std::unique_ptr<Engine>> Engine::Open(Options options,
                                                    std::unique_ptr<store::Store> store,
@@ -44,6 +47,10 @@ base::Result<std::unique_ptr<Engine>> Engine::Open(Options options,
   }
   if (!options.render_reservation) options.render_reservation = DefaultReservationBody;
   if (!options.render_order) options.render_order = DefaultOrderBody;
+  if (const std::string reason = core::ValidateWaitingRoomPolicy(options.waiting_room);
+      !reason.empty()) {
+    return base::InvalidArgument(reason);
+  }
   if (options.retry_schedule.delays.empty() ||
       options.retry_schedule.delays.size() > core::kRetryScheduleLengthMax) {
     return base::InvalidArgument("the payment retry schedule needs 1 to 64 steps");
@@ -62,7 +69,19 @@ Status Engine::Recover() {
   const base::Time now = clock_.Now();
   auto loaded = store_->Load(now - options_.idempotency_retention);
   if (!loaded) return loaded.error();
-  for (const auto& sale : loaded->sales) inventory_.LoadSale(sale);
+  std::set<std::string> with_room;
+  for (const auto& room : loaded->waiting_rooms) {
+    with_room.insert(room.sku_id);
+    rooms_.LoadRoom(room);
+  }
+  for (auto sale : loaded->sales) {
+    if (with_room.count(sale.sku_id) == 1) sale.waiting_room = core::WaitingRoomMode::kOn;
+    inventory_.LoadSale(sale);
+  }
+  for (const auto& ticket : loaded->queue_tickets) rooms_.LoadTicket(ticket);
+  if (const std::string problem = rooms_.FinishLoad(now); !problem.empty()) {
+    return base::DataLoss("waiting room: " + problem);
+  }
   for (const auto& reservation : loaded->reservations) inventory_.LoadReservation(reservation);
   for (const auto& record : loaded->idempotency) inventory_.LoadIdempotency(record);
   if (options_.audit_enabled) inventory_.EnableAudit(&audit::Sha256Hex, loaded->audit_head);
@@ -72,13 +91,17 @@ Status Engine::Recover() {
   FS_RETURN_IF_ERROR(CompareWithStore());
 
   inventory_.BeginBatch();
+  rooms_.BeginBatch();
   const std::size_t expired = inventory_.ExpireDue(now, SIZE_MAX);
   Status status = store_->Commit(inventory_.mutations());
   if (!status.ok()) {
     inventory_.RollbackBatch();
+    rooms_.RollbackBatch();
     return status;
   }
   inventory_.CommitBatch();
+  rooms_.CommitBatch();
+  PublishWaitingRooms();
   stats_.reservations_expired.fetch_add(expired, std::memory_order_relaxed);
   Publish(inventory_.SkuIds());
   PublishAuditHead();
@@ -155,7 +178,12 @@ void Engine::CreateSale(core::Sale sale, CreateSaleCallback done) {
 }
 
 void Engine::Reserve(core::ReserveCommand command, ReserveCallback done) {
-  Enqueue(ReserveCommandEntry{std::move(command), std::move(done)});
+  Enqueue(ReserveCommandEntry{std::move(command), std::move(done), core::PresentedPass{}});
+}
+
+void Engine::Reserve(core::ReserveCommand command, core::PresentedPass pass,
+                     ReserveCallback done) {
+  Enqueue(ReserveCommandEntry{std::move(command), std::move(done), std::move(pass)});
 }
 
 void Engine::Release(std::string reservation_id, std::string user_id, ReleaseCallback done) {
@@ -302,6 +330,47 @@ void Engine::CountOrder(const std::optional<core::Order>& order) {
   }
 }
 
+// --- The fair waiting room ------------------------------------------------------------------
+
+void Engine::JoinQueue(std::string sku_id, std::string user_id, JoinQueueCallback done) {
+  auto shared_done = std::make_shared<JoinQueueCallback>(std::move(done));
+  Enqueue(GenericCommand{
+      [this, sku_id = std::move(sku_id), user_id = std::move(user_id),
+       shared_done](base::Time now) -> Completion {
+        // Opaque and unguessable: 122 random bits (the ticket is only shown to its owner).
+        auto result = rooms_.Join(sku_id, user_id, base::NewUuid(rng_), now, inventory_);
+        return [shared_done, result = std::move(result)](const Status& s) {
+          (*shared_done)(JoinQueueReply{s, s.ok() ? result : core::JoinResult{}});
+        };
+      },
+      [shared_done](const Status& s) { (*shared_done)(JoinQueueReply{s, {}}); }});
+}
+
+void Engine::GetQueueTicket(std::string sku_id, std::string ticket_id, std::string user_id,
+                            QueueTicketCallback done) {
+  auto shared_done = std::make_shared<QueueTicketCallback>(std::move(done));
+  Enqueue(GenericCommand{
+      [this, sku_id = std::move(sku_id), ticket_id = std::move(ticket_id),
+       user_id = std::move(user_id), shared_done](base::Time now) -> Completion {
+        auto found = rooms_.FindTicket(sku_id, ticket_id, user_id, now, inventory_);
+        return [shared_done, found = std::move(found)](const Status& s) {
+          (*shared_done)(QueueTicketReply{s, s.ok() ? found : std::nullopt});
+        };
+      },
+      [shared_done](const Status& s) { (*shared_done)(QueueTicketReply{s, std::nullopt}); }});
+}
+
+std::vector<core::WaitingRoomStats> Engine::WaitingRoomStats() const {
+  std::lock_guard<std::mutex> lock(rooms_mutex_);
+  return published_rooms_;
+}
+
+void Engine::PublishWaitingRooms() {
+  std::vector<core::WaitingRoomStats> stats = rooms_.Stats();
+  std::lock_guard<std::mutex> lock(rooms_mutex_);
+  published_rooms_ = std::move(stats);
+}
+
 Status Engine::CheckConsistency() {
   std::promise<Status> promise;
   auto future = promise.get_future();
@@ -412,10 +481,13 @@ void Engine::ProcessBatch(std::vector<Command>& batch, DrainScope fairness_scope
   }
   const base::Time now = clock_.Now();
   inventory_.BeginBatch();
+  rooms_.BeginBatch();
   const std::size_t expired = inventory_.ExpireDue(now, options_.expiry_batch_max);
   Housekeep(now);
   // Decided before this batch's commands (on the HTTP threads), so chained first.
   AppendFairnessAudit(now, fairness_scope);
+  // After the expiries, so units they returned are admitted in the same batch.
+  rooms_.Tick(now, inventory_, draw_rng_);
   std::vector<Completion> completions;
   completions.reserve(batch.size());
   for (auto& command : batch) completions.push_back(Decide(command, now));
@@ -435,13 +507,16 @@ void Engine::ProcessBatch(std::vector<Command>& batch, DrainScope fairness_scope
     if (wrote) stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
     const std::vector<std::string> changed_skus = inventory_.CommitBatch();
     Publish(changed_skus);
+    rooms_.CommitBatch();
     PublishAuditHead();
+    PublishWaitingRooms();
     fairness_pending_.clear();
     if (!changed_skus.empty() && options_.on_skus_changed) options_.on_skus_changed(changed_skus);
     stats_.reservations_expired.fetch_add(expired, std::memory_order_relaxed);
     if (wrote && options_.on_committed) options_.on_committed();
   } else {
     inventory_.RollbackBatch();
+    rooms_.RollbackBatch();
     stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
     if (options_.on_commit_failure) options_.on_commit_failure(status);
     // Only a clean rollback lets the writer go on; a refused guard or a failed sync means
@@ -463,13 +538,22 @@ Engine::Completion Engine::Decide(Command& command, base::Time now) {
         using T = std::decay_t<decltype(c)>;
         if constexpr (std::is_same_v<T, CreateSaleCommand>) {
           auto result = inventory_.CreateSale(std::move(c.sale), now);
+          if (result.outcome == core::CreateSaleOutcome::kCreated &&
+              result.sale->waiting_room == core::WaitingRoomMode::kOn) {
+            rooms_.CreateRoom(result.sale->sku_id, now, inventory_);
+          }
           return [done = std::move(c.done), result = std::move(result)](const Status& s) {
             done(CreateSaleReply{s, s.ok() ? result : core::CreateSaleResult{}});
           };
         } else if constexpr (std::is_same_v<T, ReserveCommandEntry>) {
-          auto result = inventory_.Reserve(c.command, base::NewUuidV7(rng_, base::ToMillis(now)), now,
-                                           options_.render_reservation);
-          return [done = std::move(c.done), result = std::move(result)](const Status& s) {
+          auto queued = rooms_.Reserve(inventory_, c.command, c.pass,
+                                       base::NewUuidV7(rng_, base::ToMillis(now)), now,
+                                       options_.render_reservation);
+          const bool refused_pass = queued.pass_check != core::PassCheck::kValid;
+          return [this, done = std::move(c.done), result = std::move(queued.result),
+                  refused_pass](const Status& s) {
+            if (s.ok() && refused_pass)
+              stats_.queue_pass_refusals.fetch_add(1, std::memory_order_relaxed);
             done(ReserveReply{s, s.ok() ? result : core::ReserveResult{}});
           };
         } else if constexpr (std::is_same_v<T, ReleaseCommand>) {

@@ -35,6 +35,7 @@
 #include "base/random.h"
 #include "base/status.h"
 #include "core/inventory.h"
+#include "core/waiting_room.h"
 #include "engine/fairness_audit.h"
 #include "store/store.h"
 
@@ -80,6 +81,8 @@ struct Options {
   std::function<void(const std::vector<std::string>&)> on_skus_changed;
   // Told (on the writer thread) when a commit fails; for logs. May be empty.
   std::function<void(const base::Status&)> on_commit_failure;
+  // The fair waiting room of sales created with waiting_room on (core/waiting_room.h).
+  core::WaitingRoomPolicy waiting_room;
 };
 
 // Counters the metrics endpoint reads. Written by the writer thread only.
@@ -98,6 +101,8 @@ struct EngineStats {
   std::atomic<std::uint64_t> orders_failed{0};
   std::atomic<std::uint64_t> orders_needs_attention{0};
   std::atomic<std::uint64_t> payment_retries_scheduled{0};
+  // The waiting room: reserves refused for a missing or invalid queue pass (committed).
+  std::atomic<std::uint64_t> queue_pass_refusals{0};
 };
 
 // What readers see without queueing: the state after the last committed batch.
@@ -147,6 +152,14 @@ struct ResolveReply {
   base::Status status;
   core::ResolveResult result;
 };
+struct JoinQueueReply {
+  base::Status status;
+  core::JoinResult result;
+};
+struct QueueTicketReply {
+  base::Status status;
+  std::optional<core::TicketView> ticket;  // nullopt: unknown or not the caller's
+};
 
 class Engine {
  public:
@@ -160,6 +173,8 @@ class Engine {
   using OrdersCallback = std::function<void(OrdersReply)>;
   using PaymentReportCallback = std::function<void(PaymentReportReply)>;
   using ResolveCallback = std::function<void(ResolveReply)>;
+  using JoinQueueCallback = std::function<void(JoinQueueReply)>;
+  using QueueTicketCallback = std::function<void(QueueTicketReply)>;
 
   // Rebuilds memory from the store, expires what expired while down (one committed batch),
   // and starts the writer thread.
@@ -172,6 +187,17 @@ class Engine {
 
   void CreateSale(core::Sale sale, CreateSaleCallback done);
   void Reserve(core::ReserveCommand command, ReserveCallback done);
+  // Reserve presenting a queue pass: a sale with a waiting room needs a valid one, used in the
+  // batch of the reservation it allows (core::WaitingRooms::Reserve).
+  void Reserve(core::ReserveCommand command, core::PresentedPass pass, ReserveCallback done);
+  // --- The fair waiting room (issue 4) ---
+  // A ticket for the user in the sale's room (the existing one when the user already joined).
+  void JoinQueue(std::string sku_id, std::string user_id, JoinQueueCallback done);
+  // The ticket if it exists in the sale's room and belongs to `user_id`.
+  void GetQueueTicket(std::string sku_id, std::string ticket_id, std::string user_id,
+                      QueueTicketCallback done);
+  // Every room as of the last batch, by sku id. Any thread.
+  std::vector<core::WaitingRoomStats> WaitingRoomStats() const;
   void Release(std::string reservation_id, std::string user_id, ReleaseCallback done);
   // The reservation if it exists and belongs to `user_id`.
   void GetReservation(std::string reservation_id, std::string user_id, ReservationCallback done);
@@ -225,6 +251,7 @@ class Engine {
   struct ReserveCommandEntry {
     core::ReserveCommand command;
     ReserveCallback done;
+    core::PresentedPass pass;
   };
   struct ReleaseCommand {
     std::string reservation_id;
@@ -273,6 +300,7 @@ class Engine {
   Completion Decide(Command& command, base::Time now);
   void Publish(const std::vector<std::string>& sku_ids);
   void PublishAuditHead();
+  void PublishWaitingRooms();
   void Housekeep(base::Time now);
   std::chrono::milliseconds WaitBudget();
   base::Status CompareWithStore();
@@ -284,6 +312,10 @@ class Engine {
   const base::Clock& clock_;
   base::Rng rng_;                 // writer thread only
   core::Inventory inventory_;     // writer thread only
+  core::WaitingRooms rooms_;      // writer thread only
+  // The draws' seeds. Separate from rng_, whose output shows in public ids: nobody can learn
+  // this generator's state, so nobody can predict a draw.
+  base::Rng draw_rng_;            // writer thread only
   base::Time next_prune_{};       // writer thread only
 
   mutable std::mutex inbox_mutex_;
@@ -302,6 +334,9 @@ class Engine {
 
   mutable std::mutex audit_head_mutex_;
   core::AuditHead audit_head_;  // guarded by audit_head_mutex_; the last committed event
+
+  mutable std::mutex rooms_mutex_;
+  std::vector<core::WaitingRoomStats> published_rooms_;  // guarded by rooms_mutex_
 
   std::atomic<bool> failed_{false};
   EngineStats stats_;

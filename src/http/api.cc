@@ -7,6 +7,7 @@
 
 #include "audit/audit_reader.h"
 #include "auth/jwt.h"
+#include "auth/queue_pass.h"
 #include "core/rules.h"
 #include "http/admin_parsing.h"
 #include "http/json_render.h"
@@ -42,6 +43,8 @@ enum RouteId : int {
   kAdminListOrders,
   kAdminGetOrder,
   kAdminResolveOrder,
+  kJoinQueue,
+  kGetQueueTicket,
 };
 
 struct RouteSpec {
@@ -74,6 +77,8 @@ constexpr RouteSpec kRoutes[] = {
     {Method::kGet, "/admin/v1/orders", kAdminListOrders},
     {Method::kGet, "/admin/v1/orders/{id}", kAdminGetOrder},
     {Method::kPost, "/admin/v1/orders/{id}/resolve", kAdminResolveOrder},
+    {Method::kPost, "/api/v1/products/{sku}/queue", kJoinQueue},
+    {Method::kGet, "/api/v1/products/{sku}/queue/{ticket}", kGetQueueTicket},
 };
 
 Router BuildRouter() {
@@ -218,6 +223,7 @@ struct HeldRequest {
   std::optional<std::string> user_agent;
   std::optional<std::string> accept_language;
   std::optional<std::string> device_id;
+  std::optional<std::string> queue_pass;
   std::string admitted_user_id;
   Request request;
 };
@@ -242,6 +248,7 @@ std::shared_ptr<const HeldRequest> HoldAdmitted(const Request& source, std::stri
   held->user_agent = CopyOf(source.user_agent);
   held->accept_language = CopyOf(source.accept_language);
   held->device_id = CopyOf(source.device_id);
+  held->queue_pass = CopyOf(source.queue_pass);
   held->admitted_user_id = std::move(user_id);
   Request& request = held->request;
   request.method = source.method;
@@ -254,6 +261,7 @@ std::shared_ptr<const HeldRequest> HoldAdmitted(const Request& source, std::stri
   request.user_agent = ViewOf(held->user_agent);
   request.accept_language = ViewOf(held->accept_language);
   request.device_id = ViewOf(held->device_id);
+  request.queue_pass = ViewOf(held->queue_pass);
   request.admitted_user_id = held->admitted_user_id;
   return held;
 }
@@ -287,6 +295,21 @@ Response CheckoutResponse(const engine::CheckoutReply& reply) {
   if (outcome.is_error()) return OutcomeResponse(outcome);
   FS_CHECK(result.order.has_value());
   return JsonResponse(outcome.status, RenderCheckout(*result.order));
+}
+
+Response TicketNotFound() {
+  return OutcomeResponse({404, code::kTicketNotFound, "no such queue ticket"});
+}
+
+// The pass is rendered (signed) only for an admitted ticket, and these handlers answer only
+// the ticket's owner.
+Response QueueTicketResponse(unsigned status, const core::TicketView& view,
+                             const std::string& pass_key) {
+  if (view.status != core::TicketStatus::kAdmitted) {
+    return JsonResponse(status, RenderQueueTicket(view, nullptr));
+  }
+  const std::string pass = auth::SignQueuePass(view.ticket, pass_key);
+  return JsonResponse(status, RenderQueueTicket(view, &pass));
 }
 
 Response OrderNotFound() {
@@ -335,6 +358,7 @@ Response JsonResponse(unsigned status, std::string body) {
 
 Api::Api(ApiOptions options, engine::Engine& engine, metrics::HttpMetrics& metrics)
     : options_(std::move(options)),
+      queue_pass_key_(auth::QueuePassKey(options_.jwt_secret)),
       engine_(engine),
       metrics_(metrics),
       jwt_verifier_(options_.jwt_secret),
@@ -427,6 +451,8 @@ void Api::Dispatch(int route_id, const Request& request, const Params& params, E
     case kAdminListOrders: return AdminListOrders(request, std::move(exchange));
     case kAdminGetOrder: return AdminGetOrder(request, params, std::move(exchange));
     case kAdminResolveOrder: return AdminResolveOrder(request, params, std::move(exchange));
+    case kJoinQueue: return JoinQueue(request, params, std::move(exchange));
+    case kGetQueueTicket: return GetQueueTicket(request, params, std::move(exchange));
   }
   FS_CHECK(false);
 }
@@ -607,6 +633,12 @@ void Api::Reserve(const Request& request, const Params& params, Exchange exchang
   }
   auto key = ResolveIdempotencyKey(request.idempotency_key, body->idempotency_key);
   if (!key) return exchange.respond(InvalidRequest(key.error()));
+  auto pass_text = ResolveQueuePass(request.queue_pass, body->queue_pass);
+  if (!pass_text) return exchange.respond(InvalidRequest(pass_text.error()));
+  // The signature is checked here (crypto stays out of the writer); whether the pass is
+  // needed, its holder, expiry and single use are the writer's decision.
+  core::PresentedPass pass;
+  if (*pass_text) pass = auth::VerifyQueuePass(**pass_text, queue_pass_key_);
   command.user_id = std::move(std::get<std::string>(user));
   command.quantity = body->quantity;
   command.idempotency_key = std::move(*key);
@@ -619,15 +651,17 @@ void Api::Reserve(const Request& request, const Params& params, Exchange exchang
       !command.idempotency_key.empty()) {
     // Cluster mode: claim the key in Redis first; the writer gets the hint, never a verdict.
     auto held = std::make_shared<core::ReserveCommand>(std::move(command));
+    auto held_pass = std::make_shared<core::PresentedPass>(std::move(pass));
     return shared_->ClaimIdempotencyKey(
-        held->user_id, held->idempotency_key, [this, held, exchange](core::IdempotencyHint hint) {
+        held->user_id, held->idempotency_key,
+        [this, held, held_pass, exchange](core::IdempotencyHint hint) {
           held->idempotency_hint = hint;
-          engine_.Reserve(std::move(*held), PostBack<engine::ReserveReply>(
-                                                exchange.executor, exchange.respond,
-                                                &ReserveResponse));
+          engine_.Reserve(std::move(*held), std::move(*held_pass),
+                          PostBack<engine::ReserveReply>(exchange.executor, exchange.respond,
+                                                         &ReserveResponse));
         });
   }
-  engine_.Reserve(std::move(command),
+  engine_.Reserve(std::move(command), std::move(pass),
                   PostBack<engine::ReserveReply>(exchange.executor, std::move(exchange.respond),
                                                  &ReserveResponse));
 }
@@ -799,6 +833,47 @@ void Api::AdminResolveOrder(const Request& request, const Params& params, Exchan
                        PostBack<engine::ResolveReply>(exchange.executor,
                                                       std::move(exchange.respond),
                                                       &ResolveResponse));
+}
+
+// --- The fair waiting room ------------------------------------------------------------------
+
+void Api::JoinQueue(const Request& request, const Params& params, Exchange exchange) {
+  auto user = AuthenticateUser(request);
+  if (auto* denied = std::get_if<Response>(&user)) return exchange.respond(std::move(*denied));
+  const std::string sku_id(params.params[0]);
+  if (!core::IsValidSkuId(sku_id)) return exchange.respond(SkuNotFound());
+  const std::string* key = &queue_pass_key_;
+  engine_.JoinQueue(sku_id, std::move(std::get<std::string>(user)),
+                    PostBack<engine::JoinQueueReply>(
+                        exchange.executor, std::move(exchange.respond),
+                        [key](const engine::JoinQueueReply& reply) {
+                          if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
+                          const HttpOutcome outcome = MapOutcome(reply.result.outcome);
+                          if (outcome.is_error()) return OutcomeResponse(outcome);
+                          FS_CHECK(reply.result.view.has_value());
+                          return QueueTicketResponse(outcome.status, *reply.result.view, *key);
+                        }));
+}
+
+void Api::GetQueueTicket(const Request& request, const Params& params, Exchange exchange) {
+  auto user = AuthenticateUser(request);
+  if (auto* denied = std::get_if<Response>(&user)) return exchange.respond(std::move(*denied));
+  const std::string sku_id(params.params[0]);
+  const std::string_view ticket_id = params.params[1];
+  if (!core::IsValidSkuId(sku_id) || !IsPlausibleReservationId(ticket_id)) {
+    return exchange.respond(TicketNotFound());
+  }
+  const std::string* key = &queue_pass_key_;
+  engine_.GetQueueTicket(sku_id, std::string(ticket_id), std::move(std::get<std::string>(user)),
+                         PostBack<engine::QueueTicketReply>(
+                             exchange.executor, std::move(exchange.respond),
+                             [key](const engine::QueueTicketReply& reply) {
+                               if (!reply.status.ok())
+                                 return OutcomeResponse(MapStatus(reply.status));
+                               // Another user's ticket is as unknown as a made-up one.
+                               if (!reply.ticket) return TicketNotFound();
+                               return QueueTicketResponse(200, *reply.ticket, *key);
+                             }));
 }
 
 void Api::Readyz(Exchange exchange) {

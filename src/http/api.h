@@ -108,6 +108,8 @@ class Api {
   void AdminGetOrder(const Request& request, const Params& params, Exchange exchange);
   void AdminListOrders(const Request& request, Exchange exchange);
   void AdminResolveOrder(const Request& request, const Params& params, Exchange exchange);
+  void JoinQueue(const Request& request, const Params& params, Exchange exchange);
+  void GetQueueTicket(const Request& request, const Params& params, Exchange exchange);
   void Readyz(Exchange exchange);
   void Metrics(Exchange exchange);
 
@@ -133,6 +135,7 @@ class Api {
   std::optional<Response> AuthenticateAdmin(const Request& request) const;
 
   const ApiOptions options_;
+  const std::string queue_pass_key_;  // auth::QueuePassKey(jwt_secret)
   engine::Engine& engine_;
   metrics::HttpMetrics& metrics_;
   const auth::JwtVerifier jwt_verifier_;  // options_.jwt_secret, prepared once

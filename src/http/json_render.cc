@@ -50,6 +50,18 @@ void SaleFields(JsonWriter& writer, const core::Sale& sale) {
   Field(writer, "reservation_ttl_seconds", sale.reservation_ttl_seconds);
   TimeField(writer, "starts_at", sale.starts_at);
   TimeField(writer, "ends_at", sale.ends_at);
+  writer.Key("waiting_room");
+  writer.Bool(sale.waiting_room == core::WaitingRoomMode::kOn);
+}
+
+void OptionalIntField(JsonWriter& writer, std::string_view key,
+                      const std::optional<std::int64_t>& value) {
+  writer.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+  if (value) {
+    writer.Int64(*value);
+  } else {
+    writer.Null();
+  }
 }
 
 }  // namespace
@@ -64,6 +76,24 @@ std::string RenderReservation(const core::Reservation& reservation) {
   Field(writer, "quantity", reservation.quantity);
   Field(writer, "status", core::ReservationStatusName(reservation.status));
   TimeField(writer, "expires_at", reservation.expires_at);
+  writer.EndObject();
+  return Finish(buffer);
+}
+
+std::string RenderQueueTicket(const core::TicketView& view, const std::string* pass) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  Field(writer, "ticket", view.ticket.ticket_id);
+  Field(writer, "sku_id", view.ticket.sku_id);
+  Field(writer, "status", core::TicketStatusName(view.status));
+  OptionalIntField(writer, "position", view.position);
+  OptionalIntField(writer, "estimated_wait_seconds", view.estimated_wait_seconds);
+  TimeField(writer, "joined_at", view.ticket.joined_at);
+  if (pass != nullptr) {
+    Field(writer, "pass", *pass);
+    TimeField(writer, "pass_expires_at", view.ticket.pass_expires_at);
+  }
   writer.EndObject();
   return Finish(buffer);
 }

@@ -22,6 +22,12 @@ HttpOutcome MapOutcome(core::ReserveOutcome outcome) {
       return {409, code::kSaleNotOpen, "the sale has not started yet"};
     case O::kSaleClosed:
       return {409, code::kSaleClosed, "the sale has ended"};
+    case O::kQueuePassRequired:
+      return {403, code::kQueuePassRequired,
+              "this sale has a waiting room: join its queue and reserve with the pass it gives"};
+    case O::kQueuePassInvalid:
+      return {403, code::kQueuePassInvalid,
+              "the queue pass is not valid (forged, another user's or sale's, expired or used)"};
   }
   base::CheckFailed("outcome out of range", __FILE__, __LINE__);
 }
@@ -97,6 +103,23 @@ HttpOutcome MapOutcome(core::ResolveOutcome outcome) {
     case O::kOrderNotFound: return {404, code::kOrderNotFound, "no such order"};
     case O::kNotNeedsAttention:
       return {409, code::kOrderNotResolvable, "only NEEDS_ATTENTION orders can be resolved"};
+  }
+  base::CheckFailed("outcome out of range", __FILE__, __LINE__);
+}
+
+HttpOutcome MapOutcome(core::JoinOutcome outcome) {
+  using O = core::JoinOutcome;
+  switch (outcome) {
+    case O::kJoined: return {201, {}, {}};
+    case O::kAlreadyJoined: return {200, {}, {}};
+    case O::kSkuNotFound: return {404, code::kSkuNotFound, "no sale with this sku_id"};
+    case O::kNoWaitingRoom:
+      return {409, code::kWaitingRoomDisabled, "this sale has no waiting room: reserve directly"};
+    case O::kNotOpenYet:
+      return {409, code::kQueueNotOpen, "the waiting room of this sale has not opened yet"};
+    case O::kSaleClosed: return {409, code::kSaleClosed, "the sale has ended"};
+    case O::kRoomFull:
+      return {503, code::kWaitingRoomFull, "the waiting room is full; retry shortly"};
   }
   base::CheckFailed("outcome out of range", __FILE__, __LINE__);
 }

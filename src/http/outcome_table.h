@@ -8,6 +8,7 @@
 
 #include "base/status.h"
 #include "core/inventory.h"
+#include "core/waiting_room.h"
 
 namespace fs::http {
 
@@ -33,6 +34,12 @@ inline constexpr std::string_view kRateLimited = "RATE_LIMITED";
 inline constexpr std::string_view kStockBelowCommitted = "STOCK_BELOW_COMMITTED";
 inline constexpr std::string_view kOrderNotFound = "ORDER_NOT_FOUND";
 inline constexpr std::string_view kOrderNotResolvable = "ORDER_NOT_RESOLVABLE";
+inline constexpr std::string_view kQueuePassRequired = "QUEUE_PASS_REQUIRED";
+inline constexpr std::string_view kQueuePassInvalid = "QUEUE_PASS_INVALID";
+inline constexpr std::string_view kWaitingRoomDisabled = "WAITING_ROOM_DISABLED";
+inline constexpr std::string_view kQueueNotOpen = "QUEUE_NOT_OPEN";
+inline constexpr std::string_view kWaitingRoomFull = "WAITING_ROOM_FULL";
+inline constexpr std::string_view kTicketNotFound = "TICKET_NOT_FOUND";
 }  // namespace code
 
 // error_code is empty for a success row; the handler then renders the resource itself.
@@ -53,6 +60,7 @@ HttpOutcome MapOutcome(core::AdminSaleOutcome outcome);
 // kReplayed maps to 200 as a placeholder: the handler answers with the stored record's status.
 HttpOutcome MapOutcome(core::CheckoutOutcome outcome);
 HttpOutcome MapOutcome(core::ResolveOutcome outcome);
+HttpOutcome MapOutcome(core::JoinOutcome outcome);
 // Any non-ok Status from the engine is 503 (retry later): a failed or refused commit, a full
 // inbox (kResourceExhausted), a stopped engine. REQUIRES: !status.ok().
 HttpOutcome MapStatus(const base::Status& status);

@@ -147,7 +147,19 @@ base::Result<ReserveBody> ParseReserveBody(std::string_view body) {
   if (!key) return key.error();
   if (*key) FS_RETURN_IF_ERROR(ValidateIdempotencyKey(**key));
   parsed.idempotency_key = std::move(*key);
+  auto pass = OptionalString(*document, "queue_pass");
+  if (!pass) return pass.error();
+  parsed.queue_pass = std::move(*pass);
   return parsed;
+}
+
+base::Result<std::optional<std::string>> ResolveQueuePass(
+    std::optional<std::string_view> header_pass, const std::optional<std::string>& body_pass) {
+  if (header_pass && body_pass && *header_pass != *body_pass) {
+    return Invalid("X-Queue-Pass header and body queue_pass differ");
+  }
+  if (header_pass) return std::optional<std::string>(std::string(*header_pass));
+  return body_pass;
 }
 
 base::Status ValidateIdempotencyKey(std::string_view key) {
@@ -212,6 +224,10 @@ base::Result<core::Sale> ParseSaleBody(std::string_view body) {
   if (!ends_at) return ends_at.error();
   sale.starts_at = *starts_at;
   sale.ends_at = *ends_at;
+  if (const rapidjson::Value* room = Find(*document, "waiting_room")) {
+    if (!room->IsBool()) return Invalid("waiting_room must be true or false");
+    sale.waiting_room = room->GetBool() ? core::WaitingRoomMode::kOn : core::WaitingRoomMode::kOff;
+  }
   // "status" and "created_at" are read-only: ignored like any unknown field.
   const std::string reason = core::ValidateSale(sale);
   if (!reason.empty()) return Invalid(reason);

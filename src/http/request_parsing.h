@@ -23,6 +23,7 @@ struct ReserveBody {
   std::optional<std::string> sku_id;           // required by POST /api/v1/reserve only
   std::int32_t quantity = 1;                   // absent: 1 unit
   std::optional<std::string> idempotency_key;  // body "idempotency_key"
+  std::optional<std::string> queue_pass;       // body "queue_pass" (waiting-room sales)
 };
 
 // An empty body means all defaults. REQUIRES nothing of `body` (any bytes).
@@ -32,6 +33,11 @@ base::Result<ReserveBody> ParseReserveBody(std::string_view body);
 // given, both only if equal. Returns "" when neither is present.
 base::Result<std::string> ResolveIdempotencyKey(std::optional<std::string_view> header_key,
                                                 const std::optional<std::string>& body_key);
+
+// The queue pass from the X-Queue-Pass header and the body field: either may be given, both
+// only if equal. nullopt when neither is present.
+base::Result<std::optional<std::string>> ResolveQueuePass(
+    std::optional<std::string_view> header_pass, const std::optional<std::string>& body_pass);
 
 // 1..kIdempotencyKeyBytesMax bytes with no control characters.
 base::Status ValidateIdempotencyKey(std::string_view key);

@@ -221,6 +221,7 @@ void Connection::OnRequest() {
   request.user_agent = HeaderValue(message, "User-Agent");
   request.accept_language = HeaderValue(message, "Accept-Language");
   request.device_id = HeaderValue(message, "X-Device-Id");
+  request.queue_pass = HeaderValue(message, "X-Queue-Pass");
   request.body = message.body();
   awaiting_response_ = true;
   shared_.RequestStarted();

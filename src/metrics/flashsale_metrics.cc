@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "metrics/waiting_room_metrics.h"
+
 namespace fs::metrics {
 
 HttpMetrics::HttpMetrics(std::vector<std::string> route_labels)
@@ -170,6 +172,9 @@ std::string RenderMetrics(const engine::Engine& engine, const HttpMetrics& http_
   WriteHttpMetrics(http_metrics, writer);
   WriteAuditMetrics(http_metrics.audit_checkpoint, writer);
   WriteFairnessAuditMetrics(engine.fairness_audit().stats(), writer);
+  WriteWaitingRoomMetrics(engine.WaitingRoomStats(),
+                          engine.stats().queue_pass_refusals.load(std::memory_order_relaxed),
+                          writer);
   return writer.Take();
 }
 

@@ -49,7 +49,8 @@ TEST(HttpJsonRenderTest, PublicSaleHasNoCounters) {
   EXPECT_EQ(RenderPublicSale(TestSale(), counters, core::SaleStatus::kOpen),
             R"({"sku_id":"cap","name":"Cap \"red\"","price_cents":1999,"currency":"USD",)"
             R"("total_stock":10,"per_user_limit":2,"reservation_ttl_seconds":60,)"
-            R"("starts_at":"2030-01-01T00:00:00.000Z","ends_at":null,"available":5,)"
+            R"("starts_at":"2030-01-01T00:00:00.000Z","ends_at":null,"waiting_room":false,)"
+            R"("available":5,)"
             R"("status":"OPEN"})");
 }
 
@@ -58,7 +59,8 @@ TEST(HttpJsonRenderTest, AdminSaleHasCountersAndCreatedAt) {
   EXPECT_EQ(RenderAdminSale(TestSale(), counters, core::SaleStatus::kScheduled),
             R"({"sku_id":"cap","name":"Cap \"red\"","price_cents":1999,"currency":"USD",)"
             R"("total_stock":10,"per_user_limit":2,"reservation_ttl_seconds":60,)"
-            R"("starts_at":"2030-01-01T00:00:00.000Z","ends_at":null,"available":5,)"
+            R"("starts_at":"2030-01-01T00:00:00.000Z","ends_at":null,"waiting_room":false,)"
+            R"("available":5,)"
             R"("reserved":3,"sold":2,"status":"SCHEDULED",)"
             R"("created_at":"2029-12-31T23:00:00.500Z"})");
 }

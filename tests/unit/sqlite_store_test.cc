@@ -318,8 +318,8 @@ TEST_F(SqliteStoreTest, ReopenKeepsDataAndMigrationIsIdempotent) {
   EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM schema_version"), SqliteStore::kSchemaVersion);
   EXPECT_EQ(raw.QueryInt("SELECT MAX(version) FROM schema_version"), SqliteStore::kSchemaVersion);
   // 6 guards of migration 1, 2 of the audit trail (migration 2), 7 of orders and the outbox
-  // (migration 3).
-  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 15);
+  // (migration 3), 8 of the waiting room (migration 4).
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 23);
 }
 
 TEST_F(SqliteStoreTest, OpenRefusesASchemaNewerThanTheBinary) {

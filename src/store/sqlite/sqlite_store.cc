@@ -269,13 +269,98 @@ CREATE TABLE outbox_cursors (
 ) STRICT;
 )sql";
 
+// Migration 4 (issue 4): the fair waiting room. Self-contained: only new tables and triggers.
+constexpr const char* kMigration4 = R"sql(
+-- One row per waiting-room sale. draw_seed (the shuffle of the pre-queue tickets) is set once,
+-- when the sale starts; recovery replays the draw from it (docs/storage.md).
+CREATE TABLE waiting_rooms (
+  sku_id         TEXT    NOT NULL PRIMARY KEY REFERENCES skus (sku_id),
+  created_at_ms  INTEGER NOT NULL,
+  draw_seed      INTEGER,
+  prequeue_count INTEGER NOT NULL DEFAULT 0 CHECK (prequeue_count >= 0),
+  drawn_at_ms    INTEGER,
+  CONSTRAINT drawn_together CHECK ((draw_seed IS NULL) = (drawn_at_ms IS NULL))
+) STRICT;
+
+CREATE TRIGGER waiting_rooms_draw_once BEFORE UPDATE ON waiting_rooms
+WHEN OLD.draw_seed IS NOT NULL OR NEW.sku_id <> OLD.sku_id OR
+     NEW.created_at_ms <> OLD.created_at_ms
+BEGIN
+  SELECT RAISE(ABORT, 'a waiting room is drawn once and never changed after');
+END;
+
+CREATE TRIGGER waiting_rooms_draw_counts_every_ticket BEFORE UPDATE OF draw_seed ON waiting_rooms
+WHEN NEW.prequeue_count <> (SELECT COUNT(*) FROM queue_tickets WHERE sku_id = NEW.sku_id)
+BEGIN
+  SELECT RAISE(ABORT, 'the draw must shuffle every ticket that joined before it');
+END;
+
+CREATE TRIGGER waiting_rooms_never_deleted BEFORE DELETE ON waiting_rooms
+BEGIN
+  SELECT RAISE(ABORT, 'waiting rooms are never deleted');
+END;
+
+-- One ticket per user and room (UNIQUE), numbered 1, 2, 3... in join order without gaps.
+CREATE TABLE queue_tickets (
+  ticket_id           TEXT    NOT NULL PRIMARY KEY CHECK (length(ticket_id) >= 1),
+  sku_id              TEXT    NOT NULL REFERENCES waiting_rooms (sku_id),
+  user_id             TEXT    NOT NULL CHECK (length(user_id) >= 1),
+  join_seq            INTEGER NOT NULL CHECK (join_seq >= 1),
+  joined_at_ms        INTEGER NOT NULL,
+  admitted_at_ms      INTEGER,
+  pass_expires_at_ms  INTEGER,
+  used_reservation_id TEXT REFERENCES reservations (reservation_id),
+  used_at_ms          INTEGER,
+  UNIQUE (sku_id, user_id),
+  UNIQUE (sku_id, join_seq),
+  CONSTRAINT admitted_with_pass
+    CHECK ((admitted_at_ms IS NULL) = (pass_expires_at_ms IS NULL)),
+  CONSTRAINT used_after_admission CHECK (used_reservation_id IS NULL OR (
+    admitted_at_ms IS NOT NULL AND used_at_ms IS NOT NULL AND used_at_ms < pass_expires_at_ms))
+) STRICT;
+
+CREATE TRIGGER queue_tickets_gapless BEFORE INSERT ON queue_tickets
+BEGIN
+  SELECT RAISE(ABORT, 'join_seq of a room must grow by exactly one')
+    WHERE NEW.join_seq <> 1 + COALESCE((SELECT MAX(join_seq) FROM queue_tickets
+                                        WHERE sku_id = NEW.sku_id), 0);
+END;
+
+CREATE TRIGGER queue_tickets_immutable_columns
+BEFORE UPDATE OF ticket_id, sku_id, user_id, join_seq, joined_at_ms ON queue_tickets
+BEGIN
+  SELECT RAISE(ABORT, 'queue ticket identity columns are immutable');
+END;
+
+CREATE TRIGGER queue_tickets_admitted_once BEFORE UPDATE OF admitted_at_ms, pass_expires_at_ms
+ON queue_tickets WHEN OLD.admitted_at_ms IS NOT NULL
+BEGIN
+  SELECT RAISE(ABORT, 'a ticket is admitted once');
+END;
+
+-- Single use: a pass allows one reservation, of its holder, in its sale.
+CREATE TRIGGER queue_tickets_used_once BEFORE UPDATE OF used_reservation_id, used_at_ms
+ON queue_tickets
+WHEN OLD.used_reservation_id IS NOT NULL OR NOT EXISTS (
+  SELECT 1 FROM reservations r WHERE r.reservation_id = NEW.used_reservation_id
+    AND r.sku_id = NEW.sku_id AND r.user_id = NEW.user_id)
+BEGIN
+  SELECT RAISE(ABORT, 'a queue pass is used once, for its holder''s reservation in its sale');
+END;
+
+CREATE TRIGGER queue_tickets_never_deleted BEFORE DELETE ON queue_tickets
+BEGIN
+  SELECT RAISE(ABORT, 'queue tickets are never deleted');
+END;
+)sql";
+
 struct Migration {
   std::int64_t version;
   const char* sql;
 };
 
-constexpr std::array<Migration, 3> kMigrations = {
-    {{1, kMigration1}, {2, kMigration2}, {3, kMigration3}}};
+constexpr std::array<Migration, 4> kMigrations = {
+    {{1, kMigration1}, {2, kMigration2}, {3, kMigration3}, {4, kMigration4}}};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 // ---------------------------------------------------------------------------------------------
@@ -635,6 +720,30 @@ base::Status DecodeIdempotency(sqlite3_stmt* row, core::IdempotencyRecord& recor
   return base::Status::Ok();
 }
 
+base::Status DecodeQueueTicket(sqlite3_stmt* row, core::QueueTicket& ticket) {
+  ticket.ticket_id = ColumnText(row, 0);
+  ticket.sku_id = ColumnText(row, 1);
+  ticket.user_id = ColumnText(row, 2);
+  ticket.join_seq = ColumnInt64(row, 3);
+  ticket.joined_at = base::TimeFromMillis(ColumnInt64(row, 4));
+  ticket.admitted_at = ColumnOptionalTime(row, 5);
+  ticket.pass_expires_at = ColumnOptionalTime(row, 6);
+  if (sqlite3_column_type(row, 7) != SQLITE_NULL) ticket.used_reservation_id = ColumnText(row, 7);
+  ticket.used_at = ColumnOptionalTime(row, 8);
+  return base::Status::Ok();
+}
+
+base::Status DecodeWaitingRoom(sqlite3_stmt* row, core::WaitingRoomRecord& room) {
+  room.sku_id = ColumnText(row, 0);
+  room.created_at = base::TimeFromMillis(ColumnInt64(row, 1));
+  // The seed is a uint64 stored in SQLite's int64 bit for bit.
+  if (sqlite3_column_type(row, 2) != SQLITE_NULL)
+    room.draw_seed = static_cast<std::uint64_t>(ColumnInt64(row, 2));
+  room.prequeue_count = ColumnInt64(row, 3);
+  room.drawn_at = ColumnOptionalTime(row, 4);
+  return base::Status::Ok();
+}
+
 base::Status DecodeOrder(sqlite3_stmt* row, core::Order& order) {
   order.order_id = ColumnText(row, 0);
   order.reservation_id = ColumnText(row, 1);
@@ -666,11 +775,13 @@ base::Status DecodeOrder(sqlite3_stmt* row, core::Order& order) {
   return base::Status::Ok();
 }
 
-constexpr std::array<const char*, 12> kMutationNames = {
+constexpr std::array<const char*, 17> kMutationNames = {
     "SaleCreated",         "ReservationCreated", "ReservationStatusChanged",
     "IdempotencyStored",   "IdempotencyPruned",  "AuditAppended",
     "SaleOverrideChanged", "SaleStockChanged",   "OrderCreated",
-    "OrderStatusChanged",  "OrderRetryScheduled", "EventAppended"};
+    "OrderStatusChanged",  "OrderRetryScheduled", "EventAppended",
+    "WaitingRoomCreated",  "QueueTicketIssued",  "WaitingRoomDrawn",
+    "QueueTicketAdmitted", "QueuePassUsed"};
 static_assert(std::variant_size_v<core::Mutation> == kMutationNames.size());
 
 }  // namespace
@@ -708,6 +819,11 @@ void StatementFinalizer::operator()(sqlite3_stmt* statement) const {
 SqliteStore::SqliteStore(sqlite_internal::DatabaseHandle db) : db_(std::move(db)) {}
 
 SqliteStore::~SqliteStore() {
+  use_ticket_.reset();
+  admit_ticket_.reset();
+  insert_ticket_.reset();
+  draw_room_.reset();
+  insert_room_.reset();
   update_stock_.reset();
   update_override_.reset();
   insert_audit_.reset();
@@ -798,6 +914,19 @@ base::Status SqliteStore::PrepareCachedStatements() {
       {&insert_event_,
        "INSERT INTO outbox (event_id, type, sku_id, user_id, sku_sequence, occurred_at_ms,"
        " payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+      {&insert_room_, "INSERT INTO waiting_rooms (sku_id, created_at_ms) VALUES (?1, ?2)"},
+      {&draw_room_,
+       "UPDATE waiting_rooms SET draw_seed = ?1, prequeue_count = ?2, drawn_at_ms = ?3"
+       " WHERE sku_id = ?4 AND draw_seed IS NULL"},
+      {&insert_ticket_,
+       "INSERT INTO queue_tickets (ticket_id, sku_id, user_id, join_seq, joined_at_ms)"
+       " VALUES (?1, ?2, ?3, ?4, ?5)"},
+      {&admit_ticket_,
+       "UPDATE queue_tickets SET admitted_at_ms = ?1, pass_expires_at_ms = ?2"
+       " WHERE ticket_id = ?3 AND sku_id = ?4 AND admitted_at_ms IS NULL"},
+      {&use_ticket_,
+       "UPDATE queue_tickets SET used_reservation_id = ?1, used_at_ms = ?2"
+       " WHERE ticket_id = ?3 AND sku_id = ?4 AND used_reservation_id IS NULL"},
   };
   for (const Cached& entry : cached) {
     auto statement = Prepare(db_.get(), entry.sql, SQLITE_PREPARE_PERSISTENT, Stage::kOpen);
@@ -1051,6 +1180,100 @@ base::Status SqliteStore::Apply(const core::EventAppended& mutation) {
   return StepWrite(db_.get(), statement, binder, "insert event '" + event.event_id + "'");
 }
 
+// --- The fair waiting room ------------------------------------------------------------------
+
+base::Status SqliteStore::ExpectOneRow(const std::string& context) {
+  const int changed_rows = sqlite3_changes(db_.get());
+  if (changed_rows != 1) {
+    return base::Internal(context + ": matched " + std::to_string(changed_rows) + " rows");
+  }
+  return base::Status::Ok();
+}
+
+base::Status SqliteStore::Apply(const core::WaitingRoomCreated& mutation) {
+  sqlite3_stmt* statement = insert_room_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Text(mutation.room.sku_id).TimeMs(mutation.room.created_at);
+  return StepWrite(db_.get(), statement, binder,
+                   "insert waiting room '" + mutation.room.sku_id + "'");
+}
+
+base::Status SqliteStore::Apply(const core::QueueTicketIssued& mutation) {
+  const core::QueueTicket& ticket = mutation.ticket;
+  sqlite3_stmt* statement = insert_ticket_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Text(ticket.ticket_id)
+      .Text(ticket.sku_id)
+      .Text(ticket.user_id)
+      .Int64(ticket.join_seq)
+      .TimeMs(ticket.joined_at);
+  return StepWrite(db_.get(), statement, binder, "insert queue ticket of '" + ticket.sku_id + "'");
+}
+
+base::Status SqliteStore::Apply(const core::WaitingRoomDrawn& mutation) {
+  const std::string context = "draw of waiting room '" + mutation.sku_id + "'";
+  sqlite3_stmt* statement = draw_room_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Int64(static_cast<std::int64_t>(mutation.seed))
+      .Int64(mutation.prequeue_count)
+      .TimeMs(mutation.at)
+      .Text(mutation.sku_id);
+  FS_RETURN_IF_ERROR(StepWrite(db_.get(), statement, binder, context));
+  return ExpectOneRow(context);
+}
+
+base::Status SqliteStore::Apply(const core::QueueTicketAdmitted& mutation) {
+  const std::string context = "admission of a ticket of '" + mutation.sku_id + "'";
+  sqlite3_stmt* statement = admit_ticket_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.TimeMs(mutation.admitted_at)
+      .TimeMs(mutation.pass_expires_at)
+      .Text(mutation.ticket_id)
+      .Text(mutation.sku_id);
+  FS_RETURN_IF_ERROR(StepWrite(db_.get(), statement, binder, context));
+  return ExpectOneRow(context);
+}
+
+base::Status SqliteStore::Apply(const core::QueuePassUsed& mutation) {
+  const std::string context = "use of a queue pass of '" + mutation.sku_id + "'";
+  sqlite3_stmt* statement = use_ticket_.get();
+  StatementUse use(statement);
+  Binder binder(statement);
+  binder.Text(mutation.reservation_id)
+      .TimeMs(mutation.at)
+      .Text(mutation.ticket_id)
+      .Text(mutation.sku_id);
+  FS_RETURN_IF_ERROR(StepWrite(db_.get(), statement, binder, context));
+  return ExpectOneRow(context);
+}
+
+base::Status SqliteStore::LoadWaitingRooms(LoadedState& state) {
+  sqlite3* db = db_.get();
+  auto rooms = Prepare(db,
+                       "SELECT sku_id, created_at_ms, draw_seed, prequeue_count, drawn_at_ms"
+                       " FROM waiting_rooms ORDER BY sku_id",
+                       0, Stage::kRead);
+  if (!rooms) return rooms.error();
+  FS_RETURN_IF_ERROR(ForEachRow(db, rooms->get(), "load waiting rooms", [&](sqlite3_stmt* row) {
+    state.waiting_rooms.emplace_back();
+    return DecodeWaitingRoom(row, state.waiting_rooms.back());
+  }));
+  auto tickets = Prepare(db,
+                         "SELECT ticket_id, sku_id, user_id, join_seq, joined_at_ms,"
+                         " admitted_at_ms, pass_expires_at_ms, used_reservation_id, used_at_ms"
+                         " FROM queue_tickets ORDER BY sku_id, join_seq",
+                         0, Stage::kRead);
+  if (!tickets) return tickets.error();
+  return ForEachRow(db, tickets->get(), "load queue tickets", [&](sqlite3_stmt* row) {
+    state.queue_tickets.emplace_back();
+    return DecodeQueueTicket(row, state.queue_tickets.back());
+  });
+}
+
 base::Result<LoadedState> SqliteStore::Load(base::Time idempotency_since) {
   const int begin_rc = StepControl(begin_read_.get());
   if (begin_rc != SQLITE_DONE) {
@@ -1137,6 +1360,7 @@ base::Result<LoadedState> SqliteStore::LoadInSnapshot(base::Time idempotency_sin
         state.event_sequences.emplace_back(ColumnText(row, 0), ColumnInt64(row, 1));
         return base::Status::Ok();
       }));
+  FS_RETURN_IF_ERROR(LoadWaitingRooms(state));
   return state;
 }
 

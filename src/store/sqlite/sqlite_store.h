@@ -72,7 +72,7 @@ using StatementHandle = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
 class SqliteStore final : public Store {
  public:
   // The newest schema this binary knows (the number of migrations).
-  static constexpr std::int64_t kSchemaVersion = 3;
+  static constexpr std::int64_t kSchemaVersion = 4;
 
   // Opens or creates the database at `path` (the parent directory must exist), sets the
   // pragmas (journal_mode=WAL, synchronous, foreign_keys=ON, busy_timeout) and verifies them by
@@ -127,6 +127,14 @@ class SqliteStore final : public Store {
   base::Status Apply(const core::OrderStatusChanged& mutation);
   base::Status Apply(const core::OrderRetryScheduled& mutation);
   base::Status Apply(const core::EventAppended& mutation);
+  base::Status Apply(const core::WaitingRoomCreated& mutation);
+  base::Status Apply(const core::QueueTicketIssued& mutation);
+  base::Status Apply(const core::WaitingRoomDrawn& mutation);
+  base::Status Apply(const core::QueueTicketAdmitted& mutation);
+  base::Status Apply(const core::QueuePassUsed& mutation);
+  // kInternal unless the last statement changed exactly one row (a writer bug otherwise).
+  base::Status ExpectOneRow(const std::string& context);
+  base::Status LoadWaitingRooms(LoadedState& state);
   // Rolls back the open transaction (if SQLite has not already) and returns `failure`, or
   // kDataLoss when the rollback itself fails.
   base::Status RollbackAfter(base::Status failure);
@@ -151,6 +159,11 @@ class SqliteStore final : public Store {
   sqlite_internal::StatementHandle update_order_;
   sqlite_internal::StatementHandle schedule_retry_;
   sqlite_internal::StatementHandle insert_event_;
+  sqlite_internal::StatementHandle insert_room_;
+  sqlite_internal::StatementHandle draw_room_;
+  sqlite_internal::StatementHandle insert_ticket_;
+  sqlite_internal::StatementHandle admit_ticket_;
+  sqlite_internal::StatementHandle use_ticket_;
 };
 
 }  // namespace fs::store

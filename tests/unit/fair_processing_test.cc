@@ -1,0 +1,117 @@
+// Goal (issue 4, item 5, fair processing): the writer serves requests in arrival order (the
+// first N requests to arrive get the N units, whatever their batch boundaries), a waiting-room
+// sale's reserves go through the same single writer in that order, and the per-user limit
+// counts held and bought units together: a purchase still uses up the user's allowance, and a
+// release gives back only what was held.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <future>
+#include <mutex>
+
+#include "engine/engine.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace fs::engine {
+namespace {
+
+using core::ReserveOutcome;
+
+class FairProcessingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("flashsale-fair-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto store = store::SqliteStore::Open((dir_ / "flashsale.db").string(), {});
+    ASSERT_TRUE(store.has_value());
+    Options options;
+    options.seed = 11;
+    options.batch_size_max = 7;  // many small batches: order must hold across them
+    auto engine = Engine::Open(std::move(options), std::move(*store), clock_);
+    ASSERT_TRUE(engine.has_value()) << engine.status().ToString();
+    engine_ = std::move(*engine);
+  }
+  void TearDown() override {
+    engine_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void CreateSale(const std::string& sku, std::int64_t stock, std::int32_t limit) {
+    core::Sale sale;
+    sale.sku_id = sku;
+    sale.name = "Sale";
+    sale.currency = "EUR";
+    sale.price_cents = 100;
+    sale.total_stock = stock;
+    sale.per_user_limit = limit;
+    std::promise<CreateSaleReply> promise;
+    engine_->CreateSale(sale, [&](CreateSaleReply r) { promise.set_value(std::move(r)); });
+    ASSERT_EQ(promise.get_future().get().result.outcome, core::CreateSaleOutcome::kCreated);
+  }
+  ReserveReply Reserve(const std::string& sku, const std::string& user, std::int32_t quantity) {
+    std::promise<ReserveReply> promise;
+    engine_->Reserve({sku, user, quantity, ""},
+                     [&](ReserveReply r) { promise.set_value(std::move(r)); });
+    return promise.get_future().get();
+  }
+  std::string Buy(const std::string& sku, const std::string& user, std::int32_t quantity) {
+    const ReserveReply reserved = Reserve(sku, user, quantity);
+    EXPECT_EQ(reserved.result.outcome, ReserveOutcome::kReserved);
+    if (!reserved.result.reservation) return "";
+    std::promise<CheckoutReply> checkout;
+    engine_->Checkout({reserved.result.reservation->reservation_id, user, "pm_card_visa", ""},
+                      [&](CheckoutReply r) { checkout.set_value(std::move(r)); });
+    const CheckoutReply order = checkout.get_future().get();
+    EXPECT_EQ(order.result.outcome, core::CheckoutOutcome::kCreated);
+    std::promise<PaymentReportReply> paid;
+    engine_->RecordPayment({order.result.order->order_id, 1, core::ChargeOutcome::kSucceeded, ""},
+                           [&](PaymentReportReply r) { paid.set_value(std::move(r)); });
+    EXPECT_EQ(paid.get_future().get().result.outcome, core::PaymentReportOutcome::kPaid);
+    return reserved.result.reservation->reservation_id;
+  }
+
+  std::filesystem::path dir_;
+  base::ManualClock clock_{base::TimeFromMillis(1'800'000'000'000)};
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(FairProcessingTest, TheFirstRequestsToArriveGetTheUnits) {
+  CreateSale("fair", 50, 1);
+  constexpr int kRequests = 200;
+  std::vector<std::promise<ReserveReply>> replies(kRequests);
+  // Enqueued back to back from one thread: arrival order is enqueue order.
+  for (int i = 0; i < kRequests; ++i) {
+    engine_->Reserve({"fair", "user-" + std::to_string(i), 1, ""},
+                     [&replies, i](ReserveReply r) { replies[i].set_value(std::move(r)); });
+  }
+  for (int i = 0; i < kRequests; ++i) {
+    const ReserveReply reply = replies[i].get_future().get();
+    ASSERT_TRUE(reply.status.ok());
+    EXPECT_EQ(reply.result.outcome, i < 50 ? ReserveOutcome::kReserved : ReserveOutcome::kSoldOut)
+        << "request " << i;
+  }
+}
+
+TEST_F(FairProcessingTest, ThePerUserLimitCountsHeldAndBoughtUnitsTogether) {
+  CreateSale("limit", 100, 3);
+  Buy("limit", "alice", 2);  // 2 bought
+  EXPECT_EQ(Reserve("limit", "alice", 2).result.outcome, ReserveOutcome::kLimitExceeded);
+  const ReserveReply held = Reserve("limit", "alice", 1);  // 2 bought + 1 held = 3
+  ASSERT_EQ(held.result.outcome, ReserveOutcome::kReserved);
+  EXPECT_EQ(Reserve("limit", "alice", 1).result.outcome, ReserveOutcome::kLimitExceeded);
+  // Releasing gives back the held unit only; the bought ones still count.
+  std::promise<ReleaseReply> released;
+  engine_->Release(held.result.reservation->reservation_id, "alice",
+                   [&](ReleaseReply r) { released.set_value(std::move(r)); });
+  ASSERT_EQ(released.get_future().get().result.outcome, core::ReleaseOutcome::kReleased);
+  EXPECT_EQ(Reserve("limit", "alice", 2).result.outcome, ReserveOutcome::kLimitExceeded);
+  EXPECT_EQ(Reserve("limit", "alice", 1).result.outcome, ReserveOutcome::kReserved);
+  // Another user is not affected by alice's units.
+  EXPECT_EQ(Reserve("limit", "bob", 3).result.outcome, ReserveOutcome::kReserved);
+  EXPECT_TRUE(engine_->CheckConsistency().ok());
+}
+
+}  // namespace
+}  // namespace fs::engine
