@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 #include <csignal>
+#include <unistd.h>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -30,6 +31,8 @@
 #include "metrics/flashsale_metrics.h"
 #include "payment/gateway.h"
 #include "payment/worker.h"
+#include "store/postgres/pg_outbox.h"
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_outbox.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -91,8 +94,21 @@ std::string DatabasePath(const Config& config) {
   return (std::filesystem::path(config.data_dir) / "flashsale.db").string();
 }
 
-base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
+// The relay's own connection: the SQLite file, or (cluster) PostgreSQL with one leader per
+// sink across the nodes.
+base::Result<std::unique_ptr<store::OutboxSource>> OpenOutboxSource(const Config& config) {
+  if (!config.store_url.empty()) {
+    auto source = store::PgOutbox::Open(config.store_url);
+    if (!source) return source.error();
+    return std::unique_ptr<store::OutboxSource>(std::move(*source));
+  }
   auto source = store::SqliteOutbox::Open(DatabasePath(config));
+  if (!source) return source.error();
+  return std::unique_ptr<store::OutboxSource>(std::move(*source));
+}
+
+base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
+  auto source = OpenOutboxSource(config);
   if (!source) return source.error();
   std::unique_ptr<events::EventSink> sink;
   switch (config.events) {
@@ -127,7 +143,7 @@ base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
 // nullptr when no notification webhook is configured.
 base::Result<std::unique_ptr<events::Relay>> OpenNotifier(const Config& config) {
   if (config.notification_webhook_url.empty()) return std::unique_ptr<events::Relay>();
-  auto source = store::SqliteOutbox::Open(DatabasePath(config));
+  auto source = OpenOutboxSource(config);
   if (!source) return source.error();
   spdlog::info("notifications: order.confirmed and order.failed to {}",
                config.notification_webhook_url);
@@ -149,6 +165,39 @@ base::Result<std::unique_ptr<payment::PaymentGateway>> OpenGateway(const Config&
   return payment::NewHttpGateway({config.payment_gateway_url, config.payment_timeout});
 }
 
+base::Result<std::unique_ptr<store::Store>> OpenStore(const Config& config) {
+  if (!config.store_url.empty()) {
+    store::PgOptions options;
+    options.url = config.store_url;
+    auto store = store::PgStore::Open(options);
+    if (!store) return store.error();
+    spdlog::info("store: {} (shared by the cluster; synchronous_commit=on)",
+                 store::RedactedUrl(config.store_url));
+    return std::unique_ptr<store::Store>(std::move(*store));
+  }
+  const std::string path = DatabasePath(config);
+  store::SqliteOptions options;
+  options.synchronous = config.sqlite_synchronous;
+  auto store = store::SqliteStore::Open(path, options);
+  if (!store) return store.error();
+  spdlog::info("store: {} (synchronous={})", path,
+               store::SynchronousName(config.sqlite_synchronous));
+  return std::unique_ptr<store::Store>(std::move(*store));
+}
+
+// Cluster mode: this node's name in payment leases (host, process and a random part, so a
+// restarted node never mistakes an old lease for its own).
+std::string NodeId() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  unsigned char random[4] = {};
+  RAND_bytes(random, sizeof(random));
+  char suffix[9];
+  std::snprintf(suffix, sizeof(suffix), "%02x%02x%02x%02x", random[0], random[1], random[2],
+                random[3]);
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + suffix;
+}
+
 base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
                                                          const base::Clock& clock,
                                                          CommitListeners& listeners) {
@@ -158,13 +207,8 @@ base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
     return base::FailedPrecondition("cannot create data directory '" + config.data_dir +
                                     "': " + error.message());
   }
-  const std::string path = (std::filesystem::path(config.data_dir) / "flashsale.db").string();
-  store::SqliteOptions options;
-  options.synchronous = config.sqlite_synchronous;
-  auto store = store::SqliteStore::Open(path, options);
+  auto store = OpenStore(config);
   if (!store) return store.error();
-  spdlog::info("store: {} (synchronous={})", path,
-               store::SynchronousName(config.sqlite_synchronous));
   engine::Options engine_options;
   engine_options.batch_size_max = config.batch_size_max;
   engine_options.inbox_capacity = config.inbox_capacity;
@@ -336,13 +380,28 @@ int RunServer(Config config) {
   }
   payment::WorkerOptions worker_options;
   worker_options.concurrency = config.payment_concurrency;
+  std::unique_ptr<store::PgOrderLeases> leases;
+  if (!config.store_url.empty()) {
+    // A lease outlasts one gateway call by far, so it never runs out under a live charge.
+    const auto lease = std::max<std::chrono::milliseconds>(std::chrono::seconds(30),
+                                                           config.payment_timeout * 4);
+    auto opened = store::PgOrderLeases::Open(config.store_url, NodeId(), lease);
+    if (!opened) {
+      spdlog::critical("payment leases: {}", opened.error().ToString());
+      (*engine)->Stop();
+      return kExitRuntimeError;
+    }
+    leases = std::move(*opened);
+    worker_options.claim = [&leases](const core::Order& order) { return leases->TryClaim(order); };
+  }
   payment::PaymentWorker worker(worker_options, **engine, **gateway);
   worker.Start();
   listeners.worker.store(&worker, std::memory_order_release);
   metrics::HttpMetrics http_metrics(http::Api::RouteLabels());
   std::unique_ptr<ratelimit::RateLimiter> limiter = MakeLimiter(config.rate_limit, clock);
-  const std::string database_path =
-      (std::filesystem::path(config.data_dir) / "flashsale.db").string();
+  // The audit and reconciliation endpoints read the SQLite file; in cluster mode they answer
+  // 503 (docs/operations.md: run them against PostgreSQL with SQL for now).
+  const std::string database_path = config.store_url.empty() ? DatabasePath(config) : "";
   http::Api api({config.jwt_secret, config.admin_token, database_path}, **engine, http_metrics);
   if (limiter) api.EnableRateLimiting(*limiter, config.rate_limit.trusted_proxies);
   http::ServerOptions server_options;

@@ -31,6 +31,7 @@ void UpdateMax(std::atomic<T>& target, T value) {
 Engine::Engine(Options options, std::unique_ptr<store::Store> store, const base::Clock& clock)
     : options_(std::move(options)),
       store_(std::move(store)),
+      shared_(store_->shared()),
       clock_(clock),
       rng_(options_.seed != 0 ? options_.seed : base::SeedFromOs()) {}
 
@@ -61,6 +62,7 @@ Status Engine::Recover() {
   const base::Time now = clock_.Now();
   auto loaded = store_->Load(now - options_.idempotency_retention);
   if (!loaded) return loaded.error();
+  synced_through_ = loaded->synced_through;
   for (const auto& sale : loaded->sales) inventory_.LoadSale(sale);
   for (const auto& reservation : loaded->reservations) inventory_.LoadReservation(reservation);
   for (const auto& record : loaded->idempotency) inventory_.LoadIdempotency(record);
@@ -68,16 +70,33 @@ Status Engine::Recover() {
   for (const auto& order : loaded->orders) inventory_.LoadOrder(order);
   for (const auto& [sku_id, sequence] : loaded->event_sequences)
     inventory_.LoadEventSequence(sku_id, sequence);
-  FS_RETURN_IF_ERROR(CompareWithStore());
+  if (shared_) {
+    // Other nodes may commit between the load and now: compare inside the first batch's lock.
+    inventory_.CheckInvariants();
+    FS_RETURN_IF_ERROR(BeginSharedBatch());
+    const Status compared = CompareWithStore();
+    if (!compared.ok()) {
+      store_->AbortBatch();
+      return compared;
+    }
+  } else {
+    FS_RETURN_IF_ERROR(CompareWithStore());
+  }
 
   inventory_.BeginBatch();
   const std::size_t expired = inventory_.ExpireDue(now, SIZE_MAX);
-  Status status = store_->Commit(inventory_.mutations());
+  Status status;
+  if (!inventory_.mutations().empty()) {
+    status = store_->Commit(inventory_.mutations());
+  } else if (shared_) {
+    store_->AbortBatch();
+  }
   if (!status.ok()) {
     inventory_.RollbackBatch();
     return status;
   }
   inventory_.CommitBatch();
+  if (shared_) synced_through_ = batch_number_;
   stats_.reservations_expired.fetch_add(expired, std::memory_order_relaxed);
   Publish(inventory_.SkuIds());
   PublishAuditHead();
@@ -390,6 +409,14 @@ void Engine::ProcessBatch(std::vector<Command>& batch) {
     return;
   }
   const base::Time now = clock_.Now();
+  batch_check_.reset();
+  if (shared_) {
+    // Nothing to decide: refresh what readers see without taking the cluster's lock.
+    if (batch.empty() && !SharedWorkDue(now)) return RefreshShared();
+    const Status begun = BeginSharedBatch();
+    if (!begun.ok()) return FailBeforeDecisions(batch, begun);
+    if (ContainsCheck(batch)) batch_check_ = CompareWithStore();
+  }
   inventory_.BeginBatch();
   const std::size_t expired = inventory_.ExpireDue(now, options_.expiry_batch_max);
   Housekeep(now);
@@ -405,8 +432,11 @@ void Engine::ProcessBatch(std::vector<Command>& batch) {
         std::chrono::steady_clock::now() - started);
     stats_.commit_micros_total.fetch_add(static_cast<std::uint64_t>(micros.count()),
                                          std::memory_order_relaxed);
+  } else if (shared_) {
+    store_->AbortBatch();
   }
   if (status.ok()) {
+    if (shared_) synced_through_ = batch_number_;
     // Only batches that wrote something count as commits; idle wake-ups are not batches.
     const bool wrote = !inventory_.mutations().empty();
     if (wrote) stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
@@ -419,7 +449,9 @@ void Engine::ProcessBatch(std::vector<Command>& batch) {
     stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
     if (options_.on_commit_failure) options_.on_commit_failure(status);
     // Only a clean rollback lets the writer go on; a refused guard or a failed sync means
-    // memory and disk can no longer be trusted to agree.
+    // memory and disk can no longer be trusted to agree. (A shared store's commit whose
+    // outcome is unknown is kUnavailable: if it did commit, the next batch's refresh brings
+    // its rows back into memory, since synced_through_ stays before it.)
     if (status.code() != StatusCode::kUnavailable) failed_.store(true, std::memory_order_release);
     status = base::Unavailable("the batch could not be committed");
   }
@@ -468,6 +500,12 @@ Engine::Completion Engine::Decide(Command& command, base::Time now) {
           return [done = std::move(c.done), found = std::move(found)](const Status& s) {
             done(ReservationReply{s, s.ok() ? found : std::nullopt});
           };
+        } else if (shared_) {
+          // Compared right after the refresh, inside the batch's lock (ProcessBatch).
+          Status checked = batch_check_.value_or(base::Internal("no check in this batch"));
+          return [done = std::move(c.done), checked](const Status& s) {
+            done(s.ok() ? checked : s);
+          };
         } else {
           return [this, done = std::move(c.done)](const Status& s) {
             done(s.ok() ? CompareWithStore() : s);
@@ -492,6 +530,76 @@ Status Engine::CompareWithStore() {
       return base::DataLoss("counters of " + counters.sku_id + " differ from the store");
   }
   return Status::Ok();
+}
+
+// --- Shared stores (several nodes on one database) --------------------------------------------
+
+bool Engine::ContainsCheck(const std::vector<Command>& batch) {
+  return std::any_of(batch.begin(), batch.end(), [](const Command& command) {
+    return std::holds_alternative<CheckCommand>(command);
+  });
+}
+
+bool Engine::SharedWorkDue(base::Time now) {
+  if (now >= next_prune_) return true;
+  const auto next = inventory_.NextExpiry();
+  return next && *next <= now;
+}
+
+// Brings memory to the database's state: rows other writers committed since synced_through_.
+// A refresh is not a mutation: nothing is written and nothing is undone on rollback (the
+// rows are committed).
+void Engine::ApplyChanges(const store::ClusterChanges& changes) {
+  std::vector<std::string> sku_ids;
+  for (const auto& sale : changes.sales) {
+    inventory_.SyncSale(sale);
+    sku_ids.push_back(sale.sku_id);
+  }
+  for (const auto& reservation : changes.reservations) {
+    inventory_.SyncReservation(reservation);
+    sku_ids.push_back(reservation.sku_id);
+  }
+  for (const auto& record : changes.idempotency) inventory_.SyncIdempotency(record);
+  for (const auto& order : changes.orders) inventory_.SyncOrder(order);
+  for (const auto& [sku_id, sequence] : changes.event_sequences)
+    inventory_.SyncEventSequence(sku_id, sequence);
+  inventory_.SyncAuditHead(changes.audit_head);
+  inventory_.CheckSynced();
+  synced_through_ = changes.synced_through;
+  const std::size_t rows = changes.sales.size() + changes.reservations.size() +
+                           changes.idempotency.size() + changes.orders.size();
+  stats_.rows_synced.fetch_add(rows, std::memory_order_relaxed);
+  std::sort(sku_ids.begin(), sku_ids.end());
+  sku_ids.erase(std::unique(sku_ids.begin(), sku_ids.end()), sku_ids.end());
+  Publish(sku_ids);
+  PublishAuditHead();
+}
+
+Status Engine::BeginSharedBatch() {
+  auto changes = store_->BeginBatch(synced_through_);
+  if (!changes) return changes.error();
+  // This batch's own number: the one after everything the lock holder has seen.
+  batch_number_ = changes->synced_through + 1;
+  ApplyChanges(*changes);
+  return Status::Ok();
+}
+
+void Engine::RefreshShared() {
+  auto changes = store_->ReadChanges(synced_through_);
+  if (!changes) {
+    // Readers keep the last published state; the next batch or wake-up tries again.
+    stats_.refresh_failures.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  ApplyChanges(*changes);
+}
+
+void Engine::FailBeforeDecisions(std::vector<Command>& batch, const Status& status) {
+  stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
+  if (options_.on_commit_failure) options_.on_commit_failure(status);
+  if (status.code() != StatusCode::kUnavailable) failed_.store(true, std::memory_order_release);
+  const Status answer = base::Unavailable("the batch could not be committed");
+  for (auto& command : batch) Reject(command, answer);
 }
 
 }  // namespace fs::engine

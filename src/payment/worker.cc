@@ -89,6 +89,14 @@ void PaymentWorker::Charge() {
       order = std::move(queue_.front());
       queue_.pop_front();
     }
+    if (options_.claim && !options_.claim(order)) {
+      // Another node holds the order's lease: it is not ours to charge now.
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        in_flight_.erase(order.order_id);
+      }
+      continue;
+    }
     ChargeRequest request;
     request.idempotency_key = order.order_id;
     request.amount_cents = order.amount_cents;

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -29,6 +30,10 @@ struct WorkerOptions {
   std::size_t concurrency = 32;
   // Idle re-check of due orders (retries come due without any commit to notify us).
   std::chrono::milliseconds poll_interval{20};
+  // Several nodes (a shared store): called on a charging thread before each gateway call;
+  // false means another node is charging the order now (or it is settled), so this node skips
+  // it. Empty: this node is the only one. Must be thread-safe.
+  std::function<bool(const core::Order&)> claim;
 };
 
 class PaymentWorker {
