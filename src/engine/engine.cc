@@ -95,8 +95,8 @@ Status Engine::Recover() {
     inventory_.RollbackBatch();
     return status;
   }
+  if (shared_ && !inventory_.mutations().empty()) synced_through_ = batch_number_;
   inventory_.CommitBatch();
-  if (shared_) synced_through_ = batch_number_;
   stats_.reservations_expired.fetch_add(expired, std::memory_order_relaxed);
   Publish(inventory_.SkuIds());
   PublishAuditHead();
@@ -436,7 +436,8 @@ void Engine::ProcessBatch(std::vector<Command>& batch) {
     store_->AbortBatch();
   }
   if (status.ok()) {
-    if (shared_) synced_through_ = batch_number_;
+    // An empty batch was rolled back, and with it its batch number: only a commit is synced.
+    if (shared_ && !inventory_.mutations().empty()) synced_through_ = batch_number_;
     // Only batches that wrote something count as commits; idle wake-ups are not batches.
     const bool wrote = !inventory_.mutations().empty();
     if (wrote) stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
