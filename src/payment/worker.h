@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -65,6 +66,9 @@ class PaymentWorker {
   bool stopping_ = false;            // guarded by mutex_
   std::deque<core::Order> queue_;    // guarded by mutex_
   std::set<std::string> in_flight_;  // guarded by mutex_: queued, charging or reporting
+  // Orders whose last report scheduled a retry: id -> attempts recorded (guarded by mutex_).
+  // A due-order read older than that report is skipped; the entry goes once a read caught up.
+  std::map<std::string, std::int32_t> reported_;
   std::thread dispatcher_;
   std::vector<std::thread> chargers_;
 };

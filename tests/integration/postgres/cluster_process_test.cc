@@ -6,16 +6,23 @@
 // carry on, and its held stock expires (expired by the surviving nodes). PostgreSQL restarted
 // in the middle of a sale: clients get 503 UNAVAILABLE during the outage, the nodes resume by
 // themselves, every acknowledged reservation is stored and the counters still equal the rows.
+// The saga in cluster mode: reserve on one node, check out on another, read the order on a
+// third; each order is charged once by one node at a time (its lease) although every node's
+// payment worker sees it, and the outbox reaches the sink once, from one relay leader, in
+// order per SKU.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <latch>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "pg_environment.h"
+#include "support/fake_gateway.h"
 #include "support/flashsale_api.h"
 #include "support/http_client.h"
 #include "support/reserve_load.h"
@@ -56,11 +63,14 @@ std::string WaitForValue(const std::string& sql, const std::string& expected,
 
 class ClusterProcessTest : public ::testing::Test {
  protected:
+  virtual std::vector<std::string> ExtraArgs() { return {}; }
+
   void SetUp() override {
     const std::string url = FreshDatabaseUrl();
     for (int i = 0; i < kNodes; ++i) {
       ServerOptions options;
       options.extra_args = {"--store", url, "--threads", "2"};
+      for (auto& arg : ExtraArgs()) options.extra_args.push_back(arg);
       nodes_.push_back(std::make_unique<ServerProcess>(options));
     }
     // Started from this thread: a child is killed when the thread that spawned it ends. (The
@@ -258,6 +268,97 @@ TEST_F(ClusterProcessTest, PostgresRestartMidSaleAnswers503ThenResumes) {
     HttpClient client(node(i).port());
     EXPECT_EQ(client.Get("/readyz").status, 200) << "node " << i;
   }
+}
+
+class ClusterSagaTest : public ClusterProcessTest {
+ protected:
+  std::vector<std::string> ExtraArgs() override {
+    return {"--payment-gateway", "http", "--payment-gateway-url", gateway_.url(),
+            "--payment-retry-schedule", "30ms,60ms,120ms", "--payment-timeout-ms", "2000"};
+  }
+  // Every gateway key fails once with a 500 and is retried: exactly two requests per order
+  // unless two nodes charged the same order at once.
+  FakeGateway gateway_{FakeGatewayOptions{1, 0, std::chrono::milliseconds(400), 0}};
+};
+
+std::string Field(const HttpResponse& response, const char* name) {
+  auto json = ParseJson(response.body);
+  if (!json || !json->IsObject()) return "";
+  return StringField(*json, name).value_or("");
+}
+
+TEST_F(ClusterSagaTest, ReserveCheckoutAndPayAcrossNodesChargesEachOrderOnce) {
+  constexpr int kBuyers = 24;
+  SaleSpec sale;
+  sale.sku_id = "cluster-saga";
+  sale.total_stock = 100;
+  CreateSale(sale);
+  std::vector<std::string> orders;
+  for (int u = 0; u < kBuyers; ++u) {
+    const std::string user = "buyer-" + std::to_string(u);
+    HttpClient reserve_node(node(u % kNodes).port());
+    const HttpResponse reserved =
+        Reserve(reserve_node, ReserveRequest().Sku("cluster-saga").User(user));
+    ASSERT_EQ(reserved.status, 201) << reserved.Describe();
+    // Checkout on another node: it must know the reservation the first node just made.
+    HttpClient checkout_node(node((u + 1) % kNodes).port());
+    const std::string body = "{\"reservation_id\":" +
+                             JsonQuote(Field(reserved, "reservation_id")) +
+                             ",\"payment_method_id\":\"pm_card_visa\"}";
+    const HttpResponse checkout = checkout_node.Post("/api/v1/checkout", body, UserAuth(user));
+    ASSERT_EQ(checkout.status, 202) << checkout.Describe();
+    orders.push_back(Field(checkout, "order_id"));
+  }
+  // Every order ends PAID, read from a third node.
+  for (int u = 0; u < kBuyers; ++u) {
+    HttpClient reader(node((u + 2) % kNodes).port());
+    const std::string path = "/api/v1/orders/" + orders[static_cast<std::size_t>(u)];
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    HttpResponse order = reader.Get(path, UserAuth("buyer-" + std::to_string(u)));
+    while (Field(order, "status") != "PAID" && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      order = reader.Get(path, UserAuth("buyer-" + std::to_string(u)));
+    }
+    EXPECT_EQ(Field(order, "status"), "PAID") << order.Describe();
+  }
+  const auto charges = gateway_.ChargesByKey();
+  const auto requests = gateway_.RequestsByKey();
+  EXPECT_EQ(charges.size(), static_cast<std::size_t>(kBuyers));
+  for (const auto& order_id : orders) {
+    EXPECT_EQ(charges.count(order_id) == 1 ? charges.at(order_id) : 0, 1) << order_id;
+    EXPECT_EQ(requests.count(order_id) == 1 ? requests.at(order_id) : 0, 2) << order_id;
+  }
+  EXPECT_EQ(QueryValue("SELECT sold FROM skus"), std::to_string(kBuyers));
+  EXPECT_EQ(QueryValue("SELECT count(*) FROM orders WHERE status = 2"), std::to_string(kBuyers));
+
+  // Events: 4 per buyer (reservation.created, checkout.requested, payment.succeeded,
+  // order.confirmed), published once across all nodes' logs, each SKU's in order.
+  const std::size_t expected = static_cast<std::size_t>(kBuyers) * 4;
+  std::vector<std::string> lines;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  do {
+    lines.clear();
+    for (int i = 0; i < kNodes; ++i) {
+      std::ifstream file(node(i).data_dir() / "events.jsonl");
+      for (std::string line; std::getline(file, line);) lines.push_back(line);
+    }
+    if (lines.size() >= expected) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (std::chrono::steady_clock::now() < deadline);
+  std::set<std::string> ids;
+  std::int64_t last_sequence = 0;
+  for (int i = 0; i < kNodes; ++i) {
+    std::ifstream file(node(i).data_dir() / "events.jsonl");
+    for (std::string line; std::getline(file, line);) {
+      auto json = ParseJson(line);
+      ASSERT_TRUE(json && json->IsObject()) << line;
+      EXPECT_TRUE(ids.insert(StringField(*json, "event_id").value_or("")).second) << line;
+      const std::int64_t sequence = IntField(*json, "sequence").value_or(0);
+      EXPECT_EQ(sequence, last_sequence + 1) << line;
+      last_sequence = sequence;
+    }
+  }
+  EXPECT_EQ(ids.size(), expected);
 }
 
 }  // namespace
