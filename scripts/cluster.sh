@@ -120,7 +120,11 @@ start_postgres() {
 }
 
 redis_wanted() {
-  [[ "${FLASHSALE_CLUSTER_REDIS:-auto}" != off ]] && "$flashsale" serve --help 2>&1 | grep -q -- '--redis'
+  [[ "${FLASHSALE_CLUSTER_REDIS:-auto}" != off ]] || return 1
+  # Captured first: grep -q ending the pipe early would fail it under pipefail.
+  local help
+  help="$("$flashsale" serve --help 2>&1 || true)"
+  grep -q -- '--redis ' <<<"$help"
 }
 
 start_redis() {
