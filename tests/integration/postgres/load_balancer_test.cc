@@ -41,14 +41,14 @@ std::string Sql(const std::string& sql) {
   return value;
 }
 
-// Polls `sql` until it returns `expected` or `timeout` passes; returns the last value.
-std::string SqlEventually(const std::string& sql, const std::string& expected,
-                          std::chrono::seconds timeout) {
+// Calls `read` (every 20 ms) until `done(value)` or `timeout` passes; returns the last value.
+template <typename Read, typename Done>
+auto Eventually(Read read, Done done, std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::string value = Sql(sql);
-  while (value != expected && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(50));
-    value = Sql(sql);
+  auto value = read();
+  while (!done(value) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(20));
+    value = read();
   }
   return value;
 }
@@ -175,13 +175,9 @@ TEST_F(LoadBalancerTest, FiveThousandUsersRaceForFiveHundredUnitsThroughTheBalan
   // within ~50 ms while idle).
   HttpClient client(balancer_port());
   for (int read = 0; read < kNodes; ++read) {
-    const auto deadline = std::chrono::steady_clock::now() + seconds(5);
-    std::optional<AdminCounters> counters = GetAdminCounters(client, "lb-race");
-    while ((!counters || counters->reserved != kUnits) &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(milliseconds(20));
-      counters = GetAdminCounters(client, "lb-race");
-    }
+    const std::optional<AdminCounters> counters = Eventually(
+        [&] { return GetAdminCounters(client, "lb-race"); },
+        [&](const auto& value) { return value && value->reserved == kUnits; }, seconds(5));
     ASSERT_TRUE(counters.has_value());
     EXPECT_EQ(counters->reserved, kUnits);
     EXPECT_EQ(counters->available, 0);
@@ -282,12 +278,8 @@ TEST_F(LoadBalancerTest, KillOneNodeMidRaceTheBalancerRoutesAroundItAndItsHoldsE
     });
   }
   auto wait_for_acknowledged = [&](std::int64_t count) {
-    const auto deadline = std::chrono::steady_clock::now() + seconds(30);
-    while (acknowledged.load(std::memory_order_acquire) < count &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(milliseconds(5));
-    }
-    return acknowledged.load(std::memory_order_acquire) >= count;
+    return Eventually([&] { return acknowledged.load(std::memory_order_acquire); },
+                      [&](std::int64_t value) { return value >= count; }, seconds(30)) >= count;
   };
   EXPECT_TRUE(wait_for_acknowledged(300));
   node(1).Kill9();
@@ -333,7 +325,9 @@ TEST_F(LoadBalancerTest, KillOneNodeMidRaceTheBalancerRoutesAroundItAndItsHoldsE
   EXPECT_EQ(statuses_after_down.size(), 1u);
   EXPECT_GE(statuses_after_down[201], 300);
   // Its held stock expires through the surviving nodes (TTL 3 s), exactly once each.
-  EXPECT_EQ(SqlEventually("SELECT held FROM skus", "0", seconds(30)), "0");
+  EXPECT_EQ(Eventually([] { return Sql("SELECT held FROM skus"); },
+                       [](const std::string& held) { return held == "0"; }, seconds(30)),
+            "0");
   EXPECT_EQ(Sql("SELECT count(*) FROM reservations WHERE status = 4 AND reservation_id = ANY(" +
                 killed_ids + ")"),
             std::to_string(by_node["node1"]));
@@ -380,32 +374,22 @@ TEST_F(LoadBalancerTest, WholeSagaThroughTheBalancerReachesPaidAndUnpaidHoldsExp
   for (std::size_t u = 0; u < orders.size(); ++u) {
     const auto& [user, order_id] = orders[u];
     const std::string expected = u == 0 ? "FAILED" : "PAID";
-    const auto deadline = std::chrono::steady_clock::now() + seconds(20);
-    HttpResponse order = client.Get("/api/v1/orders/" + order_id, UserAuth(user));
-    while (Field(order, "status") != expected && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(milliseconds(20));
-      order = client.Get("/api/v1/orders/" + order_id, UserAuth(user));
-    }
+    const HttpResponse order = Eventually(
+        [&] { return client.Get("/api/v1/orders/" + order_id, UserAuth(user)); },
+        [&](const HttpResponse& value) { return Field(value, "status") == expected; }, seconds(20));
     EXPECT_EQ(Field(order, "status"), expected) << order.Describe();
   }
   // The unpaid hold expires (TTL 1 s) and its unit is available again on every node.
   const std::string unpaid_id = Field(unpaid, "reservation_id");
-  const auto deadline = std::chrono::steady_clock::now() + seconds(20);
-  HttpResponse reservation = GetReservation(client, unpaid_id, "idle");
-  while (ReservationStatusOf(reservation) != "EXPIRED" &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(50));
-    reservation = GetReservation(client, unpaid_id, "idle");
-  }
+  const HttpResponse reservation = Eventually(
+      [&] { return GetReservation(client, unpaid_id, "idle"); },
+      [](const HttpResponse& value) { return ReservationStatusOf(value) == "EXPIRED"; },
+      seconds(20));
   EXPECT_EQ(ReservationStatusOf(reservation), "EXPIRED") << reservation.Describe();
   for (int read = 0; read < kNodes; ++read) {
-    std::int64_t available = AvailableUnits(client, "lb-expiry");
-    const auto read_deadline = std::chrono::steady_clock::now() + seconds(5);
-    while (available != 5 && std::chrono::steady_clock::now() < read_deadline) {
-      std::this_thread::sleep_for(milliseconds(20));
-      available = AvailableUnits(client, "lb-expiry");
-    }
-    EXPECT_EQ(available, 5);
+    EXPECT_EQ(Eventually([&] { return AvailableUnits(client, "lb-expiry"); },
+                         [](std::int64_t available) { return available == 5; }, seconds(5)),
+              5);
   }
   // The database: one paid order per good card, the declined buyer's unit not sold.
   EXPECT_EQ(Sql("SELECT sold FROM skus WHERE sku_id = 'lb-saga'"), std::to_string(kBuyers - 1));
