@@ -2,25 +2,28 @@
 # Cluster harness: PostgreSQL 15, redis-server, three flashsale nodes and HAProxy in front, all
 # on 127.0.0.1 in one state directory, from Debian's packages and the binaries in build/.
 #
-#   scripts/cluster.sh start    # prints the load balancer URL and the secrets
+#   scripts/cluster.sh start [NODES]  # prints the load balancer URL and the secrets
 #   scripts/cluster.sh status   # what runs, where, and whether it answers
 #   scripts/cluster.sh stop     # stops everything and removes the state directory
 #
 # Environment:
-#   FLASHSALE_CLUSTER_DIR        state directory (default /tmp/flashsale-cluster)
-#   FLASHSALE_CLUSTER_NODES      number of flashsale nodes (default 3)
+#   FLASHSALE_CLUSTER_DIR        state directory (default $CLUSTER_DIR, else /tmp/flashsale-cluster)
+#   FLASHSALE_CLUSTER_NODES      number of flashsale nodes (default 3; `start NODES` wins)
+#   LB_PORT, PG_PORT             fixed ports for HAProxy and PostgreSQL (default: free ports)
+#   FLASHSALE_JWT_SECRET, FLASHSALE_ADMIN_TOKEN  the nodes' secrets (default: random ones)
 #   FLASHSALE_CLUSTER_NODE_ARGS  extra arguments for every node (e.g. "--threads 1")
 #   FLASHSALE_CLUSTER_RATE_LIMIT on|off for the nodes (default off: every client is 127.0.0.1)
 #   FLASHSALE_CLUSTER_REDIS      auto|off (default auto: started when the nodes take --redis)
-#   FLASHSALE_BINARY             the flashsale binary (default build/flashsale)
+#   FLASHSALE_BINARY             the flashsale binary (default $BUILD_DIR/flashsale, build/flashsale)
 #   FLASHSALE_CLUSTER_PG_BIN     PostgreSQL binaries (default /usr/lib/postgresql/15/bin)
 #   FLASHSALE_CLUSTER_HAPROXY    the haproxy binary (default haproxy on PATH)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-state="${FLASHSALE_CLUSTER_DIR:-/tmp/flashsale-cluster}"
+state="${FLASHSALE_CLUSTER_DIR:-${CLUSTER_DIR:-/tmp/flashsale-cluster}}"
 nodes="${FLASHSALE_CLUSTER_NODES:-3}"
-flashsale="${FLASHSALE_BINARY:-$repo/build/flashsale}"
+[[ "${1:-}" == start && -n "${2:-}" ]] && nodes="$2"
+flashsale="${FLASHSALE_BINARY:-${BUILD_DIR:-$repo/build}/flashsale}"
 pg_bin="${FLASHSALE_CLUSTER_PG_BIN:-/usr/lib/postgresql/15/bin}"
 haproxy="${FLASHSALE_CLUSTER_HAPROXY:-$(command -v haproxy || echo /usr/sbin/haproxy)}"
 redis_server="$(command -v redis-server || echo /usr/bin/redis-server)"
@@ -104,7 +107,7 @@ start_postgres() {
     >"$state/pg/initdb.log" 2>&1 || { log_tail "$state/pg/initdb.log"; die "initdb failed"; }
   local port attempt
   for attempt in 1 2 3; do
-    port="$(free_port)"
+    port="${PG_PORT:-$(free_port)}"
     if as_postgres "$pg_bin/pg_ctl" -D "$state/pg/data" -l "$state/pg/postgres.log" -w -t 60 \
       -o "-p $port -c listen_addresses=127.0.0.1 -k $state/pg -c max_connections=300" \
       start >>"$state/pg/pg_ctl.log" 2>&1; then
@@ -212,7 +215,7 @@ start_haproxy() {
   [[ -x "$haproxy" ]] || die "haproxy not found (apt-get install haproxy)"
   local port attempt
   for attempt in 1 2 3; do
-    port="$(free_port)"
+    port="${LB_PORT:-$(free_port)}"
     write_haproxy_config "$port"
     "$haproxy" -c -q -f "$state/haproxy.cfg" || die "haproxy rejected $state/haproxy.cfg"
     if "$haproxy" -D -f "$state/haproxy.cfg" >"$state/haproxy.log" 2>&1; then
@@ -242,8 +245,8 @@ cmd_start() {
   chmod 755 "$state"
   # On any failure from here (die exits), stop what was started.
   trap on_start_exit EXIT
-  jwt_secret="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-  admin_token="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  jwt_secret="${FLASHSALE_JWT_SECRET:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+  admin_token="${FLASHSALE_ADMIN_TOKEN:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
   printf 'FLASHSALE_JWT_SECRET=%s\nFLASHSALE_ADMIN_TOKEN=%s\n' "$jwt_secret" "$admin_token" \
     >"$state/secrets.env"
   chmod 600 "$state/secrets.env"
@@ -330,7 +333,7 @@ case "${1:-}" in
   stop) cmd_stop ;;
   status) cmd_status ;;
   *)
-    echo "usage: scripts/cluster.sh start|stop|status" >&2
+    echo "usage: scripts/cluster.sh start [NODES] | stop | status" >&2
     exit 2
     ;;
 esac

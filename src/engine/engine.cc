@@ -415,7 +415,14 @@ void Engine::ProcessBatch(std::vector<Command>& batch) {
     if (batch.empty() && !SharedWorkDue(now)) return RefreshShared();
     const Status begun = BeginSharedBatch();
     if (!begun.ok()) return FailBeforeDecisions(batch, begun);
-    if (ContainsCheck(batch)) batch_check_ = CompareWithStore();
+    if (ContainsCheck(batch)) {
+      batch_check_ = CompareWithStore();
+      if (batch_check_->code() == StatusCode::kUnavailable) {
+        // The read lost the connection and with it the batch's lock: decide nothing.
+        store_->AbortBatch();
+        return FailBeforeDecisions(batch, *batch_check_);
+      }
+    }
   }
   inventory_.BeginBatch();
   const std::size_t expired = inventory_.ExpireDue(now, options_.expiry_batch_max);

@@ -503,9 +503,6 @@ base::Status DecodeRows(const pg_result* result, std::vector<T>& out, Decode dec
   return base::Status::Ok();
 }
 
-// Steps added by AddChangeSteps, in this order.
-constexpr std::size_t kChangeSteps = 6;
-
 }  // namespace
 
 bool IsPostgresUrl(std::string_view store) {
@@ -629,16 +626,18 @@ void PgStore::AbortBatch() {
   (void)Abandon(base::Aborted("batch abandoned"));
 }
 
-base::Result<ClusterChanges> PgStore::ReadChanges(std::int64_t synced_through) {
+base::Result<ClusterChanges> PgStore::ReadSnapshot(std::int64_t after,
+                                                   base::Time idempotency_since,
+                                                   std::string_view context) {
   FS_CHECK(!in_batch_);
   FS_RETURN_IF_ERROR(EnsureConnected());
   // One snapshot: every statement of a REPEATABLE READ transaction sees the same commits.
   std::vector<PipelineStep> steps;
   steps.push_back(Sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
   steps.push_back(Prepared("head_batch", {}));
-  AddChangeSteps(steps, synced_through, /*exclude_own_batch=*/false, base::Time{});
+  AddChangeSteps(steps, after, /*exclude_own_batch=*/false, idempotency_since);
   steps.push_back(Sql("COMMIT"));
-  auto results = pg::RunPipeline(connection_.get(), steps, "read changes");
+  auto results = pg::RunPipeline(connection_.get(), steps, context);
   if (!results) {
     in_batch_ = true;  // the transaction may be open
     return Abandon(results.error());
@@ -651,32 +650,22 @@ base::Result<ClusterChanges> PgStore::ReadChanges(std::int64_t synced_through) {
   return changes;
 }
 
+base::Result<ClusterChanges> PgStore::ReadChanges(std::int64_t synced_through) {
+  return ReadSnapshot(synced_through, base::Time{}, "read changes");
+}
+
 base::Result<LoadedState> PgStore::Load(base::Time idempotency_since) {
-  FS_CHECK(!in_batch_);
-  FS_RETURN_IF_ERROR(EnsureConnected());
-  std::vector<PipelineStep> steps;
-  steps.push_back(Sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
-  steps.push_back(Prepared("head_batch", {}));
-  AddChangeSteps(steps, -1, /*exclude_own_batch=*/false, idempotency_since);
-  steps.push_back(Sql("COMMIT"));
-  auto results = pg::RunPipeline(connection_.get(), steps, "load");
-  if (!results) {
-    in_batch_ = true;
-    return Abandon(results.error());
-  }
-  auto head = pg::Int64((*results)[1].get(), 0, 0);
-  if (!head) return head.error();
-  ClusterChanges all;
-  FS_RETURN_IF_ERROR(DecodeChanges(*results, 2, all));
+  // Everything is "changed since batch -1".
+  auto all = ReadSnapshot(-1, idempotency_since, "load");
+  if (!all) return all.error();
   LoadedState state;
-  state.sales = std::move(all.sales);
-  state.reservations = std::move(all.reservations);
-  state.idempotency = std::move(all.idempotency);
-  state.orders = std::move(all.orders);
-  state.event_sequences = std::move(all.event_sequences);
-  state.audit_head = std::move(all.audit_head);
-  state.synced_through = *head;
-  static_assert(kChangeSteps == 6);
+  state.sales = std::move(all->sales);
+  state.reservations = std::move(all->reservations);
+  state.idempotency = std::move(all->idempotency);
+  state.orders = std::move(all->orders);
+  state.event_sequences = std::move(all->event_sequences);
+  state.audit_head = std::move(all->audit_head);
+  state.synced_through = all->synced_through;
   return state;
 }
 

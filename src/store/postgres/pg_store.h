@@ -68,6 +68,9 @@ class PgStore final : public Store {
   base::Status PrepareStatements();
   // Drops the connection after kUnavailable (its state is unknown); rolls back otherwise.
   base::Status Abandon(base::Status failure);
+  // Rows written after cluster batch `after` in one read-only snapshot, no lock.
+  base::Result<ClusterChanges> ReadSnapshot(std::int64_t after, base::Time idempotency_since,
+                                            std::string_view context);
   // The steps reading the changes after `after` (see pg_store.cc) and their decoding.
   static void AddChangeSteps(std::vector<pg::PipelineStep>& steps, std::int64_t after,
                              bool exclude_own_batch, base::Time idempotency_since);

@@ -85,6 +85,19 @@ class ClusterProcessTest : public ::testing::Test {
     ASSERT_TRUE(CreateSaleOk(client, sale));
   }
 
+  // One closed-loop reservation load per node, `threads` connections each.
+  std::vector<std::unique_ptr<ReserveLoad>> StartLoads(const std::string& sku_id, int threads) {
+    std::vector<std::unique_ptr<ReserveLoad>> loads;
+    for (int i = 0; i < kNodes; ++i) {
+      LoadOptions options;
+      options.sku_id = sku_id;
+      options.user_prefix = "node" + std::to_string(i);
+      options.thread_count = threads;
+      loads.push_back(std::make_unique<ReserveLoad>(node(i).port(), options));
+    }
+    return loads;
+  }
+
   std::vector<std::unique_ptr<ServerProcess>> nodes_;
 };
 
@@ -169,14 +182,7 @@ TEST_F(ClusterProcessTest, KillOneNodeMidRaceKeepsItsAnswersAndExpiresItsHolds) 
   sale.total_stock = 1'000'000;
   sale.reservation_ttl_seconds = 3;
   CreateSale(sale);
-  std::vector<std::unique_ptr<ReserveLoad>> loads;
-  for (int i = 0; i < kNodes; ++i) {
-    LoadOptions options;
-    options.sku_id = "cluster-kill";
-    options.user_prefix = "node" + std::to_string(i);
-    options.thread_count = 4;
-    loads.push_back(std::make_unique<ReserveLoad>(node(i).port(), options));
-  }
+  std::vector<std::unique_ptr<ReserveLoad>> loads = StartLoads("cluster-kill", 4);
   ASSERT_TRUE(loads[1]->WaitForAcknowledged(150, std::chrono::seconds(30)));
   node(1).Kill9();
   // The others carry on.
@@ -213,14 +219,7 @@ TEST_F(ClusterProcessTest, PostgresRestartMidSaleAnswers503ThenResumes) {
   sale.total_stock = 1'000'000;
   sale.reservation_ttl_seconds = 600;
   CreateSale(sale);
-  std::vector<std::unique_ptr<ReserveLoad>> loads;
-  for (int i = 0; i < kNodes; ++i) {
-    LoadOptions options;
-    options.sku_id = "cluster-outage";
-    options.user_prefix = "node" + std::to_string(i);
-    options.thread_count = 3;
-    loads.push_back(std::make_unique<ReserveLoad>(node(i).port(), options));
-  }
+  std::vector<std::unique_ptr<ReserveLoad>> loads = StartLoads("cluster-outage", 3);
   for (auto& load : loads) ASSERT_TRUE(load->WaitForAcknowledged(50, std::chrono::seconds(30)));
   ASSERT_TRUE(TestPostgres().Stop());
   // During the outage: a clear 503 UNAVAILABLE from every node.
