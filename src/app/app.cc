@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 #include <csignal>
+#include <unistd.h>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -32,6 +33,8 @@
 #include "payment/gateway.h"
 #include "payment/worker.h"
 #include "redis/redis_services.h"
+#include "store/postgres/pg_outbox.h"
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_outbox.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -97,8 +100,21 @@ std::string DatabasePath(const Config& config) {
   return (std::filesystem::path(config.data_dir) / "flashsale.db").string();
 }
 
-base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
+// The relay's own connection: the SQLite file, or (cluster) PostgreSQL with one leader per
+// sink across the nodes.
+base::Result<std::unique_ptr<store::OutboxSource>> OpenOutboxSource(const Config& config) {
+  if (!config.store_url.empty()) {
+    auto source = store::PgOutbox::Open(config.store_url);
+    if (!source) return source.error();
+    return std::unique_ptr<store::OutboxSource>(std::move(*source));
+  }
   auto source = store::SqliteOutbox::Open(DatabasePath(config));
+  if (!source) return source.error();
+  return std::unique_ptr<store::OutboxSource>(std::move(*source));
+}
+
+base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
+  auto source = OpenOutboxSource(config);
   if (!source) return source.error();
   std::unique_ptr<events::EventSink> sink;
   switch (config.events) {
@@ -133,7 +149,7 @@ base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
 // nullptr when no notification webhook is configured.
 base::Result<std::unique_ptr<events::Relay>> OpenNotifier(const Config& config) {
   if (config.notification_webhook_url.empty()) return std::unique_ptr<events::Relay>();
-  auto source = store::SqliteOutbox::Open(DatabasePath(config));
+  auto source = OpenOutboxSource(config);
   if (!source) return source.error();
   spdlog::info("notifications: order.confirmed and order.failed to {}",
                config.notification_webhook_url);
@@ -155,6 +171,39 @@ base::Result<std::unique_ptr<payment::PaymentGateway>> OpenGateway(const Config&
   return payment::NewHttpGateway({config.payment_gateway_url, config.payment_timeout});
 }
 
+base::Result<std::unique_ptr<store::Store>> OpenStore(const Config& config) {
+  if (!config.store_url.empty()) {
+    store::PgOptions options;
+    options.url = config.store_url;
+    auto store = store::PgStore::Open(options);
+    if (!store) return store.error();
+    spdlog::info("store: {} (shared by the cluster; synchronous_commit=on)",
+                 store::RedactedUrl(config.store_url));
+    return std::unique_ptr<store::Store>(std::move(*store));
+  }
+  const std::string path = DatabasePath(config);
+  store::SqliteOptions options;
+  options.synchronous = config.sqlite_synchronous;
+  auto store = store::SqliteStore::Open(path, options);
+  if (!store) return store.error();
+  spdlog::info("store: {} (synchronous={})", path,
+               store::SynchronousName(config.sqlite_synchronous));
+  return std::unique_ptr<store::Store>(std::move(*store));
+}
+
+// Cluster mode: this node's name in payment leases (host, process and a random part, so a
+// restarted node never mistakes an old lease for its own).
+std::string NodeId() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+  unsigned char random[4] = {};
+  RAND_bytes(random, sizeof(random));
+  char suffix[9];
+  std::snprintf(suffix, sizeof(suffix), "%02x%02x%02x%02x", random[0], random[1], random[2],
+                random[3]);
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + suffix;
+}
+
 base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
                                                          const base::Clock& clock,
                                                          CommitListeners& listeners) {
@@ -164,13 +213,8 @@ base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
     return base::FailedPrecondition("cannot create data directory '" + config.data_dir +
                                     "': " + error.message());
   }
-  const std::string path = (std::filesystem::path(config.data_dir) / "flashsale.db").string();
-  store::SqliteOptions options;
-  options.synchronous = config.sqlite_synchronous;
-  auto store = store::SqliteStore::Open(path, options);
+  auto store = OpenStore(config);
   if (!store) return store.error();
-  spdlog::info("store: {} (synchronous={})", path,
-               store::SynchronousName(config.sqlite_synchronous));
   engine::Options engine_options;
   engine_options.batch_size_max = config.batch_size_max;
   engine_options.inbox_capacity = config.inbox_capacity;
@@ -269,7 +313,7 @@ std::unique_ptr<ratelimit::RateLimiter> MakeLimiter(const RateLimitConfig& confi
 }
 // nullptr without --redis. The client connects in the background; until it is up (and
 // whenever it is down) the node works from local state.
-std::unique_ptr<redis::RedisServices> OpenRedis(const RedisConfig& config,
+std::unique_ptr<redis::RedisServices> OpenRedis(const RedisConfig& config, bool shared_store,
                                                 ratelimit::RateLimiter* limiter,
                                                 const base::Clock& clock,
                                                 const engine::Engine& engine) {
@@ -279,10 +323,11 @@ std::unique_ptr<redis::RedisServices> OpenRedis(const RedisConfig& config,
   options.client.connect_timeout = config.timeout;
   options.client.command_timeout = config.timeout;
   // kAuto turns the cache on only for a store shared by several nodes; the embedded SQLite
-  // store belongs to this node alone, so here auto means off.
-  options.availability_cache = config.cache == RedisCacheMode::kOn
-                                   ? redis::AvailabilityCacheMode::kOn
-                                   : redis::AvailabilityCacheMode::kOff;
+  // store belongs to this node alone, so there auto means off.
+  const bool cache_on = config.cache == RedisCacheMode::kOn ||
+                        (config.cache == RedisCacheMode::kAuto && shared_store);
+  options.availability_cache =
+      cache_on ? redis::AvailabilityCacheMode::kOn : redis::AvailabilityCacheMode::kOff;
   spdlog::info("redis: {} (timeout {} ms); shared rate limits {}; availability cache and "
                "idempotency fast path {}",
                options.client.url.ToString(), config.timeout.count(),
@@ -401,16 +446,31 @@ int RunServer(Config config) {
   }
   payment::WorkerOptions worker_options;
   worker_options.concurrency = config.payment_concurrency;
+  std::unique_ptr<store::PgOrderLeases> leases;
+  if (!config.store_url.empty()) {
+    // A lease outlasts one gateway call by far, so it never runs out under a live charge.
+    const auto lease = std::max<std::chrono::milliseconds>(std::chrono::seconds(30),
+                                                           config.payment_timeout * 4);
+    auto opened = store::PgOrderLeases::Open(config.store_url, NodeId(), lease);
+    if (!opened) {
+      spdlog::critical("payment leases: {}", opened.error().ToString());
+      (*engine)->Stop();
+      return kExitRuntimeError;
+    }
+    leases = std::move(*opened);
+    worker_options.claim = [&leases](const core::Order& order) { return leases->TryClaim(order); };
+  }
   payment::PaymentWorker worker(worker_options, **engine, **gateway);
   worker.Start();
   listeners.worker.store(&worker, std::memory_order_release);
   metrics::HttpMetrics http_metrics(http::Api::RouteLabels());
   std::unique_ptr<ratelimit::RateLimiter> limiter = MakeLimiter(config.rate_limit, clock, **engine);
-  const std::string database_path =
-      (std::filesystem::path(config.data_dir) / "flashsale.db").string();
+  // The audit and reconciliation endpoints read the SQLite file; in cluster mode they answer
+  // 503 (docs/operations.md: run them against PostgreSQL with SQL for now).
+  const std::string database_path = config.store_url.empty() ? DatabasePath(config) : "";
   http::Api api({config.jwt_secret, config.admin_token, database_path}, **engine, http_metrics);
   std::unique_ptr<redis::RedisServices> redis_services =
-      OpenRedis(config.redis, limiter.get(), clock, **engine);
+      OpenRedis(config.redis, !config.store_url.empty(), limiter.get(), clock, **engine);
   if (redis_services) {
     listeners.redis.store(redis_services.get(), std::memory_order_release);
     api.EnableSharedState(*redis_services);

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "http/limits.h"
+#include "store/postgres/pg_store.h"
 
 #ifndef FLASHSALE_VERSION
 #define FLASHSALE_VERSION "unknown"
@@ -20,6 +21,7 @@ namespace {
 struct RawFlags {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "data";
+  std::string store;  // empty: the embedded SQLite store in data_dir
   bool demo = false;
   std::string jwt_secret;
   std::string admin_token;
@@ -197,6 +199,9 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--listen", raw.listen, "FLASHSALE_LISTEN", "HOST:PORT to listen on (port 0: any free)");
   option("--data-dir", raw.data_dir, "FLASHSALE_DATA_DIR",
          "directory of the database (DIR/flashsale.db), created if missing");
+  option("--store", raw.store, "FLASHSALE_STORE",
+         "system of record: empty or 'sqlite' (embedded, DIR/flashsale.db) or"
+         " postgres://user:password@host:port/db (shared by a cluster of nodes)");
   serve
       .add_flag("--demo", raw.demo, "create the open demo sale 'demo-sku' and print how to try it")
       ->envname("FLASHSALE_DEMO");
@@ -388,6 +393,13 @@ base::Result<Config> Validate(const RawFlags& raw) {
   config.listen_port = listen->port;
   if (raw.data_dir.empty()) return Invalid("--data-dir must not be empty");
   config.data_dir = raw.data_dir;
+  if (!raw.store.empty() && raw.store != "sqlite") {
+    if (!store::IsPostgresUrl(raw.store)) {
+      return Invalid("--store must be 'sqlite' or a postgres:// URL, got '" +
+                     store::RedactedUrl(raw.store) + "'");
+    }
+    config.store_url = raw.store;
+  }
   config.demo = raw.demo ? DemoMode::kOn : DemoMode::kOff;
   config.jwt_secret = raw.jwt_secret;
   config.admin_token = raw.admin_token;

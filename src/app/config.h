@@ -76,6 +76,9 @@ struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
   std::string data_dir = "data";
+  // --store: empty for the embedded SQLite store in data_dir; otherwise the postgres:// URL of
+  // the database a cluster of nodes shares (docs/operations.md, "Running a cluster").
+  std::string store_url;
   DemoMode demo = DemoMode::kOff;
   std::string jwt_secret;   // empty only with --demo (then a random one is made)
   std::string admin_token;  // empty only with --demo (then a random one is made)

@@ -110,6 +110,99 @@ void Inventory::LoadIdempotency(const IdempotencyRecord& record) {
   idempotency_[std::move(map_key)] = record;
 }
 
+// --- Shared stores ---------------------------------------------------------------------------
+
+void Inventory::SyncSale(const Sale& sale) {
+  FS_CHECK(!in_batch_);
+  Book* book = FindBook(sale.sku_id);
+  if (book == nullptr) {
+    LoadSale(sale);
+    return;
+  }
+  book->sale = sale;
+  book->counters.total = sale.total_stock;
+}
+
+void Inventory::SyncReservation(const Reservation& reservation) {
+  FS_CHECK(!in_batch_);
+  Book* book = FindBook(reservation.sku_id);
+  FS_CHECK(book != nullptr);
+  auto it = reservations_.find(reservation.reservation_id);
+  if (it != reservations_.end()) {
+    const Reservation& known = it->second;
+    FS_CHECK(known.sku_id == reservation.sku_id);
+    FS_CHECK(known.user_id == reservation.user_id);
+    FS_CHECK(known.quantity == reservation.quantity);
+    if (known.status == reservation.status) return;
+    // Take the known row's share out; the stored row's share goes in below.
+    if (IsHeld(known.status)) book->counters.held -= known.quantity;
+    if (known.status == ReservationStatus::kPurchased) book->counters.sold -= known.quantity;
+    if (CountsTowardUserLimit(known.status)) {
+      auto units = book->user_units.find(known.user_id);
+      FS_CHECK(units != book->user_units.end());
+      units->second -= known.quantity;
+      if (units->second == 0) book->user_units.erase(units);
+    }
+    reservations_.erase(it);
+  }
+  if (IsHeld(reservation.status)) book->counters.held += reservation.quantity;
+  if (reservation.status == ReservationStatus::kPurchased)
+    book->counters.sold += reservation.quantity;
+  if (CountsTowardUserLimit(reservation.status)) {
+    book->user_units[reservation.user_id] += reservation.quantity;
+    synced_users_.emplace_back(reservation.sku_id, reservation.user_id);
+  }
+  if (reservation.status == ReservationStatus::kReserved)
+    expiry_.emplace(reservation.expires_at, reservation.reservation_id);
+  reservations_.emplace(reservation.reservation_id, reservation);
+}
+
+void Inventory::SyncIdempotency(const IdempotencyRecord& record) {
+  FS_CHECK(!in_batch_);
+  std::string map_key = IdempotencyMapKey(record.user_id, record.key);
+  if (idempotency_.count(map_key) == 1) return;
+  idempotency_by_age_.emplace_back(record.created_at, map_key);
+  idempotency_.emplace(std::move(map_key), record);
+}
+
+void Inventory::SyncOrder(const Order& order) {
+  FS_CHECK(!in_batch_);
+  FS_CHECK(FindBook(order.sku_id) != nullptr);
+  FS_CHECK(reservations_.count(order.reservation_id) == 1);
+  SetPending(order.order_id, std::nullopt);
+  if (order.status == OrderStatus::kPending) SetPending(order.order_id, order.next_attempt_at);
+  orders_[order.order_id] = order;
+}
+
+void Inventory::SyncEventSequence(const std::string& sku_id, std::int64_t sequence) {
+  FS_CHECK(!in_batch_);
+  Book* book = FindBook(sku_id);
+  FS_CHECK(book != nullptr);
+  book->event_sequence = std::max(book->event_sequence, sequence);
+}
+
+void Inventory::SyncAuditHead(AuditHead head) {
+  FS_CHECK(!in_batch_);
+  if (!audit_hasher_) return;
+  audit_head_ = std::move(head);
+}
+
+void Inventory::CheckSynced() {
+  for (const auto& [sku_id, book] : books_) {
+    FS_CHECK(book.counters.held >= 0);
+    FS_CHECK(book.counters.sold >= 0);
+    FS_CHECK(book.counters.available() >= 0);
+  }
+  // Only the users whose units grew: O(changes), not O(users).
+  for (const auto& [sku_id, user_id] : synced_users_) {
+    const Book& book = books_.at(sku_id);
+    auto units = book.user_units.find(user_id);
+    if (units == book.user_units.end()) continue;
+    FS_CHECK(units->second <= book.sale.per_user_limit);
+  }
+  synced_users_.clear();
+}
+
 // --- Batch protocol -------------------------------------------------------------------------
 
 void Inventory::BeginBatch() {

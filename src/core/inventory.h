@@ -18,6 +18,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -195,6 +196,25 @@ class Inventory {
   // The last outbox sequence number stored for the SKU. REQUIRES: the sale was loaded.
   void LoadEventSequence(const std::string& sku_id, std::int64_t sequence);
 
+  // --- Shared stores: rows other writers committed (outside any batch) ---------------------
+  // Each call brings one row to its stored state; a row already in that state changes
+  // nothing, so applying the same changes twice is harmless. Counters, user units and the
+  // expiry queue follow the reservations. Call CheckSynced() after a set of calls: between
+  // two calls a sale may briefly look oversold (a new hold applied before the release that
+  // made room for it).
+  void SyncSale(const Sale& sale);
+  // REQUIRES: the reservation's sale is known.
+  void SyncReservation(const Reservation& reservation);
+  void SyncIdempotency(const IdempotencyRecord& record);
+  // REQUIRES: the order's reservation is known.
+  void SyncOrder(const Order& order);
+  void SyncEventSequence(const std::string& sku_id, std::int64_t sequence);
+  // No-op when audit is off.
+  void SyncAuditHead(AuditHead head);
+  // FS_CHECKs zero oversell of every sale and the per-user limit of every user whose units
+  // grew since the last call.
+  void CheckSynced();
+
   // --- Batch protocol ---------------------------------------------------------------------
   void BeginBatch();
   // The batch's changes, in order, for the store.
@@ -353,6 +373,8 @@ class Inventory {
   AuditHasher audit_hasher_;  // empty: audit off
   AuditHead audit_head_;
   bool audit_head_saved_ = false;  // this batch's undo holds the head from before its events
+
+  std::vector<std::pair<std::string, std::string>> synced_users_;  // (sku, user) since CheckSynced
 
   bool in_batch_ = false;
   Mutations mutations_;

@@ -32,6 +32,7 @@ void UpdateMax(std::atomic<T>& target, T value) {
 Engine::Engine(Options options, std::unique_ptr<store::Store> store, const base::Clock& clock)
     : options_(std::move(options)),
       store_(std::move(store)),
+      shared_(store_->shared()),
       clock_(clock),
       rng_(options_.seed != 0 ? options_.seed : base::SeedFromOs()),
       fairness_audit_(options_.fairness_audit),
@@ -69,6 +70,7 @@ Status Engine::Recover() {
   const base::Time now = clock_.Now();
   auto loaded = store_->Load(now - options_.idempotency_retention);
   if (!loaded) return loaded.error();
+  synced_through_ = loaded->synced_through;
   std::set<std::string> with_room;
   for (const auto& room : loaded->waiting_rooms) {
     with_room.insert(room.sku_id);
@@ -88,17 +90,34 @@ Status Engine::Recover() {
   for (const auto& order : loaded->orders) inventory_.LoadOrder(order);
   for (const auto& [sku_id, sequence] : loaded->event_sequences)
     inventory_.LoadEventSequence(sku_id, sequence);
-  FS_RETURN_IF_ERROR(CompareWithStore());
+  if (shared_) {
+    // Other nodes may commit between the load and now: compare inside the first batch's lock.
+    inventory_.CheckInvariants();
+    FS_RETURN_IF_ERROR(BeginSharedBatch());
+    const Status compared = CompareWithStore();
+    if (!compared.ok()) {
+      store_->AbortBatch();
+      return compared;
+    }
+  } else {
+    FS_RETURN_IF_ERROR(CompareWithStore());
+  }
 
   inventory_.BeginBatch();
   rooms_.BeginBatch();
   const std::size_t expired = inventory_.ExpireDue(now, SIZE_MAX);
-  Status status = store_->Commit(inventory_.mutations());
+  Status status;
+  if (!inventory_.mutations().empty()) {
+    status = store_->Commit(inventory_.mutations());
+  } else if (shared_) {
+    store_->AbortBatch();
+  }
   if (!status.ok()) {
     inventory_.RollbackBatch();
     rooms_.RollbackBatch();
     return status;
   }
+  if (shared_ && !inventory_.mutations().empty()) synced_through_ = batch_number_;
   inventory_.CommitBatch();
   rooms_.CommitBatch();
   PublishWaitingRooms();
@@ -480,6 +499,21 @@ void Engine::ProcessBatch(std::vector<Command>& batch, DrainScope fairness_scope
     return;
   }
   const base::Time now = clock_.Now();
+  batch_check_.reset();
+  if (shared_) {
+    // Nothing to decide: refresh what readers see without taking the cluster's lock.
+    if (batch.empty() && !SharedWorkDue(now)) return RefreshShared();
+    const Status begun = BeginSharedBatch();
+    if (!begun.ok()) return FailBeforeDecisions(batch, begun);
+    if (ContainsCheck(batch)) {
+      batch_check_ = CompareWithStore();
+      if (batch_check_->code() == StatusCode::kUnavailable) {
+        // The read lost the connection and with it the batch's lock: decide nothing.
+        store_->AbortBatch();
+        return FailBeforeDecisions(batch, *batch_check_);
+      }
+    }
+  }
   inventory_.BeginBatch();
   rooms_.BeginBatch();
   const std::size_t expired = inventory_.ExpireDue(now, options_.expiry_batch_max);
@@ -500,8 +534,12 @@ void Engine::ProcessBatch(std::vector<Command>& batch, DrainScope fairness_scope
         std::chrono::steady_clock::now() - started);
     stats_.commit_micros_total.fetch_add(static_cast<std::uint64_t>(micros.count()),
                                          std::memory_order_relaxed);
+  } else if (shared_) {
+    store_->AbortBatch();
   }
   if (status.ok()) {
+    // An empty batch was rolled back, and with it its batch number: only a commit is synced.
+    if (shared_ && !inventory_.mutations().empty()) synced_through_ = batch_number_;
     // Only batches that wrote something count as commits; idle wake-ups are not batches.
     const bool wrote = !inventory_.mutations().empty();
     if (wrote) stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
@@ -520,7 +558,9 @@ void Engine::ProcessBatch(std::vector<Command>& batch, DrainScope fairness_scope
     stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
     if (options_.on_commit_failure) options_.on_commit_failure(status);
     // Only a clean rollback lets the writer go on; a refused guard or a failed sync means
-    // memory and disk can no longer be trusted to agree.
+    // memory and disk can no longer be trusted to agree. (A shared store's commit whose
+    // outcome is unknown is kUnavailable: if it did commit, the next batch's refresh brings
+    // its rows back into memory, since synced_through_ stays before it.)
     if (status.code() != StatusCode::kUnavailable) failed_.store(true, std::memory_order_release);
     status = base::Unavailable("the batch could not be committed");
   }
@@ -537,6 +577,18 @@ Engine::Completion Engine::Decide(Command& command, base::Time now) {
       [&](auto& c) -> Completion {
         using T = std::decay_t<decltype(c)>;
         if constexpr (std::is_same_v<T, CreateSaleCommand>) {
+          if (shared_ && c.sale.waiting_room == core::WaitingRoomMode::kOn) {
+            // The room's queue lives in one writer's memory; several nodes would each run
+            // their own draw. Refused until rooms are shared (docs/operations.md).
+            core::CreateSaleResult refused;
+            refused.outcome = core::CreateSaleOutcome::kInvalid;
+            refused.invalid_reason =
+                "waiting_room needs the embedded store (one node); it is not available with "
+                "--store postgres";
+            return [done = std::move(c.done), refused = std::move(refused)](const Status& s) {
+              done(CreateSaleReply{s, s.ok() ? refused : core::CreateSaleResult{}});
+            };
+          }
           auto result = inventory_.CreateSale(std::move(c.sale), now);
           if (result.outcome == core::CreateSaleOutcome::kCreated &&
               result.sale->waiting_room == core::WaitingRoomMode::kOn) {
@@ -580,6 +632,12 @@ Engine::Completion Engine::Decide(Command& command, base::Time now) {
           return [done = std::move(c.done), found = std::move(found)](const Status& s) {
             done(ReservationReply{s, s.ok() ? found : std::nullopt});
           };
+        } else if (shared_) {
+          // Compared right after the refresh, inside the batch's lock (ProcessBatch).
+          Status checked = batch_check_.value_or(base::Internal("no check in this batch"));
+          return [done = std::move(c.done), checked](const Status& s) {
+            done(s.ok() ? checked : s);
+          };
         } else {
           return [this, done = std::move(c.done)](const Status& s) {
             done(s.ok() ? CompareWithStore() : s);
@@ -604,6 +662,78 @@ Status Engine::CompareWithStore() {
       return base::DataLoss("counters of " + counters.sku_id + " differ from the store");
   }
   return Status::Ok();
+}
+
+// --- Shared stores (several nodes on one database) --------------------------------------------
+
+bool Engine::ContainsCheck(const std::vector<Command>& batch) {
+  return std::any_of(batch.begin(), batch.end(), [](const Command& command) {
+    return std::holds_alternative<CheckCommand>(command);
+  });
+}
+
+bool Engine::SharedWorkDue(base::Time now) {
+  if (now >= next_prune_) return true;
+  // Throttled attempts and detections wait for a batch to chain them.
+  if (!fairness_audit_.empty()) return true;
+  const auto next = inventory_.NextExpiry();
+  return next && *next <= now;
+}
+
+// Brings memory to the database's state: rows other writers committed since synced_through_.
+// A refresh is not a mutation: nothing is written and nothing is undone on rollback (the
+// rows are committed).
+void Engine::ApplyChanges(const store::ClusterChanges& changes) {
+  std::vector<std::string> sku_ids;
+  for (const auto& sale : changes.sales) {
+    inventory_.SyncSale(sale);
+    sku_ids.push_back(sale.sku_id);
+  }
+  for (const auto& reservation : changes.reservations) {
+    inventory_.SyncReservation(reservation);
+    sku_ids.push_back(reservation.sku_id);
+  }
+  for (const auto& record : changes.idempotency) inventory_.SyncIdempotency(record);
+  for (const auto& order : changes.orders) inventory_.SyncOrder(order);
+  for (const auto& [sku_id, sequence] : changes.event_sequences)
+    inventory_.SyncEventSequence(sku_id, sequence);
+  inventory_.SyncAuditHead(changes.audit_head);
+  inventory_.CheckSynced();
+  synced_through_ = changes.synced_through;
+  const std::size_t rows = changes.sales.size() + changes.reservations.size() +
+                           changes.idempotency.size() + changes.orders.size();
+  stats_.rows_synced.fetch_add(rows, std::memory_order_relaxed);
+  std::sort(sku_ids.begin(), sku_ids.end());
+  sku_ids.erase(std::unique(sku_ids.begin(), sku_ids.end()), sku_ids.end());
+  Publish(sku_ids);
+  PublishAuditHead();
+}
+
+Status Engine::BeginSharedBatch() {
+  auto changes = store_->BeginBatch(synced_through_);
+  if (!changes) return changes.error();
+  // This batch's own number: the one after everything the lock holder has seen.
+  batch_number_ = changes->synced_through + 1;
+  ApplyChanges(*changes);
+  return Status::Ok();
+}
+
+void Engine::RefreshShared() {
+  auto changes = store_->ReadChanges(synced_through_);
+  if (!changes) {
+    // Readers keep the last published state; the next batch or wake-up tries again.
+    stats_.refresh_failures.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  ApplyChanges(*changes);
+}
+
+void Engine::FailBeforeDecisions(std::vector<Command>& batch, const Status& status) {
+  stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
+  if (options_.on_commit_failure) options_.on_commit_failure(status);
+  if (status.code() != StatusCode::kUnavailable) failed_.store(true, std::memory_order_release);
+  const Status answer = base::Unavailable("the batch could not be committed");
+  for (auto& command : batch) Reject(command, answer);
 }
 
 }  // namespace fs::engine

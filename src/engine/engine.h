@@ -8,6 +8,13 @@
 // If the commit fails, every command of the batch completes with kUnavailable and memory is
 // rolled back. A full inbox completes the command with kResourceExhausted at once.
 //
+// Several nodes (store::Store::shared, the PostgreSQL store): each node has its own writer and
+// its memory is only a cache. Each batch first takes the cluster's batch lock in the database
+// and applies every row other nodes committed since its last batch (a refresh, not a
+// mutation), then decides and commits in that same transaction. Batches of all nodes are thus
+// serialized by the database and each decides on the database's current state. While idle
+// the writer refreshes without the lock so published availability stays fresh (idle_wake).
+//
 // One writer thread serves every SKU (each SKU has exactly one writer); the embedded SQLite
 // store has a single write lock anyway. A sharded engine (SKU -> writer) fits behind the same
 // interface for stores that allow parallel writers.
@@ -103,6 +110,10 @@ struct EngineStats {
   std::atomic<std::uint64_t> payment_retries_scheduled{0};
   // The waiting room: reserves refused for a missing or invalid queue pass (committed).
   std::atomic<std::uint64_t> queue_pass_refusals{0};
+  // Shared stores: rows other nodes committed that this writer applied, and failed idle
+  // refreshes (readers then see the last state until the next one succeeds).
+  std::atomic<std::uint64_t> rows_synced{0};
+  std::atomic<std::uint64_t> refresh_failures{0};
 };
 
 // What readers see without queueing: the state after the last committed batch.
@@ -306,9 +317,19 @@ class Engine {
   base::Status CompareWithStore();
   // Counts a committed order status (writer thread).
   void CountOrder(const std::optional<core::Order>& order);
+  // Shared stores (writer thread): the refresh at the start of each batch and while idle.
+  static bool ContainsCheck(const std::vector<Command>& batch);
+  bool SharedWorkDue(base::Time now);
+  base::Status BeginSharedBatch();
+  void RefreshShared();
+  void ApplyChanges(const store::ClusterChanges& changes);
+  void FailBeforeDecisions(std::vector<Command>& batch, const base::Status& status);
 
   const Options options_;
   std::unique_ptr<store::Store> store_;
+  // Several nodes write the database (store::Store::shared): each batch begins by locking and
+  // refreshing memory from it, so the database, not this memory, arbitrates.
+  const bool shared_;
   const base::Clock& clock_;
   base::Rng rng_;                 // writer thread only
   core::Inventory inventory_;     // writer thread only
@@ -317,6 +338,11 @@ class Engine {
   // this generator's state, so nobody can predict a draw.
   base::Rng draw_rng_;            // writer thread only
   base::Time next_prune_{};       // writer thread only
+  // Shared stores, writer thread only: the last cluster batch memory reflects, the number of
+  // the batch in progress, and a CheckCommand's result computed right after the refresh.
+  std::int64_t synced_through_ = 0;
+  std::int64_t batch_number_ = 0;
+  std::optional<base::Status> batch_check_;
 
   mutable std::mutex inbox_mutex_;
   std::condition_variable inbox_cv_;

@@ -71,6 +71,13 @@ void PaymentWorker::Dispatch() {
     std::lock_guard<std::mutex> lock(mutex_);
     for (auto& order : due) {
       if (free_slots == 0) break;
+      // A view of the order from before our last report of it (the read and the report were
+      // decided in one batch, the read first): charging it again would repeat that attempt.
+      auto reported = reported_.find(order.order_id);
+      if (reported != reported_.end()) {
+        if (order.attempts < reported->second) continue;
+        reported_.erase(reported);
+      }
       if (!in_flight_.insert(order.order_id).second) continue;
       queue_.push_back(std::move(order));
       --free_slots;
@@ -88,6 +95,14 @@ void PaymentWorker::Charge() {
       if (stopping_) return;
       order = std::move(queue_.front());
       queue_.pop_front();
+    }
+    if (options_.claim && !options_.claim(order)) {
+      // Another node holds the order's lease: it is not ours to charge now.
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        in_flight_.erase(order.order_id);
+      }
+      continue;
     }
     ChargeRequest request;
     request.idempotency_key = order.order_id;
@@ -107,7 +122,8 @@ void PaymentWorker::Charge() {
     }
     // The order leaves the in-flight set only once the writer has committed (or refused) the
     // report, so the dispatcher cannot hand it out again with a stale attempt count.
-    engine_.RecordPayment(std::move(report), [this, order_id = order.order_id](
+    engine_.RecordPayment(std::move(report), [this, order_id = order.order_id,
+                                              attempt = request.attempt](
                                                  engine::PaymentReportReply reply) {
       if (!reply.status.ok()) {
         spdlog::warn("payment: recording order {} failed: {}", order_id, reply.status.ToString());
@@ -115,6 +131,10 @@ void PaymentWorker::Charge() {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         in_flight_.erase(order_id);
+        if (reply.status.ok() &&
+            reply.result.outcome == core::PaymentReportOutcome::kRetryScheduled) {
+          reported_[order_id] = attempt;
+        }
       }
       dispatch_wake_.notify_one();
     });

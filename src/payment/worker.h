@@ -12,6 +12,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -29,6 +31,10 @@ struct WorkerOptions {
   std::size_t concurrency = 32;
   // Idle re-check of due orders (retries come due without any commit to notify us).
   std::chrono::milliseconds poll_interval{20};
+  // Several nodes (a shared store): called on a charging thread before each gateway call;
+  // false means another node is charging the order now (or it is settled), so this node skips
+  // it. Empty: this node is the only one. Must be thread-safe.
+  std::function<bool(const core::Order&)> claim;
 };
 
 class PaymentWorker {
@@ -60,6 +66,9 @@ class PaymentWorker {
   bool stopping_ = false;            // guarded by mutex_
   std::deque<core::Order> queue_;    // guarded by mutex_
   std::set<std::string> in_flight_;  // guarded by mutex_: queued, charging or reporting
+  // Orders whose last report scheduled a retry: id -> attempts recorded (guarded by mutex_).
+  // A due-order read older than that report is skipped; the entry goes once a read caught up.
+  std::map<std::string, std::int32_t> reported_;
   std::thread dispatcher_;
   std::vector<std::thread> chargers_;
 };

@@ -39,6 +39,22 @@ struct LoadedState {
   // The fair waiting room (issue 4): every room, and every ticket by room then join_seq.
   std::vector<core::WaitingRoomRecord> waiting_rooms;
   std::vector<core::QueueTicket> queue_tickets;
+  // Shared stores: the last cluster batch this snapshot includes (0 otherwise).
+  std::int64_t synced_through = 0;
+};
+
+// What other writers committed to a shared store after a writer's last sync: every row they
+// created or changed, whole (docs/architecture.md, "Several nodes"). Applying it brings the
+// writer's memory to the database's state as of `synced_through`.
+struct ClusterChanges {
+  std::int64_t synced_through = 0;  // the last cluster batch the changes include
+  std::vector<core::Sale> sales;                // created or changed
+  std::vector<core::Reservation> reservations;  // created or changed
+  std::vector<core::IdempotencyRecord> idempotency;
+  std::vector<core::Order> orders;  // created or changed
+  // (sku_id, last outbox sequence number) for SKUs that got events.
+  std::vector<std::pair<std::string, std::int64_t>> event_sequences;
+  core::AuditHead audit_head;  // the chain's last stored event; event_id 0 when none
 };
 
 class Store {
@@ -58,6 +74,27 @@ class Store {
 
   // Counters per sale as the database maintains them.
   virtual base::Result<std::vector<StoredCounters>> ReadCounters() = 0;
+
+  // --- Shared stores: several writers (one per node) on one database ---------------------
+  // False for a store only this writer writes (SQLite): the writer's memory is the truth and
+  // the methods below are never called.
+  virtual bool shared() const { return false; }
+  // Opens the batch's transaction and takes the cluster's batch lock (held until Commit or
+  // AbortBatch returns), then returns every change other writers committed after cluster batch
+  // `synced_through`. Commit then writes the batch in this transaction. Errors: kUnavailable
+  // (no connection, lock timeout; retry later), others as Commit. On error no batch is open.
+  virtual base::Result<ClusterChanges> BeginBatch(std::int64_t synced_through) {
+    (void)synced_through;
+    return base::FailedPrecondition("not a shared store");
+  }
+  // Ends a batch opened by BeginBatch without writing anything (releases the lock).
+  virtual void AbortBatch() {}
+  // Like BeginBatch but without the lock and without leaving a transaction open: a consistent
+  // read of the committed changes, for refreshing what readers see while no batch runs.
+  virtual base::Result<ClusterChanges> ReadChanges(std::int64_t synced_through) {
+    (void)synced_through;
+    return base::FailedPrecondition("not a shared store");
+  }
 };
 
 }  // namespace fs::store

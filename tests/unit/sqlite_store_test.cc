@@ -18,6 +18,8 @@
 #include <system_error>
 #include <vector>
 
+#include "common/store_rows.h"
+
 namespace fs::store {
 namespace {
 
@@ -26,42 +28,10 @@ using base::TimeFromMillis;
 using core::ReservationStatus;
 using testing::HasSubstr;
 
-const base::Time kT0 = TimeFromMillis(1'700'000'000'000);
-
-core::Sale MakeSale(const std::string& sku_id, std::int64_t total_stock,
-                    std::int32_t per_user_limit) {
-  core::Sale sale;
-  sale.sku_id = sku_id;
-  sale.name = "Phone " + sku_id;
-  sale.price_cents = 19'999;
-  sale.currency = "EUR";
-  sale.total_stock = total_stock;
-  sale.per_user_limit = per_user_limit;
-  sale.reservation_ttl_seconds = 120;
-  sale.created_at = kT0;
-  return sale;
-}
-
-core::Reservation MakeReservation(const std::string& id, const std::string& sku_id,
-                                  const std::string& user_id, std::int32_t quantity) {
-  core::Reservation reservation;
-  reservation.reservation_id = id;
-  reservation.sku_id = sku_id;
-  reservation.user_id = user_id;
-  reservation.quantity = quantity;
-  reservation.status = ReservationStatus::kReserved;
-  reservation.created_at = kT0 + base::Millis(1);
-  reservation.expires_at = kT0 + base::Millis(120'001);
-  reservation.updated_at = kT0 + base::Millis(1);
-  return reservation;
-}
-
-// Appends instead of `"r-" + std::to_string(n)`, which trips GCC 12's false -Wrestrict at -O3.
-std::string Numbered(const char* prefix, int number) {
-  std::string out(prefix);
-  out += std::to_string(number);
-  return out;
-}
+using test_rows::kT0;
+using test_rows::MakeReservation;
+using test_rows::MakeSale;
+using test_rows::Numbered;
 
 core::Mutation Created(const core::Reservation& reservation) {
   return core::ReservationCreated{reservation};
