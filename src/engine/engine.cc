@@ -35,9 +35,9 @@ Engine::Engine(Options options, std::unique_ptr<store::Store> store, const base:
       shared_(store_->shared()),
       clock_(clock),
       rng_(options_.seed != 0 ? options_.seed : base::SeedFromOs()),
-      fairness_audit_(options_.fairness_audit),
       rooms_(options_.waiting_room),
-      draw_rng_(options_.seed != 0 ? options_.seed + 1 : base::SeedFromOs()) {}
+      draw_rng_(options_.seed != 0 ? options_.seed + 1 : base::SeedFromOs()),
+      fairness_audit_(options_.fairness_audit) {}
 
 base::Result<std::unique_ptr<Engine>> Engine::Open(Options options,
                                                    std::unique_ptr<store::Store> store,
