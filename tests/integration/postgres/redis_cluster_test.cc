@@ -101,6 +101,9 @@ TEST_F(RedisClusterSaleTest, RedisStoppedMidSaleStillZeroOversellAndIdempotencyH
                                            (u + 1) % kNodes));
   }
 
+  // --redis-cache auto turned the idempotency fast path on: the shared store is in use.
+  EXPECT_EQ(redis_.Command({"EXISTS", "fs:idem:idem-before-0\nkey-before-0"}), ":1");
+
   // The race: early threads take at most kEarlyUsers units, so the stop lands while stock is
   // left; late threads start once the stop was issued and sell the rest with Redis gone.
   std::vector<std::vector<std::string>> plan(kThreads);
