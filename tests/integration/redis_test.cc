@@ -21,13 +21,9 @@
 namespace fs::itest {
 namespace {
 
-using std::chrono::milliseconds;
-
 // Bursts as in ratelimit_test.cc: a refill of one request per minute keeps counts exact.
 constexpr char kTestTiers[] = "bot=1:2,new=1:10,normal=1:20,premium=1:40";
 constexpr int kNormalBurst = 20;
-// Redis outages are noticed within the client's 500 ms health check; a loaded box gets more.
-constexpr milliseconds kHealthChangeTimeout{10'000};
 
 ServerOptions RedisNode(const RedisServer& redis, std::vector<std::string> more = {}) {
   ServerOptions options;
@@ -54,25 +50,6 @@ double Metric(std::uint16_t port, const std::string& sample) {
     if (line.rfind(sample + " ", 0) == 0) return std::stod(line.substr(sample.size() + 1));
   }
   return -1;
-}
-
-// Polls /readyz until its body names `redis_state` ("up" or "down"); there is no event to wait
-// on from outside the process. Every answer must be 200: a node without Redis stays ready.
-::testing::AssertionResult AwaitRedisState(std::uint16_t port, const std::string& redis_state) {
-  const std::string wanted = "\"redis\":\"" + redis_state + "\"";
-  const auto deadline = std::chrono::steady_clock::now() + kHealthChangeTimeout;
-  std::string last;
-  while (std::chrono::steady_clock::now() < deadline) {
-    HttpClient http(port);
-    const HttpResponse ready = http.Get("/readyz");
-    if (ready.status != 200) {
-      return ::testing::AssertionFailure() << "/readyz answered " << ready.status;
-    }
-    last = ready.body;
-    if (last.find(wanted) != std::string::npos) return ::testing::AssertionSuccess();
-    std::this_thread::sleep_for(milliseconds(20));
-  }
-  return ::testing::AssertionFailure() << "/readyz never said " << wanted << "; last: " << last;
 }
 
 struct Tally {

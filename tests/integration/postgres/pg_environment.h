@@ -14,5 +14,8 @@ PostgresServer& TestPostgres();
 std::string FreshDatabaseUrl();
 // The name of the database FreshDatabaseUrl() made last.
 const std::string& CurrentDatabase();
+// The first column of the first row of `sql` run on CurrentDatabase(); a failed query fails
+// the test (EXPECT) and returns "".
+std::string QueryCurrentDatabase(const std::string& sql);
 
 }  // namespace fs::itest

@@ -44,6 +44,12 @@ std::string FreshDatabaseUrl() {
 
 const std::string& CurrentDatabase() { return g_database; }
 
+std::string QueryCurrentDatabase(const std::string& sql) {
+  std::string value;
+  EXPECT_TRUE(g_server->Query(g_database, sql, value)) << sql;
+  return value;
+}
+
 }  // namespace fs::itest
 
 int main(int argc, char** argv) {

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "support/http_client.h"
 #include "support/temp_dir.h"
 
 namespace fs::itest {
@@ -191,6 +192,24 @@ std::optional<std::string> RedisServer::Command(const std::vector<std::string>& 
   }
   ::close(fd);
   return line;
+}
+
+::testing::AssertionResult AwaitRedisState(std::uint16_t node_port,
+                                           const std::string& redis_state) {
+  const std::string wanted = "\"redis\":\"" + redis_state + "\"";
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  std::string last;
+  while (Clock::now() < deadline) {
+    HttpClient http(node_port);
+    const HttpResponse ready = http.Get("/readyz");
+    if (ready.status != 200) {
+      return ::testing::AssertionFailure() << "/readyz answered " << ready.status;
+    }
+    last = ready.body;
+    if (last.find(wanted) != std::string::npos) return ::testing::AssertionSuccess();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return ::testing::AssertionFailure() << "/readyz never said " << wanted << "; last: " << last;
 }
 
 }  // namespace fs::itest

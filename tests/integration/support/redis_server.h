@@ -55,4 +55,10 @@ class RedisServer {
   std::uint16_t port_ = 0;
 };
 
+// Polls a flashsale node's /readyz until its body names `redis_state` ("up" or "down"): there is
+// no event to wait on from outside the process. Every answer must be 200 (a node without Redis
+// stays ready). Redis outages are noticed within the client's 500 ms health check; the 10 s
+// bound is for a loaded box.
+::testing::AssertionResult AwaitRedisState(std::uint16_t node_port, const std::string& redis_state);
+
 }  // namespace fs::itest
