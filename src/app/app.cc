@@ -465,10 +465,11 @@ int RunServer(Config config) {
   listeners.worker.store(&worker, std::memory_order_release);
   metrics::HttpMetrics http_metrics(http::Api::RouteLabels());
   std::unique_ptr<ratelimit::RateLimiter> limiter = MakeLimiter(config.rate_limit, clock, **engine);
-  // The audit and reconciliation endpoints read the SQLite file; in cluster mode they answer
-  // 503 (docs/operations.md: run them against PostgreSQL with SQL for now).
+  // The audit and reconciliation endpoints read the SQLite file, or in cluster mode the
+  // shared PostgreSQL database (each request on its own read-only snapshot).
   const std::string database_path = config.store_url.empty() ? DatabasePath(config) : "";
-  http::Api api({config.jwt_secret, config.admin_token, database_path}, **engine, http_metrics);
+  http::Api api({config.jwt_secret, config.admin_token, database_path, config.store_url}, **engine,
+                http_metrics);
   std::unique_ptr<redis::RedisServices> redis_services =
       OpenRedis(config.redis, !config.store_url.empty(), limiter.get(), clock, **engine);
   if (redis_services) {

@@ -70,15 +70,7 @@ constexpr const char* kEventColumns =
 core::AuditEvent DecodeEvent(sqlite3_stmt* row, std::string& unknown_name) {
   core::AuditEvent event;
   event.event_id = sqlite3_column_int64(row, 0);
-  const std::string type = Text(row, 1);
-  const std::string outcome = Text(row, 4);
-  const auto known_type = core::AuditEventTypeFromName(type);
-  const auto known_outcome = core::AuditOutcomeFromName(outcome);
-  unknown_name.clear();
-  if (!known_type) unknown_name = "event_type '" + type + "'";
-  if (!known_outcome) unknown_name = "outcome '" + outcome + "'";
-  event.type = known_type.value_or(core::AuditEventType::kReserveAttempt);
-  event.outcome = known_outcome.value_or(core::AuditOutcome::kSuccess);
+  unknown_name = DecodeEventNames(Text(row, 1), Text(row, 4), event);
   event.user_id = OptionalText(row, 2);
   event.sku_id = OptionalText(row, 3);
   event.failure_reason = OptionalText(row, 5);
@@ -163,29 +155,16 @@ base::Result<VerifyReport> AuditReader::VerifyInSnapshot() {
   const std::string sql = std::string(kEventColumns) + " ORDER BY event_id";
   Statement statement(db_, sql.c_str());
   if (!statement.ok()) return SqlError(db_, "prepare the chain walk");
-  core::AuditChainVerifier verifier(&Sha256Hex);
+  ChainWalk walk;
   std::string unknown_name;
   int rc = SQLITE_ROW;
   while ((rc = sqlite3_step(statement.get())) == SQLITE_ROW) {
-    const core::AuditEvent event = DecodeEvent(statement.get(), unknown_name);
-    if (!verifier.Next(event)) break;
-    if (!unknown_name.empty()) {
-      VerifyReport report;
-      report.valid = false;
-      report.events = verifier.events() - 1;
-      report.broken_event_id = event.event_id;
-      report.reason = "unknown " + unknown_name;
-      return report;
+    if (!walk.Next(DecodeEvent(statement.get(), unknown_name), unknown_name)) {
+      return walk.Report();
     }
   }
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(db_, "walk the chain");
-  VerifyReport report;
-  report.valid = verifier.valid();
-  report.events = verifier.events();
-  report.head = verifier.head();
-  report.broken_event_id = verifier.broken_event_id();
-  report.reason = verifier.reason();
-  return report;
+  return walk.Report();
 }
 
 base::Result<AuditPage> AuditReader::Query(const AuditQuery& query) {
@@ -290,25 +269,9 @@ base::Status AuditReader::ReconcileSku(SkuReconciliation& sku) {
   if (sqlite3_step(units.get()) != SQLITE_ROW) return SqlError(db_, "recount user units");
   sku.user_units_mismatches = sqlite3_column_int64(units.get(), 0);
 
-  sku.oversell = std::max<std::int64_t>({0, sku.counter_held + sku.counter_sold - sku.total_stock,
-                                         sku.rows_held + sku.rows_sold - sku.total_stock});
-  auto differs = [&](const char* what, std::int64_t counter, std::int64_t rows_value) {
-    if (counter == rows_value) return;
-    sku.mismatches.push_back(std::string(what) + ": counter " + std::to_string(counter) +
-                             ", rows " + std::to_string(rows_value));
-  };
-  differs("held", sku.counter_held, sku.rows_held);
-  differs("sold", sku.counter_sold, sku.rows_sold);
-  if (sku.user_units_mismatches > 0) {
-    sku.mismatches.push_back("user_units: " + std::to_string(sku.user_units_mismatches) +
-                             " users' counts differ from their reservations");
-  }
-  if (sku.oversell > 0) {
-    sku.mismatches.push_back("oversell: " + std::to_string(sku.oversell) +
-                             " units held or sold beyond total_stock " +
-                             std::to_string(sku.total_stock));
-  }
-  return CheckOrders(sku);
+  FS_RETURN_IF_ERROR(CheckOrders(sku));
+  JudgeSku(sku);
+  return base::Status::Ok();
 }
 
 base::Status AuditReader::CheckOrders(SkuReconciliation& sku) {
@@ -322,17 +285,12 @@ base::Status AuditReader::CheckOrders(SkuReconciliation& sku) {
   Statement paid(db_, kPaidOrderUnitsSql);
   if (!paid.ok()) {
     sku.orders_note = std::string("orders table not understood: ") + sqlite3_errmsg(db_);
-    sku.mismatches.push_back(sku.orders_note);
     return base::Status::Ok();
   }
   paid.BindText(1, sku.sku_id);
   if (sqlite3_step(paid.get()) != SQLITE_ROW) return SqlError(db_, "sum paid orders");
   sku.orders_checked = true;
   sku.paid_order_units = sqlite3_column_int64(paid.get(), 0);
-  if (sku.paid_order_units != sku.rows_sold) {
-    sku.mismatches.push_back("paid orders: " + std::to_string(sku.paid_order_units) +
-                             " units, sold rows " + std::to_string(sku.rows_sold));
-  }
   return base::Status::Ok();
 }
 

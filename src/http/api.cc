@@ -719,17 +719,15 @@ void Api::AdjustStock(const Request& request, const Params& params, Exchange exc
                           }));
 }
 
-// The audit endpoints read on their own read-only connection (WAL: a consistent snapshot
-// beside the writer, which they never block). They run on the I/O thread that received the
+// The audit endpoints read on their own read-only connection (SQLite in WAL mode, or a READ
+// ONLY REPEATABLE READ transaction on PostgreSQL: a consistent snapshot beside the writer,
+// which they never block). They run on the I/O thread that received the
 // request; a long verification occupies that thread only.
 void Api::Reconciliation(const Request& request, const Params& params, Exchange exchange) {
   if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
   const std::string sku_id(params.params[0]);
   if (!core::IsValidSkuId(sku_id)) return exchange.respond(SkuNotFound());
-  if (options_.database_path.empty()) {
-    return exchange.respond(AuditReadFailure(base::Unavailable("no database path")));
-  }
-  auto reader = audit::AuditReader::Open(options_.database_path);
+  auto reader = audit::OpenAuditSource(options_.database_path, options_.store_url);
   if (!reader) return exchange.respond(AuditReadFailure(reader.error()));
   auto report = (*reader)->Reconcile(sku_id);
   if (!report && report.error().code() == base::StatusCode::kNotFound) {
@@ -745,10 +743,7 @@ void Api::AuditQuery(const Request& request, Exchange exchange) {
   if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
   auto query = ParseAuditQuery(request.target);
   if (!query) return exchange.respond(InvalidRequest(query.error()));
-  if (options_.database_path.empty()) {
-    return exchange.respond(AuditReadFailure(base::Unavailable("no database path")));
-  }
-  auto reader = audit::AuditReader::Open(options_.database_path);
+  auto reader = audit::OpenAuditSource(options_.database_path, options_.store_url);
   if (!reader) return exchange.respond(AuditReadFailure(reader.error()));
   auto page = (*reader)->Query(*query);
   if (!page) return exchange.respond(AuditReadFailure(page.error()));
@@ -757,10 +752,7 @@ void Api::AuditQuery(const Request& request, Exchange exchange) {
 
 void Api::AuditVerify(const Request& request, Exchange exchange) {
   if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
-  if (options_.database_path.empty()) {
-    return exchange.respond(AuditReadFailure(base::Unavailable("no database path")));
-  }
-  auto reader = audit::AuditReader::Open(options_.database_path);
+  auto reader = audit::OpenAuditSource(options_.database_path, options_.store_url);
   if (!reader) return exchange.respond(AuditReadFailure(reader.error()));
   auto report = (*reader)->Verify();
   if (!report) return exchange.respond(AuditReadFailure(report.error()));

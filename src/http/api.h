@@ -32,8 +32,10 @@ struct ApiOptions {
   std::string jwt_secret;   // HS256 key for user tokens
   std::string admin_token;  // bearer token of the admin endpoints
   // The database file, read by the audit and reconciliation endpoints on their own read-only
-  // connection. Empty: those endpoints answer 503.
+  // connection. Empty (and no store_url): those endpoints answer 503.
   std::string database_path = "";
+  // The cluster's PostgreSQL database (--store): when set, those endpoints read it instead.
+  std::string store_url = "";
 };
 
 // Called exactly once per request, on the executor given to Handle().
