@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "audit/sha256.h"
@@ -65,12 +67,35 @@ constexpr const char* kEventColumns =
     "SELECT event_id, event_type, user_id, sku_id, outcome, failure_reason, occurred_at_ms,"
     " client_ip, device_fingerprint, metadata, prev_hash, event_hash FROM audit_events";
 
-// Decodes a row of kEventColumns. A type or outcome name this binary does not know cannot be
+// A stored event type or outcome: its number (schema 5 on) or, in a file not yet migrated, its
+// name; returned as a name, or as "#<number>" for a number this binary does not know.
+template <typename Enum>
+std::string StoredName(sqlite3_stmt* row, int column,
+                       std::optional<Enum> (*from_code)(std::int64_t),
+                       std::string_view (*name_of)(Enum)) {
+  if (sqlite3_column_type(row, column) != SQLITE_INTEGER) return Text(row, column);
+  const std::int64_t code = sqlite3_column_int64(row, column);
+  const std::optional<Enum> known = from_code(code);
+  return known ? std::string(name_of(*known)) : "#" + std::to_string(code);
+}
+
+// A stored hash as hex: a BLOB (schema 5 on) as the hex of its bytes, text as it is.
+std::string StoredHash(sqlite3_stmt* row, int column) {
+  if (sqlite3_column_type(row, column) != SQLITE_BLOB) return Text(row, column);
+  const void* bytes = sqlite3_column_blob(row, column);
+  const int size = sqlite3_column_bytes(row, column);
+  if (bytes == nullptr || size <= 0) return std::string();
+  return core::HexOfBytes({static_cast<const char*>(bytes), static_cast<std::size_t>(size)});
+}
+
+// Decodes a row of kEventColumns. A type or outcome this binary does not know cannot be
 // re-encoded: the event is reported broken by the verifier (its hash will not match).
 core::AuditEvent DecodeEvent(sqlite3_stmt* row, std::string& unknown_name) {
   core::AuditEvent event;
   event.event_id = sqlite3_column_int64(row, 0);
-  unknown_name = DecodeEventNames(Text(row, 1), Text(row, 4), event);
+  unknown_name = DecodeEventNames(
+      StoredName(row, 1, &core::AuditEventTypeFromCode, &core::AuditEventTypeName),
+      StoredName(row, 4, &core::AuditOutcomeFromCode, &core::AuditOutcomeName), event);
   event.user_id = OptionalText(row, 2);
   event.sku_id = OptionalText(row, 3);
   event.failure_reason = OptionalText(row, 5);
@@ -78,8 +103,8 @@ core::AuditEvent DecodeEvent(sqlite3_stmt* row, std::string& unknown_name) {
   event.client_ip = OptionalText(row, 7);
   event.device_fingerprint = OptionalText(row, 8);
   event.metadata = Text(row, 9);
-  event.prev_hash = Text(row, 10);
-  event.event_hash = Text(row, 11);
+  event.prev_hash = StoredHash(row, 10);
+  event.event_hash = StoredHash(row, 11);
   return event;
 }
 

@@ -70,6 +70,54 @@ std::optional<AuditOutcome> AuditOutcomeFromName(std::string_view name) {
   return std::nullopt;
 }
 
+std::optional<AuditEventType> AuditEventTypeFromCode(std::int64_t code) {
+  for (const auto& [value, name] : kTypeNames) {
+    if (AuditEventTypeCode(value) == code) return value;
+  }
+  return std::nullopt;
+}
+
+std::optional<AuditOutcome> AuditOutcomeFromCode(std::int64_t code) {
+  for (const auto& [value, name] : kOutcomeNames) {
+    if (AuditOutcomeCode(value) == code) return value;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+int HexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+bool AppendHashBytes(std::string_view hex, std::string& out) {
+  if (hex.size() != kHashHexBytes) return false;
+  std::array<char, kHashBytes> bytes{};
+  for (std::size_t i = 0; i < kHashBytes; ++i) {
+    const int high = HexDigitValue(hex[2 * i]);
+    const int low = HexDigitValue(hex[2 * i + 1]);
+    if (high < 0 || low < 0) return false;
+    bytes[i] = static_cast<char>((high << 4) | low);
+  }
+  out.append(bytes.data(), bytes.size());
+  return true;
+}
+
+std::string HexOfBytes(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string hex(bytes.size() * 2, '0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(bytes[i]);
+    hex[2 * i] = kDigits[byte >> 4];
+    hex[2 * i + 1] = kDigits[byte & 0x0f];
+  }
+  return hex;
+}
+
 std::string JsonQuote(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 2);

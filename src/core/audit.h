@@ -17,7 +17,8 @@
 
 namespace fs::core {
 
-// Stored as their names (text) in audit_events.event_type. Append-only.
+// Stored as their numbers (the enumerator's value) in audit_events.event_type since schema 5;
+// hashed as their names (CanonicalEncoding). Append-only: never renumber.
 enum class AuditEventType : std::uint8_t {
   kReserveAttempt,
   kRelease,
@@ -31,7 +32,7 @@ enum class AuditEventType : std::uint8_t {
   kBotDetected,  // the fairness layer moved an identity to the bot tier (not the writer)
 };
 
-// Stored as names in audit_events.outcome. kThrottled is for refusals by the fairness layer
+// Stored as numbers in audit_events.outcome, hashed as names. kThrottled is for refusals by the fairness layer
 // (rate limits) before the writer decides. Append-only.
 enum class AuditOutcome : std::uint8_t { kSuccess, kFailed, kThrottled };
 
@@ -69,6 +70,22 @@ std::string_view AuditEventTypeName(AuditEventType type);
 std::optional<AuditEventType> AuditEventTypeFromName(std::string_view name);
 std::string_view AuditOutcomeName(AuditOutcome outcome);
 std::optional<AuditOutcome> AuditOutcomeFromName(std::string_view name);
+// The stored numbers (schema 5): the enumerator's value; nullopt for a number no enumerator has.
+inline std::int64_t AuditEventTypeCode(AuditEventType type) { return static_cast<std::int64_t>(type); }
+inline std::int64_t AuditOutcomeCode(AuditOutcome outcome) {
+  return static_cast<std::int64_t>(outcome);
+}
+std::optional<AuditEventType> AuditEventTypeFromCode(std::int64_t code);
+std::optional<AuditOutcome> AuditOutcomeFromCode(std::int64_t code);
+
+// Bytes of a SHA-256 digest: how SQLite stores a hash since schema 5 (a 32-byte BLOB).
+inline constexpr std::size_t kHashBytes = 32;
+// The kHashBytes bytes a kHashHexBytes-character lower-case hex hash stands for, appended to
+// `out`; false (and `out` unchanged) when `hex` is not such a hash.
+bool AppendHashBytes(std::string_view hex, std::string& out);
+// Lower-case hex of `bytes`, whatever their length: a stored hash that is not 32 bytes still
+// shows as what it is (and then fails verification).
+std::string HexOfBytes(std::string_view bytes);
 
 // The bytes hashed for `event`: every field but event_hash, prev_hash last, in a fixed order,
 // each as <decimal byte length>:<bytes>; and an absent optional as "~;". Length prefixes make

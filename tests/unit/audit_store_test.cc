@@ -129,9 +129,21 @@ TEST_F(AuditStoreTest, EveryDecisionIsStoredAndTheChainVerifies) {
   EXPECT_EQ(report.events, 6);
   EXPECT_EQ(report.head.event_hash, engine_->audit_head().event_hash);
   RawDb raw(path_);
-  EXPECT_EQ(raw.QueryText("SELECT COUNT(*) FROM audit_events WHERE event_type = 'RESERVE_ATTEMPT'"
-                          " AND outcome = 'FAILED' AND failure_reason = 'SOLD_OUT'"),
+  // Stored as numbers (schema 5); the readable view shows the names.
+  EXPECT_EQ(raw.QueryText("SELECT COUNT(*) FROM audit_events WHERE event_type = 0"
+                          " AND outcome = 1 AND failure_reason = 'SOLD_OUT'"),
             "3");
+  EXPECT_EQ(raw.QueryText("SELECT COUNT(*) FROM audit_events_readable"
+                          " WHERE event_type = 'RESERVE_ATTEMPT' AND outcome = 'FAILED'"
+                          " AND failure_reason = 'SOLD_OUT'"),
+            "3");
+  // Hashes are 32-byte BLOBs; the view shows them as the chain's hex.
+  EXPECT_EQ(raw.QueryText("SELECT COUNT(*) FROM audit_events"
+                          " WHERE typeof(event_hash) = 'blob' AND length(event_hash) = 32"
+                          " AND typeof(prev_hash) = 'blob' AND length(prev_hash) = 32"),
+            "6");
+  EXPECT_EQ(raw.QueryText("SELECT event_hash FROM audit_events_readable WHERE event_id = 6"),
+            report.head.event_hash);
 }
 
 TEST_F(AuditStoreTest, ReopenContinuesTheChain) {
@@ -177,8 +189,7 @@ TEST_F(AuditStoreTest, TriggersRefuseUpdateAndDelete) {
   // An id that exists cannot be written twice (primary key).
   const std::string insert =
       "INSERT INTO audit_events (event_id, event_type, outcome, occurred_at_ms, metadata,"
-      " prev_hash, event_hash) VALUES (3, 'RELEASE', 'SUCCESS', 0, '{}', '" +
-      std::string(64, 'f') + "', '" + std::string(64, 'f') + "')";
+      " prev_hash, event_hash) VALUES (3, 1, 0, 0, '{}', zeroblob(32), zeroblob(32))";
   EXPECT_EQ(raw.Exec(insert), SQLITE_CONSTRAINT);
   EXPECT_TRUE(VerifyNow().valid);
 }
@@ -188,11 +199,9 @@ TEST_F(AuditStoreTest, AnAppendThatDoesNotContinueTheChainFailsVerification) {
   engine_.reset();
   {
     RawDb raw(path_);
-    const std::string fake_hash(64, 'f');
     ASSERT_EQ(raw.Exec("INSERT INTO audit_events (event_id, event_type, outcome, occurred_at_ms,"
-                       " metadata, prev_hash, event_hash) VALUES (7, 'RELEASE', 'SUCCESS', 0,"
-                       " '{}', '" +
-                       fake_hash + "', '" + fake_hash + "')"),
+                       " metadata, prev_hash, event_hash) VALUES (7, 1, 0, 0, '{}',"
+                       " randomblob(32), randomblob(32))"),
               SQLITE_OK)
         << raw.last_error;
   }
@@ -255,6 +264,82 @@ TEST_F(AuditStoreTest, VerificationDetectsEachTampering) {
     EXPECT_EQ(report.broken_event_id, c.broken_event_id) << report.reason;
     EXPECT_EQ(report.events, c.verified_events);
   }
+}
+
+// Turns the file back into schema 4 (names and hex text, as issue 5's first release stored
+// them), keeping every event as it was.
+void DowngradeAuditTableToSchema4(RawDb& raw) {
+  ASSERT_EQ(raw.Exec("BEGIN;"
+                     " CREATE TABLE audit_old AS SELECT * FROM audit_events_readable;"
+                     " DROP VIEW audit_events_readable;"
+                     " DROP TABLE audit_events;"
+                     " CREATE TABLE audit_events (event_id INTEGER NOT NULL PRIMARY KEY,"
+                     "  event_type TEXT NOT NULL, user_id TEXT, sku_id TEXT,"
+                     "  outcome TEXT NOT NULL, failure_reason TEXT,"
+                     "  occurred_at_ms INTEGER NOT NULL, client_ip TEXT,"
+                     "  device_fingerprint TEXT, metadata TEXT NOT NULL,"
+                     "  prev_hash TEXT NOT NULL, event_hash TEXT NOT NULL) STRICT;"
+                     " INSERT INTO audit_events SELECT * FROM audit_old;"
+                     " DROP TABLE audit_old;"
+                     " CREATE INDEX audit_events_by_user ON audit_events"
+                     "  (user_id, sku_id, event_id);"
+                     " DELETE FROM schema_version WHERE version = 5;"
+                     " COMMIT;"),
+            SQLITE_OK)
+      << raw.last_error;
+}
+
+TEST_F(AuditStoreTest, MigrationToBlobHashesKeepsTheChain) {
+  MakeHistory();
+  const core::AuditHead head = engine_->audit_head();
+  engine_.reset();
+  {
+    RawDb raw(path_);
+    DowngradeAuditTableToSchema4(raw);
+    EXPECT_EQ(raw.QueryText("SELECT event_type || ' ' || outcome FROM audit_events"
+                            " WHERE event_id = 6"),
+              "RESERVE_ATTEMPT FAILED");
+  }
+  // The schema-4 file verifies as it is (a reader of a file not yet migrated)...
+  VerifyReport report = VerifyNow();
+  EXPECT_TRUE(report.valid) << report.reason;
+  EXPECT_EQ(report.events, 6);
+  // ...and after migration 5, with the same head; the chain then continues.
+  OpenEngine();
+  EXPECT_EQ(engine_->audit_head().event_id, head.event_id);
+  EXPECT_EQ(engine_->audit_head().event_hash, head.event_hash);
+  {
+    RawDb raw(path_);
+    EXPECT_EQ(raw.QueryText("SELECT MAX(version) FROM schema_version"), "5");
+    EXPECT_EQ(raw.QueryText("SELECT COUNT(*) FROM audit_events WHERE length(event_hash) = 32"),
+              "6");
+  }
+  CreateSale("cap", 1);
+  Reserve("cap", "alice");
+  report = VerifyNow();
+  EXPECT_TRUE(report.valid) << report.reason;
+  EXPECT_EQ(report.events, 8);
+}
+
+TEST_F(AuditStoreTest, MigrationKeepsATamperedHashDetectable) {
+  MakeHistory();
+  engine_.reset();
+  {
+    RawDb raw(path_);
+    DowngradeAuditTableToSchema4(raw);
+    // Not hex at all: the migration cannot turn it into 32 bytes and keeps it as it is.
+    ASSERT_EQ(raw.Exec("UPDATE audit_events SET event_hash = 'forged' WHERE event_id = 4;"
+                       " UPDATE audit_events SET event_type = 'NO_SUCH_TYPE' WHERE event_id = 5"),
+              SQLITE_OK)
+        << raw.last_error;
+  }
+  OpenEngine();  // migrates
+  engine_.reset();
+  const VerifyReport report = VerifyNow();
+  EXPECT_FALSE(report.valid);
+  EXPECT_EQ(report.broken_event_id, 4) << report.reason;
+  RawDb raw(path_);
+  EXPECT_EQ(raw.QueryText("SELECT event_type FROM audit_events WHERE event_id = 5"), "255");
 }
 
 TEST_F(AuditStoreTest, DisputesQueryPagesByCursorAndFilters) {

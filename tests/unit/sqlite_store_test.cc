@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "common/store_rows.h"
@@ -739,6 +740,101 @@ TEST_F(SqliteStoreTest, IdempotencyPruneDeletesOnlyOlderRows) {
   // Pruning with nothing old enough changes nothing and is not an error.
   MustCommit(*store, {core::IdempotencyPruned{kT0}});
   EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM idempotency_keys"), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Background checkpoints (sqlite_checkpointer.h): the WAL is copied into the database file by
+// the store's own thread while the writer keeps committing; nothing committed is lost, and the
+// writer checkpoints by itself only when the WAL passed the hard limit.
+
+std::uintmax_t FileSize(const std::string& path) {
+  std::error_code error;
+  const std::uintmax_t size = std::filesystem::file_size(path, error);
+  return error ? 0 : size;
+}
+
+TEST_F(SqliteStoreTest, BackgroundThreadCheckpointsWhileTheWriterCommits) {
+  SqliteOptions options;
+  options.checkpoint_pages = 4;  // small: many checkpoints while the loop below commits
+  auto store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  MustCommit(*store, {core::SaleCreated{MakeSale("sku-a", 1'000'000, 1)}});
+  const std::uintmax_t database_bytes_before = FileSize(path_);
+  constexpr int kBatches = 150;
+  constexpr int kPerBatch = 40;
+  for (int batch = 0; batch < kBatches; ++batch) {
+    core::Mutations mutations;
+    for (int i = 0; i < kPerBatch; ++i) {
+      const int n = batch * kPerBatch + i;
+      mutations.push_back(Created(MakeReservation(Numbered("r-", n), "sku-a", Numbered("u", n), 1)));
+    }
+    MustCommit(*store, mutations);
+  }
+  // The thread runs beside the commits above; give it the time to finish its last request.
+  for (int i = 0; i < 500 && store->background_checkpoints() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_GT(store->background_checkpoints(), 0u);
+  // Pages reached the database file itself, not only the WAL.
+  EXPECT_GT(FileSize(path_), database_bytes_before + 100'000);
+  const auto counters = CountersOf(*store, "sku-a");
+  ASSERT_TRUE(counters.has_value());
+  EXPECT_EQ(counters->held, kBatches * kPerBatch);
+  store.reset();
+  // Everything committed is there after a reopen.
+  RawDb raw(path_);
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM reservations"), kBatches * kPerBatch);
+  EXPECT_EQ(raw.QueryInt("SELECT held FROM skus WHERE sku_id = 'sku-a'"), kBatches * kPerBatch);
+}
+
+TEST_F(SqliteStoreTest, WriterBoundsTheWalWhenCheckpointsCannotKeepUp) {
+  SqliteOptions options;
+  options.checkpoint_pages = 2;
+  auto store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  MustCommit(*store, {core::SaleCreated{MakeSale("sku-a", 1'000'000, 1)}});
+  // A reader's open snapshot: no checkpoint can copy past it nor restart the WAL, so the WAL
+  // grows past the hard limit whatever the thread does.
+  RawDb reader(path_);
+  ASSERT_EQ(reader.Exec("BEGIN"), SQLITE_OK);
+  ASSERT_EQ(reader.QueryInt("SELECT COUNT(*) FROM skus"), 1);
+  for (int batch = 0; batch < 60; ++batch) {
+    core::Mutations mutations;
+    for (int i = 0; i < 40; ++i) {
+      const int n = batch * 40 + i;
+      mutations.push_back(Created(MakeReservation(Numbered("r-", n), "sku-a", Numbered("u", n), 1)));
+    }
+    MustCommit(*store, mutations);
+  }
+  // The writer's fallback ran once the WAL passed 2 x kWriterCheckpointFactor pages.
+  EXPECT_GT(store->writer_checkpoints(), 0u);
+  ASSERT_EQ(reader.Exec("COMMIT"), SQLITE_OK);
+  const auto counters = CountersOf(*store, "sku-a");
+  ASSERT_TRUE(counters.has_value());
+  EXPECT_EQ(counters->held, 60 * 40);
+}
+
+TEST_F(SqliteStoreTest, CheckpointInTheWriterIsStillAvailable) {
+  SqliteOptions options;
+  options.background_checkpoint = false;
+  options.checkpoint_pages = 4;
+  auto store = OpenStore(options);
+  ASSERT_NE(store, nullptr);
+  MustCommit(*store, {core::SaleCreated{MakeSale("sku-a", 1'000'000, 1)}});
+  for (int batch = 0; batch < 20; ++batch) {
+    core::Mutations mutations;
+    for (int i = 0; i < 40; ++i) {
+      const int n = batch * 40 + i;
+      mutations.push_back(Created(MakeReservation(Numbered("r-", n), "sku-a", Numbered("u", n), 1)));
+    }
+    MustCommit(*store, mutations);
+  }
+  EXPECT_EQ(store->background_checkpoints(), 0u);
+  EXPECT_EQ(store->writer_checkpoints(), 0u);  // SQLite's own hook ran them
+  EXPECT_GT(FileSize(path_), 100'000u);
+  SqliteOptions bad;
+  bad.checkpoint_pages = 0;
+  EXPECT_EQ(SqliteStore::Open(path_, bad).status().code(), StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -354,13 +354,79 @@ BEGIN
 END;
 )sql";
 
+// Migration 5 (issue 5, cost of the audit trail): audit_events rebuilt with the two hashes as
+// 32-byte BLOBs and the type and outcome as their numbers (core/audit.h), like every other enum
+// in this schema: a third fewer bytes per event on the writer's commit (docs/benchmarks.md).
+// What is hashed does not change (CanonicalEncoding: names and hex), so events written before
+// and after chain on and verify alike. fs_unhex (registered on the migrating connection) turns
+// a stored hex hash into its 32 bytes; any other text is kept as its own bytes, so a hash an
+// attacker had edited before the migration still fails verification after it. A type or outcome
+// name this schema does not know becomes 255, which verification reports.
+constexpr const char* kMigration5 = R"sql(
+CREATE TABLE audit_events_v5 (
+  event_id           INTEGER NOT NULL PRIMARY KEY,
+  event_type         INTEGER NOT NULL,
+  user_id            TEXT,
+  sku_id             TEXT,
+  outcome            INTEGER NOT NULL,
+  failure_reason     TEXT,
+  occurred_at_ms     INTEGER NOT NULL,
+  client_ip          TEXT,
+  device_fingerprint TEXT,
+  metadata           TEXT    NOT NULL,
+  prev_hash          BLOB    NOT NULL,
+  event_hash         BLOB    NOT NULL
+) STRICT;
+INSERT INTO audit_events_v5
+SELECT event_id,
+       CASE event_type WHEN 'RESERVE_ATTEMPT' THEN 0 WHEN 'RELEASE' THEN 1 WHEN 'EXPIRY' THEN 2
+                       WHEN 'CHECKOUT' THEN 3 WHEN 'PAYMENT' THEN 4 WHEN 'SALE_CREATED' THEN 5
+                       WHEN 'SALE_OPENED' THEN 6 WHEN 'SALE_CLOSED' THEN 7
+                       WHEN 'STOCK_ADJUSTED' THEN 8 WHEN 'BOT_DETECTED' THEN 9 ELSE 255 END,
+       user_id, sku_id,
+       CASE outcome WHEN 'SUCCESS' THEN 0 WHEN 'FAILED' THEN 1 WHEN 'THROTTLED' THEN 2
+                    ELSE 255 END,
+       failure_reason, occurred_at_ms, client_ip, device_fingerprint, metadata,
+       fs_unhex(prev_hash), fs_unhex(event_hash)
+  FROM audit_events ORDER BY event_id;
+DROP TABLE audit_events;
+ALTER TABLE audit_events_v5 RENAME TO audit_events;
+CREATE INDEX audit_events_by_user ON audit_events (user_id, sku_id, event_id);
+
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN
+  SELECT RAISE(ABORT, 'audit events are append-only: UPDATE refused');
+END;
+
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN
+  SELECT RAISE(ABORT, 'audit events are append-only: DELETE refused');
+END;
+
+-- The events as people read them (names and hex hashes), for operators' SQL; costs nothing
+-- on the write path.
+CREATE VIEW audit_events_readable AS
+SELECT event_id,
+       CASE event_type WHEN 0 THEN 'RESERVE_ATTEMPT' WHEN 1 THEN 'RELEASE' WHEN 2 THEN 'EXPIRY'
+                       WHEN 3 THEN 'CHECKOUT' WHEN 4 THEN 'PAYMENT' WHEN 5 THEN 'SALE_CREATED'
+                       WHEN 6 THEN 'SALE_OPENED' WHEN 7 THEN 'SALE_CLOSED'
+                       WHEN 8 THEN 'STOCK_ADJUSTED' WHEN 9 THEN 'BOT_DETECTED'
+                       ELSE 'UNKNOWN' END AS event_type,
+       user_id, sku_id,
+       CASE outcome WHEN 0 THEN 'SUCCESS' WHEN 1 THEN 'FAILED' WHEN 2 THEN 'THROTTLED'
+                    ELSE 'UNKNOWN' END AS outcome,
+       failure_reason, occurred_at_ms, client_ip, device_fingerprint, metadata,
+       lower(hex(prev_hash)) AS prev_hash, lower(hex(event_hash)) AS event_hash
+  FROM audit_events;
+)sql";
+
 struct Migration {
   std::int64_t version;
   const char* sql;
 };
 
-constexpr std::array<Migration, 4> kMigrations = {
-    {{1, kMigration1}, {2, kMigration2}, {3, kMigration3}, {4, kMigration4}}};
+constexpr std::array<Migration, 5> kMigrations = {
+    {{1, kMigration1}, {2, kMigration2}, {3, kMigration3}, {4, kMigration4}, {5, kMigration5}}};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 // ---------------------------------------------------------------------------------------------
@@ -436,6 +502,14 @@ class Binder {
     // caller's string outlives the step, so SQLite need not copy it (destructor = static).
     const char* data = value.empty() ? "" : value.data();
     rc_ = sqlite3_bind_text(statement_, index_, data, static_cast<int>(value.size()), nullptr);
+    return *this;
+  }
+  // `value` must outlive the step, like Text's.
+  Binder& Blob(std::string_view value) {
+    ++index_;
+    if (rc_ != SQLITE_OK) return *this;
+    const char* data = value.empty() ? "" : value.data();
+    rc_ = sqlite3_bind_blob(statement_, index_, data, static_cast<int>(value.size()), nullptr);
     return *this;
   }
   Binder& Int64(std::int64_t value) {
@@ -528,6 +602,14 @@ std::string ColumnText(sqlite3_stmt* statement, int column) {
   return std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
 }
 
+// A BLOB column's bytes; valid until the next step of `statement`.
+std::string_view ColumnBlob(sqlite3_stmt* statement, int column) {
+  const void* bytes = sqlite3_column_blob(statement, column);
+  const int size = sqlite3_column_bytes(statement, column);
+  if (bytes == nullptr || size <= 0) return {};
+  return {static_cast<const char*>(bytes), static_cast<std::size_t>(size)};
+}
+
 base::Result<std::string> QueryText(sqlite3* db, std::string_view sql, Stage stage) {
   auto statement = StepSingleRow(db, sql, stage);
   if (!statement) return statement.error();
@@ -608,6 +690,26 @@ base::Status Configure(sqlite3* db, const SqliteOptions& options) {
   if (*busy_timeout != busy_timeout_ms) {
     return base::FailedPrecondition("PRAGMA busy_timeout did not take effect");
   }
+  return base::Status::Ok();
+}
+
+// fs_unhex(text): migration 5's conversion of a stored hex hash to its 32 bytes; any other
+// text (an edited hash) becomes a BLOB of its own bytes, so it keeps failing verification.
+void UnhexFunction(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  const int size = sqlite3_value_bytes(argv[0]);
+  const std::string_view value =
+      text == nullptr ? std::string_view() : std::string_view(text, static_cast<std::size_t>(size));
+  std::string bytes;
+  if (!core::AppendHashBytes(value, bytes)) bytes.assign(value);
+  sqlite3_result_blob(context, bytes.data(), static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+}
+
+base::Status RegisterMigrationFunctions(sqlite3* db) {
+  const int rc = sqlite3_create_function_v2(db, "fs_unhex", 1,
+                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
+                                            &UnhexFunction, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return ErrorFromCode(rc, sqlite3_errmsg(db), Stage::kOpen, "fs_unhex");
   return base::Status::Ok();
 }
 
@@ -819,6 +921,7 @@ void StatementFinalizer::operator()(sqlite3_stmt* statement) const {
 SqliteStore::SqliteStore(sqlite_internal::DatabaseHandle db) : db_(std::move(db)) {}
 
 SqliteStore::~SqliteStore() {
+  checkpointer_.reset();  // its thread may be copying pages this connection wrote
   use_ticket_.reset();
   admit_ticket_.reset();
   insert_ticket_.reset();
@@ -849,6 +952,10 @@ base::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& 
   if (options.busy_timeout.count() < 0 || options.busy_timeout.count() > INT_MAX) {
     return base::InvalidArgument("busy_timeout must be between 0 and INT_MAX milliseconds");
   }
+  if (options.checkpoint_pages < 1 ||
+      options.checkpoint_pages > INT_MAX / SqliteOptions::kWriterCheckpointFactor) {
+    return base::InvalidArgument("checkpoint_pages out of range");
+  }
   sqlite3* raw = nullptr;
   // NOMUTEX: one thread at a time uses the connection (the Store rule).
   const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -860,10 +967,42 @@ base::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& 
   }
   sqlite3_extended_result_codes(db.get(), 1);
   FS_RETURN_IF_ERROR(Configure(db.get(), options));
+  FS_RETURN_IF_ERROR(RegisterMigrationFunctions(db.get()));
   FS_RETURN_IF_ERROR(Migrate(db.get()));
   std::unique_ptr<SqliteStore> store(new SqliteStore(std::move(db)));
   FS_RETURN_IF_ERROR(store->PrepareCachedStatements());
+  if (options.background_checkpoint) {
+    auto checkpointer = SqliteCheckpointer::Start(path, options.busy_timeout);
+    if (!checkpointer) return checkpointer.error();
+    store->checkpointer_ = std::move(checkpointer).value();
+    store->wal_hook_.checkpointer = store->checkpointer_.get();
+    store->wal_hook_.request_pages = options.checkpoint_pages;
+    store->wal_hook_.writer_pages = options.checkpoint_pages * SqliteOptions::kWriterCheckpointFactor;
+    // Replaces SQLite's auto-checkpoint hook on this connection.
+    sqlite3_wal_hook(store->db_.get(), &SqliteStore::OnWalCommit, &store->wal_hook_);
+  } else {
+    sqlite3_wal_autocheckpoint(store->db_.get(), options.checkpoint_pages);
+  }
   return store;
+}
+
+int SqliteStore::OnWalCommit(void* hook, sqlite3* db, const char* database, int pages) {
+  auto* state = static_cast<WalHook*>(hook);
+  if (pages >= state->writer_pages) {
+    // The background thread fell behind: bound the WAL here, as SQLite's own hook would. The
+    // commit is already durable; a failure only leaves the WAL long until the next attempt.
+    if (sqlite3_wal_checkpoint_v2(db, database, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr) ==
+        SQLITE_OK) {
+      ++state->writer_checkpoints;
+    }
+  } else if (pages >= state->request_pages) {
+    state->checkpointer->Request();
+  }
+  return SQLITE_OK;
+}
+
+std::uint64_t SqliteStore::background_checkpoints() const {
+  return checkpointer_ != nullptr ? checkpointer_->checkpoints() : 0;
 }
 
 base::Status SqliteStore::PrepareCachedStatements() {
@@ -1101,18 +1240,26 @@ base::Status SqliteStore::Apply(const core::AuditAppended& mutation) {
   sqlite3_stmt* statement = insert_audit_.get();
   StatementUse use(statement);
   Binder binder(statement);
+  // Both hashes as 32-byte BLOBs (schema 5), converted into one buffer reused across events.
+  hash_bytes_.clear();
+  if (!core::AppendHashBytes(event.prev_hash, hash_bytes_) ||
+      !core::AppendHashBytes(event.event_hash, hash_bytes_)) {
+    return base::Internal("event " + std::to_string(event.event_id) +
+                          ": a hash is not 64 lower-case hex characters");
+  }
+  const std::string_view hashes(hash_bytes_);
   binder.Int64(event.event_id)
-      .Text(core::AuditEventTypeName(event.type))
+      .Int64(core::AuditEventTypeCode(event.type))
       .OptionalText(event.user_id)
       .OptionalText(event.sku_id)
-      .Text(core::AuditOutcomeName(event.outcome))
+      .Int64(core::AuditOutcomeCode(event.outcome))
       .OptionalText(event.failure_reason)
       .TimeMs(event.occurred_at)
       .OptionalText(event.client_ip)
       .OptionalText(event.device_fingerprint)
       .Text(event.metadata)
-      .Text(event.prev_hash)
-      .Text(event.event_hash);
+      .Blob(hashes.substr(0, core::kHashBytes))
+      .Blob(hashes.substr(core::kHashBytes));
   // The context names the event only on failure: formatting it for every row would be an
   // allocation per audit event on the writer's path.
   base::Status status = StepWrite(db_.get(), statement, binder, "insert audit event");
@@ -1336,7 +1483,7 @@ base::Result<LoadedState> SqliteStore::LoadInSnapshot(base::Time idempotency_sin
   if (!head) return head.error();
   FS_RETURN_IF_ERROR(ForEachRow(db, head->get(), "load audit head", [&](sqlite3_stmt* row) {
     state.audit_head.event_id = ColumnInt64(row, 0);
-    state.audit_head.event_hash = ColumnText(row, 1);
+    state.audit_head.event_hash = core::HexOfBytes(ColumnBlob(row, 1));
     return base::Status::Ok();
   }));
   auto orders = Prepare(db,

@@ -24,6 +24,7 @@
 
 #include "base/status.h"
 #include "core/mutation.h"
+#include "store/sqlite/sqlite_checkpointer.h"
 #include "store/store.h"
 
 struct sqlite3;
@@ -41,6 +42,13 @@ struct SqliteOptions {
   // kUnavailable. 5 s rides out a checkpoint or an operator's read without ever hanging the
   // writer for longer than a client would wait anyway.
   std::chrono::milliseconds busy_timeout{5000};
+  // Who copies the WAL back into the database file (sqlite_checkpointer.h). true: a thread of
+  // the store, woken once the WAL holds checkpoint_pages; the writer checkpoints by itself only
+  // past kWriterCheckpointFactor x checkpoint_pages. false: SQLite's auto-checkpoint, run inside
+  // the commit that crosses checkpoint_pages.
+  bool background_checkpoint = true;
+  int checkpoint_pages = 1000;
+  static constexpr int kWriterCheckpointFactor = 8;
 };
 
 // Parses "full", "normal" or "off" (the --sqlite-synchronous values; lower case only).
@@ -72,7 +80,7 @@ using StatementHandle = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
 class SqliteStore final : public Store {
  public:
   // The newest schema this binary knows (the number of migrations).
-  static constexpr std::int64_t kSchemaVersion = 4;
+  static constexpr std::int64_t kSchemaVersion = 5;
 
   // Opens or creates the database at `path` (the parent directory must exist), sets the
   // pragmas (journal_mode=WAL, synchronous, foreign_keys=ON, busy_timeout) and verifies them by
@@ -108,6 +116,11 @@ class SqliteStore final : public Store {
   // The pragmas and schema version of this connection, for startup logs and tests.
   base::Result<SqliteEffectiveSettings> ReadEffectiveSettings();
 
+  // Checkpoints so far by the background thread, and by the writer itself as its fallback when
+  // the WAL passed the hard limit (both 0 without background_checkpoint).
+  std::uint64_t background_checkpoints() const;
+  std::uint64_t writer_checkpoints() const { return wal_hook_.writer_checkpoints; }
+
  private:
   explicit SqliteStore(sqlite_internal::DatabaseHandle db);
 
@@ -140,8 +153,19 @@ class SqliteStore final : public Store {
   base::Status RollbackAfter(base::Status failure);
   base::Result<LoadedState> LoadInSnapshot(base::Time idempotency_since);
 
+  // What the writer connection's WAL hook (run after each commit, on the writer's thread) reads.
+  struct WalHook {
+    SqliteCheckpointer* checkpointer = nullptr;  // null: SQLite's own auto-checkpoint
+    int request_pages = 0;                       // wake the checkpointer from here on
+    int writer_pages = 0;                        // the writer checkpoints from here on
+    std::uint64_t writer_checkpoints = 0;
+  };
+  static int OnWalCommit(void* hook, sqlite3* db, const char* database, int pages);
+
   // Declared first so it is destroyed last: statements are finalized before the close.
   sqlite_internal::DatabaseHandle db_;
+  std::unique_ptr<SqliteCheckpointer> checkpointer_;  // stopped first in the destructor
+  WalHook wal_hook_;
   sqlite_internal::StatementHandle begin_immediate_;
   sqlite_internal::StatementHandle begin_read_;
   sqlite_internal::StatementHandle commit_;
@@ -164,6 +188,7 @@ class SqliteStore final : public Store {
   sqlite_internal::StatementHandle insert_ticket_;
   sqlite_internal::StatementHandle admit_ticket_;
   sqlite_internal::StatementHandle use_ticket_;
+  std::string hash_bytes_;  // Apply(AuditAppended)'s reused buffer: the two hashes as bytes
 };
 
 }  // namespace fs::store
