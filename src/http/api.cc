@@ -212,7 +212,7 @@ bool IsRateLimitedRoute(int route_id) {
 }
 
 // A request copied out of the connection's buffers, for handlers that continue after an
-// asynchronous step (the views of `request` point into the strings beside it).
+// asynchronous step (the views of `request` and of `match` point into the strings beside it).
 struct HeldRequest {
   std::string target;
   std::string body;
@@ -226,6 +226,7 @@ struct HeldRequest {
   std::optional<std::string> queue_pass;
   std::string admitted_user_id;
   Request request;
+  RouteMatch match;  // the route the request was matched to on arrival
 };
 
 std::optional<std::string> CopyOf(std::optional<std::string_view> view) {
@@ -237,7 +238,8 @@ std::optional<std::string_view> ViewOf(const std::optional<std::string>& text) {
   return std::string_view(*text);
 }
 
-std::shared_ptr<const HeldRequest> HoldAdmitted(const Request& source, std::string user_id) {
+std::shared_ptr<const HeldRequest> HoldAdmitted(const Request& source, const RouteMatch& match,
+                                                std::string user_id) {
   auto held = std::make_shared<HeldRequest>();
   held->target = std::string(source.target);
   held->body = std::string(source.body);
@@ -263,6 +265,7 @@ std::shared_ptr<const HeldRequest> HoldAdmitted(const Request& source, std::stri
   request.device_id = ViewOf(held->device_id);
   request.queue_pass = ViewOf(held->queue_pass);
   request.admitted_user_id = held->admitted_user_id;
+  held->match = RebaseMatch(match, source.target, request.target);
   return held;
 }
 
@@ -419,7 +422,7 @@ void Api::DispatchGuarded(int route_id, const Request& request, const Params& pa
 
 void Api::Dispatch(int route_id, const Request& request, const Params& params, Exchange exchange) {
   if (async_limiter_ != nullptr && !request.admitted_user_id && IsRateLimitedRoute(route_id)) {
-    return AdmitThenDispatch(route_id, request, std::move(exchange));
+    return AdmitThenDispatch(request, params, std::move(exchange));
   }
   switch (static_cast<RouteId>(route_id)) {
     case kCreateSale:
@@ -478,7 +481,7 @@ std::variant<std::string, Response> Api::AuthenticateUser(const Request& request
   return std::move(verified.claims.subject);
 }
 
-void Api::AdmitThenDispatch(int route_id, const Request& request, Exchange exchange) {
+void Api::AdmitThenDispatch(const Request& request, const RouteMatch& match, Exchange exchange) {
   const std::optional<std::string_view> token = BearerToken(request.authorization);
   auth::VerifyResult verified;
   if (token) verified = jwt_verifier_.Verify(*token, engine_.clock().Now());
@@ -487,24 +490,24 @@ void Api::AdmitThenDispatch(int route_id, const Request& request, Exchange excha
   if (verified.error != auth::JwtError::kOk) {
     return exchange.respond(Unauthenticated(auth::JwtErrorMessage(verified.error)));
   }
-  std::shared_ptr<const HeldRequest> held = HoldAdmitted(request, verified.claims.subject);
+  std::shared_ptr<const HeldRequest> held = HoldAdmitted(request, match, verified.claims.subject);
   ratelimit::RequestIdentity identity = IdentityOf(
       held->request, std::move(verified.claims.subject), verified.claims.tier, trusted_proxies_);
   // A throttled reserve is audited like in the synchronous path (Reserve): keep what the
   // audit record needs; the identity itself goes to the limiter.
-  const bool is_reserve = route_id == kReserve || route_id == kReserveForSku;
+  const bool is_reserve = match.route_id == kReserve || match.route_id == kReserveForSku;
   auto audited_identity = is_reserve ? std::make_shared<const ratelimit::RequestIdentity>(identity)
                                      : nullptr;
-  async_limiter_->Check(std::move(identity), [this, route_id, held, exchange,
+  async_limiter_->Check(std::move(identity), [this, held, exchange,
                                               audited_identity](ratelimit::Decision decision) {
-    boost::asio::post(exchange.executor, [this, route_id, held, exchange, decision,
-                                          audited_identity]() {
-      const RouteMatch match = router_.Match(held->request.method, held->request.target);
+    boost::asio::post(exchange.executor, [this, held, exchange, decision, audited_identity]() {
       if (!decision.allowed) {
-        if (audited_identity) AuditThrottled(held->request, match, decision, *audited_identity);
+        if (audited_identity) {
+          AuditThrottled(held->request, held->match, decision, *audited_identity);
+        }
         return exchange.respond(RateLimited(decision));
       }
-      DispatchGuarded(route_id, held->request, match, exchange);
+      DispatchGuarded(held->match.route_id, held->request, held->match, exchange);
     });
   });
 }

@@ -127,7 +127,8 @@ class Api {
                                                        const OnThrottled& on_throttled = {}) const;
   // With an async limiter: verifies the token, checks the limiter, and on admission dispatches
   // a held copy of the request marked admitted (429 when refused, 401 without a valid token).
-  void AdmitThenDispatch(int route_id, const Request& request, Exchange exchange);
+  // `match` (kFound) is the request's route; the held copy carries it, not matched again.
+  void AdmitThenDispatch(const Request& request, const RouteMatch& match, Exchange exchange);
   // A reserve attempt the limiter refused goes to the audit trail (outcome THROTTLED) through
   // the engine's bounded side channel, without waiting for the writer.
   void AuditThrottled(const Request& request, const RouteMatch& params,

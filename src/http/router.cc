@@ -1,5 +1,7 @@
 #include "http/router.h"
 
+#include <functional>
+
 #include "base/check.h"
 
 namespace fs::http {
@@ -124,6 +126,23 @@ std::vector<std::string> Router::Templates() const {
   templates.reserve(entries_.size());
   for (const PathEntry& entry : entries_) templates.push_back(entry.path_template);
   return templates;
+}
+
+RouteMatch RebaseMatch(const RouteMatch& match, std::string_view matched_target,
+                       std::string_view copy) {
+  FS_CHECK(copy.size() == matched_target.size());
+  RouteMatch rebased = match;
+  // Pointers into different buffers: compared through std::less_equal, which orders them.
+  const std::less_equal<const char*> not_after;
+  const char* const begin = matched_target.data();
+  for (std::size_t index = 0; index < match.param_count; ++index) {
+    const std::string_view param = match.params[index];
+    FS_CHECK(not_after(begin, param.data()));
+    FS_CHECK(not_after(param.data() + param.size(), begin + matched_target.size()));
+    const auto offset = static_cast<std::size_t>(param.data() - begin);
+    rebased.params[index] = copy.substr(offset, param.size());
+  }
+  return rebased;
 }
 
 }  // namespace fs::http

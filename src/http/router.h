@@ -64,4 +64,10 @@ class Router {
   std::vector<PathEntry> entries_;
 };
 
+// `match` with its parameters viewing `copy` instead of `matched_target`, the target it was
+// matched in: for a request copied to outlive the buffer it arrived in, so that its route
+// need not be matched again. REQUIRES: `copy` holds the same text as `matched_target`.
+RouteMatch RebaseMatch(const RouteMatch& match, std::string_view matched_target,
+                       std::string_view copy);
+
 }  // namespace fs::http

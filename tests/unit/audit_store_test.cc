@@ -7,7 +7,6 @@
 // the triggers; it pages the disputes query and its reconciliation lists a broken counter.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <future>
@@ -15,6 +14,7 @@
 
 #include "audit/audit_reader.h"
 #include "audit/sha256.h"
+#include "common/temp_database_test.h"
 #include "engine/engine.h"
 #include "store/fault/fault_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -57,17 +57,11 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
-class AuditStoreTest : public ::testing::Test {
+class AuditStoreTest : public test_common::TempDatabaseTest {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/flashsale-audit-store-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    path_ = (dir_ / "flashsale.db").string();
-  }
   void TearDown() override {
     engine_.reset();
-    std::filesystem::remove_all(dir_);
+    TempDatabaseTest::TearDown();
   }
   void OpenEngine(std::unique_ptr<store::Store> store = nullptr) {
     if (store == nullptr) {
@@ -114,8 +108,6 @@ class AuditStoreTest : public ::testing::Test {
     return *report;
   }
 
-  std::filesystem::path dir_;
-  std::string path_;
   base::ManualClock clock_{TimeFromMillis(1'800'000'000'000)};
   std::unique_ptr<engine::Engine> engine_;
   std::uint64_t seed_ = 10;
@@ -250,8 +242,8 @@ TEST_F(AuditStoreTest, VerificationDetectsEachTampering) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     engine_.reset();
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    std::filesystem::remove_all(directory_);
+    std::filesystem::create_directories(directory_);
     MakeHistory();
     engine_.reset();
     {

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "common/temp_database_test.h"
 #include "store/fault/fault_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -48,21 +49,14 @@ class GateStore final : public store::Store {
   std::atomic<bool> closed_{false};
 };
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public test_common::TempDatabaseTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("flashsale-engine-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-  }
   void TearDown() override {
     engine_.reset();
-    std::filesystem::remove_all(dir_);
+    TempDatabaseTest::TearDown();
   }
   std::unique_ptr<store::Store> OpenStore() {
-    auto store = store::SqliteStore::Open((dir_ / "flashsale.db").string(), {});
+    auto store = store::SqliteStore::Open(path_, {});
     EXPECT_TRUE(store.has_value()) << store.status().ToString();
     return std::move(store).value();
   }
@@ -96,7 +90,6 @@ class EngineTest : public ::testing::Test {
     return engine_->FindSale(sku)->counters.available();
   }
 
-  std::filesystem::path dir_;
   base::ManualClock clock_{TimeFromMillis(1'800'000'000'000)};
   std::unique_ptr<Engine> engine_;
 };

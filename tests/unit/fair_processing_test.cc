@@ -9,6 +9,7 @@
 #include <future>
 #include <mutex>
 
+#include "common/temp_database_test.h"
 #include "engine/engine.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -17,15 +18,11 @@ namespace {
 
 using core::ReserveOutcome;
 
-class FairProcessingTest : public ::testing::Test {
+class FairProcessingTest : public test_common::TempDatabaseTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("flashsale-fair-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto store = store::SqliteStore::Open((dir_ / "flashsale.db").string(), {});
+    ASSERT_NO_FATAL_FAILURE(TempDatabaseTest::SetUp());
+    auto store = store::SqliteStore::Open(path_, {});
     ASSERT_TRUE(store.has_value());
     Options options;
     options.seed = 11;
@@ -36,7 +33,7 @@ class FairProcessingTest : public ::testing::Test {
   }
   void TearDown() override {
     engine_.reset();
-    std::filesystem::remove_all(dir_);
+    TempDatabaseTest::TearDown();
   }
   void CreateSale(const std::string& sku, std::int64_t stock, std::int32_t limit) {
     core::Sale sale;
@@ -72,7 +69,6 @@ class FairProcessingTest : public ::testing::Test {
     return reserved.result.reservation->reservation_id;
   }
 
-  std::filesystem::path dir_;
   base::ManualClock clock_{base::TimeFromMillis(1'800'000'000'000)};
   std::unique_ptr<Engine> engine_;
 };

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "audit/sha256.h"
+#include "common/temp_database_test.h"
 #include "engine/engine.h"
 #include "store/fault/fault_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -226,15 +227,11 @@ class RecordingStore final : public store::Store {
   std::vector<core::AuditEvent> events_;
 };
 
-class FairnessAuditEngineTest : public ::testing::Test {
+class FairnessAuditEngineTest : public test_common::TempDatabaseTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("flashsale-fairness-audit-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto sqlite = store::SqliteStore::Open((dir_ / "flashsale.db").string(), {});
+    ASSERT_NO_FATAL_FAILURE(TempDatabaseTest::SetUp());
+    auto sqlite = store::SqliteStore::Open(path_, {});
     ASSERT_TRUE(sqlite.has_value()) << sqlite.status().ToString();
     auto fault = std::make_unique<store::FaultStore>(std::move(sqlite).value());
     faults_ = fault.get();
@@ -251,7 +248,7 @@ class FairnessAuditEngineTest : public ::testing::Test {
   }
   void TearDown() override {
     engine_.reset();
-    std::filesystem::remove_all(dir_);
+    TempDatabaseTest::TearDown();
   }
   ReserveReply Reserve(const std::string& sku, const std::string& user) {
     std::promise<ReserveReply> promise;
@@ -265,7 +262,6 @@ class FairnessAuditEngineTest : public ::testing::Test {
       EXPECT_TRUE(verifier.Next(event)) << verifier.reason();
   }
 
-  std::filesystem::path dir_;
   base::ManualClock clock_{TimeFromMillis(kStartMs)};
   store::FaultStore* faults_ = nullptr;
   RecordingStore* recording_ = nullptr;

@@ -1,6 +1,7 @@
 // Goal: the router maps (method, path) to the right route and parameters, answers 405 with the
 // Allow list only when the path exists under other methods, and 404 otherwise; query strings,
-// trailing slashes, empty segments and extra segments behave as documented.
+// trailing slashes, empty segments and extra segments behave as documented. A match rebased
+// onto a copy of its target keeps its route and views the copy.
 
 #include <gtest/gtest.h>
 
@@ -102,6 +103,21 @@ TEST(HttpRouterTest, TemplatesAreDistinctAndIndexedByMatch) {
   EXPECT_EQ(templates[get.template_index], "/api/v1/reservations/{id}");
   EXPECT_EQ(get.template_index, del.template_index);
   EXPECT_EQ(wrong.template_index, get.template_index);
+}
+
+TEST(HttpRouterTest, ARebasedMatchViewsTheCopyOfItsTarget) {
+  const Router router = TestRouter();
+  std::string arrived = "/api/v1/reservations/r-42?verbose=1";
+  const RouteMatch match = router.Match(Method::kGet, arrived);
+  ASSERT_EQ(match.kind, RouteMatch::Kind::kFound);
+  const std::string copy = arrived;
+  const RouteMatch rebased = RebaseMatch(match, arrived, copy);
+  arrived.assign(arrived.size(), 'x');  // the buffer it arrived in is reused
+  EXPECT_EQ(rebased.route_id, kGetReservation);
+  EXPECT_EQ(rebased.template_index, match.template_index);
+  ASSERT_EQ(rebased.param_count, 1u);
+  EXPECT_EQ(rebased.params[0], "r-42");
+  EXPECT_EQ(rebased.params[0].data(), copy.data() + copy.find("r-42"));
 }
 
 TEST(HttpRouterTest, DuplicateRegistrationIsAnInvariantViolation) {

@@ -6,7 +6,6 @@
 // kept-alive ones after their current response.
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/beast/core.hpp>
@@ -16,6 +15,7 @@
 
 #include "auth/jwt.h"
 #include "base/clock.h"
+#include "common/temp_database_test.h"
 #include "engine/engine.h"
 #include "http/api.h"
 #include "http/json_render.h"
@@ -99,13 +99,11 @@ bool ClosedByServer(const beast::error_code& error) {
          error == asio::error::connection_reset;
 }
 
-class HttpServerTest : public ::testing::Test {
+class HttpServerTest : public test_common::TempDatabaseTest {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "http_server_test.XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    auto store = store::SqliteStore::Open(dir_ + "/flashsale.db", store::SqliteOptions{});
+    ASSERT_NO_FATAL_FAILURE(TempDatabaseTest::SetUp());
+    auto store = store::SqliteStore::Open(path_, store::SqliteOptions{});
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     engine::Options options;
     options.render_reservation = &RenderReservation;
@@ -122,8 +120,7 @@ class HttpServerTest : public ::testing::Test {
     server_.reset();
     api_.reset();
     engine_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
+    TempDatabaseTest::TearDown();
   }
 
   void StartServer(std::size_t connections_max = kConnectionsMax) {
@@ -167,7 +164,6 @@ class HttpServerTest : public ::testing::Test {
   }
 
   base::SystemClock clock_;
-  std::string dir_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<metrics::HttpMetrics> metrics_;
   std::unique_ptr<Api> api_;

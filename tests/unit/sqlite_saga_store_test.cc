@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <variant>
 
+#include "common/temp_database_test.h"
 #include "core/inventory.h"
 #include "store/sqlite/sqlite_outbox.h"
 #include "store/sqlite/sqlite_store.h"
@@ -30,13 +31,10 @@ core::Sale MakeSale() {
   return sale;
 }
 
-class SagaStoreTest : public ::testing::Test {
+class SagaStoreTest : public test_common::TempDatabaseTest {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "saga_store_test.XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    directory_ = pattern;
-    path_ = (directory_ / "flashsale.db").string();
+    ASSERT_NO_FATAL_FAILURE(TempDatabaseTest::SetUp());
     auto store = SqliteStore::Open(path_, {});
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     store_ = std::move(*store);
@@ -44,8 +42,7 @@ class SagaStoreTest : public ::testing::Test {
   }
   void TearDown() override {
     store_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(directory_, ignored);
+    TempDatabaseTest::TearDown();
   }
 
   // Runs `commands` as one inventory batch and commits it; returns the commit status.
@@ -80,8 +77,6 @@ class SagaStoreTest : public ::testing::Test {
   // Commits hand-made mutations (bypassing the writer) to exercise the database's guards.
   base::Status Raw(const core::Mutations& mutations) { return store_->Commit(mutations); }
 
-  std::filesystem::path directory_;
-  std::string path_;
   std::unique_ptr<SqliteStore> store_;
   core::Inventory inventory_;
   core::RetrySchedule schedule_{{milliseconds(50)}};

@@ -9,7 +9,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <memory>
@@ -20,6 +19,7 @@
 #include <vector>
 
 #include "common/store_rows.h"
+#include "common/temp_database_test.h"
 
 namespace fs::store {
 namespace {
@@ -112,19 +112,8 @@ class RawDb {
   std::string last_error_;
 };
 
-class SqliteStoreTest : public testing::Test {
+class SqliteStoreTest : public test_common::TempDatabaseTest {
  protected:
-  void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "sqlite_store_test.XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    directory_ = pattern;
-    path_ = (directory_ / "flashsale.db").string();
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    std::filesystem::remove_all(directory_, ignored);
-  }
-
   std::unique_ptr<SqliteStore> OpenStore(SqliteOptions options = {}) {
     auto store = SqliteStore::Open(path_, options);
     EXPECT_TRUE(store.has_value()) << store.status().ToString();
@@ -170,9 +159,6 @@ class SqliteStoreTest : public testing::Test {
     }
     return std::nullopt;
   }
-
-  std::filesystem::path directory_;
-  std::string path_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "common/temp_database_test.h"
 #include "core/waiting_room.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -14,13 +15,10 @@ namespace {
 
 using std::chrono::seconds;
 
-class WaitingRoomStoreTest : public ::testing::Test {
+class WaitingRoomStoreTest : public test_common::TempDatabaseTest {
  protected:
   void SetUp() override {
-    std::string pattern = (std::filesystem::temp_directory_path() / "room_store_test.XXXXXX");
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    directory_ = pattern;
-    path_ = (directory_ / "flashsale.db").string();
+    ASSERT_NO_FATAL_FAILURE(TempDatabaseTest::SetUp());
     auto store = SqliteStore::Open(path_, {});
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     store_ = std::move(*store);
@@ -37,8 +35,7 @@ class WaitingRoomStoreTest : public ::testing::Test {
   }
   void TearDown() override {
     store_.reset();
-    std::error_code ignored;
-    std::filesystem::remove_all(directory_, ignored);
+    TempDatabaseTest::TearDown();
   }
   template <typename Commands>
   base::Status Batch(Commands commands) {
@@ -71,8 +68,6 @@ class WaitingRoomStoreTest : public ::testing::Test {
     return pass;
   }
 
-  std::filesystem::path directory_;
-  std::string path_;
   std::unique_ptr<SqliteStore> store_;
   core::Inventory inventory_;
   core::WaitingRoomPolicy policy_{seconds(600), 2, seconds(30)};

@@ -5,6 +5,8 @@
 #include <array>
 #include <climits>
 #include <set>
+#include <span>
+#include <string>
 #include <utility>
 #include <variant>
 
@@ -32,7 +34,7 @@ struct NamedStatement {
   const char* sql;
 };
 
-constexpr std::array<NamedStatement, 21> kStatements = {{
+constexpr std::array<NamedStatement, 13> kStatements = {{
     {"lock_batch", "UPDATE cluster_head SET batch = batch + 1 WHERE id = 1 RETURNING batch"},
     {"head_batch", "SELECT batch FROM cluster_head WHERE id = 1"},
     {"changed_sales",
@@ -67,68 +69,178 @@ constexpr std::array<NamedStatement, 21> kStatements = {{
      " WHERE sku_id = $2 AND total_stock = $3 RETURNING 1)"
      " SELECT flashsale_expect_rows((SELECT count(*) FROM changed), 1, 'sale total_stock')"},
     {"prune_idempotency", "DELETE FROM idempotency_keys WHERE created_at_ms < $1"},
-    {"insert_reservations",
-     "INSERT INTO reservations (reservation_id, sku_id, user_id, quantity, status,"
-     " created_at_ms, expires_at_ms, updated_at_ms, version)"
-     " SELECT u.id, u.sku, u.usr, u.qty, u.st, u.created, u.expires, u.updated, $9"
-     " FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[], $5::smallint[],"
-     " $6::bigint[], $7::bigint[], $8::bigint[]) WITH ORDINALITY"
-     " AS u(id, sku, usr, qty, st, created, expires, updated, ord) ORDER BY u.ord"},
-    {"update_reservations",
-     "WITH changed AS (UPDATE reservations r SET status = u.to_status, updated_at_ms = u.at,"
-     " version = $6 FROM unnest($1::text[], $2::text[], $3::smallint[], $4::smallint[],"
-     " $5::bigint[]) AS u(id, sku, from_status, to_status, at)"
-     " WHERE r.reservation_id = u.id AND r.sku_id = u.sku AND r.status = u.from_status"
-     " RETURNING 1)"
-     " SELECT flashsale_expect_rows((SELECT count(*) FROM changed), $7,"
-     " 'reservation status changes')"},
-    {"insert_orders",
-     "INSERT INTO orders (order_id, reservation_id, sku_id, user_id, quantity, amount_cents,"
-     " currency, status, failure_reason, payment_method_id, attempts, next_attempt_at_ms,"
-     " created_at_ms, updated_at_ms, version)"
-     " SELECT u.id, u.rid, u.sku, u.usr, u.qty, u.amount, u.cur, u.st, u.reason, u.pm,"
-     " u.attempts, u.next, u.created, u.updated, $15"
-     " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::integer[],"
-     " $6::bigint[], $7::text[], $8::smallint[], $9::text[], $10::text[], $11::integer[],"
-     " $12::bigint[], $13::bigint[], $14::bigint[]) WITH ORDINALITY"
-     " AS u(id, rid, sku, usr, qty, amount, cur, st, reason, pm, attempts, next, created,"
-     " updated, ord) ORDER BY u.ord"},
-    {"update_orders",
-     "WITH changed AS (UPDATE orders o SET status = u.to_status, failure_reason = u.reason,"
-     " attempts = u.attempts, next_attempt_at_ms = u.next, updated_at_ms = u.updated,"
-     " version = $8 FROM unnest($1::text[], $2::smallint[], $3::smallint[], $4::text[],"
-     " $5::integer[], $6::bigint[], $7::bigint[])"
-     " AS u(id, from_status, to_status, reason, attempts, next, updated)"
-     " WHERE o.order_id = u.id AND o.status = u.from_status RETURNING 1)"
-     " SELECT flashsale_expect_rows((SELECT count(*) FROM changed), $9, 'order status changes')"},
-    {"retry_orders",
-     "WITH changed AS (UPDATE orders o SET attempts = u.attempts, next_attempt_at_ms = u.next,"
-     " updated_at_ms = u.at, version = $5 FROM unnest($1::text[], $2::integer[], $3::bigint[],"
-     " $4::bigint[]) AS u(id, attempts, next, at)"
-     " WHERE o.order_id = u.id AND o.status = 1 AND o.attempts < u.attempts RETURNING 1)"
-     " SELECT flashsale_expect_rows((SELECT count(*) FROM changed), $6, 'order retries')"},
-    {"insert_idempotency",
-     "INSERT INTO idempotency_keys (user_id, idem_key, request_fingerprint, http_status,"
-     " response_body, created_at_ms, version)"
-     " SELECT u.*, $7 FROM unnest($1::text[], $2::text[], $3::text[], $4::integer[],"
-     " $5::text[], $6::bigint[])"
-     " AS u(usr, idem, fingerprint, status, body, created)"},
-    {"insert_audit",
-     "INSERT INTO audit_events (event_id, event_type, user_id, sku_id, outcome, failure_reason,"
-     " occurred_at_ms, client_ip, device_fingerprint, metadata, prev_hash, event_hash)"
-     " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],"
-     " $6::text[], $7::bigint[], $8::text[], $9::text[], $10::text[], $11::text[],"
-     " $12::text[])"},
-    {"insert_outbox",
-     "INSERT INTO outbox (event_id, type, sku_id, user_id, sku_sequence, occurred_at_ms,"
-     " payload, version)"
-     " SELECT u.id, u.type, u.sku, u.usr, u.seq, u.at, u.payload, $8"
-     " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[],"
-     " $7::text[]) WITH ORDINALITY AS u(id, type, sku, usr, seq, at, payload, ord)"
-     " ORDER BY u.ord"},
 }};
 
 #undef FS_PG_WINDOW
+
+// ---------------------------------------------------------------------------------------------
+// Bulk statements: many rows of one kind in one statement, each row one element of every array
+// parameter, read back through unnest($1::type[], ...). They share one shape, so they are
+// described by the table kBulkStatements and their SQL is built by BulkSql; BatchStatements
+// fills the arrays in the table's column order and adds the parameters after the arrays.
+// ---------------------------------------------------------------------------------------------
+
+// One array parameter: its element type and its column name in `u`, the unnested rows.
+struct UnnestColumn {
+  const char* name;  // for an insert, also the table's column it goes to
+  const char* type;  // text, integer, smallint or bigint
+};
+
+enum class BulkKind : std::uint8_t {
+  // INSERT INTO table (columns[, version]) SELECT u.columns[, $version] FROM unnest(...) u.
+  kInsert,
+  // UPDATE table SET set, version = $version FROM unnest(...) u WHERE where, then
+  // flashsale_expect_rows(rows changed, $expected, what): every row must be changed.
+  kUpdate,
+};
+enum class Stamp : std::uint8_t { kNone, kVersion };  // an insert's version column
+// kAsGiven: an insert adds the rows in array order (WITH ORDINALITY ... ORDER BY), because
+// its triggers check each row against the ones before it.
+enum class RowOrder : std::uint8_t { kUnspecified, kAsGiven };
+
+// Parameters after the arrays: $version (every update, an insert with Stamp::kVersion), then
+// an update's $expected row count.
+struct BulkStatement {
+  const char* name;
+  BulkKind kind;
+  const char* table;  // kUpdate: followed by the alias that `set` and `where` use
+  std::span<const UnnestColumn> columns;
+  Stamp stamp = Stamp::kVersion;        // kInsert
+  RowOrder order = RowOrder::kAsGiven;  // kInsert
+  const char* set = nullptr;            // kUpdate
+  const char* where = nullptr;          // kUpdate
+  const char* what = nullptr;           // kUpdate: flashsale_expect_rows's label
+};
+
+constexpr UnnestColumn kReservationRows[] = {
+    {"reservation_id", "text"},  {"sku_id", "text"},          {"user_id", "text"},
+    {"quantity", "integer"},     {"status", "smallint"},      {"created_at_ms", "bigint"},
+    {"expires_at_ms", "bigint"}, {"updated_at_ms", "bigint"},
+};
+constexpr UnnestColumn kReservationChanges[] = {
+    {"id", "text"},   {"sku", "text"}, {"from_status", "smallint"}, {"to_status", "smallint"},
+    {"at", "bigint"},
+};
+constexpr UnnestColumn kOrderRows[] = {
+    {"order_id", "text"},          {"reservation_id", "text"},  {"sku_id", "text"},
+    {"user_id", "text"},           {"quantity", "integer"},     {"amount_cents", "bigint"},
+    {"currency", "text"},          {"status", "smallint"},      {"failure_reason", "text"},
+    {"payment_method_id", "text"}, {"attempts", "integer"},     {"next_attempt_at_ms", "bigint"},
+    {"created_at_ms", "bigint"},   {"updated_at_ms", "bigint"},
+};
+constexpr UnnestColumn kOrderChanges[] = {
+    {"id", "text"},        {"from_status", "smallint"}, {"to_status", "smallint"},
+    {"reason", "text"},    {"attempts", "integer"},     {"next", "bigint"},
+    {"updated", "bigint"},
+};
+constexpr UnnestColumn kOrderRetries[] = {
+    {"id", "text"},
+    {"attempts", "integer"},
+    {"next", "bigint"},
+    {"at", "bigint"},
+};
+constexpr UnnestColumn kIdempotencyRows[] = {
+    {"user_id", "text"},        {"idem_key", "text"},      {"request_fingerprint", "text"},
+    {"http_status", "integer"}, {"response_body", "text"}, {"created_at_ms", "bigint"},
+};
+constexpr UnnestColumn kAuditRows[] = {
+    {"event_id", "bigint"},       {"event_type", "text"}, {"user_id", "text"},
+    {"sku_id", "text"},           {"outcome", "text"},    {"failure_reason", "text"},
+    {"occurred_at_ms", "bigint"}, {"client_ip", "text"},  {"device_fingerprint", "text"},
+    {"metadata", "text"},         {"prev_hash", "text"},  {"event_hash", "text"},
+};
+constexpr UnnestColumn kOutboxRows[] = {
+    {"event_id", "text"}, {"type", "text"},           {"sku_id", "text"},
+    {"user_id", "text"},  {"sku_sequence", "bigint"}, {"occurred_at_ms", "bigint"},
+    {"payload", "text"},
+};
+
+constexpr BulkStatement kInsertReservations = {.name = "insert_reservations",
+                                               .kind = BulkKind::kInsert,
+                                               .table = "reservations",
+                                               .columns = kReservationRows};
+constexpr BulkStatement kUpdateReservations = {
+    .name = "update_reservations",
+    .kind = BulkKind::kUpdate,
+    .table = "reservations r",
+    .columns = kReservationChanges,
+    .set = "status = u.to_status, updated_at_ms = u.at",
+    .where = "r.reservation_id = u.id AND r.sku_id = u.sku AND r.status = u.from_status",
+    .what = "reservation status changes"};
+constexpr BulkStatement kInsertOrders = {
+    .name = "insert_orders", .kind = BulkKind::kInsert, .table = "orders", .columns = kOrderRows};
+constexpr BulkStatement kUpdateOrders = {
+    .name = "update_orders",
+    .kind = BulkKind::kUpdate,
+    .table = "orders o",
+    .columns = kOrderChanges,
+    .set =
+        "status = u.to_status, failure_reason = u.reason, attempts = u.attempts,"
+        " next_attempt_at_ms = u.next, updated_at_ms = u.updated",
+    .where = "o.order_id = u.id AND o.status = u.from_status",
+    .what = "order status changes"};
+constexpr BulkStatement kRetryOrders = {
+    .name = "retry_orders",
+    .kind = BulkKind::kUpdate,
+    .table = "orders o",
+    .columns = kOrderRetries,
+    .set = "attempts = u.attempts, next_attempt_at_ms = u.next, updated_at_ms = u.at",
+    .where = "o.order_id = u.id AND o.status = 1 AND o.attempts < u.attempts",
+    .what = "order retries"};
+constexpr BulkStatement kInsertIdempotency = {.name = "insert_idempotency",
+                                              .kind = BulkKind::kInsert,
+                                              .table = "idempotency_keys",
+                                              .columns = kIdempotencyRows,
+                                              .order = RowOrder::kUnspecified};
+constexpr BulkStatement kInsertAudit = {.name = "insert_audit",
+                                        .kind = BulkKind::kInsert,
+                                        .table = "audit_events",
+                                        .columns = kAuditRows,
+                                        .stamp = Stamp::kNone,
+                                        .order = RowOrder::kUnspecified};
+constexpr BulkStatement kInsertOutbox = {
+    .name = "insert_outbox", .kind = BulkKind::kInsert, .table = "outbox", .columns = kOutboxRows};
+
+// Every bulk statement, prepared with the statements above.
+constexpr std::array<const BulkStatement*, 8> kBulkStatements = {
+    &kInsertReservations, &kUpdateReservations, &kInsertOrders, &kUpdateOrders,
+    &kRetryOrders,        &kInsertIdempotency,  &kInsertAudit,  &kInsertOutbox,
+};
+
+// The SQL of `statement`: see BulkKind.
+std::string BulkSql(const BulkStatement& statement) {
+  std::string arrays;   // $1::text[], $2::bigint[]
+  std::string names;    // id, at
+  std::string columns;  // u.id, u.at
+  for (std::size_t index = 0; index < statement.columns.size(); ++index) {
+    const UnnestColumn& column = statement.columns[index];
+    const char* separator = index == 0 ? "" : ", ";
+    arrays += separator;
+    arrays += "$" + std::to_string(index + 1) + "::" + column.type + "[]";
+    names += separator;
+    names += column.name;
+    columns += separator;
+    columns += "u.";
+    columns += column.name;
+  }
+  const std::string version = "$" + std::to_string(statement.columns.size() + 1);
+  const std::string unnest = " FROM unnest(" + arrays + ")";
+  if (statement.kind == BulkKind::kUpdate) {
+    const std::string expected = "$" + std::to_string(statement.columns.size() + 2);
+    return std::string("WITH changed AS (UPDATE ") + statement.table + " SET " + statement.set +
+           ", version = " + version + unnest + " AS u(" + names + ") WHERE " + statement.where +
+           " RETURNING 1) SELECT flashsale_expect_rows((SELECT count(*) FROM changed), " +
+           expected + ", '" + statement.what + "')";
+  }
+  const bool stamped = statement.stamp == Stamp::kVersion;
+  std::string sql = std::string("INSERT INTO ") + statement.table + " (" + names +
+                    (stamped ? ", version" : "") + ") SELECT " + columns +
+                    (stamped ? ", " + version : "") + unnest;
+  if (statement.order == RowOrder::kAsGiven) {
+    return sql + " WITH ORDINALITY AS u(" + names + ", ord) ORDER BY u.ord";
+  }
+  return sql + " AS u(" + names + ")";
+}
 
 PipelineStep Sql(std::string sql) { return PipelineStep{std::move(sql), false, {}}; }
 
@@ -162,42 +274,43 @@ class BatchStatements {
   std::vector<PipelineStep> Finish() {
     Flush();
     if (idempotency_count_ > 0) {
-      steps_.push_back(Prepared("insert_idempotency", Columns(idempotency_, {version_})));
+      steps_.push_back(BulkStep(kInsertIdempotency, idempotency_, idempotency_count_));
     }
-    if (audit_count_ > 0) steps_.push_back(Prepared("insert_audit", Columns(audit_, {})));
-    if (outbox_count_ > 0) {
-      steps_.push_back(Prepared("insert_outbox", Columns(outbox_, {version_})));
-    }
+    if (audit_count_ > 0) steps_.push_back(BulkStep(kInsertAudit, audit_, audit_count_));
+    if (outbox_count_ > 0) steps_.push_back(BulkStep(kInsertOutbox, outbox_, outbox_count_));
     return std::move(steps_);
   }
 
  private:
-  enum class Run : std::uint8_t {
-    kNone,
-    kReservationsCreated,
-    kReservationsChanged,
-    kOrdersCreated,
-    kOrdersChanged,
-    kRetries,
-  };
-
-  static std::vector<Parameter> Columns(std::vector<ArrayLiteral>& columns,
-                                        std::vector<Parameter> tail) {
+  // `statement` with the arrays in `columns` (cleared) for its `row_count` rows, then the
+  // parameters after the arrays (see BulkStatement).
+  PipelineStep BulkStep(const BulkStatement& statement, std::vector<ArrayLiteral>& columns,
+                        std::size_t row_count) const {
+    FS_CHECK(columns.size() == statement.columns.size());
     std::vector<Parameter> parameters;
-    parameters.reserve(columns.size() + tail.size());
+    parameters.reserve(columns.size() + 2);
     for (auto& column : columns) parameters.emplace_back(column.Finish());
-    for (auto& value : tail) parameters.push_back(std::move(value));
     columns.clear();
-    return parameters;
+    const bool is_update = statement.kind == BulkKind::kUpdate;
+    if (is_update || statement.stamp == Stamp::kVersion) parameters.emplace_back(version_);
+    if (is_update) parameters.emplace_back(Number(static_cast<std::int64_t>(row_count)));
+    return Prepared(statement.name, std::move(parameters));
   }
 
-  // Starts (or continues) a run of `kind` for row `id`; a new kind or a row already in the
-  // run flushes first.
-  std::vector<ArrayLiteral>& Row(Run kind, std::size_t column_count, const std::string& id) {
-    if (kind != run_ || run_ids_.count(id) == 1) Flush();
-    if (run_ == Run::kNone) {
-      run_ = kind;
-      run_columns_.assign(column_count, ArrayLiteral());
+  // The arrays of `statement` (one per column), created empty when first used.
+  static std::vector<ArrayLiteral>& ColumnsOf(const BulkStatement& statement,
+                                              std::vector<ArrayLiteral>& columns) {
+    if (columns.empty()) columns.assign(statement.columns.size(), ArrayLiteral());
+    return columns;
+  }
+
+  // Starts (or continues) a run of `statement` for row `id`; another statement or a row
+  // already in the run flushes first.
+  std::vector<ArrayLiteral>& Row(const BulkStatement& statement, const std::string& id) {
+    if (&statement != run_ || run_ids_.count(id) == 1) Flush();
+    if (run_ == nullptr) {
+      run_ = &statement;
+      run_columns_.assign(statement.columns.size(), ArrayLiteral());
     }
     run_ids_.insert(id);
     ++run_count_;
@@ -205,27 +318,8 @@ class BatchStatements {
   }
 
   void Flush() {
-    const std::string count = Number(static_cast<std::int64_t>(run_count_));
-    switch (run_) {
-      case Run::kNone: break;
-      case Run::kReservationsCreated:
-        steps_.push_back(Prepared("insert_reservations", Columns(run_columns_, {version_})));
-        break;
-      case Run::kReservationsChanged:
-        steps_.push_back(
-            Prepared("update_reservations", Columns(run_columns_, {version_, count})));
-        break;
-      case Run::kOrdersCreated:
-        steps_.push_back(Prepared("insert_orders", Columns(run_columns_, {version_})));
-        break;
-      case Run::kOrdersChanged:
-        steps_.push_back(Prepared("update_orders", Columns(run_columns_, {version_, count})));
-        break;
-      case Run::kRetries:
-        steps_.push_back(Prepared("retry_orders", Columns(run_columns_, {version_, count})));
-        break;
-    }
-    run_ = Run::kNone;
+    if (run_ != nullptr) steps_.push_back(BulkStep(*run_, run_columns_, run_count_));
+    run_ = nullptr;
     run_count_ = 0;
     run_ids_.clear();
     run_columns_.clear();
@@ -259,7 +353,7 @@ class BatchStatements {
   }
   void AddOne(const core::ReservationCreated& m) {
     const core::Reservation& r = m.reservation;
-    auto& c = Row(Run::kReservationsCreated, 8, r.reservation_id);
+    auto& c = Row(kInsertReservations, r.reservation_id);
     c[0].Text(r.reservation_id);
     c[1].Text(r.sku_id);
     c[2].Text(r.user_id);
@@ -270,7 +364,7 @@ class BatchStatements {
     c[7].Int64(base::ToMillis(r.updated_at));
   }
   void AddOne(const core::ReservationStatusChanged& m) {
-    auto& c = Row(Run::kReservationsChanged, 5, m.reservation_id);
+    auto& c = Row(kUpdateReservations, m.reservation_id);
     c[0].Text(m.reservation_id);
     c[1].Text(m.sku_id);
     c[2].Int64(static_cast<std::int64_t>(m.from));
@@ -279,7 +373,7 @@ class BatchStatements {
   }
   void AddOne(const core::OrderCreated& m) {
     const core::Order& o = m.order;
-    auto& c = Row(Run::kOrdersCreated, 14, o.order_id);
+    auto& c = Row(kInsertOrders, o.order_id);
     c[0].Text(o.order_id);
     c[1].Text(o.reservation_id);
     c[2].Text(o.sku_id);
@@ -297,7 +391,7 @@ class BatchStatements {
   }
   void AddOne(const core::OrderStatusChanged& m) {
     const core::Order& o = m.order;
-    auto& c = Row(Run::kOrdersChanged, 7, o.order_id);
+    auto& c = Row(kUpdateOrders, o.order_id);
     c[0].Text(o.order_id);
     c[1].Int64(static_cast<std::int64_t>(m.from));
     c[2].Int64(static_cast<std::int64_t>(o.status));
@@ -307,7 +401,7 @@ class BatchStatements {
     c[6].Int64(base::ToMillis(o.updated_at));
   }
   void AddOne(const core::OrderRetryScheduled& m) {
-    auto& c = Row(Run::kRetries, 4, m.order_id);
+    auto& c = Row(kRetryOrders, m.order_id);
     c[0].Text(m.order_id);
     c[1].Int64(m.attempts);
     c[2].Int64(base::ToMillis(m.next_attempt_at));
@@ -315,42 +409,42 @@ class BatchStatements {
   }
   void AddOne(const core::IdempotencyStored& m) {
     const core::IdempotencyRecord& r = m.record;
-    if (idempotency_.empty()) idempotency_.assign(6, ArrayLiteral());
-    idempotency_[0].Text(r.user_id);
-    idempotency_[1].Text(r.key);
-    idempotency_[2].Text(r.request_fingerprint);
-    idempotency_[3].Int64(r.http_status);
-    idempotency_[4].Text(r.response_body);
-    idempotency_[5].Int64(base::ToMillis(r.created_at));
+    auto& c = ColumnsOf(kInsertIdempotency, idempotency_);
+    c[0].Text(r.user_id);
+    c[1].Text(r.key);
+    c[2].Text(r.request_fingerprint);
+    c[3].Int64(r.http_status);
+    c[4].Text(r.response_body);
+    c[5].Int64(base::ToMillis(r.created_at));
     ++idempotency_count_;
   }
   void AddOne(const core::AuditAppended& m) {
     const core::AuditEvent& e = m.event;
-    if (audit_.empty()) audit_.assign(12, ArrayLiteral());
-    audit_[0].Int64(e.event_id);
-    audit_[1].Text(core::AuditEventTypeName(e.type));
-    audit_[2].OptionalText(e.user_id);
-    audit_[3].OptionalText(e.sku_id);
-    audit_[4].Text(core::AuditOutcomeName(e.outcome));
-    audit_[5].OptionalText(e.failure_reason);
-    audit_[6].Int64(base::ToMillis(e.occurred_at));
-    audit_[7].OptionalText(e.client_ip);
-    audit_[8].OptionalText(e.device_fingerprint);
-    audit_[9].Text(e.metadata);
-    audit_[10].Text(e.prev_hash);
-    audit_[11].Text(e.event_hash);
+    auto& c = ColumnsOf(kInsertAudit, audit_);
+    c[0].Int64(e.event_id);
+    c[1].Text(core::AuditEventTypeName(e.type));
+    c[2].OptionalText(e.user_id);
+    c[3].OptionalText(e.sku_id);
+    c[4].Text(core::AuditOutcomeName(e.outcome));
+    c[5].OptionalText(e.failure_reason);
+    c[6].Int64(base::ToMillis(e.occurred_at));
+    c[7].OptionalText(e.client_ip);
+    c[8].OptionalText(e.device_fingerprint);
+    c[9].Text(e.metadata);
+    c[10].Text(e.prev_hash);
+    c[11].Text(e.event_hash);
     ++audit_count_;
   }
   void AddOne(const core::EventAppended& m) {
     const core::OutboxEvent& e = m.event;
-    if (outbox_.empty()) outbox_.assign(7, ArrayLiteral());
-    outbox_[0].Text(e.event_id);
-    outbox_[1].Text(e.type);
-    outbox_[2].Text(e.sku_id);
-    outbox_[3].Text(e.user_id);
-    outbox_[4].Int64(e.sequence);
-    outbox_[5].Int64(base::ToMillis(e.occurred_at));
-    outbox_[6].Text(e.payload_json);
+    auto& c = ColumnsOf(kInsertOutbox, outbox_);
+    c[0].Text(e.event_id);
+    c[1].Text(e.type);
+    c[2].Text(e.sku_id);
+    c[3].Text(e.user_id);
+    c[4].Int64(e.sequence);
+    c[5].Int64(base::ToMillis(e.occurred_at));
+    c[6].Text(e.payload_json);
     ++outbox_count_;
   }
 
@@ -371,7 +465,7 @@ class BatchStatements {
   std::string unsupported_;
   const std::string version_;
   std::vector<PipelineStep> steps_;
-  Run run_ = Run::kNone;
+  const BulkStatement* run_ = nullptr;  // the statement of the current run, if any
   std::vector<ArrayLiteral> run_columns_;
   std::size_t run_count_ = 0;
   std::set<std::string> run_ids_;
@@ -550,6 +644,10 @@ PgStore::~PgStore() = default;
 base::Status PgStore::PrepareStatements() {
   for (const NamedStatement& statement : kStatements) {
     FS_RETURN_IF_ERROR(pg::Prepare(connection_.get(), statement.name, statement.sql));
+  }
+  for (const BulkStatement* statement : kBulkStatements) {
+    FS_RETURN_IF_ERROR(
+        pg::Prepare(connection_.get(), statement->name, BulkSql(*statement).c_str()));
   }
   return base::Status::Ok();
 }

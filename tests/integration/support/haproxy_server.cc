@@ -19,6 +19,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/temp_dir.h"
 #include "support/free_port.h"
 
 namespace fs::itest {
@@ -97,12 +98,12 @@ std::unique_ptr<HaproxyServer> HaproxyServer::Create(
     return nullptr;
   }
   std::unique_ptr<HaproxyServer> server(new HaproxyServer());
-  char pattern[] = "/tmp/flashsale-haproxy-XXXXXX";
-  if (mkdtemp(pattern) == nullptr) {
-    error = "mkdtemp failed";
+  base::Result<std::filesystem::path> root = test_common::MakeTempDir("flashsale-haproxy");
+  if (!root) {
+    error = root.error().ToString();
     return nullptr;
   }
-  server->root_ = pattern;
+  server->root_ = std::move(root).value();
   server->config_path_ = server->root_ / "haproxy.cfg";
   server->socket_path_ = server->root_ / "admin.sock";
   server->log_path_ = server->root_ / "haproxy.log";

@@ -36,6 +36,8 @@ std::unique_ptr<PostgresServer> PostgresServer::Create(std::string& error) {
     return nullptr;
   }
   std::unique_ptr<PostgresServer> server(new PostgresServer());
+  // Under /tmp itself, not $TMPDIR (common/temp_dir.h): as root, the server runs as the
+  // postgres user, who must be able to reach this directory.
   char pattern[] = "/tmp/flashsale-pg-XXXXXX";
   if (mkdtemp(pattern) == nullptr) {
     error = "mkdtemp failed";

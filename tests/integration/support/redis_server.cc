@@ -18,8 +18,8 @@
 #include <sstream>
 #include <thread>
 
+#include "common/temp_dir.h"
 #include "support/http_client.h"
-#include "support/temp_dir.h"
 
 namespace fs::itest {
 namespace {
@@ -58,7 +58,7 @@ std::string Resp(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-RedisServer::RedisServer() : dir_(MakeTempDir("flashsale-redis")) {}
+RedisServer::RedisServer() : dir_(test_common::MakeTempDirOrAbort("flashsale-redis")) {}
 
 RedisServer::~RedisServer() {
   if (running()) {

@@ -18,7 +18,7 @@
 #include <sstream>
 #include <string_view>
 
-#include "support/temp_dir.h"
+#include "common/temp_dir.h"
 
 extern char** environ;
 
@@ -95,7 +95,7 @@ std::uint16_t ParseListeningPort(const std::string& text) {
 }  // namespace
 
 ServerProcess::ServerProcess(ServerOptions options) : options_(std::move(options)) {
-  root_dir_ = MakeTempDir("flashsale-itest");
+  root_dir_ = test_common::MakeTempDirOrAbort("flashsale-itest");
   data_dir_ = root_dir_ / "data";
   stderr_path_ = root_dir_ / "server-stderr.log";
   std::filesystem::create_directories(data_dir_);
