@@ -275,7 +275,7 @@ void DowngradeAuditTableToSchema4(RawDb& raw) {
                      " DROP TABLE audit_old;"
                      " CREATE INDEX audit_events_by_user ON audit_events"
                      "  (user_id, sku_id, event_id);"
-                     " DELETE FROM schema_version WHERE version = 5;"
+                     " DELETE FROM schema_version WHERE version >= 5;"
                      " COMMIT;"),
             SQLITE_OK)
       << raw.last_error;
@@ -302,7 +302,8 @@ TEST_F(AuditStoreTest, MigrationToBlobHashesKeepsTheChain) {
   EXPECT_EQ(engine_->audit_head().event_hash, head.event_hash);
   {
     RawDb raw(path_);
-    EXPECT_EQ(raw.QueryText("SELECT MAX(version) FROM schema_version"), "5");
+    EXPECT_EQ(raw.QueryText("SELECT MAX(version) FROM schema_version"),
+              std::to_string(store::SqliteStore::kSchemaVersion));
     EXPECT_EQ(raw.QueryText("SELECT COUNT(*) FROM audit_events WHERE length(event_hash) = 32"),
               "6");
   }

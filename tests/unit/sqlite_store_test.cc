@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <variant>
 #include <thread>
 #include <vector>
 
@@ -274,9 +275,10 @@ TEST_F(SqliteStoreTest, ReopenKeepsDataAndMigrationIsIdempotent) {
   EXPECT_EQ(raw.Dump(), before);
   EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM schema_version"), SqliteStore::kSchemaVersion);
   EXPECT_EQ(raw.QueryInt("SELECT MAX(version) FROM schema_version"), SqliteStore::kSchemaVersion);
-  // 6 guards of migration 1, 2 of the audit trail (migration 2), 7 of orders and the outbox
-  // (migration 3), 8 of the waiting room (migration 4).
-  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 23);
+  // 6 guards of migration 1, 2 of the audit trail (migration 2, re-created by 5), 7 of orders
+  // and the outbox (migration 3), 8 of the waiting room (migration 4), the outbox's delete
+  // guard (migration 6).
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'"), 24);
 }
 
 TEST_F(SqliteStoreTest, OpenRefusesASchemaNewerThanTheBinary) {
@@ -821,6 +823,74 @@ TEST_F(SqliteStoreTest, CheckpointInTheWriterIsStillAvailable) {
   SqliteOptions bad;
   bad.checkpoint_pages = 0;
   EXPECT_EQ(SqliteStore::Open(path_, bad).status().code(), StatusCode::kInvalidArgument);
+}
+
+// Migration 6 rebuilds the outbox (generated event_id, no AUTOINCREMENT): a file written with
+// the schema-3 outbox keeps every row and id, new ids continue above them, and the new table
+// refuses what the old one did, plus deletes.
+core::Mutation Event(const std::string& sku_id, std::int64_t sequence) {
+  core::OutboxEvent event;
+  event.event_id = sku_id + ":" + std::to_string(sequence);
+  event.type = "reservation.created";
+  event.sku_id = sku_id;
+  event.user_id = "u1";
+  event.sequence = sequence;
+  event.occurred_at = kT0;
+  event.payload_json = R"({"n":)" + std::to_string(sequence) + "}";
+  return core::EventAppended{event};
+}
+
+TEST_F(SqliteStoreTest, OutboxMigrationKeepsRowsAndIds) {
+  {
+    auto store = OpenStore();
+    ASSERT_NE(store, nullptr);
+    MustCommit(*store, {core::SaleCreated{MakeSale("sku-a", 10, 2)}, Event("sku-a", 1),
+                        Event("sku-a", 2), Event("sku-a", 3)});
+  }
+  {
+    // Back to the schema-3 outbox, with ids 1, 2 and 7 (a gap, as rolled-back ids could leave).
+    RawDb raw(path_);
+    ASSERT_EQ(raw.Exec("BEGIN;"
+                       " CREATE TABLE outbox_old AS SELECT id, type, sku_id, user_id,"
+                       "  sku_sequence, occurred_at_ms, payload FROM outbox;"
+                       " DROP TABLE outbox;"
+                       " CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                       "  event_id TEXT NOT NULL CHECK (event_id = sku_id || ':' || sku_sequence),"
+                       "  type TEXT NOT NULL, sku_id TEXT NOT NULL REFERENCES skus (sku_id),"
+                       "  user_id TEXT NOT NULL, sku_sequence INTEGER NOT NULL,"
+                       "  occurred_at_ms INTEGER NOT NULL, payload TEXT NOT NULL,"
+                       "  UNIQUE (sku_id, sku_sequence)) STRICT;"
+                       " INSERT INTO outbox SELECT CASE id WHEN 3 THEN 7 ELSE id END,"
+                       "  sku_id || ':' || sku_sequence, type, sku_id, user_id, sku_sequence,"
+                       "  occurred_at_ms, payload FROM outbox_old;"
+                       " DROP TABLE outbox_old;"
+                       " DELETE FROM schema_version WHERE version = 6;"
+                       " COMMIT;"),
+              SQLITE_OK)
+        << raw.last_error();
+  }
+  auto store = OpenStore();  // migrates
+  ASSERT_NE(store, nullptr);
+  MustCommit(*store, {Event("sku-a", 4)});
+  // The writer's event_id must be <sku>:<sequence>, as the old CHECK demanded.
+  core::Mutation wrong = Event("sku-a", 5);
+  std::get<core::EventAppended>(wrong).event.event_id = "sku-a:50";
+  EXPECT_EQ(store->Commit({wrong}).code(), StatusCode::kInternal);
+  RawDb raw(path_);
+  EXPECT_EQ(raw.QueryInt("SELECT MAX(version) FROM schema_version"), 6);
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM outbox"), 4);
+  EXPECT_EQ(raw.QueryInt("SELECT id FROM outbox WHERE event_id = 'sku-a:3'"), 7);
+  EXPECT_EQ(raw.QueryInt("SELECT id FROM outbox WHERE event_id = 'sku-a:4'"), 8);
+  EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM sqlite_master WHERE sql LIKE '%AUTOINCREMENT%'"), 0);
+  EXPECT_EQ(raw.Exec("DELETE FROM outbox WHERE id = 8"), SQLITE_CONSTRAINT);
+  EXPECT_THAT(raw.last_error(), HasSubstr("never deleted"));
+  EXPECT_EQ(raw.Exec("UPDATE outbox SET payload = '{}' WHERE id = 1"), SQLITE_CONSTRAINT);
+  EXPECT_EQ(raw.Exec("INSERT INTO outbox (type, sku_id, user_id, sku_sequence, occurred_at_ms,"
+                     " payload) VALUES ('x', 'sku-a', 'u', 6, 0, '{}')"),
+            SQLITE_CONSTRAINT);  // sequence 5 is missing: gapless
+  EXPECT_EQ(raw.Exec("INSERT INTO outbox (type, sku_id, user_id, sku_sequence, occurred_at_ms,"
+                     " payload) VALUES ('x', 'sku-a', 'u', 5, 0, 'not json')"),
+            SQLITE_CONSTRAINT);
 }
 
 }  // namespace

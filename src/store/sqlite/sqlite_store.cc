@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <array>
+#include <charconv>
 #include <climits>
 #include <cstddef>
 #include <cstdint>
@@ -420,13 +421,60 @@ SELECT event_id,
   FROM audit_events;
 )sql";
 
+// Migration 6 (issue 7, the writer's cost per reservation): the same guarantees for fewer
+// instructions per row on the writer's commit (docs/benchmarks.md).
+// - outbox.event_id becomes a generated column ("<sku_id>:<sku_sequence>"): it was stored and
+//   checked against that very expression on every insert.
+// - outbox.id loses AUTOINCREMENT, which updated sqlite_sequence on every insert. It guarded
+//   against a deleted highest id being reused; outbox rows are now never deleted (trigger), so
+//   a new row's id is always above every id ever handed out, and the relay cursors still hold.
+constexpr const char* kMigration6 = R"sql(
+CREATE TABLE outbox_v6 (
+  id             INTEGER PRIMARY KEY,
+  event_id       TEXT    GENERATED ALWAYS AS (sku_id || ':' || sku_sequence) VIRTUAL,
+  type           TEXT    NOT NULL CHECK (length(type) >= 1),
+  sku_id         TEXT    NOT NULL REFERENCES skus (sku_id),
+  user_id        TEXT    NOT NULL,
+  sku_sequence   INTEGER NOT NULL CHECK (sku_sequence >= 1),
+  occurred_at_ms INTEGER NOT NULL,
+  payload        TEXT    NOT NULL CHECK (json_valid(payload)),
+  UNIQUE (sku_id, sku_sequence)
+) STRICT;
+INSERT INTO outbox_v6 (id, type, sku_id, user_id, sku_sequence, occurred_at_ms, payload)
+SELECT id, type, sku_id, user_id, sku_sequence, occurred_at_ms, payload FROM outbox ORDER BY id;
+DROP TABLE outbox;
+ALTER TABLE outbox_v6 RENAME TO outbox;
+
+CREATE TRIGGER outbox_sequence_gapless BEFORE INSERT ON outbox
+BEGIN
+  SELECT RAISE(ABORT, 'outbox sequence of a sku must grow by exactly one')
+    WHERE NEW.sku_sequence <> 1 + COALESCE((SELECT MAX(sku_sequence) FROM outbox
+                                            WHERE sku_id = NEW.sku_id), 0);
+END;
+
+CREATE TRIGGER outbox_rows_immutable BEFORE UPDATE ON outbox
+BEGIN
+  SELECT RAISE(ABORT, 'outbox rows are immutable');
+END;
+
+CREATE TRIGGER outbox_rows_never_deleted BEFORE DELETE ON outbox
+BEGIN
+  SELECT RAISE(ABORT, 'outbox rows are never deleted');
+END;
+
+)sql";
+
 struct Migration {
   std::int64_t version;
   const char* sql;
 };
 
-constexpr std::array<Migration, 5> kMigrations = {
-    {{1, kMigration1}, {2, kMigration2}, {3, kMigration3}, {4, kMigration4}, {5, kMigration5}}};
+constexpr std::array<Migration, 6> kMigrations = {{{1, kMigration1},
+                                                   {2, kMigration2},
+                                                   {3, kMigration3},
+                                                   {4, kMigration4},
+                                                   {5, kMigration5},
+                                                   {6, kMigration6}}};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 // ---------------------------------------------------------------------------------------------
@@ -691,6 +739,19 @@ base::Status Configure(sqlite3* db, const SqliteOptions& options) {
     return base::FailedPrecondition("PRAGMA busy_timeout did not take effect");
   }
   return base::Status::Ok();
+}
+
+// event_id == sku_id + ":" + sequence, without building the string.
+bool IsOutboxEventId(std::string_view event_id, std::string_view sku_id, std::int64_t sequence) {
+  if (event_id.size() <= sku_id.size() + 1 || event_id.substr(0, sku_id.size()) != sku_id ||
+      event_id[sku_id.size()] != ':') {
+    return false;
+  }
+  std::array<char, 24> digits{};
+  const auto [end, error] = std::to_chars(digits.data(), digits.data() + digits.size(), sequence);
+  if (error != std::errc()) return false;
+  return event_id.substr(sku_id.size() + 1) ==
+         std::string_view(digits.data(), static_cast<std::size_t>(end - digits.data()));
 }
 
 // fs_unhex(text): migration 5's conversion of a stored hex hash to its 32 bytes; any other
@@ -1051,8 +1112,8 @@ base::Status SqliteStore::PrepareCachedStatements() {
        "UPDATE orders SET attempts = ?1, next_attempt_at_ms = ?2, updated_at_ms = ?3"
        " WHERE order_id = ?4 AND status = 1 AND attempts < ?1"},
       {&insert_event_,
-       "INSERT INTO outbox (event_id, type, sku_id, user_id, sku_sequence, occurred_at_ms,"
-       " payload) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
+       "INSERT INTO outbox (type, sku_id, user_id, sku_sequence, occurred_at_ms, payload)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
       {&insert_room_, "INSERT INTO waiting_rooms (sku_id, created_at_ms) VALUES (?1, ?2)"},
       {&draw_room_,
        "UPDATE waiting_rooms SET draw_seed = ?1, prequeue_count = ?2, drawn_at_ms = ?3"
@@ -1317,14 +1378,21 @@ base::Status SqliteStore::Apply(const core::EventAppended& mutation) {
   sqlite3_stmt* statement = insert_event_.get();
   StatementUse use(statement);
   Binder binder(statement);
-  binder.Text(event.event_id)
-      .Text(event.type)
+  // The table derives event_id from sku and sequence (migration 6); one the writer built
+  // otherwise would be a bug, refused here as the CHECK it replaces did.
+  if (!IsOutboxEventId(event.event_id, event.sku_id, event.sequence)) {
+    return base::Internal("insert event '" + event.event_id + "': event_id is not <sku>:<seq>");
+  }
+  binder.Text(event.type)
       .Text(event.sku_id)
       .Text(event.user_id)
       .Int64(event.sequence)
       .TimeMs(event.occurred_at)
       .Text(event.payload_json);
-  return StepWrite(db_.get(), statement, binder, "insert event '" + event.event_id + "'");
+  // The context names the event only on failure (no allocation per event on the writer's path).
+  base::Status status = StepWrite(db_.get(), statement, binder, "insert event");
+  if (!status.ok()) return WithPrefix(status, "event '" + event.event_id + "': ");
+  return status;
 }
 
 // --- The fair waiting room ------------------------------------------------------------------
