@@ -1,6 +1,7 @@
 #include "core/audit.h"
 
 #include <array>
+#include <charconv>
 #include <utility>
 
 namespace fs::core {
@@ -26,7 +27,9 @@ constexpr std::array<std::pair<AuditOutcome, std::string_view>, 3> kOutcomeNames
 }};
 
 void AppendField(std::string& out, std::string_view value) {
-  out += std::to_string(value.size());
+  std::array<char, 24> digits{};
+  const auto length = std::to_chars(digits.data(), digits.data() + digits.size(), value.size());
+  out.append(digits.data(), length.ptr);
   out += ':';
   out += value;
   out += ';';
@@ -86,11 +89,20 @@ std::optional<AuditOutcome> AuditOutcomeFromCode(std::int64_t code) {
 
 namespace {
 
-int HexDigitValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
+// -1 for every byte but a lower-case hex digit (the writer converts two hashes per event).
+constexpr std::array<std::int8_t, 256> kHexDigitValues = [] {
+  std::array<std::int8_t, 256> values{};
+  for (auto& value : values) value = -1;
+  for (int c = '0'; c <= '9'; ++c) {
+    values[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
+  }
+  for (int c = 'a'; c <= 'f'; ++c) {
+    values[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
+  }
+  return values;
+}();
+
+int HexDigitValue(char c) { return kHexDigitValues[static_cast<unsigned char>(c)]; }
 
 }  // namespace
 
@@ -128,19 +140,24 @@ std::string JsonQuote(std::string_view text) {
 void AppendJsonQuoted(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (char c : text) {
+  // Runs of characters that need no escape (ids, codes: nearly everything) go in one append.
+  std::size_t run_begin = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
     const auto byte = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
+    if (c != '"' && c != '\\' && byte >= 0x20) continue;
+    out.append(text.data() + run_begin, i - run_begin);
+    run_begin = i + 1;
+    if (byte >= 0x20) {
       out += '\\';
       out += c;
-    } else if (byte < 0x20) {
+    } else {
       out += "\\u00";
       out += kHex[byte >> 4];
       out += kHex[byte & 15];
-    } else {
-      out += c;
     }
   }
+  out.append(text.data() + run_begin, text.size() - run_begin);
   out += '"';
 }
 

@@ -88,6 +88,25 @@ TEST(AuditJsonTest, QuotesAndEscapes) {
   EXPECT_EQ(JsonQuote("a\"b\\c\n"), R"("a\"b\\c\u000a")");
   EXPECT_EQ(AuditMetadata().Build(), "{}");
   EXPECT_EQ(AuditMetadata().Add("q", 2).Add("id", "x\"y").Build(), R"({"q":2,"id":"x\"y"})");
+  // Escapes at either end, back to back, and none at all.
+  EXPECT_EQ(JsonQuote("\"\"plain\x01"), R"("\"\"plain\u0001")");
+  EXPECT_EQ(JsonQuote(""), R"("")");
+  EXPECT_EQ(JsonQuote("no-escape-at-all"), R"("no-escape-at-all")");
+}
+
+TEST(AuditHashBytesTest, HexRoundTripAndRefusals) {
+  const std::string hex = audit::Sha256Hex("abc");
+  std::string bytes = "prefix";
+  ASSERT_TRUE(AppendHashBytes(hex, bytes));
+  ASSERT_EQ(bytes.size(), 6 + kHashBytes);
+  EXPECT_EQ(HexOfBytes(std::string_view(bytes).substr(6)), hex);
+  EXPECT_EQ(static_cast<unsigned char>(bytes[6]), 0xba);
+  std::string untouched;
+  EXPECT_FALSE(AppendHashBytes(hex.substr(1), untouched));                  // too short
+  EXPECT_FALSE(AppendHashBytes("A" + hex.substr(1), untouched));            // upper case
+  EXPECT_FALSE(AppendHashBytes(std::string(63, '0') + "g", untouched));     // not hex
+  EXPECT_TRUE(untouched.empty());
+  EXPECT_EQ(HexOfBytes("forged"), "666f72676564");
 }
 
 std::vector<AuditEvent> MakeChain(int count) {
