@@ -741,6 +741,19 @@ std::uintmax_t FileSize(const std::string& path) {
   return error ? 0 : size;
 }
 
+// `batches` commits of `per_batch` new reservations of sku-a, by distinct users.
+void CommitReservations(SqliteStore& store, int batches, int per_batch) {
+  for (int batch = 0; batch < batches; ++batch) {
+    core::Mutations mutations;
+    for (int i = 0; i < per_batch; ++i) {
+      const int n = batch * per_batch + i;
+      mutations.push_back(Created(MakeReservation(Numbered("r-", n), "sku-a", Numbered("u", n), 1)));
+    }
+    const base::Status status = store.Commit(mutations);
+    ASSERT_TRUE(status.ok()) << status.ToString();
+  }
+}
+
 TEST_F(SqliteStoreTest, BackgroundThreadCheckpointsWhileTheWriterCommits) {
   SqliteOptions options;
   options.checkpoint_pages = 4;  // small: many checkpoints while the loop below commits
@@ -750,14 +763,7 @@ TEST_F(SqliteStoreTest, BackgroundThreadCheckpointsWhileTheWriterCommits) {
   const std::uintmax_t database_bytes_before = FileSize(path_);
   constexpr int kBatches = 150;
   constexpr int kPerBatch = 40;
-  for (int batch = 0; batch < kBatches; ++batch) {
-    core::Mutations mutations;
-    for (int i = 0; i < kPerBatch; ++i) {
-      const int n = batch * kPerBatch + i;
-      mutations.push_back(Created(MakeReservation(Numbered("r-", n), "sku-a", Numbered("u", n), 1)));
-    }
-    MustCommit(*store, mutations);
-  }
+  CommitReservations(*store, kBatches, kPerBatch);
   // The thread runs beside the commits above; give it the time to finish its last request.
   for (int i = 0; i < 500 && store->background_checkpoints() == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -786,14 +792,7 @@ TEST_F(SqliteStoreTest, WriterBoundsTheWalWhenCheckpointsCannotKeepUp) {
   RawDb reader(path_);
   ASSERT_EQ(reader.Exec("BEGIN"), SQLITE_OK);
   ASSERT_EQ(reader.QueryInt("SELECT COUNT(*) FROM skus"), 1);
-  for (int batch = 0; batch < 60; ++batch) {
-    core::Mutations mutations;
-    for (int i = 0; i < 40; ++i) {
-      const int n = batch * 40 + i;
-      mutations.push_back(Created(MakeReservation(Numbered("r-", n), "sku-a", Numbered("u", n), 1)));
-    }
-    MustCommit(*store, mutations);
-  }
+  CommitReservations(*store, 60, 40);
   // The writer's fallback ran once the WAL passed 2 x kWriterCheckpointFactor pages.
   EXPECT_GT(store->writer_checkpoints(), 0u);
   ASSERT_EQ(reader.Exec("COMMIT"), SQLITE_OK);
@@ -809,14 +808,7 @@ TEST_F(SqliteStoreTest, CheckpointInTheWriterIsStillAvailable) {
   auto store = OpenStore(options);
   ASSERT_NE(store, nullptr);
   MustCommit(*store, {core::SaleCreated{MakeSale("sku-a", 1'000'000, 1)}});
-  for (int batch = 0; batch < 20; ++batch) {
-    core::Mutations mutations;
-    for (int i = 0; i < 40; ++i) {
-      const int n = batch * 40 + i;
-      mutations.push_back(Created(MakeReservation(Numbered("r-", n), "sku-a", Numbered("u", n), 1)));
-    }
-    MustCommit(*store, mutations);
-  }
+  CommitReservations(*store, 20, 40);
   EXPECT_EQ(store->background_checkpoints(), 0u);
   EXPECT_EQ(store->writer_checkpoints(), 0u);  // SQLite's own hook ran them
   EXPECT_GT(FileSize(path_), 100'000u);
