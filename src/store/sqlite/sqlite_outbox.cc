@@ -60,6 +60,9 @@ base::Result<std::unique_ptr<SqliteOutbox>> SqliteOutbox::Open(const std::string
     sqlite3_free(error);
     return base::FailedPrecondition("configure outbox connection: " + detail);
   }
+  // Checkpoints belong to the writer's store (sqlite_checkpointer.h): the relay's cursor
+  // commits must not start one of their own on the relay's thread.
+  sqlite3_wal_autocheckpoint(db.get(), 0);
   return std::unique_ptr<SqliteOutbox>(new SqliteOutbox(std::move(db)));
 }
 
