@@ -6,12 +6,16 @@
 // Usage: flashsale-engine-bench [--seconds S] [--producers P] [--in-flight N]
 //          [--stock UNITS] [--synchronous full|normal|off] [--batch-size-max N] [--dir DIR]
 //          [--audit on|off] [--requests N] [--checkpoint background|writer]
+//          [--user-ids sequential|random]
 // --requests N stops after N requests instead of after S seconds (a fixed amount of work, for
 // instruction counts under valgrind --tool=callgrind).
 // --audit off turns the audit trail off (engine::Options::audit_enabled): it exists only so
 // this program can measure what auditing costs.
 // --checkpoint writer runs SQLite's auto-checkpoint inside the writer's commits (the store's
 // behaviour before the background checkpointer), to measure what moving it saves.
+// --user-ids random gives each request a random user id (a UUID, like real JWT subjects)
+// instead of "u<producer>-<n>": every index keyed by user (user_units, the audit trail's
+// disputes index) then takes each insert on a random page, as in a real sale.
 // Prints a table and one JSON line.
 #include <algorithm>
 #include <atomic>
@@ -25,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/random.h"
 #include "engine/engine.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -41,6 +46,7 @@ struct Args {
   bool audit = true;
   std::uint64_t requests = 0;  // 0: run for `seconds`
   bool background_checkpoint = true;
+  bool random_user_ids = false;
 };
 
 Args ParseArgs(int argc, char** argv) {
@@ -57,6 +63,8 @@ Args ParseArgs(int argc, char** argv) {
     else if (flag == "--dir") args.dir = value;
     else if (flag == "--audit" && (value == "on" || value == "off")) args.audit = value == "on";
     else if (flag == "--requests") args.requests = std::stoull(value);
+    else if (flag == "--user-ids" && (value == "sequential" || value == "random"))
+      args.random_user_ids = value == "random";
     else if (flag == "--checkpoint" && (value == "background" || value == "writer"))
       args.background_checkpoint = value == "background";
     else {
@@ -129,6 +137,7 @@ int main(int argc, char** argv) {
       std::condition_variable cv;
       int in_flight = 0;
       std::uint64_t n = 0;
+      base::Rng rng(0x5eed0000u + static_cast<std::uint64_t>(p));
       auto& mine = latencies[static_cast<std::size_t>(p)];
       while (running.load(std::memory_order_relaxed)) {
         if (args.requests > 0 && submitted.fetch_add(1) >= args.requests) break;
@@ -139,7 +148,10 @@ int main(int argc, char** argv) {
         }
         const auto sent = std::chrono::steady_clock::now();
         (*engine)->Reserve(
-            {"bench", "u" + std::to_string(p) + "-" + std::to_string(n++), 1, ""},
+            {"bench",
+             args.random_user_ids ? base::NewUuid(rng)
+                                  : "u" + std::to_string(p) + "-" + std::to_string(n++),
+             1, ""},
             [&, sent](engine::ReserveReply reply) {
               const double ms = std::chrono::duration<double, std::milli>(
                                     std::chrono::steady_clock::now() - sent)
@@ -181,10 +193,11 @@ int main(int argc, char** argv) {
               Percentile(all, 99.9), all.empty() ? 0 : all.back(),
               batches > 0 ? static_cast<double>(stats.commands_processed.load()) / batches : 0);
   std::printf(
-      "{\"bench\":\"engine\",\"synchronous\":\"%s\",\"checkpoint\":\"%s\",\"audit\":%s,\"requests\":%zu,\"ops_per_s\":%.0f,"
+      "{\"bench\":\"engine\",\"synchronous\":\"%s\",\"checkpoint\":\"%s\",\"user_ids\":\"%s\",\"audit\":%s,\"requests\":%zu,\"ops_per_s\":%.0f,"
       "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"granted\":%llu,\"refused\":%llu,"
       "\"unavailable\":%llu,\"commit_us_per_request\":%.2f}\n",
       args.synchronous.c_str(), args.background_checkpoint ? "background" : "writer",
+      args.random_user_ids ? "random" : "sequential",
       args.audit ? "true" : "false", all.size(), ops, Percentile(all, 50), Percentile(all, 99),
       Percentile(all, 99.9), static_cast<unsigned long long>(granted.load()),
       static_cast<unsigned long long>(refused.load()),
