@@ -298,6 +298,19 @@ class Engine {
   using Command = std::variant<CreateSaleCommand, ReserveCommandEntry, ReleaseCommand,
                                GetReservationCommand, CheckCommand, GenericCommand,
                                SaleOverrideCommand, AdjustStockCommand>;
+  // What Decide() found for a command, answered by Complete() once the batch's commit is
+  // known: one alternative per command type above. Values rather than closures, in a vector
+  // every batch reuses, so deciding a command allocates nothing to hold its answer.
+  struct ReserveDecision {
+    core::ReserveResult result;
+    bool refused_pass = false;  // a waiting room refused the queue pass (counted if committed)
+  };
+  struct CheckDecision {
+    std::optional<base::Status> checked;  // shared stores: compared inside the batch's lock
+  };
+  using Decision = std::variant<core::CreateSaleResult, ReserveDecision, core::ReleaseResult,
+                                std::optional<core::Reservation>, CheckDecision, Completion,
+                                core::AdminSaleResult>;
 
   Engine(Options options, std::unique_ptr<store::Store> store, const base::Clock& clock);
   base::Status Recover();
@@ -308,7 +321,9 @@ class Engine {
   void ProcessBatch(std::vector<Command>& batch, DrainScope fairness_scope = DrainScope::kDue);
   // Chains the fairness channel's events into the current batch (writer thread).
   void AppendFairnessAudit(base::Time now, DrainScope scope);
-  Completion Decide(Command& command, base::Time now);
+  Decision Decide(Command& command, base::Time now);
+  // Answers a decided command with its batch's commit status (writer thread).
+  void Complete(Command& command, Decision& decision, const base::Status& status);
   void Publish(const std::vector<std::string>& sku_ids);
   void PublishAuditHead();
   void PublishWaitingRooms();
@@ -343,6 +358,7 @@ class Engine {
   std::int64_t synced_through_ = 0;
   std::int64_t batch_number_ = 0;
   std::optional<base::Status> batch_check_;
+  std::vector<Decision> decisions_;  // writer thread only: the batch's, in command order
 
   mutable std::mutex inbox_mutex_;
   std::condition_variable inbox_cv_;
