@@ -37,6 +37,7 @@ Engine::Engine(Options options, std::unique_ptr<store::Store> store, const base:
       rng_(options_.seed != 0 ? options_.seed : base::SeedFromOs()),
       rooms_(options_.waiting_room),
       draw_rng_(options_.seed != 0 ? options_.seed + 1 : base::SeedFromOs()),
+      inbox_(options_.inbox_capacity),
       fairness_audit_(options_.fairness_audit) {}
 
 base::Result<std::unique_ptr<Engine>> Engine::Open(Options options,
@@ -133,11 +134,7 @@ void Engine::Start() {
 }
 
 void Engine::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(inbox_mutex_);
-    stopping_ = true;
-  }
-  inbox_cv_.notify_all();
+  inbox_.Close();
   if (writer_.joinable()) writer_.join();
 }
 
@@ -168,28 +165,18 @@ void Engine::Reject(Command& command, const Status& status) {
 }
 
 bool Engine::Enqueue(Command command) {
-  Status refusal;
-  bool notify = false;
-  {
-    std::lock_guard<std::mutex> lock(inbox_mutex_);
-    if (stopping_) {
-      refusal = base::Unavailable("the server is shutting down");
-    } else if (inbox_.size() >= options_.inbox_capacity) {
-      refusal = base::ResourceExhausted("the writer queue is full");
-    } else {
-      notify = inbox_.empty();
-      inbox_.push_back(std::move(command));
-      queue_length_.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-  if (!refusal.ok()) {
-    if (refusal.code() == StatusCode::kResourceExhausted)
+  switch (inbox_.Push(command)) {
+    case PushOutcome::kPushed:
+      return true;
+    case PushOutcome::kFull:
       stats_.inbox_rejections.fetch_add(1, std::memory_order_relaxed);
-    Reject(command, refusal);
-    return false;
+      Reject(command, base::ResourceExhausted("the writer queue is full"));
+      return false;
+    case PushOutcome::kClosed:
+      Reject(command, base::Unavailable("the server is shutting down"));
+      return false;
   }
-  if (notify) inbox_cv_.notify_one();
-  return true;
+  return false;
 }
 
 void Engine::CreateSale(core::Sale sale, CreateSaleCallback done) {
@@ -438,40 +425,39 @@ std::chrono::milliseconds Engine::WaitBudget() {
 }
 
 void Engine::Run() {
-  std::vector<Command> taken;
+  // Reused: once it has grown to the largest batch so far, taking a batch allocates nothing.
+  std::vector<Command> batch;
   for (;;) {
-    bool stop = false;
-    {
-      std::unique_lock<std::mutex> lock(inbox_mutex_);
+    if (!inbox_.Ready()) {
       const auto budget = WaitBudget();
-      if (budget.count() > 0) {
-        inbox_cv_.wait_for(lock, budget, [this] { return !inbox_.empty() || stopping_; });
-      }
-      taken.swap(inbox_);
-      stop = stopping_ && taken.empty();
+      if (budget.count() > 0) inbox_.WaitFor(budget);
     }
-    queue_length_.fetch_sub(taken.size(), std::memory_order_relaxed);
-    if (stop) {
-      // Fairness events offered until now are written before the writer ends. Bounded: the
-      // channel holds at most its capacities, and a failed commit ends the loop.
-      while (healthy() && !(fairness_audit_.empty() && fairness_pending_.empty())) {
-        const std::uint64_t failed = stats_.batches_failed.load(std::memory_order_relaxed);
-        ProcessBatch(taken, DrainScope::kAll);
-        if (stats_.batches_failed.load(std::memory_order_relaxed) != failed) break;
+    batch.clear();
+    inbox_.PopInto(batch, options_.batch_size_max);
+    if (batch.empty()) {
+      // Closed by Stop() and everything accepted before was answered.
+      if (inbox_.Drained()) break;
+      // A producer claimed a slot and is still filling it: take it in a moment.
+      if (inbox_.Ready()) {
+        std::this_thread::yield();
+        continue;
       }
-      break;
     }
-    // Group commit: each chunk of up to batch_size_max commands is one transaction. An empty
-    // chunk still runs once so due reservations expire without any request arriving.
-    std::size_t begin = 0;
-    do {
-      const std::size_t end = std::min(taken.size(), begin + options_.batch_size_max);
-      std::vector<Command> batch(std::make_move_iterator(taken.begin() + begin),
-                                 std::make_move_iterator(taken.begin() + end));
-      ProcessBatch(batch);
-      begin = end;
-    } while (begin < taken.size());
-    taken.clear();
+    // Group commit: up to batch_size_max commands are one transaction. An empty batch (the
+    // wait timed out) still runs so due reservations expire without any request arriving.
+    ProcessBatch(batch);
+  }
+  FinishFairnessAudit();
+}
+
+void Engine::FinishFairnessAudit() {
+  // Fairness events offered until now are written before the writer ends. Bounded: the
+  // channel holds at most its capacities, and a failed commit ends the loop.
+  std::vector<Command> none;
+  while (healthy() && !(fairness_audit_.empty() && fairness_pending_.empty())) {
+    const std::uint64_t failed = stats_.batches_failed.load(std::memory_order_relaxed);
+    ProcessBatch(none, DrainScope::kAll);
+    if (stats_.batches_failed.load(std::memory_order_relaxed) != failed) break;
   }
 }
 

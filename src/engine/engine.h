@@ -1,5 +1,6 @@
 // Engine: the single writer. Every write for every SKU (and reads that must see the writer's
-// state) is a command in one bounded inbox, drained by one writer thread that:
+// state) is a command in one bounded inbox (inbox.h: lock-free, woken once per sleep),
+// drained by one writer thread that:
 //   1. takes up to `batch_size_max` commands,
 //   2. expires due reservations and decides every command in arrival order in memory
 //      (core::Inventory),
@@ -25,7 +26,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -44,6 +44,7 @@
 #include "core/inventory.h"
 #include "core/waiting_room.h"
 #include "engine/fairness_audit.h"
+#include "engine/inbox.h"
 #include "store/store.h"
 
 namespace fs::engine {
@@ -246,7 +247,7 @@ class Engine {
 
   // False after a commit failed in a way that makes further writes unsafe.
   bool healthy() const { return !failed_.load(std::memory_order_acquire); }
-  std::size_t queue_length() const { return queue_length_.load(std::memory_order_relaxed); }
+  std::size_t queue_length() const { return inbox_.size(); }
   const EngineStats& stats() const { return stats_; }
   const base::Clock& clock() const { return clock_; }
 
@@ -316,6 +317,8 @@ class Engine {
   base::Status Recover();
   void Start();
   bool Enqueue(Command command);
+  // The stop path of Run(): writes the fairness events still offered (writer thread).
+  void FinishFairnessAudit();
   static void Reject(Command& command, const base::Status& status);
   void Run();
   void ProcessBatch(std::vector<Command>& batch, DrainScope fairness_scope = DrainScope::kDue);
@@ -360,11 +363,8 @@ class Engine {
   std::optional<base::Status> batch_check_;
   std::vector<Decision> decisions_;  // writer thread only: the batch's, in command order
 
-  mutable std::mutex inbox_mutex_;
-  std::condition_variable inbox_cv_;
-  std::vector<Command> inbox_;    // guarded by inbox_mutex_
-  bool stopping_ = false;         // guarded by inbox_mutex_
-  std::atomic<std::size_t> queue_length_{0};
+  // The hand-off from every calling thread to the writer; closed by Stop().
+  Inbox<Command> inbox_;
 
   mutable std::mutex published_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const PublishedSale>> published_;
