@@ -54,7 +54,8 @@ struct Options {
   // while keeping a batch's transaction well under a millisecond of SQLite work.
   std::size_t batch_size_max = 4096;
   // Commands waiting at most. At 25k writes/s this is 4 s of backlog: past that a client is
-  // better told 503 at once than answered after its own timeout.
+  // better told 503 at once than answered after its own timeout. The inbox's slots are
+  // allocated at start: about 384 bytes each (38 MB for 100,000).
   std::size_t inbox_capacity = 100'000;
   // Reservations expired per batch at most, so a mass expiry cannot starve requests.
   std::size_t expiry_batch_max = 4096;

@@ -55,7 +55,8 @@ class Inbox {
   explicit Inbox(std::size_t capacity)
       : capacity_(capacity), slots_(std::make_unique<Slot[]>(capacity)) {
     FS_CHECK(capacity > 0);
-    for (std::size_t i = 0; i < capacity; ++i) slots_[i].sequence.store(i, std::memory_order_relaxed);
+    for (std::size_t i = 0; i < capacity; ++i)
+      slots_[i].sequence.store(i, std::memory_order_relaxed);
   }
 
   // Destroys the items still queued (none once the consumer saw Drained()).
@@ -63,7 +64,8 @@ class Inbox {
     const std::uint64_t tail = tail_.load(std::memory_order_acquire) & ~kClosedBit;
     for (std::uint64_t position = head_; position != tail; ++position) {
       Slot& slot = slots_[position % capacity_];
-      if (slot.sequence.load(std::memory_order_acquire) == position + 1) std::destroy_at(&slot.item);
+      if (slot.sequence.load(std::memory_order_acquire) == position + 1)
+        std::destroy_at(&slot.item);
     }
   }
 

@@ -30,9 +30,13 @@ struct Item {
 bool PushWaiting(Inbox<Item>& inbox, Item item) {
   for (;;) {
     switch (inbox.Push(item)) {
-      case PushOutcome::kPushed: return true;
-      case PushOutcome::kClosed: return false;
-      case PushOutcome::kFull: std::this_thread::yield(); break;
+      case PushOutcome::kPushed:
+        return true;
+      case PushOutcome::kClosed:
+        return false;
+      case PushOutcome::kFull:
+        std::this_thread::yield();
+        break;
     }
   }
 }
