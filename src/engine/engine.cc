@@ -37,6 +37,7 @@ Engine::Engine(Options options, std::unique_ptr<store::Store> store, const base:
       rng_(options_.seed != 0 ? options_.seed : base::SeedFromOs()),
       rooms_(options_.waiting_room),
       draw_rng_(options_.seed != 0 ? options_.seed + 1 : base::SeedFromOs()),
+      inbox_(options_.inbox_capacity),
       fairness_audit_(options_.fairness_audit) {}
 
 base::Result<std::unique_ptr<Engine>> Engine::Open(Options options,
@@ -133,11 +134,7 @@ void Engine::Start() {
 }
 
 void Engine::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(inbox_mutex_);
-    stopping_ = true;
-  }
-  inbox_cv_.notify_all();
+  inbox_.Close();
   if (writer_.joinable()) writer_.join();
 }
 
@@ -168,28 +165,18 @@ void Engine::Reject(Command& command, const Status& status) {
 }
 
 bool Engine::Enqueue(Command command) {
-  Status refusal;
-  bool notify = false;
-  {
-    std::lock_guard<std::mutex> lock(inbox_mutex_);
-    if (stopping_) {
-      refusal = base::Unavailable("the server is shutting down");
-    } else if (inbox_.size() >= options_.inbox_capacity) {
-      refusal = base::ResourceExhausted("the writer queue is full");
-    } else {
-      notify = inbox_.empty();
-      inbox_.push_back(std::move(command));
-      queue_length_.fetch_add(1, std::memory_order_relaxed);
-    }
-  }
-  if (!refusal.ok()) {
-    if (refusal.code() == StatusCode::kResourceExhausted)
+  switch (inbox_.Push(command)) {
+    case PushOutcome::kPushed:
+      return true;
+    case PushOutcome::kFull:
       stats_.inbox_rejections.fetch_add(1, std::memory_order_relaxed);
-    Reject(command, refusal);
-    return false;
+      Reject(command, base::ResourceExhausted("the writer queue is full"));
+      return false;
+    case PushOutcome::kClosed:
+      Reject(command, base::Unavailable("the server is shutting down"));
+      return false;
   }
-  if (notify) inbox_cv_.notify_one();
-  return true;
+  return false;
 }
 
 void Engine::CreateSale(core::Sale sale, CreateSaleCallback done) {
@@ -438,40 +425,39 @@ std::chrono::milliseconds Engine::WaitBudget() {
 }
 
 void Engine::Run() {
-  std::vector<Command> taken;
+  // Reused: once it has grown to the largest batch so far, taking a batch allocates nothing.
+  std::vector<Command> batch;
   for (;;) {
-    bool stop = false;
-    {
-      std::unique_lock<std::mutex> lock(inbox_mutex_);
+    if (!inbox_.Ready()) {
       const auto budget = WaitBudget();
-      if (budget.count() > 0) {
-        inbox_cv_.wait_for(lock, budget, [this] { return !inbox_.empty() || stopping_; });
-      }
-      taken.swap(inbox_);
-      stop = stopping_ && taken.empty();
+      if (budget.count() > 0) inbox_.WaitFor(budget);
     }
-    queue_length_.fetch_sub(taken.size(), std::memory_order_relaxed);
-    if (stop) {
-      // Fairness events offered until now are written before the writer ends. Bounded: the
-      // channel holds at most its capacities, and a failed commit ends the loop.
-      while (healthy() && !(fairness_audit_.empty() && fairness_pending_.empty())) {
-        const std::uint64_t failed = stats_.batches_failed.load(std::memory_order_relaxed);
-        ProcessBatch(taken, DrainScope::kAll);
-        if (stats_.batches_failed.load(std::memory_order_relaxed) != failed) break;
+    batch.clear();
+    inbox_.PopInto(batch, options_.batch_size_max);
+    if (batch.empty()) {
+      // Closed by Stop() and everything accepted before was answered.
+      if (inbox_.Drained()) break;
+      // A producer claimed a slot and is still filling it: take it in a moment.
+      if (inbox_.Ready()) {
+        std::this_thread::yield();
+        continue;
       }
-      break;
     }
-    // Group commit: each chunk of up to batch_size_max commands is one transaction. An empty
-    // chunk still runs once so due reservations expire without any request arriving.
-    std::size_t begin = 0;
-    do {
-      const std::size_t end = std::min(taken.size(), begin + options_.batch_size_max);
-      std::vector<Command> batch(std::make_move_iterator(taken.begin() + begin),
-                                 std::make_move_iterator(taken.begin() + end));
-      ProcessBatch(batch);
-      begin = end;
-    } while (begin < taken.size());
-    taken.clear();
+    // Group commit: up to batch_size_max commands are one transaction. An empty batch (the
+    // wait timed out) still runs so due reservations expire without any request arriving.
+    ProcessBatch(batch);
+  }
+  FinishFairnessAudit();
+}
+
+void Engine::FinishFairnessAudit() {
+  // Fairness events offered until now are written before the writer ends. Bounded: the
+  // channel holds at most its capacities, and a failed commit ends the loop.
+  std::vector<Command> none;
+  while (healthy() && !(fairness_audit_.empty() && fairness_pending_.empty())) {
+    const std::uint64_t failed = stats_.batches_failed.load(std::memory_order_relaxed);
+    ProcessBatch(none, DrainScope::kAll);
+    if (stats_.batches_failed.load(std::memory_order_relaxed) != failed) break;
   }
 }
 
@@ -522,9 +508,8 @@ void Engine::ProcessBatch(std::vector<Command>& batch, DrainScope fairness_scope
   AppendFairnessAudit(now, fairness_scope);
   // After the expiries, so units they returned are admitted in the same batch.
   rooms_.Tick(now, inventory_, draw_rng_);
-  std::vector<Completion> completions;
-  completions.reserve(batch.size());
-  for (auto& command : batch) completions.push_back(Decide(command, now));
+  decisions_.clear();
+  for (auto& command : batch) decisions_.push_back(Decide(command, now));
 
   Status status;
   if (!inventory_.mutations().empty()) {
@@ -568,13 +553,14 @@ void Engine::ProcessBatch(std::vector<Command>& batch, DrainScope fairness_scope
   if (!batch.empty()) stats_.last_batch_size.store(batch.size(), std::memory_order_relaxed);
   UpdateMax(stats_.batch_size_max_seen, static_cast<std::uint64_t>(batch.size()));
   if (options_.on_completions_begin) options_.on_completions_begin();
-  for (auto& completion : completions) completion(status);
+  for (std::size_t i = 0; i < batch.size(); ++i) Complete(batch[i], decisions_[i], status);
+  decisions_.clear();
   if (options_.on_completions_end) options_.on_completions_end();
 }
 
-Engine::Completion Engine::Decide(Command& command, base::Time now) {
+Engine::Decision Engine::Decide(Command& command, base::Time now) {
   return std::visit(
-      [&](auto& c) -> Completion {
+      [&](auto& c) -> Decision {
         using T = std::decay_t<decltype(c)>;
         if constexpr (std::is_same_v<T, CreateSaleCommand>) {
           if (shared_ && c.sale.waiting_room == core::WaitingRoomMode::kOn) {
@@ -585,63 +571,78 @@ Engine::Completion Engine::Decide(Command& command, base::Time now) {
             refused.invalid_reason =
                 "waiting_room needs the embedded store (one node); it is not available with "
                 "--store postgres";
-            return [done = std::move(c.done), refused = std::move(refused)](const Status& s) {
-              done(CreateSaleReply{s, s.ok() ? refused : core::CreateSaleResult{}});
-            };
+            return refused;
           }
           auto result = inventory_.CreateSale(std::move(c.sale), now);
           if (result.outcome == core::CreateSaleOutcome::kCreated &&
               result.sale->waiting_room == core::WaitingRoomMode::kOn) {
             rooms_.CreateRoom(result.sale->sku_id, now, inventory_);
           }
-          return [done = std::move(c.done), result = std::move(result)](const Status& s) {
-            done(CreateSaleReply{s, s.ok() ? result : core::CreateSaleResult{}});
-          };
+          return result;
         } else if constexpr (std::is_same_v<T, ReserveCommandEntry>) {
           auto queued = rooms_.Reserve(inventory_, c.command, c.pass,
                                        base::NewUuidV7(rng_, base::ToMillis(now)), now,
                                        options_.render_reservation);
-          const bool refused_pass = queued.pass_check != core::PassCheck::kValid;
-          return [this, done = std::move(c.done), result = std::move(queued.result),
-                  refused_pass](const Status& s) {
-            if (s.ok() && refused_pass)
-              stats_.queue_pass_refusals.fetch_add(1, std::memory_order_relaxed);
-            done(ReserveReply{s, s.ok() ? result : core::ReserveResult{}});
-          };
+          return ReserveDecision{std::move(queued.result),
+                                 queued.pass_check != core::PassCheck::kValid};
         } else if constexpr (std::is_same_v<T, ReleaseCommand>) {
-          auto result = inventory_.Release(c.reservation_id, c.user_id, now);
-          return [done = std::move(c.done), result = std::move(result)](const Status& s) {
-            done(ReleaseReply{s, s.ok() ? result : core::ReleaseResult{}});
-          };
+          return inventory_.Release(c.reservation_id, c.user_id, now);
         } else if constexpr (std::is_same_v<T, SaleOverrideCommand>) {
-          auto result = inventory_.SetSaleOverride(c.sku_id, c.to, now);
-          return [done = std::move(c.done), result = std::move(result)](const Status& s) {
-            done(AdminSaleReply{s, s.ok() ? result : core::AdminSaleResult{}});
-          };
+          return inventory_.SetSaleOverride(c.sku_id, c.to, now);
         } else if constexpr (std::is_same_v<T, AdjustStockCommand>) {
-          auto result = inventory_.AdjustStock(c.sku_id, c.delta, now);
-          return [done = std::move(c.done), result = std::move(result)](const Status& s) {
-            done(AdminSaleReply{s, s.ok() ? result : core::AdminSaleResult{}});
-          };
+          return inventory_.AdjustStock(c.sku_id, c.delta, now);
         } else if constexpr (std::is_same_v<T, GenericCommand>) {
           return c.decide(now);
         } else if constexpr (std::is_same_v<T, GetReservationCommand>) {
           std::optional<core::Reservation> found;
           const core::Reservation* r = inventory_.FindReservation(c.reservation_id);
           if (r != nullptr && r->user_id == c.user_id) found = *r;
-          return [done = std::move(c.done), found = std::move(found)](const Status& s) {
-            done(ReservationReply{s, s.ok() ? found : std::nullopt});
-          };
+          return found;
         } else if (shared_) {
           // Compared right after the refresh, inside the batch's lock (ProcessBatch).
-          Status checked = batch_check_.value_or(base::Internal("no check in this batch"));
-          return [done = std::move(c.done), checked](const Status& s) {
-            done(s.ok() ? checked : s);
-          };
+          return CheckDecision{batch_check_.value_or(base::Internal("no check in this batch"))};
         } else {
-          return [this, done = std::move(c.done)](const Status& s) {
-            done(s.ok() ? CompareWithStore() : s);
-          };
+          return CheckDecision{};  // compared after the commit (Complete)
+        }
+      },
+      command);
+}
+
+// Every answer is given only now, after the commit: a refusal in a batch whose commit failed
+// is answered with the batch's status, never with the refusal.
+void Engine::Complete(Command& command, Decision& decision, const Status& s) {
+  std::visit(
+      [&](auto& c) {
+        using T = std::decay_t<decltype(c)>;
+        if constexpr (std::is_same_v<T, CreateSaleCommand>) {
+          auto& result = std::get<core::CreateSaleResult>(decision);
+          c.done(CreateSaleReply{s, s.ok() ? std::move(result) : core::CreateSaleResult{}});
+        } else if constexpr (std::is_same_v<T, ReserveCommandEntry>) {
+          auto& decided = std::get<ReserveDecision>(decision);
+          if (s.ok() && decided.refused_pass)
+            stats_.queue_pass_refusals.fetch_add(1, std::memory_order_relaxed);
+          c.done(ReserveReply{s, s.ok() ? std::move(decided.result) : core::ReserveResult{}});
+        } else if constexpr (std::is_same_v<T, ReleaseCommand>) {
+          auto& result = std::get<core::ReleaseResult>(decision);
+          c.done(ReleaseReply{s, s.ok() ? std::move(result) : core::ReleaseResult{}});
+        } else if constexpr (std::is_same_v<T, SaleOverrideCommand> ||
+                             std::is_same_v<T, AdjustStockCommand>) {
+          auto& result = std::get<core::AdminSaleResult>(decision);
+          c.done(AdminSaleReply{s, s.ok() ? std::move(result) : core::AdminSaleResult{}});
+        } else if constexpr (std::is_same_v<T, GenericCommand>) {
+          std::get<Completion>(decision)(s);
+        } else if constexpr (std::is_same_v<T, GetReservationCommand>) {
+          auto& found = std::get<std::optional<core::Reservation>>(decision);
+          c.done(ReservationReply{s, s.ok() ? std::move(found) : std::nullopt});
+        } else {
+          const auto& checked = std::get<CheckDecision>(decision).checked;
+          if (!s.ok()) {
+            c.done(s);
+          } else if (checked) {
+            c.done(*checked);
+          } else {
+            c.done(CompareWithStore());
+          }
         }
       },
       command);
