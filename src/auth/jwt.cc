@@ -235,7 +235,9 @@ VerifyResult VerifyHs256(std::string_view token, std::string_view secret, base::
   return JwtVerifier(secret).Verify(token, now);
 }
 
-std::string SignHs256(const Claims& claims, std::string_view secret) {
+std::string JwtSigner::Sign(const Claims& claims) const {
+  // The header never changes: encode it once.
+  static const std::string kEncodedHeader = Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})");
   rapidjson::StringBuffer buffer;
   rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
   writer.StartObject();
@@ -248,11 +250,22 @@ std::string SignHs256(const Claims& claims, std::string_view secret) {
     writer.String(claims.tier.data(), static_cast<rapidjson::SizeType>(claims.tier.size()));
   }
   writer.EndObject();
-  std::string signing_input = Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})");
-  signing_input += '.';
-  signing_input += Base64UrlEncode(std::string_view(buffer.GetString(), buffer.GetSize()));
-  const std::string signature = HmacSha256(secret, signing_input);
-  return signing_input + "." + Base64UrlEncode(signature);
+  const std::string payload =
+      Base64UrlEncode(std::string_view(buffer.GetString(), buffer.GetSize()));
+  constexpr std::size_t kEncodedMacBytes = 43;  // 32 bytes in unpadded base64url
+  std::string token;
+  token.reserve(kEncodedHeader.size() + 1 + payload.size() + 1 + kEncodedMacBytes);
+  token += kEncodedHeader;
+  token += '.';
+  token += payload;
+  const auto mac = key_.Sign(token);
+  token += '.';
+  token += Base64UrlEncode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
+  return token;
+}
+
+std::string SignHs256(const Claims& claims, std::string_view secret) {
+  return JwtSigner(secret).Sign(claims);
 }
 
 std::string_view JwtErrorMessage(JwtError error) {

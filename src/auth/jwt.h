@@ -71,7 +71,20 @@ class JwtVerifier {
  private:
   HmacSha256Key key_;
 };
-// Makes a token for `claims` (demo users, tests, the load generator).
+
+// Mints HS256 tokens under one secret with the HMAC state prepared once (the load generator
+// signs a token per request). Sign() returns exactly what SignHs256(claims, secret) returns.
+// Thread-safety: Sign() is const and safe from any thread.
+class JwtSigner {
+ public:
+  explicit JwtSigner(std::string_view secret) : key_(secret) {}
+  std::string Sign(const Claims& claims) const;
+
+ private:
+  HmacSha256Key key_;
+};
+
+// Makes a token for `claims` (demo users, tests).
 std::string SignHs256(const Claims& claims, std::string_view secret);
 
 std::string_view JwtErrorMessage(JwtError error);

@@ -1,7 +1,7 @@
 // Goal: the HMAC-SHA256 with precomputed pads gives the RFC 4231 answers (short, long and
-// hashed keys), and the JWT check accepts exactly the tokens it signed: a changed payload,
-// signature or algorithm, an expired token or a bad subject is refused, from many threads
-// at once through one shared verifier.
+// hashed keys), the signer mints the standard token bytes, and the JWT check accepts exactly
+// the tokens it signed: a changed payload, signature or algorithm, an expired token or a bad
+// subject is refused, from many threads at once through one shared verifier.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -68,6 +68,24 @@ TEST(JwtVerifierTest, AcceptsItsOwnTokensAndRefusesAlteredOnes) {
   EXPECT_EQ(verifier.Verify(none, now).error, JwtError::kUnsupportedAlgorithm);
   EXPECT_EQ(verifier.Verify(SignHs256({"", 1'800'000'060, ""}, "secret-one"), now).error,
             JwtError::kInvalidSubject);
+}
+
+TEST(JwtSignerTest, MintsTheStandardTokenBytes) {
+  // Expected tokens computed independently (Python hmac + base64url) for these claims.
+  const JwtSigner signer("secret-one");
+  const Claims plain{"lg4242-u17", 1'800'000'060, ""};
+  const std::string plain_token =
+      "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJsZzQyNDItdTE3IiwiZXhwIjoxODAwMDAwMDYwfQ."
+      "HGZSz--22WYgCYh_UWi9TByRItCH6Vypm-XYxYDXtgM";
+  EXPECT_EQ(signer.Sign(plain), plain_token);
+  EXPECT_EQ(signer.Sign(plain), plain_token);  // the prepared key is not consumed by a call
+  EXPECT_EQ(SignHs256(plain, "secret-one"), plain_token);
+  const Claims tiered{"user-1", 1'800'000'060, "premium"};
+  EXPECT_EQ(signer.Sign(tiered),
+            "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+            "eyJzdWIiOiJ1c2VyLTEiLCJleHAiOjE4MDAwMDAwNjAsInRpZXIiOiJwcmVtaXVtIn0."
+            "Ra1Cn2KFikOh76YPSWOwSLr7yETw0uM73-3yr4GnrRg");
+  EXPECT_NE(JwtSigner("secret-two").Sign(plain), plain_token);
 }
 
 TEST(JwtVerifierTest, OneVerifierServesManyThreadsAtOnce) {

@@ -45,6 +45,8 @@ class Connection {
  private:
   boost::asio::awaitable<void> Connect();
   void Close();
+  // Writes `request` into request_text_ as HTTP/1.1 bytes, reusing its capacity.
+  void Serialize(const Request& request);
 
   std::string host_;
   std::string port_;
@@ -52,6 +54,7 @@ class Connection {
   boost::asio::ip::tcp::resolver resolver_;
   boost::beast::tcp_stream stream_;
   boost::beast::flat_buffer buffer_;
+  std::string request_text_;  // the request being written; its capacity is kept between sends
   bool connected_ = false;
 };
 

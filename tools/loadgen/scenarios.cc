@@ -30,8 +30,10 @@ constexpr int kCheckoutMissing = 2;
 
 // State shared by every load coroutine. Atomics only; per-thread results live in RunStats.
 struct Shared {
-  explicit Shared(const Config& c) : config(c) {}
+  explicit Shared(const Config& c) : config(c), signer(c.jwt_secret) {}
   const Config& config;
+  // The secret's HMAC state, prepared once: a token is minted per request.
+  const auth::JwtSigner signer;
   SteadyClock::time_point start;
   SteadyClock::time_point deadline;
   // Past this, due jobs are no longer sent but counted as unsent (the generator or server fell
@@ -59,7 +61,7 @@ std::string Token(const Shared& shared, const std::string& user) {
   auth::Claims claims;
   claims.subject = user;
   claims.expires_at_seconds = shared.token_expiry_seconds;
-  return "Bearer " + auth::SignHs256(claims, shared.config.jwt_secret);
+  return "Bearer " + shared.signer.Sign(claims);
 }
 
 // Records an answer for `endpoint`, latency from `since` (the intended send time for the
