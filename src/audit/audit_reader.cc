@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "audit/audit_index.h"
 #include "audit/sha256.h"
 #include "base/time_format.h"
 
@@ -151,6 +152,15 @@ base::Result<std::unique_ptr<AuditReader>> AuditReader::Open(const std::string& 
   if (sqlite3_step(table.get()) != SQLITE_ROW) {
     return base::FailedPrecondition(path + " has no audit_events table (schema older than 2)");
   }
+  // The disputes index beside the database, when there is one (read-only like the database).
+  const std::string index_path = AuditIndexPath(path);
+  if (std::filesystem::exists(index_path)) {
+    Statement attach(raw, "ATTACH DATABASE ?1 AS idx");
+    if (attach.ok()) {
+      attach.BindText(1, index_path);
+      reader->has_index_ = sqlite3_step(attach.get()) == SQLITE_DONE;
+    }
+  }
   return reader;
 }
 
@@ -192,9 +202,35 @@ base::Result<VerifyReport> AuditReader::VerifyInSnapshot() {
   return walk.Report();
 }
 
+// How far the disputes index (audit_index.h) reaches, when it belongs to this database's
+// chain (the event it stops at has the hash it recorded); nullopt when it cannot be used.
+std::optional<std::int64_t> AuditReader::IndexedThrough() {
+  if (!has_index_) return std::nullopt;
+  Statement check(db_,
+                  "SELECT m.through_id FROM idx.indexed m WHERE m.id = 1 AND (m.through_id = 0"
+                  " OR EXISTS (SELECT 1 FROM main.audit_events a"
+                  "            WHERE a.event_id = m.through_id AND a.event_hash = m.through_hash))");
+  if (!check.ok() || sqlite3_step(check.get()) != SQLITE_ROW) return std::nullopt;
+  return sqlite3_column_int64(check.get(), 0);
+}
+
 base::Result<AuditPage> AuditReader::Query(const AuditQuery& query) {
+  return InSnapshot(db_, [&] { return QueryInSnapshot(query); });
+}
+
+base::Result<AuditPage> AuditReader::QueryInSnapshot(const AuditQuery& query) {
   const int limit = std::clamp(query.limit, 1, kAuditPageMax);
   std::string sql = std::string(kEventColumns) + " WHERE event_id > ?1";
+  // A user's events: from the index up to where it reaches, then the few events after it;
+  // without a usable index, a scan of the table.
+  const std::optional<std::int64_t> indexed_through =
+      query.user_id ? IndexedThrough() : std::nullopt;
+  if (indexed_through) {
+    sql += " AND event_id IN (SELECT event_id FROM idx.user_events"
+           "   WHERE user_id = ?2 AND event_id > ?1 AND event_id <= ?7"
+           " UNION ALL SELECT event_id FROM main.audit_events"
+           "   WHERE event_id > max(?1, ?7) AND user_id = ?2)";
+  }
   if (query.user_id) sql += " AND user_id = ?2";
   if (query.sku_id) sql += " AND sku_id = ?3";
   if (query.from) sql += " AND occurred_at_ms >= ?4";
@@ -209,6 +245,7 @@ base::Result<AuditPage> AuditReader::Query(const AuditQuery& query) {
   if (query.to) statement.BindInt64(5, base::ToMillis(*query.to));
   // One more than asked: tells whether another page exists without a second query.
   statement.BindInt64(6, limit + 1);
+  if (indexed_through) statement.BindInt64(7, *indexed_through);
   AuditPage page;
   std::string unknown_name;
   int rc = SQLITE_ROW;

@@ -44,11 +44,14 @@ class AuditReader final : public AuditSource {
   explicit AuditReader(sqlite3* db) : db_(db) {}
   base::Status Exec(const char* sql);
   base::Result<VerifyReport> VerifyInSnapshot();
+  base::Result<AuditPage> QueryInSnapshot(const AuditQuery& query);
+  std::optional<std::int64_t> IndexedThrough();
   base::Result<ReconciliationReport> ReconcileInSnapshot(const std::optional<std::string>& sku_id);
   base::Status ReconcileSku(SkuReconciliation& sku);
   base::Status CheckOrders(SkuReconciliation& sku);
 
   sqlite3* db_;
+  bool has_index_ = false;  // the disputes index (audit_index.h) is attached as "idx"
 };
 
 // JSON renderings (pure). An event's metadata is rendered as a JSON string holding the stored

@@ -10,8 +10,12 @@
 
 #include <filesystem>
 #include <future>
+#include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
+#include "audit/audit_index.h"
 #include "audit/audit_reader.h"
 #include "audit/sha256.h"
 #include "common/temp_database_test.h"
@@ -368,6 +372,136 @@ TEST_F(AuditStoreTest, DisputesQueryPagesByCursorAndFilters) {
   page = (*reader)->Query(later);
   ASSERT_TRUE(page.has_value());
   EXPECT_TRUE(page->events.empty());
+}
+
+// The ids of every event of `user` the reader returns, paging `limit` at a time.
+std::vector<std::int64_t> UserEventIds(AuditReader& reader, const std::string& user, int limit,
+                                       std::optional<std::string> sku = std::nullopt) {
+  AuditQuery query;
+  query.user_id = user;
+  query.sku_id = std::move(sku);
+  query.limit = limit;
+  std::vector<std::int64_t> ids;
+  for (int page_index = 0; page_index < 100; ++page_index) {
+    auto page = reader.Query(query);
+    EXPECT_TRUE(page.has_value()) << page.status().ToString();
+    if (!page) break;
+    for (const auto& event : page->events) {
+      EXPECT_EQ(event.user_id, user);
+      ids.push_back(event.event_id);
+    }
+    if (!page->next_after_id) break;
+    query.after_id = *page->next_after_id;
+  }
+  return ids;
+}
+
+TEST_F(AuditStoreTest, DisputesIndexAnswersLikeAScanAndCoversTheTail) {
+  MakeHistory();  // users 0..4 on "tee"
+  CreateSale("cap", 10);
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 5; ++i) Reserve(round == 2 ? "tee" : "cap", "user" + std::to_string(i));
+  }
+  // Without the index file: a scan of the table.
+  std::vector<std::vector<std::int64_t>> scanned;
+  {
+    auto reader = AuditReader::Open(path_);
+    ASSERT_TRUE(reader.has_value());
+    for (int i = 0; i < 5; ++i) scanned.push_back(UserEventIds(**reader, "user" + std::to_string(i), 2));
+  }
+  EXPECT_EQ(scanned[3].size(), 4u);  // attempt on tee, two on cap, one more on tee
+  auto indexer = AuditIndexer::Open(path_, {});
+  ASSERT_TRUE(indexer.has_value()) << indexer.status().ToString();
+  auto caught_up = (*indexer)->CatchUp();
+  ASSERT_TRUE(caught_up.has_value()) << caught_up.status().ToString();
+  EXPECT_EQ(*caught_up, engine_->audit_head().event_id);
+  EXPECT_EQ((*indexer)->indexed_through(), engine_->audit_head().event_id);
+  {
+    RawDb index(AuditIndexPath(path_));
+    EXPECT_EQ(index.QueryText("SELECT COUNT(*) FROM user_events WHERE user_id = 'user3'"), "4");
+  }
+  // The same answers through the index, page by page; then events the index does not cover
+  // yet (the tail) are found too.
+  auto reader = AuditReader::Open(path_);
+  ASSERT_TRUE(reader.has_value());
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(UserEventIds(**reader, "user" + std::to_string(i), 2), scanned[static_cast<std::size_t>(i)]);
+  }
+  const std::int64_t indexed = (*indexer)->indexed_through();
+  Reserve("cap", "user3");
+  std::vector<std::int64_t> expected = scanned[3];
+  expected.push_back(indexed + 1);
+  EXPECT_EQ(UserEventIds(**reader, "user3", 1), expected);
+  EXPECT_EQ(UserEventIds(**reader, "user3", 10, std::string("cap")).size(), 3u);
+  ASSERT_TRUE((*indexer)->CatchUp().has_value());
+  EXPECT_EQ((*indexer)->indexed_through(), indexed + 1);
+  EXPECT_EQ(UserEventIds(**reader, "user3", 3), expected);
+  EXPECT_EQ((*indexer)->rebuilds(), 0u);
+  // The answer really comes from the index: an entry removed from it is missing.
+  {
+    RawDb index(AuditIndexPath(path_));
+    ASSERT_EQ(index.Exec("DELETE FROM user_events WHERE user_id = 'user3' AND event_id = " +
+                         std::to_string(expected.front())),
+              SQLITE_OK);
+  }
+  EXPECT_EQ(UserEventIds(**reader, "user3", 10),
+            std::vector<std::int64_t>(expected.begin() + 1, expected.end()));
+}
+
+TEST_F(AuditStoreTest, DisputesIndexOfAnotherDatabaseIsIgnoredThenRebuilt) {
+  MakeHistory();
+  {
+    auto indexer = AuditIndexer::Open(path_, {});
+    ASSERT_TRUE(indexer.has_value());
+    ASSERT_TRUE((*indexer)->CatchUp().has_value());
+  }
+  // A different database in the same place (a restore, a new sale in an old directory): same
+  // ids, other events, other hashes.
+  engine_.reset();
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
+  OpenEngine();
+  CreateSale("other", 5);
+  Reserve("other", "user1");  // event 2
+  for (int i = 0; i < 5; ++i) Reserve("other", "user" + std::to_string(10 + i));
+  Reserve("other", "user1");  // event 8
+  auto reader = AuditReader::Open(path_);
+  ASSERT_TRUE(reader.has_value());
+  // The stale index (through event 6) says user1 has event 3 only: trusted, it would hide
+  // event 2. The reader sees that event 6 is not the one indexed and scans.
+  EXPECT_EQ(UserEventIds(**reader, "user1", 5), (std::vector<std::int64_t>{2, 8}));
+  auto indexer = AuditIndexer::Open(path_, {});
+  ASSERT_TRUE(indexer.has_value());
+  ASSERT_TRUE((*indexer)->CatchUp().has_value());
+  EXPECT_EQ((*indexer)->rebuilds(), 1u);
+  EXPECT_EQ((*indexer)->indexed_through(), 8);
+  RawDb index(AuditIndexPath(path_));
+  EXPECT_EQ(index.QueryText("SELECT group_concat(event_id) FROM (SELECT event_id FROM user_events"
+                            " WHERE user_id = 'user1' ORDER BY event_id)"),
+            "2,8");
+  EXPECT_EQ(UserEventIds(**reader, "user1", 5), (std::vector<std::int64_t>{2, 8}));
+}
+
+TEST_F(AuditStoreTest, DisputesIndexThreadFollowsTheWriter) {
+  OpenEngine();
+  CreateSale("tee", 1000);
+  auto indexer = AuditIndexer::Open(path_, {std::chrono::milliseconds(5), 7});
+  ASSERT_TRUE(indexer.has_value());
+  (*indexer)->Start();
+  // The writer commits while the thread indexes (chunks of 7 events, every 5 ms).
+  for (int i = 0; i < 200; ++i) Reserve("tee", "user" + std::to_string(i % 40));
+  const std::int64_t head = engine_->audit_head().event_id;
+  for (int i = 0; i < 1000 && (*indexer)->indexed_through() < head; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ((*indexer)->indexed_through(), head);
+  EXPECT_EQ((*indexer)->errors(), 0u);
+  indexer->reset();
+  RawDb index(AuditIndexPath(path_));
+  // Every event has a user but the sale's creation.
+  EXPECT_EQ(index.QueryText("SELECT COUNT(*) FROM user_events"), std::to_string(head - 1));
+  auto reader = AuditReader::Open(path_);
+  ASSERT_TRUE(reader.has_value());
+  EXPECT_EQ(UserEventIds(**reader, "user7", 2).size(), 5u);
 }
 
 TEST_F(AuditStoreTest, ReconciliationIsCleanThenListsABrokenCounter) {

@@ -856,7 +856,7 @@ TEST_F(SqliteStoreTest, OutboxMigrationKeepsRowsAndIds) {
                        "  sku_id || ':' || sku_sequence, type, sku_id, user_id, sku_sequence,"
                        "  occurred_at_ms, payload FROM outbox_old;"
                        " DROP TABLE outbox_old;"
-                       " DELETE FROM schema_version WHERE version = 6;"
+                       " DELETE FROM schema_version WHERE version >= 6;"
                        " COMMIT;"),
               SQLITE_OK)
         << raw.last_error();
@@ -869,7 +869,7 @@ TEST_F(SqliteStoreTest, OutboxMigrationKeepsRowsAndIds) {
   std::get<core::EventAppended>(wrong).event.event_id = "sku-a:50";
   EXPECT_EQ(store->Commit({wrong}).code(), StatusCode::kInternal);
   RawDb raw(path_);
-  EXPECT_EQ(raw.QueryInt("SELECT MAX(version) FROM schema_version"), 6);
+  EXPECT_EQ(raw.QueryInt("SELECT MAX(version) FROM schema_version"), SqliteStore::kSchemaVersion);
   EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM outbox"), 4);
   EXPECT_EQ(raw.QueryInt("SELECT id FROM outbox WHERE event_id = 'sku-a:3'"), 7);
   EXPECT_EQ(raw.QueryInt("SELECT id FROM outbox WHERE event_id = 'sku-a:4'"), 8);
