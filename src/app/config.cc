@@ -2,9 +2,11 @@
 
 #include <CLI/CLI.hpp>
 #include <charconv>
+#include <cstdlib>
 #include <optional>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include "http/limits.h"
 #include "store/postgres/pg_store.h"
@@ -321,26 +323,80 @@ base::Status ValidateSaga(const RawFlags& raw, Config& config) {
   return base::Status::Ok();
 }
 
-void AddToolCommands(CLI::App& app, ToolConfig& tool) {
+// Where one offline tool reads. Each tool has its own: CLI11 applies an option's variable and
+// callback on every subcommand, run or not, so a shared --store variable would be overwritten
+// by the FLASHSALE_STORE of the tools not run. --data-dir has no envname: ValidateTool applies
+// FLASHSALE_DATA_DIR, as it must tell a --data-dir typed on the command line from the variable.
+struct ToolSourceFlags {
+  CLI::Option* data_dir = nullptr;
+  std::string store;
+};
+
+struct ToolFlags {
+  ToolConfig tool;
+  ToolSourceFlags verify;
+  ToolSourceFlags export_events;
+  ToolSourceFlags reconcile;
+};
+
+void AddToolSource(CLI::App& command, ToolConfig& tool, ToolSourceFlags& source) {
+  source.data_dir = command
+                        .add_option("--data-dir", tool.data_dir,
+                                    "directory of the SQLite database (DIR/flashsale.db); also "
+                                    "FLASHSALE_DATA_DIR")
+                        ->capture_default_str();
+  command.add_option("--store", source.store,
+                     "system of record to read: empty or 'sqlite' (DIR/flashsale.db) or the"
+                     " postgres:// URL of a cluster (as serve --store)")
+      ->envname("FLASHSALE_STORE");
+}
+
+void AddToolCommands(CLI::App& app, ToolFlags& flags) {
   CLI::App* audit = app.add_subcommand("audit", "verify or export the audit trail");
   audit->require_subcommand(1);
   CLI::App* verify = audit->add_subcommand(
-      "verify", "walk the audit hash chain; exit 0 when valid, 1 when broken");
-  verify->add_option("--data-dir", tool.data_dir, "directory of the database")
-      ->envname("FLASHSALE_DATA_DIR")
-      ->capture_default_str();
+      "verify", "walk the audit hash chain; exit 0 when valid, 3 when broken");
+  AddToolSource(*verify, flags.tool, flags.verify);
   CLI::App* export_command =
       audit->add_subcommand("export", "write every audit event as JSON lines (chain intact)");
-  export_command->add_option("--data-dir", tool.data_dir, "directory of the database")
-      ->envname("FLASHSALE_DATA_DIR")
-      ->capture_default_str();
-  export_command->add_option("--output", tool.output, "file to write (default: stdout)");
+  AddToolSource(*export_command, flags.tool, flags.export_events);
+  export_command->add_option("--output", flags.tool.output, "file to write (default: stdout)");
   CLI::App* reconcile = app.add_subcommand(
       "reconcile", "compare counters with the rows, check oversell and the audit chain");
-  reconcile->add_option("--data-dir", tool.data_dir, "directory of the database")
-      ->envname("FLASHSALE_DATA_DIR")
-      ->capture_default_str();
-  reconcile->add_option("--sku", tool.sku_id, "one sale only (default: every sale)");
+  AddToolSource(*reconcile, flags.tool, flags.reconcile);
+  reconcile->add_option("--sku", flags.tool.sku_id, "one sale only (default: every sale)");
+}
+
+// --store as serve validates it: "" or "sqlite" -> "", a postgres:// URL -> itself.
+base::Result<std::string> ValidateStoreUrl(const std::string& store) {
+  if (store.empty() || store == "sqlite") return std::string();
+  if (!store::IsPostgresUrl(store)) {
+    return Invalid("--store must be 'sqlite' or a postgres:// URL, got '" +
+                   store::RedactedUrl(store) + "'");
+  }
+  return store;
+}
+
+// The configuration of the tool that runs, read from `source`, its own flags.
+base::Result<ToolConfig> ValidateTool(const ToolConfig& parsed, const ToolSourceFlags& source) {
+  ToolConfig tool = parsed;
+  const bool data_dir_flag = source.data_dir->count() > 0;
+  auto store_url = ValidateStoreUrl(source.store);
+  if (!store_url) return store_url.error();
+  tool.store_url = std::move(*store_url);
+  if (!tool.store_url.empty()) {
+    if (data_dir_flag) {
+      return Invalid("--data-dir and a postgres:// --store (or FLASHSALE_STORE) name two"
+                     " databases; give one (--store sqlite reads --data-dir)");
+    }
+    return tool;
+  }
+  if (!data_dir_flag) {
+    const char* variable = std::getenv("FLASHSALE_DATA_DIR");
+    if (variable != nullptr) tool.data_dir = variable;
+  }
+  if (tool.data_dir.empty()) return Invalid("--data-dir must not be empty");
+  return tool;
 }
 
 base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
@@ -393,13 +449,9 @@ base::Result<Config> Validate(const RawFlags& raw) {
   config.listen_port = listen->port;
   if (raw.data_dir.empty()) return Invalid("--data-dir must not be empty");
   config.data_dir = raw.data_dir;
-  if (!raw.store.empty() && raw.store != "sqlite") {
-    if (!store::IsPostgresUrl(raw.store)) {
-      return Invalid("--store must be 'sqlite' or a postgres:// URL, got '" +
-                     store::RedactedUrl(raw.store) + "'");
-    }
-    config.store_url = raw.store;
-  }
+  auto store_url = ValidateStoreUrl(raw.store);
+  if (!store_url) return store_url.error();
+  config.store_url = std::move(*store_url);
   config.demo = raw.demo ? DemoMode::kOn : DemoMode::kOff;
   config.jwt_secret = raw.jwt_secret;
   config.admin_token = raw.admin_token;
@@ -487,8 +539,8 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
   CLI::App* serve = app.add_subcommand("serve", "run the HTTP server until SIGINT/SIGTERM");
   RawFlags raw;
   AddOptions(*serve, raw);
-  ToolConfig tool;
-  AddToolCommands(app, tool);
+  ToolFlags tool_flags;
+  AddToolCommands(app, tool_flags);
   try {
     app.parse(argc, argv);
     // Counted from the flag or its variable; an explicitly empty value is an error.
@@ -508,12 +560,19 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
     return CommandLine::Action::kAuditExport;
   }();
   if (tool_action) {
-    if (tool.data_dir.empty()) {
-      return Exit(kExitBadConfig, "", "flashsale: invalid configuration: --data-dir must not be empty\n");
+    const ToolSourceFlags& source = *tool_action == CommandLine::Action::kAuditVerify
+                                        ? tool_flags.verify
+                                    : *tool_action == CommandLine::Action::kAuditExport
+                                        ? tool_flags.export_events
+                                        : tool_flags.reconcile;
+    auto tool = ValidateTool(tool_flags.tool, source);
+    if (!tool) {
+      return Exit(kExitBadConfig, "",
+                  "flashsale: invalid configuration: " + tool.error().message() + "\n");
     }
     CommandLine result;
     result.action = *tool_action;
-    result.tool = std::move(tool);
+    result.tool = std::move(*tool);
     return result;
   }
   auto config = Validate(raw);

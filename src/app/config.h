@@ -113,8 +113,14 @@ struct Config {
 };
 
 // The offline tools: `flashsale audit verify|export` and `flashsale reconcile`.
+// --store / FLASHSALE_STORE as `serve` takes them: a postgres:// URL reads the cluster's
+// database, empty or 'sqlite' the file DATA_DIR/flashsale.db. With a postgres:// store the data
+// directory is not read: FLASHSALE_DATA_DIR is then ignored (a cluster node's environment
+// sets both) and --data-dir on the command line is refused (exit 2) as naming a second
+// database.
 struct ToolConfig {
   std::string data_dir = "data";
+  std::string store_url;  // empty: the SQLite file in data_dir
   std::string output;  // audit export: file to write ("" = stdout)
   std::string sku_id;  // reconcile: one sale ("" = all)
 };

@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "audit/audit_reader.h"
+#include "audit/audit_source.h"
+#include "store/postgres/pg_store.h"
 
 namespace fs::app {
 namespace {
@@ -13,18 +15,25 @@ std::string DatabasePath(const ToolConfig& config) {
   return (std::filesystem::path(config.data_dir) / "flashsale.db").string();
 }
 
-base::Result<std::unique_ptr<audit::AuditReader>> OpenReader(const ToolConfig& config) {
-  auto reader = audit::AuditReader::Open(DatabasePath(config));
-  if (!reader) std::cerr << "flashsale: " << reader.error().ToString() << "\n";
-  return reader;
+// The cluster's PostgreSQL database when --store names one, else the SQLite file; the same
+// AuditSource the admin endpoints read. Errors go to stderr (URL without its password).
+base::Result<std::unique_ptr<audit::AuditSource>> OpenSource(const ToolConfig& config) {
+  auto source = config.store_url.empty() ? audit::OpenAuditSource(DatabasePath(config), "")
+                                         : audit::OpenAuditSource("", config.store_url);
+  if (!source) {
+    const std::string where =
+        config.store_url.empty() ? DatabasePath(config) : store::RedactedUrl(config.store_url);
+    std::cerr << "flashsale: cannot read " << where << ": " << source.error().ToString() << "\n";
+  }
+  return source;
 }
 
 }  // namespace
 
 int RunAuditVerify(const ToolConfig& config) {
-  auto reader = OpenReader(config);
-  if (!reader) return kExitRuntimeError;
-  auto report = (*reader)->Verify();
+  auto source = OpenSource(config);
+  if (!source) return kExitRuntimeError;
+  auto report = (*source)->Verify();
   if (!report) {
     std::cerr << "flashsale: audit verify: " << report.error().ToString() << "\n";
     return kExitRuntimeError;
@@ -34,8 +43,8 @@ int RunAuditVerify(const ToolConfig& config) {
 }
 
 int RunAuditExport(const ToolConfig& config) {
-  auto reader = OpenReader(config);
-  if (!reader) return kExitRuntimeError;
+  auto source = OpenSource(config);
+  if (!source) return kExitRuntimeError;
   std::ofstream file;
   if (!config.output.empty()) {
     file.open(config.output, std::ios::out | std::ios::trunc);
@@ -46,7 +55,7 @@ int RunAuditExport(const ToolConfig& config) {
   }
   std::ostream& out = config.output.empty() ? std::cout : file;
   std::int64_t count = 0;
-  const base::Status status = (*reader)->ForEachEvent([&](const core::AuditEvent& event) {
+  const base::Status status = (*source)->ForEachEvent([&](const core::AuditEvent& event) {
     out << audit::RenderAuditEvent(event) << '\n';
     ++count;
     return out ? base::Status::Ok() : base::Internal("write failed");
@@ -64,11 +73,11 @@ int RunAuditExport(const ToolConfig& config) {
 }
 
 int RunReconcile(const ToolConfig& config) {
-  auto reader = OpenReader(config);
-  if (!reader) return kExitRuntimeError;
+  auto source = OpenSource(config);
+  if (!source) return kExitRuntimeError;
   std::optional<std::string> sku;
   if (!config.sku_id.empty()) sku = config.sku_id;
-  auto report = (*reader)->Reconcile(sku);
+  auto report = (*source)->Reconcile(sku);
   if (!report) {
     std::cerr << "flashsale: reconcile: " << report.error().ToString() << "\n";
     return kExitRuntimeError;

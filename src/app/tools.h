@@ -1,10 +1,14 @@
-// The offline tools of the flashsale binary, run against a data directory on a read-only
-// connection (safe while a server runs on it: WAL readers never block the writer):
+// The offline tools of the flashsale binary, run on a read-only connection to the system of
+// record: the SQLite file of a data directory (safe while a server runs on it: WAL readers
+// never block the writer) or, with --store postgres://..., a cluster's PostgreSQL database
+// (one READ ONLY REPEATABLE READ snapshot per run, no lock a node waits on):
 //   flashsale audit verify --data-dir DIR   -> {"valid":true,"events":N,...}, exit 0; or the
 //                                              first broken event, exit kExitCheckFailed
 //   flashsale audit export --data-dir DIR [--output FILE]  -> JSON lines, one event each
 //   flashsale reconcile --data-dir DIR [--sku SKU]         -> a table; exit kExitCheckFailed
 //                                                             when anything does not add up
+// Each also takes --store URL instead of --data-dir. A source that cannot be read: a message on
+// stderr, exit kExitRuntimeError.
 // Thread-safety: call from main only.
 #pragma once
 

@@ -36,7 +36,8 @@ class AuditReader final : public AuditSource {
   base::Result<VerifyReport> Verify() override;
   base::Result<AuditPage> Query(const AuditQuery& query) override;
   // Calls `on_event` for every event in id order (for export); stops at the first error.
-  base::Status ForEachEvent(const std::function<base::Status(const core::AuditEvent&)>& on_event);
+  base::Status ForEachEvent(
+      const std::function<base::Status(const core::AuditEvent&)>& on_event) override;
   // One sale (kNotFound when unknown) or every sale, plus the chain's status.
   base::Result<ReconciliationReport> Reconcile(const std::optional<std::string>& sku_id) override;
 

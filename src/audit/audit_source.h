@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -77,6 +78,12 @@ class AuditSource {
   // Walks the whole chain in id order, recomputing each hash.
   virtual base::Result<VerifyReport> Verify() = 0;
   virtual base::Result<AuditPage> Query(const AuditQuery& query) = 0;
+  // Calls `on_event` for every event in id order, all from one snapshot (for export), with
+  // bounded memory whatever the chain's length. Stops at the first error, of the read or of
+  // `on_event`, and returns it. An event whose type or outcome name this binary does not know
+  // is passed with the decoder's default in its place (Verify reports such an event broken).
+  virtual base::Status ForEachEvent(
+      const std::function<base::Status(const core::AuditEvent&)>& on_event) = 0;
   // One sale (kNotFound when unknown) or every sale, plus the chain's status.
   virtual base::Result<ReconciliationReport> Reconcile(
       const std::optional<std::string>& sku_id) = 0;

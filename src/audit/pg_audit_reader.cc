@@ -3,6 +3,8 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <functional>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -17,6 +19,8 @@ namespace pg = store::pg;
 
 // Events read per round trip of the chain walk: bounded memory for any chain length.
 constexpr int kWalkPage = 5'000;
+// How long an export's snapshot may wait for its consumer between two pages (ms).
+constexpr int kExportIdleInTransactionMs = 10 * 60 * 1000;
 
 constexpr const char* kEventColumns =
     "SELECT event_id, event_type, user_id, sku_id, outcome, failure_reason, occurred_at_ms,"
@@ -61,6 +65,32 @@ base::Result<core::AuditEvent> DecodeEvent(const pg_result* rows, int row,
   return event;
 }
 
+enum class WalkStep : std::uint8_t { kContinue, kStop };
+
+// Calls `on_event` for every event in id order, kWalkPage per round trip, inside the caller's
+// transaction (one snapshot when it is REPEATABLE READ), until it answers kStop.
+base::Status WalkEvents(
+    pg_conn* connection,
+    const std::function<WalkStep(const core::AuditEvent&, const std::string&)>& on_event) {
+  const std::string sql = std::string(kEventColumns) +
+                          " WHERE event_id > $1 ORDER BY event_id LIMIT " +
+                          std::to_string(kWalkPage);
+  std::string unknown_name;
+  std::int64_t after_id = std::numeric_limits<std::int64_t>::min();
+  while (true) {
+    auto rows = Run(connection, sql, {std::to_string(after_id)}, "walk the chain");
+    if (!rows) return rows.error();
+    const int count = pg::Rows(rows->get());
+    for (int row = 0; row < count; ++row) {
+      auto event = DecodeEvent(rows->get(), row, unknown_name);
+      if (!event) return event.error();
+      after_id = event->event_id;
+      if (on_event(*event, unknown_name) == WalkStep::kStop) return base::Status::Ok();
+    }
+    if (count < kWalkPage) return base::Status::Ok();
+  }
+}
+
 base::Result<std::int64_t> Single(pg_conn* connection, const std::string& sql,
                                   const std::vector<pg::Parameter>& parameters,
                                   const char* context) {
@@ -99,24 +129,34 @@ base::Result<VerifyReport> PgAuditReader::Verify() {
 }
 
 base::Result<VerifyReport> PgAuditReader::VerifyInSnapshot() {
-  const std::string sql =
-      std::string(kEventColumns) + " WHERE event_id > $1 ORDER BY event_id LIMIT " +
-      std::to_string(kWalkPage);
   ChainWalk walk;
-  std::string unknown_name;
-  std::int64_t after_id = std::numeric_limits<std::int64_t>::min();
-  while (true) {
-    auto rows = Run(connection_, sql, {std::to_string(after_id)}, "walk the chain");
-    if (!rows) return rows.error();
-    const int count = pg::Rows(rows->get());
-    for (int row = 0; row < count; ++row) {
-      auto event = DecodeEvent(rows->get(), row, unknown_name);
-      if (!event) return event.error();
-      after_id = event->event_id;
-      if (!walk.Next(*event, unknown_name)) return walk.Report();
-    }
-    if (count < kWalkPage) return walk.Report();
+  FS_RETURN_IF_ERROR(
+      WalkEvents(connection_, [&](const core::AuditEvent& event, const std::string& unknown_name) {
+        return walk.Next(event, unknown_name) ? WalkStep::kContinue : WalkStep::kStop;
+      }));
+  return walk.Report();
+}
+
+base::Status PgAuditReader::ForEachEvent(
+    const std::function<base::Status(const core::AuditEvent&)>& on_event) {
+  FS_RETURN_IF_ERROR(Begin());
+  // The export's consumer may be slow (a pipe, a remote disk): between two pages the
+  // transaction is idle for as long as writing one page takes. Bounded, not unlimited, so a
+  // stalled export cannot pin its snapshot (and hold back vacuum) forever.
+  base::Status status = pg::Exec(connection_,
+                                 "SET LOCAL idle_in_transaction_session_timeout = " +
+                                     std::to_string(kExportIdleInTransactionMs),
+                                 "export snapshot timeout");
+  if (status.ok()) {
+    base::Status failure = base::Status::Ok();
+    status = WalkEvents(connection_, [&](const core::AuditEvent& event, const std::string&) {
+      failure = on_event(event);
+      return failure.ok() ? WalkStep::kContinue : WalkStep::kStop;
+    });
+    if (status.ok()) status = std::move(failure);
   }
+  End();
+  return status;
 }
 
 base::Result<AuditPage> PgAuditReader::Query(const AuditQuery& query) {

@@ -6,6 +6,7 @@
 // Thread-safety: one thread at a time per instance; open one per request.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,10 @@ class PgAuditReader final : public AuditSource {
 
   base::Result<VerifyReport> Verify() override;
   base::Result<AuditPage> Query(const AuditQuery& query) override;
+  // Pages of kWalkPage events inside one snapshot: memory stays bounded for any chain, and
+  // the export is one consistent cut even while nodes keep appending.
+  base::Status ForEachEvent(
+      const std::function<base::Status(const core::AuditEvent&)>& on_event) override;
   base::Result<ReconciliationReport> Reconcile(const std::optional<std::string>& sku_id) override;
 
  private:
