@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "audit/sqlite_util.h"
+
 namespace fs::audit {
 namespace {
 
@@ -30,43 +32,11 @@ constexpr const char* kSchema =
     ") STRICT;"
     "INSERT OR IGNORE INTO indexed (id, through_id, through_hash) VALUES (1, 0, NULL);";
 
-base::Status Error(sqlite3* db, std::string_view what) {
-  std::string message(what);
-  message += ": ";
-  message += sqlite3_errmsg(db);
-  const int rc = sqlite3_errcode(db) & 0xff;
-  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return base::Unavailable(std::move(message));
-  return base::Internal(std::move(message));
-}
+using sqlite_util::Blob;
+using sqlite_util::Statement;
+using sqlite_util::Text;
 
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) {
-    if (sqlite3_prepare_v2(db, sql, -1, &statement_, nullptr) != SQLITE_OK) statement_ = nullptr;
-  }
-  ~Statement() { sqlite3_finalize(statement_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  sqlite3_stmt* get() const { return statement_; }
-  bool ok() const { return statement_ != nullptr; }
-
- private:
-  sqlite3_stmt* statement_ = nullptr;
-};
-
-std::string Blob(sqlite3_stmt* row, int column) {
-  const void* bytes = sqlite3_column_blob(row, column);
-  const int size = sqlite3_column_bytes(row, column);
-  if (bytes == nullptr || size <= 0) return {};
-  return {static_cast<const char*>(bytes), static_cast<std::size_t>(size)};
-}
-
-std::string Text(sqlite3_stmt* row, int column) {
-  const unsigned char* text = sqlite3_column_text(row, column);
-  const int size = sqlite3_column_bytes(row, column);
-  if (text == nullptr || size <= 0) return {};
-  return {reinterpret_cast<const char*>(text), static_cast<std::size_t>(size)};
-}
+base::Status Error(sqlite3* db, std::string_view what) { return sqlite_util::SqlError(db, what); }
 
 base::Result<sqlite3*> OpenConnection(const std::string& path, int flags) {
   sqlite3* db = nullptr;

@@ -11,6 +11,7 @@
 
 #include "audit/audit_index.h"
 #include "audit/sha256.h"
+#include "audit/sqlite_util.h"
 #include "base/time_format.h"
 
 namespace fs::audit {
@@ -24,45 +25,10 @@ constexpr int kBusyTimeoutMs = 5'000;
 constexpr const char* kPaidOrderUnitsSql =
     "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE sku_id = ?1 AND status = 2";  // PAID
 
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &statement_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(statement_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  bool ok() const { return rc_ == SQLITE_OK && statement_ != nullptr; }
-  sqlite3_stmt* get() const { return statement_; }
-  void BindText(int index, const std::string& value) {
-    sqlite3_bind_text(statement_, index, value.data(), static_cast<int>(value.size()),
-                      SQLITE_TRANSIENT);
-  }
-  void BindInt64(int index, std::int64_t value) { sqlite3_bind_int64(statement_, index, value); }
-
- private:
-  sqlite3_stmt* statement_ = nullptr;
-  int rc_ = SQLITE_ERROR;
-};
-
-base::Status SqlError(sqlite3* db, const std::string& what) {
-  const int rc = sqlite3_errcode(db);
-  std::string message = what + ": " + sqlite3_errmsg(db);
-  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) return base::Unavailable(std::move(message));
-  return base::Internal(std::move(message));
-}
-
-std::optional<std::string> OptionalText(sqlite3_stmt* row, int column) {
-  if (sqlite3_column_type(row, column) == SQLITE_NULL) return std::nullopt;
-  const unsigned char* text = sqlite3_column_text(row, column);
-  const int size = sqlite3_column_bytes(row, column);
-  if (text == nullptr || size <= 0) return std::string();
-  return std::string(reinterpret_cast<const char*>(text), static_cast<std::size_t>(size));
-}
-
-std::string Text(sqlite3_stmt* row, int column) {
-  return OptionalText(row, column).value_or(std::string());
-}
+using sqlite_util::OptionalText;
+using sqlite_util::SqlError;
+using sqlite_util::Statement;
+using sqlite_util::Text;
 
 constexpr const char* kEventColumns =
     "SELECT event_id, event_type, user_id, sku_id, outcome, failure_reason, occurred_at_ms,"
@@ -83,10 +49,7 @@ std::string StoredName(sqlite3_stmt* row, int column,
 // A stored hash as hex: a BLOB (schema 5 on) as the hex of its bytes, text as it is.
 std::string StoredHash(sqlite3_stmt* row, int column) {
   if (sqlite3_column_type(row, column) != SQLITE_BLOB) return Text(row, column);
-  const void* bytes = sqlite3_column_blob(row, column);
-  const int size = sqlite3_column_bytes(row, column);
-  if (bytes == nullptr || size <= 0) return std::string();
-  return core::HexOfBytes({static_cast<const char*>(bytes), static_cast<std::size_t>(size)});
+  return core::HexOfBytes(sqlite_util::Blob(row, column));
 }
 
 // Decodes a row of kEventColumns. A type or outcome this binary does not know cannot be
