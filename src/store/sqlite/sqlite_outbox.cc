@@ -81,12 +81,20 @@ base::Result<std::int64_t> SqliteOutbox::LoadCursor(const std::string& sink) {
 
 base::Result<std::vector<StoredEvent>> SqliteOutbox::ReadAfter(std::int64_t after_id,
                                                                std::size_t count_max) {
-  auto statement = Prepare(db_.get(),
-                           "SELECT id, event_id, type, sku_id, user_id, sku_sequence,"
-                           " occurred_at_ms, payload FROM outbox WHERE id > ?1"
-                           " ORDER BY id LIMIT ?2");
-  if (!statement) return statement.error();
-  sqlite3_stmt* s = statement->get();
+  if (read_after_ == nullptr) {
+    auto statement = Prepare(db_.get(),
+                             "SELECT id, event_id, type, sku_id, user_id, sku_sequence,"
+                             " occurred_at_ms, payload FROM outbox WHERE id > ?1"
+                             " ORDER BY id LIMIT ?2");
+    if (!statement) return statement.error();
+    read_after_ = std::move(*statement);
+  }
+  sqlite3_stmt* s = read_after_.get();
+  // Reset on every way out: a statement left mid-read would keep its snapshot (and pin the WAL).
+  struct ResetOnExit {
+    sqlite3_stmt* statement;
+    ~ResetOnExit() { sqlite3_reset(statement); }
+  } reset_on_exit{s};
   sqlite3_bind_int64(s, 1, after_id);
   sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(std::min<std::size_t>(count_max, INT_MAX)));
   std::vector<StoredEvent> events;

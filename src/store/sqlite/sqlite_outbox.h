@@ -33,6 +33,9 @@ class SqliteOutbox final : public OutboxSource {
  private:
   explicit SqliteOutbox(sqlite_internal::DatabaseHandle db) : db_(std::move(db)) {}
   sqlite_internal::DatabaseHandle db_;
+  // ReadAfter's statement, prepared once (the relay reads after every commit); declared after
+  // db_ so it is finalized before the close.
+  sqlite_internal::StatementHandle read_after_;
 };
 
 }  // namespace fs::store
