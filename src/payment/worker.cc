@@ -55,6 +55,7 @@ std::vector<core::Order> PaymentWorker::FetchDue(std::size_t count_max) {
 void PaymentWorker::Dispatch() {
   for (;;) {
     std::size_t free_slots = 0;
+    std::uint64_t round = 0;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       dispatch_wake_.wait_for(lock, options_.poll_interval,
@@ -64,6 +65,7 @@ void PaymentWorker::Dispatch() {
       free_slots = options_.concurrency * 2 > in_flight_.size()
                        ? options_.concurrency * 2 - in_flight_.size()
                        : 0;
+      if (free_slots > 0) round = ++fetch_round_;
     }
     if (free_slots == 0) continue;
     // Ask for more than the free slots: some of the due orders may be in flight already.
@@ -75,7 +77,7 @@ void PaymentWorker::Dispatch() {
       // decided in one batch, the read first): charging it again would repeat that attempt.
       auto reported = reported_.find(order.order_id);
       if (reported != reported_.end()) {
-        if (order.attempts < reported->second) continue;
+        if (order.attempts < reported->second.attempts) continue;
         reported_.erase(reported);
       }
       if (!in_flight_.insert(order.order_id).second) continue;
@@ -83,6 +85,9 @@ void PaymentWorker::Dispatch() {
       --free_slots;
       work_ready_.notify_one();
     }
+    // Reports recorded before this read started are in what it read: no later read can show
+    // those orders as they were before.
+    std::erase_if(reported_, [round](const auto& entry) { return entry.second.round < round; });
   }
 }
 
@@ -131,10 +136,9 @@ void PaymentWorker::Charge() {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         in_flight_.erase(order_id);
-        if (reply.status.ok() &&
-            reply.result.outcome == core::PaymentReportOutcome::kRetryScheduled) {
-          reported_[order_id] = attempt;
-        }
+        // Whatever the outcome (paid, failed, retry scheduled): a read from before this report
+        // must not hand the order out again.
+        if (reply.status.ok()) reported_[order_id] = Reported{attempt, fetch_round_};
       }
       dispatch_wake_.notify_one();
     });

@@ -66,9 +66,17 @@ class PaymentWorker {
   bool stopping_ = false;            // guarded by mutex_
   std::deque<core::Order> queue_;    // guarded by mutex_
   std::set<std::string> in_flight_;  // guarded by mutex_: queued, charging or reporting
-  // Orders whose last report scheduled a retry: id -> attempts recorded (guarded by mutex_).
-  // A due-order read older than that report is skipped; the entry goes once a read caught up.
-  std::map<std::string, std::int32_t> reported_;
+  // Orders reported to the writer lately: id -> attempts recorded and the dispatcher's read
+  // round at that time (guarded by mutex_). A due-order read that started before the report
+  // committed may still show the order as it was (PENDING, fewer attempts): charging it again
+  // would repeat the call. Such a view is skipped; an entry goes once a read that started after
+  // the report was processed (that read saw the report).
+  struct Reported {
+    std::int32_t attempts = 0;
+    std::uint64_t round = 0;
+  };
+  std::map<std::string, Reported> reported_;
+  std::uint64_t fetch_round_ = 0;  // guarded by mutex_: due-order reads started so far
   std::thread dispatcher_;
   std::vector<std::thread> chargers_;
 };

@@ -1,0 +1,110 @@
+// Goal: the payment worker calls the gateway once per order when nothing fails, even while its
+// dispatcher re-reads the due orders every millisecond: a read decided before an order's
+// report committed still shows the order PENDING, and must not hand it out again (a second
+// call with the same key would be answered from the gateway's idempotency record, so nobody
+// is charged twice, but it is a call too many and a stale attempt number). The engine runs on
+// a real SQLite file; the gateway is the test's real HTTP server (support/fake_gateway.h).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/temp_database_test.h"
+#include "engine/engine.h"
+#include "payment/gateway.h"
+#include "payment/worker.h"
+#include "store/sqlite/sqlite_store.h"
+#include "support/fake_gateway.h"
+
+namespace fs::itest {
+namespace {
+
+class PaymentWorkerTest : public test_common::TempDatabaseTest {
+ protected:
+  void TearDown() override {
+    engine_.reset();
+    TempDatabaseTest::TearDown();
+  }
+
+  template <typename Reply, typename Call>
+  Reply Await(Call&& call) {
+    std::promise<Reply> promise;
+    call([&](Reply reply) { promise.set_value(std::move(reply)); });
+    return promise.get_future().get();
+  }
+
+  base::SystemClock clock_;
+  std::unique_ptr<engine::Engine> engine_;
+};
+
+TEST_F(PaymentWorkerTest, EachOrderIsChargedWithOneCallWhileTheDispatcherPollsHard) {
+  auto store = store::SqliteStore::Open(path_, {});
+  ASSERT_TRUE(store.has_value()) << store.status().ToString();
+  auto engine = engine::Engine::Open({}, std::move(store).value(), clock_);
+  ASSERT_TRUE(engine.has_value()) << engine.status().ToString();
+  engine_ = std::move(engine).value();
+
+  constexpr int kOrders = 300;
+  core::Sale sale;
+  sale.sku_id = "pw";
+  sale.name = "Payment worker";
+  sale.price_cents = 500;
+  sale.currency = "EUR";
+  sale.total_stock = kOrders;
+  ASSERT_TRUE((Await<engine::CreateSaleReply>(
+                   [&](auto done) { engine_->CreateSale(sale, std::move(done)); }))
+                  .status.ok());
+  std::vector<std::pair<std::string, std::string>> orders;  // order id, user
+  for (int i = 0; i < kOrders; ++i) {
+    const std::string user = "buyer-" + std::to_string(i);
+    const auto reserved = Await<engine::ReserveReply>(
+        [&](auto done) { engine_->Reserve({"pw", user, 1, ""}, std::move(done)); });
+    ASSERT_TRUE(reserved.status.ok() && reserved.result.reservation.has_value());
+    const auto checked_out = Await<engine::CheckoutReply>([&](auto done) {
+      engine_->Checkout({reserved.result.reservation->reservation_id, user, "pm_card_visa", ""},
+                        std::move(done));
+    });
+    ASSERT_TRUE(checked_out.status.ok() && checked_out.result.order.has_value());
+    orders.emplace_back(checked_out.result.order->order_id, user);
+  }
+
+  itest::FakeGateway gateway({});
+  auto http = payment::NewHttpGateway({gateway.url()});
+  ASSERT_TRUE(http.has_value()) << http.status().ToString();
+  payment::WorkerOptions options;
+  options.concurrency = 8;
+  options.poll_interval = std::chrono::milliseconds(1);  // reads race the reports
+  payment::PaymentWorker worker(options, *engine_, **http);
+  worker.Start();
+  // All orders are due at once; wait until every one is PAID.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  std::size_t paid = 0;
+  while (paid < orders.size() && std::chrono::steady_clock::now() < deadline) {
+    paid = 0;
+    for (const auto& [order_id, user] : orders) {
+      const auto reply = Await<engine::OrderReply>(
+          [&](auto done) { engine_->GetOrder(order_id, user, std::move(done)); });
+      if (reply.order && reply.order->status == core::OrderStatus::kPaid) ++paid;
+    }
+    if (paid < orders.size()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  // A little longer: a stale read would send its extra call now.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  worker.Stop();
+  ASSERT_EQ(paid, orders.size());
+  const auto requests = gateway.RequestsByKey();
+  const auto charges = gateway.ChargesByKey();
+  int extra_calls = 0;
+  for (const auto& [order_id, user] : orders) {
+    EXPECT_EQ(charges.count(order_id) == 1 ? charges.at(order_id) : 0, 1) << order_id;
+    const int calls = requests.count(order_id) == 1 ? requests.at(order_id) : 0;
+    if (calls != 1) ++extra_calls;
+  }
+  EXPECT_EQ(extra_calls, 0) << "orders called more than once";
+}
+
+}  // namespace
+}  // namespace fs::itest
