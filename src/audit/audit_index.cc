@@ -192,11 +192,7 @@ base::Result<std::int64_t> AuditIndexer::IndexChunk() {
       if (sqlite3_column_type(events.get(), 1) != SQLITE_NULL) {
         entries.push_back({Text(events.get(), 1), last_id});
       }
-      if (sqlite3_column_type(events.get(), 2) == SQLITE_BLOB) {
-        last_hash = Blob(events.get(), 2);
-      } else {
-        last_hash = Text(events.get(), 2);  // a file not yet migrated: the hex text
-      }
+      last_hash = Blob(events.get(), 2);  // the bytes, whether BLOB or (not migrated) hex text
     }
     if (rc != SQLITE_DONE) return Error(database_, "read the events to index");
     return base::Status::Ok();

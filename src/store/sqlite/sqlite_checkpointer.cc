@@ -49,20 +49,12 @@ void SqliteCheckpointer::Run() {
     if (stopping_) return;
     requested_.store(false, std::memory_order_release);
     lock.unlock();
-    int wal_frames = 0;
-    int checkpointed_frames = 0;
     // PASSIVE: copies what it can without waiting for the writer or any reader. A busy or
     // failed attempt is harmless: the writer asks again after its next commit, and its own
     // fallback bounds the WAL.
-    const int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE,
-                                             &wal_frames, &checkpointed_frames);
-    if (rc == SQLITE_OK) {
-      checkpoints_.fetch_add(1, std::memory_order_relaxed);
-      if (checkpointed_frames > 0) {
-        frames_checkpointed_.fetch_add(static_cast<std::uint64_t>(checkpointed_frames),
-                                       std::memory_order_relaxed);
-      }
-    }
+    const int rc =
+        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc == SQLITE_OK) checkpoints_.fetch_add(1, std::memory_order_relaxed);
     lock.lock();
   }
 }

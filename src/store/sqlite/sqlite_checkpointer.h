@@ -48,12 +48,8 @@ class SqliteCheckpointer {
   // the writer calls it after every commit while the WAL is long.
   void Request();
 
-  // Checkpoints run by this thread, and WAL frames they found already in the database file
-  // or copied (SQLite's pnCkpt), for tests and logs.
+  // Checkpoints run by this thread (for tests).
   std::uint64_t checkpoints() const { return checkpoints_.load(std::memory_order_relaxed); }
-  std::uint64_t frames_checkpointed() const {
-    return frames_checkpointed_.load(std::memory_order_relaxed);
-  }
 
  private:
   explicit SqliteCheckpointer(sqlite3* db);
@@ -65,7 +61,6 @@ class SqliteCheckpointer {
   bool stopping_ = false;                 // guarded by mutex_
   std::atomic<bool> requested_{false};
   std::atomic<std::uint64_t> checkpoints_{0};
-  std::atomic<std::uint64_t> frames_checkpointed_{0};
   std::thread thread_;  // last: starts after every member above is initialized
 };
 
