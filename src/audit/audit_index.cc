@@ -39,16 +39,7 @@ using sqlite_util::Text;
 base::Status Error(sqlite3* db, std::string_view what) { return sqlite_util::SqlError(db, what); }
 
 base::Result<sqlite3*> OpenConnection(const std::string& path, int flags) {
-  sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message =
-        "open " + path + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    sqlite3_close_v2(db);
-    return base::FailedPrecondition(std::move(message));
-  }
-  sqlite3_busy_timeout(db, kBusyTimeoutMs);
-  return db;
+  return sqlite_util::OpenConnection(path, flags, kBusyTimeoutMs);
 }
 
 // Runs `body` between BEGIN and COMMIT (ROLLBACK on failure).

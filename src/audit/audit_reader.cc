@@ -98,16 +98,9 @@ bool ReconciliationReport::consistent() const {
 
 base::Result<std::unique_ptr<AuditReader>> AuditReader::Open(const std::string& path) {
   if (!std::filesystem::exists(path)) return base::NotFound("no database at " + path);
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message =
-        "open " + path + ": " + (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc));
-    sqlite3_close_v2(raw);
-    return base::FailedPrecondition(std::move(message));
-  }
-  sqlite3_busy_timeout(raw, kBusyTimeoutMs);
+  auto opened = sqlite_util::OpenConnection(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs);
+  if (!opened) return opened.error();
+  sqlite3* raw = *opened;
   std::unique_ptr<AuditReader> reader(new AuditReader(raw));
   Statement table(raw,
                   "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'");

@@ -57,6 +57,22 @@ inline std::string Text(sqlite3_stmt* row, int column) {
   return OptionalText(row, column).value_or(std::string());
 }
 
+// Opens `path` with `flags` (| NOMUTEX: one thread at a time uses a connection) and the busy
+// timeout set; kFailedPrecondition with SQLite's reason when it cannot.
+inline base::Result<sqlite3*> OpenConnection(const std::string& path, int flags,
+                                             int busy_timeout_ms) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message =
+        "open " + path + ": " + (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    sqlite3_close_v2(db);
+    return base::FailedPrecondition(std::move(message));
+  }
+  sqlite3_busy_timeout(db, busy_timeout_ms);
+  return db;
+}
+
 // A BLOB column's bytes (a TEXT column's too: SQLite hands them over alike).
 inline std::string Blob(sqlite3_stmt* row, int column) {
   const void* bytes = sqlite3_column_blob(row, column);
