@@ -89,10 +89,26 @@ void Relay::Run() {
     }
     backoff = std::chrono::milliseconds(0);
     if (*step > 0) continue;  // more may be waiting
-    SaveCursor();             // idle: nothing else needs the write lock from us
-    if (stopping) return;     // drained
+    if (stopping) {           // drained
+      SaveCursor();
+      return;
+    }
+    // Idle, but under load only until the writer's next commit: the cursor is still saved at
+    // most once per interval. Every commit of ours makes the writer's connection drop its
+    // whole page cache (SQLite sees the database changed), so saving on each catch-up cost the
+    // writer about one page read per page it touched next.
+    auto wait = options_.poll_interval;
+    if (cursor_ != saved_cursor_) {
+      const auto save_in = std::chrono::duration_cast<std::chrono::milliseconds>(
+          last_save_ + options_.cursor_save_interval - std::chrono::steady_clock::now());
+      if (save_in <= std::chrono::milliseconds(0)) {
+        SaveCursor();
+      } else {
+        wait = std::min(wait, save_in);
+      }
+    }
     std::unique_lock<std::mutex> lock(mutex_);
-    wake_.wait_for(lock, options_.poll_interval, [this] { return notified_ || stopping_; });
+    wake_.wait_for(lock, wait, [this] { return notified_ || stopping_; });
   }
 }
 

@@ -32,9 +32,10 @@ struct RelayOptions {
   // Backoff after a failed read or publish doubles from the first value up to the last.
   std::chrono::milliseconds backoff_initial{50};
   std::chrono::milliseconds backoff_max{5000};
-  // The cursor is saved at most this often while events keep coming (and whenever the relay
-  // goes idle or stops): saving takes the database's write lock, which the writer would then
-  // wait for. A crash republishes at most this much (delivery is at least once anyway).
+  // The cursor is saved at most this often (and when the relay stops): saving takes the
+  // database's write lock, which the writer would then wait for, and makes the writer's
+  // connection drop its page cache. A crash republishes at most this much (delivery is at
+  // least once anyway).
   std::chrono::milliseconds cursor_save_interval{1000};
 };
 

@@ -1,0 +1,115 @@
+// The outbox relay's cursor policy: while events keep coming, the cursor is saved at most once
+// per cursor_save_interval (each save is a commit that costs the writer its page cache), and
+// once the events stop, the last cursor is still saved without waiting for Stop().
+#include "events/relay.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace fs::events {
+namespace {
+
+using namespace std::chrono_literals;
+
+// The writer's side of the outbox, in memory: events 1..produced_ are committed.
+struct Outbox {
+  std::mutex mutex;
+  std::int64_t produced = 0;
+  std::int64_t saved_cursor = 0;
+  int save_count = 0;
+};
+
+class MemorySource : public store::OutboxSource {
+ public:
+  explicit MemorySource(Outbox& outbox) : outbox_(outbox) {}
+  base::Result<std::int64_t> LoadCursor(const std::string&) override {
+    std::lock_guard lock(outbox_.mutex);
+    return outbox_.saved_cursor;
+  }
+  base::Result<std::vector<store::StoredEvent>> ReadAfter(std::int64_t after_id,
+                                                          std::size_t count_max) override {
+    std::lock_guard lock(outbox_.mutex);
+    std::vector<store::StoredEvent> events;
+    for (std::int64_t id = after_id + 1;
+         id <= outbox_.produced && events.size() < count_max; ++id) {
+      store::StoredEvent event;
+      event.id = id;
+      event.event.sku_id = "sku";
+      event.event.sequence = id;
+      events.push_back(std::move(event));
+    }
+    return events;
+  }
+  base::Status SaveCursor(const std::string&, std::int64_t last_id) override {
+    std::lock_guard lock(outbox_.mutex);
+    outbox_.saved_cursor = last_id;
+    ++outbox_.save_count;
+    return base::Status::Ok();
+  }
+
+ private:
+  Outbox& outbox_;
+};
+
+class CountingSink : public EventSink {
+ public:
+  std::string_view name() const override { return "count"; }
+  base::Status Publish(const std::vector<store::StoredEvent>&) override {
+    return base::Status::Ok();
+  }
+};
+
+TEST(RelayTest, SavesTheCursorOncePerIntervalUnderLoadAndAgainWhenEventsStop) {
+  Outbox outbox;
+  RelayOptions options;
+  options.cursor_save_interval = 250ms;
+  options.poll_interval = 1000ms;
+  Relay relay(options, std::make_unique<MemorySource>(outbox), std::make_unique<CountingSink>());
+  relay.Start();
+
+  // A busy writer: one commit every millisecond for a second, each one notifying the relay,
+  // which catches up (goes idle) after every commit.
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < 1s) {
+    {
+      std::lock_guard lock(outbox.mutex);
+      ++outbox.produced;
+    }
+    relay.Notify();
+    std::this_thread::sleep_for(1ms);
+  }
+  std::int64_t produced = 0;
+  int saves_under_load = 0;
+  {
+    std::lock_guard lock(outbox.mutex);
+    produced = outbox.produced;
+    saves_under_load = outbox.save_count;
+  }
+  ASSERT_GT(produced, 100);
+  EXPECT_GE(saves_under_load, 1);
+  // One save per 250 ms interval, plus the first: saving on every catch-up made hundreds.
+  EXPECT_LE(saves_under_load, 6) << "of " << produced << " commits";
+
+  // The events stop: the last cursor is saved within an interval, before any Stop().
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::int64_t saved = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    {
+      std::lock_guard lock(outbox.mutex);
+      saved = outbox.saved_cursor;
+    }
+    if (saved == produced) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(saved, produced);
+  EXPECT_EQ(relay.published_count(), static_cast<std::uint64_t>(produced));
+  relay.Stop();
+}
+
+}  // namespace
+}  // namespace fs::events
