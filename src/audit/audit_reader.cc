@@ -10,7 +10,6 @@
 #include <utility>
 
 #include "audit/audit_index.h"
-#include "audit/sha256.h"
 #include "audit/sqlite_util.h"
 #include "base/time_format.h"
 

@@ -5,7 +5,7 @@
 
 #include "audit/audit_reader.h"
 #include "audit/pg_audit_reader.h"
-#include "audit/sha256.h"
+#include "crypto/sha256.h"
 
 namespace fs::audit {
 
@@ -34,7 +34,7 @@ std::string DecodeEventNames(const std::string& type, const std::string& outcome
   return unknown_name;
 }
 
-ChainWalk::ChainWalk() : verifier_(&Sha256Hex) {}
+ChainWalk::ChainWalk() : verifier_(&crypto::Sha256Hex) {}
 
 bool ChainWalk::Next(const core::AuditEvent& event, const std::string& unknown_name) {
   if (unknown_.has_value()) return false;

@@ -1,7 +1,6 @@
 #include "auth/jwt.h"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <rapidjson/document.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -11,6 +10,7 @@
 
 #include "base/check.h"
 #include "core/rules.h"
+#include "json/small_document.h"
 
 namespace fs::auth {
 namespace {
@@ -27,13 +27,13 @@ int DecodeChar(char c) {
   return -1;
 }
 
-std::optional<rapidjson::Document> ParseObject(std::string_view part) {
+// A token part: base64url of a JSON object. Parsed into `into`; false when malformed.
+using PartDocument = json::SmallDocument<1024, 256>;
+bool ParseObject(std::string_view part, PartDocument& into) {
   auto json = Base64UrlDecode(part);
-  if (!json) return std::nullopt;
-  rapidjson::Document doc;
-  doc.Parse(json->data(), json->size());
-  if (doc.HasParseError() || !doc.IsObject()) return std::nullopt;
-  return doc;
+  if (!json) return false;
+  const auto& document = into.Parse(*json);
+  return !document.HasParseError() && document.IsObject();
 }
 
 bool ValidSubject(const std::string& subject) {
@@ -93,82 +93,8 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   return out;
 }
 
-namespace {
-
-constexpr std::size_t kSha256BlockBytes = 64;
-constexpr std::size_t kSha256DigestBytes = 32;
-
-// OpenSSL 3 looks the implementation up by name on every EVP_sha256() use; fetch it once.
-const EVP_MD* Sha256() {
-  static EVP_MD* const md = [] {
-    EVP_MD* fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-    FS_CHECK(fetched != nullptr);
-    return fetched;
-  }();
-  return md;
-}
-
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
-
-MdCtx NewMdCtx() {
-  MdCtx ctx(EVP_MD_CTX_new());
-  FS_CHECK(ctx != nullptr);
-  return ctx;
-}
-
-void Update(EVP_MD_CTX* ctx, const void* data, std::size_t size) {
-  FS_CHECK(EVP_DigestUpdate(ctx, data, size) == 1);
-}
-
-}  // namespace
-
-// The SHA-256 states after absorbing (key XOR ipad) and (key XOR opad).
-struct HmacSha256Key::States {
-  MdCtx inner = NewMdCtx();
-  MdCtx outer = NewMdCtx();
-};
-
-HmacSha256Key::HmacSha256Key(std::string_view key) : states_(std::make_unique<States>()) {
-  std::array<unsigned char, kSha256BlockBytes> block{};
-  if (key.size() > kSha256BlockBytes) {
-    // Longer keys are hashed first (RFC 2104 section 2).
-    unsigned int length = 0;
-    FS_CHECK(EVP_Digest(key.data(), key.size(), block.data(), &length, Sha256(), nullptr) == 1);
-  } else {
-    std::copy(key.begin(), key.end(), block.begin());
-  }
-  std::array<unsigned char, kSha256BlockBytes> pad{};
-  for (std::size_t i = 0; i < pad.size(); ++i) pad[i] = block[i] ^ 0x36;
-  FS_CHECK(EVP_DigestInit_ex(states_->inner.get(), Sha256(), nullptr) == 1);
-  Update(states_->inner.get(), pad.data(), pad.size());
-  for (std::size_t i = 0; i < pad.size(); ++i) pad[i] = block[i] ^ 0x5c;
-  FS_CHECK(EVP_DigestInit_ex(states_->outer.get(), Sha256(), nullptr) == 1);
-  Update(states_->outer.get(), pad.data(), pad.size());
-  OPENSSL_cleanse(block.data(), block.size());
-  OPENSSL_cleanse(pad.data(), pad.size());
-}
-
-HmacSha256Key::~HmacSha256Key() = default;
-
-std::array<unsigned char, 32> HmacSha256Key::Sign(std::string_view data) const {
-  thread_local MdCtx scratch = NewMdCtx();
-  std::array<unsigned char, kSha256DigestBytes> inner_digest{};
-  std::array<unsigned char, 32> mac{};
-  unsigned int length = 0;
-  FS_CHECK(EVP_MD_CTX_copy_ex(scratch.get(), states_->inner.get()) == 1);
-  Update(scratch.get(), data.data(), data.size());
-  FS_CHECK(EVP_DigestFinal_ex(scratch.get(), inner_digest.data(), &length) == 1);
-  FS_CHECK(EVP_MD_CTX_copy_ex(scratch.get(), states_->outer.get()) == 1);
-  Update(scratch.get(), inner_digest.data(), inner_digest.size());
-  FS_CHECK(EVP_DigestFinal_ex(scratch.get(), mac.data(), &length) == 1);
-  return mac;
-}
-
 std::string HmacSha256(std::string_view key, std::string_view data) {
-  const auto mac = HmacSha256Key(key).Sign(data);
+  const auto mac = crypto::HmacSha256Key(key).Sign(data);
   return std::string(reinterpret_cast<const char*>(mac.data()), mac.size());
 }
 
@@ -185,10 +111,11 @@ VerifyResult JwtVerifier::Verify(std::string_view token, base::Time now) const {
   const auto dot2 = token.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
     return result;
-  const auto header = ParseObject(token.substr(0, dot1));
-  if (!header) return result;
-  auto alg = header->FindMember("alg");
-  if (alg == header->MemberEnd() || !alg->value.IsString() ||
+  PartDocument header_json;
+  if (!ParseObject(token.substr(0, dot1), header_json)) return result;
+  const auto& header = header_json.document();
+  auto alg = header.FindMember("alg");
+  if (alg == header.MemberEnd() || !alg->value.IsString() ||
       std::string_view(alg->value.GetString(), alg->value.GetStringLength()) != "HS256") {
     result.error = JwtError::kUnsupportedAlgorithm;
     return result;
@@ -201,8 +128,9 @@ VerifyResult JwtVerifier::Verify(std::string_view token, base::Time now) const {
     result.error = JwtError::kBadSignature;
     return result;
   }
-  const auto payload = ParseObject(token.substr(dot1 + 1, dot2 - dot1 - 1));
-  if (!payload) return result;
+  PartDocument payload_json;
+  if (!ParseObject(token.substr(dot1 + 1, dot2 - dot1 - 1), payload_json)) return result;
+  const auto* payload = &payload_json.document();
   auto exp = payload->FindMember("exp");
   if (exp == payload->MemberEnd() || !exp->value.IsNumber()) {
     result.error = JwtError::kMissingExpiry;

@@ -6,12 +6,12 @@
 
 #include <array>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "base/clock.h"
+#include "crypto/sha256.h"
 
 namespace fs::auth {
 
@@ -41,26 +41,6 @@ inline constexpr std::size_t kTokenBytesMax = 4096;
 
 VerifyResult VerifyHs256(std::string_view token, std::string_view secret, base::Time now);
 
-// HMAC-SHA256 under one fixed key, with the key's inner and outer pad blocks hashed once at
-// construction (RFC 2104): a signature then costs the message's blocks plus one, instead of
-// re-deriving the key schedule and looking up the digest implementation on every call. The
-// JWT check of every request runs through this.
-// Thread-safety: Sign() is const and safe from any thread (each call copies the precomputed
-// states into a per-thread scratch context).
-class HmacSha256Key {
- public:
-  explicit HmacSha256Key(std::string_view key);
-  ~HmacSha256Key();
-  HmacSha256Key(const HmacSha256Key&) = delete;
-  HmacSha256Key& operator=(const HmacSha256Key&) = delete;
-
-  std::array<unsigned char, 32> Sign(std::string_view data) const;
-
- private:
-  struct States;
-  std::unique_ptr<States> states_;
-};
-
 // VerifyHs256 with the secret's HMAC state prepared once (the server's per-request check).
 // Thread-safety: Verify() is const and safe from any thread.
 class JwtVerifier {
@@ -69,7 +49,7 @@ class JwtVerifier {
   VerifyResult Verify(std::string_view token, base::Time now) const;
 
  private:
-  HmacSha256Key key_;
+  crypto::HmacSha256Key key_;
 };
 
 // Mints HS256 tokens under one secret with the HMAC state prepared once (the load generator
@@ -81,7 +61,7 @@ class JwtSigner {
   std::string Sign(const Claims& claims) const;
 
  private:
-  HmacSha256Key key_;
+  crypto::HmacSha256Key key_;
 };
 
 // Makes a token for `claims` (demo users, tests).

@@ -3,7 +3,7 @@
 // inserted or reordered event is detectable. This file holds the event type, its canonical
 // byte encoding (the input of the hash; docs/storage.md is its contract), and the pure chain
 // walk used by verification. The hash function is injected (core links no crypto library):
-// the engine and the audit tools pass audit::Sha256Hex.
+// the engine and the audit tools pass crypto::Sha256Hex.
 // Thread-safety: plain values and pure functions.
 #pragma once
 

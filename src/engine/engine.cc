@@ -4,7 +4,7 @@
 #include <set>
 #include <utility>
 
-#include "audit/sha256.h"
+#include "crypto/sha256.h"
 #include "base/check.h"
 
 namespace fs::engine {
@@ -87,7 +87,7 @@ Status Engine::Recover() {
   }
   for (const auto& reservation : loaded->reservations) inventory_.LoadReservation(reservation);
   for (const auto& record : loaded->idempotency) inventory_.LoadIdempotency(record);
-  if (options_.audit_enabled) inventory_.EnableAudit(&audit::Sha256Hex, loaded->audit_head);
+  if (options_.audit_enabled) inventory_.EnableAudit(&crypto::Sha256Hex, loaded->audit_head);
   for (const auto& order : loaded->orders) inventory_.LoadOrder(order);
   for (const auto& [sku_id, sequence] : loaded->event_sequences)
     inventory_.LoadEventSequence(sku_id, sequence);

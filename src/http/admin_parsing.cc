@@ -4,7 +4,6 @@
 
 #include <charconv>
 
-#include "audit/sha256.h"
 #include "base/time_format.h"
 
 namespace fs::http {

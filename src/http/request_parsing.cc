@@ -7,6 +7,7 @@
 
 #include "base/time_format.h"
 #include "core/rules.h"
+#include "json/small_document.h"
 
 namespace fs::http {
 namespace {
@@ -18,21 +19,24 @@ constexpr unsigned kParseFlags = rapidjson::kParseDefaultFlags | rapidjson::kPar
 
 base::Status Invalid(std::string message) { return base::InvalidArgument(std::move(message)); }
 
+// Request bodies are small: they parse in stack memory (json/small_document.h).
+using BodyDocument = json::SmallDocument<4096, 512>;
+
 // An empty body stands for {} so `curl -X POST .../reserve` reserves one unit.
-base::Result<rapidjson::Document> ParseObject(std::string_view body) {
-  rapidjson::Document document;
+base::Status ParseObject(std::string_view body, BodyDocument& into) {
+  auto& document = into.document();
   if (body.empty()) {
     document.SetObject();
-    return document;
+    return base::Status::Ok();
   }
-  document.Parse<kParseFlags>(body.data(), body.size());
+  into.Parse<kParseFlags>(body);
   if (document.HasParseError()) {
     return Invalid(std::string("request body is not valid JSON: ") +
                    rapidjson::GetParseError_En(document.GetParseError()) + " (at byte " +
                    std::to_string(document.GetErrorOffset()) + ")");
   }
   if (!document.IsObject()) return Invalid("request body must be a JSON object");
-  return document;
+  return base::Status::Ok();
 }
 
 // The member `name`, or nullptr when absent or null (null means "not given").
@@ -131,8 +135,9 @@ base::Status ReadSaleNumbers(const rapidjson::Value& object, core::Sale& sale) {
 }  // namespace
 
 base::Result<ReserveBody> ParseReserveBody(std::string_view body) {
-  auto document = ParseObject(body);
-  if (!document) return document.error();
+  BodyDocument json;
+  FS_RETURN_IF_ERROR(ParseObject(body, json));
+  const rapidjson::Value* document = &json.document();
   ReserveBody parsed;
   auto sku_id = OptionalString(*document, "sku_id");
   if (!sku_id) return sku_id.error();
@@ -205,8 +210,9 @@ std::optional<std::string_view> BearerToken(std::optional<std::string_view> auth
 }
 
 base::Result<core::Sale> ParseSaleBody(std::string_view body) {
-  auto document = ParseObject(body);
-  if (!document) return document.error();
+  BodyDocument json;
+  FS_RETURN_IF_ERROR(ParseObject(body, json));
+  const rapidjson::Value* document = &json.document();
   core::Sale sale;
   auto sku_id = RequiredString(*document, "sku_id");
   if (!sku_id) return sku_id.error();
@@ -247,8 +253,9 @@ bool IsPlausibleReservationId(std::string_view id) {
 namespace fs::http {
 
 base::Result<CheckoutBody> ParseCheckoutBody(std::string_view body) {
-  auto document = ParseObject(body);
-  if (!document) return document.error();
+  BodyDocument json;
+  FS_RETURN_IF_ERROR(ParseObject(body, json));
+  const rapidjson::Value* document = &json.document();
   CheckoutBody parsed;
   auto reservation_id = RequiredString(*document, "reservation_id");
   if (!reservation_id) return reservation_id.error();
@@ -270,8 +277,9 @@ base::Result<CheckoutBody> ParseCheckoutBody(std::string_view body) {
 }
 
 base::Result<core::ResolveChoice> ParseResolveBody(std::string_view body) {
-  auto document = ParseObject(body);
-  if (!document) return document.error();
+  BodyDocument json;
+  FS_RETURN_IF_ERROR(ParseObject(body, json));
+  const rapidjson::Value* document = &json.document();
   auto outcome = RequiredString(*document, "outcome");
   if (!outcome) return outcome.error();
   if (*outcome == "paid") return core::ResolveChoice::kPaid;

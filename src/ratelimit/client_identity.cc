@@ -1,12 +1,11 @@
 #include "ratelimit/client_identity.h"
 
 #include <arpa/inet.h>
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cstring>
 
-#include "base/check.h"
+#include "crypto/sha256.h"
 
 namespace fs::ratelimit {
 namespace {
@@ -149,19 +148,7 @@ std::string DeviceFingerprint(const FingerprintInputs& inputs, const IpAddress& 
   feed(inputs.accept_language);
   feed(client_ip.ToString());
   feed(inputs.device_id);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_size = 0;
-  const int ok =
-      EVP_Digest(message.data(), message.size(), digest, &digest_size, EVP_sha256(), nullptr);
-  FS_CHECK(ok == 1);  // SHA-256 in memory cannot fail short of a broken libcrypto
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * digest_size);
-  for (unsigned int i = 0; i < digest_size; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
+  return crypto::Sha256Hex(message);
 }
 
 }  // namespace fs::ratelimit

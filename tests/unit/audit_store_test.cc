@@ -17,7 +17,7 @@
 
 #include "audit/audit_index.h"
 #include "audit/audit_reader.h"
-#include "audit/sha256.h"
+#include "crypto/sha256.h"
 #include "common/temp_database_test.h"
 #include "engine/engine.h"
 #include "store/fault/fault_store.h"

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "audit/sha256.h"
+#include "crypto/sha256.h"
 #include "core/inventory.h"
 #include "core/rules.h"
 
@@ -79,9 +79,9 @@ TEST(AuditEncodingTest, LengthPrefixesMakeFieldBoundariesUnambiguous) {
 }
 
 TEST(AuditHashTest, Sha256MatchesTheStandardVector) {
-  EXPECT_EQ(audit::Sha256Hex("abc"),
+  EXPECT_EQ(crypto::Sha256Hex("abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(audit::Sha256Hex("").size(), kHashHexBytes);
+  EXPECT_EQ(crypto::Sha256Hex("").size(), kHashHexBytes);
 }
 
 TEST(AuditJsonTest, QuotesAndEscapes) {
@@ -95,7 +95,7 @@ TEST(AuditJsonTest, QuotesAndEscapes) {
 }
 
 TEST(AuditHashBytesTest, HexRoundTripAndRefusals) {
-  const std::string hex = audit::Sha256Hex("abc");
+  const std::string hex = crypto::Sha256Hex("abc");
   std::string bytes = "prefix";
   ASSERT_TRUE(AppendHashBytes(hex, bytes));
   ASSERT_EQ(bytes.size(), 6 + kHashBytes);
@@ -115,7 +115,7 @@ std::vector<AuditEvent> MakeChain(int count) {
   for (int i = 0; i < count; ++i) {
     AuditEvent event = SampleEvent();
     event.user_id = "user" + std::to_string(i);
-    head = ChainAfter(head, event, &audit::Sha256Hex);
+    head = ChainAfter(head, event, &crypto::Sha256Hex);
     chain.push_back(event);
   }
   return chain;
@@ -128,7 +128,7 @@ struct Walk {
 };
 
 Walk Verify(const std::vector<AuditEvent>& events) {
-  AuditChainVerifier verifier(&audit::Sha256Hex);
+  AuditChainVerifier verifier(&crypto::Sha256Hex);
   for (const auto& event : events) verifier.Next(event);
   return {verifier.valid(), verifier.events(), verifier.broken_event_id()};
 }
@@ -168,7 +168,7 @@ TEST(AuditChainTest, DetectsEveryKindOfTampering) {
     AuditEvent forged = SampleEvent();
     forged.user_id = "mallory";
     ChainAfter(AuditHead{inserted.back().event_id, inserted.back().event_hash}, forged,
-               &audit::Sha256Hex);
+               &crypto::Sha256Hex);
     inserted.push_back(forged);
     for (std::size_t i = 2; i < chain.size(); ++i) {
       AuditEvent shifted = chain[i];
@@ -215,7 +215,7 @@ std::vector<AuditEvent> AuditEvents(const Mutations& mutations) {
 class AuditedInventoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    inventory_.EnableAudit(&audit::Sha256Hex, AuditHead{});
+    inventory_.EnableAudit(&crypto::Sha256Hex, AuditHead{});
     inventory_.BeginBatch();
     ASSERT_EQ(inventory_.CreateSale(MakeSale("a", 2), now_).outcome, CreateSaleOutcome::kCreated);
     Keep();
@@ -235,7 +235,7 @@ class AuditedInventoryTest : public ::testing::Test {
   }
 
   Inventory inventory_;
-  AuditChainVerifier verifier_{&audit::Sha256Hex};
+  AuditChainVerifier verifier_{&crypto::Sha256Hex};
   base::Time now_ = TimeFromMillis(1'000'000);
   int ids_ = 0;
 };

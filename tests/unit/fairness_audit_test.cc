@@ -16,7 +16,7 @@
 #include <mutex>
 #include <thread>
 
-#include "audit/sha256.h"
+#include "crypto/sha256.h"
 #include "common/temp_database_test.h"
 #include "engine/engine.h"
 #include "store/fault/fault_store.h"
@@ -257,7 +257,7 @@ class FairnessAuditEngineTest : public test_common::TempDatabaseTest {
   }
   // Checks the recorded events form one valid chain from event 1.
   void ExpectValidChain() {
-    core::AuditChainVerifier verifier(&audit::Sha256Hex);
+    core::AuditChainVerifier verifier(&crypto::Sha256Hex);
     for (const auto& event : recording_->events())
       EXPECT_TRUE(verifier.Next(event)) << verifier.reason();
   }

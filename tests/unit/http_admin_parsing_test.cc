@@ -3,7 +3,7 @@
 // the device fingerprint's input format.
 #include <gtest/gtest.h>
 
-#include "audit/sha256.h"
+#include "crypto/sha256.h"
 #include "http/admin_parsing.h"
 
 namespace fs::http {

@@ -37,7 +37,7 @@ TEST(HmacSha256Test, Rfc4231Vectors) {
                            "Test Using Larger Than Block-Size Key - Hash Key First")),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
   // A 64-byte key (exactly one block) is used as is.
-  const HmacSha256Key key(std::string(64, 'k'));
+  const crypto::HmacSha256Key key(std::string(64, 'k'));
   const auto mac = key.Sign("abc");
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(mac.data()), mac.size()),
             HmacSha256(std::string(64, 'k'), "abc"));
