@@ -7,6 +7,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <charconv>
 #include <optional>
 
 #include "http/json_render.h"
@@ -127,7 +128,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnRequest();
   void Respond(Response response);
   void RespondAndClose(unsigned status, std::string_view code, std::string_view message);
-  void Write(AfterWrite after);
+  void Write(unsigned version, Response& response, AfterWrite after);
   void OnWrite(const beast::error_code& error, AfterWrite after);
   void Linger();
   void DoDrain();
@@ -135,7 +136,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  bhttp::response<bhttp::string_body> response_;
+  std::string head_;  // the response head being written (reused: keeps its capacity)
+  std::string body_;  // the response body being written
   Server::Shared& shared_;
   ConnectionPermit permit_;
   unsigned request_version_ = 11;
@@ -237,37 +239,52 @@ void Connection::Respond(Response response) {
   }
   awaiting_response_ = false;
   if (shared_.shutting_down.load(std::memory_order_acquire)) after_response_ = AfterWrite::kClose;
-  response_ = {};
-  response_.version(request_version_);
-  response_.result(response.status);
-  response_.set(bhttp::field::content_type, response.content_type);
-  for (auto& [name, value] : response.headers) response_.set(name, value);
-  response_.body() = std::move(response.body);
-  response_.keep_alive(after_response_ == AfterWrite::kKeepAlive);
-  response_.prepare_payload();
-  Write(after_response_);
+  Write(request_version_, response, after_response_);
 }
 
 // Protocol-level errors (before routing): answered here, counted as the unmatched route.
 void Connection::RespondAndClose(unsigned status, std::string_view code, std::string_view message) {
   shared_.metrics.requests.Increment(shared_.api.unmatched_route_index(), status);
   shared_.RequestStarted();
-  response_ = {};
-  response_.version(11);
-  response_.result(status);
-  response_.set(bhttp::field::content_type, kJsonContentType);
-  response_.body() = RenderError(code, message);
-  response_.keep_alive(false);
-  response_.prepare_payload();
-  Write(AfterWrite::kClose);
+  Response response(status, RenderError(code, message));
+  Write(11, response, AfterWrite::kClose);
 }
 
-void Connection::Write(AfterWrite after) {
+// The response head is built here, into a buffer the connection keeps, and goes out with the
+// body in one gathered write: Beast's serializer and header container cost more per response
+// than the few fields we send (docs/benchmarks.md, "CPU per request").
+void Connection::Write(unsigned version, Response& response, AfterWrite after) {
+  head_.clear();
+  head_ += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  const auto status = static_cast<bhttp::status>(response.status);
+  char digits[8];
+  const auto written = std::to_chars(digits, digits + sizeof digits, response.status);
+  head_.append(digits, written.ptr);
+  head_ += ' ';
+  head_ += bhttp::obsolete_reason(status);
+  head_ += "\r\nContent-Type: ";
+  head_ += response.content_type;
+  for (const auto& [name, value] : response.headers) {
+    head_ += "\r\n";
+    head_ += name;
+    head_ += ": ";
+    head_ += value;
+  }
+  head_ += "\r\nContent-Length: ";
+  const auto length = std::to_chars(digits, digits + sizeof digits, response.body.size());
+  FS_CHECK(length.ec == std::errc());
+  head_.append(digits, length.ptr);
+  // HTTP/1.1 keeps the connection unless told; HTTP/1.0 closes it unless told.
+  if (after == AfterWrite::kClose && version != 10) head_ += "\r\nConnection: close";
+  if (after == AfterWrite::kKeepAlive && version == 10) head_ += "\r\nConnection: keep-alive";
+  head_ += "\r\n\r\n";
+  body_ = std::move(response.body);
   stream_.expires_after(shared_.idle_timeout);  // a client that does not read is dropped
-  bhttp::async_write(stream_, response_,
-                     [self = shared_from_this(), after](beast::error_code error, std::size_t) {
-                       self->OnWrite(error, after);
-                     });
+  const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
+  asio::async_write(stream_, buffers,
+                    [self = shared_from_this(), after](beast::error_code error, std::size_t) {
+                      self->OnWrite(error, after);
+                    });
 }
 
 void Connection::OnWrite(const beast::error_code& error, AfterWrite after) {
