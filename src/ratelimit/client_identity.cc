@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 #include "crypto/sha256.h"
@@ -46,16 +47,22 @@ std::optional<IpAddress> IpAddress::Parse(std::string_view text) {
 }
 
 std::string IpAddress::ToString() const {
-  char buffer[INET6_ADDRSTRLEN] = {};
   if (is_v4) {
-    in_addr v4{};
-    std::memcpy(&v4.s_addr, bytes.data() + 12, 4);
-    inet_ntop(AF_INET, &v4, buffer, sizeof(buffer));
-  } else {
-    in6_addr v6{};
-    std::memcpy(v6.s6_addr, bytes.data(), 16);
-    inet_ntop(AF_INET6, &v6, buffer, sizeof(buffer));
+    // Dotted quad by hand: glibc's inet_ntop formats IPv4 with sprintf, and every request
+    // prints its client address (audit record, device fingerprint).
+    std::string text;
+    text.reserve(15);
+    for (std::size_t i = 12; i < 16; ++i) {
+      if (i > 12) text += '.';
+      char digits[3];
+      text.append(digits, std::to_chars(digits, digits + sizeof(digits), bytes[i]).ptr);
+    }
+    return text;
   }
+  char buffer[INET6_ADDRSTRLEN] = {};
+  in6_addr v6{};
+  std::memcpy(v6.s6_addr, bytes.data(), 16);
+  inet_ntop(AF_INET6, &v6, buffer, sizeof(buffer));
   return buffer;
 }
 

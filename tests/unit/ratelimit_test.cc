@@ -279,8 +279,10 @@ TEST(ClientIdentityTest, ParsesAddresses) {
   for (const Case& c :
        {Case{"1.2.3.4", true, "1.2.3.4"}, Case{"::1", true, "::1"},
         Case{"2001:DB8:0:0::5", true, "2001:db8::5"}, Case{"::ffff:10.0.0.1", true, "10.0.0.1"},
-        Case{"", false, ""}, Case{" 1.2.3.4", false, ""}, Case{"1.2.3.4:80", false, ""},
-        Case{"[::1]", false, ""}, Case{"256.1.1.1", false, ""}, Case{"unknown", false, ""},
+        Case{"0.0.0.0", true, "0.0.0.0"}, Case{"255.255.255.255", true, "255.255.255.255"},
+        Case{"192.168.100.20", true, "192.168.100.20"}, Case{"", false, ""},
+        Case{" 1.2.3.4", false, ""}, Case{"1.2.3.4:80", false, ""}, Case{"[::1]", false, ""},
+        Case{"256.1.1.1", false, ""}, Case{"unknown", false, ""},
         Case{"fe80::1%eth0", false, ""}}) {
     const auto address = IpAddress::Parse(c.text);
     EXPECT_EQ(address.has_value(), c.ok) << c.text;
