@@ -27,7 +27,7 @@ struct RawFlags {
   bool demo = false;
   std::string jwt_secret;
   std::string admin_token;
-  std::string threads;  // empty and not given: hardware concurrency
+  std::string threads;  // empty and not given: DefaultIoThreads()
   bool threads_given = false;
   std::string sqlite_synchronous = "full";
   std::string batch_size_max = "4096";
@@ -212,7 +212,7 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--admin-token", raw.admin_token, "FLASHSALE_ADMIN_TOKEN",
          "bearer token of the admin API (required unless --demo)");
   option("--threads", raw.threads, "FLASHSALE_THREADS",
-         "I/O threads (default: hardware concurrency)");
+         "I/O threads (default: one per core but one, which is the writer's)");
   option("--sqlite-synchronous", raw.sqlite_synchronous, "FLASHSALE_SQLITE_SYNCHRONOUS",
          "full|normal|off (full: every acknowledged reservation survives power loss)");
   option("--batch-size-max", raw.batch_size_max, "FLASHSALE_BATCH_SIZE_MAX",
@@ -439,10 +439,20 @@ base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
   return base::Status::Ok();
 }
 
+}  // namespace
+
+std::size_t DefaultIoThreads(unsigned cores) {
+  // The writer is one busy thread of its own: give it a core. On 2 cores one I/O thread
+  // served more than two, for reads and reserves alike (docs/benchmarks.md, "Run 5").
+  if (cores <= 2) return 1;
+  return std::min<std::size_t>(cores - 1, http::kThreadsMax);
+}
+
+namespace {
+
 base::Result<Config> Validate(const RawFlags& raw) {
   Config config;
-  const unsigned cores = std::thread::hardware_concurrency();
-  config.threads = cores == 0 ? 1 : std::min<std::size_t>(cores, http::kThreadsMax);
+  config.threads = DefaultIoThreads(std::thread::hardware_concurrency());
   auto listen = ParseListenAddress(raw.listen);
   if (!listen) return listen.error();
   config.listen_host = listen->host;

@@ -147,6 +147,10 @@ base::Result<ListenAddress> ParseListenAddress(const std::string& text);
 // "http://HOST:PORT" with IPv6 hosts bracketed.
 std::string HttpUrl(const std::string& host, std::uint16_t port);
 
+// The default of --threads on a machine with `cores` cores (0 = unknown): all cores but the
+// writer's, at least 1, at most http::kThreadsMax.
+std::size_t DefaultIoThreads(unsigned cores);
+
 std::string_view LogLevelName(LogLevel level);
 
 }  // namespace fs::app

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace fs::app {
@@ -70,12 +71,22 @@ TEST_F(ConfigTest, DefaultsWithRequiredSecrets) {
   EXPECT_EQ(config.demo, DemoMode::kOff);
   EXPECT_EQ(config.jwt_secret, "s");
   EXPECT_EQ(config.admin_token, "t");
-  EXPECT_GE(config.threads, 1u);
+  EXPECT_EQ(config.threads, DefaultIoThreads(std::thread::hardware_concurrency()));
   EXPECT_EQ(config.sqlite_synchronous, store::SqliteOptions::Synchronous::kFull);
   EXPECT_EQ(config.batch_size_max, 4096u);
   EXPECT_EQ(config.inbox_capacity, 100'000u);
   EXPECT_EQ(config.log_level, LogLevel::kInfo);
   EXPECT_EQ(config.idle_timeout, std::chrono::seconds(30));
+}
+
+// One core is the writer's: I/O threads take the rest, at least one.
+TEST(DefaultIoThreadsTest, LeavesTheWriterACore) {
+  EXPECT_EQ(DefaultIoThreads(0), 1u);  // unknown
+  EXPECT_EQ(DefaultIoThreads(1), 1u);
+  EXPECT_EQ(DefaultIoThreads(2), 1u);
+  EXPECT_EQ(DefaultIoThreads(3), 2u);
+  EXPECT_EQ(DefaultIoThreads(16), 15u);
+  EXPECT_EQ(DefaultIoThreads(100'000), 256u);  // http::kThreadsMax
 }
 
 TEST_F(ConfigTest, EveryFlag) {

@@ -2,6 +2,8 @@
 
 #include <rapidjson/document.h>
 
+#include "json/small_document.h"
+
 namespace fs::loadgen {
 
 namespace asio = boost::asio;
@@ -126,9 +128,10 @@ Response BlockingSend(const std::string& host, const std::string& port, const Re
   return Response{static_cast<int>(response.result_int()), std::move(response.body())};
 }
 
+// Parsed in stack memory (json/small_document.h): most answers of a sale are SOLD_OUT errors.
 std::string ErrorCode(std::string_view body) {
-  rapidjson::Document document;
-  document.Parse(body.data(), body.size());
+  json::SmallDocument<> parsed;
+  const auto& document = parsed.Parse(body);
   if (document.HasParseError() || !document.IsObject()) return "";
   const auto error = document.FindMember("error");
   if (error == document.MemberEnd() || !error->value.IsObject()) return "";
@@ -138,8 +141,8 @@ std::string ErrorCode(std::string_view body) {
 }
 
 std::string StringField(std::string_view body, const char* name) {
-  rapidjson::Document document;
-  document.Parse(body.data(), body.size());
+  json::SmallDocument<> parsed;
+  const auto& document = parsed.Parse(body);
   if (document.HasParseError() || !document.IsObject()) return "";
   const auto it = document.FindMember(name);
   if (it == document.MemberEnd() || !it->value.IsString()) return "";
