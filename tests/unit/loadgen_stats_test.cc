@@ -112,3 +112,29 @@ TEST(LoadgenStatsTest, JsonReportHasPercentilesStatusesAndInvariants) {
 
 }  // namespace
 }  // namespace fs::loadgen
+
+namespace fs::loadgen {
+namespace {
+
+TEST(LoadgenStatsTest, TimelineKeepsEachSecondApartAndMerges) {
+  EndpointStats a;
+  a.RecordAnswer(0, 5);
+  a.RecordAnswer(2, 700);
+  a.RecordAnswer(2, 900);
+  EndpointStats b;
+  b.RecordAnswer(1, 10);
+  b.RecordAnswer(kTimelineSecondsMax + 50, 1);  // folded into the last second
+  a.Merge(b);
+  ASSERT_EQ(a.by_second.size(), kTimelineSecondsMax);
+  EXPECT_EQ(a.by_second[0].count(), 1u);
+  EXPECT_EQ(a.by_second[1].count(), 1u);
+  EXPECT_EQ(a.by_second[2].count(), 2u);
+  EXPECT_EQ(a.by_second[2].Percentile(50), 700);
+  EXPECT_EQ(a.by_second[2].Max(), 900);
+  EXPECT_EQ(a.by_second[3].count(), 0u);
+  EXPECT_EQ(a.by_second[kTimelineSecondsMax - 1].count(), 1u);
+  EXPECT_EQ(a.latency.count(), 5u);  // the whole run still holds every answer
+}
+
+}  // namespace
+}  // namespace fs::loadgen

@@ -143,6 +143,25 @@ std::string RenderJson(RunSummary& summary) {
     w.EndObject();
     w.Key("transport_errors");
     w.Uint64(endpoint.transport_errors);
+    // One entry per second of the run: requests due in it, answered, and their latencies.
+    w.Key("by_second");
+    w.StartArray();
+    for (std::size_t second = 0; second < endpoint.by_second.size(); ++second) {
+      LatencyStats& l = endpoint.by_second[second];
+      w.StartObject();
+      w.Key("second");
+      w.Uint64(second);
+      w.Key("requests");
+      w.Uint64(l.count());
+      w.Key("p50_ms");
+      w.Double(l.Percentile(50));
+      w.Key("p95_ms");
+      w.Double(l.Percentile(95));
+      w.Key("max_ms");
+      w.Double(l.Max());
+      w.EndObject();
+    }
+    w.EndArray();
     w.EndObject();
   }
   w.EndObject();

@@ -74,7 +74,8 @@ std::string Record(Shared& shared, RunStats& stats, const char* endpoint,
     ++e.transport_errors;
     return "";
   }
-  e.latency.Record(MillisSince(since));
+  const auto due = std::chrono::duration_cast<std::chrono::seconds>(since - shared.start).count();
+  e.RecordAnswer(static_cast<std::size_t>(std::max<std::int64_t>(0, due)), MillisSince(since));
   ++e.status_count[response.status];
   if (response.status < 400) return "";
   std::string code = ErrorCode(response.body);

@@ -32,8 +32,17 @@ void LatencyStats::Sort() {
   sorted_ = true;
 }
 
+void EndpointStats::RecordAnswer(std::size_t second, double millis) {
+  latency.Record(millis);
+  second = std::min(second, kTimelineSecondsMax - 1);
+  if (by_second.size() <= second) by_second.resize(second + 1);
+  by_second[second].Record(millis);
+}
+
 void EndpointStats::Merge(const EndpointStats& other) {
   latency.Merge(other.latency);
+  if (by_second.size() < other.by_second.size()) by_second.resize(other.by_second.size());
+  for (std::size_t i = 0; i < other.by_second.size(); ++i) by_second[i].Merge(other.by_second[i]);
   for (const auto& [code, n] : other.status_count) status_count[code] += n;
   for (const auto& [code, n] : other.error_code_count) error_code_count[code] += n;
   transport_errors += other.transport_errors;

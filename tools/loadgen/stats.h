@@ -31,12 +31,21 @@ class LatencyStats {
   bool sorted_ = true;
 };
 
+// Runs are bounded in time; a longer one folds its tail into the last second of the timeline.
+inline constexpr std::size_t kTimelineSecondsMax = 3600;
+
 // One endpoint (reserve, checkout, order, release, availability, ...).
 struct EndpointStats {
-  LatencyStats latency;                                   // answered requests, any status
+  LatencyStats latency;  // answered requests, any status
+  // The same latencies by the second of the run in which each request was due (its intended
+  // send time): shows when a backlog formed and when it drained.
+  std::vector<LatencyStats> by_second;
   std::map<int, std::uint64_t> status_count;              // HTTP status -> answers
   std::map<std::string, std::uint64_t> error_code_count;  // "SOLD_OUT" -> answers
   std::uint64_t transport_errors = 0;  // connect/read/write failures and timeouts
+  // Records an answered request due in second `second` of the run (capped at
+  // kTimelineSecondsMax - 1) that took `millis`.
+  void RecordAnswer(std::size_t second, double millis);
   void Merge(const EndpointStats& other);
 };
 
