@@ -1,10 +1,10 @@
 // SHA-256 and HMAC-SHA256 of crypto/sha256.h against the standard vectors (FIPS 180-2,
 // RFC 4231), including inputs that span blocks and states continued from a copy.
-#include "crypto/sha256.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
+
+#include "crypto/sha256.h"
 
 namespace fs::crypto {
 namespace {

@@ -35,8 +35,8 @@ class MemorySource : public store::OutboxSource {
                                                           std::size_t count_max) override {
     std::lock_guard lock(outbox_.mutex);
     std::vector<store::StoredEvent> events;
-    for (std::int64_t id = after_id + 1;
-         id <= outbox_.produced && events.size() < count_max; ++id) {
+    for (std::int64_t id = after_id + 1; id <= outbox_.produced && events.size() < count_max;
+         ++id) {
       store::StoredEvent event;
       event.id = id;
       event.event.sku_id = "sku";
