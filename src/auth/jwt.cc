@@ -27,7 +27,7 @@ constexpr std::array<std::int8_t, 256> kDecodeTable = [] {
 }();
 
 // A token part: base64url of a JSON object. Parsed into `into`; false when malformed.
-using PartDocument = json::SmallDocument<1024, 256>;
+using PartDocument = json::SmallDocument<>;
 bool ParseObject(std::string_view part, PartDocument& into) {
   auto json = Base64UrlDecode(part);
   if (!json) return false;

@@ -20,7 +20,7 @@ constexpr unsigned kParseFlags = rapidjson::kParseDefaultFlags | rapidjson::kPar
 base::Status Invalid(std::string message) { return base::InvalidArgument(std::move(message)); }
 
 // Request bodies are small: they parse in stack memory (json/small_document.h).
-using BodyDocument = json::SmallDocument<4096, 512>;
+using BodyDocument = json::SmallDocument<4096>;
 
 // An empty body stands for {} so `curl -X POST .../reserve` reserves one unit.
 base::Status ParseObject(std::string_view body, BodyDocument& into) {

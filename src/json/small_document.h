@@ -14,7 +14,10 @@
 
 namespace fs::json {
 
-template <std::size_t kValueBytes = 2048, std::size_t kParseStackBytes = 512>
+// kParseStackBytes holds both parse stacks (the document's and, with iterative parsing, the
+// reader's), kStackCapacityBytes each, plus their growth: when it overflows, RapidJSON takes a
+// 64 KiB chunk from the heap, the very cost this class avoids.
+template <std::size_t kValueBytes = 2048, std::size_t kParseStackBytes = 2048>
 class SmallDocument {
  public:
   using Allocator = rapidjson::MemoryPoolAllocator<rapidjson::CrtAllocator>;
@@ -36,7 +39,9 @@ class SmallDocument {
   alignas(16) char parse_buffer_[kParseStackBytes];
   Allocator value_allocator_{value_buffer_, sizeof value_buffer_};
   Allocator parse_allocator_{parse_buffer_, sizeof parse_buffer_};
-  Document document_{&value_allocator_, sizeof parse_buffer_ / 2, &parse_allocator_};
+  static constexpr std::size_t kStackCapacityBytes = 256;
+  static_assert(kParseStackBytes >= 8 * kStackCapacityBytes);
+  Document document_{&value_allocator_, kStackCapacityBytes, &parse_allocator_};
 };
 
 }  // namespace fs::json
