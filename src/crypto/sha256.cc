@@ -8,6 +8,8 @@
 #include <openssl/sha.h>
 
 #include <cstring>
+#include <new>
+#include <type_traits>
 
 #include "base/check.h"
 
@@ -19,14 +21,18 @@ static_assert(alignof(SHA256_CTX) <= 8);
 
 constexpr std::size_t kBlockBytes = 64;
 
+static_assert(std::is_trivially_copyable_v<SHA256_CTX>, "copying Sha256 copies the state bytes");
+
+// The SHA256_CTX that the constructor created in `state` (copies carry it along as bytes).
 SHA256_CTX* Context(std::array<unsigned char, 112>& state) {
-  return reinterpret_cast<SHA256_CTX*>(state.data());
+  return std::launder(reinterpret_cast<SHA256_CTX*>(state.data()));
 }
 
 }  // namespace
 
 Sha256::Sha256() {
   state_.fill(0);
+  ::new (state_.data()) SHA256_CTX{};
   // In-memory hashing cannot fail short of a broken libcrypto.
   FS_CHECK(SHA256_Init(Context(state_)) == 1);
 }

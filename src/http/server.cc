@@ -256,12 +256,11 @@ void Connection::RespondAndClose(unsigned status, std::string_view code, std::st
 void Connection::Write(unsigned version, Response& response, AfterWrite after) {
   head_.clear();
   head_ += version == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  const auto status = static_cast<bhttp::status>(response.status);
-  char digits[8];
-  const auto written = std::to_chars(digits, digits + sizeof digits, response.status);
-  head_.append(digits, written.ptr);
+  char digits[24];  // any std::size_t in decimal
+  const auto status = std::to_chars(digits, digits + sizeof digits, response.status);
+  head_.append(digits, status.ptr);
   head_ += ' ';
-  head_ += bhttp::obsolete_reason(status);
+  head_ += bhttp::obsolete_reason(static_cast<bhttp::status>(response.status));
   head_ += "\r\nContent-Type: ";
   head_ += response.content_type;
   for (const auto& [name, value] : response.headers) {
