@@ -243,8 +243,7 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
          "simulated|http (http: Stripe-style API at --payment-gateway-url)");
   option("--payment-gateway-url", raw.payment_gateway_url, "FLASHSALE_PAYMENT_GATEWAY_URL",
          "base URL of the http gateway, e.g. http://127.0.0.1:12111");
-  option("--payment-retry-schedule", raw.payment_retry_schedule,
-         "FLASHSALE_PAYMENT_RETRY_SCHEDULE",
+  option("--payment-retry-schedule", raw.payment_retry_schedule, "FLASHSALE_PAYMENT_RETRY_SCHEDULE",
          "waits between gateway retries (ms, s, m); after the last the order NEEDS_ATTENTION");
   option("--payment-simulated-latency-ms", raw.payment_simulated_latency_ms,
          "FLASHSALE_PAYMENT_SIMULATED_LATENCY_MS", "latency of each simulated gateway call");
@@ -286,15 +285,15 @@ base::Status ValidateSaga(const RawFlags& raw, Config& config) {
                    raw.payment_retry_schedule + "'");
   }
   config.payment_retry_schedule = std::move(*schedule);
-  auto latency = ParseBounded(raw.payment_simulated_latency_ms, "--payment-simulated-latency-ms",
-                              0, kSimulatedLatencyMsLimit);
+  auto latency = ParseBounded(raw.payment_simulated_latency_ms, "--payment-simulated-latency-ms", 0,
+                              kSimulatedLatencyMsLimit);
   if (!latency) return latency.error();
   config.payment_simulated_latency = std::chrono::milliseconds(*latency);
   auto timeout = ParseBounded(raw.payment_timeout_ms, "--payment-timeout-ms", 1, 600'000);
   if (!timeout) return timeout.error();
   config.payment_timeout = std::chrono::milliseconds(*timeout);
-  auto concurrency = ParseBounded(raw.payment_concurrency, "--payment-concurrency", 1,
-                                  kPaymentConcurrencyLimit);
+  auto concurrency =
+      ParseBounded(raw.payment_concurrency, "--payment-concurrency", 1, kPaymentConcurrencyLimit);
   if (!concurrency) return concurrency.error();
   config.payment_concurrency = static_cast<std::size_t>(*concurrency);
   if (raw.events == "log") {
@@ -345,9 +344,10 @@ void AddToolSource(CLI::App& command, ToolConfig& tool, ToolSourceFlags& source)
                                     "directory of the SQLite database (DIR/flashsale.db); also "
                                     "FLASHSALE_DATA_DIR")
                         ->capture_default_str();
-  command.add_option("--store", source.store,
-                     "system of record to read: empty or 'sqlite' (DIR/flashsale.db) or the"
-                     " postgres:// URL of a cluster (as serve --store)")
+  command
+      .add_option("--store", source.store,
+                  "system of record to read: empty or 'sqlite' (DIR/flashsale.db) or the"
+                  " postgres:// URL of a cluster (as serve --store)")
       ->envname("FLASHSALE_STORE");
 }
 
@@ -386,8 +386,9 @@ base::Result<ToolConfig> ValidateTool(const ToolConfig& parsed, const ToolSource
   tool.store_url = std::move(*store_url);
   if (!tool.store_url.empty()) {
     if (data_dir_flag) {
-      return Invalid("--data-dir and a postgres:// --store (or FLASHSALE_STORE) name two"
-                     " databases; give one (--store sqlite reads --data-dir)");
+      return Invalid(
+          "--data-dir and a postgres:// --store (or FLASHSALE_STORE) name two"
+          " databases; give one (--store sqlite reads --data-dir)");
     }
     return tool;
   }
@@ -424,31 +425,20 @@ base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
                                 kAuditThrottledPerSecondLimit);
   if (!throttled) return throttled.error();
   config.audit_throttled_per_second = static_cast<std::size_t>(*throttled);
-  auto prequeue = ParseBounded(raw.waiting_room_prequeue_seconds,
-                               "--waiting-room-prequeue-seconds", 0, core::kPrequeueSecondsMax);
+  auto prequeue = ParseBounded(raw.waiting_room_prequeue_seconds, "--waiting-room-prequeue-seconds",
+                               0, core::kPrequeueSecondsMax);
   if (!prequeue) return prequeue.error();
-  auto admit = ParseBounded(raw.waiting_room_admit_per_second, "--waiting-room-admit-per-second",
-                            1, core::kAdmitPerSecondMax);
+  auto admit = ParseBounded(raw.waiting_room_admit_per_second, "--waiting-room-admit-per-second", 1,
+                            core::kAdmitPerSecondMax);
   if (!admit) return admit.error();
-  auto pass_ttl = ParseBounded(raw.waiting_room_pass_ttl_seconds,
-                               "--waiting-room-pass-ttl-seconds", 1, core::kPassTtlSecondsMax);
+  auto pass_ttl = ParseBounded(raw.waiting_room_pass_ttl_seconds, "--waiting-room-pass-ttl-seconds",
+                               1, core::kPassTtlSecondsMax);
   if (!pass_ttl) return pass_ttl.error();
   config.waiting_room.prequeue = std::chrono::seconds(*prequeue);
   config.waiting_room.admit_per_second = *admit;
   config.waiting_room.pass_ttl = std::chrono::seconds(*pass_ttl);
   return base::Status::Ok();
 }
-
-}  // namespace
-
-std::size_t DefaultIoThreads(unsigned cores) {
-  // The writer is one busy thread of its own: give it a core. On 2 cores one I/O thread
-  // served more than two, for reads and reserves alike (docs/benchmarks.md, "Run 5").
-  if (cores <= 2) return 1;
-  return std::min<std::size_t>(cores - 1, http::kThreadsMax);
-}
-
-namespace {
 
 base::Result<Config> Validate(const RawFlags& raw) {
   Config config;
@@ -501,6 +491,13 @@ CommandLine Exit(int code, std::string out, std::string err) {
 }
 
 }  // namespace
+
+std::size_t DefaultIoThreads(unsigned cores) {
+  // The writer is one busy thread of its own: give it a core. On 2 cores one I/O thread
+  // served more than two, for reads and reserves alike (docs/benchmarks.md, "Run 5").
+  if (cores <= 2) return 1;
+  return std::min<std::size_t>(cores - 1, http::kThreadsMax);
+}
 
 std::string_view LogLevelName(LogLevel level) {
   switch (level) {
@@ -570,11 +567,10 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
     return CommandLine::Action::kAuditExport;
   }();
   if (tool_action) {
-    const ToolSourceFlags& source = *tool_action == CommandLine::Action::kAuditVerify
-                                        ? tool_flags.verify
-                                    : *tool_action == CommandLine::Action::kAuditExport
-                                        ? tool_flags.export_events
-                                        : tool_flags.reconcile;
+    const ToolSourceFlags& source =
+        *tool_action == CommandLine::Action::kAuditVerify   ? tool_flags.verify
+        : *tool_action == CommandLine::Action::kAuditExport ? tool_flags.export_events
+                                                            : tool_flags.reconcile;
     auto tool = ValidateTool(tool_flags.tool, source);
     if (!tool) {
       return Exit(kExitBadConfig, "",

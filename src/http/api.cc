@@ -206,8 +206,10 @@ bool IsRateLimitedRoute(int route_id) {
     case kReleaseReservation:
     case kCheckout:
     case kCheckoutAlias:
-    case kGetOrder: return true;
-    default: return false;
+    case kGetOrder:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -276,9 +278,9 @@ Response AdminSaleResponse(const engine::AdminSaleReply& reply, base::Time now) 
   if (outcome.is_error()) return OutcomeResponse(outcome);
   FS_CHECK(result.sale.has_value());
   FS_CHECK(result.counters.has_value());
-  return JsonResponse(outcome.status,
-                      RenderAdminSale(*result.sale, *result.counters,
-                                      core::ComputeSaleStatus(*result.sale, *result.counters, now)));
+  return JsonResponse(outcome.status, RenderAdminSale(*result.sale, *result.counters,
+                                                      core::ComputeSaleStatus(
+                                                          *result.sale, *result.counters, now)));
 }
 
 // A read-side failure of the audit tools: the database is busy or unreadable; retry later.
@@ -434,34 +436,52 @@ void Api::Dispatch(int route_id, const Request& request, const Params& params, E
     case kGetAvailability:
       return GetAvailability(params, std::move(exchange));
     case kReserveForSku:
-    case kReserve: return Reserve(request, params, std::move(exchange));
-    case kGetReservation: return GetReservation(request, params, std::move(exchange));
-    case kReleaseReservation: return ReleaseReservation(request, params, std::move(exchange));
-    case kHealthz: return exchange.respond(JsonResponse(200, RenderStatusBody("ok")));
-    case kReadyz: return Readyz(std::move(exchange));
-    case kMetrics: return Metrics(std::move(exchange));
+    case kReserve:
+      return Reserve(request, params, std::move(exchange));
+    case kGetReservation:
+      return GetReservation(request, params, std::move(exchange));
+    case kReleaseReservation:
+      return ReleaseReservation(request, params, std::move(exchange));
+    case kHealthz:
+      return exchange.respond(JsonResponse(200, RenderStatusBody("ok")));
+    case kReadyz:
+      return Readyz(std::move(exchange));
+    case kMetrics:
+      return Metrics(std::move(exchange));
     case kOpenSale:
       return SetSaleOverride(request, params, core::SaleOverride::kOpened, std::move(exchange));
     case kCloseSale:
       return SetSaleOverride(request, params, core::SaleOverride::kClosed, std::move(exchange));
-    case kAdjustStock: return AdjustStock(request, params, std::move(exchange));
-    case kReconciliation: return Reconciliation(request, params, std::move(exchange));
-    case kAuditQuery: return AuditQuery(request, std::move(exchange));
-    case kAuditVerify: return AuditVerify(request, std::move(exchange));
+    case kAdjustStock:
+      return AdjustStock(request, params, std::move(exchange));
+    case kReconciliation:
+      return Reconciliation(request, params, std::move(exchange));
+    case kAuditQuery:
+      return AuditQuery(request, std::move(exchange));
+    case kAuditVerify:
+      return AuditVerify(request, std::move(exchange));
     case kCheckout:
-    case kCheckoutAlias: return Checkout(request, std::move(exchange));
-    case kGetOrder: return GetOrder(request, params, std::move(exchange));
-    case kAdminListOrders: return AdminListOrders(request, std::move(exchange));
-    case kAdminGetOrder: return AdminGetOrder(request, params, std::move(exchange));
-    case kAdminResolveOrder: return AdminResolveOrder(request, params, std::move(exchange));
-    case kJoinQueue: return JoinQueue(request, params, std::move(exchange));
-    case kGetQueueTicket: return GetQueueTicket(request, params, std::move(exchange));
+    case kCheckoutAlias:
+      return Checkout(request, std::move(exchange));
+    case kGetOrder:
+      return GetOrder(request, params, std::move(exchange));
+    case kAdminListOrders:
+      return AdminListOrders(request, std::move(exchange));
+    case kAdminGetOrder:
+      return AdminGetOrder(request, params, std::move(exchange));
+    case kAdminResolveOrder:
+      return AdminResolveOrder(request, params, std::move(exchange));
+    case kJoinQueue:
+      return JoinQueue(request, params, std::move(exchange));
+    case kGetQueueTicket:
+      return GetQueueTicket(request, params, std::move(exchange));
   }
   FS_CHECK(false);
 }
 
-std::variant<std::string, Response> Api::AuthenticateUser(const Request& request,
-                                                          const OnThrottled& on_throttled) const {
+std::variant<std::string, Response> Api::AuthenticateUser(
+    const Request& request, const OnThrottled& on_throttled,
+    std::optional<ratelimit::RequestIdentity>* identity_seen) const {
   if (request.admitted_user_id) return std::string(*request.admitted_user_id);
   const std::optional<std::string_view> token = BearerToken(request.authorization);
   if (!token) return Unauthenticated("missing bearer token");
@@ -470,13 +490,14 @@ std::variant<std::string, Response> Api::AuthenticateUser(const Request& request
     return Unauthenticated(auth::JwtErrorMessage(verified.error));
   }
   if (limiter_ != nullptr) {
-    const ratelimit::RequestIdentity identity =
+    ratelimit::RequestIdentity identity =
         IdentityOf(request, verified.claims.subject, verified.claims.tier, trusted_proxies_);
     const ratelimit::Decision decision = limiter_->Check(identity);
     if (!decision.allowed) {
       if (on_throttled) on_throttled(decision, identity);
       return RateLimited(decision);
     }
+    if (identity_seen != nullptr) *identity_seen = std::move(identity);
   }
   return std::move(verified.claims.subject);
 }
@@ -496,20 +517,20 @@ void Api::AdmitThenDispatch(const Request& request, const RouteMatch& match, Exc
   // A throttled reserve is audited like in the synchronous path (Reserve): keep what the
   // audit record needs; the identity itself goes to the limiter.
   const bool is_reserve = match.route_id == kReserve || match.route_id == kReserveForSku;
-  auto audited_identity = is_reserve ? std::make_shared<const ratelimit::RequestIdentity>(identity)
-                                     : nullptr;
-  async_limiter_->Check(std::move(identity), [this, held, exchange,
-                                              audited_identity](ratelimit::Decision decision) {
-    boost::asio::post(exchange.executor, [this, held, exchange, decision, audited_identity]() {
-      if (!decision.allowed) {
-        if (audited_identity) {
-          AuditThrottled(held->request, held->match, decision, *audited_identity);
-        }
-        return exchange.respond(RateLimited(decision));
-      }
-      DispatchGuarded(held->match.route_id, held->request, held->match, exchange);
-    });
-  });
+  auto audited_identity =
+      is_reserve ? std::make_shared<const ratelimit::RequestIdentity>(identity) : nullptr;
+  async_limiter_->Check(
+      std::move(identity), [this, held, exchange, audited_identity](ratelimit::Decision decision) {
+        boost::asio::post(exchange.executor, [this, held, exchange, decision, audited_identity]() {
+          if (!decision.allowed) {
+            if (audited_identity) {
+              AuditThrottled(held->request, held->match, decision, *audited_identity);
+            }
+            return exchange.respond(RateLimited(decision));
+          }
+          DispatchGuarded(held->match.route_id, held->request, held->match, exchange);
+        });
+      });
 }
 
 std::optional<Response> Api::AuthenticateAdmin(const Request& request) const {
@@ -560,20 +581,20 @@ void Api::GetAvailability(const Params& params, Exchange exchange) {
   auto render = [published, clock](const core::StockCounters& counters) {
     const core::SaleStatus status =
         core::ComputeSaleStatus(published->sale, counters, clock->Now());
-    return JsonResponse(
-        200, RenderAvailability(published->sale.sku_id, counters.available(), status));
+    return JsonResponse(200,
+                        RenderAvailability(published->sale.sku_id, counters.available(), status));
   };
   if (shared_ == nullptr || !shared_->cache_enabled()) {
     return exchange.respond(render(published->counters));
   }
   // Cluster mode: the shared cache (or, on a miss or while Redis is down, this node's state).
-  shared_->GetCounters(
-      published->sale.sku_id,
-      [published, render, exchange](std::optional<core::StockCounters> cached) {
-        const core::StockCounters counters = cached.value_or(published->counters);
-        boost::asio::post(exchange.executor,
-                          [render, exchange, counters] { exchange.respond(render(counters)); });
-      });
+  shared_->GetCounters(published->sale.sku_id,
+                       [published, render, exchange](std::optional<core::StockCounters> cached) {
+                         const core::StockCounters counters = cached.value_or(published->counters);
+                         boost::asio::post(exchange.executor, [render, exchange, counters] {
+                           exchange.respond(render(counters));
+                         });
+                       });
 }
 
 namespace {
@@ -611,10 +632,13 @@ void Api::AuditThrottled(const Request& request, const RouteMatch& params,
 void Api::Reserve(const Request& request, const Params& params, Exchange exchange) {
   // A throttled attempt is still an attempt: it goes to the audit trail (outcome THROTTLED)
   // through the engine's bounded side channel, without waiting for the writer.
-  auto user = AuthenticateUser(request, [&](const ratelimit::Decision& decision,
-                                            const ratelimit::RequestIdentity& identity) {
-    AuditThrottled(request, params, decision, identity);
-  });
+  std::optional<ratelimit::RequestIdentity> identity_seen;
+  auto user = AuthenticateUser(
+      request,
+      [&](const ratelimit::Decision& decision, const ratelimit::RequestIdentity& identity) {
+        AuditThrottled(request, params, decision, identity);
+      },
+      &identity_seen);
   if (auto* denied = std::get_if<Response>(&user)) return exchange.respond(std::move(*denied));
   auto body = ParseReserveBody(request.body);
   if (!body) return exchange.respond(InvalidRequest(body.error()));
@@ -646,12 +670,12 @@ void Api::Reserve(const Request& request, const Params& params, Exchange exchang
   command.quantity = body->quantity;
   command.idempotency_key = std::move(*key);
   // The audit trail records who asked, as the rate limiter sees them (proxy-aware client IP,
-  // one device fingerprint function for both).
-  const ratelimit::RequestIdentity client = IdentityOf(request, "", "", trusted_proxies_);
+  // one device fingerprint function for both): the limiter's own view when it checked one.
+  const ratelimit::RequestIdentity client =
+      identity_seen ? std::move(*identity_seen) : IdentityOf(request, "", "", trusted_proxies_);
   command.client_ip = client.client_ip.ToString();
   command.device_fingerprint = client.fingerprint;
-  if (shared_ != nullptr && shared_->cache_enabled() &&
-      !command.idempotency_key.empty()) {
+  if (shared_ != nullptr && shared_->cache_enabled() && !command.idempotency_key.empty()) {
     // Cluster mode: claim the key in Redis first; the writer gets the hint, never a verdict.
     auto held = std::make_shared<core::ReserveCommand>(std::move(command));
     auto held_pass = std::make_shared<core::PresentedPass>(std::move(pass));
@@ -699,12 +723,12 @@ void Api::SetSaleOverride(const Request& request, const Params& params, core::Sa
   const std::string sku_id(params.params[0]);
   if (!core::IsValidSkuId(sku_id)) return exchange.respond(SkuNotFound());
   const base::Clock* clock = &engine_.clock();
-  engine_.SetSaleOverride(sku_id, to,
-                          PostBack<engine::AdminSaleReply>(
-                              exchange.executor, std::move(exchange.respond),
-                              [clock](const engine::AdminSaleReply& reply) {
-                                return AdminSaleResponse(reply, clock->Now());
-                              }));
+  engine_.SetSaleOverride(
+      sku_id, to,
+      PostBack<engine::AdminSaleReply>(exchange.executor, std::move(exchange.respond),
+                                       [clock](const engine::AdminSaleReply& reply) {
+                                         return AdminSaleResponse(reply, clock->Now());
+                                       }));
 }
 
 void Api::AdjustStock(const Request& request, const Params& params, Exchange exchange) {
@@ -714,12 +738,12 @@ void Api::AdjustStock(const Request& request, const Params& params, Exchange exc
   auto delta = ParseStockBody(request.body);
   if (!delta) return exchange.respond(InvalidRequest(delta.error()));
   const base::Clock* clock = &engine_.clock();
-  engine_.AdjustStock(sku_id, *delta,
-                      PostBack<engine::AdminSaleReply>(
-                          exchange.executor, std::move(exchange.respond),
-                          [clock](const engine::AdminSaleReply& reply) {
-                            return AdminSaleResponse(reply, clock->Now());
-                          }));
+  engine_.AdjustStock(
+      sku_id, *delta,
+      PostBack<engine::AdminSaleReply>(exchange.executor, std::move(exchange.respond),
+                                       [clock](const engine::AdminSaleReply& reply) {
+                                         return AdminSaleResponse(reply, clock->Now());
+                                       }));
 }
 
 // The audit endpoints read on their own read-only connection (SQLite in WAL mode, or a READ
@@ -785,27 +809,26 @@ void Api::GetOrder(const Request& request, const Params& params, Exchange exchan
   if (auto* denied = std::get_if<Response>(&user)) return exchange.respond(std::move(*denied));
   const std::string_view id = params.params[0];
   if (!IsPlausibleReservationId(id)) return exchange.respond(OrderNotFound());
-  engine_.GetOrder(std::string(id), std::move(std::get<std::string>(user)),
-                   PostBack<engine::OrderReply>(exchange.executor, std::move(exchange.respond),
-                                                &OrderResponse));
+  engine_.GetOrder(
+      std::string(id), std::move(std::get<std::string>(user)),
+      PostBack<engine::OrderReply>(exchange.executor, std::move(exchange.respond), &OrderResponse));
 }
 
 void Api::AdminGetOrder(const Request& request, const Params& params, Exchange exchange) {
   if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
   const std::string_view id = params.params[0];
   if (!IsPlausibleReservationId(id)) return exchange.respond(OrderNotFound());
-  engine_.GetOrderAsAdmin(std::string(id),
-                          PostBack<engine::OrderReply>(exchange.executor,
-                                                       std::move(exchange.respond),
-                                                       &AdminOrderResponse));
+  engine_.GetOrderAsAdmin(
+      std::string(id), PostBack<engine::OrderReply>(exchange.executor, std::move(exchange.respond),
+                                                    &AdminOrderResponse));
 }
 
 void Api::AdminListOrders(const Request& request, Exchange exchange) {
   if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
   const std::optional<std::string_view> status_text = QueryParameter(request.target, "status");
   if (!status_text) {
-    return exchange.respond(ErrorResponse(400, code::kInvalidRequest,
-                                          "the status query parameter is required"));
+    return exchange.respond(
+        ErrorResponse(400, code::kInvalidRequest, "the status query parameter is required"));
   }
   const std::optional<core::OrderStatus> status = core::OrderStatusFromName(*status_text);
   if (!status) {
@@ -813,8 +836,7 @@ void Api::AdminListOrders(const Request& request, Exchange exchange) {
         400, code::kInvalidRequest, "status must be PENDING, PAID, FAILED or NEEDS_ATTENTION"));
   }
   engine_.ListOrders(*status, kAdminOrdersListMax,
-                     PostBack<engine::OrdersReply>(exchange.executor,
-                                                   std::move(exchange.respond),
+                     PostBack<engine::OrdersReply>(exchange.executor, std::move(exchange.respond),
                                                    &AdminOrdersResponse));
 }
 
@@ -825,9 +847,8 @@ void Api::AdminResolveOrder(const Request& request, const Params& params, Exchan
   auto choice = ParseResolveBody(request.body);
   if (!choice) return exchange.respond(InvalidRequest(choice.error()));
   engine_.ResolveOrder(std::string(id), *choice,
-                       PostBack<engine::ResolveReply>(exchange.executor,
-                                                      std::move(exchange.respond),
-                                                      &ResolveResponse));
+                       PostBack<engine::ResolveReply>(
+                           exchange.executor, std::move(exchange.respond), &ResolveResponse));
 }
 
 // --- The fair waiting room ------------------------------------------------------------------
@@ -859,16 +880,16 @@ void Api::GetQueueTicket(const Request& request, const Params& params, Exchange 
     return exchange.respond(TicketNotFound());
   }
   const std::string* key = &queue_pass_key_;
-  engine_.GetQueueTicket(sku_id, std::string(ticket_id), std::move(std::get<std::string>(user)),
-                         PostBack<engine::QueueTicketReply>(
-                             exchange.executor, std::move(exchange.respond),
-                             [key](const engine::QueueTicketReply& reply) {
-                               if (!reply.status.ok())
-                                 return OutcomeResponse(MapStatus(reply.status));
-                               // Another user's ticket is as unknown as a made-up one.
-                               if (!reply.ticket) return TicketNotFound();
-                               return QueueTicketResponse(200, *reply.ticket, *key);
-                             }));
+  engine_.GetQueueTicket(
+      sku_id, std::string(ticket_id), std::move(std::get<std::string>(user)),
+      PostBack<engine::QueueTicketReply>(exchange.executor, std::move(exchange.respond),
+                                         [key](const engine::QueueTicketReply& reply) {
+                                           if (!reply.status.ok())
+                                             return OutcomeResponse(MapStatus(reply.status));
+                                           // Another user's ticket is as unknown as a made-up one.
+                                           if (!reply.ticket) return TicketNotFound();
+                                           return QueueTicketResponse(200, *reply.ticket, *key);
+                                         }));
 }
 
 void Api::Readyz(Exchange exchange) {

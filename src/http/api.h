@@ -13,6 +13,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,8 +21,8 @@
 #include "engine/engine.h"
 #include "http/exchange.h"
 #include "http/router.h"
-#include "metrics/flashsale_metrics.h"
 #include "http/shared_state.h"
+#include "metrics/flashsale_metrics.h"
 #include "ratelimit/async_limiter.h"
 #include "ratelimit/client_identity.h"
 #include "ratelimit/rate_limiter.h"
@@ -116,15 +117,18 @@ class Api {
   void Metrics(Exchange exchange);
 
   // Told about a request the limiter refused, with the decision and the identity it judged.
-  using OnThrottled = std::function<void(const ratelimit::Decision&,
-                                         const ratelimit::RequestIdentity&)>;
+  using OnThrottled =
+      std::function<void(const ratelimit::Decision&, const ratelimit::RequestIdentity&)>;
   // The user id from a valid JWT, or the 401 response to send; with a limiter, also the
   // 429 RATE_LIMITED response when the request is over a limit (checked after the token,
   // so unauthenticated floods cost a signature check and never a bucket); `on_throttled`
   // (may be empty) is called before that 429 is returned. A request already admitted by the
-  // async limiter (Request::admitted_user_id) passes at once.
-  std::variant<std::string, Response> AuthenticateUser(const Request& request,
-                                                       const OnThrottled& on_throttled = {}) const;
+  // async limiter (Request::admitted_user_id) passes at once. `identity_seen` (may be null)
+  // receives the identity the limiter checked, when it checked one, so the caller need not
+  // derive it again.
+  std::variant<std::string, Response> AuthenticateUser(
+      const Request& request, const OnThrottled& on_throttled = {},
+      std::optional<ratelimit::RequestIdentity>* identity_seen = nullptr) const;
   // With an async limiter: verifies the token, checks the limiter, and on admission dispatches
   // a held copy of the request marked admitted (429 when refused, 401 without a valid token).
   // `match` (kFound) is the request's route; the held copy carries it, not matched again.
@@ -148,7 +152,7 @@ class Api {
   ratelimit::RateLimiter* limiter_ = nullptr;  // nullptr: rate limiting off
   ratelimit::CidrList trusted_proxies_;
   ratelimit::AsyncLimiter* async_limiter_ = nullptr;  // nullptr: no shared rate limiting
-  SharedState* shared_ = nullptr;                      // nullptr: no Redis
+  SharedState* shared_ = nullptr;                     // nullptr: no Redis
 };
 
 // Builders of common responses.
