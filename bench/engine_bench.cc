@@ -54,15 +54,24 @@ Args ParseArgs(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const std::string value = argv[i + 1];
-    if (flag == "--seconds") args.seconds = std::stod(value);
-    else if (flag == "--producers") args.producers = std::stoi(value);
-    else if (flag == "--in-flight") args.in_flight = std::stoi(value);
-    else if (flag == "--stock") args.stock = std::stoll(value);
-    else if (flag == "--synchronous") args.synchronous = value;
-    else if (flag == "--batch-size-max") args.batch_size_max = std::stoul(value);
-    else if (flag == "--dir") args.dir = value;
-    else if (flag == "--audit" && (value == "on" || value == "off")) args.audit = value == "on";
-    else if (flag == "--requests") args.requests = std::stoull(value);
+    if (flag == "--seconds")
+      args.seconds = std::stod(value);
+    else if (flag == "--producers")
+      args.producers = std::stoi(value);
+    else if (flag == "--in-flight")
+      args.in_flight = std::stoi(value);
+    else if (flag == "--stock")
+      args.stock = std::stoll(value);
+    else if (flag == "--synchronous")
+      args.synchronous = value;
+    else if (flag == "--batch-size-max")
+      args.batch_size_max = std::stoul(value);
+    else if (flag == "--dir")
+      args.dir = value;
+    else if (flag == "--audit" && (value == "on" || value == "off"))
+      args.audit = value == "on";
+    else if (flag == "--requests")
+      args.requests = std::stoull(value);
     else if (flag == "--user-ids" && (value == "sequential" || value == "random"))
       args.random_user_ids = value == "random";
     else if (flag == "--checkpoint" && (value == "background" || value == "writer"))
@@ -153,12 +162,15 @@ int main(int argc, char** argv) {
                                   : "u" + std::to_string(p) + "-" + std::to_string(n++),
              1, ""},
             [&, sent](engine::ReserveReply reply) {
-              const double ms = std::chrono::duration<double, std::milli>(
-                                    std::chrono::steady_clock::now() - sent)
-                                    .count();
-              if (!reply.status.ok()) unavailable.fetch_add(1);
-              else if (reply.result.outcome == core::ReserveOutcome::kReserved) granted.fetch_add(1);
-              else refused.fetch_add(1);
+              const double ms =
+                  std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent)
+                      .count();
+              if (!reply.status.ok())
+                unavailable.fetch_add(1);
+              else if (reply.result.outcome == core::ReserveOutcome::kReserved)
+                granted.fetch_add(1);
+              else
+                refused.fetch_add(1);
               std::lock_guard<std::mutex> lock(mutex);
               mine.push_back(ms);
               --in_flight;
@@ -186,26 +198,26 @@ int main(int argc, char** argv) {
       "engine bench: synchronous=%s producers=%d in_flight=%d batch_size_max=%zu audit=%s\n",
       args.synchronous.c_str(), args.producers, args.in_flight, args.batch_size_max,
       args.audit ? "on" : "off");
-  std::printf("%-14s %12s %9s %9s %9s %9s %9s %12s\n", "requests", "ops/s", "p50 ms",
-              "p90 ms", "p99 ms", "p99.9 ms", "max ms", "avg batch");
+  std::printf("%-14s %12s %9s %9s %9s %9s %9s %12s\n", "requests", "ops/s", "p50 ms", "p90 ms",
+              "p99 ms", "p99.9 ms", "max ms", "avg batch");
   std::printf("%-14zu %12.0f %9.3f %9.3f %9.3f %9.3f %9.3f %12.1f\n", all.size(), ops,
-              Percentile(all, 50), Percentile(all, 90), Percentile(all, 99),
-              Percentile(all, 99.9), all.empty() ? 0 : all.back(),
+              Percentile(all, 50), Percentile(all, 90), Percentile(all, 99), Percentile(all, 99.9),
+              all.empty() ? 0 : all.back(),
               batches > 0 ? static_cast<double>(stats.commands_processed.load()) / batches : 0);
   std::printf(
-      "{\"bench\":\"engine\",\"synchronous\":\"%s\",\"checkpoint\":\"%s\",\"user_ids\":\"%s\",\"audit\":%s,\"requests\":%zu,\"ops_per_s\":%.0f,"
+      "{\"bench\":\"engine\",\"synchronous\":\"%s\",\"checkpoint\":\"%s\",\"user_ids\":\"%s\","
+      "\"audit\":%s,\"requests\":%zu,\"ops_per_s\":%.0f,"
       "\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"granted\":%llu,\"refused\":%llu,"
       "\"unavailable\":%llu,\"commit_us_per_request\":%.2f}\n",
       args.synchronous.c_str(), args.background_checkpoint ? "background" : "writer",
-      args.random_user_ids ? "random" : "sequential",
-      args.audit ? "true" : "false", all.size(), ops, Percentile(all, 50), Percentile(all, 99),
-      Percentile(all, 99.9), static_cast<unsigned long long>(granted.load()),
+      args.random_user_ids ? "random" : "sequential", args.audit ? "true" : "false", all.size(),
+      ops, Percentile(all, 50), Percentile(all, 99), Percentile(all, 99.9),
+      static_cast<unsigned long long>(granted.load()),
       static_cast<unsigned long long>(refused.load()),
       static_cast<unsigned long long>(unavailable.load()),
-      stats.commands_processed.load() > 0
-          ? static_cast<double>(stats.commit_micros_total.load()) /
-                static_cast<double>(stats.commands_processed.load())
-          : 0.0);
+      stats.commands_processed.load() > 0 ? static_cast<double>(stats.commit_micros_total.load()) /
+                                                static_cast<double>(stats.commands_processed.load())
+                                          : 0.0);
   (*engine)->Stop();
   engine->reset();
   if (args.dir.empty()) std::filesystem::remove_all(dir);

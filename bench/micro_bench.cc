@@ -19,12 +19,12 @@
 #include <thread>
 #include <vector>
 
-#include "crypto/sha256.h"
 #include "auth/jwt.h"
-#include "base/time_format.h"
 #include "base/clock.h"
+#include "base/time_format.h"
 #include "core/inventory.h"
 #include "core/waiting_room.h"
+#include "crypto/sha256.h"
 #include "engine/engine.h"
 #include "http/json_render.h"
 #include "http/request_parsing.h"

@@ -3,18 +3,18 @@
 #include <openssl/rand.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <condition_variable>
-#include <mutex>
-#include <thread>
 #include <csignal>
-#include <unistd.h>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include "app/demo.h"
 #include "audit/audit_index.h"
@@ -165,7 +165,8 @@ base::Result<std::unique_ptr<payment::PaymentGateway>> OpenGateway(const Config&
       spdlog::info("payments: simulated gateway, latency {} ms",
                    config.payment_simulated_latency.count());
       return payment::NewSimulatedGateway(config.payment_simulated_latency);
-    case PaymentGatewayKind::kHttp: break;
+    case PaymentGatewayKind::kHttp:
+      break;
   }
   spdlog::info("payments: http gateway at {}, timeout {} ms", config.payment_gateway_url,
                config.payment_timeout.count());
@@ -306,11 +307,11 @@ std::unique_ptr<ratelimit::RateLimiter> MakeLimiter(const RateLimitConfig& confi
       tiers[0].requests_per_minute, tiers[1].requests_per_minute, tiers[2].requests_per_minute,
       tiers[3].requests_per_minute, config.trusted_proxies.size(),
       config.limiter.suspicious_cidrs.size(), config.limiter.entries_max);
-  return std::make_unique<ratelimit::RateLimiter>(
-      config.limiter, clock, [&engine](const ratelimit::LimiterEvent& event) {
-        LogLimiterEvent(event);
-        AuditLimiterEvent(engine, event);
-      });
+  return std::make_unique<ratelimit::RateLimiter>(config.limiter, clock,
+                                                  [&engine](const ratelimit::LimiterEvent& event) {
+                                                    LogLimiterEvent(event);
+                                                    AuditLimiterEvent(engine, event);
+                                                  });
 }
 // nullptr without --redis. The client connects in the background; until it is up (and
 // whenever it is down) the node works from local state.
@@ -329,11 +330,12 @@ std::unique_ptr<redis::RedisServices> OpenRedis(const RedisConfig& config, bool 
                         (config.cache == RedisCacheMode::kAuto && shared_store);
   options.availability_cache =
       cache_on ? redis::AvailabilityCacheMode::kOn : redis::AvailabilityCacheMode::kOff;
-  spdlog::info("redis: {} (timeout {} ms); shared rate limits {}; availability cache and "
-               "idempotency fast path {}",
-               options.client.url.ToString(), config.timeout.count(),
-               limiter != nullptr ? "on" : "off (rate limiting off)",
-               options.availability_cache == redis::AvailabilityCacheMode::kOn ? "on" : "off");
+  spdlog::info(
+      "redis: {} (timeout {} ms); shared rate limits {}; availability cache and "
+      "idempotency fast path {}",
+      options.client.url.ToString(), config.timeout.count(),
+      limiter != nullptr ? "on" : "off (rate limiting off)",
+      options.availability_cache == redis::AvailabilityCacheMode::kOn ? "on" : "off");
   auto services = std::make_unique<redis::RedisServices>(std::move(options), limiter, clock);
   services->SetPublishedCounters(
       [&engine](const std::string& sku_id) -> std::optional<core::StockCounters> {
@@ -450,8 +452,8 @@ int RunServer(Config config) {
   std::unique_ptr<store::PgOrderLeases> leases;
   if (!config.store_url.empty()) {
     // A lease outlasts one gateway call by far, so it never runs out under a live charge.
-    const auto lease = std::max<std::chrono::milliseconds>(std::chrono::seconds(30),
-                                                           config.payment_timeout * 4);
+    const auto lease =
+        std::max<std::chrono::milliseconds>(std::chrono::seconds(30), config.payment_timeout * 4);
     auto opened = store::PgOrderLeases::Open(config.store_url, NodeId(), lease);
     if (!opened) {
       spdlog::critical("payment leases: {}", opened.error().ToString());
@@ -535,7 +537,7 @@ int RunServer(Config config) {
   listeners.worker.store(nullptr, std::memory_order_release);
   listeners.relay.store(nullptr, std::memory_order_release);
   listeners.notifier.store(nullptr, std::memory_order_release);
-  (*relay)->Stop();   // publishes what was committed, then stops
+  (*relay)->Stop();  // publishes what was committed, then stops
   if (*notifier) (*notifier)->Stop();
   if (!(*server)->WaitForInFlight(kDrainTimeout)) {
     spdlog::warn("responses still in flight after {} s; closing anyway", kDrainTimeout.count());

@@ -11,11 +11,11 @@
 #include <optional>
 #include <string>
 
+#include "core/order.h"
+#include "core/waiting_room.h"
 #include "ratelimit/client_identity.h"
 #include "ratelimit/rate_limiter.h"
-#include "core/order.h"
 #include "redis/redis_url.h"
-#include "core/waiting_room.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace fs::app {
@@ -121,18 +121,18 @@ struct Config {
 struct ToolConfig {
   std::string data_dir = "data";
   std::string store_url;  // empty: the SQLite file in data_dir
-  std::string output;  // audit export: file to write ("" = stdout)
-  std::string sku_id;  // reconcile: one sale ("" = all)
+  std::string output;     // audit export: file to write ("" = stdout)
+  std::string sku_id;     // reconcile: one sale ("" = all)
 };
 
 struct CommandLine {
   enum class Action : std::uint8_t { kServe, kExit, kAuditVerify, kAuditExport, kReconcile };
   Action action = Action::kExit;
-  Config config;       // kServe
-  ToolConfig tool;     // kAuditVerify, kAuditExport, kReconcile
-  int exit_code = 0;   // kExit
-  std::string out;     // kExit: text for stdout (help, version)
-  std::string err;     // kExit: text for stderr (errors)
+  Config config;      // kServe
+  ToolConfig tool;    // kAuditVerify, kAuditExport, kReconcile
+  int exit_code = 0;  // kExit
+  std::string out;    // kExit: text for stdout (help, version)
+  std::string err;    // kExit: text for stderr (errors)
 };
 
 CommandLine ParseCommandLine(int argc, const char* const* argv);

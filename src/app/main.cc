@@ -14,11 +14,15 @@ int main(int argc, char** argv) {
   }
   using Action = fs::app::CommandLine::Action;
   switch (command_line.action) {
-    case Action::kAuditVerify: return fs::app::RunAuditVerify(command_line.tool);
-    case Action::kAuditExport: return fs::app::RunAuditExport(command_line.tool);
-    case Action::kReconcile: return fs::app::RunReconcile(command_line.tool);
+    case Action::kAuditVerify:
+      return fs::app::RunAuditVerify(command_line.tool);
+    case Action::kAuditExport:
+      return fs::app::RunAuditExport(command_line.tool);
+    case Action::kReconcile:
+      return fs::app::RunReconcile(command_line.tool);
     case Action::kServe:
-    case Action::kExit: break;
+    case Action::kExit:
+      break;
   }
   return fs::app::RunServer(std::move(command_line.config));
 }

@@ -71,7 +71,7 @@ std::string AuditIndexPath(const std::string& database_path) {
 }
 
 base::Result<std::unique_ptr<AuditIndexer>> AuditIndexer::Open(const std::string& database_path,
-                                                                Options options) {
+                                                               Options options) {
   if (!std::filesystem::exists(database_path)) {
     return base::NotFound("no database at " + database_path);
   }
@@ -115,7 +115,9 @@ AuditIndexer::~AuditIndexer() {
   sqlite3_close_v2(database_);
 }
 
-void AuditIndexer::Start() { thread_ = std::thread([this] { Run(); }); }
+void AuditIndexer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void AuditIndexer::Run() {
   std::unique_lock<std::mutex> lock(mutex_);
@@ -199,11 +201,12 @@ base::Result<std::int64_t> AuditIndexer::IndexChunk() {
     return a.user_id != b.user_id ? a.user_id < b.user_id : a.event_id < b.event_id;
   });
   base::Status write_status = InTransaction(index_, "BEGIN IMMEDIATE", [&]() -> base::Status {
-    if (rebuild && sqlite3_exec(index_, "DELETE FROM user_events", nullptr, nullptr, nullptr) !=
-                       SQLITE_OK) {
+    if (rebuild &&
+        sqlite3_exec(index_, "DELETE FROM user_events", nullptr, nullptr, nullptr) != SQLITE_OK) {
       return Error(index_, "clear the index");
     }
-    Statement insert(index_, "INSERT OR IGNORE INTO user_events (user_id, event_id) VALUES (?1, ?2)");
+    Statement insert(index_,
+                     "INSERT OR IGNORE INTO user_events (user_id, event_id) VALUES (?1, ?2)");
     if (!insert.ok()) return Error(index_, "prepare the index insert");
     for (const Entry& entry : entries) {
       sqlite3_bind_text(insert.get(), 1, entry.user_id.data(),

@@ -42,7 +42,7 @@ class AuditIndexer {
  public:
   struct Options {
     std::chrono::milliseconds interval{500};  // how often the thread looks for new events
-    int chunk_events = 50'000;                 // events read and indexed per transaction
+    int chunk_events = 50'000;                // events read and indexed per transaction
   };
 
   // Opens (creating if needed) the index beside `database_path`, which must exist. Does not
@@ -78,10 +78,10 @@ class AuditIndexer {
   Options options_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false;                  // guarded by mutex_
-  std::int64_t indexed_through_ = 0;       // guarded by mutex_
-  std::uint64_t rebuilds_ = 0;             // guarded by mutex_
-  std::uint64_t errors_ = 0;               // guarded by mutex_
+  bool stopping_ = false;             // guarded by mutex_
+  std::int64_t indexed_through_ = 0;  // guarded by mutex_
+  std::uint64_t rebuilds_ = 0;        // guarded by mutex_
+  std::uint64_t errors_ = 0;          // guarded by mutex_
   std::thread thread_;
 };
 

@@ -161,10 +161,11 @@ base::Result<VerifyReport> AuditReader::VerifyInSnapshot() {
 // chain (the event it stops at has the hash it recorded); nullopt when it cannot be used.
 std::optional<std::int64_t> AuditReader::IndexedThrough() {
   if (!has_index_) return std::nullopt;
-  Statement check(db_,
-                  "SELECT m.through_id FROM idx.indexed m WHERE m.id = 1 AND (m.through_id = 0"
-                  " OR EXISTS (SELECT 1 FROM main.audit_events a"
-                  "            WHERE a.event_id = m.through_id AND a.event_hash = m.through_hash))");
+  Statement check(
+      db_,
+      "SELECT m.through_id FROM idx.indexed m WHERE m.id = 1 AND (m.through_id = 0"
+      " OR EXISTS (SELECT 1 FROM main.audit_events a"
+      "            WHERE a.event_id = m.through_id AND a.event_hash = m.through_hash))");
   if (!check.ok() || sqlite3_step(check.get()) != SQLITE_ROW) return std::nullopt;
   return sqlite3_column_int64(check.get(), 0);
 }
@@ -181,10 +182,11 @@ base::Result<AuditPage> AuditReader::QueryInSnapshot(const AuditQuery& query) {
   const std::optional<std::int64_t> indexed_through =
       query.user_id ? IndexedThrough() : std::nullopt;
   if (indexed_through) {
-    sql += " AND event_id IN (SELECT event_id FROM idx.user_events"
-           "   WHERE user_id = ?2 AND event_id > ?1 AND event_id <= ?7"
-           " UNION ALL SELECT event_id FROM main.audit_events"
-           "   WHERE event_id > max(?1, ?7) AND user_id = ?2)";
+    sql +=
+        " AND event_id IN (SELECT event_id FROM idx.user_events"
+        "   WHERE user_id = ?2 AND event_id > ?1 AND event_id <= ?7"
+        " UNION ALL SELECT event_id FROM main.audit_events"
+        "   WHERE event_id > max(?1, ?7) AND user_id = ?2)";
   }
   if (query.user_id) sql += " AND user_id = ?2";
   if (query.sku_id) sql += " AND sku_id = ?3";

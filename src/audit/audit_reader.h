@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "audit/audit_source.h"
 #include "base/clock.h"
 #include "base/status.h"
-#include "audit/audit_source.h"
 #include "core/audit.h"
 
 struct sqlite3;

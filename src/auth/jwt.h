@@ -16,19 +16,19 @@
 namespace fs::auth {
 
 struct Claims {
-  std::string subject;             // "sub": the user id
+  std::string subject;                  // "sub": the user id
   std::int64_t expires_at_seconds = 0;  // "exp": seconds since the Unix epoch
-  std::string tier;                // "tier": optional rate-limit tier, empty when absent
+  std::string tier;                     // "tier": optional rate-limit tier, empty when absent
 };
 
 enum class JwtError : std::uint8_t {
   kOk,
-  kMalformed,              // not three base64url parts of JSON objects
-  kUnsupportedAlgorithm,   // header alg is not HS256 (including "none")
+  kMalformed,             // not three base64url parts of JSON objects
+  kUnsupportedAlgorithm,  // header alg is not HS256 (including "none")
   kBadSignature,
   kExpired,
   kMissingExpiry,
-  kInvalidSubject,         // missing, empty, too long, or with control characters
+  kInvalidSubject,  // missing, empty, too long, or with control characters
 };
 
 struct VerifyResult {

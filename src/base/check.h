@@ -8,11 +8,11 @@ namespace fs::base {
 [[noreturn]] void CheckFailed(const char* condition, const char* file, int line);
 }  // namespace fs::base
 
-#define FS_CHECK(condition)                                         \
-  do {                                                              \
-    if (!(condition)) [[unlikely]] {                                \
-      ::fs::base::CheckFailed(#condition, __FILE__, __LINE__);      \
-    }                                                               \
+#define FS_CHECK(condition)                                    \
+  do {                                                         \
+    if (!(condition)) [[unlikely]] {                           \
+      ::fs::base::CheckFailed(#condition, __FILE__, __LINE__); \
+    }                                                          \
   } while (false)
 
 #ifdef NDEBUG

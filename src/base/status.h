@@ -47,7 +47,9 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+inline Status InvalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
 inline Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
 inline Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
 inline Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
@@ -65,7 +67,7 @@ inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit like std::expected
+  Result(T value) : value_(std::move(value)) {}        // NOLINT: implicit like std::expected
   Result(Status status) : value_(std::move(status)) {  // NOLINT
     FS_CHECK(!std::get<Status>(value_).ok());
   }
@@ -104,8 +106,8 @@ class [[nodiscard]] Result {
 }  // namespace fs::base
 
 // Returns early from a function returning Status or Result<T> when `expr` is not ok.
-#define FS_RETURN_IF_ERROR(expr)                 \
-  do {                                           \
-    ::fs::base::Status fs_status_ = (expr);      \
-    if (!fs_status_.ok()) return fs_status_;     \
+#define FS_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::fs::base::Status fs_status_ = (expr);  \
+    if (!fs_status_.ok()) return fs_status_; \
   } while (false)

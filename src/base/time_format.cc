@@ -139,10 +139,10 @@ std::optional<Time> ParseRfc3339(std::string_view s) {
     return std::nullopt;
   }
   if (pos != s.size()) return std::nullopt;
-  const std::int64_t days = DaysFromCivil(*year, static_cast<unsigned>(*month),
-                                          static_cast<unsigned>(*day));
-  const std::int64_t secs = days * 86400 + *hour * 3600 + *minute * 60 + *second -
-                            offset_minutes * 60;
+  const std::int64_t days =
+      DaysFromCivil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day));
+  const std::int64_t secs =
+      days * 86400 + *hour * 3600 + *minute * 60 + *second - offset_minutes * 60;
   return TimeFromMillis(secs * 1000 + millis);
 }
 

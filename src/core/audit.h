@@ -32,8 +32,8 @@ enum class AuditEventType : std::uint8_t {
   kBotDetected,  // the fairness layer moved an identity to the bot tier (not the writer)
 };
 
-// Stored as numbers in audit_events.outcome, hashed as names. kThrottled is for refusals by the fairness layer
-// (rate limits) before the writer decides. Append-only.
+// Stored as numbers in audit_events.outcome, hashed as names. kThrottled is for refusals by the
+// fairness layer (rate limits) before the writer decides. Append-only.
 enum class AuditOutcome : std::uint8_t { kSuccess, kFailed, kThrottled };
 
 // 64 hex zeros: the previous hash of the first event.
@@ -71,7 +71,9 @@ std::optional<AuditEventType> AuditEventTypeFromName(std::string_view name);
 std::string_view AuditOutcomeName(AuditOutcome outcome);
 std::optional<AuditOutcome> AuditOutcomeFromName(std::string_view name);
 // The stored numbers (schema 5): the enumerator's value; nullopt for a number no enumerator has.
-inline std::int64_t AuditEventTypeCode(AuditEventType type) { return static_cast<std::int64_t>(type); }
+inline std::int64_t AuditEventTypeCode(AuditEventType type) {
+  return static_cast<std::int64_t>(type);
+}
 inline std::int64_t AuditOutcomeCode(AuditOutcome outcome) {
   return static_cast<std::int64_t>(outcome);
 }

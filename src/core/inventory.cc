@@ -9,28 +9,44 @@ namespace fs::core {
 
 std::string_view CheckoutOutcomeName(CheckoutOutcome outcome) {
   switch (outcome) {
-    case CheckoutOutcome::kCreated: return "CREATED";
-    case CheckoutOutcome::kReplayed: return "REPLAYED";
-    case CheckoutOutcome::kIdempotencyKeyReused: return "IDEMPOTENCY_KEY_REUSED";
-    case CheckoutOutcome::kReservationNotFound: return "RESERVATION_NOT_FOUND";
-    case CheckoutOutcome::kReservationExpired: return "RESERVATION_EXPIRED";
-    case CheckoutOutcome::kReservationNotActive: return "RESERVATION_NOT_ACTIVE";
+    case CheckoutOutcome::kCreated:
+      return "CREATED";
+    case CheckoutOutcome::kReplayed:
+      return "REPLAYED";
+    case CheckoutOutcome::kIdempotencyKeyReused:
+      return "IDEMPOTENCY_KEY_REUSED";
+    case CheckoutOutcome::kReservationNotFound:
+      return "RESERVATION_NOT_FOUND";
+    case CheckoutOutcome::kReservationExpired:
+      return "RESERVATION_EXPIRED";
+    case CheckoutOutcome::kReservationNotActive:
+      return "RESERVATION_NOT_ACTIVE";
   }
   return "UNKNOWN";
 }
 
 std::string_view ReserveOutcomeName(ReserveOutcome outcome) {
   switch (outcome) {
-    case ReserveOutcome::kReserved: return "RESERVED";
-    case ReserveOutcome::kReplayed: return "REPLAYED";
-    case ReserveOutcome::kIdempotencyKeyReused: return "IDEMPOTENCY_KEY_REUSED";
-    case ReserveOutcome::kSkuNotFound: return "SKU_NOT_FOUND";
-    case ReserveOutcome::kSoldOut: return "SOLD_OUT";
-    case ReserveOutcome::kLimitExceeded: return "LIMIT_EXCEEDED";
-    case ReserveOutcome::kSaleNotOpen: return "SALE_NOT_OPEN";
-    case ReserveOutcome::kSaleClosed: return "SALE_CLOSED";
-    case ReserveOutcome::kQueuePassRequired: return "QUEUE_PASS_REQUIRED";
-    case ReserveOutcome::kQueuePassInvalid: return "QUEUE_PASS_INVALID";
+    case ReserveOutcome::kReserved:
+      return "RESERVED";
+    case ReserveOutcome::kReplayed:
+      return "REPLAYED";
+    case ReserveOutcome::kIdempotencyKeyReused:
+      return "IDEMPOTENCY_KEY_REUSED";
+    case ReserveOutcome::kSkuNotFound:
+      return "SKU_NOT_FOUND";
+    case ReserveOutcome::kSoldOut:
+      return "SOLD_OUT";
+    case ReserveOutcome::kLimitExceeded:
+      return "LIMIT_EXCEEDED";
+    case ReserveOutcome::kSaleNotOpen:
+      return "SALE_NOT_OPEN";
+    case ReserveOutcome::kSaleClosed:
+      return "SALE_CLOSED";
+    case ReserveOutcome::kQueuePassRequired:
+      return "QUEUE_PASS_REQUIRED";
+    case ReserveOutcome::kQueuePassInvalid:
+      return "QUEUE_PASS_INVALID";
   }
   return "UNKNOWN";
 }
@@ -67,7 +83,8 @@ void Inventory::LoadReservation(const Reservation& reservation) {
   Book* book = FindBook(reservation.sku_id);
   FS_CHECK(book != nullptr);
   if (IsHeld(reservation.status)) book->counters.held += reservation.quantity;
-  if (reservation.status == ReservationStatus::kPurchased) book->counters.sold += reservation.quantity;
+  if (reservation.status == ReservationStatus::kPurchased)
+    book->counters.sold += reservation.quantity;
   if (CountsTowardUserLimit(reservation.status))
     book->user_units[reservation.user_id] += reservation.quantity;
   if (reservation.status == ReservationStatus::kReserved)
@@ -220,8 +237,7 @@ std::vector<std::string> Inventory::CommitBatch() {
   mutations_.clear();
   undo_.clear();
   std::sort(touched_skus_.begin(), touched_skus_.end());
-  touched_skus_.erase(std::unique(touched_skus_.begin(), touched_skus_.end()),
-                      touched_skus_.end());
+  touched_skus_.erase(std::unique(touched_skus_.begin(), touched_skus_.end()), touched_skus_.end());
   return std::exchange(touched_skus_, {});
 }
 
@@ -312,7 +328,8 @@ struct TransitionAudit {
 
 TransitionAudit AuditOfTransition(ReservationStatus from, ReservationStatus to) {
   switch (to) {
-    case ReservationStatus::kExpired: return {AuditEventType::kExpiry, AuditOutcome::kSuccess, {}};
+    case ReservationStatus::kExpired:
+      return {AuditEventType::kExpiry, AuditOutcome::kSuccess, {}};
     case ReservationStatus::kCheckoutPending:
       return {AuditEventType::kCheckout, AuditOutcome::kSuccess, {}};
     case ReservationStatus::kPurchased:
@@ -322,7 +339,8 @@ TransitionAudit AuditOfTransition(ReservationStatus from, ReservationStatus to) 
         return {AuditEventType::kPayment, AuditOutcome::kFailed, "PAYMENT_FAILED"};
       }
       return {AuditEventType::kRelease, AuditOutcome::kSuccess, {}};
-    case ReservationStatus::kReserved: break;
+    case ReservationStatus::kReserved:
+      break;
   }
   return {AuditEventType::kRelease, AuditOutcome::kSuccess, {}};
 }
@@ -489,20 +507,24 @@ std::string ReserveFingerprint(const ReserveCommand& command) {
 
 ReserveOutcome FromDecision(ReserveDecision decision) {
   switch (decision) {
-    case ReserveDecision::kGrant: return ReserveOutcome::kReserved;
-    case ReserveDecision::kSoldOut: return ReserveOutcome::kSoldOut;
-    case ReserveDecision::kLimitExceeded: return ReserveOutcome::kLimitExceeded;
-    case ReserveDecision::kSaleNotOpen: return ReserveOutcome::kSaleNotOpen;
-    case ReserveDecision::kSaleClosed: return ReserveOutcome::kSaleClosed;
+    case ReserveDecision::kGrant:
+      return ReserveOutcome::kReserved;
+    case ReserveDecision::kSoldOut:
+      return ReserveOutcome::kSoldOut;
+    case ReserveDecision::kLimitExceeded:
+      return ReserveOutcome::kLimitExceeded;
+    case ReserveDecision::kSaleNotOpen:
+      return ReserveOutcome::kSaleNotOpen;
+    case ReserveDecision::kSaleClosed:
+      return ReserveOutcome::kSaleClosed;
   }
   return ReserveOutcome::kSoldOut;
 }
 
 }  // namespace
 
-ReserveResult Inventory::Reserve(const ReserveCommand& command,
-                                 const std::string& reservation_id, Time now,
-                                 const ReservationBodyRenderer& render_body) {
+ReserveResult Inventory::Reserve(const ReserveCommand& command, const std::string& reservation_id,
+                                 Time now, const ReservationBodyRenderer& render_body) {
   RequireBatch();
   ReserveResult result;
   const bool keyed = !command.idempotency_key.empty();
@@ -512,8 +534,8 @@ ReserveResult Inventory::Reserve(const ReserveCommand& command,
     auto it = idempotency_.find(map_key);
     if (it != idempotency_.end()) {
       const bool same_request = it->second.request_fingerprint == ReserveFingerprint(command);
-      result.outcome = same_request ? ReserveOutcome::kReplayed
-                                    : ReserveOutcome::kIdempotencyKeyReused;
+      result.outcome =
+          same_request ? ReserveOutcome::kReplayed : ReserveOutcome::kIdempotencyKeyReused;
       if (same_request) result.replay = it->second;
       // A replay repeats an audited decision; it is not a new one.
       if (!same_request) AuditReserve(command, result.outcome, std::nullopt, now);
@@ -528,8 +550,8 @@ ReserveResult Inventory::Reserve(const ReserveCommand& command,
   }
   auto units_it = book->user_units.find(command.user_id);
   const std::int32_t user_units = units_it == book->user_units.end() ? 0 : units_it->second;
-  result.outcome = FromDecision(
-      DecideReserve(book->sale, book->counters, user_units, command.quantity, now));
+  result.outcome =
+      FromDecision(DecideReserve(book->sale, book->counters, user_units, command.quantity, now));
   if (result.outcome != ReserveOutcome::kReserved) {
     AuditReserve(command, result.outcome, std::nullopt, now);
     return result;
@@ -651,10 +673,16 @@ ReleaseResult Inventory::Release(const std::string& reservation_id, const std::s
         result.outcome = ReleaseOutcome::kReleased;
       }
       break;
-    case ReservationStatus::kReleased: result.outcome = ReleaseOutcome::kAlreadyReleased; break;
-    case ReservationStatus::kExpired: result.outcome = ReleaseOutcome::kExpired; break;
+    case ReservationStatus::kReleased:
+      result.outcome = ReleaseOutcome::kAlreadyReleased;
+      break;
+    case ReservationStatus::kExpired:
+      result.outcome = ReleaseOutcome::kExpired;
+      break;
     case ReservationStatus::kCheckoutPending:
-    case ReservationStatus::kPurchased: result.outcome = ReleaseOutcome::kNotActive; break;
+    case ReservationStatus::kPurchased:
+      result.outcome = ReleaseOutcome::kNotActive;
+      break;
   }
   result.reservation = reservation;
   return result;
@@ -688,8 +716,7 @@ void Inventory::PruneIdempotency(Time before) {
   mutations_.emplace_back(IdempotencyPruned{before});
 }
 
-AdminSaleResult Inventory::SetSaleOverride(const std::string& sku_id, SaleOverride to,
-                                           Time now) {
+AdminSaleResult Inventory::SetSaleOverride(const std::string& sku_id, SaleOverride to, Time now) {
   RequireBatch();
   AdminSaleResult result;
   Book* book = FindBook(sku_id);
@@ -720,15 +747,14 @@ AdminSaleResult Inventory::SetSaleOverride(const std::string& sku_id, SaleOverri
   return result;
 }
 
-AdminSaleResult Inventory::AdjustStock(const std::string& sku_id, std::int64_t delta,
-                                       Time now) {
+AdminSaleResult Inventory::AdjustStock(const std::string& sku_id, std::int64_t delta, Time now) {
   RequireBatch();
   AdminSaleResult result;
   Book* book = FindBook(sku_id);
   if (book == nullptr) return result;  // kSkuNotFound
   const std::int64_t from = book->sale.total_stock;
-  const bool in_range = delta >= -kTotalStockMax && delta <= kTotalStockMax &&
-                        from + delta >= 0 && from + delta <= kTotalStockMax;
+  const bool in_range = delta >= -kTotalStockMax && delta <= kTotalStockMax && from + delta >= 0 &&
+                        from + delta <= kTotalStockMax;
   const std::int64_t to = in_range ? from + delta : from;
   const std::int64_t committed = book->counters.held + book->counters.sold;
   if (!in_range) {
@@ -784,8 +810,8 @@ CheckoutResult Inventory::Checkout(const CheckoutCommand& command, const std::st
     auto it = idempotency_.find(IdempotencyMapKey(command.user_id, command.idempotency_key));
     if (it != idempotency_.end()) {
       const bool same_request = it->second.request_fingerprint == CheckoutFingerprint(command);
-      result.outcome = same_request ? CheckoutOutcome::kReplayed
-                                    : CheckoutOutcome::kIdempotencyKeyReused;
+      result.outcome =
+          same_request ? CheckoutOutcome::kReplayed : CheckoutOutcome::kIdempotencyKeyReused;
       if (same_request) result.replay = it->second;
       return result;
     }
@@ -797,8 +823,11 @@ CheckoutResult Inventory::Checkout(const CheckoutCommand& command, const std::st
   }
   Reservation& reservation = it->second;
   switch (reservation.status) {
-    case ReservationStatus::kReserved: break;
-    case ReservationStatus::kExpired: result.outcome = CheckoutOutcome::kReservationExpired; return result;
+    case ReservationStatus::kReserved:
+      break;
+    case ReservationStatus::kExpired:
+      result.outcome = CheckoutOutcome::kReservationExpired;
+      return result;
     case ReservationStatus::kCheckoutPending:
     case ReservationStatus::kPurchased:
     case ReservationStatus::kReleased:
@@ -871,7 +900,8 @@ Order Inventory::SettleOrder(const Order& order, OrderStatus to, std::string fai
     case OrderStatus::kNeedsAttention:
       AppendEvent(*book, event_type::kOrderNeedsAttention, next.user_id, payload, now);
       break;
-    case OrderStatus::kPending: FS_CHECK(false);
+    case OrderStatus::kPending:
+      FS_CHECK(false);
   }
   return next;
 }
@@ -909,7 +939,8 @@ PaymentReportResult Inventory::RecordPayment(const PaymentReport& report,
       result.outcome = PaymentReportOutcome::kFailed;
       return result;
     }
-    case ChargeOutcome::kRetryable: break;
+    case ChargeOutcome::kRetryable:
+      break;
   }
   const RetryDecision decision = DecideRetry(schedule, report.attempt, now);
   if (decision.kind == RetryDecision::Kind::kNeedsAttention) {
@@ -933,8 +964,7 @@ PaymentReportResult Inventory::RecordPayment(const PaymentReport& report,
   return result;
 }
 
-ResolveResult Inventory::ResolveOrder(const std::string& order_id, ResolveChoice choice,
-                                      Time now) {
+ResolveResult Inventory::ResolveOrder(const std::string& order_id, ResolveChoice choice, Time now) {
   RequireBatch();
   ResolveResult result;
   auto it = orders_.find(order_id);
@@ -951,8 +981,8 @@ ResolveResult Inventory::ResolveOrder(const std::string& order_id, ResolveChoice
   if (choice == ResolveChoice::kPaid) {
     result.order = SettleOrder(order, OrderStatus::kPaid, "", now);
   } else {
-    result.order = SettleOrder(order, OrderStatus::kFailed, "resolved as failed by an operator",
-                               now);
+    result.order =
+        SettleOrder(order, OrderStatus::kFailed, "resolved as failed by an operator", now);
   }
   result.outcome = ResolveOutcome::kResolved;
   return result;
@@ -1080,9 +1110,15 @@ void Inventory::CheckInvariants() const {
     const ReservationStatus status = it->second.status;
     switch (order.status) {
       case OrderStatus::kPending:
-      case OrderStatus::kNeedsAttention: FS_CHECK(status == ReservationStatus::kCheckoutPending); break;
-      case OrderStatus::kPaid: FS_CHECK(status == ReservationStatus::kPurchased); break;
-      case OrderStatus::kFailed: FS_CHECK(status == ReservationStatus::kReleased); break;
+      case OrderStatus::kNeedsAttention:
+        FS_CHECK(status == ReservationStatus::kCheckoutPending);
+        break;
+      case OrderStatus::kPaid:
+        FS_CHECK(status == ReservationStatus::kPurchased);
+        break;
+      case OrderStatus::kFailed:
+        FS_CHECK(status == ReservationStatus::kReleased);
+        break;
     }
     FS_CHECK((order.status == OrderStatus::kPending) == (pending_orders_.count(order_id) == 1));
   }

@@ -32,15 +32,15 @@ namespace fs::core {
 
 enum class ReserveOutcome : std::uint8_t {
   kReserved,
-  kReplayed,               // same Idempotency-Key, same request: the stored answer
-  kIdempotencyKeyReused,   // same key, different request
+  kReplayed,              // same Idempotency-Key, same request: the stored answer
+  kIdempotencyKeyReused,  // same key, different request
   kSkuNotFound,
   kSoldOut,
   kLimitExceeded,
   kSaleNotOpen,
   kSaleClosed,
-  kQueuePassRequired,      // a waiting-room sale and no pass presented (core/waiting_room.h)
-  kQueuePassInvalid,       // a pass that is forged, another's, unknown, expired or used
+  kQueuePassRequired,  // a waiting-room sale and no pass presented (core/waiting_room.h)
+  kQueuePassInvalid,   // a pass that is forged, another's, unknown, expired or used
 };
 
 // What the Redis idempotency fast path (src/redis/idempotency_fast_path.h) saw for a reserve's
@@ -65,16 +65,16 @@ struct ReserveCommand {
 
 struct ReserveResult {
   ReserveOutcome outcome = ReserveOutcome::kSoldOut;
-  std::optional<Reservation> reservation;       // set for kReserved
-  std::optional<IdempotencyRecord> replay;      // set for kReplayed
+  std::optional<Reservation> reservation;   // set for kReserved
+  std::optional<IdempotencyRecord> replay;  // set for kReplayed
 };
 
 enum class ReleaseOutcome : std::uint8_t {
   kReleased,
   kAlreadyReleased,
-  kNotFound,         // unknown id, or not the caller's
+  kNotFound,  // unknown id, or not the caller's
   kExpired,
-  kNotActive,        // checkout pending or purchased
+  kNotActive,  // checkout pending or purchased
 };
 
 struct ReleaseResult {
@@ -100,7 +100,7 @@ enum class AdminSaleOutcome : std::uint8_t {
 
 struct AdminSaleResult {
   AdminSaleOutcome outcome = AdminSaleOutcome::kSkuNotFound;
-  std::optional<Sale> sale;              // after the action (set unless kSkuNotFound)
+  std::optional<Sale> sale;  // after the action (set unless kSkuNotFound)
   std::optional<StockCounters> counters;
 };
 
@@ -117,11 +117,11 @@ using ReservationBodyRenderer = std::function<std::string(const Reservation&)>;
 
 enum class CheckoutOutcome : std::uint8_t {
   kCreated,
-  kReplayed,               // same Idempotency-Key, same request: the stored answer
-  kIdempotencyKeyReused,   // same key, different request
-  kReservationNotFound,    // unknown id, or not the caller's
+  kReplayed,              // same Idempotency-Key, same request: the stored answer
+  kIdempotencyKeyReused,  // same key, different request
+  kReservationNotFound,   // unknown id, or not the caller's
   kReservationExpired,
-  kReservationNotActive,   // already in checkout, purchased or released
+  kReservationNotActive,  // already in checkout, purchased or released
 };
 
 struct CheckoutCommand {
@@ -153,7 +153,7 @@ enum class PaymentReportOutcome : std::uint8_t {
   kFailed,
   kRetryScheduled,
   kNeedsAttention,
-  kStale,          // the order is no longer PENDING or the attempt was already recorded
+  kStale,  // the order is no longer PENDING or the attempt was already recorded
   kOrderNotFound,
 };
 
@@ -227,8 +227,8 @@ class Inventory {
   // --- Commands (REQUIRES: inside a batch) -------------------------------------------------
   CreateSaleResult CreateSale(Sale sale, Time now);
   // `render_body` makes the body stored with the idempotency key (only called on success).
-  ReserveResult Reserve(const ReserveCommand& command, const std::string& reservation_id,
-                        Time now, const ReservationBodyRenderer& render_body);
+  ReserveResult Reserve(const ReserveCommand& command, const std::string& reservation_id, Time now,
+                        const ReservationBodyRenderer& render_body);
   ReleaseResult Release(const std::string& reservation_id, const std::string& user_id, Time now);
   // Expires every RESERVED reservation whose expires_at <= now, at most `count_max` of them.
   // Returns how many expired.
@@ -331,8 +331,7 @@ class Inventory {
     std::int64_t previous = 0;
   };
   using Undo = std::variant<UndoSaleCreated, UndoCounters, UndoUserUnits, UndoReservation,
-                            UndoIdempotency, UndoSale, UndoAuditHead, UndoOrder,
-                            UndoEventSequence>;
+                            UndoIdempotency, UndoSale, UndoAuditHead, UndoOrder, UndoEventSequence>;
   using ExpiryEntry = std::pair<Time, std::string>;
 
   static std::string IdempotencyMapKey(const std::string& user_id, const std::string& key);
@@ -350,9 +349,8 @@ class Inventory {
                    std::string payload_json, Time now);
   // Records undo for `order` (by id), then replaces it (or inserts it) with `next`.
   void PutOrder(Order next);
-  void StoreIdempotency(const std::string& user_id, const std::string& key,
-                        std::string fingerprint, std::int32_t http_status, std::string body,
-                        Time now);
+  void StoreIdempotency(const std::string& user_id, const std::string& key, std::string fingerprint,
+                        std::int32_t http_status, std::string body, Time now);
   // Moves an order to `to` with its reservation (PAID: PURCHASED; FAILED: RELEASED) and
   // writes the order's events.
   Order SettleOrder(const Order& order, OrderStatus to, std::string failure_reason, Time now);

@@ -117,12 +117,12 @@ struct QueuePassUsed {
   Time at{};
 };
 
-using Mutation = std::variant<SaleCreated, ReservationCreated, ReservationStatusChanged,
-                              IdempotencyStored, IdempotencyPruned, AuditAppended,
-                              SaleOverrideChanged, SaleStockChanged, OrderCreated,
-                              OrderStatusChanged, OrderRetryScheduled, EventAppended,
-                              WaitingRoomCreated, QueueTicketIssued, WaitingRoomDrawn,
-                              QueueTicketAdmitted, QueuePassUsed>;
+using Mutation =
+    std::variant<SaleCreated, ReservationCreated, ReservationStatusChanged, IdempotencyStored,
+                 IdempotencyPruned, AuditAppended, SaleOverrideChanged, SaleStockChanged,
+                 OrderCreated, OrderStatusChanged, OrderRetryScheduled, EventAppended,
+                 WaitingRoomCreated, QueueTicketIssued, WaitingRoomDrawn, QueueTicketAdmitted,
+                 QueuePassUsed>;
 using Mutations = std::vector<Mutation>;
 
 }  // namespace fs::core

@@ -1,11 +1,10 @@
 #include "core/order.h"
 
-#include "core/audit.h"
-
 #include <charconv>
 
 #include "base/check.h"
 #include "base/time_format.h"
+#include "core/audit.h"
 
 namespace fs::core {
 

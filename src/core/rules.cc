@@ -48,10 +48,13 @@ ReserveDecision DecideReserve(const Sale& sale, const StockCounters& counters,
   FS_CHECK(quantity <= kQuantityMax);
   FS_CHECK(user_units >= 0);
   switch (ComputeSaleStatus(sale, counters, now)) {
-    case SaleStatus::kClosed: return ReserveDecision::kSaleClosed;
-    case SaleStatus::kScheduled: return ReserveDecision::kSaleNotOpen;
+    case SaleStatus::kClosed:
+      return ReserveDecision::kSaleClosed;
+    case SaleStatus::kScheduled:
+      return ReserveDecision::kSaleNotOpen;
     case SaleStatus::kOpen:
-    case SaleStatus::kSoldOut: break;
+    case SaleStatus::kSoldOut:
+      break;
   }
   if (static_cast<std::int64_t>(user_units) + quantity > sale.per_user_limit)
     return ReserveDecision::kLimitExceeded;

@@ -4,21 +4,30 @@ namespace fs::core {
 
 std::string_view SaleStatusName(SaleStatus status) {
   switch (status) {
-    case SaleStatus::kScheduled: return "SCHEDULED";
-    case SaleStatus::kOpen: return "OPEN";
-    case SaleStatus::kSoldOut: return "SOLD_OUT";
-    case SaleStatus::kClosed: return "CLOSED";
+    case SaleStatus::kScheduled:
+      return "SCHEDULED";
+    case SaleStatus::kOpen:
+      return "OPEN";
+    case SaleStatus::kSoldOut:
+      return "SOLD_OUT";
+    case SaleStatus::kClosed:
+      return "CLOSED";
   }
   return "UNKNOWN";
 }
 
 std::string_view ReservationStatusName(ReservationStatus status) {
   switch (status) {
-    case ReservationStatus::kReserved: return "RESERVED";
-    case ReservationStatus::kCheckoutPending: return "CHECKOUT_PENDING";
-    case ReservationStatus::kPurchased: return "PURCHASED";
-    case ReservationStatus::kExpired: return "EXPIRED";
-    case ReservationStatus::kReleased: return "RELEASED";
+    case ReservationStatus::kReserved:
+      return "RESERVED";
+    case ReservationStatus::kCheckoutPending:
+      return "CHECKOUT_PENDING";
+    case ReservationStatus::kPurchased:
+      return "PURCHASED";
+    case ReservationStatus::kExpired:
+      return "EXPIRED";
+    case ReservationStatus::kReleased:
+      return "RELEASED";
   }
   return "UNKNOWN";
 }

@@ -4,8 +4,8 @@
 #include <set>
 #include <utility>
 
-#include "crypto/sha256.h"
 #include "base/check.h"
+#include "crypto/sha256.h"
 
 namespace fs::engine {
 
@@ -43,8 +43,7 @@ Engine::Engine(Options options, std::unique_ptr<store::Store> store, const base:
 base::Result<std::unique_ptr<Engine>> Engine::Open(Options options,
                                                    std::unique_ptr<store::Store> store,
                                                    const base::Clock& clock) {
-  if (options.batch_size_max == 0 || options.inbox_capacity == 0 ||
-      options.expiry_batch_max == 0) {
+  if (options.batch_size_max == 0 || options.inbox_capacity == 0 || options.expiry_batch_max == 0) {
     return base::InvalidArgument("batch, inbox and expiry sizes must be positive");
   }
   if (!options.render_reservation) options.render_reservation = DefaultReservationBody;
@@ -187,8 +186,7 @@ void Engine::Reserve(core::ReserveCommand command, ReserveCallback done) {
   Enqueue(ReserveCommandEntry{std::move(command), std::move(done), core::PresentedPass{}});
 }
 
-void Engine::Reserve(core::ReserveCommand command, core::PresentedPass pass,
-                     ReserveCallback done) {
+void Engine::Reserve(core::ReserveCommand command, core::PresentedPass pass, ReserveCallback done) {
   Enqueue(ReserveCommandEntry{std::move(command), std::move(done), std::move(pass)});
 }
 
@@ -225,15 +223,17 @@ void Engine::Checkout(core::CheckoutCommand command, CheckoutCallback done) {
   auto shared_done = std::make_shared<CheckoutCallback>(std::move(done));
   Enqueue(GenericCommand{
       [this, command = std::move(command), shared_done](base::Time now) -> Completion {
-        auto result = inventory_.Checkout(command, base::NewUuidV7(rng_, base::ToMillis(now)),
-                                          now, options_.render_order);
+        auto result = inventory_.Checkout(command, base::NewUuidV7(rng_, base::ToMillis(now)), now,
+                                          options_.render_order);
         return [this, shared_done, result = std::move(result)](const Status& s) {
           if (s.ok() && result.outcome == core::CheckoutOutcome::kCreated)
             stats_.orders_created.fetch_add(1, std::memory_order_relaxed);
           (*shared_done)(CheckoutReply{s, s.ok() ? result : core::CheckoutResult{}});
         };
       },
-      [shared_done](const Status& s) { (*shared_done)(CheckoutReply{s, {}}); }});
+      [shared_done](const Status& s) {
+        (*shared_done)(CheckoutReply{s, {}});
+      }});
 }
 
 namespace {
@@ -252,46 +252,52 @@ std::function<void(const Status&)> ReadCompletion(std::shared_ptr<std::function<
 
 void Engine::GetOrder(std::string order_id, std::string user_id, OrderCallback done) {
   auto shared_done = std::make_shared<OrderCallback>(std::move(done));
-  Enqueue(GenericCommand{
-      [this, order_id = std::move(order_id), user_id = std::move(user_id),
-       shared_done](base::Time) -> Completion {
-        std::optional<core::Order> found;
-        const core::Order* order = inventory_.FindOrder(order_id);
-        if (order != nullptr && order->user_id == user_id) found = *order;
-        return ReadCompletion<OrderReply>(shared_done, std::move(found));
-      },
-      [shared_done](const Status& s) { (*shared_done)(OrderReply{s, std::nullopt}); }});
+  Enqueue(GenericCommand{[this, order_id = std::move(order_id), user_id = std::move(user_id),
+                          shared_done](base::Time) -> Completion {
+                           std::optional<core::Order> found;
+                           const core::Order* order = inventory_.FindOrder(order_id);
+                           if (order != nullptr && order->user_id == user_id) found = *order;
+                           return ReadCompletion<OrderReply>(shared_done, std::move(found));
+                         },
+                         [shared_done](const Status& s) {
+                           (*shared_done)(OrderReply{s, std::nullopt});
+                         }});
 }
 
 void Engine::GetOrderAsAdmin(std::string order_id, OrderCallback done) {
   auto shared_done = std::make_shared<OrderCallback>(std::move(done));
-  Enqueue(GenericCommand{
-      [this, order_id = std::move(order_id), shared_done](base::Time) -> Completion {
-        std::optional<core::Order> found;
-        const core::Order* order = inventory_.FindOrder(order_id);
-        if (order != nullptr) found = *order;
-        return ReadCompletion<OrderReply>(shared_done, std::move(found));
-      },
-      [shared_done](const Status& s) { (*shared_done)(OrderReply{s, std::nullopt}); }});
+  Enqueue(
+      GenericCommand{[this, order_id = std::move(order_id), shared_done](base::Time) -> Completion {
+                       std::optional<core::Order> found;
+                       const core::Order* order = inventory_.FindOrder(order_id);
+                       if (order != nullptr) found = *order;
+                       return ReadCompletion<OrderReply>(shared_done, std::move(found));
+                     },
+                     [shared_done](const Status& s) {
+                       (*shared_done)(OrderReply{s, std::nullopt});
+                     }});
 }
 
 void Engine::DueOrders(std::size_t count_max, OrdersCallback done) {
   auto shared_done = std::make_shared<OrdersCallback>(std::move(done));
-  Enqueue(GenericCommand{
-      [this, count_max, shared_done](base::Time now) -> Completion {
-        return ReadCompletion<OrdersReply>(shared_done, inventory_.DueOrders(now, count_max));
-      },
-      [shared_done](const Status& s) { (*shared_done)(OrdersReply{s, {}}); }});
+  Enqueue(GenericCommand{[this, count_max, shared_done](base::Time now) -> Completion {
+                           return ReadCompletion<OrdersReply>(shared_done,
+                                                              inventory_.DueOrders(now, count_max));
+                         },
+                         [shared_done](const Status& s) {
+                           (*shared_done)(OrdersReply{s, {}});
+                         }});
 }
 
 void Engine::ListOrders(core::OrderStatus status, std::size_t count_max, OrdersCallback done) {
   auto shared_done = std::make_shared<OrdersCallback>(std::move(done));
-  Enqueue(GenericCommand{
-      [this, status, count_max, shared_done](base::Time) -> Completion {
-        return ReadCompletion<OrdersReply>(shared_done,
-                                           inventory_.OrdersWithStatus(status, count_max));
-      },
-      [shared_done](const Status& s) { (*shared_done)(OrdersReply{s, {}}); }});
+  Enqueue(GenericCommand{[this, status, count_max, shared_done](base::Time) -> Completion {
+                           return ReadCompletion<OrdersReply>(
+                               shared_done, inventory_.OrdersWithStatus(status, count_max));
+                         },
+                         [shared_done](const Status& s) {
+                           (*shared_done)(OrdersReply{s, {}});
+                         }});
 }
 
 void Engine::RecordPayment(core::PaymentReport report, PaymentReportCallback done) {
@@ -302,11 +308,14 @@ void Engine::RecordPayment(core::PaymentReport report, PaymentReportCallback don
         return [this, shared_done, result = std::move(result)](const Status& s) {
           if (s.ok() && result.outcome == core::PaymentReportOutcome::kRetryScheduled)
             stats_.payment_retries_scheduled.fetch_add(1, std::memory_order_relaxed);
-          if (s.ok() && result.outcome != core::PaymentReportOutcome::kStale) CountOrder(result.order);
+          if (s.ok() && result.outcome != core::PaymentReportOutcome::kStale)
+            CountOrder(result.order);
           (*shared_done)(PaymentReportReply{s, s.ok() ? result : core::PaymentReportResult{}});
         };
       },
-      [shared_done](const Status& s) { (*shared_done)(PaymentReportReply{s, {}}); }});
+      [shared_done](const Status& s) {
+        (*shared_done)(PaymentReportReply{s, {}});
+      }});
 }
 
 void Engine::ResolveOrder(std::string order_id, core::ResolveChoice choice, ResolveCallback done) {
@@ -319,14 +328,19 @@ void Engine::ResolveOrder(std::string order_id, core::ResolveChoice choice, Reso
           (*shared_done)(ResolveReply{s, s.ok() ? result : core::ResolveResult{}});
         };
       },
-      [shared_done](const Status& s) { (*shared_done)(ResolveReply{s, {}}); }});
+      [shared_done](const Status& s) {
+        (*shared_done)(ResolveReply{s, {}});
+      }});
 }
 
 void Engine::CountOrder(const std::optional<core::Order>& order) {
   if (!order) return;
   switch (order->status) {
-    case core::OrderStatus::kPending: break;
-    case core::OrderStatus::kPaid: stats_.orders_paid.fetch_add(1, std::memory_order_relaxed); break;
+    case core::OrderStatus::kPending:
+      break;
+    case core::OrderStatus::kPaid:
+      stats_.orders_paid.fetch_add(1, std::memory_order_relaxed);
+      break;
     case core::OrderStatus::kFailed:
       stats_.orders_failed.fetch_add(1, std::memory_order_relaxed);
       break;
@@ -349,21 +363,25 @@ void Engine::JoinQueue(std::string sku_id, std::string user_id, JoinQueueCallbac
           (*shared_done)(JoinQueueReply{s, s.ok() ? result : core::JoinResult{}});
         };
       },
-      [shared_done](const Status& s) { (*shared_done)(JoinQueueReply{s, {}}); }});
+      [shared_done](const Status& s) {
+        (*shared_done)(JoinQueueReply{s, {}});
+      }});
 }
 
 void Engine::GetQueueTicket(std::string sku_id, std::string ticket_id, std::string user_id,
                             QueueTicketCallback done) {
   auto shared_done = std::make_shared<QueueTicketCallback>(std::move(done));
-  Enqueue(GenericCommand{
-      [this, sku_id = std::move(sku_id), ticket_id = std::move(ticket_id),
-       user_id = std::move(user_id), shared_done](base::Time now) -> Completion {
-        auto found = rooms_.FindTicket(sku_id, ticket_id, user_id, now, inventory_);
-        return [shared_done, found = std::move(found)](const Status& s) {
-          (*shared_done)(QueueTicketReply{s, s.ok() ? found : std::nullopt});
-        };
-      },
-      [shared_done](const Status& s) { (*shared_done)(QueueTicketReply{s, std::nullopt}); }});
+  Enqueue(GenericCommand{[this, sku_id = std::move(sku_id), ticket_id = std::move(ticket_id),
+                          user_id = std::move(user_id), shared_done](base::Time now) -> Completion {
+                           auto found =
+                               rooms_.FindTicket(sku_id, ticket_id, user_id, now, inventory_);
+                           return [shared_done, found = std::move(found)](const Status& s) {
+                             (*shared_done)(QueueTicketReply{s, s.ok() ? found : std::nullopt});
+                           };
+                         },
+                         [shared_done](const Status& s) {
+                           (*shared_done)(QueueTicketReply{s, std::nullopt});
+                         }});
 }
 
 std::vector<core::WaitingRoomStats> Engine::WaitingRoomStats() const {

@@ -297,9 +297,9 @@ class Engine {
     std::function<Completion(base::Time now)> decide;
     std::function<void(const base::Status&)> reject;
   };
-  using Command = std::variant<CreateSaleCommand, ReserveCommandEntry, ReleaseCommand,
-                               GetReservationCommand, CheckCommand, GenericCommand,
-                               SaleOverrideCommand, AdjustStockCommand>;
+  using Command =
+      std::variant<CreateSaleCommand, ReserveCommandEntry, ReleaseCommand, GetReservationCommand,
+                   CheckCommand, GenericCommand, SaleOverrideCommand, AdjustStockCommand>;
   // What Decide() found for a command, answered by Complete() once the batch's commit is
   // known: one alternative per command type above. Values rather than closures, in a vector
   // every batch reuses, so deciding a command allocates nothing to hold its answer.
@@ -350,13 +350,13 @@ class Engine {
   // refreshing memory from it, so the database, not this memory, arbitrates.
   const bool shared_;
   const base::Clock& clock_;
-  base::Rng rng_;                 // writer thread only
-  core::Inventory inventory_;     // writer thread only
-  core::WaitingRooms rooms_;      // writer thread only
+  base::Rng rng_;              // writer thread only
+  core::Inventory inventory_;  // writer thread only
+  core::WaitingRooms rooms_;   // writer thread only
   // The draws' seeds. Separate from rng_, whose output shows in public ids: nobody can learn
   // this generator's state, so nobody can predict a draw.
-  base::Rng draw_rng_;            // writer thread only
-  base::Time next_prune_{};       // writer thread only
+  base::Rng draw_rng_;       // writer thread only
+  base::Time next_prune_{};  // writer thread only
   // Shared stores, writer thread only: the last cluster batch memory reflects, the number of
   // the batch in progress, and a CheckCommand's result computed right after the refresh.
   std::int64_t synced_through_ = 0;

@@ -24,5 +24,4 @@ base::Result<std::map<std::string, std::string>> ParseQueryString(std::string_vi
 // user_id, sku_id, from, to (RFC 3339), after_id (>= 0), limit (1..kAuditPageMax).
 base::Result<audit::AuditQuery> ParseAuditQuery(std::string_view target);
 
-
 }  // namespace fs::http

@@ -66,8 +66,10 @@ HttpOutcome MapOutcome(core::CreateSaleOutcome outcome) {
 HttpOutcome MapOutcome(core::AdminSaleOutcome outcome) {
   using O = core::AdminSaleOutcome;
   switch (outcome) {
-    case O::kChanged: return {200, {}, {}};
-    case O::kSkuNotFound: return {404, code::kSkuNotFound, "no sale with this sku_id"};
+    case O::kChanged:
+      return {200, {}, {}};
+    case O::kSkuNotFound:
+      return {404, code::kSkuNotFound, "no sale with this sku_id"};
     case O::kStockBelowCommitted:
       return {409, code::kStockBelowCommitted,
               "total_stock cannot go below the units held plus sold"};
@@ -80,8 +82,10 @@ HttpOutcome MapOutcome(core::AdminSaleOutcome outcome) {
 HttpOutcome MapOutcome(core::CheckoutOutcome outcome) {
   using O = core::CheckoutOutcome;
   switch (outcome) {
-    case O::kCreated: return {202, {}, {}};
-    case O::kReplayed: return {200, {}, {}};
+    case O::kCreated:
+      return {202, {}, {}};
+    case O::kReplayed:
+      return {200, {}, {}};
     case O::kIdempotencyKeyReused:
       return {422, code::kIdempotencyKeyReused,
               "this Idempotency-Key was already used with different request parameters"};
@@ -99,8 +103,10 @@ HttpOutcome MapOutcome(core::CheckoutOutcome outcome) {
 HttpOutcome MapOutcome(core::ResolveOutcome outcome) {
   using O = core::ResolveOutcome;
   switch (outcome) {
-    case O::kResolved: return {200, {}, {}};
-    case O::kOrderNotFound: return {404, code::kOrderNotFound, "no such order"};
+    case O::kResolved:
+      return {200, {}, {}};
+    case O::kOrderNotFound:
+      return {404, code::kOrderNotFound, "no such order"};
     case O::kNotNeedsAttention:
       return {409, code::kOrderNotResolvable, "only NEEDS_ATTENTION orders can be resolved"};
   }
@@ -110,14 +116,18 @@ HttpOutcome MapOutcome(core::ResolveOutcome outcome) {
 HttpOutcome MapOutcome(core::JoinOutcome outcome) {
   using O = core::JoinOutcome;
   switch (outcome) {
-    case O::kJoined: return {201, {}, {}};
-    case O::kAlreadyJoined: return {200, {}, {}};
-    case O::kSkuNotFound: return {404, code::kSkuNotFound, "no sale with this sku_id"};
+    case O::kJoined:
+      return {201, {}, {}};
+    case O::kAlreadyJoined:
+      return {200, {}, {}};
+    case O::kSkuNotFound:
+      return {404, code::kSkuNotFound, "no sale with this sku_id"};
     case O::kNoWaitingRoom:
       return {409, code::kWaitingRoomDisabled, "this sale has no waiting room: reserve directly"};
     case O::kNotOpenYet:
       return {409, code::kQueueNotOpen, "the waiting room of this sale has not opened yet"};
-    case O::kSaleClosed: return {409, code::kSaleClosed, "the sale has ended"};
+    case O::kSaleClosed:
+      return {409, code::kSaleClosed, "the sale has ended"};
     case O::kRoomFull:
       return {503, code::kWaitingRoomFull, "the waiting room is full; retry shortly"};
   }

@@ -39,8 +39,7 @@ void ReplyBatch::Flush() {
   // The entries (executors) stay for the next batch: the I/O threads do not change.
 }
 
-void ReplyBatch::Post(const boost::asio::any_io_executor& executor,
-                      std::function<void()> handler) {
+void ReplyBatch::Post(const boost::asio::any_io_executor& executor, std::function<void()> handler) {
   ThreadState& state = State();
   if (!state.gathering) {
     boost::asio::post(executor, std::move(handler));

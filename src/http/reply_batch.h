@@ -12,10 +12,9 @@
 // writer thread around each batch's completions (engine::Options::on_completions_begin/end).
 #pragma once
 
-#include <utility>  // before Asio (Boost 1.74)
-
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
+#include <utility>  // before Asio (Boost 1.74)
 
 namespace fs::http {
 

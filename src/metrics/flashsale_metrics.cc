@@ -149,8 +149,7 @@ void WriteFairnessAuditMetrics(const engine::FairnessAuditStats& stats, TextWrit
     const std::atomic<std::uint64_t>& value;
   } counters[] = {
       {"flashsale_audit_fairness_offered_total",
-       "Throttled reserve attempts and bot detections offered to the audit trail.",
-       stats.offered},
+       "Throttled reserve attempts and bot detections offered to the audit trail.", stats.offered},
       {"flashsale_audit_fairness_aggregated_total",
        "Of those, written as part of a per-identity count instead of one event each "
        "(the individual-event bound was reached).",

@@ -45,19 +45,19 @@ class AuditCheckpoint {
 
  private:
   mutable std::mutex mutex_;
-  std::int64_t event_id_ = 0;    // guarded by mutex_
-  std::string event_hash_;       // guarded by mutex_
-  bool taken_ = false;           // guarded by mutex_
+  std::int64_t event_id_ = 0;  // guarded by mutex_
+  std::string event_hash_;     // guarded by mutex_
+  bool taken_ = false;         // guarded by mutex_
 };
 
 struct HttpMetrics {
   // `route_labels`: one per route template, plus any catch-all label the server uses.
   explicit HttpMetrics(std::vector<std::string> route_labels);
 
-  RequestCounters requests;       // flashsale_requests_total{route,code}
-  Histogram reservation_latency;  // flashsale_reservation_latency_seconds
-  Gauge connections_open;         // flashsale_http_connections
-  Counter connections_rejected;   // flashsale_http_connections_rejected_total
+  RequestCounters requests;          // flashsale_requests_total{route,code}
+  Histogram reservation_latency;     // flashsale_reservation_latency_seconds
+  Gauge connections_open;            // flashsale_http_connections
+  Counter connections_rejected;      // flashsale_http_connections_rejected_total
   AuditCheckpoint audit_checkpoint;  // flashsale_audit_chain_head_id / _info
 };
 

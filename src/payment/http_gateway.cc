@@ -77,8 +77,7 @@ class HttpGateway final : public PaymentGateway {
   ChargeResult Call(const ChargeRequest& request) {
     std::string body = "amount=" + std::to_string(request.amount_cents) +
                        "&currency=" + FormEscape(Lower(request.currency)) +
-                       "&payment_method=" + FormEscape(request.payment_method_id) +
-                       "&confirm=true";
+                       "&payment_method=" + FormEscape(request.payment_method_id) + "&confirm=true";
     auto reply = net::HttpPost(endpoint_.url, endpoint_.prefix + "/v1/payment_intents",
                                "application/x-www-form-urlencoded", std::move(body),
                                {{"Idempotency-Key", request.idempotency_key}}, timeout_);

@@ -91,8 +91,8 @@ void RateLimiter::Raise(const std::string& key, TierReason reason, std::int64_t 
 void RateLimiter::Detect(const RequestIdentity& identity, const std::string& ip_key,
                          std::int64_t now_ms, std::vector<LimiterEvent>& events) {
   auto detected = [&](TierReason reason) {
-    events.push_back(MakeEvent(LimiterEvent::Kind::kBotDetected, TierReasonName(reason),
-                               Tier::kBot, identity, ip_key, now_ms));
+    events.push_back(MakeEvent(LimiterEvent::Kind::kBotDetected, TierReasonName(reason), Tier::kBot,
+                               identity, ip_key, now_ms));
     detections_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   };
   RateWindow& rate = ip_rates_.FindOrInsert(ip_key, [now_ms] { return RateWindow{now_ms, 0}; });
@@ -198,8 +198,8 @@ Decision RateLimiter::Record(const RequestIdentity& identity, const CheckOutcome
   for (TierReason reason : {TierReason::kBotIpRate, TierReason::kBotFingerprintUsers}) {
     if (!outcome.detected[static_cast<std::size_t>(reason)]) continue;
     detections_[static_cast<std::size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
-    events.push_back(MakeEvent(LimiterEvent::Kind::kBotDetected, TierReasonName(reason),
-                               Tier::kBot, identity, ip_key, now_ms));
+    events.push_back(MakeEvent(LimiterEvent::Kind::kBotDetected, TierReasonName(reason), Tier::kBot,
+                               identity, ip_key, now_ms));
   }
   Decision decision;
   decision.tier = outcome.tier;
@@ -216,9 +216,8 @@ void RateLimiter::Report(const RequestIdentity& identity, const std::string& ip_
   if (!decision.allowed) {
     throttled_[static_cast<std::size_t>(decision.reason)][static_cast<std::size_t>(decision.tier)]
         .fetch_add(1, std::memory_order_relaxed);
-    events.push_back(MakeEvent(LimiterEvent::Kind::kThrottled,
-                               ThrottleReasonName(decision.reason), decision.tier, identity,
-                               ip_key, now_ms));
+    events.push_back(MakeEvent(LimiterEvent::Kind::kThrottled, ThrottleReasonName(decision.reason),
+                               decision.tier, identity, ip_key, now_ms));
   }
   if (on_event_) {
     for (const LimiterEvent& event : events) on_event_(event);

@@ -123,8 +123,8 @@ struct CheckOutcome {
   Tier tier = Tier::kNormal;
   TierReason tier_reason = TierReason::kClaim;
   ThrottleReason tightest = ThrottleReason::kUserLimit;  // the bucket with the fewest tokens
-  std::int64_t tightest_units = 0;  // after taking (allowed) or as found (refused)
-  std::int64_t capacity_units = 0;  // of the tier's buckets
+  std::int64_t tightest_units = 0;                // after taking (allowed) or as found (refused)
+  std::int64_t capacity_units = 0;                // of the tier's buckets
   std::array<bool, kTierReasonCount> detected{};  // detections this check made
 };
 

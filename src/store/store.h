@@ -47,7 +47,7 @@ struct LoadedState {
 // created or changed, whole (docs/architecture.md, "Several nodes"). Applying it brings the
 // writer's memory to the database's state as of `synced_through`.
 struct ClusterChanges {
-  std::int64_t synced_through = 0;  // the last cluster batch the changes include
+  std::int64_t synced_through = 0;              // the last cluster batch the changes include
   std::vector<core::Sale> sales;                // created or changed
   std::vector<core::Reservation> reservations;  // created or changed
   std::vector<core::IdempotencyRecord> idempotency;

@@ -54,14 +54,15 @@ TEST_F(PaymentWorkerTest, EachOrderIsChargedWithOneCallWhileTheDispatcherPollsHa
   sale.price_cents = 500;
   sale.currency = "EUR";
   sale.total_stock = kOrders;
-  ASSERT_TRUE((Await<engine::CreateSaleReply>(
-                   [&](auto done) { engine_->CreateSale(sale, std::move(done)); }))
-                  .status.ok());
+  ASSERT_TRUE((Await<engine::CreateSaleReply>([&](auto done) {
+                engine_->CreateSale(sale, std::move(done));
+              })).status.ok());
   std::vector<std::pair<std::string, std::string>> orders;  // order id, user
   for (int i = 0; i < kOrders; ++i) {
     const std::string user = "buyer-" + std::to_string(i);
-    const auto reserved = Await<engine::ReserveReply>(
-        [&](auto done) { engine_->Reserve({"pw", user, 1, ""}, std::move(done)); });
+    const auto reserved = Await<engine::ReserveReply>([&](auto done) {
+      engine_->Reserve({"pw", user, 1, ""}, std::move(done));
+    });
     ASSERT_TRUE(reserved.status.ok() && reserved.result.reservation.has_value());
     const auto checked_out = Await<engine::CheckoutReply>([&](auto done) {
       engine_->Checkout({reserved.result.reservation->reservation_id, user, "pm_card_visa", ""},

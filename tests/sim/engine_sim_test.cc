@@ -5,11 +5,11 @@
 // The seed is printed; a failing seed becomes a regression test.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <future>
 #include <map>
 #include <random>
-#include <cstdlib>
 
 #include "engine/engine.h"
 #include "store/fault/fault_store.h"

@@ -17,8 +17,8 @@
 
 #include "audit/audit_index.h"
 #include "audit/audit_reader.h"
-#include "crypto/sha256.h"
 #include "common/temp_database_test.h"
+#include "crypto/sha256.h"
 #include "engine/engine.h"
 #include "store/fault/fault_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -407,7 +407,8 @@ TEST_F(AuditStoreTest, DisputesIndexAnswersLikeAScanAndCoversTheTail) {
   {
     auto reader = AuditReader::Open(path_);
     ASSERT_TRUE(reader.has_value());
-    for (int i = 0; i < 5; ++i) scanned.push_back(UserEventIds(**reader, "user" + std::to_string(i), 2));
+    for (int i = 0; i < 5; ++i)
+      scanned.push_back(UserEventIds(**reader, "user" + std::to_string(i), 2));
   }
   EXPECT_EQ(scanned[3].size(), 4u);  // attempt on tee, two on cap, one more on tee
   auto indexer = AuditIndexer::Open(path_, {});
@@ -425,7 +426,8 @@ TEST_F(AuditStoreTest, DisputesIndexAnswersLikeAScanAndCoversTheTail) {
   auto reader = AuditReader::Open(path_);
   ASSERT_TRUE(reader.has_value());
   for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(UserEventIds(**reader, "user" + std::to_string(i), 2), scanned[static_cast<std::size_t>(i)]);
+    EXPECT_EQ(UserEventIds(**reader, "user" + std::to_string(i), 2),
+              scanned[static_cast<std::size_t>(i)]);
   }
   const std::int64_t indexed = (*indexer)->indexed_through();
   Reserve("cap", "user3");

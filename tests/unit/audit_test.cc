@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "crypto/sha256.h"
 #include "core/inventory.h"
 #include "core/rules.h"
+#include "crypto/sha256.h"
 
 namespace fs::core {
 namespace {
@@ -102,9 +102,9 @@ TEST(AuditHashBytesTest, HexRoundTripAndRefusals) {
   EXPECT_EQ(HexOfBytes(std::string_view(bytes).substr(6)), hex);
   EXPECT_EQ(static_cast<unsigned char>(bytes[6]), 0xba);
   std::string untouched;
-  EXPECT_FALSE(AppendHashBytes(hex.substr(1), untouched));                  // too short
-  EXPECT_FALSE(AppendHashBytes("A" + hex.substr(1), untouched));            // upper case
-  EXPECT_FALSE(AppendHashBytes(std::string(63, '0') + "g", untouched));     // not hex
+  EXPECT_FALSE(AppendHashBytes(hex.substr(1), untouched));               // too short
+  EXPECT_FALSE(AppendHashBytes("A" + hex.substr(1), untouched));         // upper case
+  EXPECT_FALSE(AppendHashBytes(std::string(63, '0') + "g", untouched));  // not hex
   EXPECT_TRUE(untouched.empty());
   EXPECT_EQ(HexOfBytes("forged"), "666f72676564");
 }

@@ -29,7 +29,8 @@ TEST(ConfigStoreTest, SelectsTheStore) {
   const std::vector<Case> cases = {
       {{}, ""},
       {{"--store", "sqlite"}, ""},
-      {{"--store", "postgres://app:secret@db:5432/flashsale"}, "postgres://app:secret@db:5432/flashsale"},
+      {{"--store", "postgres://app:secret@db:5432/flashsale"},
+       "postgres://app:secret@db:5432/flashsale"},
       {{"--store", "postgresql://db/flashsale"}, "postgresql://db/flashsale"},
   };
   for (const Case& c : cases) {

@@ -112,10 +112,14 @@ TEST_F(EngineTest, ConcurrentCallersNeverOversell) {
       }
       for (auto& f : replies) {
         auto reply = f.get();
-        if (!reply.status.ok()) ++other;
-        else if (reply.result.outcome == ReserveOutcome::kReserved) ++granted;
-        else if (reply.result.outcome == ReserveOutcome::kSoldOut) ++sold_out;
-        else ++other;
+        if (!reply.status.ok())
+          ++other;
+        else if (reply.result.outcome == ReserveOutcome::kReserved)
+          ++granted;
+        else if (reply.result.outcome == ReserveOutcome::kSoldOut)
+          ++sold_out;
+        else
+          ++other;
       }
     });
   }

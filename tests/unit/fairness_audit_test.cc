@@ -16,8 +16,8 @@
 #include <mutex>
 #include <thread>
 
-#include "crypto/sha256.h"
 #include "common/temp_database_test.h"
+#include "crypto/sha256.h"
 #include "engine/engine.h"
 #include "store/fault/fault_store.h"
 #include "store/sqlite/sqlite_store.h"

@@ -1,13 +1,12 @@
 // Goal: between Begin() and Flush() replies are held and then handed to each I/O thread as
 // one operation that runs them in order; outside a batch a reply is posted at once; and the
 // gathering state of one thread does not capture another thread's replies.
-#include <utility>  // before Asio (Boost 1.74)
-
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
 #include <string>
 #include <thread>
+#include <utility>  // before Asio (Boost 1.74)
 #include <vector>
 
 #include "http/reply_batch.h"

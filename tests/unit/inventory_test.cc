@@ -39,8 +39,8 @@ class InventoryTest : public ::testing::Test {
   ReserveResult Reserve(const std::string& sku, const std::string& user, int quantity = 1,
                         const std::string& key = "") {
     inventory_.BeginBatch();
-    auto result = inventory_.Reserve({sku, user, quantity, key}, "r" + std::to_string(++ids_),
-                                     now_, Body);
+    auto result =
+        inventory_.Reserve({sku, user, quantity, key}, "r" + std::to_string(++ids_), now_, Body);
     inventory_.CommitBatch();
     return result;
   }
@@ -54,8 +54,10 @@ TEST_F(InventoryTest, SellsExactlyTheStock) {
   int granted = 0;
   for (int u = 0; u < 10; ++u) {
     auto result = Reserve("a", "user" + std::to_string(u));
-    if (result.outcome == ReserveOutcome::kReserved) ++granted;
-    else EXPECT_EQ(result.outcome, ReserveOutcome::kSoldOut);
+    if (result.outcome == ReserveOutcome::kReserved)
+      ++granted;
+    else
+      EXPECT_EQ(result.outcome, ReserveOutcome::kSoldOut);
   }
   EXPECT_EQ(granted, 3);
   EXPECT_EQ(inventory_.FindSale("a")->counters.available(), 0);
@@ -142,8 +144,7 @@ TEST_F(InventoryTest, RollbackRestoresEverything) {
             ReleaseOutcome::kReleased);
   ASSERT_EQ(inventory_.Reserve({"a", "carol", 1, ""}, "x2", now_, Body).outcome,
             ReserveOutcome::kReserved);
-  ASSERT_EQ(inventory_.CreateSale(MakeSale("b", 1, 1), now_).outcome,
-            CreateSaleOutcome::kCreated);
+  ASSERT_EQ(inventory_.CreateSale(MakeSale("b", 1, 1), now_).outcome, CreateSaleOutcome::kCreated);
   // 2 creations + their events, 1 release + its event, key, sale
   EXPECT_EQ(inventory_.mutations().size(), 8u);
   inventory_.RollbackBatch();

@@ -2,6 +2,8 @@
 // hashed keys), the signer mints the standard token bytes, and the JWT check accepts exactly
 // the tokens it signed: a changed payload, signature or algorithm, an expired token or a bad
 // subject is refused, from many threads at once through one shared verifier.
+#include "auth/jwt.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,7 +11,6 @@
 #include <thread>
 #include <vector>
 
-#include "auth/jwt.h"
 #include "base/clock.h"
 
 namespace fs::auth {

@@ -15,8 +15,8 @@
 #include <optional>
 #include <string>
 #include <system_error>
-#include <variant>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "common/store_rows.h"
@@ -351,17 +351,17 @@ TEST_F(SqliteStoreTest, RoundTripsEveryMutationKindAfterReopen) {
     auto store = OpenStore();
     ASSERT_NE(store, nullptr);
     MustCommit(*store, {core::SaleCreated{scheduled}, core::SaleCreated{plain}, Created(r1),
-                        Created(r2), Created(r3), Created(r4),
-                        core::IdempotencyStored{old_record}, core::IdempotencyStored{new_record}});
-    MustCommit(*store, {Changed("r-1", "sku-a", ReservationStatus::kReserved,
-                                ReservationStatus::kCheckoutPending, 10),
-                        Changed("r-1", "sku-a", ReservationStatus::kCheckoutPending,
-                                ReservationStatus::kPurchased, 20),
-                        Changed("r-2", "sku-a", ReservationStatus::kReserved,
-                                ReservationStatus::kExpired, 30),
-                        Changed("r-4", "sku-b", ReservationStatus::kReserved,
-                                ReservationStatus::kReleased, 40),
-                        core::IdempotencyPruned{kT0}});
+                        Created(r2), Created(r3), Created(r4), core::IdempotencyStored{old_record},
+                        core::IdempotencyStored{new_record}});
+    MustCommit(
+        *store,
+        {Changed("r-1", "sku-a", ReservationStatus::kReserved, ReservationStatus::kCheckoutPending,
+                 10),
+         Changed("r-1", "sku-a", ReservationStatus::kCheckoutPending, ReservationStatus::kPurchased,
+                 20),
+         Changed("r-2", "sku-a", ReservationStatus::kReserved, ReservationStatus::kExpired, 30),
+         Changed("r-4", "sku-b", ReservationStatus::kReserved, ReservationStatus::kReleased, 40),
+         core::IdempotencyPruned{kT0}});
   }
   r1.status = ReservationStatus::kPurchased;
   r1.updated_at = kT0 + base::Millis(20);
@@ -439,18 +439,14 @@ TEST_F(SqliteStoreTest, TriggerCountersEqualTheRows) {
     batch.push_back(Created(MakeReservation(Numbered("r-", i), sku, Numbered("u", i % 7), 1)));
   }
   MustCommit(*store, batch);
-  MustCommit(*store, {Changed("r-1", "sku-a", ReservationStatus::kReserved,
-                              ReservationStatus::kCheckoutPending),
-                      Changed("r-2", "sku-a", ReservationStatus::kReserved,
-                              ReservationStatus::kCheckoutPending),
-                      Changed("r-2", "sku-a", ReservationStatus::kCheckoutPending,
-                              ReservationStatus::kPurchased),
-                      Changed("r-3", "sku-a", ReservationStatus::kReserved,
-                              ReservationStatus::kExpired),
-                      Changed("r-0", "sku-b", ReservationStatus::kReserved,
-                              ReservationStatus::kReleased),
-                      Changed("r-1", "sku-a", ReservationStatus::kCheckoutPending,
-                              ReservationStatus::kReleased)});
+  MustCommit(
+      *store,
+      {Changed("r-1", "sku-a", ReservationStatus::kReserved, ReservationStatus::kCheckoutPending),
+       Changed("r-2", "sku-a", ReservationStatus::kReserved, ReservationStatus::kCheckoutPending),
+       Changed("r-2", "sku-a", ReservationStatus::kCheckoutPending, ReservationStatus::kPurchased),
+       Changed("r-3", "sku-a", ReservationStatus::kReserved, ReservationStatus::kExpired),
+       Changed("r-0", "sku-b", ReservationStatus::kReserved, ReservationStatus::kReleased),
+       Changed("r-1", "sku-a", ReservationStatus::kCheckoutPending, ReservationStatus::kReleased)});
   ExpectCountersMatchRows();
   const auto a = CountersOf(*store, "sku-a");
   ASSERT_TRUE(a.has_value());
@@ -471,11 +467,10 @@ TEST_F(SqliteStoreTest, OversellingBatchIsRefusedAndChangesNothing) {
   const std::string before = raw.Dump();
 
   // A batch that starts fine and oversells on its last reservation.
-  const base::Status status =
-      store->Commit({core::SaleCreated{MakeSale("sku-b", 1, 1)},
-                     core::IdempotencyStored{MakeRecord("bob", "k1", kT0)},
-                     Created(MakeReservation("r-2", "sku-a", "bob", 1)),
-                     Created(MakeReservation("r-3", "sku-a", "carol", 1))});
+  const base::Status status = store->Commit({core::SaleCreated{MakeSale("sku-b", 1, 1)},
+                                             core::IdempotencyStored{MakeRecord("bob", "k1", kT0)},
+                                             Created(MakeReservation("r-2", "sku-a", "bob", 1)),
+                                             Created(MakeReservation("r-3", "sku-a", "carol", 1))});
   EXPECT_EQ(status.code(), StatusCode::kInternal);
   EXPECT_THAT(status.message(), HasSubstr("no_oversell"));
   EXPECT_THAT(status.message(), HasSubstr("mutation 3"));
@@ -497,13 +492,11 @@ TEST_F(SqliteStoreTest, OversellThroughAPurchaseIsRefusedToo) {
   ASSERT_NE(store, nullptr);
   MustCommit(*store, {core::SaleCreated{MakeSale("sku-a", 1, 1)}});
   // One quantity, two reservations of one unit each in one batch: the second oversells.
-  const base::Status status =
-      store->Commit({Created(MakeReservation("r-1", "sku-a", "alice", 1)),
-                     Changed("r-1", "sku-a", ReservationStatus::kReserved,
-                             ReservationStatus::kCheckoutPending),
-                     Changed("r-1", "sku-a", ReservationStatus::kCheckoutPending,
-                             ReservationStatus::kPurchased),
-                     Created(MakeReservation("r-2", "sku-a", "bob", 1))});
+  const base::Status status = store->Commit(
+      {Created(MakeReservation("r-1", "sku-a", "alice", 1)),
+       Changed("r-1", "sku-a", ReservationStatus::kReserved, ReservationStatus::kCheckoutPending),
+       Changed("r-1", "sku-a", ReservationStatus::kCheckoutPending, ReservationStatus::kPurchased),
+       Created(MakeReservation("r-2", "sku-a", "bob", 1))});
   EXPECT_EQ(status.code(), StatusCode::kInternal);
   RawDb raw(path_);
   EXPECT_EQ(raw.QueryInt("SELECT COUNT(*) FROM reservations"), 0);
@@ -518,9 +511,8 @@ TEST_F(SqliteStoreTest, PerUserLimitViolationIsRefusedAndChangesNothing) {
   RawDb raw(path_);
   const std::string before = raw.Dump();
 
-  const base::Status status =
-      store->Commit({Created(MakeReservation("r-2", "sku-a", "bob", 2)),
-                     Created(MakeReservation("r-3", "sku-a", "alice", 2))});
+  const base::Status status = store->Commit({Created(MakeReservation("r-2", "sku-a", "bob", 2)),
+                                             Created(MakeReservation("r-3", "sku-a", "alice", 2))});
   EXPECT_EQ(status.code(), StatusCode::kInternal);
   EXPECT_THAT(status.message(), HasSubstr("per-user limit exceeded"));
   EXPECT_EQ(raw.Dump(), before);
@@ -535,9 +527,9 @@ TEST_F(SqliteStoreTest, PerUserLimitViolationIsRefusedAndChangesNothing) {
                               ReservationStatus::kPurchased)});
   EXPECT_EQ(store->Commit({Created(MakeReservation("r-4", "sku-a", "alice", 1))}).code(),
             StatusCode::kInternal);
-  MustCommit(*store, {Changed("r-3", "sku-a", ReservationStatus::kReserved,
-                              ReservationStatus::kReleased),
-                      Created(MakeReservation("r-4", "sku-a", "alice", 1))});
+  MustCommit(*store,
+             {Changed("r-3", "sku-a", ReservationStatus::kReserved, ReservationStatus::kReleased),
+              Created(MakeReservation("r-4", "sku-a", "alice", 1))});
   EXPECT_EQ(raw.QueryInt("SELECT units FROM user_units WHERE user_id = 'alice'"), 2);
   ExpectCountersMatchRows();
 }
@@ -747,7 +739,8 @@ void CommitReservations(SqliteStore& store, int batches, int per_batch) {
     core::Mutations mutations;
     for (int i = 0; i < per_batch; ++i) {
       const int n = batch * per_batch + i;
-      mutations.push_back(Created(MakeReservation(Numbered("r-", n), "sku-a", Numbered("u", n), 1)));
+      mutations.push_back(
+          Created(MakeReservation(Numbered("r-", n), "sku-a", Numbered("u", n), 1)));
     }
     const base::Status status = store.Commit(mutations);
     ASSERT_TRUE(status.ok()) << status.ToString();

@@ -1,6 +1,8 @@
 // Goal: FormatRfc3339's hand-written fast path writes exactly what the general snprintf format
 // writes, for every millisecond, date and boundary (leap days, ends of months and years), and
 // round-trips through ParseRfc3339.
+#include "base/time_format.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -8,7 +10,6 @@
 #include <string>
 
 #include "base/clock.h"
-#include "base/time_format.h"
 
 namespace fs::base {
 namespace {

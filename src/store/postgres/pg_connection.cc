@@ -37,21 +37,20 @@ bool Retryable(std::string_view state) {
 base::Result<ConnectionHandle> Connect(const std::string& url, const SessionOptions& options) {
   const std::string timeout = std::to_string(options.connect_timeout.count());
   const char* keywords[] = {"dbname", "connect_timeout", "application_name", nullptr};
-  const char* values[] = {url.c_str(), timeout.c_str(), options.application_name.c_str(),
-                          nullptr};
+  const char* values[] = {url.c_str(), timeout.c_str(), options.application_name.c_str(), nullptr};
   ConnectionHandle connection(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
   if (!connection) return base::Unavailable("postgres: out of memory while connecting");
   if (PQstatus(connection.get()) != CONNECTION_OK) {
     const std::string message = Trimmed(PQerrorMessage(connection.get()));
-    if (message.find("invalid") != std::string::npos &&
-        message.find("URI") != std::string::npos) {
+    if (message.find("invalid") != std::string::npos && message.find("URI") != std::string::npos) {
       return base::InvalidArgument("postgres: " + message);
     }
     return base::Unavailable("postgres: cannot connect: " + message);
   }
   const std::string settings =
       "SET synchronous_commit = on; SET TIME ZONE 'UTC'; SET client_min_messages = warning;"
-      " SET lock_timeout = " + std::to_string(options.lock_timeout.count()) +
+      " SET lock_timeout = " +
+      std::to_string(options.lock_timeout.count()) +
       "; SET statement_timeout = " + std::to_string(options.statement_timeout.count()) +
       "; SET idle_in_transaction_session_timeout = " +
       std::to_string(options.idle_in_transaction_timeout.count()) + ";";

@@ -96,8 +96,8 @@ base::Result<std::vector<StoredEvent>> PgOutbox::ReadAfter(std::int64_t after_id
     if (!*led) return std::vector<StoredEvent>();  // another node publishes this sink
   }
   const std::int64_t after = std::max(after_id, floor_);
-  auto result = Run(connection_.get(), kReadSql,
-                    {std::to_string(after), std::to_string(count_max)}, "read outbox");
+  auto result = Run(connection_.get(), kReadSql, {std::to_string(after), std::to_string(count_max)},
+                    "read outbox");
   if (!result) {
     connection_.reset();
     leader_ = false;
@@ -128,8 +128,8 @@ base::Result<std::vector<StoredEvent>> PgOutbox::ReadAfter(std::int64_t after_id
 base::Status PgOutbox::SaveCursor(const std::string& sink, std::int64_t last_id) {
   if (!leader_) return base::Status::Ok();  // the leader saves its own progress
   FS_RETURN_IF_ERROR(EnsureConnected());
-  auto result = Run(connection_.get(), kSaveSql, {sink, std::to_string(last_id)},
-                    "save outbox cursor");
+  auto result =
+      Run(connection_.get(), kSaveSql, {sink, std::to_string(last_id)}, "save outbox cursor");
   if (!result) {
     connection_.reset();
     leader_ = false;
@@ -138,8 +138,9 @@ base::Status PgOutbox::SaveCursor(const std::string& sink, std::int64_t last_id)
   return base::Status::Ok();
 }
 
-base::Result<std::unique_ptr<PgOrderLeases>> PgOrderLeases::Open(
-    const std::string& url, std::string node_id, std::chrono::milliseconds lease) {
+base::Result<std::unique_ptr<PgOrderLeases>> PgOrderLeases::Open(const std::string& url,
+                                                                 std::string node_id,
+                                                                 std::chrono::milliseconds lease) {
   std::unique_ptr<PgOrderLeases> leases(new PgOrderLeases(url, std::move(node_id), lease));
   auto connection = pg::Connect(url, pg::SessionOptions{});
   if (!connection) return connection.error();

@@ -343,9 +343,8 @@ base::Result<std::int64_t> Migrate(pg_conn* connection) {
         ", newer than this binary's " + std::to_string(kSchemaVersion)));
   }
   for (std::int64_t next = *version + 1; next <= kSchemaVersion; ++next) {
-    const base::Status applied =
-        Exec(connection, kMigrations[static_cast<std::size_t>(next - 1)],
-             "migration " + std::to_string(next));
+    const base::Status applied = Exec(connection, kMigrations[static_cast<std::size_t>(next - 1)],
+                                      "migration " + std::to_string(next));
     if (!applied.ok()) return rollback_after(applied);
     const base::Status recorded = Exec(
         connection, "INSERT INTO schema_version (version) VALUES (" + std::to_string(next) + ")",

@@ -26,8 +26,9 @@ using pg::PipelineStep;
 // 0 for a read without the lock).
 // ---------------------------------------------------------------------------------------------
 
-#define FS_PG_WINDOW \
-  " version > $1::bigint AND version <= (SELECT batch FROM cluster_head WHERE id = 1) - $2::bigint"
+#define FS_PG_WINDOW                                                                      \
+  " version > $1::bigint AND version <= (SELECT batch FROM cluster_head WHERE id = 1) - " \
+  "$2::bigint"
 
 struct NamedStatement {
   const char* name;
@@ -332,18 +333,16 @@ class BatchStatements {
 
   void AddOne(const core::SaleCreated& m) {
     const core::Sale& sale = m.sale;
-    Single(Prepared("insert_sale",
-                    {sale.sku_id, sale.name, Number(sale.price_cents), sale.currency,
-                     Number(sale.total_stock), Number(sale.per_user_limit),
-                     Number(sale.reservation_ttl_seconds), OptionalMs(sale.starts_at),
-                     OptionalMs(sale.ends_at),
-                     Number(static_cast<std::int64_t>(sale.override_state)),
-                     Ms(sale.created_at), version_}));
+    Single(Prepared(
+        "insert_sale",
+        {sale.sku_id, sale.name, Number(sale.price_cents), sale.currency, Number(sale.total_stock),
+         Number(sale.per_user_limit), Number(sale.reservation_ttl_seconds),
+         OptionalMs(sale.starts_at), OptionalMs(sale.ends_at),
+         Number(static_cast<std::int64_t>(sale.override_state)), Ms(sale.created_at), version_}));
   }
   void AddOne(const core::SaleOverrideChanged& m) {
-    Single(Prepared("update_override",
-                    {Number(static_cast<std::int64_t>(m.to)), m.sku_id,
-                     Number(static_cast<std::int64_t>(m.from)), version_}));
+    Single(Prepared("update_override", {Number(static_cast<std::int64_t>(m.to)), m.sku_id,
+                                        Number(static_cast<std::int64_t>(m.from)), version_}));
   }
   void AddOne(const core::SaleStockChanged& m) {
     Single(Prepared("update_stock", {Number(m.to), m.sku_id, Number(m.from), version_}));
@@ -689,13 +688,11 @@ void PgStore::AddChangeSteps(std::vector<PipelineStep>& steps, std::int64_t afte
   steps.push_back(Prepared("audit_head", {}));
 }
 
-base::Status PgStore::DecodeChanges(const std::vector<pg::ResultHandle>& results,
-                                    std::size_t first, ClusterChanges& changes) {
+base::Status PgStore::DecodeChanges(const std::vector<pg::ResultHandle>& results, std::size_t first,
+                                    ClusterChanges& changes) {
   FS_RETURN_IF_ERROR(DecodeRows(results[first].get(), changes.sales, DecodeSale));
-  FS_RETURN_IF_ERROR(
-      DecodeRows(results[first + 1].get(), changes.reservations, DecodeReservation));
-  FS_RETURN_IF_ERROR(
-      DecodeRows(results[first + 2].get(), changes.idempotency, DecodeIdempotency));
+  FS_RETURN_IF_ERROR(DecodeRows(results[first + 1].get(), changes.reservations, DecodeReservation));
+  FS_RETURN_IF_ERROR(DecodeRows(results[first + 2].get(), changes.idempotency, DecodeIdempotency));
   FS_RETURN_IF_ERROR(DecodeRows(results[first + 3].get(), changes.orders, DecodeOrder));
   const pg_result* sequences = results[first + 4].get();
   for (int row = 0; row < pg::Rows(sequences); ++row) {
@@ -739,8 +736,7 @@ void PgStore::AbortBatch() {
   (void)Abandon(base::Aborted("batch abandoned"));
 }
 
-base::Result<ClusterChanges> PgStore::ReadSnapshot(std::int64_t after,
-                                                   base::Time idempotency_since,
+base::Result<ClusterChanges> PgStore::ReadSnapshot(std::int64_t after, base::Time idempotency_since,
                                                    std::string_view context) {
   FS_CHECK(!in_batch_);
   FS_RETURN_IF_ERROR(EnsureConnected());

@@ -74,8 +74,8 @@ class PgStore final : public Store {
   // The steps reading the changes after `after` (see pg_store.cc) and their decoding.
   static void AddChangeSteps(std::vector<pg::PipelineStep>& steps, std::int64_t after,
                              bool exclude_own_batch, base::Time idempotency_since);
-  static base::Status DecodeChanges(const std::vector<pg::ResultHandle>& results,
-                                    std::size_t first, ClusterChanges& changes);
+  static base::Status DecodeChanges(const std::vector<pg::ResultHandle>& results, std::size_t first,
+                                    ClusterChanges& changes);
 
   const PgOptions options_;
   pg::ConnectionHandle connection_;

@@ -58,7 +58,7 @@ class SqliteCheckpointer {
   sqlite3* db_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false;                 // guarded by mutex_
+  bool stopping_ = false;  // guarded by mutex_
   std::atomic<bool> requested_{false};
   std::atomic<std::uint64_t> checkpoints_{0};
   std::thread thread_;  // last: starts after every member above is initialized

@@ -501,20 +501,24 @@ base::Status ErrorFromCode(int rc, std::string_view detail, Stage stage, std::st
   message += sqlite3_errstr(rc);
   message += ")";
   switch (rc & 0xff) {
-    case SQLITE_CONSTRAINT: return base::Internal(std::move(message));
+    case SQLITE_CONSTRAINT:
+      return base::Internal(std::move(message));
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_FULL:
-    case SQLITE_NOMEM: return base::Unavailable(std::move(message));
+    case SQLITE_NOMEM:
+      return base::Unavailable(std::move(message));
     case SQLITE_IOERR:
     case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return base::DataLoss(std::move(message));
+    case SQLITE_NOTADB:
+      return base::DataLoss(std::move(message));
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
     case SQLITE_READONLY:
       if (stage == Stage::kOpen) return base::FailedPrecondition(std::move(message));
       return base::DataLoss(std::move(message));  // the file went away under the writer
-    default: break;
+    default:
+      break;
   }
   if (stage == Stage::kCommit) return base::DataLoss(std::move(message));
   return base::Internal(std::move(message));
@@ -614,8 +618,8 @@ int StepControl(sqlite3_stmt* statement) {
 base::Result<sqlite_internal::StatementHandle> Prepare(sqlite3* db, std::string_view sql,
                                                        unsigned int flags, Stage stage) {
   sqlite3_stmt* raw = nullptr;
-  const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), flags, &raw,
-                                    nullptr);
+  const int rc =
+      sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), flags, &raw, nullptr);
   sqlite_internal::StatementHandle statement(raw);
   if (rc != SQLITE_OK) return ErrorFrom(rc, db, stage, std::string("prepare ") + std::string(sql));
   if (statement == nullptr) {
@@ -706,9 +710,12 @@ base::Status ForEachRow(sqlite3* db, sqlite3_stmt* statement, std::string_view c
 
 std::int64_t SynchronousPragmaValue(SqliteOptions::Synchronous synchronous) {
   switch (synchronous) {
-    case SqliteOptions::Synchronous::kOff: return 0;
-    case SqliteOptions::Synchronous::kNormal: return 1;
-    case SqliteOptions::Synchronous::kFull: return 2;
+    case SqliteOptions::Synchronous::kOff:
+      return 0;
+    case SqliteOptions::Synchronous::kNormal:
+      return 1;
+    case SqliteOptions::Synchronous::kFull:
+      return 2;
   }
   return 2;
 }
@@ -777,9 +784,8 @@ void UnhexFunction(sqlite3_context* context, int /*argc*/, sqlite3_value** argv)
 }
 
 base::Status RegisterMigrationFunctions(sqlite3* db) {
-  const int rc = sqlite3_create_function_v2(db, "fs_unhex", 1,
-                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC, nullptr,
-                                            &UnhexFunction, nullptr, nullptr, nullptr);
+  const int rc = sqlite3_create_function_v2(db, "fs_unhex", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                            nullptr, &UnhexFunction, nullptr, nullptr, nullptr);
   if (rc != SQLITE_OK) return ErrorFromCode(rc, sqlite3_errmsg(db), Stage::kOpen, "fs_unhex");
   return base::Status::Ok();
 }
@@ -803,10 +809,9 @@ base::Status ApplyPendingMigrations(sqlite3* db) {
     const std::string context = "migration " + std::to_string(migration.version);
     FS_RETURN_IF_ERROR(Exec(db, migration.sql, Stage::kOpen, context));
     // applied_at_ms is informational; SQLite's clock keeps the writer's Clock out of it.
-    const std::string record =
-        "INSERT INTO schema_version (version, applied_at_ms) VALUES (" +
-        std::to_string(migration.version) +
-        ", CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))";
+    const std::string record = "INSERT INTO schema_version (version, applied_at_ms) VALUES (" +
+                               std::to_string(migration.version) +
+                               ", CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER))";
     FS_RETURN_IF_ERROR(Exec(db, record.c_str(), Stage::kOpen, context));
   }
   return base::Status::Ok();
@@ -871,8 +876,8 @@ base::Status DecodeReservation(sqlite3_stmt* row, core::Reservation& reservation
                           ? core::ReservationStatusFromInt(static_cast<int>(status_value))
                           : std::nullopt;
   if (!status) {
-    return base::DataLoss("reservations row '" + reservation.reservation_id +
-                          "': unknown status " + std::to_string(status_value));
+    return base::DataLoss("reservations row '" + reservation.reservation_id + "': unknown status " +
+                          std::to_string(status_value));
   }
   reservation.status = *status;
   reservation.created_at = base::TimeFromMillis(ColumnInt64(row, 5));
@@ -949,12 +954,11 @@ base::Status DecodeOrder(sqlite3_stmt* row, core::Order& order) {
 }
 
 constexpr std::array<const char*, 17> kMutationNames = {
-    "SaleCreated",         "ReservationCreated", "ReservationStatusChanged",
-    "IdempotencyStored",   "IdempotencyPruned",  "AuditAppended",
-    "SaleOverrideChanged", "SaleStockChanged",   "OrderCreated",
-    "OrderStatusChanged",  "OrderRetryScheduled", "EventAppended",
-    "WaitingRoomCreated",  "QueueTicketIssued",  "WaitingRoomDrawn",
-    "QueueTicketAdmitted", "QueuePassUsed"};
+    "SaleCreated",        "ReservationCreated", "ReservationStatusChanged", "IdempotencyStored",
+    "IdempotencyPruned",  "AuditAppended",      "SaleOverrideChanged",      "SaleStockChanged",
+    "OrderCreated",       "OrderStatusChanged", "OrderRetryScheduled",      "EventAppended",
+    "WaitingRoomCreated", "QueueTicketIssued",  "WaitingRoomDrawn",         "QueueTicketAdmitted",
+    "QueuePassUsed"};
 static_assert(std::variant_size_v<core::Mutation> == kMutationNames.size());
 
 }  // namespace
@@ -971,9 +975,12 @@ base::Result<SqliteOptions::Synchronous> ParseSynchronous(std::string_view text)
 
 std::string_view SynchronousName(SqliteOptions::Synchronous synchronous) {
   switch (synchronous) {
-    case SqliteOptions::Synchronous::kFull: return "full";
-    case SqliteOptions::Synchronous::kNormal: return "normal";
-    case SqliteOptions::Synchronous::kOff: return "off";
+    case SqliteOptions::Synchronous::kFull:
+      return "full";
+    case SqliteOptions::Synchronous::kNormal:
+      return "normal";
+    case SqliteOptions::Synchronous::kOff:
+      return "off";
   }
   return "unknown";
 }
@@ -1048,7 +1055,8 @@ base::Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string& 
     store->checkpointer_ = std::move(checkpointer).value();
     store->wal_hook_.checkpointer = store->checkpointer_.get();
     store->wal_hook_.request_pages = options.checkpoint_pages;
-    store->wal_hook_.writer_pages = options.checkpoint_pages * SqliteOptions::kWriterCheckpointFactor;
+    store->wal_hook_.writer_pages =
+        options.checkpoint_pages * SqliteOptions::kWriterCheckpointFactor;
     // Replaces SQLite's auto-checkpoint hook on this connection.
     sqlite3_wal_hook(store->db_.get(), &SqliteStore::OnWalCommit, &store->wal_hook_);
   } else {
@@ -1100,16 +1108,14 @@ base::Status SqliteStore::PrepareCachedStatements() {
        "INSERT INTO idempotency_keys (user_id, idem_key, request_fingerprint, http_status,"
        " response_body, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
       {&prune_idempotency_, "DELETE FROM idempotency_keys WHERE created_at_ms < ?1"},
-      {&read_counters_,
-       "SELECT sku_id, total_stock, held, sold FROM skus ORDER BY sku_id"},
+      {&read_counters_, "SELECT sku_id, total_stock, held, sold FROM skus ORDER BY sku_id"},
       {&insert_audit_,
        "INSERT INTO audit_events (event_id, event_type, user_id, sku_id, outcome,"
        " failure_reason, occurred_at_ms, client_ip, device_fingerprint, metadata, prev_hash,"
        " event_hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
       {&update_override_,
        "UPDATE skus SET override_state = ?1 WHERE sku_id = ?2 AND override_state = ?3"},
-      {&update_stock_,
-       "UPDATE skus SET total_stock = ?1 WHERE sku_id = ?2 AND total_stock = ?3"},
+      {&update_stock_, "UPDATE skus SET total_stock = ?1 WHERE sku_id = ?2 AND total_stock = ?3"},
       {&insert_order_,
        "INSERT INTO orders (order_id, reservation_id, sku_id, user_id, quantity, amount_cents,"
        " currency, status, failure_reason, payment_method_id, attempts, next_attempt_at_ms,"
@@ -1157,8 +1163,8 @@ base::Status SqliteStore::Commit(const core::Mutations& mutations) {
     const base::Status status =
         std::visit([this](const auto& typed) { return Apply(typed); }, mutation);
     if (!status.ok()) {
-      const std::string prefix = "mutation " + std::to_string(index) + " (" +
-                                 kMutationNames[mutation.index()] + "): ";
+      const std::string prefix =
+          "mutation " + std::to_string(index) + " (" + kMutationNames[mutation.index()] + "): ";
       return RollbackAfter(WithPrefix(status, prefix));
     }
   }
@@ -1174,8 +1180,8 @@ base::Status SqliteStore::RollbackAfter(base::Status failure) {
   if (sqlite3_get_autocommit(db_.get()) != 0) return failure;
   const int rc = StepControl(rollback_.get());
   if (rc != SQLITE_DONE) {
-    return base::DataLoss(std::string("ROLLBACK failed: ") + sqlite3_errmsg(db_.get()) +
-                          " (" + sqlite3_errstr(rc) + ") after: " + failure.message());
+    return base::DataLoss(std::string("ROLLBACK failed: ") + sqlite3_errmsg(db_.get()) + " (" +
+                          sqlite3_errstr(rc) + ") after: " + failure.message());
   }
   return failure;
 }
@@ -1576,9 +1582,8 @@ base::Result<LoadedState> SqliteStore::LoadInSnapshot(base::Time idempotency_sin
     return DecodeOrder(row, state.orders.back());
   }));
 
-  auto sequences = Prepare(db,
-                           "SELECT sku_id, MAX(sku_sequence) FROM outbox GROUP BY sku_id",
-                           0, Stage::kRead);
+  auto sequences =
+      Prepare(db, "SELECT sku_id, MAX(sku_sequence) FROM outbox GROUP BY sku_id", 0, Stage::kRead);
   if (!sequences) return sequences.error();
   FS_RETURN_IF_ERROR(
       ForEachRow(db, sequences->get(), "load event sequences", [&](sqlite3_stmt* row) {

@@ -133,9 +133,8 @@ class SqliteStore final : public Store {
   base::Status Apply(const core::AuditAppended& mutation);
   base::Status Apply(const core::SaleOverrideChanged& mutation);
   base::Status Apply(const core::SaleStockChanged& mutation);
-  base::Status UpdateSkuColumn(sqlite3_stmt* statement, std::int64_t to,
-                               const std::string& sku_id, std::int64_t from,
-                               const std::string& context);
+  base::Status UpdateSkuColumn(sqlite3_stmt* statement, std::int64_t to, const std::string& sku_id,
+                               std::int64_t from, const std::string& context);
   base::Status Apply(const core::OrderCreated& mutation);
   base::Status Apply(const core::OrderStatusChanged& mutation);
   base::Status Apply(const core::OrderRetryScheduled& mutation);

@@ -37,8 +37,7 @@ class ClusterAuditTest : public ::testing::Test {
 
   rapidjson::Document GetJson(int node, const std::string& target) {
     const HttpResponse response = client(node).Get(target, AdminAuth());
-    EXPECT_EQ(response.status, 200) << target << " on node " << node << ": "
-                                    << response.Describe();
+    EXPECT_EQ(response.status, 200) << target << " on node " << node << ": " << response.Describe();
     auto body = ParseJson(response.body);
     EXPECT_TRUE(body.has_value()) << response.Describe();
     return body ? std::move(*body) : rapidjson::Document();
@@ -107,17 +106,19 @@ TEST_F(ClusterAuditTest, VerifyDisputesAndReconciliationReadTheSharedDatabase) {
     EXPECT_TRUE(books["orders"]["checked"].GetBool());
     EXPECT_TRUE(books["audit"]["valid"].GetBool());
     EXPECT_EQ(books["mismatches"].Size(), 0u);
-    EXPECT_TRUE(IsError(client(node).Get("/admin/v1/skus/nope/reconciliation", AdminAuth()),
-                        404, "SKU_NOT_FOUND"));
+    EXPECT_TRUE(IsError(client(node).Get("/admin/v1/skus/nope/reconciliation", AdminAuth()), 404,
+                        "SKU_NOT_FOUND"));
   }
 
   // The attacker: disable the append-only guard and rewrite a refusal as a success.
-  const std::string tampered = QueryCurrentDatabase(
-      "SELECT event_id FROM audit_events WHERE user_id = 'user-4'");
+  const std::string tampered =
+      QueryCurrentDatabase("SELECT event_id FROM audit_events WHERE user_id = 'user-4'");
   ASSERT_FALSE(tampered.empty());
   QueryCurrentDatabase("ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update");
-  QueryCurrentDatabase("UPDATE audit_events SET outcome = 'SUCCESS', failure_reason = NULL"
-                       " WHERE event_id = " + tampered + " RETURNING event_id");
+  QueryCurrentDatabase(
+      "UPDATE audit_events SET outcome = 'SUCCESS', failure_reason = NULL"
+      " WHERE event_id = " +
+      tampered + " RETURNING event_id");
   for (int node = 0; node < kNodes; ++node) {
     SCOPED_TRACE(node);
     const auto verify = GetJson(node, "/admin/v1/audit/verify");

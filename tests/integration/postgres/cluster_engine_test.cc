@@ -147,8 +147,7 @@ TEST_F(ClusterEngineTest, ExactlyNReservationsForNUnitsAcrossThreeEngines) {
   EXPECT_EQ(QueryValue("SELECT count(*) FROM reservations WHERE status = 1"),
             std::to_string(kUnits));
   EXPECT_EQ(QueryValue("SELECT held FROM skus WHERE sku_id = 'hot'"), std::to_string(kUnits));
-  EXPECT_EQ(QueryValue("SELECT count(DISTINCT user_id) FROM reservations"),
-            std::to_string(kUnits));
+  EXPECT_EQ(QueryValue("SELECT count(DISTINCT user_id) FROM reservations"), std::to_string(kUnits));
   ExpectConsistent();
   // Every engine decided on the database's state, so each knows all 200 after a batch.
   for (auto& engine : engines_) EXPECT_EQ(engine->FindSale("hot")->counters.held, kUnits);
@@ -204,7 +203,8 @@ TEST_F(ClusterEngineTest, EachReservationExpiresExactlyOnce) {
   // all wake at once when the clock passes the expiry.
   clock.Advance(std::chrono::seconds(2));
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (QueryValue("SELECT held FROM skus") != "0" && std::chrono::steady_clock::now() < deadline) {
+  while (QueryValue("SELECT held FROM skus") != "0" &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   EXPECT_EQ(QueryValue("SELECT held FROM skus"), "0");

@@ -15,8 +15,8 @@
 #include <fstream>
 #include <latch>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -136,8 +136,8 @@ TEST_F(ClusterProcessTest, FiveThousandUsersRaceForFiveHundredUnitsAcrossThreeNo
       client.Get("/healthz");
       start.arrive_and_wait();
       for (std::size_t i = 0; i < plan[index].size(); ++i) {
-        const HttpResponse response = client.Post(
-            "/api/v1/products/cluster-race/reserve", "{\"quantity\":1}", auth[i]);
+        const HttpResponse response =
+            client.Post("/api/v1/products/cluster-race/reserve", "{\"quantity\":1}", auth[i]);
         ++statuses[index][response.status];
         if (response.status == 201) ++granted[index][plan[index][i]];
         if (response.status == 409) {
@@ -151,7 +151,8 @@ TEST_F(ClusterProcessTest, FiveThousandUsersRaceForFiveHundredUnitsAcrossThreeNo
   std::map<int, int> total;
   std::map<std::string, int> per_user;
   for (int t = 0; t < kThreads; ++t) {
-    for (const auto& [status, count] : statuses[static_cast<std::size_t>(t)]) total[status] += count;
+    for (const auto& [status, count] : statuses[static_cast<std::size_t>(t)])
+      total[status] += count;
     for (const auto& [user, count] : granted[static_cast<std::size_t>(t)]) per_user[user] += count;
   }
   EXPECT_EQ(total[201], kUnits);
@@ -207,7 +208,8 @@ TEST_F(ClusterProcessTest, KillOneNodeMidRaceKeepsItsAnswersAndExpiresItsHolds) 
   // Its held stock expires: only the surviving nodes can expire it.
   EXPECT_EQ(WaitForValue("SELECT held FROM skus", "0", std::chrono::seconds(30)), "0");
   EXPECT_EQ(QueryValue("SELECT count(*) FROM reservations WHERE status = 4 AND"
-                       " reservation_id = ANY(" + IdArray(killed) + ")"),
+                       " reservation_id = ANY(" +
+                       IdArray(killed) + ")"),
             std::to_string(killed.size()));
   EXPECT_EQ(QueryValue("SELECT count(*) FROM audit_events WHERE event_type = 'EXPIRY'"),
             QueryValue("SELECT count(*) FROM reservations"));
@@ -227,9 +229,9 @@ TEST_F(ClusterProcessTest, PostgresRestartMidSaleAnswers503ThenResumes) {
     HttpClient client(node(i).port());
     HttpResponse response;
     for (int attempt = 0; attempt < 100; ++attempt) {
-      response = client.Post("/api/v1/products/cluster-outage/reserve", "{\"quantity\":1}",
-                             UserAuth("probe-" + std::to_string(i) + "-" +
-                                      std::to_string(attempt)));
+      response =
+          client.Post("/api/v1/products/cluster-outage/reserve", "{\"quantity\":1}",
+                      UserAuth("probe-" + std::to_string(i) + "-" + std::to_string(attempt)));
       if (response.status == 503) break;
     }
     EXPECT_TRUE(IsError(response, 503, "UNAVAILABLE")) << "node " << i;
@@ -272,8 +274,10 @@ TEST_F(ClusterProcessTest, PostgresRestartMidSaleAnswers503ThenResumes) {
 class ClusterSagaTest : public ClusterProcessTest {
  protected:
   std::vector<std::string> ExtraArgs() override {
-    return {"--payment-gateway", "http", "--payment-gateway-url", gateway_.url(),
-            "--payment-retry-schedule", "30ms,60ms,120ms", "--payment-timeout-ms", "2000"};
+    return {"--payment-gateway",        "http",
+            "--payment-gateway-url",    gateway_.url(),
+            "--payment-retry-schedule", "30ms,60ms,120ms",
+            "--payment-timeout-ms",     "2000"};
   }
   // Every gateway key fails once with a 500 and is retried: exactly two requests per order
   // unless two nodes charged the same order at once.
@@ -301,8 +305,7 @@ TEST_F(ClusterSagaTest, ReserveCheckoutAndPayAcrossNodesChargesEachOrderOnce) {
     ASSERT_EQ(reserved.status, 201) << reserved.Describe();
     // Checkout on another node: it must know the reservation the first node just made.
     HttpClient checkout_node(node((u + 1) % kNodes).port());
-    const std::string body = "{\"reservation_id\":" +
-                             JsonQuote(Field(reserved, "reservation_id")) +
+    const std::string body = "{\"reservation_id\":" + JsonQuote(Field(reserved, "reservation_id")) +
                              ",\"payment_method_id\":\"pm_card_visa\"}";
     const HttpResponse checkout = checkout_node.Post("/api/v1/checkout", body, UserAuth(user));
     ASSERT_EQ(checkout.status, 202) << checkout.Describe();

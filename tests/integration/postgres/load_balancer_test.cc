@@ -78,8 +78,9 @@ class LoadBalancerTest : public ::testing::Test {
     for (int i = 0; i < kNodes; ++i) {
       ServerOptions options;
       // The balancer keeps idle connections to the nodes: the nodes must not close them first.
-      options.extra_args = {"--store", url, "--threads", "2", "--idle-timeout-seconds", "150",
-                            "--trusted-proxies", "127.0.0.1/32"};
+      options.extra_args = {
+          "--store",           url,           "--threads", "2", "--idle-timeout-seconds", "150",
+          "--trusted-proxies", "127.0.0.1/32"};
       nodes_.push_back(std::make_unique<ServerProcess>(options));
       // Started from this thread: a child is killed when the thread that spawned it ends.
       ASSERT_TRUE(nodes_.back()->Start()) << "node " << i;
@@ -253,26 +254,26 @@ TEST_F(LoadBalancerTest, KillOneNodeMidRaceTheBalancerRoutesAroundItAndItsHoldsE
   std::atomic<bool> down{false};
   std::atomic<std::int64_t> acknowledged{0};
   std::mutex mutex;
-  std::vector<RecordedGrant> grants;                   // guarded by mutex
-  std::map<int, std::int64_t> statuses_before_down;    // guarded by mutex
-  std::map<int, std::int64_t> statuses_after_down;     // guarded by mutex
+  std::vector<RecordedGrant> grants;                 // guarded by mutex
+  std::map<int, std::int64_t> statuses_before_down;  // guarded by mutex
+  std::map<int, std::int64_t> statuses_after_down;   // guarded by mutex
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       HttpClient client(balancer_port());
       for (int n = 0; !stop.load(std::memory_order_acquire); ++n) {
         const bool after_down = down.load(std::memory_order_acquire);
-        const HttpResponse response = Reserve(
-            client, ReserveRequest().Sku("lb-kill").User("k" + std::to_string(t) + "-" +
-                                                         std::to_string(n)));
+        const HttpResponse response =
+            Reserve(client, ReserveRequest().Sku("lb-kill").User("k" + std::to_string(t) + "-" +
+                                                                 std::to_string(n)));
         std::lock_guard<std::mutex> lock(mutex);
         ++(after_down ? statuses_after_down : statuses_before_down)[response.status];
         if (response.status != 201) continue;
         const auto body = ParseReservation(response.body);
         EXPECT_TRUE(body.has_value()) << response.body;
         if (!body) continue;
-        grants.push_back({body->reservation_id, response.Header(kNodeHeader).value_or("?"),
-                          after_down});
+        grants.push_back(
+            {body->reservation_id, response.Header(kNodeHeader).value_or("?"), after_down});
         acknowledged.fetch_add(1, std::memory_order_release);
       }
     });
@@ -356,8 +357,7 @@ TEST_F(LoadBalancerTest, WholeSagaThroughTheBalancerReachesPaidAndUnpaidHoldsExp
     const HttpResponse reserved = Reserve(client, ReserveRequest().Sku("lb-saga").User(user));
     ASSERT_EQ(reserved.status, 201) << reserved.Describe();
     const std::string card = u == 0 ? "pm_card_chargeDeclined" : "pm_card_visa";
-    const std::string body = "{\"reservation_id\":" +
-                             JsonQuote(Field(reserved, "reservation_id")) +
+    const std::string body = "{\"reservation_id\":" + JsonQuote(Field(reserved, "reservation_id")) +
                              ",\"payment_method_id\":" + JsonQuote(card) + "}";
     HttpHeaders headers = UserAuth(user);
     headers.push_back({"Idempotency-Key", "checkout-" + user});
@@ -381,10 +381,10 @@ TEST_F(LoadBalancerTest, WholeSagaThroughTheBalancerReachesPaidAndUnpaidHoldsExp
   }
   // The unpaid hold expires (TTL 1 s) and its unit is available again on every node.
   const std::string unpaid_id = Field(unpaid, "reservation_id");
-  const HttpResponse reservation = Eventually(
-      [&] { return GetReservation(client, unpaid_id, "idle"); },
-      [](const HttpResponse& value) { return ReservationStatusOf(value) == "EXPIRED"; },
-      seconds(20));
+  const HttpResponse reservation =
+      Eventually([&] { return GetReservation(client, unpaid_id, "idle"); },
+                 [](const HttpResponse& value) { return ReservationStatusOf(value) == "EXPIRED"; },
+                 seconds(20));
   EXPECT_EQ(ReservationStatusOf(reservation), "EXPIRED") << reservation.Describe();
   for (int read = 0; read < kNodes; ++read) {
     EXPECT_EQ(Eventually([&] { return AvailableUnits(client, "lb-expiry"); },

@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "pg_environment.h"
 #include "common/store_rows.h"
+#include "pg_environment.h"
 
 namespace fs::store {
 namespace {
@@ -115,8 +115,8 @@ TEST_F(PgStoreTest, EveryMutationKindRoundTrips) {
   core::Mutations second;
   second.push_back(core::ReservationStatusChanged{"r-2", "sku-1", ReservationStatus::kReserved,
                                                   ReservationStatus::kReleased, kT0});
-  second.push_back(core::ReservationStatusChanged{
-      "r-1", "sku-1", ReservationStatus::kReserved, ReservationStatus::kCheckoutPending, kT0});
+  second.push_back(core::ReservationStatusChanged{"r-1", "sku-1", ReservationStatus::kReserved,
+                                                  ReservationStatus::kCheckoutPending, kT0});
   core::Order order;
   order.order_id = "o-1";
   order.reservation_id = "r-1";
@@ -179,22 +179,23 @@ TEST_F(PgStoreTest, WriterBugsAreRefusedAndNothingIsStored) {
   EXPECT_EQ(status.code(), StatusCode::kInternal) << status.ToString();
   EXPECT_NE(status.message().find("units_within_limit"), std::string::npos);
   // A status change that matches no row (wrong `from`).
-  ASSERT_TRUE(store_->Commit({core::ReservationCreated{MakeReservation("r-c", "sku-1", "cid", 1)}})
-                  .ok());
+  ASSERT_TRUE(
+      store_->Commit({core::ReservationCreated{MakeReservation("r-c", "sku-1", "cid", 1)}}).ok());
   status = store_->Commit({core::ReservationStatusChanged{
       "r-c", "sku-1", ReservationStatus::kCheckoutPending, ReservationStatus::kPurchased, kT0}});
   EXPECT_EQ(status.code(), StatusCode::kInternal) << status.ToString();
   EXPECT_EQ(QueryValue("SELECT count(*) FROM reservations"), "1");
   EXPECT_EQ(QueryValue("SELECT held FROM skus"), "1");
   // The store keeps working after refusals.
-  EXPECT_TRUE(store_->Commit({core::ReservationCreated{MakeReservation("r-d", "sku-1", "dan", 1)}})
-                  .ok());
+  EXPECT_TRUE(
+      store_->Commit({core::ReservationCreated{MakeReservation("r-d", "sku-1", "dan", 1)}}).ok());
   EXPECT_EQ(QueryValue("SELECT held FROM skus"), "2");
 }
 
 TEST_F(PgStoreTest, DirectSqlCannotBreakTheGuards) {
-  ASSERT_TRUE(store_->Commit({core::SaleCreated{MakeSale("sku-1", 1, 1)},
-                              core::ReservationCreated{MakeReservation("r-1", "sku-1", "ann", 1)}})
+  ASSERT_TRUE(store_
+                  ->Commit({core::SaleCreated{MakeSale("sku-1", 1, 1)},
+                            core::ReservationCreated{MakeReservation("r-1", "sku-1", "ann", 1)}})
                   .ok());
   const std::string insert =
       "INSERT INTO reservations (reservation_id, sku_id, user_id, quantity, status,"
@@ -211,12 +212,12 @@ TEST_F(PgStoreTest, DirectSqlCannotBreakTheGuards) {
   EXPECT_EQ(ExecuteState("UPDATE reservations SET status = 1"), "P0001");
   EXPECT_EQ(ExecuteState("UPDATE reservations SET user_id = 'eve'"), "P0001");
   // One order per reservation.
-  ASSERT_TRUE(store_->Commit({core::ReservationCreated{MakeReservation("r-4", "sku-1", "cid", 1)},
-                              core::ReservationStatusChanged{"r-4", "sku-1",
-                                                             ReservationStatus::kReserved,
-                                                             ReservationStatus::kCheckoutPending,
-                                                             kT0}})
-                  .ok());
+  ASSERT_TRUE(
+      store_
+          ->Commit({core::ReservationCreated{MakeReservation("r-4", "sku-1", "cid", 1)},
+                    core::ReservationStatusChanged{"r-4", "sku-1", ReservationStatus::kReserved,
+                                                   ReservationStatus::kCheckoutPending, kT0}})
+          .ok());
   const std::string order =
       "INSERT INTO orders (order_id, reservation_id, sku_id, user_id, quantity, amount_cents,"
       " currency, status, failure_reason, payment_method_id, attempts, next_attempt_at_ms,"
@@ -251,8 +252,9 @@ TEST_F(PgStoreTest, ABatchReadsWhatOtherWritersCommittedSinceItsLast) {
   ASSERT_TRUE(loaded);
   std::int64_t synced = loaded->synced_through;
 
-  ASSERT_TRUE(other->Commit({core::SaleCreated{MakeSale("sku-1", 5, 1)},
-                             core::ReservationCreated{MakeReservation("r-1", "sku-1", "ann", 1)}})
+  ASSERT_TRUE(other
+                  ->Commit({core::SaleCreated{MakeSale("sku-1", 5, 1)},
+                            core::ReservationCreated{MakeReservation("r-1", "sku-1", "ann", 1)}})
                   .ok());
   auto changes = store_->BeginBatch(synced);
   ASSERT_TRUE(changes) << changes.error().ToString();
@@ -260,14 +262,15 @@ TEST_F(PgStoreTest, ABatchReadsWhatOtherWritersCommittedSinceItsLast) {
   ASSERT_EQ(changes->reservations.size(), 1u);
   EXPECT_EQ(changes->reservations[0].reservation_id, "r-1");
   // Own batch: commits under the lock; its number is one past what it synced.
-  ASSERT_TRUE(store_->Commit({core::ReservationCreated{MakeReservation("r-2", "sku-1", "bob", 1)}})
-                  .ok());
+  ASSERT_TRUE(
+      store_->Commit({core::ReservationCreated{MakeReservation("r-2", "sku-1", "bob", 1)}}).ok());
   synced = changes->synced_through + 1;
 
-  ASSERT_TRUE(other->Commit({core::ReservationStatusChanged{
-                                 "r-1", "sku-1", ReservationStatus::kReserved,
-                                 ReservationStatus::kReleased, kT0}})
-                  .ok());
+  ASSERT_TRUE(
+      other
+          ->Commit({core::ReservationStatusChanged{"r-1", "sku-1", ReservationStatus::kReserved,
+                                                   ReservationStatus::kReleased, kT0}})
+          .ok());
   auto idle = store_->ReadChanges(synced);
   ASSERT_TRUE(idle) << idle.error().ToString();
   ASSERT_EQ(idle->reservations.size(), 1u);  // only the other writer's change, not r-2
@@ -292,8 +295,8 @@ TEST_F(PgStoreTest, ABatchReadsWhatOtherWritersCommittedSinceItsLast) {
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_FALSE(other_began.load());
-  ASSERT_TRUE(store_->Commit({core::ReservationCreated{MakeReservation("r-3", "sku-1", "cid", 1)}})
-                  .ok());
+  ASSERT_TRUE(
+      store_->Commit({core::ReservationCreated{MakeReservation("r-3", "sku-1", "cid", 1)}}).ok());
   waiter.join();
   EXPECT_TRUE(other_began.load());
 }

@@ -36,8 +36,7 @@ bool Accepts(std::uint16_t port) {
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = htons(port);
-  const bool connected =
-      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
+  const bool connected = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
   close(fd);
   return connected;
 }
@@ -80,8 +79,8 @@ std::string ConfigText(const std::vector<std::uint16_t>& backends, std::uint16_t
       << "    option httpchk GET /readyz\n"
       << "    http-check expect status 200\n"
       << "    http-response set-header X-Flashsale-Node %s\n"
-      << "    default-server inter " << options.check_interval.count() << "ms fall "
-      << options.fall << " rise " << options.rise << "\n";
+      << "    default-server inter " << options.check_interval.count() << "ms fall " << options.fall
+      << " rise " << options.rise << "\n";
   for (std::size_t i = 0; i < backends.size(); ++i) {
     out << "    server node" << i << " 127.0.0.1:" << backends[i] << " check\n";
   }
@@ -91,8 +90,7 @@ std::string ConfigText(const std::vector<std::uint16_t>& backends, std::uint16_t
 }  // namespace
 
 std::unique_ptr<HaproxyServer> HaproxyServer::Create(
-    const std::vector<std::uint16_t>& backend_ports, std::string& error,
-    HaproxyOptions options) {
+    const std::vector<std::uint16_t>& backend_ports, std::string& error, HaproxyOptions options) {
   if (access(kHaproxyBinary, X_OK) != 0) {
     error = "HAProxy is not installed (haproxy in scripts/debian-packages.txt)";
     return nullptr;
@@ -245,9 +243,8 @@ std::map<std::string, HaproxyServerStat> HaproxyServer::ServerStats() const {
     if (Clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return ::testing::AssertionFailure() << "haproxy server " << name << " is " << last
-                                       << ", not " << status << " after " << timeout.count()
-                                       << " ms";
+  return ::testing::AssertionFailure() << "haproxy server " << name << " is " << last << ", not "
+                                       << status << " after " << timeout.count() << " ms";
 }
 
 ::testing::AssertionResult HaproxyServer::WaitForAllUp(std::chrono::milliseconds timeout) const {
@@ -255,8 +252,8 @@ std::map<std::string, HaproxyServerStat> HaproxyServer::ServerStats() const {
   for (std::size_t i = 0; i < backend_ports_.size(); ++i) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    ::testing::AssertionResult up = WaitForStatus(
-        "node" + std::to_string(i), "UP", std::max(left, std::chrono::milliseconds(0)));
+    ::testing::AssertionResult up = WaitForStatus("node" + std::to_string(i), "UP",
+                                                  std::max(left, std::chrono::milliseconds(0)));
     if (!up) return up;
   }
   return ::testing::AssertionSuccess();

@@ -32,7 +32,7 @@ struct HaproxyOptions {
 
 // One backend server's line of HAProxy's `show stat`.
 struct HaproxyServerStat {
-  std::string status;            // "UP", "DOWN", "UP 1/2", "MAINT", ...
+  std::string status;  // "UP", "DOWN", "UP 1/2", "MAINT", ...
   std::int64_t responses_2xx = 0;
   std::int64_t responses_4xx = 0;
   std::int64_t responses_5xx = 0;

@@ -109,20 +109,19 @@ int PostgresServer::Run(const std::vector<std::string>& argv) const {
 }
 
 ::testing::AssertionResult PostgresServer::Start() {
-  const std::string options = "-p " + std::to_string(port_) +
-                              " -c listen_addresses=127.0.0.1 -k " + root_.string() +
-                              " -c max_connections=300 -c shared_buffers=64MB";
-  const int code = Run({std::string(kBinDir) + "/pg_ctl", "-D", data_dir_.string(), "-l",
-                        (root_ / "postgres.log").string(), "-o", options, "-w", "-t", "60",
-                        "start"});
+  const std::string options = "-p " + std::to_string(port_) + " -c listen_addresses=127.0.0.1 -k " +
+                              root_.string() + " -c max_connections=300 -c shared_buffers=64MB";
+  const int code =
+      Run({std::string(kBinDir) + "/pg_ctl", "-D", data_dir_.string(), "-l",
+           (root_ / "postgres.log").string(), "-o", options, "-w", "-t", "60", "start"});
   running_ = code == 0;
   if (!running_) return ::testing::AssertionFailure() << "pg_ctl start failed: " << LogTail();
   return ::testing::AssertionSuccess();
 }
 
 ::testing::AssertionResult PostgresServer::Stop() {
-  const int code = Run({std::string(kBinDir) + "/pg_ctl", "-D", data_dir_.string(), "-m",
-                        "fast", "-w", "-t", "60", "stop"});
+  const int code = Run({std::string(kBinDir) + "/pg_ctl", "-D", data_dir_.string(), "-m", "fast",
+                        "-w", "-t", "60", "stop"});
   if (code != 0) return ::testing::AssertionFailure() << "pg_ctl stop failed: " << LogTail();
   running_ = false;
   return ::testing::AssertionSuccess();
