@@ -19,51 +19,148 @@ namespace fs::app {
 namespace {
 
 // Flag values as CLI11 collects them (strings: parsed and range-checked by us so "-1",
-// "0x10" or "8threads" are refused with a clear message instead of wrapping around).
+// "0x10" or "8threads" are refused with a clear message instead of wrapping around). Their
+// defaults are written by DefaultFlags() from Config's, never here.
 struct RawFlags {
-  std::string listen = "127.0.0.1:8080";
-  std::string data_dir = "data";
+  std::string listen;
+  std::string data_dir;
   std::string store;  // empty: the embedded SQLite store in data_dir
   bool demo = false;
   std::string jwt_secret;
   std::string admin_token;
   std::string threads;  // empty and not given: DefaultIoThreads()
   bool threads_given = false;
-  std::string sqlite_synchronous = "full";
-  std::string batch_size_max = "4096";
-  std::string inbox_capacity = "100000";
-  std::string log_level = "info";
-  std::string idle_timeout_seconds = "30";
-  std::string rate_limit = "on";
-  std::string rate_limit_tiers = "bot=10,new=50,normal=100,premium=200";
-  std::string rate_limit_entries_max = "100000";
+  std::string sqlite_synchronous;
+  std::string batch_size_max;
+  std::string inbox_capacity;
+  std::string log_level;
+  std::string idle_timeout_seconds;
+  std::string rate_limit;
+  std::string rate_limit_tiers;
+  std::string rate_limit_entries_max;
   std::string trusted_proxies;
   std::string suspicious_cidrs;
-  std::string suspicious_tier = "new";
-  std::string bot_ip_requests_per_second = "100";
-  std::string bot_fingerprint_user_ids = "5";
-  std::string bot_cooldown_seconds = "300";
-  std::string audit_checkpoint_seconds = "60";
-  std::string audit_throttled_per_second = "1000";
-  std::string waiting_room_prequeue_seconds = "900";
-  std::string waiting_room_admit_per_second = "100";
-  std::string waiting_room_pass_ttl_seconds = "60";
-  std::string payment_gateway = "simulated";
+  std::string suspicious_tier;
+  std::string bot_ip_requests_per_second;
+  std::string bot_fingerprint_user_ids;
+  std::string bot_cooldown_seconds;
+  std::string audit_checkpoint_seconds;
+  std::string audit_throttled_per_second;
+  std::string waiting_room_prequeue_seconds;
+  std::string waiting_room_admit_per_second;
+  std::string waiting_room_pass_ttl_seconds;
+  std::string payment_gateway;
   std::string payment_gateway_url;
-  std::string payment_retry_schedule = "1s,2s,4s,8s,16s,32s,1m,2m,5m,10m";
-  std::string payment_simulated_latency_ms = "0";
-  std::string payment_timeout_ms = "5000";
-  std::string payment_concurrency = "32";
-  std::string events = "log";
+  std::string payment_retry_schedule;
+  std::string payment_simulated_latency_ms;
+  std::string payment_timeout_ms;
+  std::string payment_concurrency;
+  std::string events;
   std::string webhook_url;
   std::string webhook_secret;
   std::string notification_webhook_url;
   std::string kafka_brokers;
-  std::string kafka_topic = "flashsale.events";
+  std::string kafka_topic;
   std::string redis;
-  std::string redis_cache = "auto";
-  std::string redis_timeout_ms = "50";
+  std::string redis_cache;
+  std::string redis_timeout_ms;
 };
+
+// The words of the flags that take one of a few values, both ways (parse and default text).
+template <typename Enum>
+struct NamedValue {
+  Enum value;
+  std::string_view name;
+};
+constexpr NamedValue<RateLimitMode> kRateLimitModes[] = {{RateLimitMode::kOn, "on"},
+                                                         {RateLimitMode::kOff, "off"}};
+constexpr NamedValue<PaymentGatewayKind> kGatewayKinds[] = {
+    {PaymentGatewayKind::kSimulated, "simulated"}, {PaymentGatewayKind::kHttp, "http"}};
+constexpr NamedValue<EventSinkKind> kEventSinks[] = {{EventSinkKind::kLog, "log"},
+                                                     {EventSinkKind::kWebhook, "webhook"},
+                                                     {EventSinkKind::kKafka, "kafka"}};
+constexpr NamedValue<RedisCacheMode> kRedisCacheModes[] = {
+    {RedisCacheMode::kAuto, "auto"}, {RedisCacheMode::kOn, "on"}, {RedisCacheMode::kOff, "off"}};
+
+template <typename Enum, std::size_t N>
+std::string NameOf(const NamedValue<Enum> (&table)[N], Enum value) {
+  for (const auto& entry : table) {
+    if (entry.value == value) return std::string(entry.name);
+  }
+  return {};
+}
+
+template <typename Enum, std::size_t N>
+std::optional<Enum> ValueNamed(const NamedValue<Enum> (&table)[N], std::string_view name) {
+  for (const auto& entry : table) {
+    if (entry.name == name) return entry.value;
+  }
+  return std::nullopt;
+}
+
+// "1s,2s,1m,250ms": the form ParseRetrySchedule reads.
+std::string FormatRetrySchedule(const core::RetrySchedule& schedule) {
+  std::string text;
+  for (const std::chrono::milliseconds delay : schedule.delays) {
+    if (!text.empty()) text += ',';
+    const std::int64_t ms = delay.count();
+    if (ms % 60'000 == 0) {
+      text += std::to_string(ms / 60'000) + "m";
+    } else if (ms % 1000 == 0) {
+      text += std::to_string(ms / 1000) + "s";
+    } else {
+      text += std::to_string(ms) + "ms";
+    }
+  }
+  return text;
+}
+
+template <typename Rep, typename Period>
+std::string Seconds(std::chrono::duration<Rep, Period> duration) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(duration).count());
+}
+
+template <typename Rep, typename Period>
+std::string Millis(std::chrono::duration<Rep, Period> duration) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(duration).count());
+}
+
+// Every flag's default as text, from Config's defaults: what --help shows and what parsing
+// starts from.
+RawFlags DefaultFlags() {
+  const Config config;
+  const ratelimit::LimiterOptions& limiter = config.rate_limit.limiter;
+  RawFlags raw;
+  raw.listen = config.listen_host + ":" + std::to_string(config.listen_port);
+  raw.data_dir = config.data_dir;
+  raw.sqlite_synchronous = std::string(store::SynchronousName(config.sqlite_synchronous));
+  raw.batch_size_max = std::to_string(config.batch_size_max);
+  raw.inbox_capacity = std::to_string(config.inbox_capacity);
+  raw.log_level = std::string(LogLevelName(config.log_level));
+  raw.idle_timeout_seconds = Seconds(config.idle_timeout);
+  raw.rate_limit = NameOf(kRateLimitModes, config.rate_limit.mode);
+  raw.rate_limit_tiers = ratelimit::FormatTierTable(limiter.tiers);
+  raw.rate_limit_entries_max = std::to_string(limiter.entries_max);
+  raw.suspicious_tier = std::string(ratelimit::TierName(limiter.suspicious_tier));
+  raw.bot_ip_requests_per_second = std::to_string(limiter.ip_requests_per_second_max);
+  raw.bot_fingerprint_user_ids = std::to_string(limiter.fingerprint_user_ids_max);
+  raw.bot_cooldown_seconds = Seconds(limiter.cooldown);
+  raw.audit_checkpoint_seconds = Seconds(config.audit_checkpoint);
+  raw.audit_throttled_per_second = std::to_string(config.audit_throttled_per_second);
+  raw.waiting_room_prequeue_seconds = Seconds(config.waiting_room.prequeue);
+  raw.waiting_room_admit_per_second = std::to_string(config.waiting_room.admit_per_second);
+  raw.waiting_room_pass_ttl_seconds = Seconds(config.waiting_room.pass_ttl);
+  raw.payment_gateway = NameOf(kGatewayKinds, config.payment_gateway);
+  raw.payment_retry_schedule = FormatRetrySchedule(config.payment_retry_schedule);
+  raw.payment_simulated_latency_ms = Millis(config.payment_simulated_latency);
+  raw.payment_timeout_ms = Millis(config.payment_timeout);
+  raw.payment_concurrency = std::to_string(config.payment_concurrency);
+  raw.events = NameOf(kEventSinks, config.events);
+  raw.kafka_topic = config.kafka_topic;
+  raw.redis_cache = NameOf(kRedisCacheModes, config.redis.cache);
+  raw.redis_timeout_ms = Millis(config.redis.timeout);
+  return raw;
+}
 
 base::Status Invalid(std::string message) { return base::InvalidArgument(std::move(message)); }
 
@@ -131,15 +228,11 @@ base::Result<RedisConfig> ValidateRedis(const RawFlags& raw) {
     if (!url) return url.error();
     config.url = std::move(*url);
   }
-  if (raw.redis_cache == "auto") {
-    config.cache = RedisCacheMode::kAuto;
-  } else if (raw.redis_cache == "on") {
-    config.cache = RedisCacheMode::kOn;
-  } else if (raw.redis_cache == "off") {
-    config.cache = RedisCacheMode::kOff;
-  } else {
+  const auto cache = ValueNamed(kRedisCacheModes, raw.redis_cache);
+  if (!cache) {
     return Invalid("--redis-cache must be auto, on or off, got '" + raw.redis_cache + "'");
   }
+  config.cache = *cache;
   auto timeout = ParseBounded(raw.redis_timeout_ms, "--redis-timeout-ms", 1, kRedisTimeoutMsLimit);
   if (!timeout) return timeout.error();
   config.timeout = std::chrono::milliseconds(*timeout);
@@ -156,13 +249,9 @@ base::Result<ratelimit::Tier> ParseTierName(const std::string& text) {
 
 base::Result<RateLimitConfig> ValidateRateLimit(const RawFlags& raw) {
   RateLimitConfig config;
-  if (raw.rate_limit == "on") {
-    config.mode = RateLimitMode::kOn;
-  } else if (raw.rate_limit == "off") {
-    config.mode = RateLimitMode::kOff;
-  } else {
-    return Invalid("--rate-limit must be on or off, got '" + raw.rate_limit + "'");
-  }
+  const auto mode = ValueNamed(kRateLimitModes, raw.rate_limit);
+  if (!mode) return Invalid("--rate-limit must be on or off, got '" + raw.rate_limit + "'");
+  config.mode = *mode;
   auto tiers = ratelimit::ParseTierTable(raw.rate_limit_tiers, ratelimit::DefaultTierTable());
   if (!tiers) return tiers.error();
   config.limiter.tiers = *tiers;
@@ -267,16 +356,14 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
 }
 
 base::Status ValidateSaga(const RawFlags& raw, Config& config) {
-  if (raw.payment_gateway == "simulated") {
-    config.payment_gateway = PaymentGatewayKind::kSimulated;
-  } else if (raw.payment_gateway == "http") {
-    config.payment_gateway = PaymentGatewayKind::kHttp;
-    if (raw.payment_gateway_url.rfind("http://", 0) != 0) {
-      return Invalid("--payment-gateway=http needs --payment-gateway-url http://HOST:PORT");
-    }
-  } else {
+  const auto gateway = ValueNamed(kGatewayKinds, raw.payment_gateway);
+  if (!gateway) {
     return Invalid("--payment-gateway must be simulated or http, got '" + raw.payment_gateway +
                    "'");
+  }
+  config.payment_gateway = *gateway;
+  if (*gateway == PaymentGatewayKind::kHttp && raw.payment_gateway_url.rfind("http://", 0) != 0) {
+    return Invalid("--payment-gateway=http needs --payment-gateway-url http://HOST:PORT");
   }
   config.payment_gateway_url = raw.payment_gateway_url;
   auto schedule = core::ParseRetrySchedule(raw.payment_retry_schedule);
@@ -296,19 +383,17 @@ base::Status ValidateSaga(const RawFlags& raw, Config& config) {
       ParseBounded(raw.payment_concurrency, "--payment-concurrency", 1, kPaymentConcurrencyLimit);
   if (!concurrency) return concurrency.error();
   config.payment_concurrency = static_cast<std::size_t>(*concurrency);
-  if (raw.events == "log") {
-    config.events = EventSinkKind::kLog;
-  } else if (raw.events == "webhook") {
-    config.events = EventSinkKind::kWebhook;
-    if (raw.webhook_url.rfind("http://", 0) != 0) {
-      return Invalid("--events webhook needs --webhook-url http://HOST:PORT/PATH");
-    }
-  } else if (raw.events == "kafka") {
-    config.events = EventSinkKind::kKafka;
+  const auto events = ValueNamed(kEventSinks, raw.events);
+  if (!events) {
+    return Invalid("--events must be log, kafka or webhook, got '" + raw.events + "'");
+  }
+  config.events = *events;
+  if (*events == EventSinkKind::kWebhook && raw.webhook_url.rfind("http://", 0) != 0) {
+    return Invalid("--events webhook needs --webhook-url http://HOST:PORT/PATH");
+  }
+  if (*events == EventSinkKind::kKafka) {
     if (raw.kafka_brokers.empty()) return Invalid("--events kafka needs --kafka-brokers");
     if (raw.kafka_topic.empty()) return Invalid("--kafka-topic must not be empty");
-  } else {
-    return Invalid("--events must be log, kafka or webhook, got '" + raw.events + "'");
   }
   config.kafka_brokers = raw.kafka_brokers;
   config.kafka_topic = raw.kafka_topic;
@@ -544,7 +629,7 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
   app.set_version_flag("--version", std::string("flashsale ") + FLASHSALE_VERSION);
   app.require_subcommand(1);
   CLI::App* serve = app.add_subcommand("serve", "run the HTTP server until SIGINT/SIGTERM");
-  RawFlags raw;
+  RawFlags raw = DefaultFlags();
   AddOptions(*serve, raw);
   ToolFlags tool_flags;
   AddToolCommands(app, tool_flags);

@@ -13,8 +13,13 @@
 
 #include "core/order.h"
 #include "core/waiting_room.h"
+#include "engine/engine.h"
+#include "events/kafka_sink.h"
+#include "payment/gateway.h"
+#include "payment/worker.h"
 #include "ratelimit/client_identity.h"
 #include "ratelimit/rate_limiter.h"
+#include "redis/redis_client.h"
 #include "redis/redis_url.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -39,7 +44,7 @@ inline constexpr std::int64_t kAuditThrottledPerSecondLimit = 100'000;
 enum class DemoMode : std::uint8_t { kOff, kOn };
 enum class RateLimitMode : std::uint8_t { kOff, kOn };
 
-// --rate-limit and its tunables (docs/operations.md). Off by default: see the docs for why.
+// --rate-limit and its tunables (docs/operations.md). On by default.
 struct RateLimitConfig {
   RateLimitMode mode = RateLimitMode::kOn;
   ratelimit::LimiterOptions limiter;
@@ -69,9 +74,13 @@ inline constexpr std::int64_t kRedisTimeoutMsLimit = 1000;
 struct RedisConfig {
   std::optional<redis::RedisUrl> url;  // nullopt: no Redis (everything node-local)
   RedisCacheMode cache = RedisCacheMode::kAuto;
-  std::chrono::milliseconds timeout{50};  // connect and per-reply timeout
+  // Connect and per-reply timeout.
+  std::chrono::milliseconds timeout = redis::ClientOptions{}.connect_timeout;
 };
 
+// Every flag's default lives here, or in the options struct of the module the value ends up in
+// (engine::Options, payment::WorkerOptions, ...), read from there: the flag parser, the help
+// text (config.cc) and the modules all see the one value.
 struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
@@ -82,33 +91,34 @@ struct Config {
   DemoMode demo = DemoMode::kOff;
   std::string jwt_secret;   // empty only with --demo (then a random one is made)
   std::string admin_token;  // empty only with --demo (then a random one is made)
-  std::size_t threads = 1;
-  store::SqliteOptions::Synchronous sqlite_synchronous = store::SqliteOptions::Synchronous::kFull;
-  std::size_t batch_size_max = 4096;
-  std::size_t inbox_capacity = 100'000;
+  std::size_t threads = 1;  // Validate() applies DefaultIoThreads() unless --threads is given
+  store::SqliteOptions::Synchronous sqlite_synchronous = store::SqliteOptions{}.synchronous;
+  std::size_t batch_size_max = engine::Options{}.batch_size_max;
+  std::size_t inbox_capacity = engine::Options{}.inbox_capacity;
   LogLevel log_level = LogLevel::kInfo;
   std::chrono::seconds idle_timeout{30};
-  // Payment saga and events (issue 3).
+  // Payment saga and events.
   PaymentGatewayKind payment_gateway = PaymentGatewayKind::kSimulated;
   std::string payment_gateway_url;  // kHttp: http://HOST:PORT
   core::RetrySchedule payment_retry_schedule = core::DefaultRetrySchedule();
   std::chrono::milliseconds payment_simulated_latency{0};
-  std::chrono::milliseconds payment_timeout{5000};  // kHttp: one gateway call at most
-  std::size_t payment_concurrency = 32;
+  // kHttp: one gateway call at most.
+  std::chrono::milliseconds payment_timeout = payment::HttpGatewayOptions{}.timeout;
+  std::size_t payment_concurrency = payment::WorkerOptions{}.concurrency;
   EventSinkKind events = EventSinkKind::kLog;
   std::string webhook_url;               // kWebhook: where event batches are POSTed
   std::string webhook_secret;            // HMAC-SHA256 key of X-Flashsale-Signature
   std::string notification_webhook_url;  // empty: no buyer notifications
   std::string kafka_brokers;             // kKafka: bootstrap.servers
-  std::string kafka_topic = "flashsale.events";
+  std::string kafka_topic = events::KafkaOptions{}.topic;
   RateLimitConfig rate_limit;
   RedisConfig redis;
   // How often the audit chain head is logged and exported as metrics.
   std::chrono::seconds audit_checkpoint{60};
   // Throttled reserve attempts (and detections) written as individual audit events per
   // second at most; the rest are written as exact per-identity counts (engine/fairness_audit.h).
-  std::size_t audit_throttled_per_second = 1000;
-  // The fair waiting room of sales created with waiting_room on (issue 4).
+  std::size_t audit_throttled_per_second = engine::FairnessAuditOptions{}.individual_per_second_max;
+  // The fair waiting room of sales created with waiting_room on.
   core::WaitingRoomPolicy waiting_room;
 };
 

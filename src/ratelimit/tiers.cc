@@ -90,4 +90,18 @@ base::Result<TierTable> ParseTierTable(std::string_view text, TierTable base) {
   return table;
 }
 
+std::string FormatTierTable(const TierTable& table) {
+  std::string text;
+  for (std::size_t i = 0; i < kTierCount; ++i) {
+    const TierLimit& limit = table[i];
+    if (!text.empty()) text += ',';
+    text += TierName(static_cast<Tier>(i));
+    text += '=' + std::to_string(limit.requests_per_minute);
+    if (limit.burst != DefaultBurst(limit.requests_per_minute)) {
+      text += ':' + std::to_string(limit.burst);
+    }
+  }
+  return text;
+}
+
 }  // namespace fs::ratelimit

@@ -43,5 +43,8 @@ std::int64_t DefaultBurst(std::int64_t requests_per_minute);
 // kInvalidArgument for unknown names, non-numbers, RPM outside 1..kRequestsPerMinuteMax or a
 // burst outside 1..RPM*60 (a burst above an hour's allowance is a typo).
 base::Result<TierTable> ParseTierTable(std::string_view text, TierTable base);
+// The table as ParseTierTable reads it: "bot=10,new=50,...", ":BURST" only where the burst is
+// not DefaultBurst(RPM).
+std::string FormatTierTable(const TierTable& table);
 
 }  // namespace fs::ratelimit

@@ -79,6 +79,49 @@ TEST_F(ConfigTest, DefaultsWithRequiredSecrets) {
   EXPECT_EQ(config.idle_timeout, std::chrono::seconds(30));
 }
 
+// The defaults are written once (Config, or the options of the module they configure): the
+// parsed defaults equal them, the modules' own defaults agree, and --help shows them.
+TEST_F(ConfigTest, DefaultsAreWrittenOnce) {
+  const CommandLine parsed = Serve({});
+  ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
+  const Config& config = parsed.config;
+  const Config defaults;
+  EXPECT_EQ(config.batch_size_max, engine::Options{}.batch_size_max);
+  EXPECT_EQ(config.inbox_capacity, engine::Options{}.inbox_capacity);
+  EXPECT_EQ(config.payment_concurrency, payment::WorkerOptions{}.concurrency);
+  EXPECT_EQ(config.audit_throttled_per_second,
+            engine::FairnessAuditOptions{}.individual_per_second_max);
+  EXPECT_EQ(config.payment_retry_schedule.delays, core::DefaultRetrySchedule().delays);
+  EXPECT_EQ(config.payment_retry_schedule.delays, defaults.payment_retry_schedule.delays);
+  EXPECT_EQ(config.payment_timeout, defaults.payment_timeout);
+  EXPECT_EQ(config.payment_simulated_latency, defaults.payment_simulated_latency);
+  EXPECT_EQ(config.payment_gateway, defaults.payment_gateway);
+  EXPECT_EQ(config.events, defaults.events);
+  EXPECT_EQ(config.kafka_topic, defaults.kafka_topic);
+  EXPECT_EQ(config.audit_checkpoint, defaults.audit_checkpoint);
+  EXPECT_EQ(config.rate_limit.mode, RateLimitMode::kOn);
+  EXPECT_EQ(config.rate_limit.limiter.entries_max, defaults.rate_limit.limiter.entries_max);
+  EXPECT_EQ(config.rate_limit.limiter.cooldown, defaults.rate_limit.limiter.cooldown);
+  EXPECT_EQ(config.rate_limit.limiter.suspicious_tier, defaults.rate_limit.limiter.suspicious_tier);
+  for (std::size_t i = 0; i < ratelimit::kTierCount; ++i) {
+    EXPECT_EQ(config.rate_limit.limiter.tiers[i].requests_per_minute,
+              defaults.rate_limit.limiter.tiers[i].requests_per_minute);
+    EXPECT_EQ(config.rate_limit.limiter.tiers[i].burst, defaults.rate_limit.limiter.tiers[i].burst);
+  }
+  EXPECT_EQ(config.redis.cache, defaults.redis.cache);
+  EXPECT_EQ(config.redis.timeout, defaults.redis.timeout);
+  EXPECT_EQ(config.waiting_room.prequeue, defaults.waiting_room.prequeue);
+  EXPECT_EQ(config.waiting_room.admit_per_second, defaults.waiting_room.admit_per_second);
+  EXPECT_EQ(config.waiting_room.pass_ttl, defaults.waiting_room.pass_ttl);
+
+  const CommandLine help = Parse({"serve", "--help"});
+  for (const char* shown :
+       {"bot=10,new=50,normal=100,premium=200", "1s,2s,4s,8s,16s,32s,1m,2m,5m,10m",
+        "127.0.0.1:8080", "4096", "100000", "flashsale.events", "simulated"}) {
+    EXPECT_NE(help.out.find(shown), std::string::npos) << shown << "\n" << help.out;
+  }
+}
+
 // One core is the writer's: I/O threads take the rest, at least one.
 TEST(DefaultIoThreadsTest, LeavesTheWriterACore) {
   EXPECT_EQ(DefaultIoThreads(0), 1u);  // unknown

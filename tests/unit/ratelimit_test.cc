@@ -75,6 +75,20 @@ TEST(TiersTest, ParsesTheFlag) {
   EXPECT_EQ((*table)[3].burst, 120);
 }
 
+TEST(TiersTest, FormatsWhatItParses) {
+  EXPECT_EQ(FormatTierTable(DefaultTierTable()), "bot=10,new=50,normal=100,premium=200");
+  const std::string custom = "bot=5,new=50,normal=120:30,premium=600";
+  auto table = ParseTierTable(custom, DefaultTierTable());
+  ASSERT_TRUE(table.has_value());
+  EXPECT_EQ(FormatTierTable(*table), custom);
+  auto again = ParseTierTable(FormatTierTable(*table), DefaultTierTable());
+  ASSERT_TRUE(again.has_value());
+  for (std::size_t i = 0; i < kTierCount; ++i) {
+    EXPECT_EQ((*again)[i].requests_per_minute, (*table)[i].requests_per_minute);
+    EXPECT_EQ((*again)[i].burst, (*table)[i].burst);
+  }
+}
+
 TEST(TiersTest, RefusesBadFlags) {
   for (const char* bad : {"vip=10", "bot", "bot=", "bot=0", "bot=-1", "bot=10x", "bot=10:0",
                           "bot=1:61", "bot=1000001", "normal=100:"}) {
