@@ -8,18 +8,17 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <mutex>
 #include <thread>
 
 #include "app/demo.h"
 #include "audit/audit_index.h"
 #include "auth/jwt.h"
 #include "base/clock.h"
+#include "base/thread_annotations.h"
 #include "base/time_format.h"
 #include "engine/engine.h"
 #include "events/kafka_sink.h"
@@ -358,10 +357,10 @@ class AuditCheckpointer {
   }
   ~AuditCheckpointer() {
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      base::MutexLock lock(mutex_);
       stopping_ = true;
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
     thread_.join();
     Take();  // the final head after the engine drained
   }
@@ -375,20 +374,24 @@ class AuditCheckpointer {
     checkpoint_.Set(head.event_id, head.event_hash);
   }
   void Run() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!cv_.wait_for(lock, interval_, [this] { return stopping_; })) {
-      lock.unlock();
-      Take();
-      lock.lock();
+    while (!WaitUntilStopping()) Take();
+  }
+  // Sleeps one interval, or until the destructor asks to stop; true when stopping.
+  bool WaitUntilStopping() {
+    const auto deadline = std::chrono::steady_clock::now() + interval_;
+    base::MutexLock lock(mutex_);
+    while (!stopping_) {
+      if (!cv_.WaitUntil(mutex_, deadline)) break;
     }
+    return stopping_;
   }
 
   const engine::Engine& engine_;
   metrics::AuditCheckpoint& checkpoint_;
   const std::chrono::seconds interval_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  bool stopping_ = false;  // guarded by mutex_
+  base::Mutex mutex_;
+  base::CondVar cv_;
+  bool stopping_ GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
 

@@ -18,18 +18,18 @@ void Relay::Start() {
 
 void Relay::Notify() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    base::MutexLock lock(mutex_);
     notified_ = true;
   }
-  wake_.notify_one();
+  wake_.NotifyOne();
 }
 
 void Relay::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    base::MutexLock lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_one();
+  wake_.NotifyOne();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -69,7 +69,7 @@ void Relay::Run() {
   for (;;) {
     bool stopping = false;
     {
-      std::unique_lock<std::mutex> lock(mutex_);
+      base::MutexLock lock(mutex_);
       stopping = stopping_;
       notified_ = false;
     }
@@ -83,8 +83,7 @@ void Relay::Run() {
         SaveCursor();
         return;  // do not hold shutdown hostage to a dead sink
       }
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait_for(lock, backoff, [this] { return stopping_; });
+      WaitForWake(backoff, WakeOn::kStop);
       continue;
     }
     backoff = std::chrono::milliseconds(0);
@@ -107,8 +106,15 @@ void Relay::Run() {
         wait = std::min(wait, save_in);
       }
     }
-    std::unique_lock<std::mutex> lock(mutex_);
-    wake_.wait_for(lock, wait, [this] { return notified_ || stopping_; });
+    WaitForWake(wait, WakeOn::kNotifyOrStop);
+  }
+}
+
+void Relay::WaitForWake(std::chrono::milliseconds timeout, WakeOn on) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  base::MutexLock lock(mutex_);
+  while (!stopping_ && !(on == WakeOn::kNotifyOrStop && notified_)) {
+    if (!wake_.WaitUntil(mutex_, deadline)) return;
   }
 }
 

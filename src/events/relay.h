@@ -12,12 +12,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <thread>
 
+#include "base/thread_annotations.h"
 #include "events/sink.h"
 #include "store/outbox.h"
 
@@ -66,16 +65,19 @@ class Relay {
   std::unique_ptr<EventSink> sink_;
   // Saves cursor_ if it moved since the last save (relay thread).
   void SaveCursor();
+  // Sleeps up to `timeout`, or until Stop() (and with kNotifyOrStop Notify()) was called.
+  enum class WakeOn : std::uint8_t { kStop, kNotifyOrStop };
+  void WaitForWake(std::chrono::milliseconds timeout, WakeOn on);
 
   std::int64_t cursor_ = 0;  // relay thread only
   std::int64_t saved_cursor_ = 0;
   std::chrono::steady_clock::time_point last_save_{};
   bool cursor_loaded_ = false;
 
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool notified_ = false;  // guarded by mutex_
-  bool stopping_ = false;  // guarded by mutex_
+  base::Mutex mutex_;
+  base::CondVar wake_;
+  bool notified_ GUARDED_BY(mutex_) = false;
+  bool stopping_ GUARDED_BY(mutex_) = false;
   std::atomic<std::uint64_t> published_{0};
   std::atomic<std::uint64_t> failures_{0};
   std::thread thread_;

@@ -8,10 +8,10 @@
 #include <array>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "base/thread_annotations.h"
 #include "engine/engine.h"
 #include "metrics/prometheus.h"
 
@@ -30,24 +30,24 @@ inline constexpr std::array<double, 16> kReservationLatencyBucketsSeconds = {
 class AuditCheckpoint {
  public:
   void Set(std::int64_t event_id, std::string event_hash) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    base::MutexLock lock(mutex_);
     event_id_ = event_id;
     event_hash_ = std::move(event_hash);
     taken_ = true;
   }
   // false until the first checkpoint.
   bool Get(std::int64_t& event_id, std::string& event_hash) const {
-    std::lock_guard<std::mutex> lock(mutex_);
+    base::MutexLock lock(mutex_);
     event_id = event_id_;
     event_hash = event_hash_;
     return taken_;
   }
 
  private:
-  mutable std::mutex mutex_;
-  std::int64_t event_id_ = 0;  // guarded by mutex_
-  std::string event_hash_;     // guarded by mutex_
-  bool taken_ = false;         // guarded by mutex_
+  mutable base::Mutex mutex_;
+  std::int64_t event_id_ GUARDED_BY(mutex_) = 0;
+  std::string event_hash_ GUARDED_BY(mutex_);
+  bool taken_ GUARDED_BY(mutex_) = false;
 };
 
 struct HttpMetrics {

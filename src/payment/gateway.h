@@ -55,6 +55,6 @@ struct HttpGatewayOptions {
 // 2xx: succeeded; 402: declined (reason from the body's decline_code or code when present);
 // 409, 429, 5xx, timeouts and connection errors: retryable; any other 4xx: declined.
 // Errors: kInvalidArgument when the url is not http://HOST:PORT[/prefix].
-base::Result<std::unique_ptr<PaymentGateway>> NewHttpGateway(HttpGatewayOptions options);
+base::Result<std::unique_ptr<PaymentGateway>> NewHttpGateway(const HttpGatewayOptions& options);
 
 }  // namespace fs::payment

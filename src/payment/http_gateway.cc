@@ -106,7 +106,7 @@ class HttpGateway final : public PaymentGateway {
 
 }  // namespace
 
-base::Result<std::unique_ptr<PaymentGateway>> NewHttpGateway(HttpGatewayOptions options) {
+base::Result<std::unique_ptr<PaymentGateway>> NewHttpGateway(const HttpGatewayOptions& options) {
   auto endpoint = ParseEndpoint(options.url);
   if (!endpoint) return endpoint.error();
   return std::unique_ptr<PaymentGateway>(new HttpGateway(std::move(*endpoint), options.timeout));

@@ -3,11 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <future>
+#include <utility>
 
 namespace fs::payment {
 
 PaymentWorker::PaymentWorker(WorkerOptions options, engine::Engine& engine, PaymentGateway& gateway)
-    : options_(options), engine_(engine), gateway_(gateway) {}
+    : options_(std::move(options)), engine_(engine), gateway_(gateway) {}
 
 PaymentWorker::~PaymentWorker() { Stop(); }
 
@@ -20,20 +21,20 @@ void PaymentWorker::Start() {
 
 void PaymentWorker::Notify() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    base::MutexLock lock(mutex_);
     notified_ = true;
   }
-  dispatch_wake_.notify_one();
+  dispatch_wake_.NotifyOne();
 }
 
 void PaymentWorker::Stop() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    base::MutexLock lock(mutex_);
     stopping_ = true;
     queue_.clear();  // not started: they stay PENDING and are picked up after the restart
   }
-  dispatch_wake_.notify_all();
-  work_ready_.notify_all();
+  dispatch_wake_.NotifyAll();
+  work_ready_.NotifyAll();
   if (dispatcher_.joinable()) dispatcher_.join();
   for (auto& thread : chargers_) {
     if (thread.joinable()) thread.join();
@@ -57,9 +58,11 @@ void PaymentWorker::Dispatch() {
     std::size_t free_slots = 0;
     std::uint64_t round = 0;
     {
-      std::unique_lock<std::mutex> lock(mutex_);
-      dispatch_wake_.wait_for(lock, options_.poll_interval,
-                              [this] { return notified_ || stopping_; });
+      const auto deadline = std::chrono::steady_clock::now() + options_.poll_interval;
+      base::MutexLock lock(mutex_);
+      while (!notified_ && !stopping_) {
+        if (!dispatch_wake_.WaitUntil(mutex_, deadline)) break;
+      }
       if (stopping_) return;
       notified_ = false;
       free_slots = options_.concurrency * 2 > in_flight_.size()
@@ -70,7 +73,7 @@ void PaymentWorker::Dispatch() {
     if (free_slots == 0) continue;
     // Ask for more than the free slots: some of the due orders may be in flight already.
     std::vector<core::Order> due = FetchDue(free_slots + options_.concurrency * 2);
-    std::lock_guard<std::mutex> lock(mutex_);
+    base::MutexLock lock(mutex_);
     for (auto& order : due) {
       if (free_slots == 0) break;
       // A view of the order from before our last report of it (the read and the report were
@@ -83,7 +86,7 @@ void PaymentWorker::Dispatch() {
       if (!in_flight_.insert(order.order_id).second) continue;
       queue_.push_back(std::move(order));
       --free_slots;
-      work_ready_.notify_one();
+      work_ready_.NotifyOne();
     }
     // Reports recorded before this read started are in what it read: no later read can show
     // those orders as they were before.
@@ -95,8 +98,8 @@ void PaymentWorker::Charge() {
   for (;;) {
     core::Order order;
     {
-      std::unique_lock<std::mutex> lock(mutex_);
-      work_ready_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      base::MutexLock lock(mutex_);
+      while (queue_.empty() && !stopping_) work_ready_.Wait(mutex_);
       if (stopping_) return;
       order = std::move(queue_.front());
       queue_.pop_front();
@@ -104,7 +107,7 @@ void PaymentWorker::Charge() {
     if (options_.claim && !options_.claim(order)) {
       // Another node holds the order's lease: it is not ours to charge now.
       {
-        std::lock_guard<std::mutex> lock(mutex_);
+        base::MutexLock lock(mutex_);
         in_flight_.erase(order.order_id);
       }
       continue;
@@ -134,13 +137,13 @@ void PaymentWorker::Charge() {
         spdlog::warn("payment: recording order {} failed: {}", order_id, reply.status.ToString());
       }
       {
-        std::lock_guard<std::mutex> lock(mutex_);
+        base::MutexLock lock(mutex_);
         in_flight_.erase(order_id);
         // Whatever the outcome (paid, failed, retry scheduled): a read from before this report
         // must not hand the order out again.
         if (reply.status.ok()) reported_[order_id] = Reported{attempt, fetch_round_};
       }
-      dispatch_wake_.notify_one();
+      dispatch_wake_.NotifyOne();
     });
   }
 }

@@ -9,17 +9,16 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/thread_annotations.h"
 #include "engine/engine.h"
 #include "payment/gateway.h"
 
@@ -59,15 +58,15 @@ class PaymentWorker {
   engine::Engine& engine_;
   PaymentGateway& gateway_;
 
-  std::mutex mutex_;
-  std::condition_variable dispatch_wake_;
-  std::condition_variable work_ready_;
-  bool notified_ = false;            // guarded by mutex_
-  bool stopping_ = false;            // guarded by mutex_
-  std::deque<core::Order> queue_;    // guarded by mutex_
-  std::set<std::string> in_flight_;  // guarded by mutex_: queued, charging or reporting
+  base::Mutex mutex_;
+  base::CondVar dispatch_wake_;
+  base::CondVar work_ready_;
+  bool notified_ GUARDED_BY(mutex_) = false;
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  std::deque<core::Order> queue_ GUARDED_BY(mutex_);
+  std::set<std::string> in_flight_ GUARDED_BY(mutex_);  // queued, charging or reporting
   // Orders reported to the writer lately: id -> attempts recorded and the dispatcher's read
-  // round at that time (guarded by mutex_). A due-order read that started before the report
+  // round at that time. A due-order read that started before the report
   // committed may still show the order as it was (PENDING, fewer attempts): charging it again
   // would repeat the call. Such a view is skipped; an entry goes once a read that started after
   // the report was processed (that read saw the report).
@@ -75,8 +74,8 @@ class PaymentWorker {
     std::int32_t attempts = 0;
     std::uint64_t round = 0;
   };
-  std::map<std::string, Reported> reported_;
-  std::uint64_t fetch_round_ = 0;  // guarded by mutex_: due-order reads started so far
+  std::map<std::string, Reported> reported_ GUARDED_BY(mutex_);
+  std::uint64_t fetch_round_ GUARDED_BY(mutex_) = 0;  // due-order reads started so far
   std::thread dispatcher_;
   std::vector<std::thread> chargers_;
 };

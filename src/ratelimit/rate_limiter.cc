@@ -157,7 +157,7 @@ Decision RateLimiter::Check(const RequestIdentity& identity) {
   std::vector<LimiterEvent> events;
   Decision decision;
   {
-    std::lock_guard lock(mutex_);
+    base::MutexLock lock(mutex_);
     Detect(identity, ip_key, now_ms, events);
     decision = EffectiveTier(identity, ip_key, now_ms);
     const TierLimit& limit = decision.limit;
@@ -234,7 +234,7 @@ LimiterSnapshot RateLimiter::Snapshot() const {
   for (std::size_t r = 0; r < kTierReasonCount; ++r) {
     snapshot.detections[r] = detections_[r].load(std::memory_order_relaxed);
   }
-  std::lock_guard lock(mutex_);
+  base::MutexLock lock(mutex_);
   for (const auto& map : buckets_) {
     snapshot.tracked_identities += map.size();
     snapshot.evictions += map.evictions();

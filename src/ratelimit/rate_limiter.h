@@ -29,12 +29,12 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/clock.h"
+#include "base/thread_annotations.h"
 #include "ratelimit/client_identity.h"
 #include "ratelimit/tiers.h"
 #include "ratelimit/token_bucket.h"
@@ -158,23 +158,23 @@ class RateLimiter {
 
   // Both run under mutex_; they append detections to `events`.
   void Detect(const RequestIdentity& identity, const std::string& ip_key, std::int64_t now_ms,
-              std::vector<LimiterEvent>& events);
-  void Raise(const std::string& key, TierReason reason, std::int64_t now_ms);
+              std::vector<LimiterEvent>& events) REQUIRES(mutex_);
+  void Raise(const std::string& key, TierReason reason, std::int64_t now_ms) REQUIRES(mutex_);
   // Counts a refusal, appends its event and hands all `events` to the hook (no lock held).
   void Report(const RequestIdentity& identity, const std::string& ip_key, const Decision& decision,
               std::int64_t now_ms, std::vector<LimiterEvent>& events);
   Decision EffectiveTier(const RequestIdentity& identity, const std::string& ip_key,
-                         std::int64_t now_ms);
+                         std::int64_t now_ms) REQUIRES(mutex_);
 
   const LimiterOptions options_;
   const base::Clock& clock_;
   const LimiterEventHook on_event_;
 
-  mutable std::mutex mutex_;
-  std::array<LruMap<TokenBucket>, kDimensionCount> buckets_;  // guarded by mutex_
-  LruMap<RateWindow> ip_rates_;                               // guarded by mutex_
-  LruMap<UserWindow> fingerprint_users_;                      // guarded by mutex_
-  LruMap<Flag> flags_;  // "u:"/"i:"/"f:" + key; guarded by mutex_
+  mutable base::Mutex mutex_;
+  std::array<LruMap<TokenBucket>, kDimensionCount> buckets_ GUARDED_BY(mutex_);
+  LruMap<RateWindow> ip_rates_ GUARDED_BY(mutex_);
+  LruMap<UserWindow> fingerprint_users_ GUARDED_BY(mutex_);
+  LruMap<Flag> flags_ GUARDED_BY(mutex_);  // "u:"/"i:"/"f:" + key
 
   std::array<std::array<std::atomic<std::uint64_t>, kTierCount>, kThrottleReasonCount> throttled_{};
   std::array<std::atomic<std::uint64_t>, kTierReasonCount> detections_{};

@@ -74,10 +74,10 @@ RedisClient::~RedisClient() { Stop(); }
 
 void RedisClient::Stop() {
   {
-    std::lock_guard lock(mutex_);
+    base::MutexLock lock(mutex_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -104,24 +104,21 @@ void RedisClient::EvalSha(const Script& script, std::vector<std::string> keys,
 
 void RedisClient::Enqueue(Pending pending) {
   pending.enqueued = SteadyClock::now();
-  std::optional<base::Status> refused;
-  {
-    std::lock_guard lock(mutex_);
-    // Checked under the lock the client thread takes to go down, so a command is either
-    // refused here or failed by that transition, never stranded in the queue.
-    if (stopping_) {
-      refused = base::Unavailable("redis client stopping");
-    } else if (!up_.load(std::memory_order_relaxed)) {
-      refused = base::Unavailable("redis is down");
-    } else if (queue_.size() >= options_.queue_max) {
-      refused = base::ResourceExhausted("redis queue full");
-    } else {
-      queue_.push_back(std::move(pending));
-    }
-  }
-  if (!refused) return cv_.notify_one();
+  std::optional<base::Status> refused = TryQueue(pending);
+  if (!refused) return cv_.NotifyOne();
   stats_.errors.Increment();
   pending.done(std::move(*refused));
+}
+
+std::optional<base::Status> RedisClient::TryQueue(Pending& pending) {
+  base::MutexLock lock(mutex_);
+  // Checked under the lock the client thread takes to go down, so a command is either
+  // refused here or failed by that transition, never stranded in the queue.
+  if (stopping_) return base::Unavailable("redis client stopping");
+  if (!up_.load(std::memory_order_relaxed)) return base::Unavailable("redis is down");
+  if (queue_.size() >= options_.queue_max) return base::ResourceExhausted("redis queue full");
+  queue_.push_back(std::move(pending));
+  return std::nullopt;
 }
 
 void RedisClient::Complete(Pending& pending, base::Result<Reply> result) {
@@ -138,13 +135,13 @@ void RedisClient::SetHealth(Health health, const base::Status& reason) {
   if (health == Health::kDown) {
     std::deque<Pending> failed;
     {
-      std::lock_guard lock(mutex_);
+      base::MutexLock lock(mutex_);
       up_.store(false, std::memory_order_release);
       failed.swap(queue_);
     }
     for (Pending& pending : failed) Complete(pending, base::Unavailable("redis is down"));
   } else {
-    std::lock_guard lock(mutex_);
+    base::MutexLock lock(mutex_);
     up_.store(true, std::memory_order_release);
   }
   if (reported_ == health) return;
@@ -155,7 +152,7 @@ void RedisClient::SetHealth(Health health, const base::Status& reason) {
 void RedisClient::FailQueued(const base::Status& status) {
   std::deque<Pending> failed;
   {
-    std::lock_guard lock(mutex_);
+    base::MutexLock lock(mutex_);
     failed.swap(queue_);
   }
   for (Pending& pending : failed) Complete(pending, status);
@@ -218,8 +215,8 @@ base::Status RedisClient::RunPipeline(std::vector<Pending>& batch) {
   for (std::size_t i = 0; i < batch.size(); ++i) {
     void* raw = nullptr;
     if (redisGetReply(context, &raw) != REDIS_OK || raw == nullptr) {
-      const base::Status status = base::Unavailable(
-          std::string("redis: ") + (context->err != 0 ? context->errstr : "no reply"));
+      base::Status status = base::Unavailable(std::string("redis: ") +
+                                              (context->err != 0 ? context->errstr : "no reply"));
       for (std::size_t j = i; j < batch.size(); ++j) Complete(batch[j], status);
       return status;
     }
@@ -235,19 +232,28 @@ base::Status RedisClient::RunPipeline(std::vector<Pending>& batch) {
   }
   if (!retry.empty()) {
     // Loaded and retried in the next pipeline, ahead of everything queued since.
-    std::lock_guard lock(mutex_);
+    base::MutexLock lock(mutex_);
     for (auto it = retry.rbegin(); it != retry.rend(); ++it) {
       stats_.script_reloads.Increment();
       const Script* script = it->script;
       queue_.push_front(std::move(*it));
       Pending load;
       load.argv = {"SCRIPT", "LOAD", script->body()};
-      load.done = [](base::Result<Reply>) {};  // the retried EVALSHA reports any failure
+      load.done = [](const base::Result<Reply>&) {};  // the retried EVALSHA reports any failure
       load.enqueued = SteadyClock::now();
       queue_.push_front(std::move(load));
     }
   }
   return base::Status::Ok();
+}
+
+bool RedisClient::WaitUntilStopping(std::chrono::milliseconds timeout) {
+  const auto deadline = SteadyClock::now() + timeout;
+  base::MutexLock lock(mutex_);
+  while (!stopping_) {
+    if (!cv_.WaitUntil(mutex_, deadline)) break;
+  }
+  return stopping_;
 }
 
 void RedisClient::Run() {
@@ -257,8 +263,7 @@ void RedisClient::Run() {
       const base::Status connected = Connect();
       if (!connected.ok()) {
         SetHealth(Health::kDown, connected);
-        std::unique_lock lock(mutex_);
-        if (cv_.wait_for(lock, backoff, [this] { return stopping_; })) break;
+        if (WaitUntilStopping(backoff)) break;
         backoff = std::min(backoff * 2, options_.reconnect_backoff_max);
         continue;
       }
@@ -267,13 +272,14 @@ void RedisClient::Run() {
     }
     std::vector<Pending> batch;
     {
-      std::unique_lock lock(mutex_);
-      const bool woken = cv_.wait_for(lock, options_.health_check_interval,
-                                      [this] { return stopping_ || !queue_.empty(); });
-      if (!woken) {
+      base::MutexLock lock(mutex_);
+      const auto deadline = SteadyClock::now() + options_.health_check_interval;
+      bool woken = true;
+      while (woken && !stopping_ && queue_.empty()) woken = cv_.WaitUntil(mutex_, deadline);
+      if (!stopping_ && queue_.empty()) {
         Pending ping;
         ping.argv = {"PING"};
-        ping.done = [](base::Result<Reply>) {};  // a failure marks the client down below
+        ping.done = [](const base::Result<Reply>&) {};  // a failure marks the client down below
         ping.enqueued = SteadyClock::now();
         queue_.push_back(std::move(ping));
       }
@@ -293,7 +299,7 @@ void RedisClient::Run() {
   }
   Disconnect();
   {
-    std::lock_guard lock(mutex_);
+    base::MutexLock lock(mutex_);
     up_.store(false, std::memory_order_release);
   }
   FailQueued(base::Unavailable("redis client stopped"));

@@ -27,18 +27,17 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "base/status.h"
+#include "base/thread_annotations.h"
 #include "metrics/prometheus.h"
 #include "redis/redis_url.h"
 #include "redis/reply.h"
@@ -141,10 +140,14 @@ class RedisClient {
   // Writes the batch, reads its replies and completes them. Not ok: the connection broke;
   // the commands not answered were failed with kUnavailable.
   base::Status RunPipeline(std::vector<Pending>& batch);
+  // Queues `pending` (moved from) or says why not (`pending` untouched).
+  std::optional<base::Status> TryQueue(Pending& pending);
   void Complete(Pending& pending, base::Result<Reply> result);
   void SetHealth(Health health, const base::Status& reason);
   // Fails everything queued with `status` (client thread, while down or stopping).
   void FailQueued(const base::Status& status);
+  // Sleeps up to `timeout` or until Stop(); true when stopping.
+  bool WaitUntilStopping(std::chrono::milliseconds timeout);
 
   const ClientOptions options_;
   const std::vector<const Script*> scripts_;
@@ -152,10 +155,10 @@ class RedisClient {
   ClientStats stats_;
   std::atomic<bool> up_{false};
 
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<Pending> queue_;  // guarded by mutex_
-  bool stopping_ = false;      // guarded by mutex_
+  base::Mutex mutex_;
+  base::CondVar cv_;
+  std::deque<Pending> queue_ GUARDED_BY(mutex_);
+  bool stopping_ GUARDED_BY(mutex_) = false;
 
   // Client thread only.
   void* context_ = nullptr;  // redisContext*

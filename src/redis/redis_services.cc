@@ -107,7 +107,7 @@ void RedisServices::OnSkusChanged(const std::vector<std::string>& sku_ids) {
   argv.reserve(sku_ids.size() + 1);
   argv.push_back("DEL");
   for (const std::string& sku_id : sku_ids) argv.push_back(AvailabilityKey(sku_id));
-  std::lock_guard lock(refill_mutex_);
+  base::MutexLock lock(refill_mutex_);
   client_.Execute(std::move(argv), [this](base::Result<Reply> reply) {
     if (reply && !reply->is_error()) return invalidations_sent_.Increment();
     invalidations_failed_.Increment();
@@ -121,12 +121,12 @@ void RedisServices::OnSkusChanged(const std::vector<std::string>& sku_ids) {
 
 std::optional<core::StockCounters> RedisServices::Refill(const std::string& sku_id) {
   FS_CHECK(published_ != nullptr);
-  std::lock_guard lock(refill_mutex_);
+  base::MutexLock lock(refill_mutex_);
   std::optional<core::StockCounters> counters = published_(sku_id);
   if (!counters) return std::nullopt;
   client_.Execute({"SET", AvailabilityKey(sku_id), EncodeCounters(*counters), "PX",
                    std::to_string(options_.availability_ttl.count())},
-                  [](base::Result<Reply>) {});  // a lost refill is only a later miss
+                  [](const base::Result<Reply>&) {});  // a lost refill is only a later miss
   return counters;
 }
 

@@ -23,12 +23,12 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "base/clock.h"
+#include "base/thread_annotations.h"
 #include "http/shared_state.h"
 #include "metrics/prometheus.h"
 #include "ratelimit/rate_limiter.h"
@@ -93,7 +93,7 @@ class RedisServices final : public http::SharedState {
   RedisClient client_;
   std::unique_ptr<SharedRateLimiter> limiter_;
   PublishedCounters published_;
-  std::mutex refill_mutex_;  // orders refill SETs against DELs (see the header comment)
+  base::Mutex refill_mutex_;  // orders refill SETs against DELs (see the header comment)
   // steady_clock nanoseconds until which cached values are not trusted (a DEL was lost).
   std::atomic<std::int64_t> bypass_until_nanos_{0};
 
