@@ -18,11 +18,13 @@ namespace {
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 // base64url character -> 6-bit value, or -1.
-constexpr std::array<std::int8_t, 256> kDecodeTable = [] {
-  std::array<std::int8_t, 256> table{};
-  table.fill(-1);
+// Each byte's 6-bit value, or kNotBase64Url.
+constexpr std::uint8_t kNotBase64Url = 0xFF;
+constexpr std::array<std::uint8_t, 256> kDecodeTable = [] {
+  std::array<std::uint8_t, 256> table{};
+  table.fill(kNotBase64Url);
   for (int i = 0; i < 64; ++i)
-    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::int8_t>(i);
+    table[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::uint8_t>(i);
   return table;
 }();
 
@@ -81,9 +83,9 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
   unsigned buffer = 0;
   int bits = 0;
   for (const char c : text) {
-    const int v = kDecodeTable[static_cast<unsigned char>(c)];
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<unsigned>(v);
+    const std::uint8_t v = kDecodeTable[static_cast<unsigned char>(c)];
+    if (v == kNotBase64Url) return std::nullopt;
+    buffer = (buffer << 6) | v;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;

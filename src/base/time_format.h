@@ -12,7 +12,7 @@
 namespace fs::base {
 
 std::string FormatRfc3339(Time t);
-// Returns nullopt when `text` is not a valid RFC 3339 date-time.
-std::optional<Time> ParseRfc3339(std::string_view text);
+// Returns nullopt when `s` is not a valid RFC 3339 date-time.
+std::optional<Time> ParseRfc3339(std::string_view s);
 
 }  // namespace fs::base

@@ -87,8 +87,6 @@ HmacSha256Key::HmacSha256Key(std::string_view key) {
   OPENSSL_cleanse(pad.data(), pad.size());
 }
 
-HmacSha256Key::~HmacSha256Key() = default;
-
 Sha256Digest HmacSha256Key::Sign(std::string_view data) const {
   Sha256 inner = inner_;
   inner.Update(data);

@@ -46,7 +46,6 @@ std::string ToHex(const Sha256Digest& digest);
 class HmacSha256Key {
  public:
   explicit HmacSha256Key(std::string_view key);
-  ~HmacSha256Key();
   HmacSha256Key(const HmacSha256Key&) = delete;
   HmacSha256Key& operator=(const HmacSha256Key&) = delete;
 
