@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs, builds with warnings as errors, and runs the whole test suite (unit and
-# black-box integration tests against the real server). CI runs this via .ci/run.
+# Installs, builds with warnings as errors, checks the style (clang-format, clang-tidy with
+# -Wthread-safety) and runs the whole test suite (unit, simulation and black-box integration
+# tests against the real server). CI runs this via .ci/run.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-FLASHSALE_WERROR=ON bash "$root/scripts/build.sh"
+bash "$root/scripts/build.sh"
+bash "$root/scripts/check-style.sh" "$root/build"
 cd "$root/build"
 ctest --output-on-failure --no-tests=error -j 2 --timeout 900
