@@ -27,10 +27,10 @@ SqliteCheckpointer::SqliteCheckpointer(sqlite3* db) : db_(db), thread_([this] { 
 
 SqliteCheckpointer::~SqliteCheckpointer() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    base::MutexLock lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_one();
+  wake_.NotifyOne();
   thread_.join();
   sqlite3_close_v2(db_);
 }
@@ -38,24 +38,24 @@ SqliteCheckpointer::~SqliteCheckpointer() {
 void SqliteCheckpointer::Request() {
   if (requested_.exchange(true, std::memory_order_acq_rel)) return;  // already asked
   // Taking the mutex orders the flag before the sleeper's check: no lost wake-up.
-  { std::lock_guard<std::mutex> lock(mutex_); }
-  wake_.notify_one();
+  { base::MutexLock lock(mutex_); }
+  wake_.NotifyOne();
 }
 
 void SqliteCheckpointer::Run() {
-  std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    wake_.wait(lock, [this] { return stopping_ || requested_.load(std::memory_order_acquire); });
-    if (stopping_) return;
-    requested_.store(false, std::memory_order_release);
-    lock.unlock();
+    {
+      base::MutexLock lock(mutex_);
+      while (!stopping_ && !requested_.load(std::memory_order_acquire)) wake_.Wait(mutex_);
+      if (stopping_) return;
+      requested_.store(false, std::memory_order_release);
+    }
     // PASSIVE: copies what it can without waiting for the writer or any reader. A busy or
     // failed attempt is harmless: the writer asks again after its next commit, and its own
     // fallback bounds the WAL.
     const int rc =
         sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     if (rc == SQLITE_OK) checkpoints_.fetch_add(1, std::memory_order_relaxed);
-    lock.lock();
   }
 }
 

@@ -19,14 +19,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "base/status.h"
+#include "base/thread_annotations.h"
 
 struct sqlite3;
 
@@ -56,9 +55,9 @@ class SqliteCheckpointer {
   void Run();
 
   sqlite3* db_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
+  base::Mutex mutex_;
+  base::CondVar wake_;
+  bool stopping_ GUARDED_BY(mutex_) = false;
   std::atomic<bool> requested_{false};
   std::atomic<std::uint64_t> checkpoints_{0};
   std::thread thread_;  // last: starts after every member above is initialized
