@@ -4,26 +4,24 @@
 
 #include <utility>
 
+#include "store/sqlite/sqlite_util.h"
+
 namespace fs::store {
 
 base::Result<std::unique_ptr<SqliteCheckpointer>> SqliteCheckpointer::Start(
     const std::string& path, std::chrono::milliseconds busy_timeout) {
-  sqlite3* db = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = "open checkpointer connection to " + path + ": " +
-                          (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    sqlite3_close_v2(db);
-    return base::FailedPrecondition(std::move(message));
+  auto db =
+      sqlite::OpenConnection(path, SQLITE_OPEN_READWRITE, static_cast<int>(busy_timeout.count()));
+  if (!db) {
+    return base::FailedPrecondition("checkpointer connection: " + db.error().message());
   }
-  sqlite3_busy_timeout(db, static_cast<int>(busy_timeout.count()));
   // This connection never writes rows; it must not run auto-checkpoints of its own either.
-  sqlite3_wal_autocheckpoint(db, 0);
-  return std::unique_ptr<SqliteCheckpointer>(new SqliteCheckpointer(db));
+  sqlite3_wal_autocheckpoint(db->get(), 0);
+  return std::unique_ptr<SqliteCheckpointer>(new SqliteCheckpointer(std::move(*db)));
 }
 
-SqliteCheckpointer::SqliteCheckpointer(sqlite3* db) : db_(db), thread_([this] { Run(); }) {}
+SqliteCheckpointer::SqliteCheckpointer(sqlite::DatabaseHandle db)
+    : db_(std::move(db)), thread_([this] { Run(); }) {}
 
 SqliteCheckpointer::~SqliteCheckpointer() {
   {
@@ -32,7 +30,6 @@ SqliteCheckpointer::~SqliteCheckpointer() {
   }
   wake_.NotifyOne();
   thread_.join();
-  sqlite3_close_v2(db_);
 }
 
 void SqliteCheckpointer::Request() {
@@ -54,7 +51,7 @@ void SqliteCheckpointer::Run() {
     // failed attempt is harmless: the writer asks again after its next commit, and its own
     // fallback bounds the WAL.
     const int rc =
-        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     if (rc == SQLITE_OK) checkpoints_.fetch_add(1, std::memory_order_relaxed);
   }
 }

@@ -26,8 +26,7 @@
 
 #include "base/status.h"
 #include "base/thread_annotations.h"
-
-struct sqlite3;
+#include "store/sqlite/sqlite_handles.h"
 
 namespace fs::store {
 
@@ -51,10 +50,10 @@ class SqliteCheckpointer {
   std::uint64_t checkpoints() const { return checkpoints_.load(std::memory_order_relaxed); }
 
  private:
-  explicit SqliteCheckpointer(sqlite3* db);
+  explicit SqliteCheckpointer(sqlite::DatabaseHandle db);
   void Run();
 
-  sqlite3* db_;
+  sqlite::DatabaseHandle db_;  // used by the thread only
   base::Mutex mutex_;
   base::CondVar wake_;
   bool stopping_ GUARDED_BY(mutex_) = false;

@@ -10,6 +10,10 @@
 // status; it never writes a counter. A writer bug therefore aborts the batch (kInternal) instead
 // of being stored.
 //
+// Its parts: the schema and migrations (sqlite_schema.h), the table-driven mutation writer
+// (sqlite_writer.h), the row decoders (sqlite_rows.h) and the SQLite helper set with the one
+// error mapping (sqlite_util.h).
+//
 // Thread-safety: one thread at a time per instance (the Store rule); the connection is opened
 // without SQLite's own mutex. Other threads or processes open their own instance or connection;
 // WAL lets readers run beside the writer.
