@@ -203,21 +203,17 @@ base::Result<AuditPage> AuditReader::QueryInSnapshot(const AuditQuery& query) {
 
 base::Result<std::vector<SkuReconciliation>> AuditReader::ReadSales(
     const std::optional<std::string>& sku_id) {
-  auto statement =
-      sqlite::Prepare(db_.get(),
-                      sku_id ? "SELECT sku_id, total_stock, held, sold FROM skus WHERE sku_id = ?1"
-                             : "SELECT sku_id, total_stock, held, sold FROM skus ORDER BY sku_id",
-                      0, Stage::kRead);
+  const std::string sql =
+      std::string(sqlite::kSelectCounters) + (sku_id ? " WHERE sku_id = ?1" : " ORDER BY sku_id");
+  auto statement = sqlite::Prepare(db_.get(), sql, 0, Stage::kRead);
   if (!statement) return statement.error();
   if (sku_id) sqlite::Binder(statement->get()).Text(*sku_id);
   std::vector<SkuReconciliation> sales;
   FS_RETURN_IF_ERROR(
       sqlite::ForEachRow(db_.get(), statement->get(), "read the sales", [&](sqlite3_stmt* row) {
-        SkuReconciliation& sku = sales.emplace_back();
-        sku.sku_id = sqlite::ColumnText(row, 0);
-        sku.total_stock = sqlite::ColumnInt64(row, 1);
-        sku.counter_held = sqlite::ColumnInt64(row, 2);
-        sku.counter_sold = sqlite::ColumnInt64(row, 3);
+        store::StoredCounters counters;
+        sqlite::DecodeCounters(row, counters);
+        sales.push_back(FromCounters(std::move(counters)));
         return base::Status::Ok();
       }));
   return sales;

@@ -57,6 +57,15 @@ VerifyReport ChainWalk::Report() const {
   return report;
 }
 
+SkuReconciliation FromCounters(store::StoredCounters counters) {
+  SkuReconciliation sku;
+  sku.sku_id = std::move(counters.sku_id);
+  sku.total_stock = counters.total_stock;
+  sku.counter_held = counters.held;
+  sku.counter_sold = counters.sold;
+  return sku;
+}
+
 void JudgeSku(SkuReconciliation& sku) {
   sku.oversell = std::max<std::int64_t>({0, sku.counter_held + sku.counter_sold - sku.total_stock,
                                          sku.rows_held + sku.rows_sold - sku.total_stock});

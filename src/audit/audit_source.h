@@ -18,6 +18,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "core/audit.h"
+#include "store/store.h"
 
 namespace fs::audit {
 
@@ -150,6 +151,9 @@ class ChainWalk {
   core::AuditChainVerifier verifier_;
   std::optional<VerifyReport> unknown_;
 };
+
+// A sale's books as far as its counters go (the recounts still zero).
+SkuReconciliation FromCounters(store::StoredCounters counters);
 
 // From the counters and recounts already in `sku`: oversell and every mismatch, in words.
 // `paid_order_units` is compared when sku.orders_checked.

@@ -23,27 +23,10 @@ constexpr int kWalkPage = 5'000;
 // How long an export's snapshot may wait for its consumer between two pages (ms).
 constexpr int kExportIdleInTransactionMs = 10 * 60 * 1000;
 
-// Runs `sql` with text parameters ($1..$n, nullopt = NULL); the rows or the failure.
-base::Result<pg::ResultHandle> Run(pg_conn* connection, const std::string& sql,
-                                   const std::vector<pg::Parameter>& parameters,
-                                   const char* context) {
-  std::vector<const char*> values;
-  values.reserve(parameters.size());
-  for (const pg::Parameter& parameter : parameters) {
-    values.push_back(parameter ? parameter->c_str() : nullptr);
-  }
-  pg::ResultHandle result(PQexecParams(connection, sql.c_str(), static_cast<int>(values.size()),
-                                       nullptr, values.data(), nullptr, nullptr, 0));
-  if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-    return pg::ErrorOf(connection, result.get(), context);
-  }
-  return result;
-}
-
 base::Result<std::int64_t> Single(pg_conn* connection, const std::string& sql,
                                   const std::vector<pg::Parameter>& parameters,
                                   const char* context) {
-  auto result = Run(connection, sql, parameters, context);
+  auto result = pg::Query(connection, sql, parameters, context);
   if (!result) return result.error();
   if (pg::Rows(result->get()) != 1) return base::Internal(std::string(context) + ": no row");
   return pg::Int64(result->get(), 0, 0);
@@ -88,7 +71,7 @@ base::Status PgAuditReader::WalkEvents(const EventVisitor& on_event) {
   std::string unknown_name;
   std::int64_t after_id = std::numeric_limits<std::int64_t>::min();
   while (true) {
-    auto rows = Run(connection_, sql, {std::to_string(after_id)}, "walk the chain");
+    auto rows = pg::Query(connection_, sql, {std::to_string(after_id)}, "walk the chain");
     if (!rows) return rows.error();
     const int count = pg::Rows(rows->get());
     for (int row = 0; row < count; ++row) {
@@ -116,7 +99,7 @@ base::Result<AuditPage> PgAuditReader::Query(const AuditQuery& query) {
   // One more than asked: tells whether another page exists without a second query.
   sql += " ORDER BY event_id LIMIT " + std::to_string(limit + 1);
   FS_RETURN_IF_ERROR(BeginSnapshot(SnapshotUse::kCheck));
-  auto rows = Run(connection_, sql, parameters, "run the audit query");
+  auto rows = pg::Query(connection_, sql, parameters, "run the audit query");
   EndSnapshot();
   if (!rows) return rows.error();
   AuditPage page;
@@ -138,35 +121,28 @@ base::Result<std::vector<SkuReconciliation>> PgAuditReader::ReadSales(
     const std::optional<std::string>& sku_id) {
   std::vector<pg::Parameter> parameters;
   if (sku_id) parameters.push_back(*sku_id);
-  auto skus = Run(connection_,
-                  sku_id ? "SELECT sku_id, total_stock, held, sold FROM skus WHERE sku_id = $1"
-                         : "SELECT sku_id, total_stock, held, sold FROM skus ORDER BY sku_id",
-                  parameters, "read the sales");
+  auto skus =
+      pg::Query(connection_,
+                sku_id ? "SELECT sku_id, total_stock, held, sold FROM skus WHERE sku_id = $1"
+                       : "SELECT sku_id, total_stock, held, sold FROM skus ORDER BY sku_id",
+                parameters, "read the sales");
   if (!skus) return skus.error();
   std::vector<SkuReconciliation> sales;
   for (int row = 0; row < pg::Rows(skus->get()); ++row) {
-    SkuReconciliation& sku = sales.emplace_back();
-    sku.sku_id = pg::Text(skus->get(), row, 0);
-    auto total = pg::Int64(skus->get(), row, 1);
-    auto held = pg::Int64(skus->get(), row, 2);
-    auto sold = pg::Int64(skus->get(), row, 3);
-    if (!total) return total.error();
-    if (!held) return held.error();
-    if (!sold) return sold.error();
-    sku.total_stock = *total;
-    sku.counter_held = *held;
-    sku.counter_sold = *sold;
+    auto counters = pg::DecodeCounters(skus->get(), row);
+    if (!counters) return counters.error();
+    sales.push_back(FromCounters(std::move(*counters)));
   }
   return sales;
 }
 
 base::Status PgAuditReader::Recount(SkuReconciliation& sku) {
-  auto rows = Run(connection_,
-                  "SELECT COUNT(*),"
-                  " COALESCE(SUM(CASE WHEN status IN (1, 2) THEN quantity ELSE 0 END), 0),"
-                  " COALESCE(SUM(CASE WHEN status = 3 THEN quantity ELSE 0 END), 0)"
-                  " FROM reservations WHERE sku_id = $1",
-                  {sku.sku_id}, "recount reservations");
+  auto rows = pg::Query(connection_,
+                        "SELECT COUNT(*),"
+                        " COALESCE(SUM(CASE WHEN status IN (1, 2) THEN quantity ELSE 0 END), 0),"
+                        " COALESCE(SUM(CASE WHEN status = 3 THEN quantity ELSE 0 END), 0)"
+                        " FROM reservations WHERE sku_id = $1",
+                        {sku.sku_id}, "recount reservations");
   if (!rows) return rows.error();
   auto reservation_rows = pg::Int64(rows->get(), 0, 0);
   auto rows_held = pg::Int64(rows->get(), 0, 1);

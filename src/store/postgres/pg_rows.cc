@@ -59,6 +59,17 @@ base::Result<std::int32_t> Int32(const pg_result* result, int row, int column) {
   return static_cast<std::int32_t>(*value);
 }
 
+base::Result<StoredCounters> DecodeCounters(const pg_result* result, int row) {
+  RowReader r(result, row);
+  StoredCounters counters;
+  counters.sku_id = r.Text();
+  counters.total_stock = r.Int64();
+  counters.held = r.Int64();
+  counters.sold = r.Int64();
+  if (!r.status().ok()) return r.status();
+  return counters;
+}
+
 base::Result<core::Sale> DecodeSale(const pg_result* result, int row) {
   RowReader r(result, row);
   core::Sale sale;

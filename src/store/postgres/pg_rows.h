@@ -15,6 +15,7 @@
 #include "core/order.h"
 #include "core/types.h"
 #include "store/postgres/pg_connection.h"
+#include "store/store.h"
 
 namespace fs::store::pg {
 
@@ -25,6 +26,8 @@ inline constexpr const char* kSelectAuditEvents =
 // An integer column that must fit 32 bits.
 base::Result<std::int32_t> Int32(const pg_result* result, int row, int column);
 
+// A row of "SELECT sku_id, total_stock, held, sold FROM skus".
+base::Result<StoredCounters> DecodeCounters(const pg_result* result, int row);
 base::Result<core::Sale> DecodeSale(const pg_result* result, int row);
 base::Result<core::Reservation> DecodeReservation(const pg_result* result, int row);
 base::Result<core::IdempotencyRecord> DecodeIdempotency(const pg_result* result, int row);

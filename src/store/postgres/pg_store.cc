@@ -285,20 +285,8 @@ base::Result<std::vector<StoredCounters>> PgStore::ReadCounters() {
     connection_.reset();
     return results.error();
   }
-  const pg_result* rows = results->front().get();
   std::vector<StoredCounters> counters;
-  for (int row = 0; row < pg::Rows(rows); ++row) {
-    StoredCounters entry;
-    entry.sku_id = pg::Text(rows, row, 0);
-    auto total = pg::Int64(rows, row, 1);
-    auto held = pg::Int64(rows, row, 2);
-    auto sold = pg::Int64(rows, row, 3);
-    if (!total || !held || !sold) return base::DataLoss("postgres: skus counters unreadable");
-    entry.total_stock = *total;
-    entry.held = *held;
-    entry.sold = *sold;
-    counters.push_back(std::move(entry));
-  }
+  FS_RETURN_IF_ERROR(pg::DecodeRows(results->front().get(), counters, pg::DecodeCounters));
   return counters;
 }
 

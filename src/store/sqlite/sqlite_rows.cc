@@ -154,6 +154,13 @@ base::Status DecodeOrder(sqlite3_stmt* row, core::Order& order) {
   return base::Status::Ok();
 }
 
+void DecodeCounters(sqlite3_stmt* row, StoredCounters& counters) {
+  counters.sku_id = ColumnText(row, 0);
+  counters.total_stock = ColumnInt64(row, 1);
+  counters.held = ColumnInt64(row, 2);
+  counters.sold = ColumnInt64(row, 3);
+}
+
 void DecodeOutboxEvent(sqlite3_stmt* row, StoredEvent& stored) {
   stored.id = ColumnInt64(row, 0);
   stored.event.event_id = ColumnText(row, 1);

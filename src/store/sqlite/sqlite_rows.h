@@ -15,10 +15,12 @@
 #include "core/mutation.h"
 #include "core/types.h"
 #include "store/outbox.h"
+#include "store/store.h"
 
 namespace fs::store::sqlite {
 
 // "SELECT <columns> FROM <table>" of each decoder; callers append WHERE / ORDER BY.
+inline constexpr const char* kSelectCounters = "SELECT sku_id, total_stock, held, sold FROM skus";
 inline constexpr const char* kSelectSales =
     "SELECT sku_id, name, price_cents, currency, total_stock, per_user_limit,"
     " reservation_ttl_seconds, starts_at_ms, ends_at_ms, override_state, created_at_ms"
@@ -45,6 +47,8 @@ inline constexpr const char* kSelectOutbox =
     "SELECT id, event_id, type, sku_id, user_id, sku_sequence, occurred_at_ms, payload"
     " FROM outbox";
 
+// A row of kSelectCounters: the counters the triggers keep.
+void DecodeCounters(sqlite3_stmt* row, StoredCounters& counters);
 base::Status DecodeSale(sqlite3_stmt* row, core::Sale& sale);
 base::Status DecodeReservation(sqlite3_stmt* row, core::Reservation& reservation);
 base::Status DecodeIdempotency(sqlite3_stmt* row, core::IdempotencyRecord& record);

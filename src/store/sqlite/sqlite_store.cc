@@ -138,6 +138,7 @@ std::uint64_t SqliteStore::background_checkpoints() const {
 }
 
 base::Status SqliteStore::PrepareCachedStatements() {
+  const std::string counters_sql = std::string(sqlite::kSelectCounters) + " ORDER BY sku_id";
   struct Cached {
     sqlite::StatementHandle* handle;
     const char* sql;
@@ -147,7 +148,7 @@ base::Status SqliteStore::PrepareCachedStatements() {
       {&begin_read_, "BEGIN DEFERRED"},
       {&commit_, "COMMIT"},
       {&rollback_, "ROLLBACK"},
-      {&read_counters_, "SELECT sku_id, total_stock, held, sold FROM skus ORDER BY sku_id"},
+      {&read_counters_, counters_sql.c_str()},
   };
   for (const Cached& entry : cached) {
     auto statement = Prepare(db_.get(), entry.sql, SQLITE_PREPARE_PERSISTENT, Stage::kOpen);
@@ -259,12 +260,7 @@ base::Result<std::vector<StoredCounters>> SqliteStore::ReadCounters() {
   sqlite3_stmt* statement = read_counters_.get();
   sqlite::StatementUse use(statement);
   FS_RETURN_IF_ERROR(ForEachRow(db_.get(), statement, "read counters", [&](sqlite3_stmt* row) {
-    StoredCounters entry;
-    entry.sku_id = sqlite::ColumnText(row, 0);
-    entry.total_stock = sqlite::ColumnInt64(row, 1);
-    entry.held = sqlite::ColumnInt64(row, 2);
-    entry.sold = sqlite::ColumnInt64(row, 3);
-    counters.push_back(std::move(entry));
+    sqlite::DecodeCounters(row, counters.emplace_back());
     return base::Status::Ok();
   }));
   return counters;
