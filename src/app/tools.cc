@@ -18,8 +18,7 @@ std::string DatabasePath(const ToolConfig& config) {
 // The cluster's PostgreSQL database when --store names one, else the SQLite file; the same
 // AuditSource the admin endpoints read. Errors go to stderr (URL without its password).
 base::Result<std::unique_ptr<audit::AuditSource>> OpenSource(const ToolConfig& config) {
-  auto source = config.store_url.empty() ? audit::OpenAuditSource(DatabasePath(config), "")
-                                         : audit::OpenAuditSource("", config.store_url);
+  auto source = audit::OpenAuditSource(DatabasePath(config), config.store_url);
   if (!source) {
     const std::string where =
         config.store_url.empty() ? DatabasePath(config) : store::RedactedUrl(config.store_url);

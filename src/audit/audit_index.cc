@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "audit/sqlite_util.h"
+#include "store/sqlite/sqlite_util.h"
 
 namespace fs::audit {
 namespace {
@@ -32,37 +32,43 @@ constexpr const char* kSchema =
     ") STRICT;"
     "INSERT OR IGNORE INTO indexed (id, through_id, through_hash) VALUES (1, 0, NULL);";
 
-using sqlite_util::Blob;
-using sqlite_util::Statement;
-using sqlite_util::Text;
+namespace sqlite = store::sqlite;
+using sqlite::Stage;
 
-base::Status Error(sqlite3* db, std::string_view what) { return sqlite_util::SqlError(db, what); }
-
-base::Result<sqlite3*> OpenConnection(const std::string& path, int flags) {
-  return sqlite_util::OpenConnection(path, flags, kBusyTimeoutMs);
+base::Result<sqlite::DatabaseHandle> OpenConnection(const std::string& path, int flags) {
+  return sqlite::OpenConnection(path, flags, kBusyTimeoutMs);
 }
 
-// Runs `body` between BEGIN and COMMIT (ROLLBACK on failure).
+// Runs `body` between `begin` and COMMIT (ROLLBACK on failure).
 template <typename Body>
 base::Status InTransaction(sqlite3* db, const char* begin, Body&& body) {
-  if (sqlite3_exec(db, begin, nullptr, nullptr, nullptr) != SQLITE_OK) return Error(db, begin);
+  FS_RETURN_IF_ERROR(sqlite::Exec(db, begin, Stage::kRead, begin));
   base::Status status = body();
   if (!status.ok()) {
     sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
     return status;
   }
-  if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    base::Status failed = Error(db, "COMMIT");
-    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-    return failed;
-  }
-  return base::Status::Ok();
+  base::Status committed = sqlite::Exec(db, "COMMIT", Stage::kCommit, "COMMIT");
+  if (!committed.ok()) sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+  return committed;
 }
 
-struct Entry {
-  std::string user_id;
-  std::int64_t event_id = 0;
-};
+// Creates the index's tables in `index_path`; a file that is not an index we can use (a
+// damaged file) is replaced: the index is derived data.
+base::Result<sqlite::DatabaseHandle> OpenIndex(const std::string& index_path) {
+  auto index = OpenConnection(index_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!index) return index.error();
+  if (sqlite3_exec(index->get(), kSchema, nullptr, nullptr, nullptr) == SQLITE_OK) return index;
+  index->reset();
+  std::error_code ignored;
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    std::filesystem::remove(index_path + suffix, ignored);
+  }
+  index = OpenConnection(index_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+  if (!index) return index.error();
+  FS_RETURN_IF_ERROR(sqlite::Exec(index->get(), kSchema, Stage::kOpen, "create " + index_path));
+  return index;
+}
 
 }  // namespace
 
@@ -77,42 +83,23 @@ base::Result<std::unique_ptr<AuditIndexer>> AuditIndexer::Open(const std::string
   }
   auto database = OpenConnection(database_path, SQLITE_OPEN_READONLY);
   if (!database) return database.error();
-  const std::string index_path = AuditIndexPath(database_path);
-  auto index = OpenConnection(index_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-  if (index && sqlite3_exec(*index, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK) {
-    // Not an index we can use (a damaged file): it is derived data, so start a new one.
-    sqlite3_close_v2(*index);
-    std::error_code ignored;
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      std::filesystem::remove(index_path + suffix, ignored);
-    }
-    index = OpenConnection(index_path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-    if (index && sqlite3_exec(*index, kSchema, nullptr, nullptr, nullptr) != SQLITE_OK) {
-      base::Status failed = Error(*index, "create " + index_path);
-      sqlite3_close_v2(*index);
-      sqlite3_close_v2(*database);
-      return failed;
-    }
-  }
-  if (!index) {
-    sqlite3_close_v2(*database);
-    return index.error();
-  }
-  return std::unique_ptr<AuditIndexer>(new AuditIndexer(*database, *index, options));
+  auto index = OpenIndex(AuditIndexPath(database_path));
+  if (!index) return index.error();
+  return std::unique_ptr<AuditIndexer>(
+      new AuditIndexer(std::move(*database), std::move(*index), options));
 }
 
-AuditIndexer::AuditIndexer(sqlite3* database, sqlite3* index, Options options)
-    : database_(database), index_(index), options_(options) {}
+AuditIndexer::AuditIndexer(store::sqlite::DatabaseHandle database,
+                           store::sqlite::DatabaseHandle index, Options options)
+    : database_(std::move(database)), index_(std::move(index)), options_(options) {}
 
 AuditIndexer::~AuditIndexer() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    base::MutexLock lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_one();
+  wake_.NotifyOne();
   if (thread_.joinable()) thread_.join();
-  sqlite3_close_v2(index_);
-  sqlite3_close_v2(database_);
 }
 
 void AuditIndexer::Start() {
@@ -120,13 +107,14 @@ void AuditIndexer::Start() {
 }
 
 void AuditIndexer::Run() {
-  std::unique_lock<std::mutex> lock(mutex_);
-  while (!stopping_) {
-    lock.unlock();
+  while (true) {
     const base::Result<std::int64_t> indexed = CatchUp();
-    lock.lock();
+    base::MutexLock lock(mutex_);
     if (!indexed) ++errors_;
-    wake_.wait_for(lock, options_.interval, [this] { return stopping_; });
+    const auto deadline = std::chrono::steady_clock::now() + options_.interval;
+    while (!stopping_ && wake_.WaitUntil(mutex_, deadline)) {
+    }
+    if (stopping_) return;
   }
 }
 
@@ -137,116 +125,124 @@ base::Result<std::int64_t> AuditIndexer::CatchUp() {
     if (!indexed) return indexed.error();
     total += *indexed;
     if (*indexed < options_.chunk_events) return total;
-    std::lock_guard<std::mutex> lock(mutex_);
+    base::MutexLock lock(mutex_);
     if (stopping_) return total;
   }
 }
 
-base::Result<std::int64_t> AuditIndexer::IndexChunk() {
+base::Result<AuditIndexer::Chunk> AuditIndexer::ReadChunk() {
   // Where the index reaches, and whether that event is still the same in the database.
-  std::int64_t through_id = 0;
-  std::string through_hash;
+  Chunk chunk;
   {
-    Statement read(index_, "SELECT through_id, through_hash FROM indexed WHERE id = 1");
-    if (!read.ok() || sqlite3_step(read.get()) != SQLITE_ROW) {
-      return Error(index_, "read the index position");
-    }
-    through_id = sqlite3_column_int64(read.get(), 0);
-    through_hash = Blob(read.get(), 1);
+    auto read = sqlite::Prepare(
+        index_.get(), "SELECT through_id, through_hash FROM indexed WHERE id = 1", 0, Stage::kRead);
+    if (!read) return read.error();
+    FS_RETURN_IF_ERROR(sqlite::StepRow(index_.get(), read->get(), "read the index position"));
+    chunk.through_id = sqlite::ColumnInt64(read->get(), 0);
+    chunk.through_hash = std::string(sqlite::ColumnBlob(read->get(), 1));
   }
-  std::vector<Entry> entries;
-  std::int64_t last_id = through_id;
-  std::string last_hash = through_hash;
-  std::int64_t read_events = 0;
-  bool rebuild = false;
-  base::Status read_status = InTransaction(database_, "BEGIN", [&]() -> base::Status {
-    if (through_id > 0) {
-      Statement check(database_, "SELECT event_hash FROM audit_events WHERE event_id = ?1");
-      if (!check.ok()) return Error(database_, "prepare the index check");
-      sqlite3_bind_int64(check.get(), 1, through_id);
-      const int rc = sqlite3_step(check.get());
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error(database_, "check the index");
-      if (rc == SQLITE_DONE || Blob(check.get(), 0) != through_hash) {
-        rebuild = true;  // not this database's chain (restored, replaced or rewritten)
-        last_id = 0;
-        last_hash.clear();
+  chunk.last_id = chunk.through_id;
+  chunk.last_hash = chunk.through_hash;
+  sqlite3* db = database_.get();
+  FS_RETURN_IF_ERROR(InTransaction(db, "BEGIN", [&]() -> base::Status {
+    if (chunk.through_id > 0) {
+      auto check = sqlite::Prepare(db, "SELECT event_hash FROM audit_events WHERE event_id = ?1", 0,
+                                   Stage::kRead);
+      if (!check) return check.error();
+      sqlite::Binder(check->get()).Int64(chunk.through_id);
+      const int rc = sqlite3_step(check->get());
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        return sqlite::ErrorFrom(rc, db, Stage::kRead, "check the index");
+      }
+      if (rc == SQLITE_DONE || sqlite::ColumnBlob(check->get(), 0) != chunk.through_hash) {
+        chunk.rebuild = true;  // not this database's chain (restored, replaced or rewritten)
+        chunk.last_id = 0;
+        chunk.last_hash.clear();
       }
     }
-    Statement events(database_,
-                     "SELECT event_id, user_id, event_hash FROM audit_events"
-                     " WHERE event_id > ?1 ORDER BY event_id LIMIT ?2");
-    if (!events.ok()) return Error(database_, "prepare the index read");
-    sqlite3_bind_int64(events.get(), 1, last_id);
-    sqlite3_bind_int64(events.get(), 2, options_.chunk_events);
-    int rc = SQLITE_ROW;
-    while ((rc = sqlite3_step(events.get())) == SQLITE_ROW) {
-      ++read_events;
-      last_id = sqlite3_column_int64(events.get(), 0);
-      if (sqlite3_column_type(events.get(), 1) != SQLITE_NULL) {
-        entries.push_back({Text(events.get(), 1), last_id});
-      }
-      last_hash = Blob(events.get(), 2);  // the bytes, whether BLOB or (not migrated) hex text
-    }
-    if (rc != SQLITE_DONE) return Error(database_, "read the events to index");
-    return base::Status::Ok();
-  });
-  if (!read_status.ok()) return read_status;
-  if (read_events == 0 && !rebuild) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    indexed_through_ = through_id;
-    return std::int64_t{0};
-  }
+    auto events = sqlite::Prepare(db,
+                                  "SELECT event_id, user_id, event_hash FROM audit_events"
+                                  " WHERE event_id > ?1 ORDER BY event_id LIMIT ?2",
+                                  0, Stage::kRead);
+    if (!events) return events.error();
+    sqlite::Binder(events->get()).Int64(chunk.last_id).Int64(options_.chunk_events);
+    return sqlite::ForEachRow(
+        db, events->get(), "read the events to index", [&](sqlite3_stmt* row) {
+          ++chunk.read_events;
+          chunk.last_id = sqlite::ColumnInt64(row, 0);
+          if (!sqlite::ColumnIsNull(row, 1)) {
+            chunk.entries.push_back({sqlite::ColumnText(row, 1), chunk.last_id});
+          }
+          // The bytes, whether BLOB or (not migrated) hex text.
+          chunk.last_hash = std::string(sqlite::ColumnBlob(row, 2));
+          return base::Status::Ok();
+        });
+  }));
+  return chunk;
+}
+
+base::Status AuditIndexer::WriteChunk(Chunk& chunk) {
   // In key order: neighbouring entries share pages, so each page is written once per chunk.
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+  std::sort(chunk.entries.begin(), chunk.entries.end(), [](const Entry& a, const Entry& b) {
     return a.user_id != b.user_id ? a.user_id < b.user_id : a.event_id < b.event_id;
   });
-  base::Status write_status = InTransaction(index_, "BEGIN IMMEDIATE", [&]() -> base::Status {
-    if (rebuild &&
-        sqlite3_exec(index_, "DELETE FROM user_events", nullptr, nullptr, nullptr) != SQLITE_OK) {
-      return Error(index_, "clear the index");
+  sqlite3* db = index_.get();
+  return InTransaction(db, "BEGIN IMMEDIATE", [&]() -> base::Status {
+    if (chunk.rebuild) {
+      FS_RETURN_IF_ERROR(
+          sqlite::Exec(db, "DELETE FROM user_events", Stage::kApply, "clear the index"));
     }
-    Statement insert(index_,
-                     "INSERT OR IGNORE INTO user_events (user_id, event_id) VALUES (?1, ?2)");
-    if (!insert.ok()) return Error(index_, "prepare the index insert");
-    for (const Entry& entry : entries) {
-      sqlite3_bind_text(insert.get(), 1, entry.user_id.data(),
-                        static_cast<int>(entry.user_id.size()), SQLITE_STATIC);
-      sqlite3_bind_int64(insert.get(), 2, entry.event_id);
-      if (sqlite3_step(insert.get()) != SQLITE_DONE) return Error(index_, "insert into the index");
-      sqlite3_reset(insert.get());
+    auto insert =
+        sqlite::Prepare(db, "INSERT OR IGNORE INTO user_events (user_id, event_id) VALUES (?1, ?2)",
+                        0, Stage::kApply);
+    if (!insert) return insert.error();
+    for (const Entry& entry : chunk.entries) {
+      sqlite::StatementUse use(insert->get());
+      sqlite::Binder binder(insert->get());
+      binder.Text(entry.user_id).Int64(entry.event_id);
+      FS_RETURN_IF_ERROR(sqlite::StepWrite(db, insert->get(), binder, "insert into the index"));
     }
-    Statement position(index_,
-                       "UPDATE indexed SET through_id = ?1, through_hash = ?2 WHERE id = 1");
-    if (!position.ok()) return Error(index_, "prepare the index position");
-    sqlite3_bind_int64(position.get(), 1, last_id);
-    if (last_hash.empty()) {
-      sqlite3_bind_null(position.get(), 2);
+    auto position = sqlite::Prepare(
+        db, "UPDATE indexed SET through_id = ?1, through_hash = ?2 WHERE id = 1", 0, Stage::kApply);
+    if (!position) return position.error();
+    sqlite::Binder binder(position->get());
+    binder.Int64(chunk.last_id);
+    if (chunk.last_hash.empty()) {
+      binder.Null();
     } else {
-      sqlite3_bind_blob(position.get(), 2, last_hash.data(), static_cast<int>(last_hash.size()),
-                        SQLITE_STATIC);
+      binder.Blob(chunk.last_hash);
     }
-    if (sqlite3_step(position.get()) != SQLITE_DONE) return Error(index_, "save the position");
-    return base::Status::Ok();
+    return sqlite::StepWrite(db, position->get(), binder, "save the position");
   });
-  if (!write_status.ok()) return write_status;
-  std::lock_guard<std::mutex> lock(mutex_);
-  indexed_through_ = last_id;
-  if (rebuild) ++rebuilds_;
-  return read_events;
+}
+
+base::Result<std::int64_t> AuditIndexer::IndexChunk() {
+  auto chunk = ReadChunk();
+  if (!chunk) return chunk.error();
+  if (chunk->read_events == 0 && !chunk->rebuild) {
+    base::MutexLock lock(mutex_);
+    indexed_through_ = chunk->through_id;
+    return std::int64_t{0};
+  }
+  FS_RETURN_IF_ERROR(WriteChunk(*chunk));
+  base::MutexLock lock(mutex_);
+  indexed_through_ = chunk->last_id;
+  if (chunk->rebuild) ++rebuilds_;
+  return chunk->read_events;
 }
 
 std::int64_t AuditIndexer::indexed_through() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  base::MutexLock lock(mutex_);
   return indexed_through_;
 }
 
 std::uint64_t AuditIndexer::rebuilds() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  base::MutexLock lock(mutex_);
   return rebuilds_;
 }
 
 std::uint64_t AuditIndexer::errors() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  base::MutexLock lock(mutex_);
   return errors_;
 }
 

@@ -22,16 +22,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "base/status.h"
-
-struct sqlite3;
+#include "base/thread_annotations.h"
+#include "store/sqlite/sqlite_handles.h"
 
 namespace fs::audit {
 
@@ -69,19 +68,37 @@ class AuditIndexer {
   std::uint64_t errors() const;
 
  private:
-  AuditIndexer(sqlite3* database, sqlite3* index, Options options);
+  struct Entry {
+    std::string user_id;
+    std::int64_t event_id = 0;
+  };
+  // One round's read: where the index reached, the events after it, where they end.
+  struct Chunk {
+    std::int64_t through_id = 0;
+    std::string through_hash;
+    bool rebuild = false;  // the index does not belong to this chain: start over
+    std::int64_t read_events = 0;
+    std::int64_t last_id = 0;
+    std::string last_hash;
+    std::vector<Entry> entries;  // events with a user
+  };
+
+  AuditIndexer(store::sqlite::DatabaseHandle database, store::sqlite::DatabaseHandle index,
+               Options options);
+  base::Result<Chunk> ReadChunk();
+  base::Status WriteChunk(Chunk& chunk);
   base::Result<std::int64_t> IndexChunk();
   void Run();
 
-  sqlite3* database_;  // read-only
-  sqlite3* index_;
+  store::sqlite::DatabaseHandle database_;  // read-only
+  store::sqlite::DatabaseHandle index_;
   Options options_;
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;             // guarded by mutex_
-  std::int64_t indexed_through_ = 0;  // guarded by mutex_
-  std::uint64_t rebuilds_ = 0;        // guarded by mutex_
-  std::uint64_t errors_ = 0;          // guarded by mutex_
+  mutable base::Mutex mutex_;
+  base::CondVar wake_;
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  std::int64_t indexed_through_ GUARDED_BY(mutex_) = 0;
+  std::uint64_t rebuilds_ GUARDED_BY(mutex_) = 0;
+  std::uint64_t errors_ GUARDED_BY(mutex_) = 0;
   std::thread thread_;
 };
 

@@ -5,16 +5,22 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "audit/audit_index.h"
-#include "audit/sqlite_util.h"
 #include "base/time_format.h"
+#include "store/sqlite/sqlite_rows.h"
+#include "store/sqlite/sqlite_util.h"
 
 namespace fs::audit {
 namespace {
+
+namespace sqlite = store::sqlite;
+using sqlite::Stage;
 
 // A reader waits this long for a checkpoint or a migration before giving up.
 constexpr int kBusyTimeoutMs = 5'000;
@@ -24,51 +30,29 @@ constexpr int kBusyTimeoutMs = 5'000;
 constexpr const char* kPaidOrderUnitsSql =
     "SELECT COALESCE(SUM(quantity), 0) FROM orders WHERE sku_id = ?1 AND status = 2";  // PAID
 
-using sqlite_util::OptionalText;
-using sqlite_util::SqlError;
-using sqlite_util::Statement;
-using sqlite_util::Text;
-
-constexpr const char* kEventColumns =
-    "SELECT event_id, event_type, user_id, sku_id, outcome, failure_reason, occurred_at_ms,"
-    " client_ip, device_fingerprint, metadata, prev_hash, event_hash FROM audit_events";
-
-// A stored event type or outcome: its number (schema 5 on) or, in a file not yet migrated, its
-// name; returned as a name, or as "#<number>" for a number this binary does not know.
-template <typename Enum>
-std::string StoredName(sqlite3_stmt* row, int column,
-                       std::optional<Enum> (*from_code)(std::int64_t),
-                       std::string_view (*name_of)(Enum)) {
-  if (sqlite3_column_type(row, column) != SQLITE_INTEGER) return Text(row, column);
-  const std::int64_t code = sqlite3_column_int64(row, column);
-  const std::optional<Enum> known = from_code(code);
-  return known ? std::string(name_of(*known)) : "#" + std::to_string(code);
+// Whether the schema has table `name`.
+base::Result<bool> HasTable(sqlite3* db, const char* name) {
+  auto table = sqlite::Prepare(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                               0, Stage::kRead);
+  if (!table) return table.error();
+  sqlite::Binder(table->get()).Text(name);
+  const int rc = sqlite3_step(table->get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return sqlite::ErrorFrom(rc, db, Stage::kRead, "read the schema");
+  }
+  return rc == SQLITE_ROW;
 }
 
-// A stored hash as hex: a BLOB (schema 5 on) as the hex of its bytes, text as it is.
-std::string StoredHash(sqlite3_stmt* row, int column) {
-  if (sqlite3_column_type(row, column) != SQLITE_BLOB) return Text(row, column);
-  return core::HexOfBytes(sqlite_util::Blob(row, column));
-}
-
-// Decodes a row of kEventColumns. A type or outcome this binary does not know cannot be
-// re-encoded: the event is reported broken by the verifier (its hash will not match).
-core::AuditEvent DecodeEvent(sqlite3_stmt* row, std::string& unknown_name) {
-  core::AuditEvent event;
-  event.event_id = sqlite3_column_int64(row, 0);
-  unknown_name = DecodeEventNames(
-      StoredName(row, 1, &core::AuditEventTypeFromCode, &core::AuditEventTypeName),
-      StoredName(row, 4, &core::AuditOutcomeFromCode, &core::AuditOutcomeName), event);
-  event.user_id = OptionalText(row, 2);
-  event.sku_id = OptionalText(row, 3);
-  event.failure_reason = OptionalText(row, 5);
-  event.occurred_at = base::TimeFromMillis(sqlite3_column_int64(row, 6));
-  event.client_ip = OptionalText(row, 7);
-  event.device_fingerprint = OptionalText(row, 8);
-  event.metadata = Text(row, 9);
-  event.prev_hash = StoredHash(row, 10);
-  event.event_hash = StoredHash(row, 11);
-  return event;
+// Runs the one-row, integer-columns statement `sql` with `sku_id` as ?1.
+base::Status QueryCounts(sqlite3* db, const char* sql, const std::string& sku_id,
+                         std::string_view context, std::initializer_list<std::int64_t*> out) {
+  auto statement = sqlite::Prepare(db, sql, 0, Stage::kRead);
+  if (!statement) return statement.error();
+  sqlite::Binder(statement->get()).Text(sku_id);
+  FS_RETURN_IF_ERROR(sqlite::StepRow(db, statement->get(), context));
+  int column = 0;
+  for (std::int64_t* value : out) *value = sqlite::ColumnInt64(statement->get(), column++);
+  return base::Status::Ok();
 }
 
 void AppendOptionalString(std::string& out, const char* key,
@@ -97,86 +81,77 @@ bool ReconciliationReport::consistent() const {
 
 base::Result<std::unique_ptr<AuditReader>> AuditReader::Open(const std::string& path) {
   if (!std::filesystem::exists(path)) return base::NotFound("no database at " + path);
-  auto opened = sqlite_util::OpenConnection(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs);
-  if (!opened) return opened.error();
-  sqlite3* raw = *opened;
-  std::unique_ptr<AuditReader> reader(new AuditReader(raw));
-  Statement table(raw,
-                  "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events'");
-  if (!table.ok()) return SqlError(raw, "read the schema of " + path);
-  if (sqlite3_step(table.get()) != SQLITE_ROW) {
+  auto db = sqlite::OpenConnection(path, SQLITE_OPEN_READONLY, kBusyTimeoutMs);
+  if (!db) return db.error();
+  std::unique_ptr<AuditReader> reader(new AuditReader(std::move(*db)));
+  sqlite3* raw = reader->db_.get();
+  auto has_audit = HasTable(raw, "audit_events");
+  if (!has_audit) return sqlite::WithPrefix(has_audit.error(), path + ": ");
+  if (!*has_audit) {
     return base::FailedPrecondition(path + " has no audit_events table (schema older than 2)");
   }
   // The disputes index beside the database, when there is one (read-only like the database).
   const std::string index_path = AuditIndexPath(path);
   if (std::filesystem::exists(index_path)) {
-    Statement attach(raw, "ATTACH DATABASE ?1 AS idx");
-    if (attach.ok()) {
-      attach.BindText(1, index_path);
-      reader->has_index_ = sqlite3_step(attach.get()) == SQLITE_DONE;
+    auto attach = sqlite::Prepare(raw, "ATTACH DATABASE ?1 AS idx", 0, Stage::kOpen);
+    if (attach) {
+      sqlite::Binder(attach->get()).Text(index_path);
+      reader->has_index_ = sqlite3_step(attach->get()) == SQLITE_DONE;
     }
   }
   return reader;
 }
 
-AuditReader::~AuditReader() { sqlite3_close_v2(db_); }
+AuditReader::AuditReader(sqlite::DatabaseHandle db) : db_(std::move(db)) {}
 
-base::Status AuditReader::Exec(const char* sql) {
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return SqlError(db_, sql);
-  return base::Status::Ok();
+AuditReader::~AuditReader() = default;
+
+base::Status AuditReader::BeginSnapshot(SnapshotUse) {
+  return sqlite::Exec(db_.get(), "BEGIN", Stage::kRead, "BEGIN");
 }
 
-// Runs `body` inside one read transaction (one snapshot) and always ends it.
-template <typename Body>
-auto InSnapshot(sqlite3* db, Body&& body) -> decltype(body()) {
-  if (sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr) != SQLITE_OK) {
-    return SqlError(db, "BEGIN");
-  }
-  auto result = body();
-  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);  // a read: nothing to lose
-  return result;
+void AuditReader::EndSnapshot() {
+  sqlite3_exec(db_.get(), "COMMIT", nullptr, nullptr, nullptr);  // a read: nothing to lose
 }
 
-base::Result<VerifyReport> AuditReader::Verify() {
-  return InSnapshot(db_, [this] { return VerifyInSnapshot(); });
-}
-
-base::Result<VerifyReport> AuditReader::VerifyInSnapshot() {
-  const std::string sql = std::string(kEventColumns) + " ORDER BY event_id";
-  Statement statement(db_, sql.c_str());
-  if (!statement.ok()) return SqlError(db_, "prepare the chain walk");
-  ChainWalk walk;
+base::Status AuditReader::WalkEvents(const EventVisitor& on_event) {
+  auto statement = sqlite::Prepare(
+      db_.get(), std::string(sqlite::kSelectAuditEvents) + " ORDER BY event_id", 0, Stage::kRead);
+  if (!statement) return statement.error();
   std::string unknown_name;
-  int rc = SQLITE_ROW;
-  while ((rc = sqlite3_step(statement.get())) == SQLITE_ROW) {
-    if (!walk.Next(DecodeEvent(statement.get(), unknown_name), unknown_name)) {
-      return walk.Report();
-    }
+  for (;;) {
+    const int rc = sqlite3_step(statement->get());
+    if (rc == SQLITE_DONE) return base::Status::Ok();
+    if (rc != SQLITE_ROW) return sqlite::ErrorFrom(rc, db_.get(), Stage::kRead, "walk the chain");
+    const core::AuditEvent event = sqlite::DecodeAuditEvent(statement->get(), unknown_name);
+    if (on_event(event, unknown_name) == WalkStep::kStop) return base::Status::Ok();
   }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(db_, "walk the chain");
-  return walk.Report();
 }
 
 // How far the disputes index (audit_index.h) reaches, when it belongs to this database's
 // chain (the event it stops at has the hash it recorded); nullopt when it cannot be used.
 std::optional<std::int64_t> AuditReader::IndexedThrough() {
   if (!has_index_) return std::nullopt;
-  Statement check(
-      db_,
+  auto check = sqlite::Prepare(
+      db_.get(),
       "SELECT m.through_id FROM idx.indexed m WHERE m.id = 1 AND (m.through_id = 0"
       " OR EXISTS (SELECT 1 FROM main.audit_events a"
-      "            WHERE a.event_id = m.through_id AND a.event_hash = m.through_hash))");
-  if (!check.ok() || sqlite3_step(check.get()) != SQLITE_ROW) return std::nullopt;
-  return sqlite3_column_int64(check.get(), 0);
+      "            WHERE a.event_id = m.through_id AND a.event_hash = m.through_hash))",
+      0, Stage::kRead);
+  if (!check || sqlite3_step(check->get()) != SQLITE_ROW) return std::nullopt;
+  return sqlite::ColumnInt64(check->get(), 0);
 }
 
 base::Result<AuditPage> AuditReader::Query(const AuditQuery& query) {
-  return InSnapshot(db_, [&] { return QueryInSnapshot(query); });
+  FS_RETURN_IF_ERROR(BeginSnapshot(SnapshotUse::kCheck));
+  auto page = QueryInSnapshot(query);
+  EndSnapshot();
+  return page;
 }
 
 base::Result<AuditPage> AuditReader::QueryInSnapshot(const AuditQuery& query) {
   const int limit = std::clamp(query.limit, 1, kAuditPageMax);
-  std::string sql = std::string(kEventColumns) + " WHERE event_id > ?1";
+  std::string sql = std::string(sqlite::kSelectAuditEvents) + " WHERE event_id > ?1";
   // A user's events: from the index up to where it reaches, then the few events after it;
   // without a usable index, a scan of the table.
   const std::optional<std::int64_t> indexed_through =
@@ -193,123 +168,95 @@ base::Result<AuditPage> AuditReader::QueryInSnapshot(const AuditQuery& query) {
   if (query.from) sql += " AND occurred_at_ms >= ?4";
   if (query.to) sql += " AND occurred_at_ms < ?5";
   sql += " ORDER BY event_id LIMIT ?6";
-  Statement statement(db_, sql.c_str());
-  if (!statement.ok()) return SqlError(db_, "prepare the audit query");
-  statement.BindInt64(1, query.after_id);
-  if (query.user_id) statement.BindText(2, *query.user_id);
-  if (query.sku_id) statement.BindText(3, *query.sku_id);
-  if (query.from) statement.BindInt64(4, base::ToMillis(*query.from));
-  if (query.to) statement.BindInt64(5, base::ToMillis(*query.to));
+  auto prepared = sqlite::Prepare(db_.get(), sql, 0, Stage::kRead);
+  if (!prepared) return prepared.error();
+  sqlite3_stmt* statement = prepared->get();
+  sqlite3_bind_int64(statement, 1, query.after_id);
+  if (query.user_id) {
+    sqlite3_bind_text(statement, 2, query.user_id->data(), static_cast<int>(query.user_id->size()),
+                      SQLITE_TRANSIENT);
+  }
+  if (query.sku_id) {
+    sqlite3_bind_text(statement, 3, query.sku_id->data(), static_cast<int>(query.sku_id->size()),
+                      SQLITE_TRANSIENT);
+  }
+  if (query.from) sqlite3_bind_int64(statement, 4, base::ToMillis(*query.from));
+  if (query.to) sqlite3_bind_int64(statement, 5, base::ToMillis(*query.to));
   // One more than asked: tells whether another page exists without a second query.
-  statement.BindInt64(6, limit + 1);
-  if (indexed_through) statement.BindInt64(7, *indexed_through);
+  sqlite3_bind_int64(statement, 6, limit + 1);
+  if (indexed_through) sqlite3_bind_int64(statement, 7, *indexed_through);
   AuditPage page;
   std::string unknown_name;
   int rc = SQLITE_ROW;
-  while ((rc = sqlite3_step(statement.get())) == SQLITE_ROW) {
+  while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
     if (page.events.size() == static_cast<std::size_t>(limit)) {
       page.next_after_id = page.events.back().event_id;
       break;
     }
-    page.events.push_back(DecodeEvent(statement.get(), unknown_name));
+    page.events.push_back(sqlite::DecodeAuditEvent(statement, unknown_name));
   }
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqlError(db_, "run the audit query");
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return sqlite::ErrorFrom(rc, db_.get(), Stage::kRead, "run the audit query");
+  }
   return page;
 }
 
-base::Status AuditReader::ForEachEvent(
-    const std::function<base::Status(const core::AuditEvent&)>& on_event) {
-  return InSnapshot(db_, [&]() -> base::Status {
-    const std::string sql = std::string(kEventColumns) + " ORDER BY event_id";
-    Statement statement(db_, sql.c_str());
-    if (!statement.ok()) return SqlError(db_, "prepare the export");
-    std::string unknown_name;
-    int rc = SQLITE_ROW;
-    while ((rc = sqlite3_step(statement.get())) == SQLITE_ROW) {
-      FS_RETURN_IF_ERROR(on_event(DecodeEvent(statement.get(), unknown_name)));
-    }
-    if (rc != SQLITE_DONE) return SqlError(db_, "read the events");
-    return base::Status::Ok();
-  });
-}
-
-base::Result<ReconciliationReport> AuditReader::Reconcile(
+base::Result<std::vector<SkuReconciliation>> AuditReader::ReadSales(
     const std::optional<std::string>& sku_id) {
-  return InSnapshot(db_, [&] { return ReconcileInSnapshot(sku_id); });
+  const std::string sql =
+      std::string(sqlite::kSelectCounters) + (sku_id ? " WHERE sku_id = ?1" : " ORDER BY sku_id");
+  auto statement = sqlite::Prepare(db_.get(), sql, 0, Stage::kRead);
+  if (!statement) return statement.error();
+  if (sku_id) sqlite::Binder(statement->get()).Text(*sku_id);
+  std::vector<SkuReconciliation> sales;
+  FS_RETURN_IF_ERROR(
+      sqlite::ForEachRow(db_.get(), statement->get(), "read the sales", [&](sqlite3_stmt* row) {
+        store::StoredCounters counters;
+        sqlite::DecodeCounters(row, counters);
+        sales.push_back(FromCounters(std::move(counters)));
+        return base::Status::Ok();
+      }));
+  return sales;
 }
 
-base::Result<ReconciliationReport> AuditReader::ReconcileInSnapshot(
-    const std::optional<std::string>& sku_id) {
-  ReconciliationReport report;
-  Statement skus(db_, sku_id ? "SELECT sku_id, total_stock, held, sold FROM skus WHERE sku_id = ?1"
-                             : "SELECT sku_id, total_stock, held, sold FROM skus ORDER BY sku_id");
-  if (!skus.ok()) return SqlError(db_, "prepare the sales query");
-  if (sku_id) skus.BindText(1, *sku_id);
-  int rc = SQLITE_ROW;
-  while ((rc = sqlite3_step(skus.get())) == SQLITE_ROW) {
-    SkuReconciliation sku;
-    sku.sku_id = Text(skus.get(), 0);
-    sku.total_stock = sqlite3_column_int64(skus.get(), 1);
-    sku.counter_held = sqlite3_column_int64(skus.get(), 2);
-    sku.counter_sold = sqlite3_column_int64(skus.get(), 3);
-    report.skus.push_back(std::move(sku));
-  }
-  if (rc != SQLITE_DONE) return SqlError(db_, "read the sales");
-  if (sku_id && report.skus.empty()) return base::NotFound("no sale " + *sku_id);
-  for (SkuReconciliation& sku : report.skus) FS_RETURN_IF_ERROR(ReconcileSku(sku));
-  auto audit = VerifyInSnapshot();
-  if (!audit) return audit.error();
-  report.audit = std::move(*audit);
-  return report;
-}
-
-base::Status AuditReader::ReconcileSku(SkuReconciliation& sku) {
-  Statement rows(db_,
-                 "SELECT COUNT(*),"
-                 " COALESCE(SUM(CASE WHEN status IN (1, 2) THEN quantity ELSE 0 END), 0),"
-                 " COALESCE(SUM(CASE WHEN status = 3 THEN quantity ELSE 0 END), 0)"
-                 " FROM reservations WHERE sku_id = ?1");
-  if (!rows.ok()) return SqlError(db_, "prepare the recount");
-  rows.BindText(1, sku.sku_id);
-  if (sqlite3_step(rows.get()) != SQLITE_ROW) return SqlError(db_, "recount reservations");
-  sku.reservation_rows = sqlite3_column_int64(rows.get(), 0);
-  sku.rows_held = sqlite3_column_int64(rows.get(), 1);
-  sku.rows_sold = sqlite3_column_int64(rows.get(), 2);
-
-  Statement units(db_,
-                  "WITH derived AS (SELECT user_id,"
-                  "   SUM(CASE WHEN status IN (1, 2, 3) THEN quantity ELSE 0 END) AS units"
-                  "   FROM reservations WHERE sku_id = ?1 GROUP BY user_id)"
-                  " SELECT COUNT(*) FROM derived d"
-                  " LEFT JOIN user_units u ON u.sku_id = ?1 AND u.user_id = d.user_id"
-                  " WHERE COALESCE(u.units, 0) <> d.units");
-  if (!units.ok()) return SqlError(db_, "prepare the user units recount");
-  units.BindText(1, sku.sku_id);
-  if (sqlite3_step(units.get()) != SQLITE_ROW) return SqlError(db_, "recount user units");
-  sku.user_units_mismatches = sqlite3_column_int64(units.get(), 0);
-
-  FS_RETURN_IF_ERROR(CheckOrders(sku));
-  JudgeSku(sku);
-  return base::Status::Ok();
+base::Status AuditReader::Recount(SkuReconciliation& sku) {
+  FS_RETURN_IF_ERROR(QueryCounts(
+      db_.get(),
+      "SELECT COUNT(*),"
+      " COALESCE(SUM(CASE WHEN status IN (1, 2) THEN quantity ELSE 0 END), 0),"
+      " COALESCE(SUM(CASE WHEN status = 3 THEN quantity ELSE 0 END), 0)"
+      " FROM reservations WHERE sku_id = ?1",
+      sku.sku_id, "recount reservations", {&sku.reservation_rows, &sku.rows_held, &sku.rows_sold}));
+  FS_RETURN_IF_ERROR(QueryCounts(db_.get(),
+                                 "WITH derived AS (SELECT user_id,"
+                                 "   SUM(CASE WHEN status IN (1, 2, 3) THEN quantity ELSE 0 END)"
+                                 "   AS units FROM reservations WHERE sku_id = ?1"
+                                 "   GROUP BY user_id)"
+                                 " SELECT COUNT(*) FROM derived d"
+                                 " LEFT JOIN user_units u ON u.sku_id = ?1"
+                                 "   AND u.user_id = d.user_id"
+                                 " WHERE COALESCE(u.units, 0) <> d.units",
+                                 sku.sku_id, "recount user units", {&sku.user_units_mismatches}));
+  return CheckOrders(sku);
 }
 
 base::Status AuditReader::CheckOrders(SkuReconciliation& sku) {
-  Statement table(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'");
-  if (!table.ok()) return SqlError(db_, "read the schema");
-  sku.orders_table = sqlite3_step(table.get()) == SQLITE_ROW;
+  auto has_orders = HasTable(db_.get(), "orders");
+  if (!has_orders) return has_orders.error();
+  sku.orders_table = *has_orders;
   if (!sku.orders_table) {
     sku.orders_note = "no orders table in this database";
     return base::Status::Ok();
   }
-  Statement paid(db_, kPaidOrderUnitsSql);
-  if (!paid.ok()) {
-    sku.orders_note = std::string("orders table not understood: ") + sqlite3_errmsg(db_);
+  auto paid = sqlite::Prepare(db_.get(), kPaidOrderUnitsSql, 0, Stage::kRead);
+  if (!paid) {
+    sku.orders_note = std::string("orders table not understood: ") + sqlite3_errmsg(db_.get());
     return base::Status::Ok();
   }
-  paid.BindText(1, sku.sku_id);
-  if (sqlite3_step(paid.get()) != SQLITE_ROW) return SqlError(db_, "sum paid orders");
+  sqlite::Binder(paid->get()).Text(sku.sku_id);
+  FS_RETURN_IF_ERROR(sqlite::StepRow(db_.get(), paid->get(), "sum paid orders"));
   sku.orders_checked = true;
-  sku.paid_order_units = sqlite3_column_int64(paid.get(), 0);
+  sku.paid_order_units = sqlite::ColumnInt64(paid->get(), 0);
   return base::Status::Ok();
 }
 

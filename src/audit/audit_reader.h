@@ -18,12 +18,11 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "core/audit.h"
-
-struct sqlite3;
+#include "store/sqlite/sqlite_handles.h"
 
 namespace fs::audit {
 
-class AuditReader final : public AuditSource {
+class AuditReader final : public AuditRowSource {
  public:
   // Opens `path` read-only (the file must exist). kNotFound without a database,
   // kFailedPrecondition when it cannot be opened or has no audit table.
@@ -32,26 +31,22 @@ class AuditReader final : public AuditSource {
   AuditReader(const AuditReader&) = delete;
   AuditReader& operator=(const AuditReader&) = delete;
 
-  // Walks the whole chain in id order, recomputing each hash.
-  base::Result<VerifyReport> Verify() override;
+  // Verify, ForEachEvent and Reconcile: AuditRowSource's flows over the reads below.
   base::Result<AuditPage> Query(const AuditQuery& query) override;
-  // Calls `on_event` for every event in id order (for export); stops at the first error.
-  base::Status ForEachEvent(
-      const std::function<base::Status(const core::AuditEvent&)>& on_event) override;
-  // One sale (kNotFound when unknown) or every sale, plus the chain's status.
-  base::Result<ReconciliationReport> Reconcile(const std::optional<std::string>& sku_id) override;
 
  private:
-  explicit AuditReader(sqlite3* db) : db_(db) {}
-  base::Status Exec(const char* sql);
-  base::Result<VerifyReport> VerifyInSnapshot();
+  explicit AuditReader(store::sqlite::DatabaseHandle db);
+  base::Status BeginSnapshot(SnapshotUse use) override;
+  void EndSnapshot() override;
+  base::Status WalkEvents(const EventVisitor& on_event) override;
+  base::Result<std::vector<SkuReconciliation>> ReadSales(
+      const std::optional<std::string>& sku_id) override;
+  base::Status Recount(SkuReconciliation& sku) override;
+  base::Status CheckOrders(SkuReconciliation& sku);
   base::Result<AuditPage> QueryInSnapshot(const AuditQuery& query);
   std::optional<std::int64_t> IndexedThrough();
-  base::Result<ReconciliationReport> ReconcileInSnapshot(const std::optional<std::string>& sku_id);
-  base::Status ReconcileSku(SkuReconciliation& sku);
-  base::Status CheckOrders(SkuReconciliation& sku);
 
-  sqlite3* db_;
+  store::sqlite::DatabaseHandle db_;
   bool has_index_ = false;  // the disputes index (audit_index.h) is attached as "idx"
 };
 

@@ -6,6 +6,7 @@
 #include "audit/audit_reader.h"
 #include "audit/pg_audit_reader.h"
 #include "crypto/sha256.h"
+#include "store/audit_event_names.h"
 
 namespace fs::audit {
 
@@ -24,14 +25,7 @@ base::Result<std::unique_ptr<AuditSource>> OpenAuditSource(const std::string& da
 
 std::string DecodeEventNames(const std::string& type, const std::string& outcome,
                              core::AuditEvent& event) {
-  const auto known_type = core::AuditEventTypeFromName(type);
-  const auto known_outcome = core::AuditOutcomeFromName(outcome);
-  std::string unknown_name;
-  if (!known_type) unknown_name = "event_type '" + type + "'";
-  if (!known_outcome) unknown_name = "outcome '" + outcome + "'";
-  event.type = known_type.value_or(core::AuditEventType::kReserveAttempt);
-  event.outcome = known_outcome.value_or(core::AuditOutcome::kSuccess);
-  return unknown_name;
+  return store::DecodeAuditEventNames(type, outcome, event);
 }
 
 ChainWalk::ChainWalk() : verifier_(&crypto::Sha256Hex) {}
@@ -63,6 +57,15 @@ VerifyReport ChainWalk::Report() const {
   return report;
 }
 
+SkuReconciliation FromCounters(store::StoredCounters counters) {
+  SkuReconciliation sku;
+  sku.sku_id = std::move(counters.sku_id);
+  sku.total_stock = counters.total_stock;
+  sku.counter_held = counters.held;
+  sku.counter_sold = counters.sold;
+  return sku;
+}
+
 void JudgeSku(SkuReconciliation& sku) {
   sku.oversell = std::max<std::int64_t>({0, sku.counter_held + sku.counter_sold - sku.total_stock,
                                          sku.rows_held + sku.rows_sold - sku.total_stock});
@@ -89,6 +92,62 @@ void JudgeSku(SkuReconciliation& sku) {
     sku.mismatches.push_back("paid orders: " + std::to_string(sku.paid_order_units) +
                              " units, sold rows " + std::to_string(sku.rows_sold));
   }
+}
+
+// --- The flows, once for every backend ------------------------------------------------------
+
+base::Result<VerifyReport> AuditRowSource::Verify() {
+  FS_RETURN_IF_ERROR(BeginSnapshot(SnapshotUse::kCheck));
+  auto report = VerifyInSnapshot();
+  EndSnapshot();
+  return report;
+}
+
+base::Result<VerifyReport> AuditRowSource::VerifyInSnapshot() {
+  ChainWalk walk;
+  FS_RETURN_IF_ERROR(
+      WalkEvents([&](const core::AuditEvent& event, const std::string& unknown_name) {
+        return walk.Next(event, unknown_name) ? WalkStep::kContinue : WalkStep::kStop;
+      }));
+  return walk.Report();
+}
+
+base::Status AuditRowSource::ForEachEvent(
+    const std::function<base::Status(const core::AuditEvent&)>& on_event) {
+  FS_RETURN_IF_ERROR(BeginSnapshot(SnapshotUse::kExport));
+  base::Status failure = base::Status::Ok();
+  base::Status status = WalkEvents([&](const core::AuditEvent& event, const std::string&) {
+    failure = on_event(event);
+    return failure.ok() ? WalkStep::kContinue : WalkStep::kStop;
+  });
+  EndSnapshot();
+  if (!status.ok()) return status;
+  return failure;
+}
+
+base::Result<ReconciliationReport> AuditRowSource::Reconcile(
+    const std::optional<std::string>& sku_id) {
+  FS_RETURN_IF_ERROR(BeginSnapshot(SnapshotUse::kCheck));
+  auto report = ReconcileInSnapshot(sku_id);
+  EndSnapshot();
+  return report;
+}
+
+base::Result<ReconciliationReport> AuditRowSource::ReconcileInSnapshot(
+    const std::optional<std::string>& sku_id) {
+  ReconciliationReport report;
+  auto sales = ReadSales(sku_id);
+  if (!sales) return sales.error();
+  report.skus = std::move(*sales);
+  if (sku_id && report.skus.empty()) return base::NotFound("no sale " + *sku_id);
+  for (SkuReconciliation& sku : report.skus) {
+    FS_RETURN_IF_ERROR(Recount(sku));
+    JudgeSku(sku);
+  }
+  auto audit = VerifyInSnapshot();
+  if (!audit) return audit.error();
+  report.audit = std::move(*audit);
+  return report;
 }
 
 }  // namespace fs::audit

@@ -1,7 +1,9 @@
 // AuditSource: the reads behind the audit and reconciliation endpoints, whatever the system
 // of record: AuditReader reads the SQLite file, PgAuditReader the cluster's PostgreSQL
-// database. Both answer each call from one snapshot and never block the writer. Also the
-// pieces both share: decoding stored names, walking the chain, judging one sale's books.
+// database. Both answer each call from one snapshot and never block the writer.
+// AuditRowSource writes the verify, export and reconcile flows once over the few reads a
+// backend provides; the pieces of those flows (walking the chain, judging one sale's books)
+// are here too.
 //
 // Thread-safety: one thread at a time per instance; open one per thread (or per request).
 #pragma once
@@ -16,6 +18,7 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "core/audit.h"
+#include "store/store.h"
 
 namespace fs::audit {
 
@@ -89,6 +92,43 @@ class AuditSource {
       const std::optional<std::string>& sku_id) = 0;
 };
 
+// The verify, export and reconcile flows written once, over the reads each backend provides.
+// A backend implements the protected primitives; every flow runs them inside one snapshot
+// (BeginSnapshot .. EndSnapshot).
+class AuditRowSource : public AuditSource {
+ public:
+  base::Result<VerifyReport> Verify() final;
+  base::Status ForEachEvent(
+      const std::function<base::Status(const core::AuditEvent&)>& on_event) final;
+  base::Result<ReconciliationReport> Reconcile(const std::optional<std::string>& sku_id) final;
+
+ protected:
+  // kExport: the snapshot may stay open while a slow consumer writes the events out.
+  enum class SnapshotUse : std::uint8_t { kCheck, kExport };
+  // Opens one consistent read snapshot; on error none is open.
+  virtual base::Status BeginSnapshot(SnapshotUse use) = 0;
+  // Ends the snapshot (nothing was written: a failure to end it loses nothing).
+  virtual void EndSnapshot() = 0;
+  // What WalkEvents' callback answers.
+  enum class WalkStep : std::uint8_t { kContinue, kStop };
+  using EventVisitor =
+      std::function<WalkStep(const core::AuditEvent& event, const std::string& unknown_name)>;
+  // Calls `on_event` for every event in id order until it answers kStop; `unknown_name` as
+  // DecodeEventNames. Bounded memory whatever the chain's length.
+  virtual base::Status WalkEvents(const EventVisitor& on_event) = 0;
+  // One sale (none when unknown) or every sale by sku_id, with sku_id, total_stock and the
+  // counters (counter_held, counter_sold) set.
+  virtual base::Result<std::vector<SkuReconciliation>> ReadSales(
+      const std::optional<std::string>& sku_id) = 0;
+  // Sets the recounts of `sku` from its rows: reservation_rows, rows_held, rows_sold,
+  // user_units_mismatches and the orders fields.
+  virtual base::Status Recount(SkuReconciliation& sku) = 0;
+
+ private:
+  base::Result<VerifyReport> VerifyInSnapshot();
+  base::Result<ReconciliationReport> ReconcileInSnapshot(const std::optional<std::string>& sku_id);
+};
+
 // Opens the source of a node: PostgreSQL when `store_url` is set, else the SQLite file at
 // `database_path`. kUnavailable when neither is given.
 base::Result<std::unique_ptr<AuditSource>> OpenAuditSource(const std::string& database_path,
@@ -111,6 +151,9 @@ class ChainWalk {
   core::AuditChainVerifier verifier_;
   std::optional<VerifyReport> unknown_;
 };
+
+// A sale's books as far as its counters go (the recounts still zero).
+SkuReconciliation FromCounters(store::StoredCounters counters);
 
 // From the counters and recounts already in `sku`: oversell and every mismatch, in words.
 // `paid_order_units` is compared when sku.orders_checked.

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "audit/audit_source.h"
 #include "base/status.h"
@@ -18,7 +19,7 @@ struct pg_conn;
 
 namespace fs::audit {
 
-class PgAuditReader final : public AuditSource {
+class PgAuditReader final : public AuditRowSource {
  public:
   // Connects to `url`. kUnavailable when the server cannot be reached.
   static base::Result<std::unique_ptr<PgAuditReader>> Open(const std::string& url);
@@ -26,21 +27,19 @@ class PgAuditReader final : public AuditSource {
   PgAuditReader(const PgAuditReader&) = delete;
   PgAuditReader& operator=(const PgAuditReader&) = delete;
 
-  base::Result<VerifyReport> Verify() override;
+  // Verify, ForEachEvent and Reconcile: AuditRowSource's flows over the reads below. The walk
+  // reads pages of kWalkPage events inside one snapshot: memory stays bounded for any chain,
+  // and an export is one consistent cut even while nodes keep appending.
   base::Result<AuditPage> Query(const AuditQuery& query) override;
-  // Pages of kWalkPage events inside one snapshot: memory stays bounded for any chain, and
-  // the export is one consistent cut even while nodes keep appending.
-  base::Status ForEachEvent(
-      const std::function<base::Status(const core::AuditEvent&)>& on_event) override;
-  base::Result<ReconciliationReport> Reconcile(const std::optional<std::string>& sku_id) override;
 
  private:
   explicit PgAuditReader(pg_conn* connection) : connection_(connection) {}
-  base::Status Begin();
-  void End();
-  base::Result<VerifyReport> VerifyInSnapshot();
-  base::Result<ReconciliationReport> ReconcileInSnapshot(const std::optional<std::string>& sku_id);
-  base::Status ReconcileSku(SkuReconciliation& sku);
+  base::Status BeginSnapshot(SnapshotUse use) override;
+  void EndSnapshot() override;
+  base::Status WalkEvents(const EventVisitor& on_event) override;
+  base::Result<std::vector<SkuReconciliation>> ReadSales(
+      const std::optional<std::string>& sku_id) override;
+  base::Status Recount(SkuReconciliation& sku) override;
 
   pg_conn* connection_;
 };

@@ -36,7 +36,7 @@ struct LoadedState {
   std::vector<core::Order> orders;
   // (sku_id, last outbox sequence number) for SKUs with events.
   std::vector<std::pair<std::string, std::int64_t>> event_sequences;
-  // The fair waiting room (issue 4): every room, and every ticket by room then join_seq.
+  // The fair waiting room: every room, and every ticket by room then join_seq.
   std::vector<core::WaitingRoomRecord> waiting_rooms;
   std::vector<core::QueueTicket> queue_tickets;
   // Shared stores: the last cluster batch this snapshot includes (0 otherwise).

@@ -1,4 +1,4 @@
-// Goal: issue 5 end to end against the real binary. Every reserve decision (refusals
+// Goal: the audit trail end to end against the real binary. Every reserve decision (refusals
 // included), release and admin action leaves one audit row; `flashsale audit verify` and
 // GET /admin/v1/audit/verify agree the chain is valid, and each tampering an attacker with
 // the file can do after dropping the triggers (modified, deleted, inserted, swapped rows) is

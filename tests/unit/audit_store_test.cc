@@ -262,7 +262,7 @@ TEST_F(AuditStoreTest, VerificationDetectsEachTampering) {
   }
 }
 
-// Turns the file back into schema 4 (names and hex text, as issue 5's first release stored
+// Turns the file back into schema 4 (names and hex text, as the audit trail's first release stored
 // them), keeping every event as it was.
 void DowngradeAuditTableToSchema4(RawDb& raw) {
   ASSERT_EQ(raw.Exec("BEGIN;"

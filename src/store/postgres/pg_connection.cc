@@ -90,6 +90,21 @@ base::Status Exec(pg_conn* connection, const std::string& sql, std::string_view 
   return ErrorOf(connection, result.get(), context);
 }
 
+base::Result<ResultHandle> Query(pg_conn* connection, const std::string& sql,
+                                 const std::vector<Parameter>& parameters,
+                                 std::string_view context) {
+  std::vector<const char*> values;
+  values.reserve(parameters.size());
+  for (const Parameter& parameter : parameters) {
+    values.push_back(parameter ? parameter->c_str() : nullptr);
+  }
+  ResultHandle result(PQexecParams(connection, sql.c_str(), static_cast<int>(values.size()),
+                                   nullptr, values.data(), nullptr, nullptr, 0));
+  const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) return result;
+  return ErrorOf(connection, result.get(), context);
+}
+
 base::Status Prepare(pg_conn* connection, const char* name, const char* sql) {
   ResultHandle result(PQprepare(connection, name, sql, 0, nullptr));
   if (result && PQresultStatus(result.get()) == PGRES_COMMAND_OK) return base::Status::Ok();

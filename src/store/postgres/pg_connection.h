@@ -63,6 +63,14 @@ base::Status ErrorOf(pg_conn* connection, const pg_result* result, std::string_v
 // Runs one statement without parameters; ok when it completed (command or rows).
 base::Status Exec(pg_conn* connection, const std::string& sql, std::string_view context);
 
+using Parameter = std::optional<std::string>;  // nullopt: SQL NULL
+
+// Runs one statement with text parameters ($1..$n; nullopt = NULL) and returns its result
+// (rows, or none for a command).
+base::Result<ResultHandle> Query(pg_conn* connection, const std::string& sql,
+                                 const std::vector<Parameter>& parameters,
+                                 std::string_view context);
+
 // Prepares `sql` under `name` on the connection.
 base::Status Prepare(pg_conn* connection, const char* name, const char* sql);
 
@@ -82,8 +90,6 @@ class ArrayLiteral {
   std::string text_;
   std::size_t size_ = 0;
 };
-
-using Parameter = std::optional<std::string>;  // nullopt: SQL NULL
 
 struct PipelineStep {
   std::string statement;  // a prepared statement's name, or SQL when `prepared` is false

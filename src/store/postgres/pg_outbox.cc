@@ -144,12 +144,15 @@ base::Result<std::unique_ptr<PgOrderLeases>> PgOrderLeases::Open(const std::stri
   std::unique_ptr<PgOrderLeases> leases(new PgOrderLeases(url, std::move(node_id), lease));
   auto connection = pg::Connect(url, pg::SessionOptions{});
   if (!connection) return connection.error();
-  leases->connection_ = std::move(*connection);
+  {
+    base::MutexLock lock(leases->mutex_);
+    leases->connection_ = std::move(*connection);
+  }
   return leases;
 }
 
 bool PgOrderLeases::TryClaim(const core::Order& order) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  base::MutexLock lock(mutex_);
   if (!pg::Healthy(connection_.get())) {
     connection_.reset();
     auto connection = pg::Connect(url_, pg::SessionOptions{});

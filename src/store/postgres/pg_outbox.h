@@ -19,10 +19,10 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
+#include "base/thread_annotations.h"
 #include "core/order.h"
 #include "store/outbox.h"
 #include "store/postgres/pg_connection.h"
@@ -78,8 +78,8 @@ class PgOrderLeases {
   const std::string url_;
   const std::string node_id_;
   const std::chrono::milliseconds lease_;
-  std::mutex mutex_;
-  pg::ConnectionHandle connection_;  // guarded by mutex_
+  base::Mutex mutex_;
+  pg::ConnectionHandle connection_ GUARDED_BY(mutex_);
 };
 
 }  // namespace fs::store

@@ -11,7 +11,7 @@ namespace fs::store::pg {
 namespace {
 
 // The same tables, columns, enums (as integers) and guards as the SQLite schema
-// (store/sqlite/sqlite_store.cc), plus what several writers need:
+// (store/sqlite/sqlite_schema.cc), plus what several writers need:
 //   - cluster_head: the cluster's batch counter; its row lock is the batch lock every node's
 //     writer holds from the start of a batch to its COMMIT (docs/architecture.md);
 //   - `version` on every row a writer creates or changes: the cluster batch that last wrote it,

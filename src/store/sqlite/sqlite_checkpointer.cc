@@ -4,58 +4,55 @@
 
 #include <utility>
 
+#include "store/sqlite/sqlite_util.h"
+
 namespace fs::store {
 
 base::Result<std::unique_ptr<SqliteCheckpointer>> SqliteCheckpointer::Start(
     const std::string& path, std::chrono::milliseconds busy_timeout) {
-  sqlite3* db = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string message = "open checkpointer connection to " + path + ": " +
-                          (db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-    sqlite3_close_v2(db);
-    return base::FailedPrecondition(std::move(message));
+  auto db =
+      sqlite::OpenConnection(path, SQLITE_OPEN_READWRITE, static_cast<int>(busy_timeout.count()));
+  if (!db) {
+    return base::FailedPrecondition("checkpointer connection: " + db.error().message());
   }
-  sqlite3_busy_timeout(db, static_cast<int>(busy_timeout.count()));
   // This connection never writes rows; it must not run auto-checkpoints of its own either.
-  sqlite3_wal_autocheckpoint(db, 0);
-  return std::unique_ptr<SqliteCheckpointer>(new SqliteCheckpointer(db));
+  sqlite3_wal_autocheckpoint(db->get(), 0);
+  return std::unique_ptr<SqliteCheckpointer>(new SqliteCheckpointer(std::move(*db)));
 }
 
-SqliteCheckpointer::SqliteCheckpointer(sqlite3* db) : db_(db), thread_([this] { Run(); }) {}
+SqliteCheckpointer::SqliteCheckpointer(sqlite::DatabaseHandle db)
+    : db_(std::move(db)), thread_([this] { Run(); }) {}
 
 SqliteCheckpointer::~SqliteCheckpointer() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    base::MutexLock lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_one();
+  wake_.NotifyOne();
   thread_.join();
-  sqlite3_close_v2(db_);
 }
 
 void SqliteCheckpointer::Request() {
   if (requested_.exchange(true, std::memory_order_acq_rel)) return;  // already asked
   // Taking the mutex orders the flag before the sleeper's check: no lost wake-up.
-  { std::lock_guard<std::mutex> lock(mutex_); }
-  wake_.notify_one();
+  { base::MutexLock lock(mutex_); }
+  wake_.NotifyOne();
 }
 
 void SqliteCheckpointer::Run() {
-  std::unique_lock<std::mutex> lock(mutex_);
   while (true) {
-    wake_.wait(lock, [this] { return stopping_ || requested_.load(std::memory_order_acquire); });
-    if (stopping_) return;
-    requested_.store(false, std::memory_order_release);
-    lock.unlock();
+    {
+      base::MutexLock lock(mutex_);
+      while (!stopping_ && !requested_.load(std::memory_order_acquire)) wake_.Wait(mutex_);
+      if (stopping_) return;
+      requested_.store(false, std::memory_order_release);
+    }
     // PASSIVE: copies what it can without waiting for the writer or any reader. A busy or
     // failed attempt is harmless: the writer asks again after its next commit, and its own
     // fallback bounds the WAL.
     const int rc =
-        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     if (rc == SQLITE_OK) checkpoints_.fetch_add(1, std::memory_order_relaxed);
-    lock.lock();
   }
 }
 

@@ -19,16 +19,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include "base/status.h"
-
-struct sqlite3;
+#include "base/thread_annotations.h"
+#include "store/sqlite/sqlite_handles.h"
 
 namespace fs::store {
 
@@ -52,13 +50,13 @@ class SqliteCheckpointer {
   std::uint64_t checkpoints() const { return checkpoints_.load(std::memory_order_relaxed); }
 
  private:
-  explicit SqliteCheckpointer(sqlite3* db);
+  explicit SqliteCheckpointer(sqlite::DatabaseHandle db);
   void Run();
 
-  sqlite3* db_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;  // guarded by mutex_
+  sqlite::DatabaseHandle db_;  // used by the thread only
+  base::Mutex mutex_;
+  base::CondVar wake_;
+  bool stopping_ GUARDED_BY(mutex_) = false;
   std::atomic<bool> requested_{false};
   std::atomic<std::uint64_t> checkpoints_{0};
   std::thread thread_;  // last: starts after every member above is initialized

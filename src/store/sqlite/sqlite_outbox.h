@@ -13,6 +13,7 @@
 #include <string>
 
 #include "store/outbox.h"
+#include "store/sqlite/sqlite_handles.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace fs::store {
@@ -31,11 +32,11 @@ class SqliteOutbox final : public OutboxSource {
   base::Status SaveCursor(const std::string& sink, std::int64_t last_id) override;
 
  private:
-  explicit SqliteOutbox(sqlite_internal::DatabaseHandle db) : db_(std::move(db)) {}
-  sqlite_internal::DatabaseHandle db_;
+  explicit SqliteOutbox(sqlite::DatabaseHandle db) : db_(std::move(db)) {}
+  sqlite::DatabaseHandle db_;
   // ReadAfter's statement, prepared once (the relay reads after every commit); declared after
   // db_ so it is finalized before the close.
-  sqlite_internal::StatementHandle read_after_;
+  sqlite::StatementHandle read_after_;
 };
 
 }  // namespace fs::store

@@ -10,6 +10,10 @@
 // status; it never writes a counter. A writer bug therefore aborts the batch (kInternal) instead
 // of being stored.
 //
+// Its parts: the schema and migrations (sqlite_schema.h), the table-driven mutation writer
+// (sqlite_writer.h), the row decoders (sqlite_rows.h) and the SQLite helper set with the one
+// error mapping (sqlite_util.h).
+//
 // Thread-safety: one thread at a time per instance (the Store rule); the connection is opened
 // without SQLite's own mutex. Other threads or processes open their own instance or connection;
 // WAL lets readers run beside the writer.
@@ -25,10 +29,8 @@
 #include "base/status.h"
 #include "core/mutation.h"
 #include "store/sqlite/sqlite_checkpointer.h"
+#include "store/sqlite/sqlite_handles.h"
 #include "store/store.h"
-
-struct sqlite3;
-struct sqlite3_stmt;
 
 namespace fs::store {
 
@@ -66,16 +68,9 @@ struct SqliteEffectiveSettings {
   std::int64_t schema_version = 0;
 };
 
-namespace sqlite_internal {
-struct DatabaseCloser {
-  void operator()(sqlite3* db) const;
-};
-struct StatementFinalizer {
-  void operator()(sqlite3_stmt* statement) const;
-};
-using DatabaseHandle = std::unique_ptr<sqlite3, DatabaseCloser>;
-using StatementHandle = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
-}  // namespace sqlite_internal
+namespace sqlite {
+class SqliteMutationWriter;
+}  // namespace sqlite
 
 class SqliteStore final : public Store {
  public:
@@ -122,30 +117,9 @@ class SqliteStore final : public Store {
   std::uint64_t writer_checkpoints() const { return wal_hook_.writer_checkpoints; }
 
  private:
-  explicit SqliteStore(sqlite_internal::DatabaseHandle db);
+  explicit SqliteStore(sqlite::DatabaseHandle db);
 
   base::Status PrepareCachedStatements();
-  base::Status Apply(const core::SaleCreated& mutation);
-  base::Status Apply(const core::ReservationCreated& mutation);
-  base::Status Apply(const core::ReservationStatusChanged& mutation);
-  base::Status Apply(const core::IdempotencyStored& mutation);
-  base::Status Apply(const core::IdempotencyPruned& mutation);
-  base::Status Apply(const core::AuditAppended& mutation);
-  base::Status Apply(const core::SaleOverrideChanged& mutation);
-  base::Status Apply(const core::SaleStockChanged& mutation);
-  base::Status UpdateSkuColumn(sqlite3_stmt* statement, std::int64_t to, const std::string& sku_id,
-                               std::int64_t from, const std::string& context);
-  base::Status Apply(const core::OrderCreated& mutation);
-  base::Status Apply(const core::OrderStatusChanged& mutation);
-  base::Status Apply(const core::OrderRetryScheduled& mutation);
-  base::Status Apply(const core::EventAppended& mutation);
-  base::Status Apply(const core::WaitingRoomCreated& mutation);
-  base::Status Apply(const core::QueueTicketIssued& mutation);
-  base::Status Apply(const core::WaitingRoomDrawn& mutation);
-  base::Status Apply(const core::QueueTicketAdmitted& mutation);
-  base::Status Apply(const core::QueuePassUsed& mutation);
-  // kInternal unless the last statement changed exactly one row (a writer bug otherwise).
-  base::Status ExpectOneRow(const std::string& context);
   base::Status LoadWaitingRooms(LoadedState& state);
   // Rolls back the open transaction (if SQLite has not already) and returns `failure`, or
   // kDataLoss when the rollback itself fails.
@@ -162,32 +136,15 @@ class SqliteStore final : public Store {
   static int OnWalCommit(void* hook, sqlite3* db, const char* database, int pages);
 
   // Declared first so it is destroyed last: statements are finalized before the close.
-  sqlite_internal::DatabaseHandle db_;
+  sqlite::DatabaseHandle db_;
   std::unique_ptr<SqliteCheckpointer> checkpointer_;  // stopped first in the destructor
   WalHook wal_hook_;
-  sqlite_internal::StatementHandle begin_immediate_;
-  sqlite_internal::StatementHandle begin_read_;
-  sqlite_internal::StatementHandle commit_;
-  sqlite_internal::StatementHandle rollback_;
-  sqlite_internal::StatementHandle insert_sale_;
-  sqlite_internal::StatementHandle insert_reservation_;
-  sqlite_internal::StatementHandle update_status_;
-  sqlite_internal::StatementHandle insert_idempotency_;
-  sqlite_internal::StatementHandle prune_idempotency_;
-  sqlite_internal::StatementHandle read_counters_;
-  sqlite_internal::StatementHandle insert_audit_;
-  sqlite_internal::StatementHandle update_override_;
-  sqlite_internal::StatementHandle update_stock_;
-  sqlite_internal::StatementHandle insert_order_;
-  sqlite_internal::StatementHandle update_order_;
-  sqlite_internal::StatementHandle schedule_retry_;
-  sqlite_internal::StatementHandle insert_event_;
-  sqlite_internal::StatementHandle insert_room_;
-  sqlite_internal::StatementHandle draw_room_;
-  sqlite_internal::StatementHandle insert_ticket_;
-  sqlite_internal::StatementHandle admit_ticket_;
-  sqlite_internal::StatementHandle use_ticket_;
-  std::string hash_bytes_;  // Apply(AuditAppended)'s reused buffer: the two hashes as bytes
+  sqlite::StatementHandle begin_immediate_;
+  sqlite::StatementHandle begin_read_;
+  sqlite::StatementHandle commit_;
+  sqlite::StatementHandle rollback_;
+  sqlite::StatementHandle read_counters_;
+  std::unique_ptr<sqlite::SqliteMutationWriter> writer_;  // every mutation's statement
 };
 
 }  // namespace fs::store
