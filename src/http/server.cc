@@ -10,6 +10,7 @@
 #include <charconv>
 #include <optional>
 
+#include "base/thread_annotations.h"
 #include "http/json_render.h"
 #include "http/outcome_table.h"
 
@@ -31,8 +32,8 @@ struct Server::Shared {
   void RequestFinished() {
     if (in_flight.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       // Lock so a waiter between its predicate check and its wait cannot miss this.
-      std::lock_guard lock(idle_mutex);
-      idle_cv.notify_all();
+      base::MutexLock lock(idle_mutex);
+      idle_cv.NotifyAll();
     }
   }
 
@@ -43,8 +44,10 @@ struct Server::Shared {
   std::atomic<std::size_t> connection_count{0};
   std::atomic<std::size_t> in_flight{0};
   std::atomic<bool> shutting_down{false};
-  std::mutex idle_mutex;
-  std::condition_variable idle_cv;
+  // Guards no data of its own (in_flight is atomic): it orders RequestFinished's notify
+  // after a waiter's check of in_flight, so the wake-up cannot fall between check and wait.
+  base::Mutex idle_mutex;
+  base::CondVar idle_cv;
 };
 
 namespace {
@@ -443,14 +446,22 @@ void Server::StopAccepting() {
 }
 
 bool Server::WaitForInFlight(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(shared_->idle_mutex);
-  return shared_->idle_cv.wait_for(
-      lock, timeout, [this] { return shared_->in_flight.load(std::memory_order_acquire) == 0; });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  base::MutexLock lock(shared_->idle_mutex);
+  while (shared_->in_flight.load(std::memory_order_acquire) != 0) {
+    if (!shared_->idle_cv.WaitUntil(shared_->idle_mutex, deadline)) {
+      return shared_->in_flight.load(std::memory_order_acquire) == 0;
+    }
+  }
+  return true;
 }
 
 void Server::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  // Audit reads answer by posting to a connection's executor: finish them while the
+  // contexts still run.
+  shared_->api.StopAuditReads();
   guards_.clear();
   for (auto& context : contexts_) context->stop();
   for (std::thread& thread : threads_) thread.join();

@@ -1,5 +1,5 @@
 // Goal: the one outcome -> HTTP table gives every business outcome and operational status the
-// public contract's status code and error code (issue 2, section 7), and success rows carry no
+// public contract's status code and error code (docs/openapi.yaml), and success rows carry no
 // error code.
 
 #include <gtest/gtest.h>

@@ -1,0 +1,64 @@
+// What the handlers of the Api share: the options it was built with, the services it talks
+// to (engine, limiters, shared state, audit readers), and the Exchange a request is answered
+// through. Internal to src/http: the Api owns one ApiServices and hands it to every handler.
+//
+// Thread-safety: the Enable* setters of the Api write the pointers before the server starts;
+// afterwards the struct is read concurrently by every I/O thread and never written, except
+// `shutting_down`, which is atomic.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <functional>
+#include <string>
+
+#include "auth/jwt.h"
+#include "engine/engine.h"
+#include "http/exchange.h"
+#include "http/shared_state.h"
+#include "metrics/flashsale_metrics.h"
+#include "ratelimit/async_limiter.h"
+#include "ratelimit/client_identity.h"
+#include "ratelimit/rate_limiter.h"
+
+namespace fs::http {
+
+class AuditReadPool;
+
+struct ApiOptions {
+  std::string jwt_secret;   // HS256 key for user tokens
+  std::string admin_token;  // bearer token of the admin endpoints
+  // The database file, read by the audit and reconciliation endpoints on read-only
+  // connections of their own. Empty (and no store_url): those endpoints answer 503.
+  std::string database_path = "";
+  // The cluster's PostgreSQL database (--store): when set, those endpoints read it instead.
+  std::string store_url = "";
+};
+
+// Called exactly once per request, on the executor given to Api::Handle().
+using Respond = std::function<void(Response)>;
+
+// Where a request's answer goes: `respond` must be called on `executor` (the connection's).
+struct Exchange {
+  boost::asio::any_io_executor executor;
+  Respond respond;
+};
+
+struct ApiServices {
+  ApiServices(ApiOptions options_in, engine::Engine& engine_in, metrics::HttpMetrics& metrics_in,
+              AuditReadPool& audit_reads_in);
+
+  const ApiOptions options;
+  const std::string queue_pass_key;      // auth::QueuePassKey(jwt_secret)
+  const auth::JwtVerifier jwt_verifier;  // options.jwt_secret, prepared once
+  engine::Engine& engine;
+  metrics::HttpMetrics& metrics;
+  AuditReadPool& audit_reads;
+  ratelimit::RateLimiter* limiter = nullptr;         // nullptr: no node-local rate limiting
+  ratelimit::AsyncLimiter* async_limiter = nullptr;  // nullptr: no shared rate limiting
+  ratelimit::CidrList trusted_proxies;               // peers whose X-Forwarded-For is believed
+  SharedState* shared = nullptr;                     // nullptr: no Redis
+  std::atomic<bool> shutting_down{false};
+};
+
+}  // namespace fs::http

@@ -1,0 +1,48 @@
+// Handlers of the operational routes: liveness, readiness (what a load balancer asks) and
+// the Prometheus metrics.
+#include "http/handlers.h"
+#include "http/json_render.h"
+#include "http/replies.h"
+#include "metrics/ratelimit_metrics.h"
+
+namespace fs::http::handlers {
+
+void Healthz(const ApiServices& /*services*/, Call& call) {
+  call.exchange.respond(JsonResponse(200, RenderStatusBody("ok")));
+}
+
+void Readyz(const ApiServices& services, Call& call) {
+  if (services.shutting_down.load(std::memory_order_acquire)) {
+    return call.exchange.respond(OutcomeResponse({503, code::kUnavailable, "shutting down"}));
+  }
+  if (!services.engine.healthy()) {
+    return call.exchange.respond(
+        OutcomeResponse({503, code::kUnavailable, "the engine stopped after a failed commit"}));
+  }
+  if (services.shared != nullptr) {
+    // Still ready: without Redis the node serves correctly from local state, so a load
+    // balancer must keep it; the body tells operators what is missing.
+    return call.exchange.respond(
+        JsonResponse(200, services.shared->up() ? R"({"status":"ok","redis":"up"})"
+                                                : R"({"status":"degraded","redis":"down"})"));
+  }
+  call.exchange.respond(JsonResponse(200, RenderStatusBody("ok")));
+}
+
+void Metrics(const ApiServices& services, Call& call) {
+  std::string body = metrics::RenderMetrics(services.engine, services.metrics);
+  metrics::TextWriter limiter_writer;
+  if (services.limiter != nullptr || services.async_limiter != nullptr) {
+    const ratelimit::LimiterSnapshot snapshot = services.limiter != nullptr
+                                                    ? services.limiter->Snapshot()
+                                                    : services.async_limiter->Snapshot();
+    metrics::WriteRateLimitMetrics(&snapshot, limiter_writer);
+  } else {
+    metrics::WriteRateLimitMetrics(nullptr, limiter_writer);
+  }
+  body += limiter_writer.Take();
+  if (services.shared != nullptr) body += services.shared->RenderMetrics();
+  call.exchange.respond(Response{200, std::move(body), kMetricsContentType});
+}
+
+}  // namespace fs::http::handlers

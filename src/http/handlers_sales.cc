@@ -1,0 +1,105 @@
+// Handlers of the sales: the admin routes that create a sale, read it with its counters and
+// change its lifecycle, and the public product and availability reads (answered from the
+// engine's published snapshots, never queued behind writes).
+#include <boost/asio/post.hpp>
+
+#include "core/rules.h"
+#include "http/admin_parsing.h"
+#include "http/handlers.h"
+#include "http/json_render.h"
+#include "http/replies.h"
+#include "http/request_parsing.h"
+
+namespace fs::http::handlers {
+namespace {
+
+// The AdminSale answer to a lifecycle change, with the status as of when it is rendered.
+auto AdminSaleRenderer(const base::Clock& clock) {
+  return [clock = &clock](const engine::AdminSaleReply& reply) {
+    return AdminSaleResponse(reply, clock->Now());
+  };
+}
+
+void SetSaleOverride(const ApiServices& services, Call& call, core::SaleOverride to) {
+  const std::string sku_id(call.match.params[0]);
+  if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());
+  services.engine.SetSaleOverride(
+      sku_id, to,
+      PostBack<engine::AdminSaleReply>(std::move(call.exchange),
+                                       AdminSaleRenderer(services.engine.clock())));
+}
+
+}  // namespace
+
+void CreateSale(const ApiServices& services, Call& call) {
+  auto sale = ParseSaleBody(call.request.body);
+  if (!sale) return call.exchange.respond(InvalidRequest(sale.error()));
+  const base::Clock* clock = &services.engine.clock();
+  services.engine.CreateSale(std::move(*sale), PostBack<engine::CreateSaleReply>(
+                                                   std::move(call.exchange),
+                                                   [clock](const engine::CreateSaleReply& reply) {
+                                                     return CreateSaleResponse(reply, clock->Now());
+                                                   }));
+}
+
+void AdminGetSale(const ApiServices& services, Call& call) {
+  const auto published = services.engine.FindSale(std::string(call.match.params[0]));
+  if (!published) return call.exchange.respond(SkuNotFound());
+  const core::SaleStatus status =
+      core::ComputeSaleStatus(published->sale, published->counters, services.engine.clock().Now());
+  call.exchange.respond(
+      JsonResponse(200, RenderAdminSale(published->sale, published->counters, status)));
+}
+
+void OpenSale(const ApiServices& services, Call& call) {
+  SetSaleOverride(services, call, core::SaleOverride::kOpened);
+}
+
+void CloseSale(const ApiServices& services, Call& call) {
+  SetSaleOverride(services, call, core::SaleOverride::kClosed);
+}
+
+void AdjustStock(const ApiServices& services, Call& call) {
+  const std::string sku_id(call.match.params[0]);
+  if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());
+  auto delta = ParseStockBody(call.request.body);
+  if (!delta) return call.exchange.respond(InvalidRequest(delta.error()));
+  services.engine.AdjustStock(
+      sku_id, *delta,
+      PostBack<engine::AdminSaleReply>(std::move(call.exchange),
+                                       AdminSaleRenderer(services.engine.clock())));
+}
+
+void GetProduct(const ApiServices& services, Call& call) {
+  const auto published = services.engine.FindSale(std::string(call.match.params[0]));
+  if (!published) return call.exchange.respond(SkuNotFound());
+  const core::SaleStatus status =
+      core::ComputeSaleStatus(published->sale, published->counters, services.engine.clock().Now());
+  call.exchange.respond(
+      JsonResponse(200, RenderPublicSale(published->sale, published->counters, status)));
+}
+
+void GetAvailability(const ApiServices& services, Call& call) {
+  const auto published = services.engine.FindSale(std::string(call.match.params[0]));
+  if (!published) return call.exchange.respond(SkuNotFound());
+  const base::Clock* clock = &services.engine.clock();
+  auto render = [published, clock](const core::StockCounters& counters) {
+    const core::SaleStatus status =
+        core::ComputeSaleStatus(published->sale, counters, clock->Now());
+    return JsonResponse(200,
+                        RenderAvailability(published->sale.sku_id, counters.available(), status));
+  };
+  if (services.shared == nullptr || !services.shared->cache_enabled()) {
+    return call.exchange.respond(render(published->counters));
+  }
+  // Cluster mode: the shared cache (or, on a miss or while Redis is down, this node's state).
+  services.shared->GetCounters(
+      published->sale.sku_id,
+      [published, render, exchange = call.exchange](std::optional<core::StockCounters> cached) {
+        const core::StockCounters counters = cached.value_or(published->counters);
+        boost::asio::post(exchange.executor,
+                          [render, exchange, counters] { exchange.respond(render(counters)); });
+      });
+}
+
+}  // namespace fs::http::handlers
