@@ -5,6 +5,10 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$here/debian-packages.txt")
 missing=()
+# Node.js and npm run the repository's npm tooling (package.json: the OpenAPI linter). A machine
+# that already has them (e.g. a newer Node.js from another source) keeps its own: Debian's npm
+# package would conflict with it.
+command -v npm >/dev/null || wanted+=(nodejs npm)
 for pkg in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
