@@ -122,9 +122,9 @@ Response ReplayResponse(const core::IdempotencyRecord& record) {
   return response;
 }
 
-Response ReserveResponse(const engine::ReserveReply& reply) {
+Response ReserveResponse(const engine::ReplyOf<engine::Reserve>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  const core::ReserveResult& result = reply.result;
+  const core::ReserveResult& result = reply.value;
   if (result.outcome == core::ReserveOutcome::kReplayed) {
     FS_CHECK(result.replay.has_value());
     return ReplayResponse(*result.replay);
@@ -135,23 +135,23 @@ Response ReserveResponse(const engine::ReserveReply& reply) {
   return JsonResponse(outcome.status, RenderReservation(*result.reservation));
 }
 
-Response ReleaseResponse(const engine::ReleaseReply& reply) {
+Response ReleaseResponse(const engine::ReplyOf<engine::Release>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  const HttpOutcome outcome = MapOutcome(reply.result.outcome);
+  const HttpOutcome outcome = MapOutcome(reply.value.outcome);
   if (outcome.is_error()) return OutcomeResponse(outcome);
-  FS_CHECK(reply.result.reservation.has_value());
-  return JsonResponse(outcome.status, RenderReservation(*reply.result.reservation));
+  FS_CHECK(reply.value.reservation.has_value());
+  return JsonResponse(outcome.status, RenderReservation(*reply.value.reservation));
 }
 
-Response ReservationResponse(const engine::ReservationReply& reply) {
+Response ReservationResponse(const engine::ReplyOf<engine::GetReservation>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  if (!reply.reservation) return OutcomeResponse(MapOutcome(core::ReleaseOutcome::kNotFound));
-  return JsonResponse(200, RenderReservation(*reply.reservation));
+  if (!reply.value) return OutcomeResponse(MapOutcome(core::ReleaseOutcome::kNotFound));
+  return JsonResponse(200, RenderReservation(*reply.value));
 }
 
-Response CreateSaleResponse(const engine::CreateSaleReply& reply, base::Time now) {
+Response CreateSaleResponse(const engine::ReplyOf<engine::CreateSale>& reply, base::Time now) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  const core::CreateSaleResult& result = reply.result;
+  const core::CreateSaleResult& result = reply.value;
   const HttpOutcome outcome = MapOutcome(result.outcome);
   if (result.outcome == core::CreateSaleOutcome::kInvalid) {
     return ErrorResponse(outcome.status, outcome.error_code, result.invalid_reason);
@@ -271,9 +271,9 @@ std::shared_ptr<const HeldRequest> HoldAdmitted(const Request& source, const Rou
   return held;
 }
 
-Response AdminSaleResponse(const engine::AdminSaleReply& reply, base::Time now) {
+Response AdminSaleResponse(const engine::Reply<core::AdminSaleResult>& reply, base::Time now) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  const core::AdminSaleResult& result = reply.result;
+  const core::AdminSaleResult& result = reply.value;
   const HttpOutcome outcome = MapOutcome(result.outcome);
   if (outcome.is_error()) return OutcomeResponse(outcome);
   FS_CHECK(result.sale.has_value());
@@ -289,9 +289,9 @@ Response AuditReadFailure(const base::Status& status) {
   return OutcomeResponse({503, code::kUnavailable, "the audit trail cannot be read right now"});
 }
 
-Response CheckoutResponse(const engine::CheckoutReply& reply) {
+Response CheckoutResponse(const engine::ReplyOf<engine::Checkout>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  const core::CheckoutResult& result = reply.result;
+  const core::CheckoutResult& result = reply.value;
   if (result.outcome == core::CheckoutOutcome::kReplayed) {
     FS_CHECK(result.replay.has_value());
     return ReplayResponse(*result.replay);
@@ -321,29 +321,29 @@ Response OrderNotFound() {
   return OutcomeResponse(MapOutcome(core::ResolveOutcome::kOrderNotFound));
 }
 
-Response OrderResponse(const engine::OrderReply& reply) {
+Response OrderResponse(const engine::Reply<std::optional<core::Order>>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  if (!reply.order) return OrderNotFound();
-  return JsonResponse(200, RenderOrder(*reply.order));
+  if (!reply.value) return OrderNotFound();
+  return JsonResponse(200, RenderOrder(*reply.value));
 }
 
-Response AdminOrderResponse(const engine::OrderReply& reply) {
+Response AdminOrderResponse(const engine::Reply<std::optional<core::Order>>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  if (!reply.order) return OrderNotFound();
-  return JsonResponse(200, RenderAdminOrder(*reply.order));
+  if (!reply.value) return OrderNotFound();
+  return JsonResponse(200, RenderAdminOrder(*reply.value));
 }
 
-Response AdminOrdersResponse(const engine::OrdersReply& reply) {
+Response AdminOrdersResponse(const engine::Reply<std::vector<core::Order>>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  return JsonResponse(200, RenderAdminOrders(reply.orders));
+  return JsonResponse(200, RenderAdminOrders(reply.value));
 }
 
-Response ResolveResponse(const engine::ResolveReply& reply) {
+Response ResolveResponse(const engine::ReplyOf<engine::ResolveOrder>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  const HttpOutcome outcome = MapOutcome(reply.result.outcome);
+  const HttpOutcome outcome = MapOutcome(reply.value.outcome);
   if (outcome.is_error()) return OutcomeResponse(outcome);
-  FS_CHECK(reply.result.order.has_value());
-  return JsonResponse(outcome.status, RenderAdminOrder(*reply.result.order));
+  FS_CHECK(reply.value.order.has_value());
+  return JsonResponse(outcome.status, RenderAdminOrder(*reply.value.order));
 }
 
 // Admin order lists are bounded: an operator pages through a backlog by resolving it.
@@ -548,11 +548,12 @@ void Api::CreateSale(const Request& request, Exchange exchange) {
   auto sale = ParseSaleBody(request.body);
   if (!sale) return exchange.respond(InvalidRequest(sale.error()));
   const base::Clock* clock = &engine_.clock();
-  engine_.CreateSale(std::move(*sale), PostBack<engine::CreateSaleReply>(
-                                           exchange.executor, std::move(exchange.respond),
-                                           [clock](const engine::CreateSaleReply& reply) {
-                                             return CreateSaleResponse(reply, clock->Now());
-                                           }));
+  engine_.Submit(engine::CreateSale{std::move(*sale)},
+                 PostBack<engine::ReplyOf<engine::CreateSale>>(
+                     exchange.executor, std::move(exchange.respond),
+                     [clock](const engine::ReplyOf<engine::CreateSale>& reply) {
+                       return CreateSaleResponse(reply, clock->Now());
+                     }));
 }
 
 void Api::AdminGetSale(const Request& request, const Params& params, Exchange exchange) {
@@ -683,14 +684,14 @@ void Api::Reserve(const Request& request, const Params& params, Exchange exchang
         held->user_id, held->idempotency_key,
         [this, held, held_pass, exchange](core::IdempotencyHint hint) {
           held->idempotency_hint = hint;
-          engine_.Reserve(std::move(*held), std::move(*held_pass),
-                          PostBack<engine::ReserveReply>(exchange.executor, exchange.respond,
-                                                         &ReserveResponse));
+          engine_.Submit(engine::Reserve{std::move(*held), std::move(*held_pass)},
+                         PostBack<engine::ReplyOf<engine::Reserve>>(
+                             exchange.executor, exchange.respond, &ReserveResponse));
         });
   }
-  engine_.Reserve(std::move(command), std::move(pass),
-                  PostBack<engine::ReserveReply>(exchange.executor, std::move(exchange.respond),
-                                                 &ReserveResponse));
+  engine_.Submit(engine::Reserve{std::move(command), std::move(pass)},
+                 PostBack<engine::ReplyOf<engine::Reserve>>(
+                     exchange.executor, std::move(exchange.respond), &ReserveResponse));
 }
 
 void Api::GetReservation(const Request& request, const Params& params, Exchange exchange) {
@@ -700,9 +701,9 @@ void Api::GetReservation(const Request& request, const Params& params, Exchange 
   if (!IsPlausibleReservationId(id)) {
     return exchange.respond(OutcomeResponse(MapOutcome(core::ReleaseOutcome::kNotFound)));
   }
-  engine_.GetReservation(std::string(id), std::move(std::get<std::string>(user)),
-                         PostBack<engine::ReservationReply>(
-                             exchange.executor, std::move(exchange.respond), &ReservationResponse));
+  engine_.Submit(engine::GetReservation{std::string(id), std::move(std::get<std::string>(user))},
+                 PostBack<engine::ReplyOf<engine::GetReservation>>(
+                     exchange.executor, std::move(exchange.respond), &ReservationResponse));
 }
 
 void Api::ReleaseReservation(const Request& request, const Params& params, Exchange exchange) {
@@ -712,9 +713,9 @@ void Api::ReleaseReservation(const Request& request, const Params& params, Excha
   if (!IsPlausibleReservationId(id)) {
     return exchange.respond(OutcomeResponse(MapOutcome(core::ReleaseOutcome::kNotFound)));
   }
-  engine_.Release(std::string(id), std::move(std::get<std::string>(user)),
-                  PostBack<engine::ReleaseReply>(exchange.executor, std::move(exchange.respond),
-                                                 &ReleaseResponse));
+  engine_.Submit(engine::Release{std::string(id), std::move(std::get<std::string>(user))},
+                 PostBack<engine::ReplyOf<engine::Release>>(
+                     exchange.executor, std::move(exchange.respond), &ReleaseResponse));
 }
 
 void Api::SetSaleOverride(const Request& request, const Params& params, core::SaleOverride to,
@@ -723,12 +724,12 @@ void Api::SetSaleOverride(const Request& request, const Params& params, core::Sa
   const std::string sku_id(params.params[0]);
   if (!core::IsValidSkuId(sku_id)) return exchange.respond(SkuNotFound());
   const base::Clock* clock = &engine_.clock();
-  engine_.SetSaleOverride(
-      sku_id, to,
-      PostBack<engine::AdminSaleReply>(exchange.executor, std::move(exchange.respond),
-                                       [clock](const engine::AdminSaleReply& reply) {
-                                         return AdminSaleResponse(reply, clock->Now());
-                                       }));
+  engine_.Submit(engine::SetSaleOverride{sku_id, to},
+                 PostBack<engine::Reply<core::AdminSaleResult>>(
+                     exchange.executor, std::move(exchange.respond),
+                     [clock](const engine::Reply<core::AdminSaleResult>& reply) {
+                       return AdminSaleResponse(reply, clock->Now());
+                     }));
 }
 
 void Api::AdjustStock(const Request& request, const Params& params, Exchange exchange) {
@@ -738,12 +739,12 @@ void Api::AdjustStock(const Request& request, const Params& params, Exchange exc
   auto delta = ParseStockBody(request.body);
   if (!delta) return exchange.respond(InvalidRequest(delta.error()));
   const base::Clock* clock = &engine_.clock();
-  engine_.AdjustStock(
-      sku_id, *delta,
-      PostBack<engine::AdminSaleReply>(exchange.executor, std::move(exchange.respond),
-                                       [clock](const engine::AdminSaleReply& reply) {
-                                         return AdminSaleResponse(reply, clock->Now());
-                                       }));
+  engine_.Submit(engine::AdjustStock{sku_id, *delta},
+                 PostBack<engine::Reply<core::AdminSaleResult>>(
+                     exchange.executor, std::move(exchange.respond),
+                     [clock](const engine::Reply<core::AdminSaleResult>& reply) {
+                       return AdminSaleResponse(reply, clock->Now());
+                     }));
 }
 
 // The audit endpoints read on their own read-only connection (SQLite in WAL mode, or a READ
@@ -799,9 +800,9 @@ void Api::Checkout(const Request& request, Exchange exchange) {
   command.user_id = std::move(std::get<std::string>(user));
   command.payment_method_id = std::move(body->payment_method_id);
   command.idempotency_key = std::move(*key);
-  engine_.Checkout(std::move(command),
-                   PostBack<engine::CheckoutReply>(exchange.executor, std::move(exchange.respond),
-                                                   &CheckoutResponse));
+  engine_.Submit(engine::Checkout{std::move(command)},
+                 PostBack<engine::ReplyOf<engine::Checkout>>(
+                     exchange.executor, std::move(exchange.respond), &CheckoutResponse));
 }
 
 void Api::GetOrder(const Request& request, const Params& params, Exchange exchange) {
@@ -809,18 +810,18 @@ void Api::GetOrder(const Request& request, const Params& params, Exchange exchan
   if (auto* denied = std::get_if<Response>(&user)) return exchange.respond(std::move(*denied));
   const std::string_view id = params.params[0];
   if (!IsPlausibleReservationId(id)) return exchange.respond(OrderNotFound());
-  engine_.GetOrder(
-      std::string(id), std::move(std::get<std::string>(user)),
-      PostBack<engine::OrderReply>(exchange.executor, std::move(exchange.respond), &OrderResponse));
+  engine_.Submit(engine::GetOrder{std::string(id), std::move(std::get<std::string>(user))},
+                 PostBack<engine::Reply<std::optional<core::Order>>>(
+                     exchange.executor, std::move(exchange.respond), &OrderResponse));
 }
 
 void Api::AdminGetOrder(const Request& request, const Params& params, Exchange exchange) {
   if (auto denied = AuthenticateAdmin(request)) return exchange.respond(std::move(*denied));
   const std::string_view id = params.params[0];
   if (!IsPlausibleReservationId(id)) return exchange.respond(OrderNotFound());
-  engine_.GetOrderAsAdmin(
-      std::string(id), PostBack<engine::OrderReply>(exchange.executor, std::move(exchange.respond),
-                                                    &AdminOrderResponse));
+  engine_.Submit(engine::GetOrderAsAdmin{std::string(id)},
+                 PostBack<engine::Reply<std::optional<core::Order>>>(
+                     exchange.executor, std::move(exchange.respond), &AdminOrderResponse));
 }
 
 void Api::AdminListOrders(const Request& request, Exchange exchange) {
@@ -835,9 +836,9 @@ void Api::AdminListOrders(const Request& request, Exchange exchange) {
     return exchange.respond(ErrorResponse(
         400, code::kInvalidRequest, "status must be PENDING, PAID, FAILED or NEEDS_ATTENTION"));
   }
-  engine_.ListOrders(*status, kAdminOrdersListMax,
-                     PostBack<engine::OrdersReply>(exchange.executor, std::move(exchange.respond),
-                                                   &AdminOrdersResponse));
+  engine_.Submit(engine::ListOrders{*status, kAdminOrdersListMax},
+                 PostBack<engine::Reply<std::vector<core::Order>>>(
+                     exchange.executor, std::move(exchange.respond), &AdminOrdersResponse));
 }
 
 void Api::AdminResolveOrder(const Request& request, const Params& params, Exchange exchange) {
@@ -846,9 +847,9 @@ void Api::AdminResolveOrder(const Request& request, const Params& params, Exchan
   if (!IsPlausibleReservationId(id)) return exchange.respond(OrderNotFound());
   auto choice = ParseResolveBody(request.body);
   if (!choice) return exchange.respond(InvalidRequest(choice.error()));
-  engine_.ResolveOrder(std::string(id), *choice,
-                       PostBack<engine::ResolveReply>(
-                           exchange.executor, std::move(exchange.respond), &ResolveResponse));
+  engine_.Submit(engine::ResolveOrder{std::string(id), *choice},
+                 PostBack<engine::ReplyOf<engine::ResolveOrder>>(
+                     exchange.executor, std::move(exchange.respond), &ResolveResponse));
 }
 
 // --- The fair waiting room ------------------------------------------------------------------
@@ -859,16 +860,16 @@ void Api::JoinQueue(const Request& request, const Params& params, Exchange excha
   const std::string sku_id(params.params[0]);
   if (!core::IsValidSkuId(sku_id)) return exchange.respond(SkuNotFound());
   const std::string* key = &queue_pass_key_;
-  engine_.JoinQueue(sku_id, std::move(std::get<std::string>(user)),
-                    PostBack<engine::JoinQueueReply>(
-                        exchange.executor, std::move(exchange.respond),
-                        [key](const engine::JoinQueueReply& reply) {
-                          if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-                          const HttpOutcome outcome = MapOutcome(reply.result.outcome);
-                          if (outcome.is_error()) return OutcomeResponse(outcome);
-                          FS_CHECK(reply.result.view.has_value());
-                          return QueueTicketResponse(outcome.status, *reply.result.view, *key);
-                        }));
+  engine_.Submit(engine::JoinQueue{sku_id, std::move(std::get<std::string>(user))},
+                 PostBack<engine::ReplyOf<engine::JoinQueue>>(
+                     exchange.executor, std::move(exchange.respond),
+                     [key](const engine::ReplyOf<engine::JoinQueue>& reply) {
+                       if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
+                       const HttpOutcome outcome = MapOutcome(reply.value.outcome);
+                       if (outcome.is_error()) return OutcomeResponse(outcome);
+                       FS_CHECK(reply.value.view.has_value());
+                       return QueueTicketResponse(outcome.status, *reply.value.view, *key);
+                     }));
 }
 
 void Api::GetQueueTicket(const Request& request, const Params& params, Exchange exchange) {
@@ -880,16 +881,16 @@ void Api::GetQueueTicket(const Request& request, const Params& params, Exchange 
     return exchange.respond(TicketNotFound());
   }
   const std::string* key = &queue_pass_key_;
-  engine_.GetQueueTicket(
-      sku_id, std::string(ticket_id), std::move(std::get<std::string>(user)),
-      PostBack<engine::QueueTicketReply>(exchange.executor, std::move(exchange.respond),
-                                         [key](const engine::QueueTicketReply& reply) {
-                                           if (!reply.status.ok())
-                                             return OutcomeResponse(MapStatus(reply.status));
-                                           // Another user's ticket is as unknown as a made-up one.
-                                           if (!reply.ticket) return TicketNotFound();
-                                           return QueueTicketResponse(200, *reply.ticket, *key);
-                                         }));
+  engine_.Submit(engine::GetQueueTicket{sku_id, std::string(ticket_id),
+                                        std::move(std::get<std::string>(user))},
+                 PostBack<engine::ReplyOf<engine::GetQueueTicket>>(
+                     exchange.executor, std::move(exchange.respond),
+                     [key](const engine::ReplyOf<engine::GetQueueTicket>& reply) {
+                       if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
+                       // Another user's ticket is as unknown as a made-up one.
+                       if (!reply.value) return TicketNotFound();
+                       return QueueTicketResponse(200, *reply.value, *key);
+                     }));
 }
 
 void Api::Readyz(Exchange exchange) {
