@@ -12,13 +12,12 @@ std::string ReserveFingerprint(const ReserveCommand& command) {
   return "reserve|" + command.sku_id + "|" + std::to_string(command.quantity);
 }
 
-std::string Reservations::MapKey(const std::string& user_id, const std::string& key) {
-  std::string out;
+void Reservations::MapKey(const std::string& user_id, const std::string& key, std::string& out) {
+  out.clear();
   out.reserve(user_id.size() + key.size() + 1);
   out += user_id;
   out += '\n';  // user ids and keys never contain a newline (validated at the edge)
   out += key;
-  return out;
 }
 
 // --- Recovery and shared-store refresh -----------------------------------------------------
@@ -50,7 +49,8 @@ void Reservations::Load(const Reservation& reservation) {
 
 void Reservations::LoadIdempotency(const IdempotencyRecord& record) {
   FS_CHECK(!journal_.in_batch());
-  std::string map_key = MapKey(record.user_id, record.key);
+  std::string map_key;
+  MapKey(record.user_id, record.key, map_key);
   idempotency_by_age_.emplace_back(record.created_at, map_key);
   idempotency_[std::move(map_key)] = record;
 }
@@ -80,7 +80,8 @@ void Reservations::Sync(const Reservation& reservation) {
 
 void Reservations::SyncIdempotency(const IdempotencyRecord& record) {
   FS_CHECK(!journal_.in_batch());
-  std::string map_key = MapKey(record.user_id, record.key);
+  std::string map_key;
+  MapKey(record.user_id, record.key, map_key);
   if (idempotency_.count(map_key) == 1) return;
   idempotency_by_age_.emplace_back(record.created_at, map_key);
   idempotency_.emplace(std::move(map_key), record);
@@ -107,14 +108,16 @@ void Reservations::CheckSynced() {
 
 const IdempotencyRecord* Reservations::FindKey(const std::string& user_id,
                                                const std::string& key) const {
-  auto it = idempotency_.find(MapKey(user_id, key));
+  MapKey(user_id, key, lookup_key_);
+  auto it = idempotency_.find(lookup_key_);
   return it == idempotency_.end() ? nullptr : &it->second;
 }
 
 void Reservations::StoreReply(const std::string& user_id, const std::string& key,
                               std::string fingerprint, StoredReply reply, Time now) {
   FS_CHECK(journal_.in_batch());
-  std::string map_key = MapKey(user_id, key);
+  std::string map_key;
+  MapKey(user_id, key, map_key);
   IdempotencyRecord record;
   record.user_id = user_id;
   record.key = key;

@@ -83,7 +83,8 @@ class Reservations {
 
  private:
   using ExpiryEntry = std::pair<Time, std::string>;
-  static std::string MapKey(const std::string& user_id, const std::string& key);
+  // The map key of a user's idempotency key, written into `out` (whose capacity is reused).
+  static void MapKey(const std::string& user_id, const std::string& key, std::string& out);
   static void Undo(void* self, undo::Change& change);
   // Takes the reservation's share out of (sign -1) or into (+1) its book, without undo.
   void ApplyShare(Book& book, const Reservation& reservation, int sign);
@@ -96,6 +97,8 @@ class Reservations {
   std::unordered_map<std::string, IdempotencyRecord> idempotency_;
   std::deque<std::pair<Time, std::string>> idempotency_by_age_;
   std::vector<std::pair<std::string, std::string>> synced_users_;  // (sku, user) since CheckSynced
+  // FindKey()'s lookup key: reused, so looking a key up allocates nothing once warm.
+  mutable std::string lookup_key_;
 };
 
 }  // namespace fs::core
