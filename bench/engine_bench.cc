@@ -130,8 +130,10 @@ int main(int argc, char** argv) {
   sale.currency = "USD";
   sale.total_stock = args.stock;
   sale.per_user_limit = 1;
-  std::promise<engine::CreateSaleReply> created;
-  (*engine)->CreateSale(sale, [&](engine::CreateSaleReply r) { created.set_value(std::move(r)); });
+  std::promise<engine::ReplyOf<engine::CreateSale>> created;
+  (*engine)->Submit(engine::CreateSale{sale}, [&](engine::ReplyOf<engine::CreateSale> r) {
+    created.set_value(std::move(r));
+  });
   if (!created.get_future().get().status.ok()) return 1;
 
   std::atomic<bool> running{true};
@@ -156,18 +158,20 @@ int main(int argc, char** argv) {
           ++in_flight;
         }
         const auto sent = std::chrono::steady_clock::now();
-        (*engine)->Reserve(
-            {"bench",
-             args.random_user_ids ? base::NewUuid(rng)
-                                  : "u" + std::to_string(p) + "-" + std::to_string(n++),
-             1, ""},
-            [&, sent](engine::ReserveReply reply) {
+        (*engine)->Submit(
+            engine::Reserve{
+                {"bench",
+                 args.random_user_ids ? base::NewUuid(rng)
+                                      : "u" + std::to_string(p) + "-" + std::to_string(n++),
+                 1, ""},
+                {}},
+            [&, sent](engine::ReplyOf<engine::Reserve> reply) {
               const double ms =
                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent)
                       .count();
               if (!reply.status.ok())
                 unavailable.fetch_add(1);
-              else if (reply.result.outcome == core::ReserveOutcome::kReserved)
+              else if (reply.value.outcome == core::ReserveOutcome::kReserved)
                 granted.fetch_add(1);
               else
                 refused.fetch_add(1);

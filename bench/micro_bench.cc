@@ -1,5 +1,5 @@
 // Microbenchmarks (Google Benchmark) of the hot path's parts, each alone and in memory:
-//   - engine decisions: core::Inventory reserve (granted, committed in batches of 256) and
+//   - engine decisions: core::Ledger reserve (granted, committed in batches of 256) and
 //     reserve refused because sold out (the path every late request takes);
 //   - the hand-off from I/O threads to the writer through the engine's inbox, with a store
 //     that does nothing (no SQLite), so only queueing, deciding and the callback are measured;
@@ -22,7 +22,7 @@
 #include "auth/jwt.h"
 #include "base/clock.h"
 #include "base/time_format.h"
-#include "core/inventory.h"
+#include "core/ledger.h"
 #include "core/waiting_room.h"
 #include "crypto/sha256.h"
 #include "engine/engine.h"
@@ -43,14 +43,10 @@ core::Sale BenchSale(std::int64_t stock) {
   return sale;
 }
 
-const core::ReservationBodyRenderer kNoBody = [](const core::Reservation&) {
-  return std::string();
-};
-
 // Granted reserves: distinct users and ids, 256 per committed batch, as the writer does.
 // Argument 1: with audit events (chained and hashed as the writer does), 0: without.
 void BM_InventoryReserveGranted(benchmark::State& state) {
-  core::Inventory inventory;
+  core::Ledger inventory;
   if (state.range(0) == 1) inventory.EnableAudit(&crypto::Sha256Hex, core::AuditHead{});
   const base::Time now{std::chrono::milliseconds(1'700'000'000'000)};
   inventory.BeginBatch();
@@ -61,7 +57,7 @@ void BM_InventoryReserveGranted(benchmark::State& state) {
   for (auto _ : state) {
     const std::string id = std::to_string(n++);
     core::ReserveCommand command{"bench", "u" + id, 1, ""};
-    benchmark::DoNotOptimize(inventory.Reserve(command, "r" + id, now, kNoBody));
+    benchmark::DoNotOptimize(inventory.Reserve(command, {}, "r" + id, now));
     if (n % 256 == 0) {
       inventory.CommitBatch();
       inventory.BeginBatch();
@@ -74,16 +70,16 @@ void BM_InventoryReserveGranted(benchmark::State& state) {
 BENCHMARK(BM_InventoryReserveGranted)->Arg(0)->Arg(1)->Iterations(1'000'000);
 
 void BM_InventoryReserveSoldOut(benchmark::State& state) {
-  core::Inventory inventory;
+  core::Ledger inventory;
   const base::Time now{std::chrono::milliseconds(1'700'000'000'000)};
   inventory.BeginBatch();
   (void)inventory.CreateSale(BenchSale(1), now);
-  (void)inventory.Reserve({"bench", "first", 1, ""}, "r-first", now, kNoBody);
+  (void)inventory.Reserve({"bench", "first", 1, ""}, {}, "r-first", now);
   inventory.CommitBatch();
   const core::ReserveCommand command{"bench", "late-user", 1, ""};
   inventory.BeginBatch();
   for (auto _ : state) {
-    benchmark::DoNotOptimize(inventory.Reserve(command, "r-late", now, kNoBody));
+    benchmark::DoNotOptimize(inventory.Reserve(command, {}, "r-late", now));
   }
   inventory.CommitBatch();
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
@@ -116,9 +112,10 @@ void BM_EngineInboxHandoff(benchmark::State& state) {
   for (auto _ : state) {
     while (outstanding.load(std::memory_order_relaxed) >= kInFlightMax) std::this_thread::yield();
     outstanding.fetch_add(1, std::memory_order_relaxed);
-    engine->GetReservation(reservation_id, user_id, [&outstanding](engine::ReservationReply) {
-      outstanding.fetch_sub(1, std::memory_order_release);
-    });
+    engine->Submit(engine::GetReservation{reservation_id, user_id},
+                   [&outstanding](engine::ReplyOf<engine::GetReservation>) {
+                     outstanding.fetch_sub(1, std::memory_order_release);
+                   });
   }
   while (outstanding.load(std::memory_order_acquire) > 0) std::this_thread::yield();
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
@@ -220,16 +217,28 @@ BENCHMARK(BM_AuditHashSha256Hex);
 constexpr int kRoomTickets = 1'000'000;
 const core::Time kRoomStart = base::TimeFromMillis(1'800'000'000'000);
 
-std::unique_ptr<core::WaitingRoom> MillionTicketRoom(const core::WaitingRoomPolicy& policy) {
+// A room and the journal its changes are recorded in, committed every few thousand changes.
+struct BenchRoom {
+  core::Journal journal;
+  std::unique_ptr<core::WaitingRoom> room;
+  void Commit() {
+    journal.Commit();
+    journal.Begin();
+  }
+};
+
+std::unique_ptr<BenchRoom> MillionTicketRoom(const core::WaitingRoomPolicy& policy) {
   core::WaitingRoomRecord record;
   record.sku_id = "bench";
-  auto room = std::make_unique<core::WaitingRoom>(record, policy);
+  auto bench = std::make_unique<BenchRoom>();
+  bench->journal.Begin();
+  bench->room = std::make_unique<core::WaitingRoom>(record, policy, bench->journal);
   for (int i = 0; i < kRoomTickets; ++i) {
-    room->Join("user-" + std::to_string(i), "ticket-" + std::to_string(i), kRoomStart);
-    if (i % 4096 == 0) room->CommitBatch();
+    bench->room->Join("user-" + std::to_string(i), "ticket-" + std::to_string(i), kRoomStart);
+    if (i % 4096 == 0) bench->Commit();
   }
-  room->CommitBatch();
-  return room;
+  bench->Commit();
+  return bench;
 }
 
 core::SaleState RoomSaleState(std::int64_t stock) {
@@ -242,15 +251,16 @@ core::SaleState RoomSaleState(std::int64_t stock) {
 // Late joins into a room that already holds a million tickets.
 void BM_WaitingRoomJoin(benchmark::State& state) {
   const core::WaitingRoomPolicy policy;
-  auto room = MillionTicketRoom(policy);
+  auto bench = MillionTicketRoom(policy);
+  auto& room = bench->room;
   base::Rng rng(1);
   room->Tick(kRoomStart, RoomSaleState(0), rng);  // drawn, nobody admitted (no stock)
-  room->CommitBatch();
+  bench->Commit();
   int next = kRoomTickets;
   for (auto _ : state) {
     benchmark::DoNotOptimize(
         room->Join("late-" + std::to_string(next), "late-t-" + std::to_string(next), kRoomStart));
-    if (++next % 4096 == 0) room->CommitBatch();
+    if (++next % 4096 == 0) bench->Commit();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
@@ -259,11 +269,12 @@ BENCHMARK(BM_WaitingRoomJoin)->Iterations(200'000);
 // Status queries (position and estimate) of random tickets in a drawn million-ticket room.
 void BM_WaitingRoomStatus(benchmark::State& state) {
   const core::WaitingRoomPolicy policy;
-  auto room = MillionTicketRoom(policy);
+  auto bench = MillionTicketRoom(policy);
+  auto& room = bench->room;
   base::Rng rng(2);
   const core::SaleState sale = RoomSaleState(0);
   room->Tick(kRoomStart, sale, rng);
-  room->CommitBatch();
+  bench->Commit();
   std::vector<std::pair<std::string, std::string>> asked;
   for (int i = 0; i < 4096; ++i) {
     const auto n = std::to_string(rng.Uniform(kRoomTickets));
@@ -282,14 +293,15 @@ BENCHMARK(BM_WaitingRoomStatus);
 void BM_WaitingRoomAdmit(benchmark::State& state) {
   core::WaitingRoomPolicy policy;
   policy.admit_per_second = 1000;
-  auto room = MillionTicketRoom(policy);
+  auto bench = MillionTicketRoom(policy);
+  auto& room = bench->room;
   base::Rng rng(3);
   const core::SaleState sale = RoomSaleState(kRoomTickets);
   core::Time now = kRoomStart;
   std::int64_t admitted = 0;
   for (auto _ : state) {
     admitted += static_cast<std::int64_t>(room->Tick(now, sale, rng).size());
-    room->CommitBatch();
+    bench->Commit();
     now += std::chrono::seconds(1);
   }
   state.SetItemsProcessed(admitted);

@@ -27,6 +27,7 @@
 #include "events/webhook_sink.h"
 #include "http/api.h"
 #include "http/json_render.h"
+#include "http/outcome_table.h"
 #include "http/reply_batch.h"
 #include "http/server.h"
 #include "metrics/flashsale_metrics.h"
@@ -219,9 +220,8 @@ base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
   engine::Options engine_options;
   engine_options.batch_size_max = config.batch_size_max;
   engine_options.inbox_capacity = config.inbox_capacity;
-  // The same renderer as the reserve handler: an idempotent replay is byte-identical.
-  engine_options.render_reservation = &http::RenderReservation;
-  engine_options.render_order = &http::RenderCheckout;
+  // What the reserve and checkout handlers answer: an idempotent replay is byte-identical.
+  engine_options.stored_replies = http::StoredReplies();
   engine_options.retry_schedule = config.payment_retry_schedule;
   engine_options.on_committed = [&listeners] { listeners.Notify(); };
   engine_options.on_completions_begin = [] { http::ReplyBatch::Begin(); };

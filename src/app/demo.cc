@@ -16,20 +16,21 @@ core::Sale DemoSale() {
 }
 
 base::Status EnsureDemoSale(engine::Engine& engine) {
-  std::promise<engine::CreateSaleReply> promise;
-  std::future<engine::CreateSaleReply> future = promise.get_future();
+  std::promise<engine::ReplyOf<engine::CreateSale>> promise;
+  std::future<engine::ReplyOf<engine::CreateSale>> future = promise.get_future();
   // The callback runs on the writer thread and only fulfils the promise (never blocks).
-  engine.CreateSale(DemoSale(), [&promise](engine::CreateSaleReply reply) {
-    promise.set_value(std::move(reply));
-  });
-  engine::CreateSaleReply reply = future.get();
+  engine.Submit(engine::CreateSale{DemoSale()},
+                [&promise](engine::ReplyOf<engine::CreateSale> reply) {
+                  promise.set_value(std::move(reply));
+                });
+  engine::ReplyOf<engine::CreateSale> reply = future.get();
   FS_RETURN_IF_ERROR(reply.status);
-  switch (reply.result.outcome) {
+  switch (reply.value.outcome) {
     case core::CreateSaleOutcome::kCreated:
     case core::CreateSaleOutcome::kAlreadyExists:
       return base::Status::Ok();
     case core::CreateSaleOutcome::kInvalid:
-      return base::Internal("demo sale refused: " + reply.result.invalid_reason);
+      return base::Internal("demo sale refused: " + reply.value.invalid_reason);
   }
   return base::Internal("unknown create-sale outcome");
 }

@@ -84,7 +84,7 @@ struct EventAppended {
   OutboxEvent event;
 };
 
-// --- The fair waiting room (issue 4) ---
+// --- The fair waiting room ---
 // A waiting-room sale's room, stored in the batch that created the sale.
 struct WaitingRoomCreated {
   WaitingRoomRecord room;  // not drawn yet

@@ -1,5 +1,5 @@
 // Orders, payment attempts and outbox events: the domain values of checkout and the payment
-// saga (issue 3), and the pure rules that decide them. No I/O, no clock: time is an argument.
+// saga, and the pure rules that decide them. No I/O, no clock: time is an argument.
 // Persisted enums are append-only: their numeric values are stored (docs/storage.md).
 // Thread-safety: plain values and pure functions.
 #pragma once

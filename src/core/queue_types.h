@@ -1,4 +1,4 @@
-// Plain values of the fair waiting room (issue 4): a queue ticket and a room as they are
+// Plain values of the fair waiting room: a queue ticket and a room as they are
 // stored, and a queue pass as the HTTP layer presents it to the writer. The logic lives in
 // core/waiting_room.h; these types are separate so mutations can carry them.
 // Thread-safety: plain values.

@@ -90,11 +90,11 @@ std::string_view PassCheckName(PassCheck check) {
   return "unknown";
 }
 
-SaleState SaleStateOf(const SaleSnapshot& snapshot, Time now) {
+SaleState SaleStateOf(const Sale& sale, const StockCounters& counters, Time now) {
   SaleState state;
-  state.counters = snapshot.counters;
-  state.starts_at = snapshot.sale.starts_at;
-  switch (ComputeSaleStatus(snapshot.sale, snapshot.counters, now)) {
+  state.counters = counters;
+  state.starts_at = sale.starts_at;
+  switch (ComputeSaleStatus(sale, counters, now)) {
     case SaleStatus::kScheduled:
       state.phase = SalePhase::kBeforeStart;
       break;
@@ -123,8 +123,9 @@ std::vector<std::int64_t> DrawOrder(std::uint64_t seed, std::int64_t count) {
 
 // --- WaitingRoom ----------------------------------------------------------------------------
 
-WaitingRoom::WaitingRoom(WaitingRoomRecord record, const WaitingRoomPolicy& policy)
-    : record_(std::move(record)), policy_(policy) {}
+WaitingRoom::WaitingRoom(WaitingRoomRecord record, const WaitingRoomPolicy& policy,
+                         Journal& journal)
+    : record_(std::move(record)), policy_(policy), journal_(journal) {}
 
 std::int64_t WaitingRoom::bucket_milli() const { return policy_.admit_per_second * kMilliPerToken; }
 
@@ -185,47 +186,57 @@ std::string WaitingRoom::FinishLoad(Time now) {
   return "";
 }
 
-void WaitingRoom::RollbackBatch() {
-  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) ApplyUndo(*it);
-  undo_.clear();
+void WaitingRoom::Undo(void* self, undo::Change& change) {
+  WaitingRoom& room = *static_cast<WaitingRoom*>(self);
+  std::visit([&room](auto& restore) { room.Restore(restore); }, change);
 }
 
-void WaitingRoom::ApplyUndo(const Undo& undo) {
-  if (std::holds_alternative<UndoJoin>(undo)) {
-    const Ticket& t = tickets_.back();
-    by_id_.erase(t.ticket_id);
-    by_user_.erase(t.user_id);
-    if (t.queue_index >= 0) queue_.pop_back();
-    tickets_.pop_back();
-  } else if (std::holds_alternative<UndoDraw>(undo)) {
-    for (std::size_t index : queue_) tickets_[index].queue_index = -1;
-    queue_.clear();
-    record_.draw_seed.reset();
-    record_.drawn_at.reset();
-    record_.prequeue_count = 0;
-  } else if (std::holds_alternative<UndoAdmit>(undo)) {
-    FS_CHECK(head_ > 0);
-    --head_;
-    Ticket& t = tickets_[queue_[head_]];
-    live_passes_.erase({*t.pass_expires_at, queue_[head_]});
-    t.admitted_at.reset();
-    t.pass_expires_at.reset();
-  } else if (const auto* expired = std::get_if<UndoPassExpired>(&undo)) {
-    live_passes_.emplace(expired->expires_at, expired->index);
-    --expired_total_;
-  } else if (const auto* use = std::get_if<UndoUse>(&undo)) {
-    Ticket& t = tickets_[use->index];
-    t.used_reservation_id.reset();
-    t.used_at.reset();
-    live_passes_.emplace(*t.pass_expires_at, use->index);
-    --used_total_;
-  } else if (const auto* tokens = std::get_if<UndoTokens>(&undo)) {
-    tokens_milli_ = tokens->tokens_milli;
-    refilled_at_ = tokens->refilled_at;
-  } else if (const auto* sold_out = std::get_if<UndoSoldOut>(&undo)) {
-    sold_out_ = sold_out->sold_out;
-    sold_out_notified_total_ = sold_out->notified_total;
-  }
+void WaitingRoom::Restore(const undo::TicketJoined&) {
+  const Ticket& t = tickets_.back();
+  by_id_.erase(t.ticket_id);
+  by_user_.erase(t.user_id);
+  if (t.queue_index >= 0) queue_.pop_back();
+  tickets_.pop_back();
+}
+
+void WaitingRoom::Restore(const undo::RoomDrawn&) {
+  for (std::size_t index : queue_) tickets_[index].queue_index = -1;
+  queue_.clear();
+  record_.draw_seed.reset();
+  record_.drawn_at.reset();
+  record_.prequeue_count = 0;
+}
+
+void WaitingRoom::Restore(const undo::TicketAdmitted&) {
+  FS_CHECK(head_ > 0);
+  --head_;
+  Ticket& t = tickets_[queue_[head_]];
+  live_passes_.erase({*t.pass_expires_at, queue_[head_]});
+  t.admitted_at.reset();
+  t.pass_expires_at.reset();
+}
+
+void WaitingRoom::Restore(const undo::PassExpired& expired) {
+  live_passes_.emplace(expired.expires_at, expired.index);
+  --expired_total_;
+}
+
+void WaitingRoom::Restore(const undo::PassUsed& use) {
+  Ticket& t = tickets_[use.index];
+  t.used_reservation_id.reset();
+  t.used_at.reset();
+  live_passes_.emplace(*t.pass_expires_at, use.index);
+  --used_total_;
+}
+
+void WaitingRoom::Restore(const undo::Tokens& tokens) {
+  tokens_milli_ = tokens.tokens_milli;
+  refilled_at_ = tokens.refilled_at;
+}
+
+void WaitingRoom::Restore(const undo::SoldOutChanged& sold_out) {
+  sold_out_ = sold_out.sold_out;
+  sold_out_notified_total_ = sold_out.notified_total;
 }
 
 Mutation WaitingRoom::Join(const std::string& user_id, const std::string& ticket_id, Time now) {
@@ -243,7 +254,7 @@ Mutation WaitingRoom::Join(const std::string& user_id, const std::string& ticket
   }
   by_id_.emplace(t.ticket_id, index);
   by_user_.emplace(t.user_id, index);
-  undo_.emplace_back(UndoJoin{});
+  Record(undo::TicketJoined{});
   QueueTicket stored;
   stored.ticket_id = ticket_id;
   stored.sku_id = record_.sku_id;
@@ -256,7 +267,7 @@ Mutation WaitingRoom::Join(const std::string& user_id, const std::string& ticket
 Mutation WaitingRoom::Draw(std::uint64_t seed, Time now) {
   FS_CHECK(!record_.draw_seed);
   FS_CHECK(queue_.empty());
-  undo_.emplace_back(UndoDraw{});
+  Record(undo::RoomDrawn{});
   record_.draw_seed = seed;
   record_.drawn_at = now;
   record_.prequeue_count = static_cast<std::int64_t>(tickets_.size());
@@ -267,7 +278,7 @@ Mutation WaitingRoom::Draw(std::uint64_t seed, Time now) {
     queue_.push_back(index);
   }
   // The start begins with a full bucket: the first second's admissions go at once.
-  undo_.emplace_back(UndoTokens{tokens_milli_, refilled_at_});
+  Record(undo::Tokens{tokens_milli_, refilled_at_});
   tokens_milli_ = bucket_milli();
   refilled_at_ = now;
   return WaitingRoomDrawn{record_.sku_id, seed, record_.prequeue_count, now};
@@ -275,7 +286,7 @@ Mutation WaitingRoom::Draw(std::uint64_t seed, Time now) {
 
 void WaitingRoom::Refill(Time now) {
   // Recorded even when nothing elapsed: the admissions after it spend tokens.
-  undo_.emplace_back(UndoTokens{tokens_milli_, refilled_at_});
+  Record(undo::Tokens{tokens_milli_, refilled_at_});
   if (now <= refilled_at_) return;
   const std::int64_t elapsed_ms = (now - refilled_at_).count();
   // elapsed is capped at a second: the bucket is full after one anyway, and the product
@@ -291,7 +302,7 @@ Mutation WaitingRoom::Admit(Time now) {
   const std::size_t index = queue_[head_];
   Ticket& t = tickets_[index];
   FS_CHECK(!t.admitted_at);
-  undo_.emplace_back(UndoAdmit{});
+  Record(undo::TicketAdmitted{});
   ++head_;
   tokens_milli_ -= kMilliPerToken;  // the Refill that preceded recorded the tokens' undo
   t.admitted_at = now;
@@ -316,7 +327,7 @@ std::vector<Mutation> WaitingRoom::Tick(Time now, const SaleState& state, base::
     out.push_back(Draw(rng.Next(), now));
   while (!live_passes_.empty() && live_passes_.begin()->first <= now) {
     const auto [expires_at, index] = *live_passes_.begin();
-    undo_.emplace_back(UndoPassExpired{expires_at, index});
+    Record(undo::PassExpired{expires_at, index});
     live_passes_.erase(live_passes_.begin());
     ++expired_total_;
   }
@@ -330,7 +341,7 @@ std::vector<Mutation> WaitingRoom::Tick(Time now, const SaleState& state, base::
   }
   const bool sold_out = SoldOut(state);
   if (sold_out != sold_out_) {
-    undo_.emplace_back(UndoSoldOut{sold_out_, sold_out_notified_total_});
+    Record(undo::SoldOutChanged{sold_out_, sold_out_notified_total_});
     if (sold_out) sold_out_notified_total_ += waiting();
     sold_out_ = sold_out;
   }
@@ -370,7 +381,7 @@ Mutation WaitingRoom::UsePass(const std::string& ticket_id, const std::string& r
   FS_CHECK(*t.pass_expires_at > now);
   const std::size_t erased = live_passes_.erase({*t.pass_expires_at, index});
   FS_CHECK(erased == 1);
-  undo_.emplace_back(UndoUse{index});
+  Record(undo::PassUsed{index});
   t.used_reservation_id = reservation_id;
   t.used_at = now;
   ++used_total_;
@@ -445,7 +456,8 @@ WaitingRoomStats WaitingRoom::Stats() const {
 
 void WaitingRooms::LoadRoom(const WaitingRoomRecord& record) {
   const bool inserted =
-      rooms_.emplace(record.sku_id, std::make_unique<WaitingRoom>(record, policy_)).second;
+      rooms_.emplace(record.sku_id, std::make_unique<WaitingRoom>(record, policy_, journal_))
+          .second;
   FS_CHECK(inserted);
 }
 
@@ -468,49 +480,39 @@ WaitingRoom* WaitingRooms::Find(const std::string& sku_id) {
   return it == rooms_.end() ? nullptr : it->second.get();
 }
 
-void WaitingRooms::Touch(WaitingRoom* room) {
-  if (std::find(touched_.begin(), touched_.end(), room) == touched_.end()) touched_.push_back(room);
+SaleState WaitingRooms::StateOf(const std::string& sku_id, Time now) const {
+  const Book* book = sales_.Find(sku_id);
+  FS_CHECK(book != nullptr);
+  return SaleStateOf(book->sale, book->counters, now);
 }
 
-void WaitingRooms::BeginBatch() {
-  FS_CHECK(touched_.empty());
-  FS_CHECK(created_.empty());
+void WaitingRooms::Undo(void* self, undo::Change& change) {
+  auto& rooms = *static_cast<WaitingRooms*>(self);
+  rooms.rooms_.erase(std::get<undo::RoomCreated>(change).sku_id);
 }
 
-void WaitingRooms::CommitBatch() {
-  for (WaitingRoom* room : touched_) room->CommitBatch();
-  touched_.clear();
-  created_.clear();
-}
-
-void WaitingRooms::RollbackBatch() {
-  for (WaitingRoom* room : touched_) room->RollbackBatch();
-  touched_.clear();
-  for (const std::string& sku_id : created_) rooms_.erase(sku_id);
-  created_.clear();
-}
-
-void WaitingRooms::CreateRoom(const std::string& sku_id, Time now, Inventory& inventory) {
+void WaitingRooms::CreateRoom(const std::string& sku_id, Time now) {
+  FS_CHECK(journal_.in_batch());
   FS_CHECK(rooms_.count(sku_id) == 0);
   WaitingRoomRecord record;
   record.sku_id = sku_id;
   record.created_at = now;
-  rooms_.emplace(sku_id, std::make_unique<WaitingRoom>(record, policy_));
-  created_.push_back(sku_id);
-  inventory.AppendMutation(WaitingRoomCreated{std::move(record)});
+  rooms_.emplace(sku_id, std::make_unique<WaitingRoom>(record, policy_, journal_));
+  journal_.Record(this, &WaitingRooms::Undo, undo::RoomCreated{sku_id});
+  journal_.Add(WaitingRoomCreated{std::move(record)});
 }
 
 JoinResult WaitingRooms::Join(const std::string& sku_id, const std::string& user_id,
-                              const std::string& ticket_id, Time now, Inventory& inventory) {
+                              const std::string& ticket_id, Time now) {
+  FS_CHECK(journal_.in_batch());
   JoinResult result;
-  const std::optional<SaleSnapshot> sale = inventory.FindSale(sku_id);
-  if (!sale) return result;  // kSkuNotFound
+  if (sales_.Find(sku_id) == nullptr) return result;  // kSkuNotFound
   WaitingRoom* room = Find(sku_id);
   if (room == nullptr) {
     result.outcome = JoinOutcome::kNoWaitingRoom;
     return result;
   }
-  const SaleState state = SaleStateOf(*sale, now);
+  const SaleState state = StateOf(sku_id, now);
   if (auto existing = room->FindByUser(user_id, now, state)) {
     result.outcome = JoinOutcome::kAlreadyJoined;
     result.view = std::move(existing);
@@ -529,64 +531,26 @@ JoinResult WaitingRooms::Join(const std::string& sku_id, const std::string& user
     result.outcome = JoinOutcome::kRoomFull;
     return result;
   }
-  Touch(room);
-  inventory.AppendMutation(room->Join(user_id, ticket_id, now));
+  journal_.Add(room->Join(user_id, ticket_id, now));
   result.outcome = JoinOutcome::kJoined;
   result.view = room->Find(ticket_id, user_id, now, state);
   return result;
 }
 
-void WaitingRooms::Tick(Time now, Inventory& inventory, base::Rng& rng) {
+void WaitingRooms::Tick(Time now, base::Rng& rng) {
+  FS_CHECK(journal_.in_batch());
   for (auto& [sku_id, room] : rooms_) {
-    const std::optional<SaleSnapshot> sale = inventory.FindSale(sku_id);
-    FS_CHECK(sale.has_value());
-    std::vector<Mutation> changes = room->Tick(now, SaleStateOf(*sale, now), rng);
-    if (room->changed_in_batch()) Touch(room.get());
-    for (Mutation& change : changes) inventory.AppendMutation(std::move(change));
+    for (Mutation& change : room->Tick(now, StateOf(sku_id, now), rng))
+      journal_.Add(std::move(change));
   }
-}
-
-QueuedReserveResult WaitingRooms::Reserve(Inventory& inventory, const ReserveCommand& command,
-                                          const PresentedPass& pass,
-                                          const std::string& reservation_id, Time now,
-                                          const ReservationBodyRenderer& render_body) {
-  QueuedReserveResult out;
-  WaitingRoom* room = Find(command.sku_id);
-  // Sales without a room (the common case) pay one map lookup.
-  if (room == nullptr) {
-    out.result = inventory.Reserve(command, reservation_id, now, render_body);
-    return out;
-  }
-  const bool repeated_key = !command.idempotency_key.empty() &&
-                            inventory.HasIdempotencyKey(command.user_id, command.idempotency_key);
-  if (repeated_key) {
-    out.result = inventory.Reserve(command, reservation_id, now, render_body);
-    return out;
-  }
-  out.pass_check = room->CheckPass(pass, command.user_id, now);
-  if (out.pass_check != PassCheck::kValid) {
-    out.result.outcome = out.pass_check == PassCheck::kMissing ? ReserveOutcome::kQueuePassRequired
-                                                               : ReserveOutcome::kQueuePassInvalid;
-    inventory.AuditRefusedReserve(command, out.result.outcome, PassCheckName(out.pass_check), now);
-    return out;
-  }
-  out.result = inventory.Reserve(command, reservation_id, now, render_body);
-  if (out.result.outcome == ReserveOutcome::kReserved) {
-    Touch(room);
-    inventory.AppendMutation(room->UsePass(pass.ticket_id, reservation_id, now));
-  }
-  return out;
 }
 
 std::optional<TicketView> WaitingRooms::FindTicket(const std::string& sku_id,
                                                    const std::string& ticket_id,
-                                                   const std::string& user_id, Time now,
-                                                   const Inventory& inventory) const {
+                                                   const std::string& user_id, Time now) const {
   auto it = rooms_.find(sku_id);
   if (it == rooms_.end()) return std::nullopt;
-  const std::optional<SaleSnapshot> sale = inventory.FindSale(sku_id);
-  FS_CHECK(sale.has_value());
-  return it->second->Find(ticket_id, user_id, now, SaleStateOf(*sale, now));
+  return it->second->Find(ticket_id, user_id, now, StateOf(sku_id, now));
 }
 
 std::vector<WaitingRoomStats> WaitingRooms::Stats() const {

@@ -1,4 +1,4 @@
-// The fair waiting room (issue 4, item 4): for a sale created with waiting_room on, reserving
+// The fair waiting room: for a sale created with waiting_room on, reserving
 // needs a single-use pass that the room hands out in a fair order at a fixed rate.
 //
 //   - Before the start, from `prequeue` ahead of starts_at, users join and get a ticket (one
@@ -20,11 +20,12 @@
 //
 // Durability: every change returns the Mutation that stores it (core/mutation.h); the draw is
 // stored as its seed, and recovery replays DrawOrder (a persisted algorithm: never change it).
-// Rollback: each room keeps an undo log of the current batch (CommitBatch/RollbackBatch), like
-// the Inventory, so a failed commit leaves memory as it was.
+// Rollback: every change records its undo in the ledger's one journal (core/journal.h), so a
+// failed commit leaves the rooms as they were.
 //
-// Pure: no I/O, no clock (time is an argument), randomness from the caller's Rng.
-// Thread-safety: none. Exactly one thread (the writer) owns the rooms.
+// The ledger's last part. Depends on: the journal and sales (read only: a room admits by the
+// sale's phase and counters). Pure: no I/O, no clock (time is an argument), randomness from
+// the caller's Rng. Thread-safety: none. Exactly one thread (the writer) owns the rooms.
 #pragma once
 
 #include <chrono>
@@ -42,7 +43,9 @@
 
 #include "base/random.h"
 #include "core/inventory.h"
+#include "core/journal.h"
 #include "core/queue_types.h"
+#include "core/sales.h"
 
 namespace fs::core {
 
@@ -121,7 +124,7 @@ struct SaleState {
   StockCounters counters;
   std::optional<Time> starts_at;
 };
-SaleState SaleStateOf(const SaleSnapshot& snapshot, Time now);
+SaleState SaleStateOf(const Sale& sale, const StockCounters& counters, Time now);
 
 // The queue order of the first `count` tickets drawn with `seed`: their join_seq values
 // (1..count) in queue order. Fisher-Yates driven by SplitMix64 with rejection sampling (no
@@ -145,7 +148,8 @@ struct WaitingRoomStats {
 // One sale's room.
 class WaitingRoom {
  public:
-  WaitingRoom(WaitingRoomRecord record, const WaitingRoomPolicy& policy);
+  // Changes record their undo in `journal`.
+  WaitingRoom(WaitingRoomRecord record, const WaitingRoomPolicy& policy, Journal& journal);
   WaitingRoom(const WaitingRoom&) = delete;
   WaitingRoom& operator=(const WaitingRoom&) = delete;
 
@@ -155,11 +159,6 @@ class WaitingRoom {
   // Replays the draw and rebuilds the live passes. "" on success, else what is inconsistent
   // (e.g. admitted tickets that are not a prefix of the queue).
   std::string FinishLoad(Time now);
-
-  // --- Batch ---
-  void CommitBatch() { undo_.clear(); }
-  void RollbackBatch();
-  bool changed_in_batch() const { return !undo_.empty(); }
 
   // --- Commands: each returns the mutations storing its change ---
   // REQUIRES: no ticket of `user_id`, ticket_id unused, ticket_count() < kQueueTicketsMax.
@@ -191,31 +190,23 @@ class WaitingRoom {
     std::optional<Time> used_at;
     std::int64_t queue_index = -1;  // -1 until placed in the queue (at the draw or join)
   };
-  struct UndoJoin {};
-  struct UndoDraw {};
-  struct UndoAdmit {};
-  struct UndoPassExpired {
-    Time expires_at{};
-    std::size_t index = 0;
-  };
-  struct UndoUse {
-    std::size_t index = 0;
-  };
-  struct UndoTokens {
-    std::int64_t tokens_milli = 0;
-    Time refilled_at{};
-  };
-  struct UndoSoldOut {
-    bool sold_out = false;
-    std::int64_t notified_total = 0;
-  };
-  using Undo = std::variant<UndoJoin, UndoDraw, UndoAdmit, UndoPassExpired, UndoUse, UndoTokens,
-                            UndoSoldOut>;
-
   Mutation Draw(std::uint64_t seed, Time now);
   Mutation Admit(Time now);
   void Refill(Time now);
-  void ApplyUndo(const Undo& undo);
+  static void Undo(void* self, undo::Change& change);
+  void Record(undo::Change change) { journal_.Record(this, &WaitingRoom::Undo, std::move(change)); }
+  void Restore(const undo::TicketJoined&);
+  void Restore(const undo::RoomDrawn&);
+  void Restore(const undo::TicketAdmitted&);
+  void Restore(const undo::PassExpired& expired);
+  void Restore(const undo::PassUsed& use);
+  void Restore(const undo::Tokens& tokens);
+  void Restore(const undo::SoldOutChanged& sold_out);
+  // Entries of other parts never reach a room.
+  template <typename Other>
+  void Restore(const Other&) {
+    FS_CHECK(false);
+  }
   std::int64_t waiting() const;
   bool SoldOut(const SaleState& state) const;
   TicketView View(std::size_t index, Time now, const SaleState& state) const;
@@ -236,21 +227,14 @@ class WaitingRoom {
   std::int64_t expired_total_ = 0;
   bool sold_out_ = false;
   std::int64_t sold_out_notified_total_ = 0;
-  std::vector<Undo> undo_;
+  Journal& journal_;
 };
 
-// What a reserve through the rooms decided; pass_check is kValid for sales without a room.
-struct QueuedReserveResult {
-  ReserveResult result;
-  PassCheck pass_check = PassCheck::kValid;
-};
-
-// Every sale's room, beside the Inventory and in its batches: changes go into the
-// inventory's batch (Inventory::AppendMutation), and Begin/Commit/RollbackBatch here must
-// follow the inventory's.
+// Every sale's room. Changes go into the ledger's batch (the journal's mutations and undo).
 class WaitingRooms {
  public:
-  explicit WaitingRooms(WaitingRoomPolicy policy) : policy_(policy) {}
+  WaitingRooms(WaitingRoomPolicy policy, Journal& journal, const Sales& sales)
+      : policy_(policy), journal_(journal), sales_(sales) {}
   WaitingRooms(const WaitingRooms&) = delete;
   WaitingRooms& operator=(const WaitingRooms&) = delete;
 
@@ -262,40 +246,38 @@ class WaitingRooms {
   std::string FinishLoad(Time now);
   bool HasRoom(const std::string& sku_id) const { return rooms_.count(sku_id) == 1; }
 
-  // --- Batch ---
-  void BeginBatch();
-  void CommitBatch();
-  void RollbackBatch();
-
-  // --- Commands (REQUIRES: inside the inventory's batch) ---
+  // --- Commands (REQUIRES: inside a batch) ---
   // The room of a sale just created with waiting_room on.
-  void CreateRoom(const std::string& sku_id, Time now, Inventory& inventory);
+  void CreateRoom(const std::string& sku_id, Time now);
   JoinResult Join(const std::string& sku_id, const std::string& user_id,
-                  const std::string& ticket_id, Time now, Inventory& inventory);
-  void Tick(Time now, Inventory& inventory, base::Rng& rng);
-  // Reserve with the queue pass rule: a sale with a room needs a valid pass (refusals are
-  // audited as FAILED reserve attempts); the pass is used in the batch of the reservation it
-  // allows. A repeated idempotency key is left to the inventory (replay or key reuse). Sales
-  // without a room reserve as before.
-  QueuedReserveResult Reserve(Inventory& inventory, const ReserveCommand& command,
-                              const PresentedPass& pass, const std::string& reservation_id,
-                              Time now, const ReservationBodyRenderer& render_body);
+                  const std::string& ticket_id, Time now);
+  void Tick(Time now, base::Rng& rng);
+  // The room's pass rule for a reserve (kValid: go ahead).
+  PassCheck CheckPass(WaitingRoom& room, const PresentedPass& pass, const std::string& user_id,
+                      Time now) const {
+    return room.CheckPass(pass, user_id, now);
+  }
+  // The pass allowed `reservation_id` (created earlier in this batch).
+  void UsePass(WaitingRoom& room, const std::string& ticket_id, const std::string& reservation_id,
+               Time now) {
+    journal_.Add(room.UsePass(ticket_id, reservation_id, now));
+  }
 
   // --- Queries ---
+  WaitingRoom* Find(const std::string& sku_id);
   std::optional<TicketView> FindTicket(const std::string& sku_id, const std::string& ticket_id,
-                                       const std::string& user_id, Time now,
-                                       const Inventory& inventory) const;
+                                       const std::string& user_id, Time now) const;
   std::vector<WaitingRoomStats> Stats() const;
   const WaitingRoomPolicy& policy() const { return policy_; }
 
  private:
-  WaitingRoom* Find(const std::string& sku_id);
-  void Touch(WaitingRoom* room);
+  static void Undo(void* self, undo::Change& change);
+  SaleState StateOf(const std::string& sku_id, Time now) const;
 
   const WaitingRoomPolicy policy_;
+  Journal& journal_;
+  const Sales& sales_;
   std::map<std::string, std::unique_ptr<WaitingRoom>> rooms_;
-  std::vector<WaitingRoom*> touched_;  // rooms with undo in this batch
-  std::vector<std::string> created_;   // rooms created in this batch
 };
 
 }  // namespace fs::core

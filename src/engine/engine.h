@@ -3,7 +3,7 @@
 // drained by one writer thread that:
 //   1. takes up to `batch_size_max` commands,
 //   2. expires due reservations and decides every command in arrival order in memory
-//      (core::Inventory),
+//      (core::Ledger; each command decides itself, see command.h and commands.h),
 //   3. commits the batch's mutations in one store transaction (group commit), and
 //   4. only then completes the commands (their callbacks run on the writer thread).
 // If the commit fails, every command of the batch completes with kUnavailable and memory is
@@ -21,7 +21,9 @@
 // interface for stores that allow parallel writers.
 //
 // Thread-safety: every public method is safe from any thread. Callbacks run on the writer
-// thread and must not block: post the answer to the caller's own executor.
+// thread and must not block: post the answer to the caller's own executor. The ledger and
+// everything marked "writer thread only" is touched only by the writer (asserted), or by
+// recovery before the writer starts.
 #pragma once
 
 #include <atomic>
@@ -30,21 +32,22 @@
 #include <functional>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
-#include <variant>
 #include <vector>
 
 #include "base/clock.h"
 #include "base/random.h"
 #include "base/status.h"
-#include "core/inventory.h"
-#include "core/waiting_room.h"
+#include "base/thread_annotations.h"
+#include "core/ledger.h"
+#include "engine/command.h"
+#include "engine/commands.h"
 #include "engine/fairness_audit.h"
 #include "engine/inbox.h"
+#include "engine/stats.h"
 #include "store/store.h"
 
 namespace fs::engine {
@@ -63,8 +66,6 @@ struct Options {
   std::chrono::hours idempotency_retention{24};
   // The writer wakes at least this often to expire and housekeep, even when idle.
   std::chrono::milliseconds idle_wake{50};
-  // Makes the body stored with an idempotency key for a new reservation.
-  core::ReservationBodyRenderer render_reservation;
   std::uint64_t seed = 0;  // for reservation ids; 0 = from the OS
   // Audit events in the same transaction as every decision (docs/storage.md). Turning it off
   // exists only to measure what auditing costs (flashsale-engine-bench --audit off); a server
@@ -72,8 +73,8 @@ struct Options {
   bool audit_enabled = true;
   // Bounds of the side channel for the fairness layer's audit events (fairness_audit.h).
   FairnessAuditOptions fairness_audit;
-  // Makes the 202 body stored with an idempotency key for a new order (checkout).
-  core::OrderBodyRenderer render_order;
+  // The replies stored with idempotency keys (command.h); empty members get defaults.
+  StoredReplies stored_replies;
   // Waits between payment attempts that failed transiently (the saga's retries).
   core::RetrySchedule retry_schedule = core::DefaultRetrySchedule();
   // Told (on the writer thread) after every commit that wrote something, so the outbox relay
@@ -94,101 +95,18 @@ struct Options {
   core::WaitingRoomPolicy waiting_room;
 };
 
-// Counters the metrics endpoint reads. Written by the writer thread only.
-struct EngineStats {
-  std::atomic<std::uint64_t> batches_committed{0};
-  std::atomic<std::uint64_t> batches_failed{0};
-  std::atomic<std::uint64_t> commands_processed{0};
-  std::atomic<std::uint64_t> reservations_expired{0};
-  std::atomic<std::uint64_t> last_batch_size{0};
-  std::atomic<std::uint64_t> batch_size_max_seen{0};
-  std::atomic<std::uint64_t> commit_micros_total{0};
-  std::atomic<std::uint64_t> inbox_rejections{0};
-  // The payment saga (issue 3): committed transitions.
-  std::atomic<std::uint64_t> orders_created{0};
-  std::atomic<std::uint64_t> orders_paid{0};
-  std::atomic<std::uint64_t> orders_failed{0};
-  std::atomic<std::uint64_t> orders_needs_attention{0};
-  std::atomic<std::uint64_t> payment_retries_scheduled{0};
-  // The waiting room: reserves refused for a missing or invalid queue pass (committed).
-  std::atomic<std::uint64_t> queue_pass_refusals{0};
-  // Shared stores: rows other nodes committed that this writer applied, and failed idle
-  // refreshes (readers then see the last state until the next one succeeds).
-  std::atomic<std::uint64_t> rows_synced{0};
-  std::atomic<std::uint64_t> refresh_failures{0};
-};
-
 // What readers see without queueing: the state after the last committed batch.
 struct PublishedSale {
   core::Sale sale;
   core::StockCounters counters;
 };
 
-struct CreateSaleReply {
-  base::Status status;  // not ok: unavailable, answer 503
-  core::CreateSaleResult result;
-};
-struct ReserveReply {
-  base::Status status;
-  core::ReserveResult result;
-};
-struct ReleaseReply {
-  base::Status status;
-  core::ReleaseResult result;
-};
-struct AdminSaleReply {
-  base::Status status;
-  core::AdminSaleResult result;
-};
-struct ReservationReply {
-  base::Status status;
-  std::optional<core::Reservation> reservation;  // nullopt: unknown or not the caller's
-};
-
-struct CheckoutReply {
-  base::Status status;
-  core::CheckoutResult result;
-};
-struct OrderReply {
-  base::Status status;
-  std::optional<core::Order> order;  // nullopt: unknown or not the caller's
-};
-struct OrdersReply {
-  base::Status status;
-  std::vector<core::Order> orders;
-};
-struct PaymentReportReply {
-  base::Status status;
-  core::PaymentReportResult result;
-};
-struct ResolveReply {
-  base::Status status;
-  core::ResolveResult result;
-};
-struct JoinQueueReply {
-  base::Status status;
-  core::JoinResult result;
-};
-struct QueueTicketReply {
-  base::Status status;
-  std::optional<core::TicketView> ticket;  // nullopt: unknown or not the caller's
-};
+// The continuation of a command of type C (command.h).
+template <typename C>
+using Done = std::function<void(ReplyOf<C>)>;
 
 class Engine {
  public:
-  using CreateSaleCallback = std::function<void(CreateSaleReply)>;
-  using ReserveCallback = std::function<void(ReserveReply)>;
-  using ReleaseCallback = std::function<void(ReleaseReply)>;
-  using ReservationCallback = std::function<void(ReservationReply)>;
-  using AdminSaleCallback = std::function<void(AdminSaleReply)>;
-  using CheckoutCallback = std::function<void(CheckoutReply)>;
-  using OrderCallback = std::function<void(OrderReply)>;
-  using OrdersCallback = std::function<void(OrdersReply)>;
-  using PaymentReportCallback = std::function<void(PaymentReportReply)>;
-  using ResolveCallback = std::function<void(ResolveReply)>;
-  using JoinQueueCallback = std::function<void(JoinQueueReply)>;
-  using QueueTicketCallback = std::function<void(QueueTicketReply)>;
-
   // Rebuilds memory from the store, expires what expired while down (one committed batch),
   // and starts the writer thread.
   static base::Result<std::unique_ptr<Engine>> Open(Options options,
@@ -198,26 +116,18 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  void CreateSale(core::Sale sale, CreateSaleCallback done);
-  void Reserve(core::ReserveCommand command, ReserveCallback done);
-  // Reserve presenting a queue pass: a sale with a waiting room needs a valid one, used in the
-  // batch of the reservation it allows (core::WaitingRooms::Reserve).
-  void Reserve(core::ReserveCommand command, core::PresentedPass pass, ReserveCallback done);
-  // --- The fair waiting room (issue 4) ---
-  // A ticket for the user in the sale's room (the existing one when the user already joined).
-  void JoinQueue(std::string sku_id, std::string user_id, JoinQueueCallback done);
-  // The ticket if it exists in the sale's room and belongs to `user_id`.
-  void GetQueueTicket(std::string sku_id, std::string ticket_id, std::string user_id,
-                      QueueTicketCallback done);
+  // Queues `command` (one of engine::Commands). `done` runs on the writer thread once the
+  // command's batch committed or failed, or at once when the inbox is full (kResourceExhausted)
+  // or closed (kUnavailable).
+  template <typename C>
+  void Submit(C command, Done<C> done) {
+    static_assert(CommandTypes<Commands>::kListed<C>, "add the command to engine::Commands");
+    Queued queued(std::in_place_type<Pending<C>>, Pending<C>{std::move(command), std::move(done)});
+    Enqueue(queued);
+  }
+
   // Every room as of the last batch, by sku id. Any thread.
   std::vector<core::WaitingRoomStats> WaitingRoomStats() const;
-  void Release(std::string reservation_id, std::string user_id, ReleaseCallback done);
-  // The reservation if it exists and belongs to `user_id`.
-  void GetReservation(std::string reservation_id, std::string user_id, ReservationCallback done);
-  // Operator actions: open early / close (core::Inventory::SetSaleOverride) and stock changes.
-  void SetSaleOverride(std::string sku_id, core::SaleOverride to, AdminSaleCallback done);
-  void AdjustStock(std::string sku_id, std::int64_t delta, AdminSaleCallback done);
-
   // The last committed audit event (id 0 when none or audit is off). Any thread.
   core::AuditHead audit_head() const;
   // Throttled reserve attempts and bot detections for the audit trail: offered from any
@@ -225,18 +135,6 @@ class Engine {
   // writes what is left).
   FairnessAuditChannel& fairness_audit() { return fairness_audit_; }
   const FairnessAuditChannel& fairness_audit() const { return fairness_audit_; }
-
-  // --- Checkout and the payment saga (issue 3) ---
-  void Checkout(core::CheckoutCommand command, CheckoutCallback done);
-  // The order if it exists and belongs to `user_id`.
-  void GetOrder(std::string order_id, std::string user_id, OrderCallback done);
-  // The order whoever owns it (admin).
-  void GetOrderAsAdmin(std::string order_id, OrderCallback done);
-  // PENDING orders due for a gateway call now, earliest first (the payment worker's poll).
-  void DueOrders(std::size_t count_max, OrdersCallback done);
-  void ListOrders(core::OrderStatus status, std::size_t count_max, OrdersCallback done);
-  void RecordPayment(core::PaymentReport report, PaymentReportCallback done);
-  void ResolveOrder(std::string order_id, core::ResolveChoice choice, ResolveCallback done);
 
   // Lock-light read of the last committed state; nullptr for an unknown SKU.
   std::shared_ptr<const PublishedSale> FindSale(const std::string& sku_id) const;
@@ -257,92 +155,42 @@ class Engine {
   base::Status CheckConsistency();
 
  private:
-  struct CreateSaleCommand {
-    core::Sale sale;
-    CreateSaleCallback done;
-  };
-  struct ReserveCommandEntry {
-    core::ReserveCommand command;
-    ReserveCallback done;
-    core::PresentedPass pass;
-  };
-  struct ReleaseCommand {
-    std::string reservation_id;
-    std::string user_id;
-    ReleaseCallback done;
-  };
-  struct GetReservationCommand {
-    std::string reservation_id;
-    std::string user_id;
-    ReservationCallback done;
-  };
-  struct CheckCommand {
-    std::function<void(base::Status)> done;
-  };
-  struct SaleOverrideCommand {
-    std::string sku_id;
-    core::SaleOverride to = core::SaleOverride::kNone;
-    AdminSaleCallback done;
-  };
-  struct AdjustStockCommand {
-    std::string sku_id;
-    std::int64_t delta = 0;
-    AdminSaleCallback done;
-  };
-  // A decided command waiting for its batch's commit.
-  using Completion = std::function<void(const base::Status&)>;
-  // Any other command: `decide` runs on the writer inside the batch; `reject` answers a
-  // command that never reached it.
-  struct GenericCommand {
-    std::function<Completion(base::Time now)> decide;
-    std::function<void(const base::Status&)> reject;
-  };
-  using Command =
-      std::variant<CreateSaleCommand, ReserveCommandEntry, ReleaseCommand, GetReservationCommand,
-                   CheckCommand, GenericCommand, SaleOverrideCommand, AdjustStockCommand>;
-  // What Decide() found for a command, answered by Complete() once the batch's commit is
-  // known: one alternative per command type above. Values rather than closures, in a vector
-  // every batch reuses, so deciding a command allocates nothing to hold its answer.
-  struct ReserveDecision {
-    core::ReserveResult result;
-    bool refused_pass = false;  // a waiting room refused the queue pass (counted if committed)
-  };
-  struct CheckDecision {
-    std::optional<base::Status> checked;  // shared stores: compared inside the batch's lock
-  };
-  using Decision = std::variant<core::CreateSaleResult, ReserveDecision, core::ReleaseResult,
-                                std::optional<core::Reservation>, CheckDecision, Completion,
-                                core::AdminSaleResult>;
+  using Queued = CommandTypes<Commands>::Queued;
+  using Decision = CommandTypes<Commands>::Decision;
 
   Engine(Options options, std::unique_ptr<store::Store> store, const base::Clock& clock);
   base::Status Recover();
   void Start();
-  bool Enqueue(Command command);
+  // Pushes `queued` or answers it at once (full or closed inbox).
+  void Enqueue(Queued& queued);
+  static void Reject(Queued& queued, const base::Status& status);
   // The stop path of Run(): writes the fairness events still offered (writer thread).
   void FinishFairnessAudit();
-  static void Reject(Command& command, const base::Status& status);
   void Run();
-  void ProcessBatch(std::vector<Command>& batch, DrainScope fairness_scope = DrainScope::kDue);
+  void ProcessBatch(std::vector<Queued>& batch, DrainScope fairness_scope = DrainScope::kDue);
+  // Expiries, housekeeping, fairness events and the rooms' tick, then every command in order.
+  // Returns how many reservations expired.
+  std::size_t DecideBatch(std::vector<Queued>& batch, base::Time now, DrainScope fairness_scope);
+  // Commits the batch's mutations, then publishes; on failure rolls memory back and returns
+  // kUnavailable (writer thread).
+  base::Status CommitDecided(std::size_t expired);
   // Chains the fairness channel's events into the current batch (writer thread).
   void AppendFairnessAudit(base::Time now, DrainScope scope);
-  Decision Decide(Command& command, base::Time now);
-  // Answers a decided command with its batch's commit status (writer thread).
-  void Complete(Command& command, Decision& decision, const base::Status& status);
+  // Answers every decided command with its batch's commit status (writer thread).
+  void CompleteBatch(std::vector<Queued>& batch, const base::Status& status);
   void Publish(const std::vector<std::string>& sku_ids);
   void PublishAuditHead();
   void PublishWaitingRooms();
   void Housekeep(base::Time now);
   std::chrono::milliseconds WaitBudget();
   base::Status CompareWithStore();
-  // Counts a committed order status (writer thread).
-  void CountOrder(const std::optional<core::Order>& order);
   // Shared stores (writer thread): the refresh at the start of each batch and while idle.
-  static bool ContainsCheck(const std::vector<Command>& batch);
+  static bool ContainsCheck(const std::vector<Queued>& batch);
   bool SharedWorkDue(base::Time now);
   base::Status BeginSharedBatch();
   void RefreshShared();
   void ApplyChanges(const store::ClusterChanges& changes);
-  void FailBeforeDecisions(std::vector<Command>& batch, const base::Status& status);
+  void FailBeforeDecisions(std::vector<Queued>& batch, const base::Status& status);
 
   const Options options_;
   std::unique_ptr<store::Store> store_;
@@ -350,36 +198,38 @@ class Engine {
   // refreshing memory from it, so the database, not this memory, arbitrates.
   const bool shared_;
   const base::Clock& clock_;
-  base::Rng rng_;              // writer thread only
-  core::Inventory inventory_;  // writer thread only
-  core::WaitingRooms rooms_;   // writer thread only
+  base::Rng rng_;        // writer thread only
+  core::Ledger ledger_;  // writer thread only
   // The draws' seeds. Separate from rng_, whose output shows in public ids: nobody can learn
   // this generator's state, so nobody can predict a draw.
   base::Rng draw_rng_;       // writer thread only
   base::Time next_prune_{};  // writer thread only
   // Shared stores, writer thread only: the last cluster batch memory reflects, the number of
-  // the batch in progress, and a CheckCommand's result computed right after the refresh.
+  // the batch in progress, and a CheckConsistency's result computed right after the refresh.
   std::int64_t synced_through_ = 0;
   std::int64_t batch_number_ = 0;
   std::optional<base::Status> batch_check_;
   std::vector<Decision> decisions_;  // writer thread only: the batch's, in command order
+  // CheckConsistency's comparison after a commit (CommitContext).
+  const std::function<base::Status()> compare_with_store_;
 
   // The hand-off from every calling thread to the writer; closed by Stop().
-  Inbox<Command> inbox_;
+  Inbox<Queued> inbox_;
 
-  mutable std::mutex published_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const PublishedSale>> published_;
+  mutable base::Mutex published_mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const PublishedSale>> published_
+      GUARDED_BY(published_mutex_);
 
   FairnessAuditChannel fairness_audit_;
   // Drained fairness events whose batch has not committed yet: written again by the next
   // batch if the commit fails, so a failed commit loses none. Writer thread only.
   std::vector<core::AuditEvent> fairness_pending_;
 
-  mutable std::mutex audit_head_mutex_;
-  core::AuditHead audit_head_;  // guarded by audit_head_mutex_; the last committed event
+  mutable base::Mutex audit_head_mutex_;
+  core::AuditHead audit_head_ GUARDED_BY(audit_head_mutex_);  // the last committed event
 
-  mutable std::mutex rooms_mutex_;
-  std::vector<core::WaitingRoomStats> published_rooms_;  // guarded by rooms_mutex_
+  mutable base::Mutex rooms_mutex_;
+  std::vector<core::WaitingRoomStats> published_rooms_ GUARDED_BY(rooms_mutex_);
 
   std::atomic<bool> failed_{false};
   EngineStats stats_;

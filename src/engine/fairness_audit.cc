@@ -8,7 +8,7 @@ namespace fs::engine {
 namespace {
 
 // The error code a throttled attempt was answered with: a refusal's failure_reason is its
-// error code (issue 5); the limiter's own reason and the tier go to the metadata.
+// error code; the limiter's own reason and the tier go to the metadata.
 constexpr std::string_view kThrottledFailureReason = "RATE_LIMITED";
 
 void AppendKeyPart(std::string& key, std::string_view part) {
@@ -68,7 +68,7 @@ FairnessAuditChannel::FairnessAuditChannel(FairnessAuditOptions options)
 void FairnessAuditChannel::Offer(FairnessEvent event) {
   stats_.offered.fetch_add(1, std::memory_order_relaxed);
   const std::int64_t second = base::ToMillis(event.at) / 1000;
-  std::lock_guard<std::mutex> lock(mutex_);
+  base::MutexLock lock(mutex_);
   if (second > window_second_) {  // threads may race across a second: never go back
     window_second_ = second;
     window_count_ = 0;
@@ -82,7 +82,6 @@ void FairnessAuditChannel::Offer(FairnessEvent event) {
   Aggregate(std::move(event));
 }
 
-// REQUIRES: mutex_ held.
 void FairnessAuditChannel::Aggregate(FairnessEvent event) {
   stats_.aggregated.fetch_add(1, std::memory_order_relaxed);
   const base::Time at = event.at;
@@ -113,7 +112,7 @@ FairnessDrain FairnessAuditChannel::Drain(base::Time now, DrainScope scope) {
   const bool all = scope == DrainScope::kAll;
   const std::size_t bound = all ? SIZE_MAX : options_.events_per_batch_max;
   FairnessDrain drain;
-  std::lock_guard<std::mutex> lock(mutex_);
+  base::MutexLock lock(mutex_);
   while (!queue_.empty() && drain.events.size() < bound) {
     drain.events.push_back(std::move(queue_.front()));
     queue_.pop_front();
@@ -131,7 +130,7 @@ FairnessDrain FairnessAuditChannel::Drain(base::Time now, DrainScope scope) {
 }
 
 bool FairnessAuditChannel::empty() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  base::MutexLock lock(mutex_);
   return queue_.empty() && aggregates_.empty();
 }
 

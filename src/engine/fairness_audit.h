@@ -26,13 +26,13 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "base/clock.h"
+#include "base/thread_annotations.h"
 #include "core/audit.h"
 
 namespace fs::engine {
@@ -108,16 +108,16 @@ class FairnessAuditChannel {
   const FairnessAuditOptions& options() const { return options_; }
 
  private:
-  void Aggregate(FairnessEvent event);
+  void Aggregate(FairnessEvent event) REQUIRES(mutex_);
 
   const FairnessAuditOptions options_;
   FairnessAuditStats stats_;
-  mutable std::mutex mutex_;
-  std::deque<FairnessEvent> queue_;                                // guarded by mutex_
-  std::int64_t window_second_ = 0;                                 // guarded by mutex_
-  std::size_t window_count_ = 0;                                   // guarded by mutex_
-  std::unordered_map<std::string, FairnessAggregate> aggregates_;  // guarded by mutex_
-  std::deque<std::string> aggregate_order_;  // keys, oldest first; guarded by mutex_
+  mutable base::Mutex mutex_;
+  std::deque<FairnessEvent> queue_ GUARDED_BY(mutex_);
+  std::int64_t window_second_ GUARDED_BY(mutex_) = 0;
+  std::size_t window_count_ GUARDED_BY(mutex_) = 0;
+  std::unordered_map<std::string, FairnessAggregate> aggregates_ GUARDED_BY(mutex_);
+  std::deque<std::string> aggregate_order_ GUARDED_BY(mutex_);  // keys, oldest first
 };
 
 // The audit events (not yet chained) for what a batch drained: individual events first, in

@@ -26,16 +26,15 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "base/check.h"
+#include "base/thread_annotations.h"
 
 namespace fs::engine {
 
@@ -102,8 +101,8 @@ class Inbox {
   // Refuses every later Push() and wakes the consumer. Idempotent; any thread.
   void Close() {
     tail_.fetch_or(kClosedBit, std::memory_order_seq_cst);
-    { std::lock_guard<std::mutex> lock(mutex_); }
-    wake_.notify_all();
+    { base::MutexLock lock(mutex_); }
+    wake_.NotifyAll();
   }
 
   // Moves up to `count_max` items, oldest first, to the end of `batch`; returns how many. It
@@ -142,10 +141,13 @@ class Inbox {
 
   // Sleeps until Ready() or `timeout` passed, whichever is first. Consumer only.
   void WaitFor(std::chrono::nanoseconds timeout) {
-    std::unique_lock<std::mutex> lock(mutex_);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    base::MutexLock lock(mutex_);
     // seq_cst: ordered before Ready()'s load of the tail (see the header comment).
     sleeping_.store(true, std::memory_order_seq_cst);
-    wake_.wait_for(lock, timeout, [this] { return Ready(); });
+    while (!Ready()) {
+      if (!wake_.WaitUntil(mutex_, deadline)) break;  // timed out
+    }
     sleeping_.store(false, std::memory_order_relaxed);
   }
 
@@ -181,8 +183,8 @@ class Inbox {
     if (!sleeping_.exchange(false, std::memory_order_seq_cst)) return;
     // Taking the mutex orders the notify after the consumer's wait began or after its check
     // of Ready(), which then sees this push.
-    { std::lock_guard<std::mutex> lock(mutex_); }
-    wake_.notify_one();
+    { base::MutexLock lock(mutex_); }
+    wake_.NotifyOne();
   }
 
   const std::size_t capacity_;
@@ -196,8 +198,8 @@ class Inbox {
   std::atomic<std::uint64_t> head_seen_{0};
   // Set by the consumer before it sleeps; read by every push, written rarely.
   alignas(kCacheLineBytes) std::atomic<bool> sleeping_{false};
-  std::mutex mutex_;  // only to sleep and wake; guards nothing else
-  std::condition_variable wake_;
+  base::Mutex mutex_;  // only to sleep and wake; guards nothing else
+  base::CondVar wake_;
 };
 
 }  // namespace fs::engine

@@ -24,22 +24,25 @@ void Checkout(const ApiServices& services, Call& call) {
   command.user_id = std::move(call.user_id);
   command.payment_method_id = std::move(body->payment_method_id);
   command.idempotency_key = std::move(*key);
-  services.engine.Checkout(std::move(command), PostBack<engine::CheckoutReply>(
-                                                   std::move(call.exchange), &CheckoutResponse));
+  services.engine.Submit(
+      engine::Checkout{std::move(command)},
+      PostBack<engine::ReplyOf<engine::Checkout>>(std::move(call.exchange), &CheckoutResponse));
 }
 
 void GetOrder(const ApiServices& services, Call& call) {
   const std::string_view id = call.match.params[0];
   if (!IsPlausibleReservationId(id)) return call.exchange.respond(OrderNotFound());
-  services.engine.GetOrder(std::string(id), std::move(call.user_id),
-                           PostBack<engine::OrderReply>(std::move(call.exchange), &OrderResponse));
+  services.engine.Submit(engine::GetOrder{std::string(id), std::move(call.user_id)},
+                         PostBack<engine::Reply<std::optional<core::Order>>>(
+                             std::move(call.exchange), &OrderResponse));
 }
 
 void AdminGetOrder(const ApiServices& services, Call& call) {
   const std::string_view id = call.match.params[0];
   if (!IsPlausibleReservationId(id)) return call.exchange.respond(OrderNotFound());
-  services.engine.GetOrderAsAdmin(
-      std::string(id), PostBack<engine::OrderReply>(std::move(call.exchange), &AdminOrderResponse));
+  services.engine.Submit(engine::GetOrderAsAdmin{std::string(id)},
+                         PostBack<engine::Reply<std::optional<core::Order>>>(
+                             std::move(call.exchange), &AdminOrderResponse));
 }
 
 void AdminListOrders(const ApiServices& services, Call& call) {
@@ -53,9 +56,9 @@ void AdminListOrders(const ApiServices& services, Call& call) {
     return call.exchange.respond(ErrorResponse(
         400, code::kInvalidRequest, "status must be PENDING, PAID, FAILED or NEEDS_ATTENTION"));
   }
-  services.engine.ListOrders(
-      *status, kAdminOrdersListMax,
-      PostBack<engine::OrdersReply>(std::move(call.exchange), &AdminOrdersResponse));
+  services.engine.Submit(engine::ListOrders{*status, kAdminOrdersListMax},
+                         PostBack<engine::Reply<std::vector<core::Order>>>(std::move(call.exchange),
+                                                                           &AdminOrdersResponse));
 }
 
 void AdminResolveOrder(const ApiServices& services, Call& call) {
@@ -63,9 +66,9 @@ void AdminResolveOrder(const ApiServices& services, Call& call) {
   if (!IsPlausibleReservationId(id)) return call.exchange.respond(OrderNotFound());
   auto choice = ParseResolveBody(call.request.body);
   if (!choice) return call.exchange.respond(InvalidRequest(choice.error()));
-  services.engine.ResolveOrder(
-      std::string(id), *choice,
-      PostBack<engine::ResolveReply>(std::move(call.exchange), &ResolveResponse));
+  services.engine.Submit(
+      engine::ResolveOrder{std::string(id), *choice},
+      PostBack<engine::ReplyOf<engine::ResolveOrder>>(std::move(call.exchange), &ResolveResponse));
 }
 
 }  // namespace fs::http::handlers

@@ -12,11 +12,12 @@ void JoinQueue(const ApiServices& services, Call& call) {
   const std::string sku_id(call.match.params[0]);
   if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());
   const std::string* key = &services.queue_pass_key;
-  services.engine.JoinQueue(
-      sku_id, std::move(call.user_id),
-      PostBack<engine::JoinQueueReply>(
-          std::move(call.exchange),
-          [key](const engine::JoinQueueReply& reply) { return JoinQueueResponse(reply, *key); }));
+  services.engine.Submit(
+      engine::JoinQueue{sku_id, std::move(call.user_id)},
+      PostBack<engine::ReplyOf<engine::JoinQueue>>(
+          std::move(call.exchange), [key](const engine::ReplyOf<engine::JoinQueue>& reply) {
+            return JoinQueueResponse(reply, *key);
+          }));
 }
 
 void GetQueueTicket(const ApiServices& services, Call& call) {
@@ -26,12 +27,12 @@ void GetQueueTicket(const ApiServices& services, Call& call) {
     return call.exchange.respond(TicketNotFound());
   }
   const std::string* key = &services.queue_pass_key;
-  services.engine.GetQueueTicket(
-      sku_id, std::string(ticket_id), std::move(call.user_id),
-      PostBack<engine::QueueTicketReply>(std::move(call.exchange),
-                                         [key](const engine::QueueTicketReply& reply) {
-                                           return QueueTicketReplyResponse(reply, *key);
-                                         }));
+  services.engine.Submit(
+      engine::GetQueueTicket{sku_id, std::string(ticket_id), std::move(call.user_id)},
+      PostBack<engine::ReplyOf<engine::GetQueueTicket>>(
+          std::move(call.exchange), [key](const engine::ReplyOf<engine::GetQueueTicket>& reply) {
+            return QueueTicketReplyResponse(reply, *key);
+          }));
 }
 
 }  // namespace fs::http::handlers

@@ -39,8 +39,8 @@ void ReserveWithClaimedKey(const ApiServices& services, core::ReserveCommand com
       held->user_id, held->idempotency_key,
       [engine, held, held_pass, exchange](core::IdempotencyHint hint) {
         held->idempotency_hint = hint;
-        engine->Reserve(std::move(*held), std::move(*held_pass),
-                        PostBack<engine::ReserveReply>(exchange, &ReserveResponse));
+        engine->Submit(engine::Reserve{std::move(*held), std::move(*held_pass)},
+                       PostBack<engine::ReplyOf<engine::Reserve>>(exchange, &ReserveResponse));
       });
 }
 
@@ -79,25 +79,25 @@ void Reserve(const ApiServices& services, Call& call) {
     return ReserveWithClaimedKey(services, std::move(command), std::move(pass),
                                  std::move(call.exchange));
   }
-  services.engine.Reserve(
-      std::move(command), std::move(pass),
-      PostBack<engine::ReserveReply>(std::move(call.exchange), &ReserveResponse));
+  services.engine.Submit(
+      engine::Reserve{std::move(command), std::move(pass)},
+      PostBack<engine::ReplyOf<engine::Reserve>>(std::move(call.exchange), &ReserveResponse));
 }
 
 void GetReservation(const ApiServices& services, Call& call) {
   const std::string_view id = call.match.params[0];
   if (!IsPlausibleReservationId(id)) return call.exchange.respond(ReservationNotFound());
-  services.engine.GetReservation(
-      std::string(id), std::move(call.user_id),
-      PostBack<engine::ReservationReply>(std::move(call.exchange), &ReservationResponse));
+  services.engine.Submit(engine::GetReservation{std::string(id), std::move(call.user_id)},
+                         PostBack<engine::ReplyOf<engine::GetReservation>>(std::move(call.exchange),
+                                                                           &ReservationResponse));
 }
 
 void DeleteReservation(const ApiServices& services, Call& call) {
   const std::string_view id = call.match.params[0];
   if (!IsPlausibleReservationId(id)) return call.exchange.respond(ReservationNotFound());
-  services.engine.Release(
-      std::string(id), std::move(call.user_id),
-      PostBack<engine::ReleaseReply>(std::move(call.exchange), &ReleaseResponse));
+  services.engine.Submit(
+      engine::Release{std::string(id), std::move(call.user_id)},
+      PostBack<engine::ReplyOf<engine::Release>>(std::move(call.exchange), &ReleaseResponse));
 }
 
 }  // namespace fs::http::handlers

@@ -15,7 +15,7 @@ namespace {
 
 // The AdminSale answer to a lifecycle change, with the status as of when it is rendered.
 auto AdminSaleRenderer(const base::Clock& clock) {
-  return [clock = &clock](const engine::AdminSaleReply& reply) {
+  return [clock = &clock](const engine::Reply<core::AdminSaleResult>& reply) {
     return AdminSaleResponse(reply, clock->Now());
   };
 }
@@ -23,10 +23,9 @@ auto AdminSaleRenderer(const base::Clock& clock) {
 void SetSaleOverride(const ApiServices& services, Call& call, core::SaleOverride to) {
   const std::string sku_id(call.match.params[0]);
   if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());
-  services.engine.SetSaleOverride(
-      sku_id, to,
-      PostBack<engine::AdminSaleReply>(std::move(call.exchange),
-                                       AdminSaleRenderer(services.engine.clock())));
+  services.engine.Submit(engine::SetSaleOverride{sku_id, to},
+                         PostBack<engine::Reply<core::AdminSaleResult>>(
+                             std::move(call.exchange), AdminSaleRenderer(services.engine.clock())));
 }
 
 }  // namespace
@@ -35,11 +34,12 @@ void CreateSale(const ApiServices& services, Call& call) {
   auto sale = ParseSaleBody(call.request.body);
   if (!sale) return call.exchange.respond(InvalidRequest(sale.error()));
   const base::Clock* clock = &services.engine.clock();
-  services.engine.CreateSale(std::move(*sale), PostBack<engine::CreateSaleReply>(
-                                                   std::move(call.exchange),
-                                                   [clock](const engine::CreateSaleReply& reply) {
-                                                     return CreateSaleResponse(reply, clock->Now());
-                                                   }));
+  services.engine.Submit(
+      engine::CreateSale{std::move(*sale)},
+      PostBack<engine::ReplyOf<engine::CreateSale>>(
+          std::move(call.exchange), [clock](const engine::ReplyOf<engine::CreateSale>& reply) {
+            return CreateSaleResponse(reply, clock->Now());
+          }));
 }
 
 void AdminGetSale(const ApiServices& services, Call& call) {
@@ -64,10 +64,9 @@ void AdjustStock(const ApiServices& services, Call& call) {
   if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());
   auto delta = ParseStockBody(call.request.body);
   if (!delta) return call.exchange.respond(InvalidRequest(delta.error()));
-  services.engine.AdjustStock(
-      sku_id, *delta,
-      PostBack<engine::AdminSaleReply>(std::move(call.exchange),
-                                       AdminSaleRenderer(services.engine.clock())));
+  services.engine.Submit(engine::AdjustStock{sku_id, *delta},
+                         PostBack<engine::Reply<core::AdminSaleResult>>(
+                             std::move(call.exchange), AdminSaleRenderer(services.engine.clock())));
 }
 
 void GetProduct(const ApiServices& services, Call& call) {

@@ -1,6 +1,6 @@
-// JSON response bodies (RapidJSON Writer). RenderReservation is also the engine's
-// Options::render_reservation, so the body stored with an idempotency key and the body of the
-// first 201 are produced by the same function and a replay is byte-identical.
+// JSON response bodies (RapidJSON Writer). RenderReservation and RenderCheckout also make the
+// bodies stored with an idempotency key (replies.h, StoredReplies), so a replay is
+// byte-identical to the first answer.
 // Thread-safety: pure functions.
 #pragma once
 
@@ -19,7 +19,6 @@ namespace fs::http {
 std::string RenderReservation(const core::Reservation& reservation);
 
 // Checkout's 202 body: {"order_id","reservation_id","status","amount_cents","currency"}.
-// Also the engine's Options::render_order, so an idempotent replay is byte-identical.
 std::string RenderCheckout(const core::Order& order);
 // {"order_id","reservation_id","sku_id","status","amount_cents","currency","failure_reason"}
 std::string RenderOrder(const core::Order& order);

@@ -89,9 +89,31 @@ Response AuditReadFailure(const base::Status& status) {
   return OutcomeResponse({503, code::kUnavailable, "the audit trail cannot be read right now"});
 }
 
-Response ReserveResponse(const engine::ReserveReply& reply) {
+namespace {
+
+core::StoredReply CreatedReservation(const core::Reservation& reservation) {
+  return core::StoredReply{
+      static_cast<std::int32_t>(MapOutcome(core::ReserveOutcome::kReserved).status),
+      RenderReservation(reservation)};
+}
+
+core::StoredReply CreatedOrder(const core::Order& order) {
+  return core::StoredReply{
+      static_cast<std::int32_t>(MapOutcome(core::CheckoutOutcome::kCreated).status),
+      RenderCheckout(order)};
+}
+
+Response StoredResponse(core::StoredReply reply) {
+  return JsonResponse(static_cast<unsigned>(reply.status), std::move(reply.body));
+}
+
+}  // namespace
+
+engine::StoredReplies StoredReplies() { return {&CreatedReservation, &CreatedOrder}; }
+
+Response ReserveResponse(const engine::ReplyOf<engine::Reserve>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  const core::ReserveResult& result = reply.result;
+  const core::ReserveResult& result = reply.value;
   if (result.outcome == core::ReserveOutcome::kReplayed) {
     FS_CHECK(result.replay.has_value());
     return ReplayResponse(*result.replay);
@@ -99,26 +121,26 @@ Response ReserveResponse(const engine::ReserveReply& reply) {
   const HttpOutcome outcome = MapOutcome(result.outcome);
   if (outcome.is_error()) return OutcomeResponse(outcome);
   FS_CHECK(result.reservation.has_value());
-  return JsonResponse(outcome.status, RenderReservation(*result.reservation));
+  return StoredResponse(CreatedReservation(*result.reservation));
 }
 
-Response ReleaseResponse(const engine::ReleaseReply& reply) {
+Response ReleaseResponse(const engine::ReplyOf<engine::Release>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  const HttpOutcome outcome = MapOutcome(reply.result.outcome);
+  const HttpOutcome outcome = MapOutcome(reply.value.outcome);
   if (outcome.is_error()) return OutcomeResponse(outcome);
-  FS_CHECK(reply.result.reservation.has_value());
-  return JsonResponse(outcome.status, RenderReservation(*reply.result.reservation));
+  FS_CHECK(reply.value.reservation.has_value());
+  return JsonResponse(outcome.status, RenderReservation(*reply.value.reservation));
 }
 
-Response ReservationResponse(const engine::ReservationReply& reply) {
+Response ReservationResponse(const engine::ReplyOf<engine::GetReservation>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  if (!reply.reservation) return ReservationNotFound();
-  return JsonResponse(200, RenderReservation(*reply.reservation));
+  if (!reply.value) return ReservationNotFound();
+  return JsonResponse(200, RenderReservation(*reply.value));
 }
 
-Response CreateSaleResponse(const engine::CreateSaleReply& reply, base::Time now) {
+Response CreateSaleResponse(const engine::ReplyOf<engine::CreateSale>& reply, base::Time now) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  const core::CreateSaleResult& result = reply.result;
+  const core::CreateSaleResult& result = reply.value;
   const HttpOutcome outcome = MapOutcome(result.outcome);
   if (result.outcome == core::CreateSaleOutcome::kInvalid) {
     return ErrorResponse(outcome.status, outcome.error_code, result.invalid_reason);
@@ -131,9 +153,9 @@ Response CreateSaleResponse(const engine::CreateSaleReply& reply, base::Time now
                                       core::ComputeSaleStatus(*result.sale, counters, now)));
 }
 
-Response AdminSaleResponse(const engine::AdminSaleReply& reply, base::Time now) {
+Response AdminSaleResponse(const engine::Reply<core::AdminSaleResult>& reply, base::Time now) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  const core::AdminSaleResult& result = reply.result;
+  const core::AdminSaleResult& result = reply.value;
   const HttpOutcome outcome = MapOutcome(result.outcome);
   if (outcome.is_error()) return OutcomeResponse(outcome);
   FS_CHECK(result.sale.has_value());
@@ -143,9 +165,9 @@ Response AdminSaleResponse(const engine::AdminSaleReply& reply, base::Time now) 
                                                           *result.sale, *result.counters, now)));
 }
 
-Response CheckoutResponse(const engine::CheckoutReply& reply) {
+Response CheckoutResponse(const engine::ReplyOf<engine::Checkout>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  const core::CheckoutResult& result = reply.result;
+  const core::CheckoutResult& result = reply.value;
   if (result.outcome == core::CheckoutOutcome::kReplayed) {
     FS_CHECK(result.replay.has_value());
     return ReplayResponse(*result.replay);
@@ -153,48 +175,49 @@ Response CheckoutResponse(const engine::CheckoutReply& reply) {
   const HttpOutcome outcome = MapOutcome(result.outcome);
   if (outcome.is_error()) return OutcomeResponse(outcome);
   FS_CHECK(result.order.has_value());
-  return JsonResponse(outcome.status, RenderCheckout(*result.order));
+  return StoredResponse(CreatedOrder(*result.order));
 }
 
-Response OrderResponse(const engine::OrderReply& reply) {
+Response OrderResponse(const engine::Reply<std::optional<core::Order>>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  if (!reply.order) return OrderNotFound();
-  return JsonResponse(200, RenderOrder(*reply.order));
+  if (!reply.value) return OrderNotFound();
+  return JsonResponse(200, RenderOrder(*reply.value));
 }
 
-Response AdminOrderResponse(const engine::OrderReply& reply) {
+Response AdminOrderResponse(const engine::Reply<std::optional<core::Order>>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  if (!reply.order) return OrderNotFound();
-  return JsonResponse(200, RenderAdminOrder(*reply.order));
+  if (!reply.value) return OrderNotFound();
+  return JsonResponse(200, RenderAdminOrder(*reply.value));
 }
 
-Response AdminOrdersResponse(const engine::OrdersReply& reply) {
+Response AdminOrdersResponse(const engine::Reply<std::vector<core::Order>>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  return JsonResponse(200, RenderAdminOrders(reply.orders));
+  return JsonResponse(200, RenderAdminOrders(reply.value));
 }
 
-Response ResolveResponse(const engine::ResolveReply& reply) {
+Response ResolveResponse(const engine::ReplyOf<engine::ResolveOrder>& reply) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  const HttpOutcome outcome = MapOutcome(reply.result.outcome);
+  const HttpOutcome outcome = MapOutcome(reply.value.outcome);
   if (outcome.is_error()) return OutcomeResponse(outcome);
-  FS_CHECK(reply.result.order.has_value());
-  return JsonResponse(outcome.status, RenderAdminOrder(*reply.result.order));
+  FS_CHECK(reply.value.order.has_value());
+  return JsonResponse(outcome.status, RenderAdminOrder(*reply.value.order));
 }
 
-Response JoinQueueResponse(const engine::JoinQueueReply& reply, const std::string& pass_key) {
+Response JoinQueueResponse(const engine::ReplyOf<engine::JoinQueue>& reply,
+                           const std::string& pass_key) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
-  const HttpOutcome outcome = MapOutcome(reply.result.outcome);
+  const HttpOutcome outcome = MapOutcome(reply.value.outcome);
   if (outcome.is_error()) return OutcomeResponse(outcome);
-  FS_CHECK(reply.result.view.has_value());
-  return QueueTicketResponse(outcome.status, *reply.result.view, pass_key);
+  FS_CHECK(reply.value.view.has_value());
+  return QueueTicketResponse(outcome.status, *reply.value.view, pass_key);
 }
 
-Response QueueTicketReplyResponse(const engine::QueueTicketReply& reply,
+Response QueueTicketReplyResponse(const engine::ReplyOf<engine::GetQueueTicket>& reply,
                                   const std::string& pass_key) {
   if (!reply.status.ok()) return OutcomeResponse(MapStatus(reply.status));
   // Another user's ticket is as unknown as a made-up one.
-  if (!reply.ticket) return TicketNotFound();
-  return QueueTicketResponse(200, *reply.ticket, pass_key);
+  if (!reply.value) return TicketNotFound();
+  return QueueTicketResponse(200, *reply.value, pass_key);
 }
 
 }  // namespace fs::http

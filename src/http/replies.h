@@ -39,18 +39,24 @@ Response ReservationNotFound();
 Response AuditReadFailure(const base::Status& status);
 
 // Engine replies.
-Response ReserveResponse(const engine::ReserveReply& reply);
-Response ReleaseResponse(const engine::ReleaseReply& reply);
-Response ReservationResponse(const engine::ReservationReply& reply);
-Response CreateSaleResponse(const engine::CreateSaleReply& reply, base::Time now);
-Response AdminSaleResponse(const engine::AdminSaleReply& reply, base::Time now);
-Response CheckoutResponse(const engine::CheckoutReply& reply);
-Response OrderResponse(const engine::OrderReply& reply);
-Response AdminOrderResponse(const engine::OrderReply& reply);
-Response AdminOrdersResponse(const engine::OrdersReply& reply);
-Response ResolveResponse(const engine::ResolveReply& reply);
-Response JoinQueueResponse(const engine::JoinQueueReply& reply, const std::string& pass_key);
-Response QueueTicketReplyResponse(const engine::QueueTicketReply& reply,
+// The answers stored with the idempotency key of a request that created something, replayed
+// byte for byte to its repeats: the same status and body as the first answer, made here only.
+// The engine stores them (engine::Options::stored_replies).
+engine::StoredReplies StoredReplies();
+
+Response ReserveResponse(const engine::ReplyOf<engine::Reserve>& reply);
+Response ReleaseResponse(const engine::ReplyOf<engine::Release>& reply);
+Response ReservationResponse(const engine::ReplyOf<engine::GetReservation>& reply);
+Response CreateSaleResponse(const engine::ReplyOf<engine::CreateSale>& reply, base::Time now);
+Response AdminSaleResponse(const engine::Reply<core::AdminSaleResult>& reply, base::Time now);
+Response CheckoutResponse(const engine::ReplyOf<engine::Checkout>& reply);
+Response OrderResponse(const engine::Reply<std::optional<core::Order>>& reply);
+Response AdminOrderResponse(const engine::Reply<std::optional<core::Order>>& reply);
+Response AdminOrdersResponse(const engine::Reply<std::vector<core::Order>>& reply);
+Response ResolveResponse(const engine::ReplyOf<engine::ResolveOrder>& reply);
+Response JoinQueueResponse(const engine::ReplyOf<engine::JoinQueue>& reply,
+                           const std::string& pass_key);
+Response QueueTicketReplyResponse(const engine::ReplyOf<engine::GetQueueTicket>& reply,
                                   const std::string& pass_key);
 
 // An engine callback (writer thread) that posts the reply to the connection's executor and

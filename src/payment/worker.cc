@@ -44,13 +44,14 @@ void PaymentWorker::Stop() {
 
 std::vector<core::Order> PaymentWorker::FetchDue(std::size_t count_max) {
   // Blocks this dispatcher thread (not the writer) until the writer answers.
-  auto promise = std::make_shared<std::promise<engine::OrdersReply>>();
+  auto promise = std::make_shared<std::promise<engine::ReplyOf<engine::DueOrders>>>();
   auto future = promise->get_future();
-  engine_.DueOrders(count_max,
-                    [promise](engine::OrdersReply reply) { promise->set_value(std::move(reply)); });
-  engine::OrdersReply reply = future.get();
+  engine_.Submit(engine::DueOrders{count_max}, [promise](engine::ReplyOf<engine::DueOrders> reply) {
+    promise->set_value(std::move(reply));
+  });
+  engine::ReplyOf<engine::DueOrders> reply = future.get();
   if (!reply.status.ok()) return {};
-  return std::move(reply.orders);
+  return std::move(reply.value);
 }
 
 void PaymentWorker::Dispatch() {
@@ -130,21 +131,22 @@ void PaymentWorker::Charge() {
     }
     // The order leaves the in-flight set only once the writer has committed (or refused) the
     // report, so the dispatcher cannot hand it out again with a stale attempt count.
-    engine_.RecordPayment(std::move(report), [this, order_id = order.order_id,
-                                              attempt = request.attempt](
-                                                 engine::PaymentReportReply reply) {
-      if (!reply.status.ok()) {
-        spdlog::warn("payment: recording order {} failed: {}", order_id, reply.status.ToString());
-      }
-      {
-        base::MutexLock lock(mutex_);
-        in_flight_.erase(order_id);
-        // Whatever the outcome (paid, failed, retry scheduled): a read from before this report
-        // must not hand the order out again.
-        if (reply.status.ok()) reported_[order_id] = Reported{attempt, fetch_round_};
-      }
-      dispatch_wake_.NotifyOne();
-    });
+    engine_.Submit(engine::RecordPayment{std::move(report)},
+                   [this, order_id = order.order_id, attempt = request.attempt](
+                       const engine::ReplyOf<engine::RecordPayment>& reply) {
+                     if (!reply.status.ok()) {
+                       spdlog::warn("payment: recording order {} failed: {}", order_id,
+                                    reply.status.ToString());
+                     }
+                     {
+                       base::MutexLock lock(mutex_);
+                       in_flight_.erase(order_id);
+                       // Whatever the outcome (paid, failed, retry scheduled): a read from before
+                       // this report must not hand the order out again.
+                       if (reply.status.ok()) reported_[order_id] = Reported{attempt, fetch_round_};
+                     }
+                     dispatch_wake_.NotifyOne();
+                   });
   }
 }
 

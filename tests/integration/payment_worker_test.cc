@@ -54,22 +54,23 @@ TEST_F(PaymentWorkerTest, EachOrderIsChargedWithOneCallWhileTheDispatcherPollsHa
   sale.price_cents = 500;
   sale.currency = "EUR";
   sale.total_stock = kOrders;
-  ASSERT_TRUE((Await<engine::CreateSaleReply>([&](auto done) {
-                engine_->CreateSale(sale, std::move(done));
+  ASSERT_TRUE((Await<engine::ReplyOf<engine::CreateSale>>([&](auto done) {
+                engine_->Submit(engine::CreateSale{sale}, std::move(done));
               })).status.ok());
   std::vector<std::pair<std::string, std::string>> orders;  // order id, user
   for (int i = 0; i < kOrders; ++i) {
     const std::string user = "buyer-" + std::to_string(i);
-    const auto reserved = Await<engine::ReserveReply>([&](auto done) {
-      engine_->Reserve({"pw", user, 1, ""}, std::move(done));
+    const auto reserved = Await<engine::ReplyOf<engine::Reserve>>([&](auto done) {
+      engine_->Submit(engine::Reserve{{"pw", user, 1, ""}}, std::move(done));
     });
-    ASSERT_TRUE(reserved.status.ok() && reserved.result.reservation.has_value());
-    const auto checked_out = Await<engine::CheckoutReply>([&](auto done) {
-      engine_->Checkout({reserved.result.reservation->reservation_id, user, "pm_card_visa", ""},
-                        std::move(done));
+    ASSERT_TRUE(reserved.status.ok() && reserved.value.reservation.has_value());
+    const auto checked_out = Await<engine::ReplyOf<engine::Checkout>>([&](auto done) {
+      engine_->Submit(
+          engine::Checkout{{reserved.value.reservation->reservation_id, user, "pm_card_visa", ""}},
+          std::move(done));
     });
-    ASSERT_TRUE(checked_out.status.ok() && checked_out.result.order.has_value());
-    orders.emplace_back(checked_out.result.order->order_id, user);
+    ASSERT_TRUE(checked_out.status.ok() && checked_out.value.order.has_value());
+    orders.emplace_back(checked_out.value.order->order_id, user);
   }
 
   itest::FakeGateway gateway({});
@@ -86,9 +87,10 @@ TEST_F(PaymentWorkerTest, EachOrderIsChargedWithOneCallWhileTheDispatcherPollsHa
   while (paid < orders.size() && std::chrono::steady_clock::now() < deadline) {
     paid = 0;
     for (const auto& [order_id, user] : orders) {
-      const auto reply = Await<engine::OrderReply>(
-          [&](auto done) { engine_->GetOrder(order_id, user, std::move(done)); });
-      if (reply.order && reply.order->status == core::OrderStatus::kPaid) ++paid;
+      const auto reply = Await<engine::ReplyOf<engine::GetOrder>>([&](auto done) {
+        engine_->Submit(engine::GetOrder{order_id, user}, std::move(done));
+      });
+      if (reply.value && reply.value->status == core::OrderStatus::kPaid) ++paid;
     }
     if (paid < orders.size()) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -52,44 +52,48 @@ class EngineSimulation {
     sale.total_stock = kStock;
     sale.per_user_limit = 2;
     sale.reservation_ttl_seconds = 5;
-    std::promise<CreateSaleReply> promise;
-    engine_->CreateSale(sale, [&](CreateSaleReply r) { promise.set_value(std::move(r)); });
-    ASSERT_EQ(promise.get_future().get().result.outcome, core::CreateSaleOutcome::kCreated);
+    std::promise<engine::ReplyOf<engine::CreateSale>> promise;
+    engine_->Submit(engine::CreateSale{sale}, [&](engine::ReplyOf<engine::CreateSale> r) {
+      promise.set_value(std::move(r));
+    });
+    ASSERT_EQ(promise.get_future().get().value.outcome, core::CreateSaleOutcome::kCreated);
   }
 
   void Wave() {
     if (rng_() % 4 == 0) faults_->FailNextCommits(1);
-    std::vector<std::future<ReserveReply>> reserves;
-    std::vector<std::pair<std::string, std::future<ReleaseReply>>> releases;
+    std::vector<std::future<engine::ReplyOf<engine::Reserve>>> reserves;
+    std::vector<std::pair<std::string, std::future<engine::ReplyOf<engine::Release>>>> releases;
     const int count = 1 + static_cast<int>(rng_() % 40);
     for (int i = 0; i < count; ++i) {
       if (rng_() % 4 == 0 && !live_.empty()) {
         auto it = live_.begin();
         std::advance(it, static_cast<long>(rng_() % live_.size()));
-        auto promise = std::make_shared<std::promise<ReleaseReply>>();
+        auto promise = std::make_shared<std::promise<engine::ReplyOf<engine::Release>>>();
         releases.emplace_back(it->first, promise->get_future());
-        engine_->Release(it->first, it->second.user,
-                         [promise](ReleaseReply r) { promise->set_value(std::move(r)); });
+        engine_->Submit(
+            engine::Release{it->first, it->second.user},
+            [promise](engine::ReplyOf<engine::Release> r) { promise->set_value(std::move(r)); });
         continue;
       }
-      auto promise = std::make_shared<std::promise<ReserveReply>>();
+      auto promise = std::make_shared<std::promise<engine::ReplyOf<engine::Reserve>>>();
       reserves.push_back(promise->get_future());
-      engine_->Reserve({"sim", "user" + std::to_string(rng_() % 50), 1, ""},
-                       [promise](ReserveReply r) { promise->set_value(std::move(r)); });
+      engine_->Submit(
+          engine::Reserve{{"sim", "user" + std::to_string(rng_() % 50), 1, ""}},
+          [promise](engine::ReplyOf<engine::Reserve> r) { promise->set_value(std::move(r)); });
     }
     for (auto& f : reserves) {
       auto reply = f.get();
       if (!reply.status.ok()) continue;  // a failed batch: the client saw 503
-      if (reply.result.outcome != ReserveOutcome::kReserved) continue;
-      const auto& r = *reply.result.reservation;
+      if (reply.value.outcome != ReserveOutcome::kReserved) continue;
+      const auto& r = *reply.value.reservation;
       live_[r.reservation_id] = {r.user_id, false, r.expires_at};
       acknowledged_[r.reservation_id] = r.user_id;
     }
     for (auto& [id, f] : releases) {
       auto reply = f.get();
-      if (reply.status.ok() && reply.result.outcome == core::ReleaseOutcome::kReleased)
+      if (reply.status.ok() && reply.value.outcome == core::ReleaseOutcome::kReleased)
         live_.erase(id);
-      if (reply.status.ok() && reply.result.outcome == core::ReleaseOutcome::kExpired)
+      if (reply.status.ok() && reply.value.outcome == core::ReleaseOutcome::kExpired)
         live_.erase(id);
     }
     clock_.Advance(std::chrono::milliseconds(rng_() % 1500));
@@ -110,14 +114,15 @@ class EngineSimulation {
     ASSERT_EQ(sale->counters.available() + sale->counters.held + sale->counters.sold, kStock);
     // Every acknowledged reservation is known to the engine with its owner.
     for (const auto& [id, owner] : acknowledged_) {
-      std::promise<ReservationReply> promise;
-      engine_->GetReservation(id, owner,
-                              [&](ReservationReply r) { promise.set_value(std::move(r)); });
+      std::promise<engine::ReplyOf<engine::GetReservation>> promise;
+      engine_->Submit(
+          engine::GetReservation{id, owner},
+          [&](engine::ReplyOf<engine::GetReservation> r) { promise.set_value(std::move(r)); });
       auto reply = promise.get_future().get();
-      ASSERT_TRUE(reply.reservation.has_value()) << "acknowledged reservation lost: " << id;
+      ASSERT_TRUE(reply.value.has_value()) << "acknowledged reservation lost: " << id;
       // Still live in the model means still held by the engine.
       if (live_.count(id)) {
-        ASSERT_EQ(reply.reservation->status, core::ReservationStatus::kReserved) << id;
+        ASSERT_EQ(reply.value->status, core::ReservationStatus::kReserved) << id;
       }
     }
   }

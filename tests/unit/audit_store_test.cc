@@ -86,14 +86,16 @@ class AuditStoreTest : public test_common::TempDatabaseTest {
     sale.price_cents = 100;
     sale.currency = "USD";
     sale.total_stock = stock;
-    std::promise<engine::CreateSaleReply> promise;
-    engine_->CreateSale(sale, [&](engine::CreateSaleReply r) { promise.set_value(std::move(r)); });
+    std::promise<engine::ReplyOf<engine::CreateSale>> promise;
+    engine_->Submit(engine::CreateSale{sale}, [&](engine::ReplyOf<engine::CreateSale> r) {
+      promise.set_value(std::move(r));
+    });
     ASSERT_TRUE(promise.get_future().get().status.ok());
   }
-  engine::ReserveReply Reserve(const std::string& sku, const std::string& user) {
-    std::promise<engine::ReserveReply> promise;
-    engine_->Reserve({sku, user, 1, ""},
-                     [&](engine::ReserveReply r) { promise.set_value(std::move(r)); });
+  engine::ReplyOf<engine::Reserve> Reserve(const std::string& sku, const std::string& user) {
+    std::promise<engine::ReplyOf<engine::Reserve>> promise;
+    engine_->Submit(engine::Reserve{{sku, user, 1, ""}},
+                    [&](engine::ReplyOf<engine::Reserve> r) { promise.set_value(std::move(r)); });
     return promise.get_future().get();
   }
   // A sale of 2 units and 5 attempts: 2 granted, 3 refused (SOLD_OUT): 6 events.

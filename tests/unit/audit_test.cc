@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "core/inventory.h"
+#include "core/ledger.h"
 #include "core/rules.h"
 #include "crypto/sha256.h"
 
@@ -202,8 +202,6 @@ Sale MakeSale(const std::string& sku_id, std::int64_t stock) {
   return sale;
 }
 
-std::string Body(const Reservation& r) { return r.reservation_id; }
-
 std::vector<AuditEvent> AuditEvents(const Mutations& mutations) {
   std::vector<AuditEvent> events;
   for (const auto& mutation : mutations) {
@@ -231,10 +229,10 @@ class AuditedInventoryTest : public ::testing::Test {
     ReserveCommand command{sku, user, 1, ""};
     command.client_ip = "192.0.2.1";
     command.device_fingerprint = "fp";
-    return inventory_.Reserve(command, "r" + std::to_string(++ids_), now_, Body);
+    return inventory_.Reserve(command, {}, "r" + std::to_string(++ids_), now_);
   }
 
-  Inventory inventory_;
+  Ledger inventory_;
   AuditChainVerifier verifier_{&crypto::Sha256Hex};
   base::Time now_ = TimeFromMillis(1'000'000);
   int ids_ = 0;
@@ -303,10 +301,10 @@ TEST_F(AuditedInventoryTest, RolledBackBatchRollsTheHeadBackAndIdsStayGapFree) {
 }
 
 TEST_F(AuditedInventoryTest, AuditOffMakesNoEvents) {
-  Inventory plain;
+  Ledger plain;
   plain.BeginBatch();
   ASSERT_EQ(plain.CreateSale(MakeSale("b", 1), now_).outcome, CreateSaleOutcome::kCreated);
-  ASSERT_EQ(plain.Reserve({"b", "u", 1, ""}, "r", now_, Body).outcome, ReserveOutcome::kReserved);
+  ASSERT_EQ(plain.Reserve({"b", "u", 1, ""}, {}, "r", now_).outcome, ReserveOutcome::kReserved);
   EXPECT_TRUE(AuditEvents(plain.mutations()).empty());
   plain.CommitBatch();
   EXPECT_EQ(plain.audit_head().event_id, 0);

@@ -1,12 +1,12 @@
-// Goal: the core rules of checkout and the payment saga (issue 3), table-driven and without
+// Goal: the core rules of checkout and the payment saga, table-driven and without
 // I/O: order state machine, retry schedule parsing and decisions, payment method ids, event
-// payload escaping; and the inventory's checkout, payment reports and resolution, including
+// payload escaping; and the ledger's checkout, payment reports and resolution, including
 // refusals, stale reports, gapless per-SKU event sequences and rollback of a failed batch.
 #include <gtest/gtest.h>
 
 #include <variant>
 
-#include "core/inventory.h"
+#include "core/ledger.h"
 #include "core/order.h"
 
 namespace fs::core {
@@ -122,8 +122,7 @@ class SagaInventoryTest : public ::testing::Test {
   std::string Reserve(const std::string& user, std::int32_t quantity = 1) {
     const std::string id = "r" + std::to_string(++ids_);
     inventory_.BeginBatch();
-    auto result = inventory_.Reserve({"tee", user, quantity, ""}, id, now_,
-                                     [](const Reservation&) { return std::string(); });
+    auto result = inventory_.Reserve({"tee", user, quantity, ""}, {}, id, now_);
     inventory_.CommitBatch();
     EXPECT_EQ(result.outcome, ReserveOutcome::kReserved);
     return id;
@@ -131,8 +130,11 @@ class SagaInventoryTest : public ::testing::Test {
   CheckoutResult Checkout(const std::string& reservation_id, const std::string& user,
                           const std::string& key = "", const std::string& method = "pm_card_visa") {
     inventory_.BeginBatch();
-    auto result = inventory_.Checkout({reservation_id, user, method, key},
-                                      "o" + std::to_string(++ids_), now_, Body);
+    const CheckoutCommand command{reservation_id, user, method, key};
+    auto result = inventory_.Checkout(command, "o" + std::to_string(++ids_), now_);
+    // As the engine's command does: a keyed checkout that created an order stores its reply.
+    if (result.outcome == CheckoutOutcome::kCreated && !key.empty())
+      inventory_.StoreReply(command, StoredReply{202, Body(*result.order)}, now_);
     inventory_.CommitBatch();
     return result;
   }
@@ -145,7 +147,7 @@ class SagaInventoryTest : public ::testing::Test {
   }
   StockCounters Counters() { return inventory_.FindSale("tee")->counters; }
 
-  Inventory inventory_;
+  Ledger inventory_;
   RetrySchedule schedule_{{milliseconds(50), milliseconds(100)}};
   base::Time now_ = TimeFromMillis(10'000'000);
   int ids_ = 0;
@@ -254,12 +256,9 @@ TEST_F(SagaInventoryTest, TransientFailuresRetryThenNeedAttentionThenResolve) {
 TEST_F(SagaInventoryTest, EventsAreNumberedPerSkuWithoutGaps) {
   inventory_.BeginBatch();
   const std::string reservation = "rx";
-  ASSERT_EQ(inventory_
-                .Reserve({"tee", "alice", 1, ""}, reservation, now_,
-                         [](const Reservation&) { return std::string(); })
-                .outcome,
+  ASSERT_EQ(inventory_.Reserve({"tee", "alice", 1, ""}, {}, reservation, now_).outcome,
             ReserveOutcome::kReserved);
-  auto checkout = inventory_.Checkout({reservation, "alice", "pm_card_visa", ""}, "ox", now_, Body);
+  auto checkout = inventory_.Checkout({reservation, "alice", "pm_card_visa", ""}, "ox", now_);
   ASSERT_EQ(checkout.outcome, CheckoutOutcome::kCreated);
   ASSERT_EQ(
       inventory_.RecordPayment({"ox", 1, ChargeOutcome::kSucceeded, ""}, schedule_, now_).outcome,

@@ -66,8 +66,8 @@ class EngineTest : public test_common::TempDatabaseTest {
     ASSERT_TRUE(engine.has_value()) << engine.status().ToString();
     engine_ = std::move(engine).value();
   }
-  CreateSaleReply CreateSale(const std::string& sku, std::int64_t stock, int ttl_seconds = 120,
-                             int limit = 1) {
+  engine::ReplyOf<engine::CreateSale> CreateSale(const std::string& sku, std::int64_t stock,
+                                                 int ttl_seconds = 120, int limit = 1) {
     core::Sale sale;
     sale.sku_id = sku;
     sale.name = "Sale " + sku;
@@ -76,14 +76,17 @@ class EngineTest : public test_common::TempDatabaseTest {
     sale.total_stock = stock;
     sale.per_user_limit = limit;
     sale.reservation_ttl_seconds = ttl_seconds;
-    std::promise<CreateSaleReply> promise;
-    engine_->CreateSale(sale, [&](CreateSaleReply r) { promise.set_value(std::move(r)); });
+    std::promise<engine::ReplyOf<engine::CreateSale>> promise;
+    engine_->Submit(engine::CreateSale{sale}, [&](engine::ReplyOf<engine::CreateSale> r) {
+      promise.set_value(std::move(r));
+    });
     return promise.get_future().get();
   }
-  ReserveReply Reserve(const std::string& sku, const std::string& user, std::string key = "") {
-    std::promise<ReserveReply> promise;
-    engine_->Reserve({sku, user, 1, std::move(key)},
-                     [&](ReserveReply r) { promise.set_value(std::move(r)); });
+  engine::ReplyOf<engine::Reserve> Reserve(const std::string& sku, const std::string& user,
+                                           std::string key = "") {
+    std::promise<engine::ReplyOf<engine::Reserve>> promise;
+    engine_->Submit(engine::Reserve{{sku, user, 1, std::move(key)}},
+                    [&](engine::ReplyOf<engine::Reserve> r) { promise.set_value(std::move(r)); });
     return promise.get_future().get();
   }
   std::int64_t Available(const std::string& sku) {
@@ -103,20 +106,21 @@ TEST_F(EngineTest, ConcurrentCallersNeverOversell) {
   std::vector<std::thread> threads;
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
-      std::vector<std::future<ReserveReply>> replies;
+      std::vector<std::future<engine::ReplyOf<engine::Reserve>>> replies;
       for (int i = 0; i < kPerThread; ++i) {
-        auto promise = std::make_shared<std::promise<ReserveReply>>();
+        auto promise = std::make_shared<std::promise<engine::ReplyOf<engine::Reserve>>>();
         replies.push_back(promise->get_future());
-        engine_->Reserve({"hot", "user-" + std::to_string(t) + "-" + std::to_string(i), 1, ""},
-                         [promise](ReserveReply r) { promise->set_value(std::move(r)); });
+        engine_->Submit(
+            engine::Reserve{{"hot", "user-" + std::to_string(t) + "-" + std::to_string(i), 1, ""}},
+            [promise](engine::ReplyOf<engine::Reserve> r) { promise->set_value(std::move(r)); });
       }
       for (auto& f : replies) {
         auto reply = f.get();
         if (!reply.status.ok())
           ++other;
-        else if (reply.result.outcome == ReserveOutcome::kReserved)
+        else if (reply.value.outcome == ReserveOutcome::kReserved)
           ++granted;
-        else if (reply.result.outcome == ReserveOutcome::kSoldOut)
+        else if (reply.value.outcome == ReserveOutcome::kSoldOut)
           ++sold_out;
         else
           ++other;
@@ -145,7 +149,7 @@ TEST_F(EngineTest, FailedCommitAnswersUnavailableAndChangesNothing) {
   // The same key works afterwards: nothing of the failed batch was kept.
   auto ok = Reserve("a", "alice", "key-1");
   ASSERT_TRUE(ok.status.ok());
-  EXPECT_EQ(ok.result.outcome, ReserveOutcome::kReserved);
+  EXPECT_EQ(ok.value.outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(Available("a"), 4);
   EXPECT_TRUE(engine_->CheckConsistency().ok());
 }
@@ -171,43 +175,46 @@ TEST_F(EngineTest, FullInboxRefusesAtOnce) {
   ASSERT_TRUE(CreateSale("a", 100).status.ok());
   const int commits_before = gates->waiting.load();
   gates->Close();
-  std::promise<ReserveReply> first;
-  engine_->Reserve({"a", "u0", 1, ""}, [&](ReserveReply r) { first.set_value(std::move(r)); });
+  std::promise<engine::ReplyOf<engine::Reserve>> first;
+  engine_->Submit(engine::Reserve{{"a", "u0", 1, ""}},
+                  [&](engine::ReplyOf<engine::Reserve> r) { first.set_value(std::move(r)); });
   // Wait until the writer sits inside the commit of the first request.
   for (int seen = gates->waiting.load(); seen <= commits_before; seen = gates->waiting.load())
     gates->waiting.wait(seen);
-  std::vector<std::future<ReserveReply>> queued;
+  std::vector<std::future<engine::ReplyOf<engine::Reserve>>> queued;
   for (int i = 1; i <= 3; ++i) {
-    auto promise = std::make_shared<std::promise<ReserveReply>>();
+    auto promise = std::make_shared<std::promise<engine::ReplyOf<engine::Reserve>>>();
     queued.push_back(promise->get_future());
-    engine_->Reserve({"a", "u" + std::to_string(i), 1, ""},
-                     [promise](ReserveReply r) { promise->set_value(std::move(r)); });
+    engine_->Submit(
+        engine::Reserve{{"a", "u" + std::to_string(i), 1, ""}},
+        [promise](engine::ReplyOf<engine::Reserve> r) { promise->set_value(std::move(r)); });
   }
   // The third is refused before the gate opens: its future is already ready.
   ASSERT_EQ(queued[2].wait_for(std::chrono::seconds(0)), std::future_status::ready);
   EXPECT_EQ(queued[2].get().status.code(), StatusCode::kResourceExhausted);
   gates->Open();
-  EXPECT_EQ(first.get_future().get().result.outcome, ReserveOutcome::kReserved);
-  EXPECT_EQ(queued[0].get().result.outcome, ReserveOutcome::kReserved);
-  EXPECT_EQ(queued[1].get().result.outcome, ReserveOutcome::kReserved);
+  EXPECT_EQ(first.get_future().get().value.outcome, ReserveOutcome::kReserved);
+  EXPECT_EQ(queued[0].get().value.outcome, ReserveOutcome::kReserved);
+  EXPECT_EQ(queued[1].get().value.outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(engine_->stats().inbox_rejections.load(), 1u);
 }
 
 TEST_F(EngineTest, ConcurrentDuplicatesOfOneKeyMakeOneReservation) {
   OpenEngine(OpenStore());
   ASSERT_TRUE(CreateSale("a", 10, 120, 5).status.ok());
-  std::vector<std::future<ReserveReply>> replies;
+  std::vector<std::future<engine::ReplyOf<engine::Reserve>>> replies;
   std::vector<std::thread> threads;
   std::mutex mutex;
   for (int t = 0; t < 32; ++t) {
     threads.emplace_back([&] {
-      auto promise = std::make_shared<std::promise<ReserveReply>>();
+      auto promise = std::make_shared<std::promise<engine::ReplyOf<engine::Reserve>>>();
       {
         std::lock_guard<std::mutex> lock(mutex);
         replies.push_back(promise->get_future());
       }
-      engine_->Reserve({"a", "alice", 1, "same-key"},
-                       [promise](ReserveReply r) { promise->set_value(std::move(r)); });
+      engine_->Submit(
+          engine::Reserve{{"a", "alice", 1, "same-key"}},
+          [promise](engine::ReplyOf<engine::Reserve> r) { promise->set_value(std::move(r)); });
     });
   }
   for (auto& t : threads) t.join();
@@ -215,8 +222,8 @@ TEST_F(EngineTest, ConcurrentDuplicatesOfOneKeyMakeOneReservation) {
   for (auto& f : replies) {
     auto reply = f.get();
     ASSERT_TRUE(reply.status.ok());
-    if (reply.result.outcome == ReserveOutcome::kReserved) ++created;
-    if (reply.result.outcome == ReserveOutcome::kReplayed) ++replayed;
+    if (reply.value.outcome == ReserveOutcome::kReserved) ++created;
+    if (reply.value.outcome == ReserveOutcome::kReplayed) ++replayed;
   }
   EXPECT_EQ(created, 1);
   EXPECT_EQ(replayed, 31);
@@ -227,22 +234,22 @@ TEST_F(EngineTest, ExpiresWhenTheClockPassesExpiresAt) {
   OpenEngine(OpenStore());
   ASSERT_TRUE(CreateSale("a", 1, 2).status.ok());
   auto reply = Reserve("a", "alice");
-  ASSERT_EQ(reply.result.outcome, ReserveOutcome::kReserved);
+  ASSERT_EQ(reply.value.outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(Available("a"), 0);
   clock_.Advance(std::chrono::milliseconds(1999));
-  EXPECT_EQ(Reserve("a", "bob").result.outcome, ReserveOutcome::kSoldOut);
+  EXPECT_EQ(Reserve("a", "bob").value.outcome, ReserveOutcome::kSoldOut);
   clock_.Advance(std::chrono::milliseconds(1));
   // The writer wakes by itself (idle_wake) and expires it; wait for the published state.
   for (int i = 0; i < 400 && Available("a") == 0; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(Available("a"), 1);
   EXPECT_EQ(engine_->stats().reservations_expired.load(), 1u);
-  std::promise<ReservationReply> got;
-  engine_->GetReservation(reply.result.reservation->reservation_id, "alice",
-                          [&](ReservationReply r) { got.set_value(std::move(r)); });
+  std::promise<engine::ReplyOf<engine::GetReservation>> got;
+  engine_->Submit(engine::GetReservation{reply.value.reservation->reservation_id, "alice"},
+                  [&](engine::ReplyOf<engine::GetReservation> r) { got.set_value(std::move(r)); });
   auto found = got.get_future().get();
-  ASSERT_TRUE(found.reservation.has_value());
-  EXPECT_EQ(found.reservation->status, core::ReservationStatus::kExpired);
+  ASSERT_TRUE(found.value.has_value());
+  EXPECT_EQ(found.value->status, core::ReservationStatus::kExpired);
 }
 
 TEST_F(EngineTest, ReopenRebuildsStateAndExpiresOverdue) {
@@ -250,9 +257,9 @@ TEST_F(EngineTest, ReopenRebuildsStateAndExpiresOverdue) {
   ASSERT_TRUE(CreateSale("a", 10, 60).status.ok());
   ASSERT_TRUE(CreateSale("b", 10, 600).status.ok());
   auto kept = Reserve("b", "alice", "k");
-  ASSERT_EQ(kept.result.outcome, ReserveOutcome::kReserved);
+  ASSERT_EQ(kept.value.outcome, ReserveOutcome::kReserved);
   for (int i = 0; i < 3; ++i)
-    ASSERT_EQ(Reserve("a", "u" + std::to_string(i)).result.outcome, ReserveOutcome::kReserved);
+    ASSERT_EQ(Reserve("a", "u" + std::to_string(i)).value.outcome, ReserveOutcome::kReserved);
   engine_->Stop();
   engine_.reset();
   clock_.Advance(std::chrono::seconds(61));  // "a" reservations expired while down
@@ -262,22 +269,23 @@ TEST_F(EngineTest, ReopenRebuildsStateAndExpiresOverdue) {
   EXPECT_EQ(engine_->stats().reservations_expired.load(), 3u);
   // The idempotency key survived the restart.
   auto replay = Reserve("b", "alice", "k");
-  EXPECT_EQ(replay.result.outcome, ReserveOutcome::kReplayed);
+  EXPECT_EQ(replay.value.outcome, ReserveOutcome::kReplayed);
   EXPECT_TRUE(engine_->CheckConsistency().ok());
 }
 
 TEST_F(EngineTest, StopDrainsQueuedCommandsAndRefusesNewOnes) {
   OpenEngine(OpenStore());
   ASSERT_TRUE(CreateSale("a", 1000).status.ok());
-  std::vector<std::future<ReserveReply>> replies;
+  std::vector<std::future<engine::ReplyOf<engine::Reserve>>> replies;
   for (int i = 0; i < 500; ++i) {
-    auto promise = std::make_shared<std::promise<ReserveReply>>();
+    auto promise = std::make_shared<std::promise<engine::ReplyOf<engine::Reserve>>>();
     replies.push_back(promise->get_future());
-    engine_->Reserve({"a", "u" + std::to_string(i), 1, ""},
-                     [promise](ReserveReply r) { promise->set_value(std::move(r)); });
+    engine_->Submit(
+        engine::Reserve{{"a", "u" + std::to_string(i), 1, ""}},
+        [promise](engine::ReplyOf<engine::Reserve> r) { promise->set_value(std::move(r)); });
   }
   engine_->Stop();
-  for (auto& f : replies) EXPECT_EQ(f.get().result.outcome, ReserveOutcome::kReserved);
+  for (auto& f : replies) EXPECT_EQ(f.get().value.outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(Reserve("a", "late").status.code(), StatusCode::kUnavailable);
   engine_.reset();
   OpenEngine(OpenStore());

@@ -1,4 +1,4 @@
-// Goal (issue 4, item 5, fair processing): the writer serves requests in arrival order (the
+// Goal (fair processing): the writer serves requests in arrival order (the
 // first N requests to arrive get the N units, whatever their batch boundaries), a waiting-room
 // sale's reserves go through the same single writer in that order, and the per-user limit
 // counts held and bought units together: a purchase still uses up the user's allowance, and a
@@ -43,30 +43,36 @@ class FairProcessingTest : public test_common::TempDatabaseTest {
     sale.price_cents = 100;
     sale.total_stock = stock;
     sale.per_user_limit = limit;
-    std::promise<CreateSaleReply> promise;
-    engine_->CreateSale(sale, [&](CreateSaleReply r) { promise.set_value(std::move(r)); });
-    ASSERT_EQ(promise.get_future().get().result.outcome, core::CreateSaleOutcome::kCreated);
+    std::promise<engine::ReplyOf<engine::CreateSale>> promise;
+    engine_->Submit(engine::CreateSale{sale}, [&](engine::ReplyOf<engine::CreateSale> r) {
+      promise.set_value(std::move(r));
+    });
+    ASSERT_EQ(promise.get_future().get().value.outcome, core::CreateSaleOutcome::kCreated);
   }
-  ReserveReply Reserve(const std::string& sku, const std::string& user, std::int32_t quantity) {
-    std::promise<ReserveReply> promise;
-    engine_->Reserve({sku, user, quantity, ""},
-                     [&](ReserveReply r) { promise.set_value(std::move(r)); });
+  engine::ReplyOf<engine::Reserve> Reserve(const std::string& sku, const std::string& user,
+                                           std::int32_t quantity) {
+    std::promise<engine::ReplyOf<engine::Reserve>> promise;
+    engine_->Submit(engine::Reserve{{sku, user, quantity, ""}},
+                    [&](engine::ReplyOf<engine::Reserve> r) { promise.set_value(std::move(r)); });
     return promise.get_future().get();
   }
   std::string Buy(const std::string& sku, const std::string& user, std::int32_t quantity) {
-    const ReserveReply reserved = Reserve(sku, user, quantity);
-    EXPECT_EQ(reserved.result.outcome, ReserveOutcome::kReserved);
-    if (!reserved.result.reservation) return "";
-    std::promise<CheckoutReply> checkout;
-    engine_->Checkout({reserved.result.reservation->reservation_id, user, "pm_card_visa", ""},
-                      [&](CheckoutReply r) { checkout.set_value(std::move(r)); });
-    const CheckoutReply order = checkout.get_future().get();
-    EXPECT_EQ(order.result.outcome, core::CheckoutOutcome::kCreated);
-    std::promise<PaymentReportReply> paid;
-    engine_->RecordPayment({order.result.order->order_id, 1, core::ChargeOutcome::kSucceeded, ""},
-                           [&](PaymentReportReply r) { paid.set_value(std::move(r)); });
-    EXPECT_EQ(paid.get_future().get().result.outcome, core::PaymentReportOutcome::kPaid);
-    return reserved.result.reservation->reservation_id;
+    const engine::ReplyOf<engine::Reserve> reserved = Reserve(sku, user, quantity);
+    EXPECT_EQ(reserved.value.outcome, ReserveOutcome::kReserved);
+    if (!reserved.value.reservation) return "";
+    std::promise<engine::ReplyOf<engine::Checkout>> checkout;
+    engine_->Submit(
+        engine::Checkout{{reserved.value.reservation->reservation_id, user, "pm_card_visa", ""}},
+        [&](engine::ReplyOf<engine::Checkout> r) { checkout.set_value(std::move(r)); });
+    const engine::ReplyOf<engine::Checkout> order = checkout.get_future().get();
+    EXPECT_EQ(order.value.outcome, core::CheckoutOutcome::kCreated);
+    std::promise<engine::ReplyOf<engine::RecordPayment>> paid;
+    engine_->Submit(
+        engine::RecordPayment{
+            {order.value.order->order_id, 1, core::ChargeOutcome::kSucceeded, ""}},
+        [&](engine::ReplyOf<engine::RecordPayment> r) { paid.set_value(std::move(r)); });
+    EXPECT_EQ(paid.get_future().get().value.outcome, core::PaymentReportOutcome::kPaid);
+    return reserved.value.reservation->reservation_id;
   }
 
   base::ManualClock clock_{base::TimeFromMillis(1'800'000'000'000)};
@@ -76,16 +82,17 @@ class FairProcessingTest : public test_common::TempDatabaseTest {
 TEST_F(FairProcessingTest, TheFirstRequestsToArriveGetTheUnits) {
   CreateSale("fair", 50, 1);
   constexpr int kRequests = 200;
-  std::vector<std::promise<ReserveReply>> replies(kRequests);
+  std::vector<std::promise<engine::ReplyOf<engine::Reserve>>> replies(kRequests);
   // Enqueued back to back from one thread: arrival order is enqueue order.
   for (int i = 0; i < kRequests; ++i) {
-    engine_->Reserve({"fair", "user-" + std::to_string(i), 1, ""},
-                     [&replies, i](ReserveReply r) { replies[i].set_value(std::move(r)); });
+    engine_->Submit(
+        engine::Reserve{{"fair", "user-" + std::to_string(i), 1, ""}},
+        [&replies, i](engine::ReplyOf<engine::Reserve> r) { replies[i].set_value(std::move(r)); });
   }
   for (int i = 0; i < kRequests; ++i) {
-    const ReserveReply reply = replies[i].get_future().get();
+    const engine::ReplyOf<engine::Reserve> reply = replies[i].get_future().get();
     ASSERT_TRUE(reply.status.ok());
-    EXPECT_EQ(reply.result.outcome, i < 50 ? ReserveOutcome::kReserved : ReserveOutcome::kSoldOut)
+    EXPECT_EQ(reply.value.outcome, i < 50 ? ReserveOutcome::kReserved : ReserveOutcome::kSoldOut)
         << "request " << i;
   }
 }
@@ -93,19 +100,20 @@ TEST_F(FairProcessingTest, TheFirstRequestsToArriveGetTheUnits) {
 TEST_F(FairProcessingTest, ThePerUserLimitCountsHeldAndBoughtUnitsTogether) {
   CreateSale("limit", 100, 3);
   Buy("limit", "alice", 2);  // 2 bought
-  EXPECT_EQ(Reserve("limit", "alice", 2).result.outcome, ReserveOutcome::kLimitExceeded);
-  const ReserveReply held = Reserve("limit", "alice", 1);  // 2 bought + 1 held = 3
-  ASSERT_EQ(held.result.outcome, ReserveOutcome::kReserved);
-  EXPECT_EQ(Reserve("limit", "alice", 1).result.outcome, ReserveOutcome::kLimitExceeded);
+  EXPECT_EQ(Reserve("limit", "alice", 2).value.outcome, ReserveOutcome::kLimitExceeded);
+  const engine::ReplyOf<engine::Reserve> held =
+      Reserve("limit", "alice", 1);  // 2 bought + 1 held = 3
+  ASSERT_EQ(held.value.outcome, ReserveOutcome::kReserved);
+  EXPECT_EQ(Reserve("limit", "alice", 1).value.outcome, ReserveOutcome::kLimitExceeded);
   // Releasing gives back the held unit only; the bought ones still count.
-  std::promise<ReleaseReply> released;
-  engine_->Release(held.result.reservation->reservation_id, "alice",
-                   [&](ReleaseReply r) { released.set_value(std::move(r)); });
-  ASSERT_EQ(released.get_future().get().result.outcome, core::ReleaseOutcome::kReleased);
-  EXPECT_EQ(Reserve("limit", "alice", 2).result.outcome, ReserveOutcome::kLimitExceeded);
-  EXPECT_EQ(Reserve("limit", "alice", 1).result.outcome, ReserveOutcome::kReserved);
+  std::promise<engine::ReplyOf<engine::Release>> released;
+  engine_->Submit(engine::Release{held.value.reservation->reservation_id, "alice"},
+                  [&](engine::ReplyOf<engine::Release> r) { released.set_value(std::move(r)); });
+  ASSERT_EQ(released.get_future().get().value.outcome, core::ReleaseOutcome::kReleased);
+  EXPECT_EQ(Reserve("limit", "alice", 2).value.outcome, ReserveOutcome::kLimitExceeded);
+  EXPECT_EQ(Reserve("limit", "alice", 1).value.outcome, ReserveOutcome::kReserved);
   // Another user is not affected by alice's units.
-  EXPECT_EQ(Reserve("limit", "bob", 3).result.outcome, ReserveOutcome::kReserved);
+  EXPECT_EQ(Reserve("limit", "bob", 3).value.outcome, ReserveOutcome::kReserved);
   EXPECT_TRUE(engine_->CheckConsistency().ok());
 }
 

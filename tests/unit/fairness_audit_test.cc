@@ -250,9 +250,10 @@ class FairnessAuditEngineTest : public test_common::TempDatabaseTest {
     engine_.reset();
     TempDatabaseTest::TearDown();
   }
-  ReserveReply Reserve(const std::string& sku, const std::string& user) {
-    std::promise<ReserveReply> promise;
-    engine_->Reserve({sku, user, 1, ""}, [&](ReserveReply r) { promise.set_value(std::move(r)); });
+  engine::ReplyOf<engine::Reserve> Reserve(const std::string& sku, const std::string& user) {
+    std::promise<engine::ReplyOf<engine::Reserve>> promise;
+    engine_->Submit(engine::Reserve{{sku, user, 1, ""}},
+                    [&](engine::ReplyOf<engine::Reserve> r) { promise.set_value(std::move(r)); });
     return promise.get_future().get();
   }
   // Checks the recorded events form one valid chain from event 1.

@@ -106,7 +106,9 @@ class HttpServerTest : public test_common::TempDatabaseTest {
     auto store = store::SqliteStore::Open(path_, store::SqliteOptions{});
     ASSERT_TRUE(store.has_value()) << store.error().ToString();
     engine::Options options;
-    options.render_reservation = &RenderReservation;
+    options.stored_replies.reservation_created = [](const core::Reservation& reservation) {
+      return core::StoredReply{201, RenderReservation(reservation)};
+    };
     auto engine = engine::Engine::Open(std::move(options), std::move(*store), clock_);
     ASSERT_TRUE(engine.has_value()) << engine.error().ToString();
     engine_ = std::move(*engine);

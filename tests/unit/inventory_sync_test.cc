@@ -1,4 +1,4 @@
-// Goal: Inventory's Sync* calls (a node applying rows other nodes committed) bring memory to
+// Goal: the ledger's Sync* calls (a node applying rows other nodes committed) bring memory to
 // the stored state: counters, user units and the expiry queue follow the reservations in any
 // order of arrival, applying the same rows twice changes nothing, orders move in and out of
 // the payment queue, event sequences and the audit head follow, and the result passes the
@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "core/inventory.h"
+#include "core/ledger.h"
 
 namespace fs::core {
 namespace {
@@ -42,7 +42,7 @@ Reservation MakeReservation(const std::string& id, const std::string& user,
 }
 
 TEST(InventorySyncTest, CountersFollowTheStoredRowsInAnyOrder) {
-  Inventory inventory;
+  Ledger inventory;
   inventory.SyncSale(MakeSale(2, 1));
   inventory.SyncReservation(MakeReservation("a", "ann", ReservationStatus::kReserved));
   inventory.SyncReservation(MakeReservation("b", "bob", ReservationStatus::kReserved));
@@ -59,7 +59,7 @@ TEST(InventorySyncTest, CountersFollowTheStoredRowsInAnyOrder) {
 }
 
 TEST(InventorySyncTest, ApplyingTheSameRowsTwiceChangesNothing) {
-  Inventory inventory;
+  Ledger inventory;
   inventory.SyncSale(MakeSale(5, 2));
   for (int round = 0; round < 2; ++round) {
     inventory.SyncReservation(MakeReservation("a", "ann", ReservationStatus::kReserved));
@@ -87,23 +87,22 @@ TEST(InventorySyncTest, ApplyingTheSameRowsTwiceChangesNothing) {
 }
 
 TEST(InventorySyncTest, DecisionsAfterASyncSeeOtherNodesRows) {
-  Inventory inventory;
+  Ledger inventory;
   inventory.SyncSale(MakeSale(2, 1));
   inventory.SyncReservation(MakeReservation("a", "ann", ReservationStatus::kReserved));
   inventory.SyncReservation(MakeReservation("b", "bob", ReservationStatus::kReserved));
   inventory.CheckSynced();
-  auto render = [](const Reservation& r) { return r.reservation_id; };
   inventory.BeginBatch();
-  EXPECT_EQ(inventory.Reserve({"sku", "cid", 1, ""}, "c", kT0, render).outcome,
+  EXPECT_EQ(inventory.Reserve({"sku", "cid", 1, ""}, {}, "c", kT0).outcome,
             ReserveOutcome::kSoldOut);
   inventory.CommitBatch();
   // Another node expired ann's hold: the unit is free again and ann may reserve again.
   inventory.SyncReservation(MakeReservation("a", "ann", ReservationStatus::kExpired));
   inventory.CheckSynced();
   inventory.BeginBatch();
-  EXPECT_EQ(inventory.Reserve({"sku", "bob", 1, ""}, "d", kT0, render).outcome,
+  EXPECT_EQ(inventory.Reserve({"sku", "bob", 1, ""}, {}, "d", kT0).outcome,
             ReserveOutcome::kLimitExceeded);
-  EXPECT_EQ(inventory.Reserve({"sku", "ann", 1, ""}, "e", kT0, render).outcome,
+  EXPECT_EQ(inventory.Reserve({"sku", "ann", 1, ""}, {}, "e", kT0).outcome,
             ReserveOutcome::kReserved);
   inventory.CommitBatch();
   // The expired hold left the expiry queue's live entries: nothing else is due.
@@ -114,7 +113,7 @@ TEST(InventorySyncTest, DecisionsAfterASyncSeeOtherNodesRows) {
 }
 
 TEST(InventorySyncTest, OrdersJoinAndLeaveThePaymentQueue) {
-  Inventory inventory;
+  Ledger inventory;
   inventory.SyncSale(MakeSale(2, 1));
   inventory.SyncReservation(MakeReservation("a", "ann", ReservationStatus::kCheckoutPending));
   Order order;
@@ -140,7 +139,7 @@ TEST(InventorySyncTest, OrdersJoinAndLeaveThePaymentQueue) {
 }
 
 TEST(InventorySyncTest, TheAuditHeadFollowsTheStoredChain) {
-  Inventory inventory;
+  Ledger inventory;
   inventory.SyncAuditHead({7, "h7"});  // audit off: ignored
   EXPECT_EQ(inventory.audit_head().event_id, 0);
   inventory.EnableAudit([](std::string_view) { return std::string(64, 'x'); }, {});

@@ -9,7 +9,7 @@
 #include <variant>
 
 #include "common/temp_database_test.h"
-#include "core/inventory.h"
+#include "core/ledger.h"
 #include "store/sqlite/sqlite_outbox.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -63,11 +63,9 @@ class SagaStoreTest : public test_common::TempDatabaseTest {
   core::Order CheckedOut(const std::string& suffix) {
     core::Order order;
     EXPECT_TRUE(Batch([&] {
-                  inventory_.Reserve({"tee", "user-" + suffix, 1, ""}, "r-" + suffix, now_,
-                                     [](const core::Reservation&) { return std::string(); });
+                  inventory_.Reserve({"tee", "user-" + suffix, 1, ""}, {}, "r-" + suffix, now_);
                   auto result = inventory_.Checkout(
-                      {"r-" + suffix, "user-" + suffix, "pm_card_visa", ""}, "o-" + suffix, now_,
-                      [](const core::Order&) { return std::string(); });
+                      {"r-" + suffix, "user-" + suffix, "pm_card_visa", ""}, "o-" + suffix, now_);
                   EXPECT_EQ(result.outcome, core::CheckoutOutcome::kCreated);
                   order = *result.order;
                 }).ok());
@@ -78,7 +76,7 @@ class SagaStoreTest : public test_common::TempDatabaseTest {
   base::Status Raw(const core::Mutations& mutations) { return store_->Commit(mutations); }
 
   std::unique_ptr<SqliteStore> store_;
-  core::Inventory inventory_;
+  core::Ledger inventory_;
   core::RetrySchedule schedule_{{milliseconds(50)}};
   base::Time now_ = TimeFromMillis(1'700'000'000'000);
 };
@@ -109,7 +107,7 @@ TEST_F(SagaStoreTest, OrdersAndEventsSurviveAReopen) {
   // 2 x (reservation.created, checkout.requested) + payment.succeeded + order.confirmed.
   EXPECT_EQ(loaded->event_sequences[0], (std::pair<std::string, std::int64_t>{"tee", 6}));
 
-  core::Inventory again;
+  core::Ledger again;
   for (const auto& sale : loaded->sales) again.LoadSale(sale);
   for (const auto& reservation : loaded->reservations) again.LoadReservation(reservation);
   for (const auto& order : loaded->orders) again.LoadOrder(order);
@@ -151,10 +149,7 @@ TEST_F(SagaStoreTest, DatabaseRefusesWhatTheWriterMustNeverDo) {
 
   core::Order cheap = order;
   cheap.order_id = "o-cheap";
-  ASSERT_TRUE(Batch([&] {
-                inventory_.Reserve({"tee", "user-c", 1, ""}, "r-c", now_,
-                                   [](const core::Reservation&) { return std::string(); });
-              }).ok());
+  ASSERT_TRUE(Batch([&] { inventory_.Reserve({"tee", "user-c", 1, ""}, {}, "r-c", now_); }).ok());
   cheap.reservation_id = "r-c";
   cheap.user_id = "user-c";
   EXPECT_EQ(Raw({core::OrderCreated{cheap}}).code(), base::StatusCode::kInternal)

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "common/temp_database_test.h"
+#include "core/ledger.h"
 #include "core/waiting_room.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -29,8 +30,7 @@ class WaitingRoomStoreTest : public test_common::TempDatabaseTest {
                   sale.currency = "EUR";
                   sale.total_stock = 10;
                   sale.waiting_room = core::WaitingRoomMode::kOn;
-                  inventory_.CreateSale(sale, now_);
-                  rooms_.CreateRoom("drop", now_, inventory_);
+                  inventory_.CreateSale(sale, now_);  // and its room
                 }).ok());
   }
   void TearDown() override {
@@ -40,15 +40,12 @@ class WaitingRoomStoreTest : public test_common::TempDatabaseTest {
   template <typename Commands>
   base::Status Batch(Commands commands) {
     inventory_.BeginBatch();
-    rooms_.BeginBatch();
     commands();
     const base::Status status = store_->Commit(inventory_.mutations());
     if (status.ok()) {
       inventory_.CommitBatch();
-      rooms_.CommitBatch();
     } else {
       inventory_.RollbackBatch();
-      rooms_.RollbackBatch();
     }
     return status;
   }
@@ -69,9 +66,8 @@ class WaitingRoomStoreTest : public test_common::TempDatabaseTest {
   }
 
   std::unique_ptr<SqliteStore> store_;
-  core::Inventory inventory_;
   core::WaitingRoomPolicy policy_{seconds(600), 2, seconds(30)};
-  core::WaitingRooms rooms_{policy_};
+  core::Ledger inventory_{policy_};
   base::Rng rng_{5};
   base::Time now_ = base::TimeFromMillis(1'800'000'000'000);
 };
@@ -79,31 +75,29 @@ class WaitingRoomStoreTest : public test_common::TempDatabaseTest {
 TEST_F(WaitingRoomStoreTest, TheRoomSurvivesAReopenAndTheGuardsHold) {
   for (int i = 0; i < 5; ++i) {
     ASSERT_TRUE(Batch([&] {
-                  rooms_.Join("drop", "u" + std::to_string(i), "t" + std::to_string(i), now_,
-                              inventory_);
+                  inventory_.JoinQueue("drop", "u" + std::to_string(i), "t" + std::to_string(i),
+                                       now_);
                 }).ok());
   }
-  ASSERT_TRUE(Batch([&] { rooms_.Tick(now_, inventory_, rng_); }).ok());  // draw + admit 2
+  ASSERT_TRUE(Batch([&] { inventory_.TickRooms(now_, rng_); }).ok());  // draw + admit 2
   std::vector<core::TicketView> admitted;
   for (int i = 0; i < 5; ++i) {
-    auto view = rooms_.FindTicket("drop", "t" + std::to_string(i), "u" + std::to_string(i), now_,
-                                  inventory_);
+    auto view =
+        inventory_.FindTicket("drop", "t" + std::to_string(i), "u" + std::to_string(i), now_);
     ASSERT_TRUE(view.has_value());
     if (view->status == core::TicketStatus::kAdmitted) admitted.push_back(*view);
   }
   ASSERT_EQ(admitted.size(), 2u);
   const core::TicketView& a = admitted[0];
+  ASSERT_TRUE(
+      Batch([&] {
+        auto r = inventory_.Reserve({"drop", a.ticket.user_id, 1, ""}, PassOf(a), "res-1", now_);
+        EXPECT_EQ(r.outcome, core::ReserveOutcome::kReserved);
+      }).ok());
   ASSERT_TRUE(Batch([&] {
-                auto r = rooms_.Reserve(inventory_, {"drop", a.ticket.user_id, 1, ""}, PassOf(a),
-                                        "res-1", now_,
-                                        [](const core::Reservation&) { return std::string(); });
-                EXPECT_EQ(r.result.outcome, core::ReserveOutcome::kReserved);
-              }).ok());
-  ASSERT_TRUE(Batch([&] {
-                auto r = rooms_.Reserve(inventory_, {"drop", admitted[1].ticket.user_id, 1, ""},
-                                        core::PresentedPass{}, "res-2", now_,
-                                        [](const core::Reservation&) { return std::string(); });
-                EXPECT_EQ(r.result.outcome, core::ReserveOutcome::kQueuePassRequired);
+                auto r = inventory_.Reserve({"drop", admitted[1].ticket.user_id, 1, ""},
+                                            core::PresentedPass{}, "res-2", now_);
+                EXPECT_EQ(r.outcome, core::ReserveOutcome::kQueuePassRequired);
               }).ok());
 
   // The guards.
@@ -131,15 +125,17 @@ TEST_F(WaitingRoomStoreTest, TheRoomSurvivesAReopenAndTheGuardsHold) {
   ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
   ASSERT_EQ(loaded->waiting_rooms.size(), 1u);
   ASSERT_EQ(loaded->queue_tickets.size(), 5u);
-  core::WaitingRooms rebuilt(policy_);
+  core::Ledger rebuilt(policy_);
   for (const auto& room : loaded->waiting_rooms) rebuilt.LoadRoom(room);
+  for (const auto& sale : loaded->sales) rebuilt.LoadSale(sale);
   for (const auto& ticket : loaded->queue_tickets) rebuilt.LoadTicket(ticket);
   ASSERT_EQ(rebuilt.FinishLoad(now_), "");
+  for (const auto& reservation : loaded->reservations) rebuilt.LoadReservation(reservation);
   for (int i = 0; i < 5; ++i) {
     const std::string ticket = "t" + std::to_string(i);
     const std::string user = "u" + std::to_string(i);
-    const auto before = rooms_.FindTicket("drop", ticket, user, now_, inventory_);
-    const auto after = rebuilt.FindTicket("drop", ticket, user, now_, inventory_);
+    const auto before = inventory_.FindTicket("drop", ticket, user, now_);
+    const auto after = rebuilt.FindTicket("drop", ticket, user, now_);
     ASSERT_TRUE(before && after);
     EXPECT_EQ(before->status, after->status) << ticket;
     EXPECT_EQ(before->position, after->position) << ticket;

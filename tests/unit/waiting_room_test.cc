@@ -11,6 +11,8 @@
 
 #include <map>
 
+#include "core/ledger.h"
+
 namespace fs::core {
 namespace {
 
@@ -59,19 +61,30 @@ class RoomTest : public ::testing::Test {
  protected:
   explicit RoomTest(WaitingRoomPolicy policy = Policy(1000)) : policy_(policy) { Reset(); }
   void Reset() {
+    if (journal_.in_batch()) journal_.Commit();
+    journal_.Begin();
     WaitingRoomRecord record;
     record.sku_id = "sku";
     record.created_at = clock_.Now();
-    room_ = std::make_unique<WaitingRoom>(record, policy_);
+    room_ = std::make_unique<WaitingRoom>(record, policy_, journal_);
+  }
+  // The room's changes are kept (a commit) or undone (a failed commit); a new batch begins.
+  void Commit() {
+    journal_.Commit();
+    journal_.Begin();
+  }
+  void Rollback() {
+    journal_.Rollback();
+    journal_.Begin();
   }
   void Join(int i) {
     Keep(room_->Join(User(i), TicketId(i), clock_.Now()));
-    room_->CommitBatch();
+    Commit();
   }
   std::vector<Mutation> Tick(const SaleState& state) {
     auto out = room_->Tick(clock_.Now(), state, rng_);
     for (const auto& m : out) Keep(m);
-    room_->CommitBatch();
+    Commit();
     return out;
   }
   TicketView View(int i, const SaleState& state) {
@@ -112,6 +125,7 @@ class RoomTest : public ::testing::Test {
   }
 
   WaitingRoomPolicy policy_;
+  Journal journal_;
   base::ManualClock clock_{kStart - seconds(60)};
   base::Rng rng_{42};
   std::unique_ptr<WaitingRoom> room_;
@@ -261,7 +275,7 @@ TEST_F(RoomTest, SoldOutTellsEveryoneAtOnceAndAdmissionResumesWhenUnitsReturn) {
   const auto admitted = Admitted(Tick(Started(1)));
   ASSERT_EQ(admitted.size(), 1u);
   Keep(room_->UsePass(admitted[0], "r1", clock_.Now()));
-  room_->CommitBatch();
+  Commit();
   // The pass was used: the unit is held. Nothing available, but it could come back.
   const SaleState held = Started(1, 1, 0);
   clock_.Advance(seconds(1));
@@ -312,7 +326,7 @@ TEST_F(RoomTest, RefusesEveryKindOfBadPass) {
   waiting.expires_at = pass.expires_at;
   EXPECT_EQ(room_->CheckPass(waiting, User(b), now), PassCheck::kNotAdmitted);
   Keep(room_->UsePass(TicketId(a), "reservation-1", now));
-  room_->CommitBatch();
+  Commit();
   EXPECT_EQ(room_->CheckPass(pass, User(a), now), PassCheck::kUsed);
   EXPECT_EQ(View(a, state).status, TicketStatus::kUsed);
 }
@@ -328,7 +342,7 @@ TEST_F(RoomTest, RollbackLeavesTheRoomAsItWas) {
   const int a = std::stoi(admitted[0].substr(7));
   room_->UsePass(TicketId(a), "r1", clock_.Now());
   room_->Join(User(5), TicketId(5), clock_.Now());
-  room_->RollbackBatch();
+  Rollback();
   const WaitingRoomStats stats = room_->Stats();
   EXPECT_FALSE(stats.drawn);
   EXPECT_EQ(stats.admitted_total, 0);
@@ -351,12 +365,12 @@ TEST_F(RoomTest, StoredMutationsRebuildTheSameRoom) {
   const auto admitted = Admitted(Tick(state));
   ASSERT_EQ(admitted.size(), 3u);
   Keep(room_->UsePass(admitted[0], "r1", clock_.Now()));
-  room_->CommitBatch();
+  Commit();
   Join(9);
   Join(10);
   clock_.Advance(seconds(11));  // the two unused passes expire
 
-  WaitingRoom rebuilt(stored_, policy_);
+  WaitingRoom rebuilt(stored_, policy_, journal_);
   for (const auto& [seq, row] : rows_) rebuilt.LoadTicket(row);
   ASSERT_EQ(rebuilt.FinishLoad(clock_.Now()), "");
   for (int i = 1; i <= 10; ++i) {
@@ -378,7 +392,7 @@ TEST_F(RoomTest, RecoveryRefusesAdmissionsOutOfQueueOrder) {
   const auto order = DrawOrder(*stored_.draw_seed, 3);
   rows_[order[2]].admitted_at = clock_.Now();  // the last in the queue, as a damaged file
   rows_[order[2]].pass_expires_at = clock_.Now() + seconds(30);
-  WaitingRoom rebuilt(stored_, policy_);
+  WaitingRoom rebuilt(stored_, policy_, journal_);
   for (const auto& [seq, row] : rows_) rebuilt.LoadTicket(row);
   EXPECT_NE(rebuilt.FinishLoad(clock_.Now()), "");
 }
@@ -391,13 +405,13 @@ TEST_F(RoomTest, ALargeRoomAnswersPositionsDirectly) {
   constexpr int kTickets = 250'000;
   for (int i = 1; i <= kTickets; ++i) {
     room_->Join(User(i), TicketId(i), clock_.Now());
-    if (i % 4096 == 0) room_->CommitBatch();
+    if (i % 4096 == 0) Commit();
   }
-  room_->CommitBatch();
+  Commit();
   clock_.Set(kStart);
   const SaleState state = Started(kTickets);
   room_->Tick(clock_.Now(), state, rng_);
-  room_->CommitBatch();
+  Commit();
   EXPECT_EQ(room_->Stats().admitted_total, 1000);
   std::int64_t positions_seen = 0;
   for (int i = 1; i <= kTickets; i += 100) {
@@ -413,9 +427,9 @@ TEST_F(RoomTest, ALargeRoomAnswersPositionsDirectly) {
   EXPECT_EQ(room_->Stats().waiting, kTickets - 1000);
 }
 
-// --- WaitingRooms with an Inventory: the reserve rule ---------------------------------------
+// --- Rooms in a Ledger: the reserve rule ---------------------------------------------------
 
-class RoomsWithInventoryTest : public ::testing::Test {
+class RoomsInLedgerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     inventory_.EnableAudit(
@@ -430,7 +444,7 @@ class RoomsWithInventoryTest : public ::testing::Test {
       sale.starts_at = kStart;
       sale.waiting_room = WaitingRoomMode::kOn;
       ASSERT_EQ(inventory_.CreateSale(sale, now_).outcome, CreateSaleOutcome::kCreated);
-      rooms_.CreateRoom("room", now_, inventory_);
+      ASSERT_TRUE(inventory_.HasRoom("room"));
       sale.sku_id = "plain";
       sale.waiting_room = WaitingRoomMode::kOff;
       sale.starts_at.reset();
@@ -440,19 +454,19 @@ class RoomsWithInventoryTest : public ::testing::Test {
   template <typename F>
   void Batch(F f) {
     inventory_.BeginBatch();
-    rooms_.BeginBatch();
     f();
     last_mutations_ = inventory_.mutations();
     inventory_.CommitBatch();
-    rooms_.CommitBatch();
   }
-  QueuedReserveResult Reserve(const std::string& sku, const std::string& user,
-                              const PresentedPass& pass, const std::string& key = "") {
-    QueuedReserveResult result;
+  // Reserves as the engine's command does: a keyed reserve that was granted stores its reply.
+  ReserveResult Reserve(const std::string& sku, const std::string& user, const PresentedPass& pass,
+                        const std::string& key = "") {
+    ReserveResult result;
     Batch([&] {
-      result =
-          rooms_.Reserve(inventory_, {sku, user, 1, key}, pass, "res-" + std::to_string(++ids_),
-                         now_, [](const Reservation& r) { return r.reservation_id; });
+      const ReserveCommand command{sku, user, 1, key};
+      result = inventory_.Reserve(command, pass, "res-" + std::to_string(++ids_), now_);
+      if (result.outcome == ReserveOutcome::kReserved && !key.empty())
+        inventory_.StoreReply(command, StoredReply{201, result.reservation->reservation_id}, now_);
     });
     return result;
   }
@@ -463,36 +477,35 @@ class RoomsWithInventoryTest : public ::testing::Test {
     return n;
   }
 
-  Inventory inventory_;
-  WaitingRooms rooms_{Policy(100)};
+  Ledger inventory_{Policy(100)};
   base::Rng rng_{1};
   Time now_ = kStart - seconds(30);
   Mutations last_mutations_;
   int ids_ = 0;
 };
 
-TEST_F(RoomsWithInventoryTest, ReserveNeedsAValidPassAndUsesItInTheSameBatch) {
+TEST_F(RoomsInLedgerTest, ReserveNeedsAValidPassAndUsesItInTheSameBatch) {
   JoinResult joined;
-  Batch([&] { joined = rooms_.Join("room", "alice", "t-alice", now_, inventory_); });
+  Batch([&] { joined = inventory_.JoinQueue("room", "alice", "t-alice", now_); });
   ASSERT_EQ(joined.outcome, JoinOutcome::kJoined);
   EXPECT_EQ(Count<QueueTicketIssued>(), 1);
   Batch([&] {
-    EXPECT_EQ(rooms_.Join("room", "alice", "t-other", now_, inventory_).outcome,
+    EXPECT_EQ(inventory_.JoinQueue("room", "alice", "t-other", now_).outcome,
               JoinOutcome::kAlreadyJoined);
   });
   EXPECT_TRUE(last_mutations_.empty());
 
   now_ = kStart;
-  Batch([&] { rooms_.Tick(now_, inventory_, rng_); });
+  Batch([&] { inventory_.TickRooms(now_, rng_); });
   EXPECT_EQ(Count<WaitingRoomDrawn>(), 1);
   EXPECT_EQ(Count<QueueTicketAdmitted>(), 1);
-  const auto view = rooms_.FindTicket("room", "t-alice", "alice", now_, inventory_);
+  const auto view = inventory_.FindTicket("room", "t-alice", "alice", now_);
   ASSERT_TRUE(view.has_value());
   ASSERT_EQ(view->status, TicketStatus::kAdmitted);
 
   // No pass: refused and audited as a FAILED reserve attempt.
   auto refused = Reserve("room", "alice", PresentedPass{});
-  EXPECT_EQ(refused.result.outcome, ReserveOutcome::kQueuePassRequired);
+  EXPECT_EQ(refused.outcome, ReserveOutcome::kQueuePassRequired);
   ASSERT_EQ(Count<AuditAppended>(), 1);
   for (const auto& m : last_mutations_) {
     if (const auto* audit = std::get_if<AuditAppended>(&m)) {
@@ -501,58 +514,65 @@ TEST_F(RoomsWithInventoryTest, ReserveNeedsAValidPassAndUsesItInTheSameBatch) {
     }
   }
   // Another user presenting alice's pass.
-  EXPECT_EQ(Reserve("room", "bob", PassFor(*view)).result.outcome,
-            ReserveOutcome::kQueuePassInvalid);
+  EXPECT_EQ(Reserve("room", "bob", PassFor(*view)).outcome, ReserveOutcome::kQueuePassInvalid);
 
   auto granted = Reserve("room", "alice", PassFor(*view), "key-1");
-  ASSERT_EQ(granted.result.outcome, ReserveOutcome::kReserved);
+  ASSERT_EQ(granted.outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(Count<ReservationCreated>(), 1);
   EXPECT_EQ(Count<QueuePassUsed>(), 1);  // atomic with the reservation: the same batch
 
   // The same request again is an idempotent replay, not a reuse of the pass.
-  EXPECT_EQ(Reserve("room", "alice", PassFor(*view), "key-1").result.outcome,
-            ReserveOutcome::kReplayed);
+  EXPECT_EQ(Reserve("room", "alice", PassFor(*view), "key-1").outcome, ReserveOutcome::kReplayed);
   // A new request with the used pass is refused.
   auto reused = Reserve("room", "alice", PassFor(*view), "key-2");
-  EXPECT_EQ(reused.result.outcome, ReserveOutcome::kQueuePassInvalid);
-  EXPECT_EQ(reused.pass_check, PassCheck::kUsed);
+  EXPECT_EQ(reused.outcome, ReserveOutcome::kQueuePassInvalid);
+  int used_pass_refusals = 0;
+  for (const auto& m : last_mutations_) {
+    if (const auto* audit = std::get_if<AuditAppended>(&m)) {
+      used_pass_refusals += audit->event.metadata.find(R"("detail":"used")") != std::string::npos;
+    }
+  }
+  EXPECT_EQ(used_pass_refusals, 1);  // refused because the pass was used (PassCheck::kUsed)
   EXPECT_EQ(inventory_.FindSale("room")->counters.held, 1);
 }
 
-TEST_F(RoomsWithInventoryTest, SalesWithoutARoomAreUnaffected) {
-  EXPECT_EQ(Reserve("plain", "carol", PresentedPass{}).result.outcome, ReserveOutcome::kReserved);
+TEST_F(RoomsInLedgerTest, SalesWithoutARoomAreUnaffected) {
+  EXPECT_EQ(Reserve("plain", "carol", PresentedPass{}).outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(Count<QueuePassUsed>(), 0);
   Batch([&] {
-    EXPECT_EQ(rooms_.Join("plain", "carol", "t", now_, inventory_).outcome,
+    EXPECT_EQ(inventory_.JoinQueue("plain", "carol", "t", now_).outcome,
               JoinOutcome::kNoWaitingRoom);
   });
   Batch([&] {
-    EXPECT_EQ(rooms_.Join("nope", "carol", "t", now_, inventory_).outcome,
-              JoinOutcome::kSkuNotFound);
+    EXPECT_EQ(inventory_.JoinQueue("nope", "carol", "t", now_).outcome, JoinOutcome::kSkuNotFound);
   });
 }
 
-TEST_F(RoomsWithInventoryTest, JoinsOpenWithThePreQueueWindow) {
+TEST_F(RoomsInLedgerTest, JoinsOpenWithThePreQueueWindow) {
   now_ = kStart - seconds(601);
   Batch([&] {
-    EXPECT_EQ(rooms_.Join("room", "dan", "t-dan", now_, inventory_).outcome,
-              JoinOutcome::kNotOpenYet);
+    EXPECT_EQ(inventory_.JoinQueue("room", "dan", "t-dan", now_).outcome, JoinOutcome::kNotOpenYet);
   });
   now_ = kStart - seconds(600);
   Batch([&] {
-    EXPECT_EQ(rooms_.Join("room", "dan", "t-dan", now_, inventory_).outcome, JoinOutcome::kJoined);
+    EXPECT_EQ(inventory_.JoinQueue("room", "dan", "t-dan", now_).outcome, JoinOutcome::kJoined);
   });
 }
 
-TEST_F(RoomsWithInventoryTest, RollbackForgetsARoomCreatedInTheBatch) {
+TEST_F(RoomsInLedgerTest, RollbackForgetsARoomCreatedInTheBatch) {
+  Sale sale;
+  sale.sku_id = "later";
+  sale.name = "Later sale";
+  sale.currency = "EUR";
+  sale.total_stock = 5;
+  sale.starts_at = kStart;
+  sale.waiting_room = WaitingRoomMode::kOn;
   inventory_.BeginBatch();
-  rooms_.BeginBatch();
-  rooms_.CreateRoom("plain", now_, inventory_);
-  EXPECT_TRUE(rooms_.HasRoom("plain"));
+  ASSERT_EQ(inventory_.CreateSale(sale, now_).outcome, CreateSaleOutcome::kCreated);
+  EXPECT_TRUE(inventory_.HasRoom("later"));
   inventory_.RollbackBatch();
-  rooms_.RollbackBatch();
-  EXPECT_FALSE(rooms_.HasRoom("plain"));
-  EXPECT_TRUE(rooms_.HasRoom("room"));
+  EXPECT_FALSE(inventory_.HasRoom("later"));
+  EXPECT_TRUE(inventory_.HasRoom("room"));
 }
 
 }  // namespace

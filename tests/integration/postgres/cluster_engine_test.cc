@@ -73,11 +73,13 @@ class ClusterEngineTest : public ::testing::Test {
     sale.total_stock = stock;
     sale.per_user_limit = limit;
     sale.reservation_ttl_seconds = ttl_seconds;
-    std::promise<CreateSaleReply> promise;
-    engines_[0]->CreateSale(sale, [&](CreateSaleReply r) { promise.set_value(std::move(r)); });
-    const CreateSaleReply reply = promise.get_future().get();
+    std::promise<engine::ReplyOf<engine::CreateSale>> promise;
+    engines_[0]->Submit(engine::CreateSale{sale}, [&](engine::ReplyOf<engine::CreateSale> r) {
+      promise.set_value(std::move(r));
+    });
+    const engine::ReplyOf<engine::CreateSale> reply = promise.get_future().get();
     ASSERT_TRUE(reply.status.ok());
-    ASSERT_EQ(reply.result.outcome, core::CreateSaleOutcome::kCreated);
+    ASSERT_EQ(reply.value.outcome, core::CreateSaleOutcome::kCreated);
   }
 
   // Fires every request without waiting, from `threads` threads, then waits for all answers.
@@ -96,22 +98,23 @@ class ClusterEngineTest : public ::testing::Test {
       senders.emplace_back([&, t] {
         for (std::size_t i = static_cast<std::size_t>(t); i < commands.size();
              i += static_cast<std::size_t>(threads)) {
-          engines_[i % kEngines]->Reserve(commands[i], [&](ReserveReply reply) {
-            if (!reply.status.ok()) {
-              outcomes.unavailable.fetch_add(1);
-            } else if (reply.result.outcome == ReserveOutcome::kReserved) {
-              outcomes.reserved.fetch_add(1);
-            } else if (reply.result.outcome == ReserveOutcome::kSoldOut) {
-              outcomes.sold_out.fetch_add(1);
-            } else if (reply.result.outcome == ReserveOutcome::kLimitExceeded) {
-              outcomes.limit_exceeded.fetch_add(1);
-            } else if (reply.result.outcome == ReserveOutcome::kReplayed) {
-              outcomes.replayed.fetch_add(1);
-            } else {
-              outcomes.other.fetch_add(1);
-            }
-            if (pending.fetch_sub(1) == 1) pending.notify_all();
-          });
+          engines_[i % kEngines]->Submit(
+              engine::Reserve{commands[i]}, [&](engine::ReplyOf<engine::Reserve> reply) {
+                if (!reply.status.ok()) {
+                  outcomes.unavailable.fetch_add(1);
+                } else if (reply.value.outcome == ReserveOutcome::kReserved) {
+                  outcomes.reserved.fetch_add(1);
+                } else if (reply.value.outcome == ReserveOutcome::kSoldOut) {
+                  outcomes.sold_out.fetch_add(1);
+                } else if (reply.value.outcome == ReserveOutcome::kLimitExceeded) {
+                  outcomes.limit_exceeded.fetch_add(1);
+                } else if (reply.value.outcome == ReserveOutcome::kReplayed) {
+                  outcomes.replayed.fetch_add(1);
+                } else {
+                  outcomes.other.fetch_add(1);
+                }
+                if (pending.fetch_sub(1) == 1) pending.notify_all();
+              });
         }
       });
     }
