@@ -416,6 +416,68 @@ class SignalWaiter {
 
 }  // namespace
 
+// Cluster mode: the payment leases that let one node at a time charge an order (nullptr on the
+// embedded store, whose one node needs none).
+base::Result<std::unique_ptr<store::PgOrderLeases>> OpenLeases(const Config& config) {
+  if (config.store_url.empty()) return std::unique_ptr<store::PgOrderLeases>();
+  // A lease outlasts one gateway call by far, so it never runs out under a live charge.
+  const auto lease =
+      std::max<std::chrono::milliseconds>(std::chrono::seconds(30), config.payment_timeout * 4);
+  return store::PgOrderLeases::Open(config.store_url, NodeId(), lease);
+}
+
+// The disputes index of the SQLite file, filled beside the writer (audit_index.h). Without it
+// (cluster mode, or it cannot be opened) the disputes query scans the table: slower, never wrong.
+std::unique_ptr<audit::AuditIndexer> StartAuditIndexer(const std::string& database_path) {
+  if (database_path.empty()) return nullptr;
+  auto indexer = audit::AuditIndexer::Open(database_path, {});
+  if (!indexer) {
+    spdlog::warn("audit disputes index not available ({}): disputes queries scan the table",
+                 indexer.error().ToString());
+    return nullptr;
+  }
+  (*indexer)->Start();
+  return std::move(*indexer);
+}
+
+// Redis' shared state and limiter when there is Redis; else the node-local limiter, if on.
+void EnableLimiting(const RateLimitConfig& config, ratelimit::RateLimiter* limiter,
+                    redis::RedisServices* redis_services, http::Api& api) {
+  if (redis_services != nullptr) api.EnableSharedState(*redis_services);
+  if (redis_services != nullptr && redis_services->limiter() != nullptr) {
+    api.EnableAsyncRateLimiting(*redis_services->limiter(), config.trusted_proxies);
+  } else if (limiter != nullptr) {
+    api.EnableRateLimiting(*limiter, config.trusted_proxies);
+  }
+}
+
+void StartEvents(CommitListeners& listeners, events::Relay& relay, events::Relay* notifier) {
+  relay.Start();
+  listeners.relay.store(&relay, std::memory_order_release);
+  if (notifier == nullptr) return;
+  notifier->Start();
+  listeners.notifier.store(notifier, std::memory_order_release);
+}
+
+http::ServerOptions ServerOptionsOf(const Config& config) {
+  http::ServerOptions options;
+  options.host = config.listen_host;
+  options.port = config.listen_port;
+  options.threads = config.threads;
+  options.idle_timeout = config.idle_timeout;
+  return options;
+}
+
+// After the engine stopped: nothing commits any more, so the commit listeners go, and the relay
+// and the notifier publish what was committed, then stop.
+void StopEvents(CommitListeners& listeners, events::Relay& relay, events::Relay* notifier) {
+  listeners.worker.store(nullptr, std::memory_order_release);
+  listeners.relay.store(nullptr, std::memory_order_release);
+  listeners.notifier.store(nullptr, std::memory_order_release);
+  relay.Stop();
+  if (notifier != nullptr) notifier->Stop();
+}
+
 int RunServer(Config config) {
   SetUpLogging(config.log_level);
   SignalWaiter signals;
@@ -444,27 +506,19 @@ int RunServer(Config config) {
     (*engine)->Stop();
     return kExitRuntimeError;
   }
-  (*relay)->Start();
-  listeners.relay.store(relay->get(), std::memory_order_release);
-  if (*notifier) {
-    (*notifier)->Start();
-    listeners.notifier.store(notifier->get(), std::memory_order_release);
-  }
+  StartEvents(listeners, **relay, notifier->get());
   payment::WorkerOptions worker_options;
   worker_options.concurrency = config.payment_concurrency;
-  std::unique_ptr<store::PgOrderLeases> leases;
-  if (!config.store_url.empty()) {
-    // A lease outlasts one gateway call by far, so it never runs out under a live charge.
-    const auto lease =
-        std::max<std::chrono::milliseconds>(std::chrono::seconds(30), config.payment_timeout * 4);
-    auto opened = store::PgOrderLeases::Open(config.store_url, NodeId(), lease);
-    if (!opened) {
-      spdlog::critical("payment leases: {}", opened.error().ToString());
-      (*engine)->Stop();
-      return kExitRuntimeError;
-    }
-    leases = std::move(*opened);
-    worker_options.claim = [&leases](const core::Order& order) { return leases->TryClaim(order); };
+  auto leases = OpenLeases(config);
+  if (!leases) {
+    spdlog::critical("payment leases: {}", leases.error().ToString());
+    (*engine)->Stop();
+    return kExitRuntimeError;
+  }
+  if (*leases) {
+    worker_options.claim = [leases = leases->get()](const core::Order& order) {
+      return leases->TryClaim(order);
+    };
   }
   payment::PaymentWorker worker(worker_options, **engine, **gateway);
   worker.Start();
@@ -476,45 +530,17 @@ int RunServer(Config config) {
   const std::string database_path = config.store_url.empty() ? DatabasePath(config) : "";
   http::Api api({config.jwt_secret, config.admin_token, database_path, config.store_url}, **engine,
                 http_metrics);
-  // The disputes index of the SQLite file, filled beside the writer (audit_index.h). Without
-  // it the disputes query scans the table: slower, never wrong.
-  std::unique_ptr<audit::AuditIndexer> audit_indexer;
-  if (!database_path.empty()) {
-    auto indexer = audit::AuditIndexer::Open(database_path, {});
-    if (indexer) {
-      audit_indexer = std::move(*indexer);
-      audit_indexer->Start();
-    } else {
-      spdlog::warn("audit disputes index not available ({}): disputes queries scan the table",
-                   indexer.error().ToString());
-    }
-  }
+  std::unique_ptr<audit::AuditIndexer> audit_indexer = StartAuditIndexer(database_path);
   std::unique_ptr<redis::RedisServices> redis_services =
       OpenRedis(config.redis, !config.store_url.empty(), limiter.get(), clock, **engine);
-  if (redis_services) {
-    listeners.redis.store(redis_services.get(), std::memory_order_release);
-    api.EnableSharedState(*redis_services);
-  }
-  if (redis_services && redis_services->limiter() != nullptr) {
-    api.EnableAsyncRateLimiting(*redis_services->limiter(), config.rate_limit.trusted_proxies);
-  } else if (limiter) {
-    api.EnableRateLimiting(*limiter, config.rate_limit.trusted_proxies);
-  }
-  http::ServerOptions server_options;
-  server_options.host = config.listen_host;
-  server_options.port = config.listen_port;
-  server_options.threads = config.threads;
-  server_options.idle_timeout = config.idle_timeout;
-  auto server = http::Server::Open(server_options, api, http_metrics);
+  if (redis_services) listeners.redis.store(redis_services.get(), std::memory_order_release);
+  EnableLimiting(config.rate_limit, limiter.get(), redis_services.get(), api);
+  auto server = http::Server::Open(ServerOptionsOf(config), api, http_metrics);
   if (!server) {
     spdlog::critical("{}", server.error().ToString());
-    listeners.worker.store(nullptr, std::memory_order_release);
     worker.Stop();
     (*engine)->Stop();
-    listeners.relay.store(nullptr, std::memory_order_release);
-    listeners.notifier.store(nullptr, std::memory_order_release);
-    (*relay)->Stop();
-    if (*notifier) (*notifier)->Stop();
+    StopEvents(listeners, **relay, notifier->get());
     return kExitRuntimeError;
   }
   std::optional<AuditCheckpointer> checkpointer;
@@ -537,11 +563,7 @@ int RunServer(Config config) {
   checkpointer.reset();
   listeners.redis.store(nullptr, std::memory_order_release);
   if (redis_services) redis_services->Stop();  // sends what is queued (the last DELs)
-  listeners.worker.store(nullptr, std::memory_order_release);
-  listeners.relay.store(nullptr, std::memory_order_release);
-  listeners.notifier.store(nullptr, std::memory_order_release);
-  (*relay)->Stop();  // publishes what was committed, then stops
-  if (*notifier) (*notifier)->Stop();
+  StopEvents(listeners, **relay, notifier->get());
   if (!(*server)->WaitForInFlight(kDrainTimeout)) {
     spdlog::warn("responses still in flight after {} s; closing anyway", kDrainTimeout.count());
   }
