@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Multi-node benchmark (issue 6): reserve and availability throughput and latency of
+# Multi-node benchmark: reserve and availability throughput and latency of
 #   sqlite    one node, embedded SQLite store, clients straight to the node
 #   pg1-lb    one node on PostgreSQL 15 behind HAProxy          (scripts/cluster.sh, 1 node)
 #   pg1-node  the same node, clients straight to it (the balancer's own cost)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The side-by-side benchmark suite (issue 7), on this machine, in one go:
+# The side-by-side benchmark suite, on this machine, in one go:
 #   - HTTP ceiling: nginx serving a small static JSON body vs. our availability endpoint
 #     (same wrk settings);
 #   - durable reserve through HTTP vs. hot-row PostgreSQL (pgbench, one transaction per

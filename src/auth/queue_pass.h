@@ -1,4 +1,4 @@
-// Queue passes of the fair waiting room (issue 4): the signed, short-lived proof that a ticket
+// Queue passes of the fair waiting room: the signed, short-lived proof that a ticket
 // was admitted, which reserve requires for a waiting-room sale. A pass is
 //   "qp1." base64url(payload) "." base64url(HMAC-SHA256(key, "qp1." base64url(payload)))
 // where payload = sku_id "\n" ticket_id "\n" user_id "\n" expires_at (Unix ms, decimal).

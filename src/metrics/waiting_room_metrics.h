@@ -1,4 +1,4 @@
-// Metrics of the fair waiting room (issue 4): per sale with a room, the queue length, the
+// Metrics of the fair waiting room: per sale with a room, the queue length, the
 // admissions (their rate is rate(flashsale_waiting_room_admitted_total[1m])), live, used and
 // expired passes, and how many waiting tickets were told SOLD_OUT at once; plus the reserves
 // refused for a missing or invalid pass.

@@ -1,4 +1,4 @@
-// Goal: the public HTTP contract of issue 2, end to end against the real server binary:
+// Goal: the public HTTP contract, end to end against the real server binary:
 // sale creation and admin auth, product and availability reads, both reserve routes with
 // their body fields and types, reading and releasing reservations (owner only), every
 // business error code of reserve, and the health, readiness and metrics endpoints.

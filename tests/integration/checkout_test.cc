@@ -1,4 +1,4 @@
-// Goal: the checkout and payment saga through the real server (issue 3). Checkout answers 202
+// Goal: the checkout and payment saga through the real server. Checkout answers 202
 // at once; the payment worker then settles the order: success sells the unit, a decline
 // releases it (stock back at once), a flaky card is retried until it succeeds, a card that
 // always times out ends NEEDS_ATTENTION and is settled by an operator. Checkout refuses other

@@ -1,4 +1,4 @@
-// Goal: the flash-sale race of issue 2 against the real server. 2,000+ distinct users on 64+
+// Goal: the flash-sale race against the real server. 2,000+ distinct users on 64+
 // concurrent keep-alive connections fight for 100 units: exactly 100 get 201, everyone else
 // 409 SOLD_OUT, no user holds more than the per-user limit, and the admin counters equal the
 // rows in the database. A second race fires 3 concurrent requests per user to attack the

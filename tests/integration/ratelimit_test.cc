@@ -1,4 +1,4 @@
-// Goal: the fairness layer (issue 4, parts 1-3) through HTTP against the real binary. With
+// Goal: the fairness layer through HTTP against the real binary. With
 // --rate-limit on, a flood from one client (one user, one IP, one device) gets 429
 // RATE_LIMITED with Retry-After and RateLimit-* headers while other clients are served, and
 // the refused requests change nothing; a flood of many accounts from one IP is throttled on

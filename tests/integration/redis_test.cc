@@ -1,4 +1,4 @@
-// Goal: --redis against a real redis-server (issue 4 item 6, issue 6 item 4), black-box through
+// Goal: --redis against a real redis-server, black-box through
 // HTTP. Two flashsale processes sharing one Redis share one user's limit (the user gets the
 // burst once in total, not once per node); when Redis stops mid-run the nodes keep serving
 // with local buckets (same 429 shape), /readyz says degraded and the metrics show the

@@ -1,4 +1,4 @@
-// Goal: the fair waiting room through HTTP against the real binary (issue 4, item 4): joins
+// Goal: the fair waiting room through HTTP against the real binary: joins
 // before the start get one ticket per user, the start draws a random order (not join order)
 // and the room admits in exactly that order as stock comes back, everyone waiting is told
 // SOLD_OUT once nothing can come back, a reserve on a waiting-room sale is refused without a

@@ -1,4 +1,4 @@
-// Goal: the rate-limit flags of `flashsale serve` (issue 4) parse into the limiter's options,
+// Goal: the rate-limit flags of `flashsale serve` parse into the limiter's options,
 // are off by default, read their FLASHSALE_* variables (the flag winning), and refuse bad
 // values with exit code 2.
 

@@ -1,4 +1,4 @@
-// Goal: the checkout-saga and event flags of `flashsale serve` (issue 3) parse to the
+// Goal: the checkout-saga and event flags of `flashsale serve` parse to the
 // documented defaults and values, and invalid combinations exit with code 2 and a reason.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Goal: Redis stopped in the middle of a cluster sale changes nothing that matters (issue 6).
+// Goal: Redis stopped in the middle of a cluster sale changes nothing that matters.
 // Three real flashsale processes on one PostgreSQL database share one real redis-server
 // (--redis, --redis-cache auto: the availability cache and the idempotency fast path are on
 // with a shared store). 3,000 users race for 300 units across the nodes and redis-server is

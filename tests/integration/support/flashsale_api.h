@@ -1,4 +1,4 @@
-// Helpers that speak flashsale's public HTTP contract (issue 2) for black-box tests: tokens,
+// Helpers that speak flashsale's public HTTP contract for black-box tests: tokens,
 // sale creation, reserve calls, reads of availability and admin counters, JSON parsing and
 // assertions on the error shape {"error":{"code","message"}}.
 // Thread-safety: pure functions, plus calls on a caller-owned HttpClient.
