@@ -141,6 +141,7 @@ int main(int argc, char** argv) {
   std::atomic<std::uint64_t> granted{0}, refused{0}, unavailable{0};
   std::vector<std::vector<double>> latencies(static_cast<std::size_t>(args.producers));
   std::vector<std::thread> producers;
+  producers.reserve(static_cast<std::size_t>(args.producers));
   const auto started = std::chrono::steady_clock::now();
   for (int p = 0; p < args.producers; ++p) {
     producers.emplace_back([&, p] {
@@ -165,7 +166,7 @@ int main(int argc, char** argv) {
                                       : "u" + std::to_string(p) + "-" + std::to_string(n++),
                  1, ""},
                 {}},
-            [&, sent](engine::ReplyOf<engine::Reserve> reply) {
+            [&, sent](const engine::ReplyOf<engine::Reserve>& reply) {
               const double ms =
                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - sent)
                       .count();

@@ -113,7 +113,7 @@ void BM_EngineInboxHandoff(benchmark::State& state) {
     while (outstanding.load(std::memory_order_relaxed) >= kInFlightMax) std::this_thread::yield();
     outstanding.fetch_add(1, std::memory_order_relaxed);
     engine->Submit(engine::GetReservation{reservation_id, user_id},
-                   [&outstanding](engine::ReplyOf<engine::GetReservation>) {
+                   [&outstanding](const engine::ReplyOf<engine::GetReservation>&) {
                      outstanding.fetch_sub(1, std::memory_order_release);
                    });
   }
