@@ -9,7 +9,11 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/install-deps.sh"
 launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+if command -v ccache >/dev/null; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  # Paths relative to the checkout: another clone of the same sources hits the same cache.
+  export CCACHE_BASEDIR="$root"
+fi
 cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DFLASHSALE_WERROR="${FLASHSALE_WERROR:-ON}" "${launcher[@]}" "$@"
 cmake --build "$root/build" -j "$(nproc)"
