@@ -89,7 +89,7 @@ Status Engine::Recover() {
     // Other nodes may commit between the load and now: compare inside the first batch's lock.
     ledger_.CheckInvariants();
     FS_RETURN_IF_ERROR(BeginSharedBatch());
-    const Status compared = CompareWithStore();
+    Status compared = CompareWithStore();
     if (!compared.ok()) {
       store_->AbortBatch();
       return compared;
@@ -152,7 +152,7 @@ void Engine::Enqueue(Queued& queued) {
 Status Engine::CheckConsistency() {
   std::promise<Status> promise;
   auto future = promise.get_future();
-  Submit(engine::CheckConsistency{}, [&promise](Reply<std::optional<Status>> reply) {
+  Submit(engine::CheckConsistency{}, [&promise](const Reply<std::optional<Status>>& reply) {
     promise.set_value(reply.status.ok() ? reply.value.value_or(Status::Ok()) : reply.status);
   });
   return future.get();

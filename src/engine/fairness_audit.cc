@@ -59,8 +59,7 @@ core::AuditEvent EventOf(const FairnessEvent& event, core::AuditMetadata& metada
 
 }  // namespace
 
-FairnessAuditChannel::FairnessAuditChannel(FairnessAuditOptions options)
-    : options_(std::move(options)) {
+FairnessAuditChannel::FairnessAuditChannel(FairnessAuditOptions options) : options_(options) {
   FS_CHECK(options_.events_per_batch_max >= 1);
   FS_CHECK(options_.aggregates_max >= 1);
 }

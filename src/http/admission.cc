@@ -161,7 +161,8 @@ bool NeedsSharedAdmission(const ApiServices& services, const Route& route, const
 }
 
 void AdmitThenDispatch(const ApiServices& services, const Route& route, const Request& request,
-                       const RouteMatch& match, Exchange exchange, AdmittedContinuation next) {
+                       const RouteMatch& match, const Exchange& exchange,
+                       AdmittedContinuation next) {
   const std::optional<std::string_view> token = BearerToken(request.authorization);
   // Unauthenticated requests never cost a bucket (the same answers as AuthenticateUser).
   if (!token) return exchange.respond(Unauthenticated("missing bearer token"));

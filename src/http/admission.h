@@ -53,7 +53,8 @@ using AdmittedContinuation =
 // held copy of the request marked admitted. `match` (kFound) is the request's route; the held
 // copy carries it, not matched again. REQUIRES: NeedsSharedAdmission(services, route, request).
 void AdmitThenDispatch(const ApiServices& services, const Route& route, const Request& request,
-                       const RouteMatch& match, Exchange exchange, AdmittedContinuation next);
+                       const RouteMatch& match, const Exchange& exchange,
+                       AdmittedContinuation next);
 
 // The limiter's view of who sent `request` on behalf of `user_id`.
 ratelimit::RequestIdentity IdentityOf(const Request& request, std::string user_id,

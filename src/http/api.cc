@@ -78,11 +78,11 @@ void Api::Handle(const Request& request, const boost::asio::any_io_executor& exe
     response.headers.emplace_back("Allow", match.allow);
     return exchange.respond(std::move(response));
   }
-  DispatchGuarded(*route, request, match, std::move(exchange));
+  DispatchGuarded(*route, request, match, exchange);
 }
 
 void Api::DispatchGuarded(const Route& route, const Request& request, const RouteMatch& match,
-                          Exchange exchange) {
+                          const Exchange& exchange) {
   try {
     Dispatch(route, request, match, exchange);
   } catch (const std::exception& error) {
@@ -98,9 +98,9 @@ void Api::Dispatch(const Route& route, const Request& request, const RouteMatch&
                    Exchange exchange) {
   if (NeedsSharedAdmission(services_, route, request)) {
     return AdmitThenDispatch(
-        services_, route, request, match, std::move(exchange),
+        services_, route, request, match, exchange,
         [this, &route](const Request& admitted, const RouteMatch& held_match, Exchange next) {
-          DispatchGuarded(route, admitted, held_match, std::move(next));
+          DispatchGuarded(route, admitted, held_match, next);
         });
   }
   Call call{request, match, {}, std::nullopt, std::move(exchange)};

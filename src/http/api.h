@@ -84,7 +84,7 @@ class Api {
  private:
   // Dispatch, answering 503 if a handler throws (a bug or bad_alloc).
   void DispatchGuarded(const Route& route, const Request& request, const RouteMatch& match,
-                       Exchange exchange);
+                       const Exchange& exchange);
   // Admits the request as `route` says, then runs its handler.
   void Dispatch(const Route& route, const Request& request, const RouteMatch& match,
                 Exchange exchange);

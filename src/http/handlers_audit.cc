@@ -26,7 +26,7 @@ void Answer(const Exchange& exchange, Response response) {
 }
 
 // Hands `read` to the reader threads; 503 when their queue is full.
-void SubmitRead(const ApiServices& services, Exchange exchange, AuditRead read) {
+void SubmitRead(const ApiServices& services, const Exchange& exchange, AuditRead read) {
   AuditReadPool::Job job;
   job.read = [read = std::move(read), exchange](audit::AuditSource& source) -> base::Status {
     base::Result<Response> response = read(source);
@@ -47,7 +47,7 @@ void SubmitRead(const ApiServices& services, Exchange exchange, AuditRead read) 
 void Reconciliation(const ApiServices& services, Call& call) {
   std::string sku_id(call.match.params[0]);
   if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());
-  SubmitRead(services, std::move(call.exchange),
+  SubmitRead(services, call.exchange,
              [sku_id = std::move(sku_id)](audit::AuditSource& source) -> base::Result<Response> {
                auto report = source.Reconcile(sku_id);
                if (!report && report.error().code() == base::StatusCode::kNotFound) {
@@ -63,7 +63,7 @@ void Reconciliation(const ApiServices& services, Call& call) {
 void AuditQuery(const ApiServices& services, Call& call) {
   auto query = ParseAuditQuery(call.request.target);
   if (!query) return call.exchange.respond(InvalidRequest(query.error()));
-  SubmitRead(services, std::move(call.exchange),
+  SubmitRead(services, call.exchange,
              [query = std::move(*query)](audit::AuditSource& source) -> base::Result<Response> {
                auto page = source.Query(query);
                if (!page) return page.error();
@@ -72,13 +72,12 @@ void AuditQuery(const ApiServices& services, Call& call) {
 }
 
 void AuditVerify(const ApiServices& services, Call& call) {
-  SubmitRead(services, std::move(call.exchange),
-             [](audit::AuditSource& source) -> base::Result<Response> {
-               auto report = source.Verify();
-               if (!report) return report.error();
-               // A broken chain is still a successful verification: 200 with "valid": false.
-               return JsonResponse(200, audit::RenderVerifyReport(*report));
-             });
+  SubmitRead(services, call.exchange, [](audit::AuditSource& source) -> base::Result<Response> {
+    auto report = source.Verify();
+    if (!report) return report.error();
+    // A broken chain is still a successful verification: 200 with "valid": false.
+    return JsonResponse(200, audit::RenderVerifyReport(*report));
+  });
 }
 
 }  // namespace fs::http::handlers

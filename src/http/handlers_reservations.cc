@@ -31,7 +31,7 @@ std::variant<std::string, Response> ReserveSku(const RouteMatch& match, ReserveB
 
 // Cluster mode: claims the key in Redis first; the writer gets the hint, never a verdict.
 void ReserveWithClaimedKey(const ApiServices& services, core::ReserveCommand command,
-                           core::PresentedPass pass, Exchange exchange) {
+                           core::PresentedPass pass, const Exchange& exchange) {
   auto held = std::make_shared<core::ReserveCommand>(std::move(command));
   auto held_pass = std::make_shared<core::PresentedPass>(std::move(pass));
   engine::Engine* engine = &services.engine;
@@ -76,8 +76,7 @@ void Reserve(const ApiServices& services, Call& call) {
   command.device_fingerprint = client.fingerprint;
   if (services.shared != nullptr && services.shared->cache_enabled() &&
       !command.idempotency_key.empty()) {
-    return ReserveWithClaimedKey(services, std::move(command), std::move(pass),
-                                 std::move(call.exchange));
+    return ReserveWithClaimedKey(services, std::move(command), std::move(pass), call.exchange);
   }
   services.engine.Submit(
       engine::Reserve{std::move(command), std::move(pass)},
