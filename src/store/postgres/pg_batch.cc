@@ -405,6 +405,7 @@ class BatchStatements {
 
 std::vector<NamedSql> BulkStatementsSql() {
   std::vector<NamedSql> statements;
+  statements.reserve(kBulkStatements.size());
   for (const BulkStatement* statement : kBulkStatements) {
     statements.push_back({statement->name, BulkSql(*statement)});
   }
