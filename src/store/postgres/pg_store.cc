@@ -127,7 +127,7 @@ base::Status PgStore::EnsureConnected() {
   auto connection = pg::Connect(options_.url, options_.session);
   if (!connection) return connection.error();
   connection_ = std::move(*connection);
-  const base::Status prepared = PrepareStatements();
+  base::Status prepared = PrepareStatements();
   if (!prepared.ok()) connection_.reset();
   return prepared;
 }

@@ -587,7 +587,7 @@ base::Status ConfigureConnection(sqlite3* db, const SqliteOptions& options) {
 base::Status MigrateSchema(sqlite3* db) {
   FS_RETURN_IF_ERROR(RegisterMigrationFunctions(db));
   FS_RETURN_IF_ERROR(Exec(db, "BEGIN IMMEDIATE", Stage::kOpen, "begin migration"));
-  const base::Status status = ApplyPendingMigrations(db);
+  base::Status status = ApplyPendingMigrations(db);
   if (!status.ok()) {
     if (sqlite3_get_autocommit(db) == 0) {
       const base::Status rollback = Exec(db, "ROLLBACK", Stage::kOpen, "rollback migration");
