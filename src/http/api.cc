@@ -97,11 +97,11 @@ void Api::DispatchGuarded(const Route& route, const Request& request, const Rout
 void Api::Dispatch(const Route& route, const Request& request, const RouteMatch& match,
                    Exchange exchange) {
   if (NeedsSharedAdmission(services_, route, request)) {
-    return AdmitThenDispatch(
-        services_, route, request, match, exchange,
-        [this, &route](const Request& admitted, const RouteMatch& held_match, Exchange next) {
-          DispatchGuarded(route, admitted, held_match, next);
-        });
+    return AdmitThenDispatch(services_, route, request, match, exchange,
+                             [this, &route](const Request& admitted, const RouteMatch& held_match,
+                                            const Exchange& next) {
+                               DispatchGuarded(route, admitted, held_match, next);
+                             });
   }
   Call call{request, match, {}, std::nullopt, std::move(exchange)};
   switch (route.auth) {
