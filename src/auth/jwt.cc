@@ -9,6 +9,7 @@
 #include <array>
 
 #include "base/check.h"
+#include "base/utf8.h"
 #include "core/rules.h"
 #include "json/small_document.h"
 
@@ -37,12 +38,11 @@ bool ParseObject(std::string_view part, PartDocument& into) {
   return !document.HasParseError() && document.IsObject();
 }
 
+// The subject becomes the user id of every row and audit event the user causes: it must be
+// text a database column, a JSON string and a log line take as it is.
 bool ValidSubject(const std::string& subject) {
   if (subject.empty() || subject.size() > core::kUserIdBytesMax) return false;
-  for (unsigned char c : subject) {
-    if (c < 0x20 || c == 0x7F) return false;
-  }
-  return true;
+  return base::IsPrintableUtf8(subject);
 }
 
 }  // namespace

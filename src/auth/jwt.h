@@ -28,7 +28,7 @@ enum class JwtError : std::uint8_t {
   kBadSignature,
   kExpired,
   kMissingExpiry,
-  kInvalidSubject,  // missing, empty, too long, or with control characters
+  kInvalidSubject,  // missing, empty, over 255 bytes, not UTF-8, or with control characters
 };
 
 struct VerifyResult {

@@ -19,7 +19,7 @@ inline constexpr std::int64_t kPriceCentsMax = 1'000'000'000'000;
 inline constexpr std::int32_t kReservationTtlSecondsMax = 24 * 3600;
 inline constexpr std::size_t kSkuIdBytesMax = 64;
 inline constexpr std::size_t kSaleNameBytesMax = 256;
-inline constexpr std::size_t kUserIdBytesMax = 128;
+inline constexpr std::size_t kUserIdBytesMax = 255;
 inline constexpr std::size_t kIdempotencyKeyBytesMax = 255;
 static_assert(kQuantityMax < kTotalStockMax);
 

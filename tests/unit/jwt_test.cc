@@ -71,6 +71,26 @@ TEST(JwtVerifierTest, AcceptsItsOwnTokensAndRefusesAlteredOnes) {
             JwtError::kInvalidSubject);
 }
 
+// The subject becomes the user id stored in every row and audit event: text any store, JSON
+// string or log line takes as it is (1-255 bytes of UTF-8 without control characters).
+TEST(JwtVerifierTest, SubjectIsPrintableUtf8OfAtMost255Bytes) {
+  const base::Time now = base::TimeFromMillis(1'800'000'000'000);
+  const JwtVerifier verifier("secret-one");
+  const auto verify = [&](const std::string& subject) {
+    return verifier.Verify(SignHs256({subject, 1'800'000'060, ""}, "secret-one"), now).error;
+  };
+  EXPECT_EQ(verify("jos\xc3\xa9"), JwtError::kOk);
+  EXPECT_EQ(verify(std::string(255, 'u')), JwtError::kOk);
+  EXPECT_EQ(verify(std::string(256, 'u')), JwtError::kInvalidSubject);
+  for (const std::string& bad :
+       {std::string("\xff"), std::string("caf\xe9"), std::string("a\x01"), std::string("a\x7f"),
+        std::string("a\xc2\x85"),        // C1 control (NEL)
+        std::string("\xc0\xaf"),         // overlong '/'
+        std::string("\xed\xa0\x80")}) {  // surrogate
+    EXPECT_EQ(verify(bad), JwtError::kInvalidSubject) << Hex(bad);
+  }
+}
+
 TEST(JwtSignerTest, MintsTheStandardTokenBytes) {
   // Expected tokens computed independently (Python hmac + base64url) for these claims.
   const JwtSigner signer("secret-one");

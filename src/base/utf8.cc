@@ -1,0 +1,69 @@
+#include "base/utf8.h"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fs::base {
+namespace {
+
+// Decodes one code point at `i`; returns its length, 0 when malformed. `code_point` is set.
+std::size_t DecodeOne(std::string_view text, std::size_t i, std::uint32_t& code_point) {
+  const auto byte = [&text](std::size_t at) { return static_cast<unsigned char>(text[at]); };
+  const unsigned char lead = byte(i);
+  if (lead < 0x80) {
+    code_point = lead;
+    return 1;
+  }
+  std::size_t length = 0;
+  std::uint32_t minimum = 0;
+  if ((lead & 0xE0) == 0xC0) {
+    length = 2;
+    minimum = 0x80;
+    code_point = lead & 0x1F;
+  } else if ((lead & 0xF0) == 0xE0) {
+    length = 3;
+    minimum = 0x800;
+    code_point = lead & 0x0F;
+  } else if ((lead & 0xF8) == 0xF0) {
+    length = 4;
+    minimum = 0x10000;
+    code_point = lead & 0x07;
+  } else {
+    return 0;  // a continuation byte or 0xF8-0xFF as a lead
+  }
+  if (i + length > text.size()) return 0;
+  for (std::size_t k = 1; k < length; ++k) {
+    const unsigned char next = byte(i + k);
+    if ((next & 0xC0) != 0x80) return 0;
+    code_point = (code_point << 6) | (next & 0x3F);
+  }
+  if (code_point < minimum) return 0;                          // overlong
+  if (code_point >= 0xD800 && code_point <= 0xDFFF) return 0;  // surrogate
+  if (code_point > 0x10FFFF) return 0;
+  return length;
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view text) {
+  std::uint32_t code_point = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = DecodeOne(text, i, code_point);
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
+
+bool IsPrintableUtf8(std::string_view text) {
+  std::uint32_t code_point = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = DecodeOne(text, i, code_point);
+    if (length == 0) return false;
+    if (code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F)) return false;
+    i += length;
+  }
+  return true;
+}
+
+}  // namespace fs::base

@@ -1,0 +1,17 @@
+// UTF-8 validation for text that is stored or echoed in JSON (user ids, audit metadata).
+// Strict (RFC 3629): no overlong forms, no surrogates (U+D800-U+DFFF), nothing above U+10FFFF.
+// Thread-safety: pure functions.
+#pragma once
+
+#include <string_view>
+
+namespace fs::base {
+
+bool IsValidUtf8(std::string_view text);
+
+// True when `text` is valid UTF-8 and holds no control character: C0 (U+0000-U+001F), DEL
+// (U+007F) or C1 (U+0080-U+009F). Such text can go into a log line, a JSON string or a
+// database column without escaping surprises.
+bool IsPrintableUtf8(std::string_view text);
+
+}  // namespace fs::base

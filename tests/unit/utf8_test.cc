@@ -1,0 +1,54 @@
+// Goal: the strict UTF-8 check accepts every well-formed sequence (1 to 4 bytes, the edges of
+// each range) and refuses truncated, overlong, surrogate and out-of-range forms; the printable
+// check also refuses C0, DEL and C1 controls.
+#include "base/utf8.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace fs::base {
+namespace {
+
+TEST(Utf8Test, AcceptsWellFormedText) {
+  for (const std::string& good :
+       {std::string(), std::string("plain ascii"), std::string("caf\xc3\xa9"),
+        std::string("\xe2\x82\xac"), std::string("\xf0\x9f\x98\x80"), std::string("\x7f"),
+        std::string("\xc2\x80"), std::string("\xef\xbf\xbf"), std::string("\xf4\x8f\xbf\xbf"),
+        std::string("\xed\x9f\xbf"), std::string("\xee\x80\x80")}) {
+    EXPECT_TRUE(IsValidUtf8(good)) << good;
+  }
+}
+
+TEST(Utf8Test, RefusesMalformedText) {
+  for (const std::string& bad : {std::string("\xff"),              // never a UTF-8 byte
+                                 std::string("caf\xe9"),           // Latin-1
+                                 std::string("\x80"),              // a continuation byte alone
+                                 std::string("\xc3"),              // truncated
+                                 std::string("\xe2\x82"),          // truncated
+                                 std::string("\xc0\xaf"),          // overlong '/'
+                                 std::string("\xe0\x80\xaf"),      // overlong '/'
+                                 std::string("\xf0\x80\x80\xaf"),  // overlong '/'
+                                 std::string("\xed\xa0\x80"),      // surrogate U+D800
+                                 std::string("\xed\xbf\xbf"),      // surrogate U+DFFF
+                                 std::string("\xf4\x90\x80\x80"),  // U+110000
+                                 std::string("\xf8\x88\x80\x80\x80"),
+                                 std::string("ok\xc3(")}) {  // a lead byte followed by ASCII
+    EXPECT_FALSE(IsValidUtf8(bad)) << bad;
+    EXPECT_FALSE(IsPrintableUtf8(bad)) << bad;
+  }
+}
+
+TEST(Utf8Test, PrintableRefusesControls) {
+  EXPECT_TRUE(IsPrintableUtf8("user-1 jos\xc3\xa9 \xf0\x9f\x98\x80"));
+  EXPECT_TRUE(IsPrintableUtf8("\xc2\xa0"));  // U+00A0, the first after C1
+  for (const std::string& control :
+       {std::string("a\0b", 3), std::string("a\nb"), std::string("\x1f"), std::string("\x7f"),
+        std::string("\xc2\x80"), std::string("\xc2\x85"), std::string("\xc2\x9f")}) {
+    EXPECT_TRUE(IsValidUtf8(control));
+    EXPECT_FALSE(IsPrintableUtf8(control));
+  }
+}
+
+}  // namespace
+}  // namespace fs::base
