@@ -3,6 +3,7 @@
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
 
+#include <algorithm>
 #include <limits>
 
 #include "base/time_format.h"
@@ -150,7 +151,7 @@ base::Result<ReserveBody> ParseReserveBody(std::string_view body) {
   parsed.quantity = *quantity;
   auto key = OptionalString(*document, "idempotency_key");
   if (!key) return key.error();
-  if (*key) FS_RETURN_IF_ERROR(ValidateIdempotencyKey(**key));
+  if (*key) FS_RETURN_IF_ERROR(ValidateIdempotencyKey(**key, "idempotency_key"));
   parsed.idempotency_key = std::move(*key);
   auto pass = OptionalString(*document, "queue_pass");
   if (!pass) return pass.error();
@@ -167,23 +168,26 @@ base::Result<std::optional<std::string>> ResolveQueuePass(
   return body_pass;
 }
 
-base::Status ValidateIdempotencyKey(std::string_view key) {
-  if (key.empty() || key.size() > core::kIdempotencyKeyBytesMax) {
-    return Invalid("idempotency key must be 1-" + std::to_string(core::kIdempotencyKeyBytesMax) +
-                   " bytes");
-  }
-  for (unsigned char c : key) {
-    if (c < 0x20 || c == 0x7F) {
-      return Invalid("idempotency key must not contain control characters");
-    }
+base::Status ValidateIdempotencyKey(std::string_view key, std::string_view field) {
+  // Visible ASCII only: the key is stored (both stores, the audit trail) and compared byte for
+  // byte; a byte PostgreSQL refuses as text must never reach a batch.
+  const bool visible = std::all_of(key.begin(), key.end(), [](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte >= 0x21 && byte <= 0x7E;
+  });
+  if (key.empty() || key.size() > core::kIdempotencyKeyBytesMax || !visible) {
+    return Invalid(std::string(field) + " must be 1-" +
+                   std::to_string(core::kIdempotencyKeyBytesMax) +
+                   " bytes of visible ASCII (0x21-0x7E): no spaces, control characters or "
+                   "non-ASCII bytes");
   }
   return base::Status::Ok();
 }
 
 base::Result<std::string> ResolveIdempotencyKey(std::optional<std::string_view> header_key,
                                                 const std::optional<std::string>& body_key) {
-  if (header_key) FS_RETURN_IF_ERROR(ValidateIdempotencyKey(*header_key));
-  if (body_key) FS_RETURN_IF_ERROR(ValidateIdempotencyKey(*body_key));
+  if (header_key) FS_RETURN_IF_ERROR(ValidateIdempotencyKey(*header_key, "Idempotency-Key"));
+  if (body_key) FS_RETURN_IF_ERROR(ValidateIdempotencyKey(*body_key, "idempotency_key"));
   if (header_key && body_key && *header_key != *body_key) {
     return Invalid("Idempotency-Key header and body idempotency_key differ");
   }
@@ -269,7 +273,7 @@ base::Result<CheckoutBody> ParseCheckoutBody(std::string_view body) {
   }
   auto key = OptionalString(*document, "idempotency_key");
   if (!key) return key.error();
-  if (*key) FS_RETURN_IF_ERROR(ValidateIdempotencyKey(**key));
+  if (*key) FS_RETURN_IF_ERROR(ValidateIdempotencyKey(**key, "idempotency_key"));
   parsed.reservation_id = std::move(*reservation_id);
   parsed.payment_method_id = std::move(*payment_method_id);
   parsed.idempotency_key = std::move(*key);

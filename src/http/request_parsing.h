@@ -39,8 +39,9 @@ base::Result<std::string> ResolveIdempotencyKey(std::optional<std::string_view> 
 base::Result<std::optional<std::string>> ResolveQueuePass(
     std::optional<std::string_view> header_pass, const std::optional<std::string>& body_pass);
 
-// 1..kIdempotencyKeyBytesMax bytes with no control characters.
-base::Status ValidateIdempotencyKey(std::string_view key);
+// 1..kIdempotencyKeyBytesMax bytes of visible ASCII (0x21-0x7E). kInvalidArgument naming
+// `field` (the header or body field the key came in) otherwise.
+base::Status ValidateIdempotencyKey(std::string_view key, std::string_view field);
 
 // A sale definition for POST /admin/v1/skus, checked with core::ValidateSale too.
 base::Result<core::Sale> ParseSaleBody(std::string_view body);

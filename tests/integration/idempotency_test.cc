@@ -92,16 +92,36 @@ TEST_F(IdempotencyTest, BodyKeyReplaysTheOriginalAnswer) {
   EXPECT_EQ(via_body_route_replay.body, via_body_route.body);
   EXPECT_TRUE(IsReplay(via_body_route_replay));
 
-  // Any text is a key: quotes, backslashes and non-ASCII characters included.
-  const std::string odd_key = "k\"1\\ \xd0\xba\xd0\xbb\xd1\x8e\xd1\x87";
+  // Any visible ASCII is a key: quotes and backslashes included (escaped in the JSON body).
+  const std::string odd_key = "k\"1\\{}~";
   const HttpResponse odd = Reserve(client(), Request("carol", odd_key, KeyPlacement::kBody));
   ASSERT_EQ(odd.status, 201) << odd.Describe();
   const HttpResponse odd_replay = Reserve(client(), Request("carol", odd_key, KeyPlacement::kBody));
   EXPECT_EQ(odd_replay.body, odd.body);
   EXPECT_TRUE(IsReplay(odd_replay));
+  // Spaces and non-ASCII are refused before anything is decided: every store takes the rest.
+  for (const std::string& refused : {std::string("k \xd0\xba\xd0\xbb"), std::string("a b")}) {
+    EXPECT_TRUE(IsError(Reserve(client(), Request("carol", refused, KeyPlacement::kBody)), 400,
+                        "INVALID_REQUEST"));
+  }
 
   EXPECT_EQ(AvailableUnits(client(), kSku), kStock - 4);
   EXPECT_EQ(ReadSku(kSku).rows.size(), 3u);
+}
+
+// Raw bytes a database refuses as text (0xFF, Latin-1 "caf\xe9") in the header: 400 naming
+// the header, nothing stored, and the writer goes on serving everyone else.
+TEST_F(IdempotencyTest, RawNonAsciiHeaderKeyIsRefusedAtTheEdge) {
+  for (const std::string& raw : {std::string("\xff"), std::string("caf\xe9")}) {
+    const HttpResponse refused = client().Post(
+        "/api/v1/products/" + std::string(kSku) + "/reserve", R"({"quantity":1})",
+        {{"Authorization", "Bearer " + MintToken("mallory")}, {"Idempotency-Key", raw}});
+    ASSERT_TRUE(IsError(refused, 400, "INVALID_REQUEST")) << refused.Describe();
+    EXPECT_NE(refused.body.find("Idempotency-Key"), std::string::npos) << refused.body;
+  }
+  EXPECT_EQ(Reserve(client(), Request("alice", "fine-key")).status, 201);
+  EXPECT_EQ(client().Get("/readyz").status, 200);
+  EXPECT_EQ(ReadSku(kSku).rows.size(), 1u);
 }
 
 TEST_F(IdempotencyTest, SameKeyWithOtherParametersIsRefused) {
