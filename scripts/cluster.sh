@@ -180,7 +180,6 @@ global
 defaults
     mode http
     option http-keep-alive
-    option forwardfor
     option redispatch
     retries 2
     maxconn 4000
@@ -197,6 +196,9 @@ defaults
 
 frontend flashsale
     bind 127.0.0.1:$port
+    # The client's address replaces any X-Forwarded-For the client sent (appending, as
+    # `option forwardfor` does, would let a client put an address of its choice first).
+    http-request set-header X-Forwarded-For %[src]
     default_backend nodes
 
 backend nodes

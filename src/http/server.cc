@@ -8,6 +8,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <charconv>
+#include <iterator>
 #include <optional>
 
 #include "base/thread_annotations.h"
@@ -89,6 +90,23 @@ std::optional<std::string_view> HeaderValue(const bhttp::request<bhttp::string_b
   return field->value();
 }
 
+// Every field line of `name` combined in order into one comma-separated value (RFC 9110
+// 5.3): a proxy that appends its own X-Forwarded-For line must not leave the client's line
+// to be believed alone. One line is returned as it is; several are joined into `storage`.
+std::optional<std::string_view> CombinedHeaderValue(
+    const bhttp::request<bhttp::string_body>& message, std::string_view name,
+    std::string& storage) {
+  const auto [first, last] = message.equal_range(name);
+  if (first == last) return std::nullopt;
+  if (std::next(first) == last) return first->value();
+  storage.clear();
+  for (auto field = first; field != last; ++field) {
+    if (!storage.empty()) storage += ", ";
+    storage += field->value();
+  }
+  return std::string_view(storage);
+}
+
 // Counts an open connection for as long as it lives.
 class ConnectionPermit {
  public:
@@ -147,7 +165,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   AfterWrite after_response_ = AfterWrite::kKeepAlive;
   bool awaiting_response_ = false;  // a request is with the Api; exactly one answer expected
   std::size_t drained_bytes_ = 0;
-  std::string peer_address_;  // text of the socket peer's IP; empty if unknown
+  std::string peer_address_;   // text of the socket peer's IP; empty if unknown
+  std::string forwarded_for_;  // the request's X-Forwarded-For lines joined, when several
 };
 
 void Connection::DoReadHeader() {
@@ -222,7 +241,7 @@ void Connection::OnRequest() {
   request.authorization = HeaderValue(message, "Authorization");
   request.idempotency_key = HeaderValue(message, "Idempotency-Key");
   request.peer_address = peer_address_;
-  request.forwarded_for = HeaderValue(message, "X-Forwarded-For");
+  request.forwarded_for = CombinedHeaderValue(message, "X-Forwarded-For", forwarded_for_);
   request.user_agent = HeaderValue(message, "User-Agent");
   request.accept_language = HeaderValue(message, "Accept-Language");
   request.device_id = HeaderValue(message, "X-Device-Id");

@@ -3,7 +3,8 @@
 // RATE_LIMITED with Retry-After and RateLimit-* headers while other clients are served, and
 // the refused requests change nothing; a flood of many accounts from one IP is throttled on
 // the IP; a device driving many accounts is detected as a bot; the JWT tier claim raises the
-// burst; X-Forwarded-For is ignored from untrusted peers and honoured from trusted ones;
+// burst; X-Forwarded-For is ignored from untrusted peers and honoured from trusted ones, all
+// of its field lines combined;
 // --rate-limit off lets the same flood through; throttling is counted in /metrics.
 // Every test client talks from 127.0.0.1: distinct client IPs come from X-Forwarded-For with
 // 127.0.0.1 as a trusted proxy.
@@ -143,6 +144,27 @@ TEST_F(RateLimitTest, ManyAccountsFromOneIpAreThrottledOnTheIp) {
   const std::string page = client().Get("/metrics").body;
   EXPECT_EQ(SampleValue(page, R"(flashsale_throttled_total{reason="ip_limit",tier="normal"})"),
             40 - kNormalBurst);
+}
+
+// A proxy that appends its own X-Forwarded-For line (HAProxy's `option forwardfor`) leaves
+// the client's forged line first: every line counts, combined in order, so the address the
+// trusted proxy appended is the one judged.
+TEST_F(RateLimitTest, EveryForwardedForLineCounts) {
+  ASSERT_TRUE(CreateSaleOk(client(), BigSale("two-lines")));
+  int created = 0;
+  HttpResponse last;
+  for (int i = 0; i < 40; ++i) {
+    HttpHeaders headers = {{"Authorization", "Bearer " + MintToken("line-" + std::to_string(i))},
+                           {"User-Agent", "agent"},
+                           {"X-Device-Id", "device-" + std::to_string(i)},
+                           {"X-Forwarded-For", "198.18.0." + std::to_string(i + 1)},
+                           {"X-Forwarded-For", "203.0.113.55"}};
+    last = client().Post("/api/v1/products/two-lines/reserve", R"({"quantity":1})",
+                         std::move(headers));
+    created += last.status == 201 ? 1 : 0;
+  }
+  EXPECT_EQ(created, kNormalBurst);
+  EXPECT_TRUE(IsRateLimited(last)) << last.Describe();
 }
 
 TEST_F(RateLimitTest, DeviceDrivingManyAccountsBecomesBot) {

@@ -186,6 +186,21 @@ TEST_F(LoadBalancerTest, FiveThousandUsersRaceForFiveHundredUnitsThroughTheBalan
   }
 }
 
+// The balancer replaces a client's own X-Forwarded-For with the client's address: a forged
+// header reaches no node, so the audit records where the request really came from.
+TEST_F(LoadBalancerTest, ClientSentForwardedForDoesNotPassTheBalancer) {
+  SaleSpec sale;
+  sale.sku_id = "lb-forged";
+  sale.total_stock = 10;
+  CreateSale(sale);
+  HttpClient client(balancer_port());
+  const HttpResponse response = client.Post(
+      "/api/v1/products/lb-forged/reserve", R"({"quantity":1})",
+      {{"Authorization", "Bearer " + MintToken("forger")}, {"X-Forwarded-For", "203.0.113.9"}});
+  ASSERT_EQ(response.status, 201) << response.Describe();
+  EXPECT_EQ(Sql("SELECT client_ip FROM audit_events WHERE user_id = 'forger'"), "127.0.0.1");
+}
+
 TEST_F(LoadBalancerTest, OneUserAtTwoNodesAtTheSameInstantNeverExceedsTheLimit) {
   constexpr int kRounds = 300;
   SaleSpec sale;

@@ -60,7 +60,6 @@ std::string ConfigText(const std::vector<std::uint16_t>& backends, std::uint16_t
       << "defaults\n"
       << "    mode http\n"
       << "    option http-keep-alive\n"
-      << "    option forwardfor\n"
       << "    option redispatch\n"
       << "    retries 2\n"
       << "    maxconn 2000\n"
@@ -72,7 +71,10 @@ std::string ConfigText(const std::vector<std::uint16_t>& backends, std::uint16_t
       << "    timeout queue 5s\n"
       << "    timeout check 1s\n"
       << "frontend flashsale\n"
-      << "    bind 127.0.0.1:" << port << "\n"
+      << "    bind 127.0.0.1:" << port
+      << "\n"
+      // The client's address replaces any X-Forwarded-For the client sent.
+      << "    http-request set-header X-Forwarded-For %[src]\n"
       << "    default_backend nodes\n"
       << "backend nodes\n"
       << "    balance roundrobin\n"
