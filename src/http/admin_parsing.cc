@@ -5,6 +5,7 @@
 #include <charconv>
 
 #include "base/time_format.h"
+#include "json/duplicate_keys.h"
 
 namespace fs::http {
 namespace {
@@ -59,6 +60,9 @@ base::Result<std::int64_t> ParseStockBody(std::string_view body) {
       body.data(), body.size());
   if (document.HasParseError() || !document.IsObject()) {
     return Invalid("request body must be a JSON object {\"delta\": N}");
+  }
+  if (const auto duplicate = json::FindDuplicateKey(document)) {
+    return Invalid("request body has the key \"" + *duplicate + "\" more than once");
   }
   const auto member = document.FindMember("delta");
   if (member == document.MemberEnd() || member->value.IsNull()) {

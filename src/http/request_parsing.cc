@@ -8,6 +8,7 @@
 
 #include "base/time_format.h"
 #include "core/rules.h"
+#include "json/duplicate_keys.h"
 #include "json/small_document.h"
 
 namespace fs::http {
@@ -37,6 +38,9 @@ base::Status ParseObject(std::string_view body, BodyDocument& into) {
                    std::to_string(document.GetErrorOffset()) + ")");
   }
   if (!document.IsObject()) return Invalid("request body must be a JSON object");
+  if (const auto duplicate = json::FindDuplicateKey(document)) {
+    return Invalid("request body has the key \"" + *duplicate + "\" more than once");
+  }
   return base::Status::Ok();
 }
 

@@ -234,6 +234,10 @@ void Connection::OnRequest() {
   stream_.expires_never();  // the engine answers in bounded time; no deadline while we work
   const bhttp::request<bhttp::string_body>& message = parser_->get();
   request_version_ = message.version();
+  // RFC 9112 3.2: an HTTP/1.1 request without Host is answered 400.
+  if (message.version() >= 11 && message.find(bhttp::field::host) == message.end()) {
+    return RespondAndClose(400, code::kInvalidRequest, "an HTTP/1.1 request needs a Host header");
+  }
   after_response_ = message.keep_alive() ? AfterWrite::kKeepAlive : AfterWrite::kClose;
   Request request;
   request.method = ToMethod(message.method());

@@ -116,6 +116,19 @@ TEST_F(BadInputTest, BodyRouteNeedsAValidSkuId) {
   EXPECT_TRUE(ReadSku(kSku).rows.empty());
 }
 
+// RFC 9112 3.2: an HTTP/1.1 request without Host is a 400; HTTP/1.0 needs none.
+TEST_F(BadInputTest, Http11WithoutHostIs400) {
+  RawConnection raw(server_.port());
+  ASSERT_TRUE(raw.connected());
+  ASSERT_TRUE(raw.Send("GET /healthz HTTP/1.1\r\n\r\n"));
+  const RawRead read = raw.ReadResponse(kRawReadTimeout);
+  EXPECT_EQ(ParseRawStatus(read.bytes), 400) << read.bytes;
+  EXPECT_NE(read.bytes.find("INVALID_REQUEST"), std::string::npos) << read.bytes;
+  RawConnection old(server_.port());
+  ASSERT_TRUE(old.Send("GET /healthz HTTP/1.0\r\n\r\n"));
+  EXPECT_EQ(ParseRawStatus(old.ReadResponse(kRawReadTimeout).bytes), 200);
+}
+
 TEST_F(BadInputTest, IdempotencyKeyHeaderTooLong) {
   HttpHeaders headers = UserAuth("alice");
   headers.push_back({"Idempotency-Key", std::string(300, 'k')});

@@ -10,6 +10,7 @@
 
 #include "base/time_format.h"
 #include "core/rules.h"
+#include "http/admin_parsing.h"
 #include "http/request_parsing.h"
 
 namespace fs::http {
@@ -86,6 +87,25 @@ TEST(HttpRequestParsingTest, ReserveBodyRejectsMalformedInput) {
     EXPECT_NE(parsed.error().message().find(bad.message_part), std::string::npos)
         << parsed.error().message();
   }
+}
+
+// {"quantity":1,"quantity":999}: RapidJSON would read the first, another reader perhaps the
+// last. Refused, at any depth, and the key is named.
+TEST(HttpRequestParsingTest, DuplicateKeysAreRefused) {
+  for (const char* body :
+       {R"({"quantity":1,"quantity":999})", R"({"quantity":1,"x":{"a":1,"b":2,"a":3}})",
+        R"({"quantity":1,"x":[{"k":1},{"k":2,"k":2}]})"}) {
+    SCOPED_TRACE(body);
+    auto parsed = ParseReserveBody(body);
+    ASSERT_FALSE(parsed.has_value());
+    EXPECT_EQ(parsed.error().code(), base::StatusCode::kInvalidArgument);
+    EXPECT_NE(parsed.error().message().find("more than once"), std::string::npos);
+  }
+  EXPECT_NE(ParseReserveBody(R"({"quantity":1,"quantity":2})").error().message().find("quantity"),
+            std::string::npos);
+  EXPECT_TRUE(ParseReserveBody(R"({"quantity":1,"x":[{"k":1},{"k":2}]})").has_value());
+  EXPECT_FALSE(ParseStockBody(R"({"delta":1,"delta":-5})").has_value());
+  EXPECT_TRUE(ParseStockBody(R"({"delta":1})").has_value());
 }
 
 TEST(HttpRequestParsingTest, DeeplyNestedJsonDoesNotExhaustTheStack) {
