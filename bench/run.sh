@@ -122,7 +122,8 @@ start_flashsale() {
   # All load comes from 127.0.0.1, so per-client rate limiting (on by default) is turned off;
   # tools/contest/fairness_contest.py measures the limiter itself.
   "$build/flashsale" serve --listen 127.0.0.1:0 --data-dir "$data" --jwt-secret "$JWT_SECRET" \
-    --admin-token "$ADMIN_TOKEN" --log-level warn --rate-limit off "$@" >"$data/stdout" 2>"$data/stderr" &
+    --admin-token "$ADMIN_TOKEN" --log-level warn --rate-limit off \
+    --max-connections-per-ip 10000 "$@" >"$data/stdout" 2>"$data/stderr" &
   FS_PID=$!
   pids+=("$FS_PID")
   FS_PORT=""

@@ -147,10 +147,11 @@ start_node() {
   local i="$1" url="$2"
   local dir="$state/node$i" port="" j
   mkdir -p "$dir/data"
+  # Every connection comes from the balancer's one address: the per-address cap is raised.
   local args=(serve --listen 127.0.0.1:0 --data-dir "$dir/data" --store "$url"
     --jwt-secret "$jwt_secret" --admin-token "$admin_token"
     --rate-limit "${FLASHSALE_CLUSTER_RATE_LIMIT:-off}" --trusted-proxies 127.0.0.1/32
-    --idle-timeout-seconds 150)
+    --idle-timeout-seconds 150 --max-connections-per-ip 10000)
   if [[ -f "$state/redis.port" ]]; then args+=(--redis "redis://127.0.0.1:$(cat "$state/redis.port")"); fi
   # shellcheck disable=SC2206 # word splitting of the extra arguments is intended
   args+=(${FLASHSALE_CLUSTER_NODE_ARGS:-})

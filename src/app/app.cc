@@ -465,6 +465,7 @@ http::ServerOptions ServerOptionsOf(const Config& config) {
   options.port = config.listen_port;
   options.threads = config.threads;
   options.idle_timeout = config.idle_timeout;
+  options.connections_per_ip_max = config.max_connections_per_ip;
   return options;
 }
 

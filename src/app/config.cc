@@ -35,6 +35,7 @@ struct RawFlags {
   std::string inbox_capacity;
   std::string log_level;
   std::string idle_timeout_seconds;
+  std::string max_connections_per_ip;
   std::string rate_limit;
   std::string rate_limit_tiers;
   std::string rate_limit_entries_max;
@@ -138,6 +139,7 @@ RawFlags DefaultFlags() {
   raw.inbox_capacity = std::to_string(config.inbox_capacity);
   raw.log_level = std::string(LogLevelName(config.log_level));
   raw.idle_timeout_seconds = Seconds(config.idle_timeout);
+  raw.max_connections_per_ip = std::to_string(config.max_connections_per_ip);
   raw.rate_limit = NameOf(kRateLimitModes, config.rate_limit.mode);
   raw.rate_limit_tiers = ratelimit::FormatTierTable(limiter.tiers);
   raw.rate_limit_entries_max = std::to_string(limiter.entries_max);
@@ -311,6 +313,8 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--log-level", raw.log_level, "FLASHSALE_LOG_LEVEL", "trace|debug|info|warn|error");
   option("--idle-timeout-seconds", raw.idle_timeout_seconds, "FLASHSALE_IDLE_TIMEOUT_SECONDS",
          "idle or slow client deadline per request");
+  option("--max-connections-per-ip", raw.max_connections_per_ip, "FLASHSALE_MAX_CONNECTIONS_PER_IP",
+         "open connections from one client address at most; beyond it one is closed at once");
   AddRateLimitOptions(option, raw);
   AddRedisOptions(option, raw);
   option("--audit-checkpoint-seconds", raw.audit_checkpoint_seconds,
@@ -502,6 +506,10 @@ base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
   config.batch_size_max = static_cast<std::size_t>(*batch);
   config.inbox_capacity = static_cast<std::size_t>(*inbox);
   config.idle_timeout = std::chrono::seconds(*idle);
+  auto per_ip = ParseBounded(raw.max_connections_per_ip, "--max-connections-per-ip", 1,
+                             static_cast<std::int64_t>(http::kConnectionsMax));
+  if (!per_ip) return per_ip.error();
+  config.max_connections_per_ip = static_cast<std::size_t>(*per_ip);
   auto checkpoint = ParseBounded(raw.audit_checkpoint_seconds, "--audit-checkpoint-seconds", 1,
                                  kAuditCheckpointSecondsLimit);
   if (!checkpoint) return checkpoint.error();

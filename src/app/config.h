@@ -15,6 +15,7 @@
 #include "core/waiting_room.h"
 #include "engine/engine.h"
 #include "events/kafka_sink.h"
+#include "http/limits.h"
 #include "payment/gateway.h"
 #include "payment/worker.h"
 #include "ratelimit/client_identity.h"
@@ -97,6 +98,8 @@ struct Config {
   std::size_t inbox_capacity = engine::Options{}.inbox_capacity;
   LogLevel log_level = LogLevel::kInfo;
   std::chrono::seconds idle_timeout{30};
+  // Open connections from one client address at most (--max-connections-per-ip).
+  std::size_t max_connections_per_ip = http::kConnectionsPerIpDefault;
   // Payment saga and events.
   PaymentGatewayKind payment_gateway = PaymentGatewayKind::kSimulated;
   std::string payment_gateway_url;  // kHttp: http://HOST:PORT

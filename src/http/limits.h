@@ -19,6 +19,11 @@ static_assert(kTargetBytesMax < kHeaderBytesMax);
 // Open connections at most. 10k keep-alive clients cover the 25k req/s target many times over
 // while keeping per-connection memory (~30 KiB of buffers at worst) bounded near 300 MiB.
 inline constexpr std::size_t kConnectionsMax = 10'000;
+// Open connections from one client address at most, by default (--max-connections-per-ip):
+// one client must not hold every slot. 256 covers a large office or carrier NAT behind one
+// address; a load balancer in front of the server needs it raised.
+inline constexpr std::size_t kConnectionsPerIpDefault = 256;
+static_assert(kConnectionsPerIpDefault <= kConnectionsMax);
 // I/O threads at most: more than cores only adds context switches.
 inline constexpr std::size_t kThreadsMax = 256;
 // Idle/slow-client deadline bounds, seconds.

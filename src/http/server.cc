@@ -10,6 +10,7 @@
 #include <charconv>
 #include <iterator>
 #include <optional>
+#include <unordered_map>
 
 #include "base/thread_annotations.h"
 #include "http/json_render.h"
@@ -27,7 +28,26 @@ struct Server::Shared {
       : api(api_in),
         metrics(metrics_in),
         idle_timeout(options.idle_timeout),
-        connections_max(options.connections_max) {}
+        connections_max(options.connections_max),
+        connections_per_ip_max(options.connections_per_ip_max) {}
+
+  // Counts a connection from `address`; false (nothing counted) when it already has the most.
+  bool TryAddPeer(const std::string& address) {
+    base::MutexLock lock(peers_mutex);
+    std::size_t& open = peers[address];
+    if (open >= connections_per_ip_max) {
+      if (open == 0) peers.erase(address);
+      return false;
+    }
+    ++open;
+    return true;
+  }
+  void RemovePeer(const std::string& address) {
+    base::MutexLock lock(peers_mutex);
+    const auto found = peers.find(address);
+    if (found == peers.end()) return;
+    if (--found->second == 0) peers.erase(found);
+  }
 
   void RequestStarted() { in_flight.fetch_add(1, std::memory_order_acq_rel); }
   void RequestFinished() {
@@ -42,7 +62,11 @@ struct Server::Shared {
   metrics::HttpMetrics& metrics;
   const std::chrono::seconds idle_timeout;
   const std::size_t connections_max;
+  const std::size_t connections_per_ip_max;
   std::atomic<std::size_t> connection_count{0};
+  // Open connections by peer address: at most connections_max entries (each holds one).
+  base::Mutex peers_mutex;
+  std::unordered_map<std::string, std::size_t> peers GUARDED_BY(peers_mutex);
   std::atomic<std::size_t> in_flight{0};
   std::atomic<bool> shutting_down{false};
   // Guards no data of its own (in_flight is atomic): it orders RequestFinished's notify
@@ -107,40 +131,39 @@ std::optional<std::string_view> CombinedHeaderValue(
   return std::string_view(storage);
 }
 
-// Counts an open connection for as long as it lives.
+// Counts an open connection (in all and for its peer address) for as long as it lives.
 class ConnectionPermit {
  public:
-  explicit ConnectionPermit(Server::Shared& shared) : shared_(&shared) {
+  ConnectionPermit(Server::Shared& shared, std::string peer_address)
+      : shared_(&shared), peer_address_(std::move(peer_address)) {
     shared_->metrics.connections_open.Add(1);
   }
   ~ConnectionPermit() {
+    shared_->RemovePeer(peer_address_);
     shared_->connection_count.fetch_sub(1, std::memory_order_acq_rel);
     shared_->metrics.connections_open.Add(-1);
   }
+  const std::string& peer_address() const { return peer_address_; }
   ConnectionPermit(const ConnectionPermit&) = delete;
   ConnectionPermit& operator=(const ConnectionPermit&) = delete;
 
  private:
   Server::Shared* shared_;
+  const std::string peer_address_;
 };
 
 enum class AfterWrite : std::uint8_t { kKeepAlive, kClose };
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, Server::Shared& shared)
+  // `peer_address` was counted by Shared::TryAddPeer; the permit gives it back.
+  Connection(tcp::socket socket, Server::Shared& shared, std::string peer_address)
       : stream_(std::move(socket)),
         buffer_(kReadBufferBytesMax),
         shared_(shared),
-        permit_(shared) {}
+        permit_(shared, std::move(peer_address)) {}
 
-  void Start() {
-    // The peer is fixed for the connection's life: read it once (rate limiting keys on it).
-    beast::error_code error;
-    const tcp::endpoint peer = stream_.socket().remote_endpoint(error);
-    if (!error) peer_address_ = peer.address().to_string();
-    DoReadHeader();
-  }
+  void Start() { DoReadHeader(); }
 
  private:
   void DoReadHeader();
@@ -165,7 +188,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   AfterWrite after_response_ = AfterWrite::kKeepAlive;
   bool awaiting_response_ = false;  // a request is with the Api; exactly one answer expected
   std::size_t drained_bytes_ = 0;
-  std::string peer_address_;   // text of the socket peer's IP; empty if unknown
   std::string forwarded_for_;  // the request's X-Forwarded-For lines joined, when several
 };
 
@@ -244,7 +266,7 @@ void Connection::OnRequest() {
   request.target = message.target();
   request.authorization = HeaderValue(message, "Authorization");
   request.idempotency_key = HeaderValue(message, "Idempotency-Key");
-  request.peer_address = peer_address_;
+  request.peer_address = permit_.peer_address();
   request.forwarded_for = CombinedHeaderValue(message, "X-Forwarded-For", forwarded_for_);
   request.user_agent = HeaderValue(message, "User-Agent");
   request.accept_language = HeaderValue(message, "Accept-Language");
@@ -440,21 +462,24 @@ void Server::OnAccept(const boost::system::error_code& error, tcp::socket socket
     return;
   }
   DoAccept();
+  // The peer is fixed for the connection's life: read it once (rate limiting keys on it, and
+  // so does the per-address connection count). Empty if unknown.
+  boost::system::error_code ignored;
+  const tcp::endpoint peer = socket.remote_endpoint(ignored);
+  std::string peer_address = ignored ? std::string() : peer.address().to_string();
   const std::size_t open = shared_->connection_count.fetch_add(1, std::memory_order_acq_rel) + 1;
-  if (open > shared_->connections_max) {
+  if (open > shared_->connections_max || !shared_->TryAddPeer(peer_address)) {
     shared_->connection_count.fetch_sub(1, std::memory_order_acq_rel);
     shared_->metrics.connections_rejected.Increment();
-    boost::system::error_code ignored;
     socket.close(ignored);
     return;
   }
-  boost::system::error_code ignored;
   socket.set_option(tcp::no_delay(true), ignored);  // small responses must not wait for Nagle
   // The socket is bound to its own context: start it there, on that thread.
   auto executor = socket.get_executor();
-  asio::post(executor, [connection = std::make_shared<Connection>(std::move(socket), *shared_)] {
-    connection->Start();
-  });
+  asio::post(executor,
+             [connection = std::make_shared<Connection>(
+                  std::move(socket), *shared_, std::move(peer_address))] { connection->Start(); });
 }
 
 void Server::StopAccepting() {

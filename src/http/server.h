@@ -35,6 +35,8 @@ struct ServerOptions {
   std::size_t threads = 1;                // I/O threads, 1..kThreadsMax
   std::chrono::seconds idle_timeout{30};  // per request read and per response write
   std::size_t connections_max = kConnectionsMax;
+  // Open connections from one peer address at most; beyond it a new one is closed at once.
+  std::size_t connections_per_ip_max = kConnectionsPerIpDefault;
 };
 
 class Server {

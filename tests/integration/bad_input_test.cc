@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -461,6 +462,49 @@ TEST_F(SlowClientTest, ActiveClientsAreNotDisconnected) {
     std::this_thread::sleep_for(milliseconds(300));
   }
   EXPECT_EQ(active.connect_count(), 1);
+}
+
+// One client address holds at most --max-connections-per-ip connections: the next one is
+// closed at once, without an answer, and a slot freed by a client is used again.
+class ConnectionsPerIpTest : public ServerTest {
+ protected:
+  ConnectionsPerIpTest() : ServerTest(PerIpCap()) {}
+  static ServerOptions PerIpCap() {
+    ServerOptions options;
+    options.extra_args = {"--max-connections-per-ip", "3"};
+    return options;
+  }
+};
+
+TEST_F(ConnectionsPerIpTest, ConnectionsBeyondTheCapAreClosedAtOnce) {
+  // Six connections from 127.0.0.1, each kept open: at most three are answered (the test's
+  // own client may hold one slot), the others are closed without a byte.
+  std::vector<std::unique_ptr<RawConnection>> held;
+  int served = 0;
+  int closed_unanswered = 0;
+  for (int i = 0; i < 6; ++i) {
+    held.push_back(std::make_unique<RawConnection>(server_.port()));
+    held.back()->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    const RawRead read = held.back()->ReadResponse(kRawReadTimeout);
+    if (ParseRawStatus(read.bytes) == 200) {
+      ++served;
+    } else if (read.bytes.empty()) {
+      ++closed_unanswered;
+    }
+  }
+  EXPECT_GE(served, 2);
+  EXPECT_LE(served, 3);
+  EXPECT_EQ(served + closed_unanswered, 6);
+  // Freed slots are taken again: the server notices a close asynchronously, so a new
+  // connection is tried a bounded number of times.
+  held.clear();
+  bool again_served = false;
+  for (int attempt = 0; attempt < 100 && !again_served; ++attempt) {
+    RawConnection again(server_.port());
+    again.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    again_served = ParseRawStatus(again.ReadResponse(kRawReadTimeout).bytes) == 200;
+  }
+  EXPECT_TRUE(again_served);
 }
 
 }  // namespace
