@@ -167,7 +167,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void DoReadHeader();
-  void OnHeader(const beast::error_code& error);
+  // `header_bytes`: the request line, the fields and the blank line, as read.
+  void OnHeader(const beast::error_code& error, std::size_t header_bytes);
   void OnBody(const beast::error_code& error);
   void OnRequest();
   void Respond(Response response);
@@ -200,15 +201,19 @@ void Connection::DoReadHeader() {
   stream_.expires_after(shared_.idle_timeout);
   bhttp::async_read_header(
       stream_, buffer_, *parser_,
-      [self = shared_from_this()](beast::error_code error, std::size_t) { self->OnHeader(error); });
+      [self = shared_from_this()](beast::error_code error, std::size_t header_bytes) {
+        self->OnHeader(error, header_bytes);
+      });
 }
 
-void Connection::OnHeader(const beast::error_code& error) {
+void Connection::OnHeader(const beast::error_code& error, std::size_t header_bytes) {
   if (error == bhttp::error::body_limit) {
     return RespondAndClose(413, code::kPayloadTooLarge,
                            "request body exceeds " + std::to_string(kBodyBytesMax) + " bytes");
   }
-  if (error == bhttp::error::header_limit) {
+  // Beast's own limit leaves some slack; the bytes it consumed for the request line and the
+  // fields make the limit exact.
+  if (error == bhttp::error::header_limit || (!error && header_bytes > kHeaderBytesMax)) {
     return RespondAndClose(431, code::kInvalidRequest,
                            "request headers exceed " + std::to_string(kHeaderBytesMax) + " bytes");
   }

@@ -316,6 +316,25 @@ TEST_F(BadInputTest, HugeHeaderIsRefused) {
   ASSERT_NO_FATAL_FAILURE(ExpectAliveAndUnchanged());
 }
 
+// The 8 KiB limit is exact: request line, fields and the blank line together.
+TEST_F(BadInputTest, HeaderBlockLimitIsExact) {
+  const auto request_of = [](std::size_t total_bytes) {
+    const std::string head = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+    const std::string tail = "\r\n\r\n";
+    return head + std::string(total_bytes - head.size() - tail.size(), 'p') + tail;
+  };
+  RawConnection at_limit(server_.port());
+  ASSERT_TRUE(at_limit.Send(request_of(8192)));
+  EXPECT_EQ(ParseRawStatus(at_limit.ReadResponse(kRawReadTimeout).bytes), 200);
+  for (const std::size_t over : {std::size_t{8193}, std::size_t{8476}}) {
+    RawConnection raw(server_.port());
+    ASSERT_TRUE(raw.Send(request_of(over)));
+    const RawRead read = raw.ReadResponse(kRawReadTimeout);
+    EXPECT_EQ(ParseRawStatus(read.bytes), 431) << over << " bytes: " << read.bytes;
+  }
+  ASSERT_NO_FATAL_FAILURE(ExpectAliveAndUnchanged());
+}
+
 TEST_F(BadInputTest, ManyHeadersAreRefused) {
   std::string request = "GET /api/v1/products/input HTTP/1.1\r\nHost: x\r\n";
   for (int i = 0; i < 5000; ++i) request += "X-H" + std::to_string(i) + ": v\r\n";
