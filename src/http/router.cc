@@ -99,7 +99,9 @@ RouteMatch Router::Match(Method method, std::string_view target) const {
     const std::optional<Captures> captures = MatchSegments(entry, path);
     if (!captures) continue;
     for (const auto& [entry_method, route_id] : entry.methods) {
-      if (entry_method != method) continue;
+      // HEAD is served by the GET route (the server sends its answer without the body).
+      const bool head_of_get = method == Method::kHead && entry_method == Method::kGet;
+      if (entry_method != method && !head_of_get) continue;
       RouteMatch match;
       match.kind = RouteMatch::Kind::kFound;
       match.route_id = route_id;
@@ -117,6 +119,7 @@ RouteMatch Router::Match(Method method, std::string_view target) const {
   for (const auto& entry_method : entries_[*mismatched].methods) {
     if (!match.allow.empty()) match.allow += ", ";
     match.allow += MethodName(entry_method.first);
+    if (entry_method.first == Method::kGet) match.allow += ", HEAD";
   }
   return match;
 }

@@ -190,9 +190,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool awaiting_response_ = false;  // a request is with the Api; exactly one answer expected
   std::size_t drained_bytes_ = 0;
   std::string forwarded_for_;  // the request's X-Forwarded-For lines joined, when several
+  bool head_request_ = false;  // the request being answered is a HEAD
 };
 
 void Connection::DoReadHeader() {
+  head_request_ = false;
   parser_.emplace();
   parser_->header_limit(static_cast<std::uint32_t>(kHeaderBytesMax));
   parser_->body_limit(kBodyBytesMax);
@@ -261,6 +263,7 @@ void Connection::OnRequest() {
   stream_.expires_never();  // the engine answers in bounded time; no deadline while we work
   const bhttp::request<bhttp::string_body>& message = parser_->get();
   request_version_ = message.version();
+  head_request_ = message.method() == bhttp::verb::head;
   // RFC 9112 3.2: an HTTP/1.1 request without Host is answered 400.
   if (message.version() >= 11 && message.find(bhttp::field::host) == message.end()) {
     return RespondAndClose(400, code::kInvalidRequest, "an HTTP/1.1 request needs a Host header");
@@ -331,6 +334,8 @@ void Connection::Write(unsigned version, Response& response, AfterWrite after) {
   if (after == AfterWrite::kKeepAlive && version == 10) head_ += "\r\nConnection: keep-alive";
   head_ += "\r\n\r\n";
   body_ = std::move(response.body);
+  // HEAD: the GET's status and headers, Content-Length included, and no body (RFC 9110 9.3.2).
+  if (head_request_) body_.clear();
   stream_.expires_after(shared_.idle_timeout);  // a client that does not read is dropped
   const std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(body_)};
   asio::async_write(stream_, buffers,

@@ -146,6 +146,33 @@ TEST_F(ApiTest, ProductAndAvailabilityReads) {
   EXPECT_EQ(client().connect_count(), 1);
 }
 
+// HEAD on a GET route: the GET's status and headers (Content-Length of the GET's body), no
+// body, and the keep-alive connection goes on; HEAD on a POST-only route is 405.
+TEST_F(ApiTest, HeadAnswersLikeGetWithoutABody) {
+  ASSERT_TRUE(CreateSaleOk(client(), BigSale("head")));
+  for (const std::string target : {"/api/v1/products/head/availability", "/api/v1/products/head",
+                                   "/healthz", "/api/v1/products/no-such-sku"}) {
+    SCOPED_TRACE(target);
+    const HttpResponse get = client().Get(target);
+    HttpRequest request;
+    request.method = "HEAD";
+    request.target = target;
+    const HttpResponse head = client().Send(request);
+    EXPECT_EQ(head.status, get.status);
+    EXPECT_TRUE(head.body.empty()) << head.body;
+    EXPECT_EQ(head.Header("Content-Length"), std::to_string(get.body.size()));
+    EXPECT_EQ(head.Header("Content-Type"), get.Header("Content-Type"));
+  }
+  EXPECT_EQ(client().Get("/healthz").status, 200);  // the connection went on
+  EXPECT_EQ(client().connect_count(), 1);
+  HttpRequest post_only;
+  post_only.method = "HEAD";
+  post_only.target = "/api/v1/products/head/reserve";
+  const HttpResponse refused = client().Send(post_only);
+  EXPECT_EQ(refused.status, 405);
+  EXPECT_EQ(refused.Header("Allow"), "POST");
+}
+
 TEST_F(ApiTest, PipelinedRequestsAreAnsweredInOrder) {
   ASSERT_TRUE(CreateSaleOk(client(), OpenSale("pipe", 5)));
   const std::string token = MintToken("alice");

@@ -79,11 +79,11 @@ TEST(HttpRouterTest, KnownPathWithOtherMethodIsMethodNotAllowed) {
   };
   const std::vector<Case> cases = {
       {Method::kGet, "/admin/v1/skus", "POST"},
-      {Method::kPut, "/api/v1/reservations/r1", "GET, DELETE"},
-      {Method::kPost, "/api/v1/reservations/r1", "GET, DELETE"},
+      {Method::kPut, "/api/v1/reservations/r1", "GET, HEAD, DELETE"},
+      {Method::kPost, "/api/v1/reservations/r1", "GET, HEAD, DELETE"},
       {Method::kGet, "/api/v1/products/x/reserve", "POST"},
-      {Method::kOther, "/healthz", "GET"},
-      {Method::kHead, "/healthz", "GET"},
+      {Method::kHead, "/api/v1/products/x/reserve", "POST"},
+      {Method::kOther, "/healthz", "GET, HEAD"},
   };
   for (const Case& test : cases) {
     SCOPED_TRACE(test.target);
@@ -91,6 +91,16 @@ TEST(HttpRouterTest, KnownPathWithOtherMethodIsMethodNotAllowed) {
     EXPECT_EQ(match.kind, RouteMatch::Kind::kMethodNotAllowed);
     EXPECT_EQ(match.allow, test.allow);
   }
+}
+
+// HEAD is answered by the GET route of the path (the server drops the body).
+TEST(HttpRouterTest, HeadIsServedByTheGetRoute) {
+  const Router router = TestRouter();
+  const RouteMatch head = router.Match(Method::kHead, "/api/v1/reservations/r1");
+  const RouteMatch get = router.Match(Method::kGet, "/api/v1/reservations/r1");
+  ASSERT_EQ(head.kind, RouteMatch::Kind::kFound);
+  EXPECT_EQ(head.route_id, get.route_id);
+  EXPECT_EQ(router.Match(Method::kHead, "/healthz").kind, RouteMatch::Kind::kFound);
 }
 
 TEST(HttpRouterTest, TemplatesAreDistinctAndIndexedByMatch) {
