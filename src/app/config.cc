@@ -28,6 +28,9 @@ struct RawFlags {
   bool demo = false;
   std::string jwt_secret;
   std::string admin_token;
+  std::string jwt_leeway_seconds;
+  std::string jwt_issuer;
+  std::string jwt_audience;
   std::string threads;  // empty and not given: DefaultIoThreads()
   bool threads_given = false;
   std::string sqlite_synchronous;
@@ -80,6 +83,11 @@ constexpr NamedValue<PaymentGatewayKind> kGatewayKinds[] = {
 constexpr NamedValue<EventSinkKind> kEventSinks[] = {{EventSinkKind::kLog, "log"},
                                                      {EventSinkKind::kWebhook, "webhook"},
                                                      {EventSinkKind::kKafka, "kafka"}};
+constexpr NamedValue<LogLevel> kLogLevels[] = {{LogLevel::kTrace, "trace"},
+                                               {LogLevel::kDebug, "debug"},
+                                               {LogLevel::kInfo, "info"},
+                                               {LogLevel::kWarn, "warn"},
+                                               {LogLevel::kError, "error"}};
 constexpr NamedValue<RedisCacheMode> kRedisCacheModes[] = {
     {RedisCacheMode::kAuto, "auto"}, {RedisCacheMode::kOn, "on"}, {RedisCacheMode::kOff, "off"}};
 
@@ -134,10 +142,11 @@ RawFlags DefaultFlags() {
   RawFlags raw;
   raw.listen = config.listen_host + ":" + std::to_string(config.listen_port);
   raw.data_dir = config.data_dir;
+  raw.jwt_leeway_seconds = Seconds(config.jwt.leeway);
   raw.sqlite_synchronous = std::string(store::SynchronousName(config.sqlite_synchronous));
   raw.batch_size_max = std::to_string(config.batch_size_max);
   raw.inbox_capacity = std::to_string(config.inbox_capacity);
-  raw.log_level = std::string(LogLevelName(config.log_level));
+  raw.log_level = NameOf(kLogLevels, config.log_level);
   raw.idle_timeout_seconds = Seconds(config.idle_timeout);
   raw.max_connections_per_ip = std::to_string(config.max_connections_per_ip);
   raw.rate_limit = NameOf(kRateLimitModes, config.rate_limit.mode);
@@ -180,11 +189,7 @@ base::Result<std::int64_t> ParseBounded(const std::string& text, std::string_vie
 }
 
 base::Result<LogLevel> ParseLogLevel(const std::string& text) {
-  constexpr LogLevel kLevels[] = {LogLevel::kTrace, LogLevel::kDebug, LogLevel::kInfo,
-                                  LogLevel::kWarn, LogLevel::kError};
-  for (LogLevel level : kLevels) {
-    if (LogLevelName(level) == text) return level;
-  }
+  if (const auto level = ValueNamed(kLogLevels, text)) return *level;
   return Invalid("--log-level must be one of trace, debug, info, warn, error, got '" + text + "'");
 }
 
@@ -302,6 +307,12 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
          "HS256 secret of user tokens (required unless --demo)");
   option("--admin-token", raw.admin_token, "FLASHSALE_ADMIN_TOKEN",
          "bearer token of the admin API (required unless --demo)");
+  option("--jwt-leeway-seconds", raw.jwt_leeway_seconds, "FLASHSALE_JWT_LEEWAY_SECONDS",
+         "clock skew allowed for a user token's nbf and iat");
+  option("--jwt-issuer", raw.jwt_issuer, "FLASHSALE_JWT_ISSUER",
+         "when set, user tokens must carry this iss");
+  option("--jwt-audience", raw.jwt_audience, "FLASHSALE_JWT_AUDIENCE",
+         "when set, user tokens' aud must name this audience");
   option("--threads", raw.threads, "FLASHSALE_THREADS",
          "I/O threads (default: one per core but one, which is the writer's)");
   option("--sqlite-synchronous", raw.sqlite_synchronous, "FLASHSALE_SQLITE_SYNCHRONOUS",
@@ -510,6 +521,10 @@ base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
                              static_cast<std::int64_t>(http::kConnectionsMax));
   if (!per_ip) return per_ip.error();
   config.max_connections_per_ip = static_cast<std::size_t>(*per_ip);
+  auto leeway =
+      ParseBounded(raw.jwt_leeway_seconds, "--jwt-leeway-seconds", 0, kJwtLeewaySecondsLimit);
+  if (!leeway) return leeway.error();
+  config.jwt.leeway = std::chrono::seconds(*leeway);
   auto checkpoint = ParseBounded(raw.audit_checkpoint_seconds, "--audit-checkpoint-seconds", 1,
                                  kAuditCheckpointSecondsLimit);
   if (!checkpoint) return checkpoint.error();
@@ -548,6 +563,8 @@ base::Result<Config> Validate(const RawFlags& raw) {
   config.demo = raw.demo ? DemoMode::kOn : DemoMode::kOff;
   config.jwt_secret = raw.jwt_secret;
   config.admin_token = raw.admin_token;
+  config.jwt.issuer = raw.jwt_issuer;
+  config.jwt.audience = raw.jwt_audience;
   if (config.demo == DemoMode::kOff && config.jwt_secret.empty()) {
     return Invalid("--jwt-secret (or FLASHSALE_JWT_SECRET) is required unless --demo is given");
   }
@@ -593,17 +610,8 @@ std::size_t DefaultIoThreads(unsigned cores) {
 }
 
 std::string_view LogLevelName(LogLevel level) {
-  switch (level) {
-    case LogLevel::kTrace:
-      return "trace";
-    case LogLevel::kDebug:
-      return "debug";
-    case LogLevel::kInfo:
-      return "info";
-    case LogLevel::kWarn:
-      return "warn";
-    case LogLevel::kError:
-      return "error";
+  for (const auto& entry : kLogLevels) {
+    if (entry.value == level) return entry.name;
   }
   return "info";
 }

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "auth/jwt.h"
 #include "core/order.h"
 #include "core/waiting_room.h"
 #include "engine/engine.h"
@@ -28,6 +29,11 @@ namespace fs::app {
 
 inline constexpr int kExitBadConfig = 2;
 inline constexpr int kExitRuntimeError = 1;
+
+// --jwt-leeway-seconds: the clock skew allowed for a token's nbf and iat. 30 s covers honest
+// clock drift between an identity provider and this server; an hour is already a bug.
+inline constexpr std::int64_t kJwtLeewaySecondsDefault = 30;
+inline constexpr std::int64_t kJwtLeewaySecondsLimit = 3600;
 
 // Largest --batch-size-max: beyond this one transaction holds the SQLite write lock for tens of
 // milliseconds and the batch's first request waits for all the others.
@@ -92,6 +98,8 @@ struct Config {
   DemoMode demo = DemoMode::kOff;
   std::string jwt_secret;   // empty only with --demo (then a random one is made)
   std::string admin_token;  // empty only with --demo (then a random one is made)
+  // User tokens: the leeway for nbf and iat, and the issuer and audience they must name.
+  auth::VerifyOptions jwt = {std::chrono::seconds(kJwtLeewaySecondsDefault), "", ""};
   std::size_t threads = 1;  // Validate() applies DefaultIoThreads() unless --threads is given
   store::SqliteOptions::Synchronous sqlite_synchronous = store::SqliteOptions{}.synchronous;
   std::size_t batch_size_max = engine::Options{}.batch_size_max;

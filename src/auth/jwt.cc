@@ -45,6 +45,48 @@ bool ValidSubject(const std::string& subject) {
   return base::IsPrintableUtf8(subject);
 }
 
+// `exp` (required), `nbf` and `iat` (optional): integers of seconds in the int64 range, so a
+// huge or fractional value is refused rather than cast. The leeway applies to nbf and iat.
+JwtError CheckTimes(const rapidjson::Value& payload, base::Time now, const VerifyOptions& options) {
+  const std::int64_t now_seconds = base::ToMillis(now) / 1000;
+  const auto exp = payload.FindMember("exp");
+  if (exp == payload.MemberEnd() || !exp->value.IsInt64()) return JwtError::kMissingExpiry;
+  if (exp->value.GetInt64() <= now_seconds) return JwtError::kExpired;
+  const std::int64_t latest = now_seconds + options.leeway.count();
+  for (const char* name : {"nbf", "iat"}) {
+    const auto claim = payload.FindMember(name);
+    if (claim == payload.MemberEnd()) continue;
+    if (!claim->value.IsInt64()) return JwtError::kMalformed;
+    if (claim->value.GetInt64() > latest) return JwtError::kNotYetValid;
+  }
+  return JwtError::kOk;
+}
+
+JwtError CheckIssuerAndAudience(const rapidjson::Value& payload, const VerifyOptions& options) {
+  const auto text_equals = [](const rapidjson::Value& value, const std::string& expected) {
+    return value.IsString() &&
+           std::string_view(value.GetString(), value.GetStringLength()) == expected;
+  };
+  if (!options.issuer.empty()) {
+    const auto iss = payload.FindMember("iss");
+    if (iss == payload.MemberEnd() || !text_equals(iss->value, options.issuer)) {
+      return JwtError::kWrongIssuer;
+    }
+  }
+  if (!options.audience.empty()) {
+    const auto aud = payload.FindMember("aud");
+    if (aud == payload.MemberEnd()) return JwtError::kWrongAudience;
+    bool named = text_equals(aud->value, options.audience);
+    if (aud->value.IsArray()) {
+      for (const auto& entry : aud->value.GetArray()) {
+        named = named || text_equals(entry, options.audience);
+      }
+    }
+    if (!named) return JwtError::kWrongAudience;
+  }
+  return JwtError::kOk;
+}
+
 }  // namespace
 
 std::string Base64UrlEncode(std::string_view bytes) {
@@ -92,6 +134,9 @@ std::optional<std::string> Base64UrlDecode(std::string_view text) {
       out[length++] = static_cast<char>((buffer >> bits) & 0xFF);
     }
   }
+  // Canonical only: the bits left over after the last whole byte must be zero, so every
+  // byte string has exactly one encoding (a signature cannot be varied without a new MAC).
+  if ((buffer & ((1U << bits) - 1U)) != 0) return std::nullopt;
   out.resize(length);
   return out;
 }
@@ -134,16 +179,10 @@ VerifyResult JwtVerifier::Verify(std::string_view token, base::Time now) const {
   PartDocument payload_json;
   if (!ParseObject(token.substr(dot1 + 1, dot2 - dot1 - 1), payload_json)) return result;
   const auto* payload = &payload_json.document();
-  auto exp = payload->FindMember("exp");
-  if (exp == payload->MemberEnd() || !exp->value.IsNumber()) {
-    result.error = JwtError::kMissingExpiry;
-    return result;
-  }
-  const double exp_seconds = exp->value.GetDouble();
-  if (exp_seconds * 1000.0 <= static_cast<double>(base::ToMillis(now))) {
-    result.error = JwtError::kExpired;
-    return result;
-  }
+  result.error = CheckTimes(*payload, now, options_);
+  if (result.error != JwtError::kOk) return result;
+  result.error = CheckIssuerAndAudience(*payload, options_);
+  if (result.error != JwtError::kOk) return result;
   auto sub = payload->FindMember("sub");
   if (sub == payload->MemberEnd() || !sub->value.IsString()) {
     result.error = JwtError::kInvalidSubject;
@@ -154,7 +193,7 @@ VerifyResult JwtVerifier::Verify(std::string_view token, base::Time now) const {
     result.error = JwtError::kInvalidSubject;
     return result;
   }
-  result.claims.expires_at_seconds = static_cast<std::int64_t>(exp_seconds);
+  result.claims.expires_at_seconds = payload->FindMember("exp")->value.GetInt64();
   auto tier = payload->FindMember("tier");
   if (tier != payload->MemberEnd() && tier->value.IsString())
     result.claims.tier.assign(tier->value.GetString(), tier->value.GetStringLength());
@@ -212,9 +251,15 @@ std::string_view JwtErrorMessage(JwtError error) {
     case JwtError::kExpired:
       return "token expired";
     case JwtError::kMissingExpiry:
-      return "token has no exp claim";
+      return "token has no exp claim of integer seconds";
     case JwtError::kInvalidSubject:
       return "token has no valid sub claim";
+    case JwtError::kNotYetValid:
+      return "token not valid yet (nbf or iat in the future)";
+    case JwtError::kWrongIssuer:
+      return "token issuer not accepted";
+    case JwtError::kWrongAudience:
+      return "token audience not accepted";
   }
   return "invalid token";
 }

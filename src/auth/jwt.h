@@ -1,14 +1,18 @@
 // JSON Web Tokens for user authentication: HS256 only. Tokens with alg "none" or any other
 // algorithm are refused, so a forged header cannot downgrade the check. The signature is
-// compared in constant time; `exp` is required and checked against the injected time.
+// compared in constant time; `exp` is required (an integer) and checked against the injected
+// time; `nbf` and `iat`, when present, are honoured with a leeway; `iss` and `aud` are checked
+// when the verifier is given them. Only canonical base64url is accepted.
 // Thread-safety: pure functions.
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "base/clock.h"
 #include "crypto/sha256.h"
@@ -29,6 +33,17 @@ enum class JwtError : std::uint8_t {
   kExpired,
   kMissingExpiry,
   kInvalidSubject,  // missing, empty, over 255 bytes, not UTF-8, or with control characters
+  kNotYetValid,     // `nbf` or `iat` later than now plus the leeway
+  kWrongIssuer,     // `iss` is not the configured issuer
+  kWrongAudience,   // `aud` does not name the configured audience
+};
+
+// What a verifier checks beyond the signature, `exp` and `sub`.
+struct VerifyOptions {
+  // Clock skew allowed for `nbf` and `iat` (a token minted by a clock slightly ahead).
+  std::chrono::seconds leeway{0};
+  std::string issuer;    // non-empty: `iss` must equal it
+  std::string audience;  // non-empty: `aud` (a string, or an array of strings) must name it
 };
 
 struct VerifyResult {
@@ -45,11 +60,13 @@ VerifyResult VerifyHs256(std::string_view token, std::string_view secret, base::
 // Thread-safety: Verify() is const and safe from any thread.
 class JwtVerifier {
  public:
-  explicit JwtVerifier(std::string_view secret) : key_(secret) {}
+  explicit JwtVerifier(std::string_view secret, VerifyOptions options = {})
+      : key_(secret), options_(std::move(options)) {}
   VerifyResult Verify(std::string_view token, base::Time now) const;
 
  private:
   crypto::HmacSha256Key key_;
+  VerifyOptions options_;
 };
 
 // Mints HS256 tokens under one secret with the HMAC state prepared once (the load generator

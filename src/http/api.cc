@@ -27,7 +27,7 @@ ApiServices::ApiServices(ApiOptions options_in, engine::Engine& engine_in,
                          metrics::HttpMetrics& metrics_in, AuditReadPool& audit_reads_in)
     : options(std::move(options_in)),
       queue_pass_key(auth::QueuePassKey(options.jwt_secret)),
-      jwt_verifier(options.jwt_secret),
+      jwt_verifier(options.jwt_secret, options.jwt),
       engine(engine_in),
       metrics(metrics_in),
       audit_reads(audit_reads_in) {}

@@ -33,6 +33,9 @@ struct ApiOptions {
   std::string database_path = "";
   // The cluster's PostgreSQL database (--store): when set, those endpoints read it instead.
   std::string store_url = "";
+  // What user tokens must carry beyond the signature, exp and sub (--jwt-leeway-seconds,
+  // --jwt-issuer, --jwt-audience).
+  auth::VerifyOptions jwt = {};
 };
 
 // Called exactly once per request, on the executor given to Api::Handle().

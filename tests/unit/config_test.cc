@@ -122,6 +122,25 @@ TEST_F(ConfigTest, DefaultsAreWrittenOnce) {
   }
 }
 
+TEST_F(ConfigTest, JwtChecks) {
+  const CommandLine defaults = Serve({});
+  ASSERT_EQ(defaults.action, CommandLine::Action::kServe) << defaults.err;
+  EXPECT_EQ(defaults.config.jwt.leeway, std::chrono::seconds(30));
+  EXPECT_TRUE(defaults.config.jwt.issuer.empty());
+  EXPECT_TRUE(defaults.config.jwt.audience.empty());
+  const CommandLine set =
+      Serve({"--jwt-leeway-seconds", "5", "--jwt-issuer", "https://id", "--jwt-audience", "shop"});
+  ASSERT_EQ(set.action, CommandLine::Action::kServe) << set.err;
+  EXPECT_EQ(set.config.jwt.leeway, std::chrono::seconds(5));
+  EXPECT_EQ(set.config.jwt.issuer, "https://id");
+  EXPECT_EQ(set.config.jwt.audience, "shop");
+  for (const char* bad : {"-1", "3601", "x"}) {
+    const CommandLine refused = Serve({"--jwt-leeway-seconds", bad});
+    EXPECT_EQ(refused.exit_code, kExitBadConfig) << bad;
+    EXPECT_NE(refused.err.find("--jwt-leeway-seconds"), std::string::npos) << refused.err;
+  }
+}
+
 // One core is the writer's: I/O threads take the rest, at least one.
 TEST(DefaultIoThreadsTest, LeavesTheWriterACore) {
   EXPECT_EQ(DefaultIoThreads(0), 1u);  // unknown

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -89,6 +90,77 @@ TEST(JwtVerifierTest, SubjectIsPrintableUtf8OfAtMost255Bytes) {
         std::string("\xed\xa0\x80")}) {  // surrogate
     EXPECT_EQ(verify(bad), JwtError::kInvalidSubject) << Hex(bad);
   }
+}
+
+// A token over any payload, signed with `secret` (what an identity provider might send).
+std::string TokenOf(std::string_view payload_json, std::string_view secret) {
+  const std::string input =
+      Base64UrlEncode(R"({"alg":"HS256","typ":"JWT"})") + "." + Base64UrlEncode(payload_json);
+  return input + "." + Base64UrlEncode(HmacSha256(secret, input));
+}
+
+// exp is required as integer seconds in the int64 range: a fraction, 1e300 or a number past
+// int64 is refused, never cast. nbf and iat later than now plus the leeway are refused.
+TEST(JwtVerifierTest, TimesAreIntegersAndHonoured) {
+  const base::Time now = base::TimeFromMillis(1'800'000'000'000);  // 1,800,000,000 s
+  const JwtVerifier verifier("secret-one", VerifyOptions{std::chrono::seconds(30), "", ""});
+  const auto verify = [&](std::string_view payload) {
+    return verifier.Verify(TokenOf(payload, "secret-one"), now).error;
+  };
+  EXPECT_EQ(verify(R"({"sub":"u","exp":1800000060})"), JwtError::kOk);
+  EXPECT_EQ(verify(R"({"sub":"u","exp":1800000000})"), JwtError::kExpired);
+  for (const char* bad_exp : {R"({"sub":"u","exp":1800000060.5})", R"({"sub":"u","exp":1e300})",
+                              R"({"sub":"u","exp":99999999999999999999})",
+                              R"({"sub":"u","exp":"1800000060"})", R"({"sub":"u"})"}) {
+    EXPECT_EQ(verify(bad_exp), JwtError::kMissingExpiry) << bad_exp;
+  }
+  EXPECT_EQ(verify(R"({"sub":"u","exp":1800000060,"nbf":1800000030})"), JwtError::kOk);
+  EXPECT_EQ(verify(R"({"sub":"u","exp":1800000600,"nbf":1800000031})"), JwtError::kNotYetValid);
+  EXPECT_EQ(verify(R"({"sub":"u","exp":1800000060,"iat":1799999000})"), JwtError::kOk);
+  EXPECT_EQ(verify(R"({"sub":"u","exp":1800000600,"iat":1800000100})"), JwtError::kNotYetValid);
+  EXPECT_EQ(verify(R"({"sub":"u","exp":1800000060,"nbf":1.5})"), JwtError::kMalformed);
+}
+
+TEST(JwtVerifierTest, IssuerAndAudienceWhenConfigured) {
+  const base::Time now = base::TimeFromMillis(1'800'000'000'000);
+  const JwtVerifier verifier("k", VerifyOptions{std::chrono::seconds(0), "https://id", "shop"});
+  const auto verify = [&](std::string_view payload) {
+    return verifier.Verify(TokenOf(payload, "k"), now).error;
+  };
+  EXPECT_EQ(verify(R"({"sub":"u","exp":1800000060,"iss":"https://id","aud":"shop"})"),
+            JwtError::kOk);
+  EXPECT_EQ(verify(R"({"sub":"u","exp":1800000060,"iss":"https://id","aud":["x","shop"]})"),
+            JwtError::kOk);
+  EXPECT_EQ(verify(R"({"sub":"u","exp":1800000060,"iss":"https://evil","aud":"shop"})"),
+            JwtError::kWrongIssuer);
+  EXPECT_EQ(verify(R"({"sub":"u","exp":1800000060,"aud":"shop"})"), JwtError::kWrongIssuer);
+  EXPECT_EQ(verify(R"({"sub":"u","exp":1800000060,"iss":"https://id","aud":"other"})"),
+            JwtError::kWrongAudience);
+  EXPECT_EQ(verify(R"({"sub":"u","exp":1800000060,"iss":"https://id"})"), JwtError::kWrongAudience);
+  // Without configuration neither claim is looked at.
+  EXPECT_EQ(
+      JwtVerifier("k").Verify(TokenOf(R"({"sub":"u","exp":1800000060,"iss":"x"})", "k"), now).error,
+      JwtError::kOk);
+}
+
+// Every byte string has one base64url form: trailing bits must be zero, no padding.
+TEST(JwtBase64UrlTest, OnlyCanonicalFormsDecode) {
+  EXPECT_EQ(Base64UrlDecode("QQ"), std::optional<std::string>("A"));
+  EXPECT_FALSE(Base64UrlDecode("QR").has_value());  // same byte, non-zero trailing bits
+  EXPECT_EQ(Base64UrlDecode("QUI"), std::optional<std::string>("AB"));
+  EXPECT_FALSE(Base64UrlDecode("QUJ").has_value());
+  EXPECT_FALSE(Base64UrlDecode("QQ==").has_value());
+  const base::Time now = base::TimeFromMillis(1'800'000'000'000);
+  std::string token = SignHs256({"user-1", 1'800'000'060, ""}, "s");
+  ASSERT_EQ(VerifyHs256(token, "s", now).error, JwtError::kOk);
+  // The signature's last character carries 2 unused bits: setting one keeps the bytes but
+  // must not be accepted.
+  static constexpr std::string_view kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  const std::size_t last = kAlphabet.find(token.back());
+  ASSERT_NE(last, std::string_view::npos);
+  token.back() = kAlphabet[last | 1];
+  EXPECT_NE(VerifyHs256(token, "s", now).error, JwtError::kOk);
 }
 
 TEST(JwtSignerTest, MintsTheStandardTokenBytes) {
