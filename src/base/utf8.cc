@@ -55,6 +55,35 @@ bool IsValidUtf8(std::string_view text) {
   return true;
 }
 
+std::string QuotedForLog(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  out.reserve(text.size() + 2);
+  std::uint32_t code_point = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = DecodeOne(text, i, code_point);
+    const bool control =
+        length != 0 && (code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F));
+    if (length == 0 || control) {
+      // One escaped byte; a malformed sequence is escaped byte by byte.
+      const std::size_t bytes = length == 0 ? 1 : length;
+      for (std::size_t k = 0; k < bytes; ++k) {
+        const auto byte = static_cast<unsigned char>(text[i + k]);
+        out += "\\x";
+        out += kHex[byte >> 4];
+        out += kHex[byte & 15];
+      }
+      i += bytes;
+      continue;
+    }
+    if (code_point == '"' || code_point == '\\') out += '\\';
+    out.append(text.substr(i, length));
+    i += length;
+  }
+  out += '"';
+  return out;
+}
+
 bool IsPrintableUtf8(std::string_view text) {
   std::uint32_t code_point = 0;
   for (std::size_t i = 0; i < text.size();) {

@@ -3,6 +3,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace fs::base {
@@ -13,5 +14,9 @@ bool IsValidUtf8(std::string_view text);
 // (U+007F) or C1 (U+0080-U+009F). Such text can go into a log line, a JSON string or a
 // database column without escaping surprises.
 bool IsPrintableUtf8(std::string_view text);
+
+// `text` in double quotes for a log line, so no value can add or change a field: `"` and `\`
+// are escaped, and control characters and bytes that are not UTF-8 become \xNN.
+std::string QuotedForLog(std::string_view text);
 
 }  // namespace fs::base

@@ -123,8 +123,13 @@ ratelimit::RequestIdentity IdentityOf(const Request& request, std::string user_i
 std::optional<Response> AuthenticateAdmin(const ApiServices& services, const Request& request) {
   const std::optional<std::string_view> token = BearerToken(request.authorization);
   if (!token) return Unauthenticated("missing bearer token");
-  // Constant time: response timing must not reveal how much of a guess was right.
-  if (!auth::ConstantTimeEquals(*token, services.options.admin_token)) {
+  // Constant time over equal-length digests: response timing must reveal neither how much of a
+  // guess was right nor the token's length.
+  const crypto::Sha256Digest presented = crypto::Sha256Of(*token);
+  const auto bytes = [](const crypto::Sha256Digest& digest) {
+    return std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size());
+  };
+  if (!auth::ConstantTimeEquals(bytes(presented), bytes(services.admin_token_digest))) {
     return Unauthenticated("invalid admin token");
   }
   return std::nullopt;

@@ -28,6 +28,7 @@ ApiServices::ApiServices(ApiOptions options_in, engine::Engine& engine_in,
     : options(std::move(options_in)),
       queue_pass_key(auth::QueuePassKey(options.jwt_secret)),
       jwt_verifier(options.jwt_secret, options.jwt),
+      admin_token_digest(crypto::Sha256Of(options.admin_token)),
       engine(engine_in),
       metrics(metrics_in),
       audit_reads(audit_reads_in) {}

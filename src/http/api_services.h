@@ -13,6 +13,7 @@
 #include <string>
 
 #include "auth/jwt.h"
+#include "crypto/sha256.h"
 #include "engine/engine.h"
 #include "http/exchange.h"
 #include "http/shared_state.h"
@@ -54,6 +55,9 @@ struct ApiServices {
   const ApiOptions options;
   const std::string queue_pass_key;      // auth::QueuePassKey(jwt_secret)
   const auth::JwtVerifier jwt_verifier;  // options.jwt_secret, prepared once
+  // SHA-256 of options.admin_token: a presented token is hashed and the two digests compared
+  // in constant time, so neither the content nor the length of the token leaks by timing.
+  const crypto::Sha256Digest admin_token_digest;
   engine::Engine& engine;
   metrics::HttpMetrics& metrics;
   AuditReadPool& audit_reads;

@@ -50,5 +50,16 @@ TEST(Utf8Test, PrintableRefusesControls) {
   }
 }
 
+// A log value cannot add or change a field: quotes and backslashes are escaped, controls and
+// bytes that are not UTF-8 become \xNN, and the value stays in one pair of quotes.
+TEST(Utf8Test, QuotedForLogKeepsAValueOneField) {
+  EXPECT_EQ(QuotedForLog("alice"), "\"alice\"");
+  EXPECT_EQ(QuotedForLog("jos\xc3\xa9"), "\"jos\xc3\xa9\"");
+  EXPECT_EQ(QuotedForLog("x\" client_ip=6.6.6.6"), "\"x\\\" client_ip=6.6.6.6\"");
+  EXPECT_EQ(QuotedForLog("a\\b"), "\"a\\\\b\"");
+  EXPECT_EQ(QuotedForLog("a\nlevel=error"), "\"a\\x0alevel=error\"");
+  EXPECT_EQ(QuotedForLog("\xff\xc2\x85"), "\"\\xff\\xc2\\x85\"");
+}
+
 }  // namespace
 }  // namespace fs::base
