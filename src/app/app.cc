@@ -18,8 +18,10 @@
 #include "audit/audit_index.h"
 #include "auth/jwt.h"
 #include "base/clock.h"
+#include "base/log_throttle.h"
 #include "base/thread_annotations.h"
 #include "base/time_format.h"
+#include "base/utf8.h"
 #include "engine/engine.h"
 #include "events/kafka_sink.h"
 #include "events/log_sink.h"
@@ -231,6 +233,16 @@ base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
     listeners.SkusChanged(sku_ids);
   };
   engine_options.waiting_room = config.waiting_room;
+  // Every failed commit is logged with the store's error, at most one line per kind a second
+  // (a full disk fails every batch): the count says how many were not.
+  auto failures = std::make_shared<base::LogThrottle>(std::chrono::seconds(1));
+  engine_options.on_commit_failure = [failures](const base::Status& status) {
+    const auto held_back = failures->Admit(static_cast<std::uint64_t>(status.code()),
+                                           std::chrono::steady_clock::now());
+    if (!held_back) return;
+    spdlog::error("commit failed: {} ({} more of this kind since the last line)", status.ToString(),
+                  *held_back);
+  };
   return engine::Engine::Open(std::move(engine_options), std::move(*store), clock);
 }
 
@@ -272,7 +284,7 @@ void LogLimiterEvent(const ratelimit::LimiterEvent& event) {
   spdlog::log(level,
               "ratelimit event={} reason={} tier={} user_id={} client_ip={} fingerprint={} at={}",
               detected ? "bot_detected" : "throttled", event.reason,
-              ratelimit::TierName(event.tier), event.user_id, event.client_ip,
+              ratelimit::TierName(event.tier), base::QuotedForLog(event.user_id), event.client_ip,
               event.fingerprint.substr(0, 16), base::FormatRfc3339(event.at));
 }
 

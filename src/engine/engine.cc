@@ -351,6 +351,7 @@ Status Engine::CommitDecided(std::size_t expired) {
     ledger_.RollbackBatch();
     stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
     if (options_.on_commit_failure) options_.on_commit_failure(status);
+    SetWriteRefusal(status);
     // Only a clean rollback lets the writer go on; a refused guard or a failed sync means
     // memory and disk can no longer be trusted to agree. (A shared store's commit whose
     // outcome is unknown is kUnavailable: if it did commit, the next batch's refresh brings
@@ -362,6 +363,7 @@ Status Engine::CommitDecided(std::size_t expired) {
   if (shared_ && wrote) synced_through_ = batch_number_;
   // Only batches that wrote something count as commits; idle wake-ups are not batches.
   if (wrote) stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
+  if (wrote) SetWriteRefusal(Status::Ok());
   const std::vector<std::string> changed_skus = ledger_.CommitBatch();
   Publish(changed_skus);
   PublishAuditHead();
@@ -467,6 +469,20 @@ Status Engine::BeginSharedBatch() {
   return Status::Ok();
 }
 
+void Engine::SetWriteRefusal(const Status& status) {
+  const bool refused = status.code() == StatusCode::kUnavailable;
+  // Most batches commit: only a change of state takes the lock.
+  if (!refused && !writes_refused_.load(std::memory_order_relaxed)) return;
+  base::MutexLock lock(refusal_mutex_);
+  write_refusal_ = refused ? std::string(base::StatusCodeName(status.code())) : std::string();
+  writes_refused_.store(refused, std::memory_order_relaxed);
+}
+
+std::string Engine::write_refusal() const {
+  base::MutexLock lock(refusal_mutex_);
+  return write_refusal_;
+}
+
 void Engine::RefreshShared() {
   auto changes = store_->ReadChanges(synced_through_);
   if (!changes) {
@@ -474,12 +490,16 @@ void Engine::RefreshShared() {
     stats_.refresh_failures.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  // The database answers again: a node the balancer took out for a refused write must be able
+  // to come back without a write reaching it first.
+  SetWriteRefusal(Status::Ok());
   ApplyChanges(*changes);
 }
 
 void Engine::FailBeforeDecisions(std::vector<Queued>& batch, const Status& status) {
   stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
   if (options_.on_commit_failure) options_.on_commit_failure(status);
+  SetWriteRefusal(status);
   if (status.code() != StatusCode::kUnavailable) failed_.store(true, std::memory_order_release);
   const Status answer = base::Unavailable("the batch could not be committed");
   for (auto& queued : batch) Reject(queued, answer);

@@ -146,6 +146,11 @@ class Engine {
 
   // False after a commit failed in a way that makes further writes unsafe.
   bool healthy() const { return !failed_.load(std::memory_order_acquire); }
+  // While the store refuses writes (the last batch that wrote, or its cluster lock, failed
+  // with kUnavailable: disk full, database down): the kind of that failure, e.g.
+  // "UNAVAILABLE". Empty once a batch commits again (or, on a shared store, once a refresh
+  // reads the database again). Any thread.
+  std::string write_refusal() const;
   std::size_t queue_length() const { return inbox_.size(); }
   const EngineStats& stats() const { return stats_; }
   const base::Clock& clock() const { return clock_; }
@@ -232,6 +237,11 @@ class Engine {
   std::vector<core::WaitingRoomStats> published_rooms_ GUARDED_BY(rooms_mutex_);
 
   std::atomic<bool> failed_{false};
+  // Set and cleared by the writer after each batch that wrote; read by /readyz.
+  void SetWriteRefusal(const base::Status& status);
+  std::atomic<bool> writes_refused_{false};
+  mutable base::Mutex refusal_mutex_;
+  std::string write_refusal_ GUARDED_BY(refusal_mutex_);
   EngineStats stats_;
   std::thread writer_;
 };

@@ -19,6 +19,12 @@ void Readyz(const ApiServices& services, Call& call) {
     return call.exchange.respond(
         OutcomeResponse({503, code::kUnavailable, "the engine stopped after a failed commit"}));
   }
+  if (const std::string refusal = services.engine.write_refusal(); !refusal.empty()) {
+    // A balancer should send writes elsewhere until a batch commits again (the log has the
+    // store's own error).
+    return call.exchange.respond(ErrorResponse(
+        503, code::kUnavailable, "the store refuses writes (" + refusal + "); see the log"));
+  }
   if (services.shared != nullptr) {
     // Still ready: without Redis the node serves correctly from local state, so a load
     // balancer must keep it; the body tells operators what is missing.
