@@ -123,7 +123,7 @@ base::Result<std::string> QueryText(sqlite3* db, std::string_view sql, Stage sta
   return ColumnText(statement->get(), 0);
 }
 
-Binder& Binder::Text(std::string_view value) {
+Binder& Binder::Bytes(std::string_view value, BytesKind kind) {
   ++index_;
   if (rc_ != SQLITE_OK) return *this;
   if (value.size() > static_cast<std::size_t>(INT_MAX)) {
@@ -133,19 +133,9 @@ Binder& Binder::Text(std::string_view value) {
   // A null pointer would bind SQL NULL; an empty string must stay an empty string. The
   // caller's string outlives the step, so SQLite need not copy it (destructor = static).
   const char* data = value.empty() ? "" : value.data();
-  rc_ = sqlite3_bind_text(statement_, index_, data, static_cast<int>(value.size()), nullptr);
-  return *this;
-}
-
-Binder& Binder::Blob(std::string_view value) {
-  ++index_;
-  if (rc_ != SQLITE_OK) return *this;
-  if (value.size() > static_cast<std::size_t>(INT_MAX)) {
-    rc_ = SQLITE_TOOBIG;
-    return *this;
-  }
-  const char* data = value.empty() ? "" : value.data();
-  rc_ = sqlite3_bind_blob(statement_, index_, data, static_cast<int>(value.size()), nullptr);
+  const int size = static_cast<int>(value.size());
+  rc_ = kind == BytesKind::kText ? sqlite3_bind_text(statement_, index_, data, size, nullptr)
+                                 : sqlite3_bind_blob(statement_, index_, data, size, nullptr);
   return *this;
 }
 

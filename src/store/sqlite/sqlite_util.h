@@ -81,8 +81,8 @@ class Binder {
  public:
   explicit Binder(sqlite3_stmt* statement) : statement_(statement) {}
 
-  Binder& Text(std::string_view value);
-  Binder& Blob(std::string_view value);
+  Binder& Text(std::string_view value) { return Bytes(value, BytesKind::kText); }
+  Binder& Blob(std::string_view value) { return Bytes(value, BytesKind::kBlob); }
   Binder& Int64(std::int64_t value);
   Binder& Null();
   Binder& TimeMs(base::Time value) { return Int64(base::ToMillis(value)); }
@@ -95,6 +95,9 @@ class Binder {
   int rc() const { return rc_; }
 
  private:
+  enum class BytesKind : std::uint8_t { kText, kBlob };
+  Binder& Bytes(std::string_view value, BytesKind kind);
+
   sqlite3_stmt* statement_;
   int index_ = 0;
   int rc_ = SQLITE_OK;
