@@ -1,11 +1,13 @@
 // The engine's one command mechanism: every request is a typed command struct C with
 //   using Result = ...;                                  // what the caller is told
-//   Result Decide(core::Ledger&, const DecideContext&);  // on the writer, inside the batch
+//   Result Decide(core::Ledger&, const DecideContext&) const;  // on the writer, in the batch
 // and optionally
 //   void Committed(Result&, const CommitContext&) const; // after its batch committed
 // listed once in engine::Commands (commands.h). Engine::Submit<C>(command, done) queues it;
 // `done` gets a Reply<C::Result> once the batch's commit is known: {ok, the decision} after a
 // commit, {error, Result{}} when the batch failed or the command never reached the writer.
+// Decide is const: a batch the store refused for one command's data is decided again in
+// parts (Engine::SettleDataError), so deciding must leave the command as it was.
 //
 // Decisions are values: the inbox stores a command by value in its fixed-size slot (a variant
 // generated from the list), and decided results go into a vector the writer reuses, so
@@ -33,8 +35,10 @@ namespace fs::engine {
 // What a caller is told about its command.
 template <typename Value>
 struct Reply {
-  base::Status status;  // not ok: the batch was not committed or the queue refused it (503)
-  Value value{};        // the decision; Value{} unless status is ok
+  // Not ok: the batch was not committed or the queue refused it (503), or the store refused
+  // this command's own data (kInvalidArgument, 400) while the rest of its batch committed.
+  base::Status status;
+  Value value{};  // the decision; Value{} unless status is ok
 };
 
 template <typename C>

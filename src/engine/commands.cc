@@ -30,7 +30,7 @@ std::string NewTimeOrderedId(const DecideContext& context) {
 
 }  // namespace
 
-CreateSale::Result CreateSale::Decide(core::Ledger& ledger, const DecideContext& context) {
+CreateSale::Result CreateSale::Decide(core::Ledger& ledger, const DecideContext& context) const {
   if (context.shared && sale.waiting_room == core::WaitingRoomMode::kOn) {
     // The room's queue lives in one writer's memory; several nodes would each run their own
     // draw. Refused until rooms are shared (docs/operations.md).
@@ -41,10 +41,10 @@ CreateSale::Result CreateSale::Decide(core::Ledger& ledger, const DecideContext&
         "--store postgres";
     return refused;
   }
-  return ledger.CreateSale(std::move(sale), context.now);
+  return ledger.CreateSale(sale, context.now);
 }
 
-Reserve::Result Reserve::Decide(core::Ledger& ledger, const DecideContext& context) {
+Reserve::Result Reserve::Decide(core::Ledger& ledger, const DecideContext& context) const {
   Result result = ledger.Reserve(request, pass, NewTimeOrderedId(context), context.now);
   if (result.outcome == core::ReserveOutcome::kReserved && !request.idempotency_key.empty()) {
     ledger.StoreReply(request, context.replies.reservation_created(*result.reservation),
@@ -60,26 +60,26 @@ void Reserve::Committed(Result& result, const CommitContext& context) const {
   }
 }
 
-Release::Result Release::Decide(core::Ledger& ledger, const DecideContext& context) {
+Release::Result Release::Decide(core::Ledger& ledger, const DecideContext& context) const {
   return ledger.Release(reservation_id, user_id, context.now);
 }
 
-GetReservation::Result GetReservation::Decide(core::Ledger& ledger, const DecideContext&) {
+GetReservation::Result GetReservation::Decide(core::Ledger& ledger, const DecideContext&) const {
   const core::Reservation* found = ledger.FindReservation(reservation_id);
   if (found == nullptr || found->user_id != user_id) return std::nullopt;
   return *found;
 }
 
 SetSaleOverride::Result SetSaleOverride::Decide(core::Ledger& ledger,
-                                                const DecideContext& context) {
+                                                const DecideContext& context) const {
   return ledger.SetSaleOverride(sku_id, to, context.now);
 }
 
-AdjustStock::Result AdjustStock::Decide(core::Ledger& ledger, const DecideContext& context) {
+AdjustStock::Result AdjustStock::Decide(core::Ledger& ledger, const DecideContext& context) const {
   return ledger.AdjustStock(sku_id, delta, context.now);
 }
 
-Checkout::Result Checkout::Decide(core::Ledger& ledger, const DecideContext& context) {
+Checkout::Result Checkout::Decide(core::Ledger& ledger, const DecideContext& context) const {
   Result result = ledger.Checkout(request, NewTimeOrderedId(context), context.now);
   if (result.outcome == core::CheckoutOutcome::kCreated && !request.idempotency_key.empty()) {
     ledger.StoreReply(request, context.replies.order_created(*result.order), context.now);
@@ -92,27 +92,28 @@ void Checkout::Committed(Result& result, const CommitContext& context) const {
     context.stats.orders_created.fetch_add(1, std::memory_order_relaxed);
 }
 
-GetOrder::Result GetOrder::Decide(core::Ledger& ledger, const DecideContext&) {
+GetOrder::Result GetOrder::Decide(core::Ledger& ledger, const DecideContext&) const {
   const core::Order* found = ledger.FindOrder(order_id);
   if (found == nullptr || found->user_id != user_id) return std::nullopt;
   return *found;
 }
 
-GetOrderAsAdmin::Result GetOrderAsAdmin::Decide(core::Ledger& ledger, const DecideContext&) {
+GetOrderAsAdmin::Result GetOrderAsAdmin::Decide(core::Ledger& ledger, const DecideContext&) const {
   const core::Order* found = ledger.FindOrder(order_id);
   if (found == nullptr) return std::nullopt;
   return *found;
 }
 
-DueOrders::Result DueOrders::Decide(core::Ledger& ledger, const DecideContext& context) {
+DueOrders::Result DueOrders::Decide(core::Ledger& ledger, const DecideContext& context) const {
   return ledger.DueOrders(context.now, count_max);
 }
 
-ListOrders::Result ListOrders::Decide(core::Ledger& ledger, const DecideContext&) {
+ListOrders::Result ListOrders::Decide(core::Ledger& ledger, const DecideContext&) const {
   return ledger.OrdersWithStatus(status, count_max);
 }
 
-RecordPayment::Result RecordPayment::Decide(core::Ledger& ledger, const DecideContext& context) {
+RecordPayment::Result RecordPayment::Decide(core::Ledger& ledger,
+                                            const DecideContext& context) const {
   return ledger.RecordPayment(report, context.retry_schedule, context.now);
 }
 
@@ -122,7 +123,8 @@ void RecordPayment::Committed(Result& result, const CommitContext& context) cons
   if (result.outcome != core::PaymentReportOutcome::kStale) CountOrder(result.order, context.stats);
 }
 
-ResolveOrder::Result ResolveOrder::Decide(core::Ledger& ledger, const DecideContext& context) {
+ResolveOrder::Result ResolveOrder::Decide(core::Ledger& ledger,
+                                          const DecideContext& context) const {
   return ledger.ResolveOrder(order_id, choice, context.now);
 }
 
@@ -130,16 +132,18 @@ void ResolveOrder::Committed(Result& result, const CommitContext& context) const
   if (result.outcome == core::ResolveOutcome::kResolved) CountOrder(result.order, context.stats);
 }
 
-JoinQueue::Result JoinQueue::Decide(core::Ledger& ledger, const DecideContext& context) {
+JoinQueue::Result JoinQueue::Decide(core::Ledger& ledger, const DecideContext& context) const {
   // Opaque and unguessable: 122 random bits (the ticket is only shown to its owner).
   return ledger.JoinQueue(sku_id, user_id, base::NewUuid(context.ids), context.now);
 }
 
-GetQueueTicket::Result GetQueueTicket::Decide(core::Ledger& ledger, const DecideContext& context) {
+GetQueueTicket::Result GetQueueTicket::Decide(core::Ledger& ledger,
+                                              const DecideContext& context) const {
   return ledger.FindTicket(sku_id, ticket_id, user_id, context.now);
 }
 
-CheckConsistency::Result CheckConsistency::Decide(core::Ledger&, const DecideContext& context) {
+CheckConsistency::Result CheckConsistency::Decide(core::Ledger&,
+                                                  const DecideContext& context) const {
   // Shared stores: compared right after the refresh, inside the batch's lock (ProcessBatch).
   if (context.shared) return context.batch_check.value_or(base::Internal("no check in this batch"));
   return std::nullopt;  // compared after the commit

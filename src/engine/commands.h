@@ -22,7 +22,7 @@ namespace fs::engine {
 struct CreateSale {
   using Result = core::CreateSaleResult;
   core::Sale sale;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
 // A sale with a waiting room needs a valid queue pass, used in the batch of the reservation
@@ -31,7 +31,7 @@ struct Reserve {
   using Result = core::ReserveResult;
   core::ReserveCommand request;
   core::PresentedPass pass = {};
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
   void Committed(Result& result, const CommitContext& context) const;
 };
 
@@ -39,7 +39,7 @@ struct Release {
   using Result = core::ReleaseResult;
   std::string reservation_id;
   std::string user_id;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
 // The reservation if it exists and belongs to `user_id` (nullopt otherwise).
@@ -47,7 +47,7 @@ struct GetReservation {
   using Result = std::optional<core::Reservation>;
   std::string reservation_id;
   std::string user_id;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
 // Operator: open early or close (core::Ledger::SetSaleOverride).
@@ -55,7 +55,7 @@ struct SetSaleOverride {
   using Result = core::AdminSaleResult;
   std::string sku_id;
   core::SaleOverride to = core::SaleOverride::kNone;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
 // Operator: add `delta` (may be negative) to the sale's total stock.
@@ -63,13 +63,13 @@ struct AdjustStock {
   using Result = core::AdminSaleResult;
   std::string sku_id;
   std::int64_t delta = 0;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
 struct Checkout {
   using Result = core::CheckoutResult;
   core::CheckoutCommand request;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
   void Committed(Result& result, const CommitContext& context) const;
 };
 
@@ -78,21 +78,21 @@ struct GetOrder {
   using Result = std::optional<core::Order>;
   std::string order_id;
   std::string user_id;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
 // The order whoever owns it (admin).
 struct GetOrderAsAdmin {
   using Result = std::optional<core::Order>;
   std::string order_id;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
 // PENDING orders due for a gateway call now, earliest first (the payment worker's poll).
 struct DueOrders {
   using Result = std::vector<core::Order>;
   std::size_t count_max = 0;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
 // Orders with `status`, oldest first.
@@ -100,13 +100,13 @@ struct ListOrders {
   using Result = std::vector<core::Order>;
   core::OrderStatus status = core::OrderStatus::kPending;
   std::size_t count_max = 0;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
 struct RecordPayment {
   using Result = core::PaymentReportResult;
   core::PaymentReport report;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
   void Committed(Result& result, const CommitContext& context) const;
 };
 
@@ -114,7 +114,7 @@ struct ResolveOrder {
   using Result = core::ResolveResult;
   std::string order_id;
   core::ResolveChoice choice = core::ResolveChoice::kFailed;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
   void Committed(Result& result, const CommitContext& context) const;
 };
 
@@ -123,7 +123,7 @@ struct JoinQueue {
   using Result = core::JoinResult;
   std::string sku_id;
   std::string user_id;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
 // The ticket if it exists in the sale's room and belongs to `user_id` (nullopt otherwise).
@@ -132,7 +132,7 @@ struct GetQueueTicket {
   std::string sku_id;
   std::string ticket_id;
   std::string user_id;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
 // For tests (Engine::CheckConsistency): memory recounted and compared with the store's own
@@ -140,7 +140,7 @@ struct GetQueueTicket {
 // after the commit.
 struct CheckConsistency {
   using Result = std::optional<base::Status>;
-  Result Decide(core::Ledger& ledger, const DecideContext& context);
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
   void Committed(Result& result, const CommitContext& context) const;
 };
 

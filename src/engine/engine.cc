@@ -285,50 +285,69 @@ void Engine::ProcessBatch(std::vector<Queued>& batch, DrainScope fairness_scope)
     return;
   }
   const base::Time now = clock_.Now();
+  // Nothing to decide: refresh what readers see without taking the cluster's lock.
+  if (shared_ && batch.empty() && !SharedWorkDue(now)) return RefreshShared();
+  decisions_.clear();
+  const Part whole{0, batch.size(), /*housekeeping=*/true};
+  const Status status = DecideAndCommit(batch, whole, now, fairness_scope);
+  stats_.commands_processed.fetch_add(batch.size(), std::memory_order_relaxed);
+  if (!batch.empty()) stats_.last_batch_size.store(batch.size(), std::memory_order_relaxed);
+  UpdateMax(stats_.batch_size_max_seen, static_cast<std::uint64_t>(batch.size()));
+  if (store::IsDataError(status)) {
+    SettleDataError(batch, now, fairness_scope);
+    return CompleteBatch(batch, Status::Ok(), &settled_);
+  }
+  CompleteBatch(batch, status);
+}
+
+Status Engine::DecideAndCommit(std::vector<Queued>& batch, Part part, base::Time now,
+                               DrainScope fairness_scope) {
   batch_check_.reset();
   if (shared_) {
-    // Nothing to decide: refresh what readers see without taking the cluster's lock.
-    if (batch.empty() && !SharedWorkDue(now)) return RefreshShared();
     const Status begun = BeginSharedBatch();
-    if (!begun.ok()) return FailBeforeDecisions(batch, begun);
-    if (ContainsCheck(batch)) {
+    if (!begun.ok()) return FailBeforeDecisions(begun);
+    if (ContainsCheck(batch, part)) {
       batch_check_ = CompareWithStore();
       if (batch_check_->code() == StatusCode::kUnavailable) {
         // The read lost the connection and with it the batch's lock: decide nothing.
         store_->AbortBatch();
-        return FailBeforeDecisions(batch, *batch_check_);
+        return FailBeforeDecisions(*batch_check_);
       }
     }
   }
-  const std::size_t expired = DecideBatch(batch, now, fairness_scope);
-  const Status status = CommitDecided(expired);
-  stats_.commands_processed.fetch_add(batch.size(), std::memory_order_relaxed);
-  if (!batch.empty()) stats_.last_batch_size.store(batch.size(), std::memory_order_relaxed);
-  UpdateMax(stats_.batch_size_max_seen, static_cast<std::uint64_t>(batch.size()));
-  CompleteBatch(batch, status);
+  const std::size_t expired = DecideBatch(batch, part, now, fairness_scope);
+  return CommitDecided(expired);
 }
 
-std::size_t Engine::DecideBatch(std::vector<Queued>& batch, base::Time now,
+std::size_t Engine::DecideBatch(std::vector<Queued>& batch, Part part, base::Time now,
                                 DrainScope fairness_scope) {
   ledger_.owner().AssertCurrent();
   ledger_.BeginBatch();
-  const std::size_t expired = ledger_.ExpireDue(now, options_.expiry_batch_max);
-  Housekeep(now);
-  // Decided before this batch's commands (on the HTTP threads), so chained first.
-  AppendFairnessAudit(now, fairness_scope);
-  // After the expiries, so units they returned are admitted in the same batch.
-  ledger_.TickRooms(now, draw_rng_);
+  std::size_t expired = 0;
+  if (part.housekeeping) {
+    expired = ledger_.ExpireDue(now, options_.expiry_batch_max);
+    Housekeep(now);
+    // Decided before this batch's commands (on the HTTP threads), so chained first.
+    AppendFairnessAudit(now, fairness_scope);
+    // After the expiries, so units they returned are admitted in the same batch.
+    ledger_.TickRooms(now, draw_rng_);
+  }
   const DecideContext context{
       now, rng_, options_.stored_replies, options_.retry_schedule, shared_, batch_check_};
-  decisions_.clear();
-  for (auto& queued : batch) {
+  for (std::size_t i = part.begin; i < part.end; ++i) {
     std::visit(
         [&](auto& pending) {
           using C = typename std::decay_t<decltype(pending)>::Command;
-          decisions_.emplace_back(std::in_place_type<Decided<C>>,
-                                  Decided<C>{pending.command.Decide(ledger_, context)});
+          Decision decision(std::in_place_type<Decided<C>>,
+                            Decided<C>{pending.command.Decide(ledger_, context)});
+          // A part decided again after a refused commit replaces its earlier decisions.
+          if (i < decisions_.size()) {
+            decisions_[i] = std::move(decision);
+          } else {
+            decisions_.push_back(std::move(decision));
+          }
         },
-        queued);
+        batch[i]);
   }
   return expired;
 }
@@ -351,6 +370,9 @@ Status Engine::CommitDecided(std::size_t expired) {
     ledger_.RollbackBatch();
     stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
     if (options_.on_commit_failure) options_.on_commit_failure(status);
+    // The store refused a value of one of the commands, and nothing was applied: the writer
+    // goes on, and the batch is committed again without that command (SettleDataError).
+    if (store::IsDataError(status)) return status;
     SetWriteRefusal(status);
     // Only a clean rollback lets the writer go on; a refused guard or a failed sync means
     // memory and disk can no longer be trusted to agree. (A shared store's commit whose
@@ -375,20 +397,62 @@ Status Engine::CommitDecided(std::size_t expired) {
   return Status::Ok();
 }
 
+// The store refused the batch for one command's data (an encoding it does not accept, a
+// constraint the writer did not predict) and memory is rolled back. The batch's housekeeping
+// is committed alone, then its commands in halves, halving again only a part the store
+// refuses, left to right so each part is decided on the state the parts before it committed.
+// A command refused alone gets the store's refusal; every other command commits. A few
+// poisoned commands in a batch of n cost about 2 log2(n) commits each, not n.
+void Engine::SettleDataError(std::vector<Queued>& batch, base::Time now,
+                             DrainScope fairness_scope) {
+  ledger_.owner().AssertCurrent();
+  settled_.assign(batch.size(), Status::Ok());
+  const auto fail_from = [&](std::size_t first, const Status& status) {
+    for (std::size_t i = first; i < batch.size(); ++i) settled_[i] = status;
+  };
+  const Status housekeeping = DecideAndCommit(batch, Part{0, 0, true}, now, fairness_scope);
+  if (!housekeeping.ok()) {
+    if (store::IsDataError(housekeeping)) {
+      // Expiries and housekeeping are the writer's own rows: refusing them is a writer bug.
+      failed_.store(true, std::memory_order_release);
+    }
+    return fail_from(0, base::Unavailable("the batch could not be committed"));
+  }
+  std::vector<Part> parts{Part{0, batch.size(), false}};  // a stack: the next part is last
+  while (!parts.empty()) {
+    const Part part = parts.back();
+    parts.pop_back();
+    const Status status = DecideAndCommit(batch, part, now, fairness_scope);
+    if (status.ok()) continue;
+    if (!store::IsDataError(status)) return fail_from(part.begin, status);
+    if (part.end - part.begin > 1) {
+      const std::size_t middle = part.begin + (part.end - part.begin) / 2;
+      parts.push_back(Part{middle, part.end, false});
+      parts.push_back(Part{part.begin, middle, false});
+    } else if (part.end - part.begin == 1) {
+      stats_.commands_refused_by_store.fetch_add(1, std::memory_order_relaxed);
+      settled_[part.begin] = base::InvalidArgument("the store refused a value of this request");
+    }
+  }
+}
+
 // Every answer is given only now, after the commit: a refusal in a batch whose commit failed
-// is answered with the batch's status, never with the refusal.
-void Engine::CompleteBatch(std::vector<Queued>& batch, const Status& status) {
+// is answered with the batch's status, never with the refusal. `each`, when given, holds
+// every command's own status instead (SettleDataError).
+void Engine::CompleteBatch(std::vector<Queued>& batch, const Status& status,
+                           const std::vector<Status>* each) {
   ledger_.owner().AssertCurrent();
   const CommitContext context{stats_, compare_with_store_};
   if (options_.on_completions_begin) options_.on_completions_begin();
   for (std::size_t i = 0; i < batch.size(); ++i) {
+    const Status& own = each != nullptr ? (*each)[i] : status;
     std::visit(
         [&](auto& pending) {
           using C = typename std::decay_t<decltype(pending)>::Command;
-          if (!status.ok()) return pending.done({status, {}});
+          if (!own.ok()) return pending.done({own, {}});
           auto& decided = std::get<Decided<C>>(decisions_[i]).value;
           if constexpr (HasCommitted<C>) pending.command.Committed(decided, context);
-          pending.done({status, std::move(decided)});
+          pending.done({own, std::move(decided)});
         },
         batch[i]);
   }
@@ -416,8 +480,10 @@ Status Engine::CompareWithStore() {
 
 // --- Shared stores (several nodes on one database) --------------------------------------------
 
-bool Engine::ContainsCheck(const std::vector<Queued>& batch) {
-  return std::any_of(batch.begin(), batch.end(), [](const Queued& queued) {
+bool Engine::ContainsCheck(const std::vector<Queued>& batch, Part part) {
+  const auto first = batch.begin() + static_cast<std::ptrdiff_t>(part.begin);
+  const auto last = batch.begin() + static_cast<std::ptrdiff_t>(part.end);
+  return std::any_of(first, last, [](const Queued& queued) {
     return std::holds_alternative<Pending<engine::CheckConsistency>>(queued);
   });
 }
@@ -496,13 +562,12 @@ void Engine::RefreshShared() {
   ApplyChanges(*changes);
 }
 
-void Engine::FailBeforeDecisions(std::vector<Queued>& batch, const Status& status) {
+Status Engine::FailBeforeDecisions(const Status& status) {
   stats_.batches_failed.fetch_add(1, std::memory_order_relaxed);
   if (options_.on_commit_failure) options_.on_commit_failure(status);
   SetWriteRefusal(status);
   if (status.code() != StatusCode::kUnavailable) failed_.store(true, std::memory_order_release);
-  const Status answer = base::Unavailable("the batch could not be committed");
-  for (auto& queued : batch) Reject(queued, answer);
+  return base::Unavailable("the batch could not be committed");
 }
 
 }  // namespace fs::engine

@@ -7,7 +7,9 @@
 //   3. commits the batch's mutations in one store transaction (group commit), and
 //   4. only then completes the commands (their callbacks run on the writer thread).
 // If the commit fails, every command of the batch completes with kUnavailable and memory is
-// rolled back. A full inbox completes the command with kResourceExhausted at once.
+// rolled back, except when the store refused one command's data (store::IsDataError): then
+// the batch commits again without it and only that command fails (kInvalidArgument). A full
+// inbox completes the command with kResourceExhausted at once.
 //
 // Several nodes (store::Store::shared, the PostgreSQL store): each node has its own writer and
 // its memory is only a cache. Each batch first takes the cluster's batch lock in the database
@@ -89,7 +91,8 @@ struct Options {
   // and before its commands complete, with the SKUs whose published state changed (the Redis
   // availability cache deletes them). Must not block. May be empty.
   std::function<void(const std::vector<std::string>&)> on_skus_changed;
-  // Told (on the writer thread) when a commit fails; for logs. May be empty.
+  // Told (on the writer thread) when a commit fails, a data refusal included; for logs. May be
+  // empty.
   std::function<void(const base::Status&)> on_commit_failure;
   // The fair waiting room of sales created with waiting_room on (core/waiting_room.h).
   core::WaitingRoomPolicy waiting_room;
@@ -173,16 +176,33 @@ class Engine {
   void FinishFairnessAudit();
   void Run();
   void ProcessBatch(std::vector<Queued>& batch, DrainScope fairness_scope = DrainScope::kDue);
-  // Expiries, housekeeping, fairness events and the rooms' tick, then every command in order.
-  // Returns how many reservations expired.
-  std::size_t DecideBatch(std::vector<Queued>& batch, base::Time now, DrainScope fairness_scope);
-  // Commits the batch's mutations, then publishes; on failure rolls memory back and returns
+  // Commands [begin, end) of a batch, after its expiries, housekeeping, fairness events and
+  // the rooms' tick when `housekeeping`.
+  struct Part {
+    std::size_t begin = 0;
+    std::size_t end = 0;
+    bool housekeeping = false;
+  };
+  // Shared stores: locks and refreshes first. Then decides `part` and commits it. Returns Ok,
+  // the store's data refusal (store::IsDataError; memory rolled back, the writer goes on), or
   // kUnavailable (writer thread).
+  base::Status DecideAndCommit(std::vector<Queued>& batch, Part part, base::Time now,
+                               DrainScope fairness_scope);
+  // Decides `part` into decisions_. Returns how many reservations expired.
+  std::size_t DecideBatch(std::vector<Queued>& batch, Part part, base::Time now,
+                          DrainScope fairness_scope);
+  // Commits the batch's mutations, then publishes; on failure rolls memory back (writer
+  // thread). Returns as DecideAndCommit.
   base::Status CommitDecided(std::size_t expired);
+  // After a data refusal: commits the batch again without the commands the store refuses,
+  // each command's answer in settled_ (writer thread).
+  void SettleDataError(std::vector<Queued>& batch, base::Time now, DrainScope fairness_scope);
   // Chains the fairness channel's events into the current batch (writer thread).
   void AppendFairnessAudit(base::Time now, DrainScope scope);
-  // Answers every decided command with its batch's commit status (writer thread).
-  void CompleteBatch(std::vector<Queued>& batch, const base::Status& status);
+  // Answers every decided command with its batch's commit status, or with its own status in
+  // `each` (writer thread).
+  void CompleteBatch(std::vector<Queued>& batch, const base::Status& status,
+                     const std::vector<base::Status>* each = nullptr);
   void Publish(const std::vector<std::string>& sku_ids);
   void PublishAuditHead();
   void PublishWaitingRooms();
@@ -190,12 +210,13 @@ class Engine {
   std::chrono::milliseconds WaitBudget();
   base::Status CompareWithStore();
   // Shared stores (writer thread): the refresh at the start of each batch and while idle.
-  static bool ContainsCheck(const std::vector<Queued>& batch);
+  static bool ContainsCheck(const std::vector<Queued>& batch, Part part);
   bool SharedWorkDue(base::Time now);
   base::Status BeginSharedBatch();
   void RefreshShared();
   void ApplyChanges(const store::ClusterChanges& changes);
-  void FailBeforeDecisions(std::vector<Queued>& batch, const base::Status& status);
+  // A batch that failed before deciding anything: counted and logged; returns kUnavailable.
+  base::Status FailBeforeDecisions(const base::Status& status);
 
   const Options options_;
   std::unique_ptr<store::Store> store_;
@@ -214,7 +235,8 @@ class Engine {
   std::int64_t synced_through_ = 0;
   std::int64_t batch_number_ = 0;
   std::optional<base::Status> batch_check_;
-  std::vector<Decision> decisions_;  // writer thread only: the batch's, in command order
+  std::vector<Decision> decisions_;    // writer thread only: the batch's, in command order
+  std::vector<base::Status> settled_;  // writer thread only: SettleDataError's answers
   // CheckConsistency's comparison after a commit (CommitContext).
   const std::function<base::Status()> compare_with_store_;
 

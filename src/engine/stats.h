@@ -16,6 +16,8 @@ struct EngineStats {
   std::atomic<std::uint64_t> batch_size_max_seen{0};
   std::atomic<std::uint64_t> commit_micros_total{0};
   std::atomic<std::uint64_t> inbox_rejections{0};
+  // Commands the store refused for their own data while the rest of their batch committed.
+  std::atomic<std::uint64_t> commands_refused_by_store{0};
   // The payment saga: committed transitions.
   std::atomic<std::uint64_t> orders_created{0};
   std::atomic<std::uint64_t> orders_paid{0};

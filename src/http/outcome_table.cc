@@ -139,6 +139,10 @@ HttpOutcome MapStatus(const base::Status& status) {
   if (status.code() == base::StatusCode::kResourceExhausted) {
     return {503, code::kUnavailable, "the server is busy; retry shortly"};
   }
+  if (status.code() == base::StatusCode::kInvalidArgument) {
+    // The store refused a value of this command alone (engine::Reply); nothing was changed.
+    return {400, code::kInvalidRequest, "the request carries a value the store refuses"};
+  }
   return {503, code::kUnavailable, "temporarily unavailable; retry shortly"};
 }
 

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -57,6 +58,17 @@ struct ClusterChanges {
   core::AuditHead audit_head;  // the chain's last stored event; event_id 0 when none
 };
 
+// A Commit refused for a data reason: one command's rows, not the store or the writer.
+inline bool IsDataError(const base::Status& status) {
+  return status.code() == base::StatusCode::kInvalidArgument;
+}
+
+// The constraints that enforce zero oversell and the per-user limit in both schemas. A
+// violation is a writer bug (kInternal), never a data error.
+inline constexpr std::string_view kGuardConstraints[] = {"no_oversell", "held_not_negative",
+                                                         "sold_not_negative", "units_not_negative",
+                                                         "units_within_limit"};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -67,9 +79,14 @@ class Store {
 
   // Applies `mutations` in order in one transaction and makes it durable before returning Ok.
   // On any error nothing was applied. Error codes:
-  //   kUnavailable: rolled back cleanly; the same state may be retried later.
-  //   kInternal:    a database guard refused the batch (a writer bug); do not retry.
-  //   kDataLoss:    durability is in doubt (failed sync); the writer must stop writing.
+  //   kUnavailable:     rolled back cleanly; the same state may be retried later.
+  //   kInvalidArgument: the database refused a value for a data reason (an encoding it does
+  //                     not accept, a constraint the writer did not predict: PostgreSQL
+  //                     classes 22 and 23, SQLite constraints other than the guards). The
+  //                     batch without the command that wrote it may commit (IsDataError).
+  //   kInternal:        a guard refused the batch (oversell, per-user limit, a status
+  //                     transition: a writer bug); do not retry.
+  //   kDataLoss:        durability is in doubt (failed sync); the writer must stop writing.
   virtual base::Status Commit(const core::Mutations& mutations) = 0;
 
   // Counters per sale as the database maintains them.

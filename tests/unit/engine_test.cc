@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "common/gate_store.h"
 #include "common/temp_database_test.h"
 #include "store/fault/fault_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -23,31 +24,7 @@ using base::StatusCode;
 using base::TimeFromMillis;
 using core::ReserveOutcome;
 
-// A store whose commits wait until released: holds the writer inside a commit.
-class GateStore final : public store::Store {
- public:
-  explicit GateStore(std::unique_ptr<store::Store> inner) : inner_(std::move(inner)) {}
-  void Close() { closed_.store(true); }
-  void Open() {
-    closed_.store(false);
-    closed_.notify_all();
-  }
-  std::atomic<int> waiting{0};
-  base::Result<store::LoadedState> Load(base::Time since) override { return inner_->Load(since); }
-  base::Status Commit(const core::Mutations& mutations) override {
-    waiting.fetch_add(1);
-    waiting.notify_all();
-    closed_.wait(true);
-    return inner_->Commit(mutations);
-  }
-  base::Result<std::vector<store::StoredCounters>> ReadCounters() override {
-    return inner_->ReadCounters();
-  }
-
- private:
-  std::unique_ptr<store::Store> inner_;
-  std::atomic<bool> closed_{false};
-};
+using test_common::GateStore;
 
 class EngineTest : public test_common::TempDatabaseTest {
  protected:
@@ -197,6 +174,45 @@ TEST_F(EngineTest, FullInboxRefusesAtOnce) {
   EXPECT_EQ(queued[0].get().value.outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(queued[1].get().value.outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(engine_->stats().inbox_rejections.load(), 1u);
+}
+
+// A command whose rows the store refuses for a data reason (here an empty user id, which
+// the edge never lets through: the table's CHECK refuses it) fails alone with
+// kInvalidArgument; every other command of its batch commits, and the writer goes on.
+TEST_F(EngineTest, DataRefusalFailsOnlyTheCommandThatCarriesIt) {
+  auto gate = std::make_unique<GateStore>(OpenStore());
+  GateStore* gates = gate.get();
+  OpenEngine(std::move(gate));
+  ASSERT_TRUE(CreateSale("a", 100).status.ok());
+  std::vector<core::ReserveCommand> commands;
+  for (int i = 1; i <= 12; ++i) {
+    commands.push_back({"a", "u" + std::to_string(i), 1, "key-" + std::to_string(i)});
+  }
+  commands[0].user_id = "";  // the first of the batch
+  commands[7].user_id = "";  // and one in the middle
+  const auto replies = test_common::HeldBatch(*engine_, *gates, {"a", "u0", 1, ""}, commands);
+  ASSERT_EQ(replies.size(), commands.size());
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    if (i == 0 || i == 7) {
+      EXPECT_EQ(replies[i].status.code(), StatusCode::kInvalidArgument) << i;
+    } else {
+      ASSERT_TRUE(replies[i].status.ok()) << i << ": " << replies[i].status.ToString();
+      EXPECT_EQ(replies[i].value.outcome, ReserveOutcome::kReserved) << i;
+    }
+  }
+  EXPECT_GE(engine_->stats().batch_size_max_seen.load(), commands.size());
+  EXPECT_EQ(engine_->stats().commands_refused_by_store.load(), 2u);
+  EXPECT_TRUE(engine_->healthy());
+  EXPECT_EQ(Available("a"), 100 - 11);
+  EXPECT_TRUE(engine_->CheckConsistency().ok());
+  // The writer goes on; a repeat of a committed key replays, the refused key was not stored.
+  EXPECT_EQ(Reserve("a", "u2", "key-2").value.outcome, ReserveOutcome::kReplayed);
+  EXPECT_EQ(Reserve("a", "u1", "key-1").value.outcome, ReserveOutcome::kReserved);
+  // Everything survives a reopen.
+  engine_.reset();
+  OpenEngine(OpenStore());
+  EXPECT_EQ(Available("a"), 100 - 12);
+  EXPECT_TRUE(engine_->CheckConsistency().ok());
 }
 
 TEST_F(EngineTest, ConcurrentDuplicatesOfOneKeyMakeOneReservation) {

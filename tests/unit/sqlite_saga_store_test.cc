@@ -144,7 +144,7 @@ TEST_F(SagaStoreTest, DatabaseRefusesWhatTheWriterMustNeverDo) {
   const core::Order order = CheckedOut("a");
   core::Order second = order;
   second.order_id = "o-second";
-  EXPECT_EQ(Raw({core::OrderCreated{second}}).code(), base::StatusCode::kInternal)
+  EXPECT_EQ(Raw({core::OrderCreated{second}}).code(), base::StatusCode::kInvalidArgument)
       << "a second order for one reservation";
 
   core::Order cheap = order;
@@ -184,8 +184,8 @@ TEST_F(SagaStoreTest, DatabaseRefusesWhatTheWriterMustNeverDo) {
   not_json.event_id = "tee:4";
   not_json.sequence = inventory_.EventSequence("tee") + 1;
   not_json.payload_json = "{oops";
-  EXPECT_EQ(Raw({core::EventAppended{not_json}}).code(), base::StatusCode::kInternal)
-      << "a payload that is not JSON";
+  EXPECT_EQ(Raw({core::EventAppended{not_json}}).code(), base::StatusCode::kInvalidArgument)
+      << "a payload that is not JSON (a CHECK: one command's data)";
   // Nothing of the refused batches was stored: the writer's view still matches.
   EXPECT_TRUE(Batch([&] {
                 inventory_.RecordPayment({order.order_id, 1, core::ChargeOutcome::kSucceeded, ""},

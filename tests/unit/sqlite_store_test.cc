@@ -633,23 +633,28 @@ TEST_F(SqliteStoreTest, WriterBugsInInsertsAreRefused) {
   not_reserved.status = ReservationStatus::kPurchased;
   core::Reservation zero_quantity = MakeReservation("r-3", "sku-a", "bob", 0);
   core::Sale invalid_sale = MakeSale("sku-c", 10, 0);
+  // A trigger's RAISE is a guard (kInternal: the writer stops); a declarative constraint is
+  // one command's data (kInvalidArgument: the batch is committed again without it).
   struct Case {
     const char* name;
     core::Mutation mutation;
+    StatusCode code;
   };
   const Case cases[] = {
-      {"created not RESERVED", Created(not_reserved)},
-      {"unknown sku", Created(MakeReservation("r-2", "sku-zz", "bob", 1))},
-      {"duplicate reservation id", Created(MakeReservation("r-1", "sku-a", "bob", 1))},
-      {"zero quantity", Created(zero_quantity)},
-      {"duplicate sale", core::SaleCreated{MakeSale("sku-a", 10, 2)}},
-      {"per_user_limit zero", core::SaleCreated{invalid_sale}},
-      {"duplicate idempotency key", core::IdempotencyStored{MakeRecord("alice", "k1", kT0)}},
+      {"created not RESERVED", Created(not_reserved), StatusCode::kInternal},
+      {"unknown sku", Created(MakeReservation("r-2", "sku-zz", "bob", 1)), StatusCode::kInternal},
+      {"duplicate reservation id", Created(MakeReservation("r-1", "sku-a", "bob", 1)),
+       StatusCode::kInvalidArgument},
+      {"zero quantity", Created(zero_quantity), StatusCode::kInvalidArgument},
+      {"duplicate sale", core::SaleCreated{MakeSale("sku-a", 10, 2)}, StatusCode::kInvalidArgument},
+      {"per_user_limit zero", core::SaleCreated{invalid_sale}, StatusCode::kInvalidArgument},
+      {"duplicate idempotency key", core::IdempotencyStored{MakeRecord("alice", "k1", kT0)},
+       StatusCode::kInvalidArgument},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     const base::Status status = store->Commit({c.mutation});
-    EXPECT_EQ(status.code(), StatusCode::kInternal) << status.ToString();
+    EXPECT_EQ(status.code(), c.code) << status.ToString();
     EXPECT_EQ(raw.Dump(), before);
   }
   ExpectCountersMatchRows();

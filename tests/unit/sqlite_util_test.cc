@@ -21,8 +21,20 @@ using base::StatusCode;
 StatusCode CodeOf(int rc, Stage stage) { return ErrorFromCode(rc, "detail", stage, "what").code(); }
 
 TEST(SqliteErrorMappingTest, MapsEachResultCodeByTheCallersNextStep) {
-  EXPECT_EQ(CodeOf(SQLITE_CONSTRAINT, Stage::kApply), StatusCode::kInternal);
+  // A declarative constraint is one command's data; a trigger or a named guard is a writer bug.
+  EXPECT_EQ(CodeOf(SQLITE_CONSTRAINT, Stage::kApply), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(SQLITE_CONSTRAINT_CHECK, Stage::kApply), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(SQLITE_CONSTRAINT_UNIQUE, Stage::kApply), StatusCode::kInvalidArgument);
   EXPECT_EQ(CodeOf(SQLITE_CONSTRAINT_TRIGGER, Stage::kApply), StatusCode::kInternal);
+  EXPECT_EQ(ErrorFromCode(SQLITE_CONSTRAINT_CHECK, "CHECK constraint failed: no_oversell",
+                          Stage::kApply, "what")
+                .code(),
+            StatusCode::kInternal);
+  EXPECT_EQ(ErrorFromCode(SQLITE_CONSTRAINT_CHECK, "CHECK constraint failed: units_within_limit",
+                          Stage::kApply, "what")
+                .code(),
+            StatusCode::kInternal);
+  EXPECT_EQ(CodeOf(SQLITE_TOOBIG, Stage::kApply), StatusCode::kInvalidArgument);
   EXPECT_EQ(CodeOf(SQLITE_BUSY, Stage::kApply), StatusCode::kUnavailable);
   EXPECT_EQ(CodeOf(SQLITE_LOCKED, Stage::kRead), StatusCode::kUnavailable);
   EXPECT_EQ(CodeOf(SQLITE_FULL, Stage::kApply), StatusCode::kUnavailable);

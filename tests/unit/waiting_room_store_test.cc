@@ -107,7 +107,8 @@ TEST_F(WaitingRoomStoreTest, TheRoomSurvivesAReopenAndTheGuardsHold) {
   duplicate.user_id = "u0";
   duplicate.join_seq = 6;
   duplicate.joined_at = now_;
-  EXPECT_EQ(Raw(core::QueueTicketIssued{duplicate}).code(), base::StatusCode::kInternal);
+  EXPECT_EQ(Raw(core::QueueTicketIssued{duplicate}).code(),
+            base::StatusCode::kInvalidArgument);  // a unique key: one command's data
   EXPECT_EQ(Raw(core::QueuePassUsed{"drop", a.ticket.ticket_id, "res-1", now_}).code(),
             base::StatusCode::kInternal);  // used twice
   EXPECT_EQ(Raw(core::QueuePassUsed{"drop", admitted[1].ticket.ticket_id, "res-1", now_}).code(),

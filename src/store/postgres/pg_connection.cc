@@ -2,8 +2,12 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
 #include <utility>
+
+#include "store/store.h"
 
 namespace fs::store::pg {
 
@@ -30,6 +34,18 @@ bool Retryable(std::string_view state) {
          || state == "57P02"                    // crash_shutdown
          || state == "57P03"                    // cannot_connect_now (starting up)
          || state == "25P03";                   // idle_in_transaction_session_timeout
+}
+
+// Class 22 (data exception: an encoding the database refuses, a value out of range) and class
+// 23 (integrity constraint) are one command's data, except the guards' constraints: zero
+// oversell and the per-user limit are writer bugs (store.h).
+bool DataError(std::string_view state, const pg_result* result) {
+  if (state.substr(0, 2) == "22") return true;
+  if (state.substr(0, 2) != "23") return false;
+  const char* constraint = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
+  const std::string_view name = constraint == nullptr ? "" : constraint;
+  return std::find(std::begin(kGuardConstraints), std::end(kGuardConstraints), name) ==
+         std::end(kGuardConstraints);
 }
 
 }  // namespace
@@ -80,6 +96,7 @@ base::Status ErrorOf(pg_conn* connection, const pg_result* result, std::string_v
   message += state;
   message += "]";
   if (Retryable(state) || !Healthy(connection)) return base::Unavailable(std::move(message));
+  if (DataError(state, result)) return base::InvalidArgument(std::move(message));
   return base::Internal(std::move(message));
 }
 

@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <utility>
 
+#include "store/store.h"
+
 namespace fs::store::sqlite {
 
 void DatabaseCloser::operator()(sqlite3* db) const {
@@ -16,6 +18,21 @@ void StatementFinalizer::operator()(sqlite3_stmt* statement) const {
   sqlite3_finalize(statement);
 }
 
+namespace {
+
+// A constraint error the writer did not predict is a data error (one command's rows); the
+// guards (zero oversell, the per-user limit: CHECKs named in store::kGuardConstraints, and the
+// triggers' RAISE) are writer bugs.
+base::Status ConstraintError(int rc, std::string_view detail, std::string message) {
+  if (rc == SQLITE_CONSTRAINT_TRIGGER) return base::Internal(std::move(message));
+  for (const std::string_view guard : store::kGuardConstraints) {
+    if (detail.find(guard) != std::string_view::npos) return base::Internal(std::move(message));
+  }
+  return base::InvalidArgument(std::move(message));
+}
+
+}  // namespace
+
 base::Status ErrorFromCode(int rc, std::string_view detail, Stage stage, std::string_view context) {
   std::string message(context);
   message += ": ";
@@ -25,7 +42,9 @@ base::Status ErrorFromCode(int rc, std::string_view detail, Stage stage, std::st
   message += ")";
   switch (rc & 0xff) {
     case SQLITE_CONSTRAINT:
-      return base::Internal(std::move(message));
+      return ConstraintError(rc, detail, std::move(message));
+    case SQLITE_TOOBIG:
+      return base::InvalidArgument(std::move(message));
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
     case SQLITE_FULL:

@@ -6,7 +6,9 @@
 // key used on every engine makes one reservation; each reservation expires exactly once (one
 // audit event and one outbox event) although every engine's expiry queue holds it; a
 // PostgreSQL restart answers UNAVAILABLE during the outage and the engines resume by
-// themselves with consistent memory.
+// themselves with consistent memory. A batch that mixes commands PostgreSQL refuses for their
+// data (a raw 0xFF or Latin-1 idempotency key, an empty user id) with good ones commits the good
+// ones and fails only the refused ones, and the writer goes on.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -16,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/gate_store.h"
 #include "engine/engine.h"
 #include "pg_environment.h"
 #include "store/postgres/pg_store.h"
@@ -248,6 +251,52 @@ TEST_F(ClusterEngineTest, PostgresRestartAnswersUnavailableThenResumes) {
   EXPECT_EQ(QueryValue("SELECT count(*) FROM reservations WHERE user_id LIKE 'late-%'"), "300");
   EXPECT_EQ(QueryValue("SELECT held FROM skus"), "300");
   for (auto& engine : engines_) EXPECT_TRUE(engine->healthy());
+  ExpectConsistent();
+}
+
+// The bytes that once stopped a node's writer (issue: a raw 0xFF key, SQLSTATE 22021) reach
+// the engine directly here, past the edge that now refuses them: only their commands fail.
+TEST_F(ClusterEngineTest, DataRefusalFailsOnlyTheCommandThatCarriesIt) {
+  store::PgOptions options;
+  options.url = url_;
+  auto store = store::PgStore::Open(options);
+  ASSERT_TRUE(store) << store.error().ToString();
+  auto gate = std::make_unique<test_common::GateStore>(std::move(*store));
+  test_common::GateStore* gates = gate.get();
+  Options engine_options;
+  engine_options.seed = 100;
+  auto engine = Engine::Open(std::move(engine_options), std::move(gate), clock_);
+  ASSERT_TRUE(engine) << engine.error().ToString();
+  engines_.push_back(std::move(*engine));
+  CreateSale("poison", 100, 1, 600);
+  std::vector<core::ReserveCommand> commands;
+  for (int u = 0; u < 16; ++u) {
+    commands.push_back({"poison", Numbered("user-", u), 1, Numbered("key-", u)});
+  }
+  commands[3].idempotency_key = "\xff";     // invalid UTF-8: class 22
+  commands[9].idempotency_key = "caf\xe9";  // Latin-1: class 22
+  commands[14].user_id = "";                // CHECK (length(user_id) >= 1): class 23
+  const auto replies =
+      test_common::HeldBatch(*engines_[0], *gates, {"poison", "first", 1, ""}, commands);
+  int reserved = 0;
+  for (std::size_t i = 0; i < replies.size(); ++i) {
+    if (i == 3 || i == 9 || i == 14) {
+      EXPECT_EQ(replies[i].status.code(), base::StatusCode::kInvalidArgument) << i;
+    } else {
+      ASSERT_TRUE(replies[i].status.ok()) << i << ": " << replies[i].status.ToString();
+      EXPECT_EQ(replies[i].value.outcome, ReserveOutcome::kReserved) << i;
+      ++reserved;
+    }
+  }
+  EXPECT_EQ(reserved, 13);
+  EXPECT_EQ(engines_[0]->stats().commands_refused_by_store.load(), 3u);
+  EXPECT_TRUE(engines_[0]->healthy());
+  EXPECT_EQ(QueryValue("SELECT held FROM skus WHERE sku_id = 'poison'"), "14");
+  EXPECT_EQ(QueryValue("SELECT count(*) FROM idempotency_keys"), "13");
+  // The node still writes: another engine on the same database too.
+  Outcomes after;
+  Race({{"poison", "later", 1, ""}}, 1, after);
+  EXPECT_EQ(after.reserved.load(), 1);
   ExpectConsistent();
 }
 

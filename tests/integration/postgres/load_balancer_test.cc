@@ -201,6 +201,37 @@ TEST_F(LoadBalancerTest, ClientSentForwardedForDoesNotPassTheBalancer) {
   EXPECT_EQ(Sql("SELECT client_ip FROM audit_events WHERE user_id = 'forger'"), "127.0.0.1");
 }
 
+// Raw 0xFF and Latin-1 idempotency keys through the balancer (they once stopped every write
+// of the node that took them): each node answers 400 naming the header and keeps writing.
+TEST_F(LoadBalancerTest, RawNonAsciiKeysThroughTheBalancerStopNoNode) {
+  SaleSpec sale;
+  sale.sku_id = "lb-raw";
+  sale.total_stock = 100;
+  sale.per_user_limit = 10;
+  CreateSale(sale);
+  HttpClient client(balancer_port());
+  for (int round = 0; round < kNodes; ++round) {  // round robin: every node gets both
+    for (const std::string& raw : {std::string("\xff"), std::string("caf\xe9")}) {
+      const HttpResponse refused = client.Post(
+          "/api/v1/products/lb-raw/reserve", R"({"quantity":1})",
+          {{"Authorization", "Bearer " + MintToken("mallory")}, {"Idempotency-Key", raw}});
+      ASSERT_TRUE(IsError(refused, 400, "INVALID_REQUEST")) << refused.Describe();
+      EXPECT_NE(refused.body.find("Idempotency-Key"), std::string::npos) << refused.body;
+    }
+  }
+  for (int i = 0; i < kNodes; ++i) {
+    HttpClient direct(node(i).port());
+    EXPECT_EQ(direct.Get("/readyz").status, 200) << "node " << i;
+    const HttpResponse reserved =
+        direct.Post("/api/v1/products/lb-raw/reserve", R"({"quantity":1})",
+                    {{"Authorization", "Bearer " + MintToken("user-" + std::to_string(i))},
+                     {"Idempotency-Key", "fine-" + std::to_string(i)}});
+    EXPECT_EQ(reserved.status, 201) << "node " << i << ": " << reserved.Describe();
+  }
+  EXPECT_EQ(Sql("SELECT count(*) FROM reservations WHERE sku_id = 'lb-raw'"), "3");
+  EXPECT_EQ(Sql("SELECT count(*) FROM reservations WHERE user_id = 'mallory'"), "0");
+}
+
 TEST_F(LoadBalancerTest, OneUserAtTwoNodesAtTheSameInstantNeverExceedsTheLimit) {
   constexpr int kRounds = 300;
   SaleSpec sale;
