@@ -66,7 +66,8 @@ for mode in $modes; do
     sqlite)
       mkdir -p "$out/sqlite"
       "$FLASHSALE_BINARY" serve --listen 127.0.0.1:0 --data-dir "$out/sqlite" \
-        --jwt-secret bench-secret-0123456789abcdef --admin-token bench-admin-token \
+        --jwt-secret bench-jwt-secret-0123456789abcdef \
+        --admin-token bench-admin-token-0123456789abcdef \
         --rate-limit off >"$out/sqlite.stdout" 2>"$out/sqlite.stderr" &
       sqlite_pid=$!
       port=""
@@ -76,7 +77,7 @@ for mode in $modes; do
         sleep 0.2
       done
       [[ -n "$port" ]] || { echo "sqlite server did not start" >&2; exit 1; }
-      run sqlite "$port" bench-secret-0123456789abcdef bench-admin-token "$port"
+      run sqlite "$port" bench-jwt-secret-0123456789abcdef bench-admin-token-0123456789abcdef "$port"
       kill "$sqlite_pid"; wait "$sqlite_pid" || true; sqlite_pid=""
       ;;
     pg1-lb | pg1-node | pg3-lb)

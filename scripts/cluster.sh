@@ -148,8 +148,9 @@ start_node() {
   local dir="$state/node$i" port="" j
   mkdir -p "$dir/data"
   # Every connection comes from the balancer's one address: the per-address cap is raised.
+  # The secrets are read from files (mode 600), so they do not show in `ps`.
   local args=(serve --listen 127.0.0.1:0 --data-dir "$dir/data" --store "$url"
-    --jwt-secret "$jwt_secret" --admin-token "$admin_token"
+    --jwt-secret-file "$state/jwt-secret" --admin-token-file "$state/admin-token"
     --rate-limit "${FLASHSALE_CLUSTER_RATE_LIMIT:-off}" --trusted-proxies 127.0.0.1/32
     --idle-timeout-seconds 150 --max-connections-per-ip 10000)
   if [[ -f "$state/redis.port" ]]; then args+=(--redis "redis://127.0.0.1:$(cat "$state/redis.port")"); fi
@@ -248,11 +249,18 @@ cmd_start() {
   chmod 755 "$state"
   # On any failure from here (die exits), stop what was started.
   trap on_start_exit EXIT
-  jwt_secret="${FLASHSALE_JWT_SECRET:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
-  admin_token="${FLASHSALE_ADMIN_TOKEN:-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
-  printf 'FLASHSALE_JWT_SECRET=%s\nFLASHSALE_ADMIN_TOKEN=%s\n' "$jwt_secret" "$admin_token" \
-    >"$state/secrets.env"
-  chmod 600 "$state/secrets.env"
+  local jwt_secret admin_token
+  jwt_secret="${FLASHSALE_JWT_SECRET:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+  admin_token="${FLASHSALE_ADMIN_TOKEN:-$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+  (( ${#jwt_secret} >= 32 && ${#admin_token} >= 32 )) ||
+    die "FLASHSALE_JWT_SECRET and FLASHSALE_ADMIN_TOKEN must be at least 32 bytes"
+  (
+    umask 077
+    printf '%s\n' "$jwt_secret" >"$state/jwt-secret"
+    printf '%s\n' "$admin_token" >"$state/admin-token"
+    printf 'FLASHSALE_JWT_SECRET=%s\nFLASHSALE_ADMIN_TOKEN=%s\n' "$jwt_secret" "$admin_token" \
+      >"$state/secrets.env"
+  )
 
   start_postgres || return 1
   local url

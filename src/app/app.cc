@@ -499,9 +499,6 @@ int RunServer(Config config) {
     spdlog::critical("{}", generated.error().ToString());
     return kExitRuntimeError;
   }
-  if (config.jwt_secret.size() < 32) {
-    spdlog::warn("--jwt-secret is shorter than 32 bytes; HS256 keys that short are guessable");
-  }
   base::SystemClock clock;
   CommitListeners listeners;
   auto engine = OpenEngine(config, clock, listeners);

@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/secrets.h"
 #include "http/limits.h"
 #include "store/postgres/pg_store.h"
 
@@ -27,7 +28,9 @@ struct RawFlags {
   std::string store;  // empty: the embedded SQLite store in data_dir
   bool demo = false;
   std::string jwt_secret;
+  std::string jwt_secret_file;
   std::string admin_token;
+  std::string admin_token_file;
   std::string jwt_leeway_seconds;
   std::string jwt_issuer;
   std::string jwt_audience;
@@ -304,9 +307,13 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
       .add_flag("--demo", raw.demo, "create the open demo sale 'demo-sku' and print how to try it")
       ->envname("FLASHSALE_DEMO");
   option("--jwt-secret", raw.jwt_secret, "FLASHSALE_JWT_SECRET",
-         "HS256 secret of user tokens (required unless --demo)");
+         "HS256 secret of user tokens, 32 bytes or more (required unless --demo)");
+  option("--jwt-secret-file", raw.jwt_secret_file, "FLASHSALE_JWT_SECRET_FILE",
+         "read --jwt-secret from this file instead (kept out of ps)");
   option("--admin-token", raw.admin_token, "FLASHSALE_ADMIN_TOKEN",
-         "bearer token of the admin API (required unless --demo)");
+         "bearer token of the admin API, 32 bytes or more (required unless --demo)");
+  option("--admin-token-file", raw.admin_token_file, "FLASHSALE_ADMIN_TOKEN_FILE",
+         "read --admin-token from this file instead (kept out of ps)");
   option("--jwt-leeway-seconds", raw.jwt_leeway_seconds, "FLASHSALE_JWT_LEEWAY_SECONDS",
          "clock skew allowed for a user token's nbf and iat");
   option("--jwt-issuer", raw.jwt_issuer, "FLASHSALE_JWT_ISSUER",
@@ -561,16 +568,13 @@ base::Result<Config> Validate(const RawFlags& raw) {
   if (!store_url) return store_url.error();
   config.store_url = std::move(*store_url);
   config.demo = raw.demo ? DemoMode::kOn : DemoMode::kOff;
-  config.jwt_secret = raw.jwt_secret;
-  config.admin_token = raw.admin_token;
+  auto secrets = ResolveSecrets({raw.jwt_secret, raw.jwt_secret_file},
+                                {raw.admin_token, raw.admin_token_file}, raw.demo);
+  if (!secrets) return secrets.error();
+  config.jwt_secret = std::move(secrets->jwt_secret);
+  config.admin_token = std::move(secrets->admin_token);
   config.jwt.issuer = raw.jwt_issuer;
   config.jwt.audience = raw.jwt_audience;
-  if (config.demo == DemoMode::kOff && config.jwt_secret.empty()) {
-    return Invalid("--jwt-secret (or FLASHSALE_JWT_SECRET) is required unless --demo is given");
-  }
-  if (config.demo == DemoMode::kOff && config.admin_token.empty()) {
-    return Invalid("--admin-token (or FLASHSALE_ADMIN_TOKEN) is required unless --demo is given");
-  }
   FS_RETURN_IF_ERROR(ValidateNumbers(raw, config));
   auto synchronous = store::ParseSynchronous(raw.sqlite_synchronous);
   if (!synchronous) {

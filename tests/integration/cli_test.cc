@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -89,6 +91,40 @@ TEST(CliTest, RefusesToStartWithoutSecrets) {
     EXPECT_FALSE(server.Start()) << "started without both secrets and without --demo";
     EXPECT_TRUE(ExitedWithFailureCode(server));
   }
+}
+
+// Secrets under 32 bytes refuse to start (exit 2, naming the flag); secrets read from files
+// (--jwt-secret-file, FLASHSALE_ADMIN_TOKEN_FILE) serve and authenticate like inline ones.
+TEST(CliTest, ShortSecretsRefuseToStartAndFilesServe) {
+  {
+    ServerOptions options;
+    options.credentials = Credentials::kOmitted;
+    options.extra_args = {"--jwt-secret", "too-short-a-secret", "--admin-token", kAdminToken};
+    ServerProcess server(options);
+    EXPECT_FALSE(server.Start()) << "started with a 18-byte JWT secret";
+    EXPECT_TRUE(ExitedWithFailureCode(server));
+    EXPECT_NE(server.StderrLog().find("--jwt-secret must be at least 32 bytes"), std::string::npos)
+        << server.StderrLog();
+  }
+  const std::filesystem::path dir = ::testing::TempDir();
+  const std::filesystem::path secret_file = dir / "flashsale-cli-jwt-secret";
+  const std::filesystem::path token_file = dir / "flashsale-cli-admin-token";
+  std::ofstream(secret_file) << kJwtSecret << "\n";
+  std::ofstream(token_file) << kAdminToken << "\n";
+  ServerOptions options;
+  options.credentials = Credentials::kOmitted;
+  options.extra_args = {"--jwt-secret-file", secret_file.string()};
+  options.extra_env = {{"FLASHSALE_ADMIN_TOKEN_FILE", token_file.string()}};
+  ServerProcess server(options);
+  ASSERT_TRUE(server.Start());
+  HttpClient client(server.port());
+  SaleSpec sale;
+  sale.sku_id = "from-files";
+  ASSERT_TRUE(CreateSaleOk(client, sale));  // the admin token from the file
+  EXPECT_EQ(Reserve(client, ReserveRequest().Sku("from-files").User("alice")).status, 201);
+  EXPECT_TRUE(server.Stop());
+  std::filesystem::remove(secret_file);
+  std::filesystem::remove(token_file);
 }
 
 TEST(CliTest, DemoModeCreatesTheDemoSaleAndPrintsAWorkingToken) {

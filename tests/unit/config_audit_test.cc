@@ -37,7 +37,9 @@ class ConfigAuditTest : public ::testing::Test {
 };
 
 TEST_F(ConfigAuditTest, CheckpointIntervalDefaultFlagVariableAndBounds) {
-  const std::vector<std::string> serve = {"serve", "--jwt-secret", "s", "--admin-token", "t"};
+  const std::vector<std::string> serve = {"serve", "--jwt-secret",
+                                          "test-jwt-secret-0123456789abcdef0", "--admin-token",
+                                          "test-admin-token-0123456789abcdef"};
   EXPECT_EQ(Parse(serve).config.audit_checkpoint, std::chrono::seconds(60));
   auto with_flag = serve;
   with_flag.insert(with_flag.end(), {"--audit-checkpoint-seconds", "5"});
@@ -54,7 +56,9 @@ TEST_F(ConfigAuditTest, CheckpointIntervalDefaultFlagVariableAndBounds) {
 }
 
 TEST_F(ConfigAuditTest, ThrottledPerSecondDefaultFlagVariableAndBounds) {
-  const std::vector<std::string> serve = {"serve", "--jwt-secret", "s", "--admin-token", "t"};
+  const std::vector<std::string> serve = {"serve", "--jwt-secret",
+                                          "test-jwt-secret-0123456789abcdef0", "--admin-token",
+                                          "test-admin-token-0123456789abcdef"};
   EXPECT_EQ(Parse(serve).config.audit_throttled_per_second, 1000u);
   setenv("FLASHSALE_AUDIT_THROTTLED_PER_SECOND", "25", 1);
   EXPECT_EQ(Parse(serve).config.audit_throttled_per_second, 25u);

@@ -14,7 +14,9 @@ namespace fs::app {
 namespace {
 
 CommandLine Serve(std::vector<std::string> args) {
-  std::vector<std::string> full = {"flashsale", "serve", "--jwt-secret", "s", "--admin-token", "t"};
+  std::vector<std::string> full = {"flashsale",     "serve",
+                                   "--jwt-secret",  "test-jwt-secret-0123456789abcdef0",
+                                   "--admin-token", "test-admin-token-0123456789abcdef"};
   full.insert(full.end(), args.begin(), args.end());
   std::vector<const char*> argv;
   for (const std::string& arg : full) argv.push_back(arg.c_str());

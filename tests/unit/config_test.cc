@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -16,11 +18,18 @@
 namespace fs::app {
 namespace {
 
+constexpr char kSecret[] = "test-jwt-secret-0123456789abcdef0";
+constexpr char kToken[] = "test-admin-token-0123456789abcdef";
+constexpr char kEnvSecret[] = "env-secret-0123456789abcdef012345";
+constexpr char kEnvToken[] = "env-token-0123456789abcdef0123456";
+
 constexpr const char* kEnvNames[] = {"FLASHSALE_LISTEN",
                                      "FLASHSALE_DATA_DIR",
                                      "FLASHSALE_DEMO",
                                      "FLASHSALE_JWT_SECRET",
                                      "FLASHSALE_ADMIN_TOKEN",
+                                     "FLASHSALE_JWT_SECRET_FILE",
+                                     "FLASHSALE_ADMIN_TOKEN_FILE",
                                      "FLASHSALE_THREADS",
                                      "FLASHSALE_SQLITE_SYNCHRONOUS",
                                      "FLASHSALE_BATCH_SIZE_MAX",
@@ -52,7 +61,7 @@ class ConfigTest : public ::testing::Test {
 
   // Parses `serve` with valid secrets plus `args`.
   static CommandLine Serve(std::vector<std::string> args) {
-    std::vector<std::string> full = {"serve", "--jwt-secret", "s", "--admin-token", "t"};
+    std::vector<std::string> full = {"serve", "--jwt-secret", kSecret, "--admin-token", kToken};
     full.insert(full.end(), args.begin(), args.end());
     return Parse(full);
   }
@@ -69,8 +78,8 @@ TEST_F(ConfigTest, DefaultsWithRequiredSecrets) {
   EXPECT_EQ(config.listen_port, 8080);
   EXPECT_EQ(config.data_dir, "data");
   EXPECT_EQ(config.demo, DemoMode::kOff);
-  EXPECT_EQ(config.jwt_secret, "s");
-  EXPECT_EQ(config.admin_token, "t");
+  EXPECT_EQ(config.jwt_secret, kSecret);
+  EXPECT_EQ(config.admin_token, kToken);
   EXPECT_EQ(config.threads, DefaultIoThreads(std::thread::hardware_concurrency()));
   EXPECT_EQ(config.sqlite_synchronous, store::SqliteOptions::Synchronous::kFull);
   EXPECT_EQ(config.batch_size_max, 4096u);
@@ -175,8 +184,8 @@ TEST_F(ConfigTest, EnvironmentVariables) {
   setenv("FLASHSALE_LISTEN", "[::1]:9000", 1);
   setenv("FLASHSALE_DATA_DIR", "/tmp/env", 1);
   setenv("FLASHSALE_DEMO", "1", 1);
-  setenv("FLASHSALE_JWT_SECRET", "env-secret", 1);
-  setenv("FLASHSALE_ADMIN_TOKEN", "env-token", 1);
+  setenv("FLASHSALE_JWT_SECRET", kEnvSecret, 1);
+  setenv("FLASHSALE_ADMIN_TOKEN", kEnvToken, 1);
   setenv("FLASHSALE_THREADS", "2", 1);
   setenv("FLASHSALE_SQLITE_SYNCHRONOUS", "off", 1);
   setenv("FLASHSALE_BATCH_SIZE_MAX", "128", 1);
@@ -190,8 +199,8 @@ TEST_F(ConfigTest, EnvironmentVariables) {
   EXPECT_EQ(config.listen_port, 9000);
   EXPECT_EQ(config.data_dir, "/tmp/env");
   EXPECT_EQ(config.demo, DemoMode::kOn);
-  EXPECT_EQ(config.jwt_secret, "env-secret");
-  EXPECT_EQ(config.admin_token, "env-token");
+  EXPECT_EQ(config.jwt_secret, kEnvSecret);
+  EXPECT_EQ(config.admin_token, kEnvToken);
   EXPECT_EQ(config.threads, 2u);
   EXPECT_EQ(config.sqlite_synchronous, store::SqliteOptions::Synchronous::kOff);
   EXPECT_EQ(config.batch_size_max, 128u);
@@ -202,11 +211,11 @@ TEST_F(ConfigTest, EnvironmentVariables) {
 
 TEST_F(ConfigTest, FlagWinsOverEnvironment) {
   setenv("FLASHSALE_THREADS", "2", 1);
-  setenv("FLASHSALE_JWT_SECRET", "env-secret", 1);
+  setenv("FLASHSALE_JWT_SECRET", kEnvSecret, 1);
   const CommandLine parsed = Serve({"--threads", "5"});
   ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
   EXPECT_EQ(parsed.config.threads, 5u);
-  EXPECT_EQ(parsed.config.jwt_secret, "s");
+  EXPECT_EQ(parsed.config.jwt_secret, kSecret);
 }
 
 TEST_F(ConfigTest, DemoFalseInEnvironmentStillNeedsSecrets) {
@@ -217,14 +226,72 @@ TEST_F(ConfigTest, DemoFalseInEnvironmentStillNeedsSecrets) {
 }
 
 TEST_F(ConfigTest, SecretsAreRequiredWithoutDemo) {
-  const CommandLine no_secret = Parse({"serve", "--admin-token", "t"});
+  const CommandLine no_secret = Parse({"serve", "--admin-token", kToken});
   EXPECT_EQ(no_secret.exit_code, kExitBadConfig);
   EXPECT_NE(no_secret.err.find("--jwt-secret"), std::string::npos) << no_secret.err;
-  const CommandLine no_token = Parse({"serve", "--jwt-secret", "s"});
+  const CommandLine no_token = Parse({"serve", "--jwt-secret", kSecret});
   EXPECT_EQ(no_token.exit_code, kExitBadConfig);
   EXPECT_NE(no_token.err.find("--admin-token"), std::string::npos) << no_token.err;
   const CommandLine demo = Parse({"serve", "--demo"});
   EXPECT_EQ(demo.action, CommandLine::Action::kServe) << demo.err;
+}
+
+// Secrets of fewer than 32 bytes refuse to start, the demo's included; each can be read from
+// a file (one trailing newline dropped) named by a flag or a _FILE variable, not both ways.
+TEST_F(ConfigTest, SecretsAreLongAndMayComeFromFiles) {
+  const std::string short_secret(31, 'x');
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"serve", "--jwt-secret", short_secret, "--admin-token", kToken},
+        std::vector<std::string>{"serve", "--jwt-secret", kSecret, "--admin-token", short_secret},
+        std::vector<std::string>{"serve", "--demo", "--admin-token", "t"}}) {
+    const CommandLine refused = Parse(args);
+    EXPECT_EQ(refused.exit_code, kExitBadConfig) << args[2];
+    EXPECT_NE(refused.err.find("at least 32 bytes"), std::string::npos) << refused.err;
+  }
+  EXPECT_EQ(Parse({"serve", "--jwt-secret", std::string(32, 'x'), "--admin-token", kToken}).action,
+            CommandLine::Action::kServe);
+
+  const std::string dir = ::testing::TempDir();
+  const std::string secret_file = dir + "/flashsale-config-secret";
+  const std::string token_file = dir + "/flashsale-config-token";
+  const auto write = [](const std::string& path, const std::string& text) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+  };
+  write(secret_file, std::string(kSecret) + "\n");
+  write(token_file, std::string(kToken) + "\r\n");
+  const CommandLine from_flags =
+      Parse({"serve", "--jwt-secret-file", secret_file, "--admin-token-file", token_file});
+  ASSERT_EQ(from_flags.action, CommandLine::Action::kServe) << from_flags.err;
+  EXPECT_EQ(from_flags.config.jwt_secret, kSecret);
+  EXPECT_EQ(from_flags.config.admin_token, kToken);
+  setenv("FLASHSALE_JWT_SECRET_FILE", secret_file.c_str(), 1);
+  setenv("FLASHSALE_ADMIN_TOKEN_FILE", token_file.c_str(), 1);
+  const CommandLine from_env = Parse({"serve"});
+  ASSERT_EQ(from_env.action, CommandLine::Action::kServe) << from_env.err;
+  EXPECT_EQ(from_env.config.jwt_secret, kSecret);
+  EXPECT_EQ(from_env.config.admin_token, kToken);
+  // Both ways at once is ambiguous.
+  const CommandLine both = Parse({"serve", "--jwt-secret", kSecret});
+  EXPECT_EQ(both.exit_code, kExitBadConfig);
+  EXPECT_NE(both.err.find("not both"), std::string::npos) << both.err;
+  unsetenv("FLASHSALE_JWT_SECRET_FILE");
+  unsetenv("FLASHSALE_ADMIN_TOKEN_FILE");
+  // A missing, empty or short file names the flag.
+  write(token_file, "short\n");
+  const CommandLine short_file =
+      Parse({"serve", "--jwt-secret", kSecret, "--admin-token-file", token_file});
+  EXPECT_NE(short_file.err.find("--admin-token must be at least 32 bytes"), std::string::npos)
+      << short_file.err;
+  write(token_file, "\n");
+  const CommandLine empty_file =
+      Parse({"serve", "--jwt-secret", kSecret, "--admin-token-file", token_file});
+  EXPECT_NE(empty_file.err.find("--admin-token-file"), std::string::npos) << empty_file.err;
+  const CommandLine missing =
+      Parse({"serve", "--jwt-secret-file", dir + "/no-such-file", "--admin-token", kToken});
+  EXPECT_EQ(missing.exit_code, kExitBadConfig);
+  EXPECT_NE(missing.err.find("--jwt-secret-file: cannot read"), std::string::npos) << missing.err;
+  std::remove(secret_file.c_str());
+  std::remove(token_file.c_str());
 }
 
 TEST_F(ConfigTest, InvalidValuesExitTwoNamingTheFlag) {

@@ -16,7 +16,7 @@ import argparse, base64, hashlib, hmac, http.client, json, os, random, re, subpr
 import tempfile, threading, time
 
 SECRET = "contest-jwt-secret-0123456789abcdef"
-ADMIN = "contest-admin-token"
+ADMIN = "contest-admin-token-0123456789abcdef"
 
 
 def b64(data):
