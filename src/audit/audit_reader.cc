@@ -10,9 +10,11 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "audit/audit_index.h"
 #include "base/time_format.h"
+#include "base/utf8.h"
 #include "store/sqlite/sqlite_rows.h"
 #include "store/sqlite/sqlite_util.h"
 
@@ -55,12 +57,16 @@ base::Status QueryCounts(sqlite3* db, const char* sql, const std::string& sku_id
   return base::Status::Ok();
 }
 
-void AppendOptionalString(std::string& out, const char* key,
-                          const std::optional<std::string>& value) {
-  out += ',';
-  out += core::JsonQuote(key);
-  out += ':';
-  out += value ? core::JsonQuote(*value) : "null";
+std::string HexOf(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    out += kHex[byte >> 4];
+    out += kHex[byte & 15];
+  }
+  return out;
 }
 
 void AppendInt(std::string& out, const char* key, std::int64_t value) {
@@ -263,19 +269,39 @@ base::Status AuditReader::CheckOrders(SkuReconciliation& sku) {
 // --- Rendering ------------------------------------------------------------------------------
 
 std::string RenderAuditEvent(const core::AuditEvent& event) {
+  // Rows stored before the edge refused such bytes may hold text that is not UTF-8. The JSON
+  // stays valid (each bad byte shows as U+FFFD) and the stored bytes follow in hex under
+  // "raw_fields_hex", so the event's hash can still be recomputed offline.
+  std::vector<std::pair<const char*, const std::string*>> raw;
+  const auto text = [&raw](const char* key, const std::string& value) {
+    if (base::IsValidUtf8(value)) return core::JsonQuote(value);
+    raw.emplace_back(key, &value);
+    return core::JsonQuote(base::ValidUtf8(value));
+  };
+  const auto optional = [&](const char* key, const std::optional<std::string>& value) {
+    return std::string(",\"") + key + "\":" + (value ? text(key, *value) : "null");
+  };
   std::string out = "{\"event_id\":" + std::to_string(event.event_id);
   out += ",\"event_type\":" + core::JsonQuote(core::AuditEventTypeName(event.type));
-  AppendOptionalString(out, "user_id", event.user_id);
-  AppendOptionalString(out, "sku_id", event.sku_id);
+  out += optional("user_id", event.user_id);
+  out += optional("sku_id", event.sku_id);
   out += ",\"outcome\":" + core::JsonQuote(core::AuditOutcomeName(event.outcome));
-  AppendOptionalString(out, "failure_reason", event.failure_reason);
+  out += optional("failure_reason", event.failure_reason);
   out += ",\"occurred_at\":" + core::JsonQuote(base::FormatRfc3339(event.occurred_at));
   AppendInt(out, "occurred_at_ms", base::ToMillis(event.occurred_at));
-  AppendOptionalString(out, "client_ip", event.client_ip);
-  AppendOptionalString(out, "device_fingerprint", event.device_fingerprint);
-  out += ",\"metadata\":" + core::JsonQuote(event.metadata);
+  out += optional("client_ip", event.client_ip);
+  out += optional("device_fingerprint", event.device_fingerprint);
+  out += ",\"metadata\":" + text("metadata", event.metadata);
   out += ",\"prev_hash\":" + core::JsonQuote(event.prev_hash);
   out += ",\"event_hash\":" + core::JsonQuote(event.event_hash);
+  if (!raw.empty()) {
+    out += ",\"raw_fields_hex\":{";
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      if (i > 0) out += ',';
+      out += core::JsonQuote(raw[i].first) + ":" + core::JsonQuote(HexOf(*raw[i].second));
+    }
+    out += '}';
+  }
   out += '}';
   return out;
 }

@@ -15,6 +15,10 @@ bool IsValidUtf8(std::string_view text);
 // database column without escaping surprises.
 bool IsPrintableUtf8(std::string_view text);
 
+// `text` with every byte that does not begin a well-formed UTF-8 sequence replaced by U+FFFD
+// (the replacement character): valid UTF-8 whatever the input, and `text` itself when valid.
+std::string ValidUtf8(std::string_view text);
+
 // `text` in double quotes for a log line, so no value can add or change a field: `"` and `\`
 // are escaped, and control characters and bytes that are not UTF-8 become \xNN.
 std::string QuotedForLog(std::string_view text);

@@ -6,6 +6,7 @@
 // and detects a modified, deleted, inserted or swapped row written by an attacker who dropped
 // the triggers; it pages the disputes query and its reconciliation lists a broken counter.
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 #include <sqlite3.h>
 
 #include <filesystem>
@@ -17,6 +18,7 @@
 
 #include "audit/audit_index.h"
 #include "audit/audit_reader.h"
+#include "base/utf8.h"
 #include "common/temp_database_test.h"
 #include "crypto/sha256.h"
 #include "engine/engine.h"
@@ -339,6 +341,33 @@ TEST_F(AuditStoreTest, MigrationKeepsATamperedHashDetectable) {
   EXPECT_EQ(report.broken_event_id, 4) << report.reason;
   RawDb raw(path_);
   EXPECT_EQ(raw.QueryText("SELECT event_type FROM audit_events WHERE event_id = 5"), "255");
+}
+
+// Rows stored before the edge refused such bytes render as valid UTF-8 JSON; the stored bytes
+// follow in hex so the hash can still be recomputed from the export.
+TEST(AuditRenderTest, TextThatIsNotUtf8RendersAsValidJsonWithItsBytesInHex) {
+  core::AuditEvent event;
+  event.event_id = 7;
+  event.type = core::AuditEventType::kReserveAttempt;
+  event.user_id = std::string("caf\xe9");
+  event.sku_id = std::string("sku-a");
+  event.metadata = "{\"note\":\"\xff\"}";
+  event.prev_hash = std::string(64, '0');
+  event.event_hash = std::string(64, '1');
+  const std::string rendered = RenderAuditEvent(event);
+  EXPECT_TRUE(base::IsValidUtf8(rendered)) << rendered;
+  rapidjson::Document document;
+  ASSERT_FALSE(document.Parse(rendered.data(), rendered.size()).HasParseError()) << rendered;
+  EXPECT_STREQ(document["user_id"].GetString(), "caf\xef\xbf\xbd");
+  EXPECT_STREQ(document["sku_id"].GetString(), "sku-a");
+  ASSERT_TRUE(document.HasMember("raw_fields_hex")) << rendered;
+  EXPECT_STREQ(document["raw_fields_hex"]["user_id"].GetString(), "636166e9");
+  EXPECT_STREQ(document["raw_fields_hex"]["metadata"].GetString(), "7b226e6f7465223a22ff227d");
+  EXPECT_FALSE(document["raw_fields_hex"].HasMember("sku_id"));
+  // Valid text has no raw fields.
+  event.user_id = "alice";
+  event.metadata = "{}";
+  EXPECT_EQ(RenderAuditEvent(event).find("raw_fields_hex"), std::string::npos);
 }
 
 TEST_F(AuditStoreTest, DisputesQueryPagesByCursorAndFilters) {

@@ -52,6 +52,16 @@ TEST(Utf8Test, PrintableRefusesControls) {
 
 // A log value cannot add or change a field: quotes and backslashes are escaped, controls and
 // bytes that are not UTF-8 become \xNN, and the value stays in one pair of quotes.
+TEST(Utf8Test, ValidUtf8ReplacesEachBadByteAndKeepsGoodText) {
+  EXPECT_EQ(ValidUtf8("caf\xc3\xa9"), "caf\xc3\xa9");
+  EXPECT_EQ(ValidUtf8("caf\xe9"), "caf\xef\xbf\xbd");
+  EXPECT_EQ(ValidUtf8("\xff\xfe!"), "\xef\xbf\xbd\xef\xbf\xbd!");
+  EXPECT_EQ(ValidUtf8("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // a surrogate
+  for (const std::string bad : {"\xc0\xaf", "a\xe2\x82", "\xf5\x80\x80\x80", "\x80"}) {
+    EXPECT_TRUE(IsValidUtf8(ValidUtf8(bad))) << bad;
+  }
+}
+
 TEST(Utf8Test, QuotedForLogKeepsAValueOneField) {
   EXPECT_EQ(QuotedForLog("alice"), "\"alice\"");
   EXPECT_EQ(QuotedForLog("jos\xc3\xa9"), "\"jos\xc3\xa9\"");
