@@ -153,4 +153,8 @@ void CheckConsistency::Committed(Result& result, const CommitContext& context) c
   if (!result) result = context.compare_with_store();
 }
 
+LookupSale::Result LookupSale::Decide(core::Ledger& ledger, const DecideContext&) const {
+  return ledger.FindSale(sku_id).has_value();
+}
+
 }  // namespace fs::engine

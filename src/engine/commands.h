@@ -144,10 +144,18 @@ struct CheckConsistency {
   void Committed(Result& result, const CommitContext& context) const;
 };
 
+// Engine::LookupSale on a shared store: the batch's refresh brings a sale another node created
+// into memory (and publishes it) before this decides. True when the sale is known now.
+struct LookupSale {
+  using Result = bool;
+  std::string sku_id;
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
+};
+
 // Every command the engine takes. Append new ones anywhere: nothing persists the order.
 using Commands =
     CommandList<CreateSale, Reserve, Release, GetReservation, SetSaleOverride, AdjustStock,
                 Checkout, GetOrder, GetOrderAsAdmin, DueOrders, ListOrders, RecordPayment,
-                ResolveOrder, JoinQueue, GetQueueTicket, CheckConsistency>;
+                ResolveOrder, JoinQueue, GetQueueTicket, CheckConsistency, LookupSale>;
 
 }  // namespace fs::engine

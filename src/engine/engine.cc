@@ -200,6 +200,48 @@ std::vector<std::shared_ptr<const PublishedSale>> Engine::AllSales() const {
   return out;
 }
 
+void Engine::LookupSale(const std::string& sku_id, SaleCallback done) {
+  if (auto found = FindSale(sku_id); found || !shared_ || !StartLookup(sku_id)) {
+    return done(std::move(found));
+  }
+  Submit(engine::LookupSale{sku_id},
+         [this, sku_id, done = std::move(done)](const ReplyOf<engine::LookupSale>& reply) {
+           // Published by the batch's refresh before the command decided.
+           auto found = FindSale(sku_id);
+           if (reply.status.ok())
+             FinishLookup(sku_id, found != nullptr);
+           else
+             FinishLookup(sku_id, true);  // not remembered as unknown: it was not read
+           done(std::move(found));
+         });
+}
+
+bool Engine::StartLookup(const std::string& sku_id) {
+  const base::Time now = clock_.Now();
+  base::MutexLock lock(lookups_mutex_);
+  if (const auto it = unknown_skus_.find(sku_id); it != unknown_skus_.end()) {
+    if (now < it->second) return false;
+    unknown_skus_.erase(it);
+  }
+  if (lookups_in_flight_ >= options_.sku_lookups_in_flight_max) return false;
+  ++lookups_in_flight_;
+  return true;
+}
+
+void Engine::FinishLookup(const std::string& sku_id, bool found) {
+  const base::Time now = clock_.Now();
+  base::MutexLock lock(lookups_mutex_);
+  --lookups_in_flight_;
+  if (found) return;
+  if (unknown_skus_.size() >= options_.unknown_skus_max) {
+    std::erase_if(unknown_skus_, [now](const auto& entry) { return entry.second <= now; });
+  }
+  // Still full of live entries: a flood of distinct unknown SKUs. Start over rather than
+  // grow; the in-flight bound keeps the lookups themselves bounded meanwhile.
+  if (unknown_skus_.size() >= options_.unknown_skus_max) unknown_skus_.clear();
+  unknown_skus_[sku_id] = now + options_.unknown_sku_ttl;
+}
+
 void Engine::Publish(const std::vector<std::string>& sku_ids) {
   ledger_.owner().AssertCurrent();
   for (const auto& sku_id : sku_ids) {

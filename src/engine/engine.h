@@ -96,6 +96,13 @@ struct Options {
   std::function<void(const base::Status&)> on_commit_failure;
   // The fair waiting room of sales created with waiting_room on (core/waiting_room.h).
   core::WaitingRoomPolicy waiting_room;
+  // Shared stores (LookupSale): a SKU looked up in the database and not found is not looked up
+  // again for this long; at most `unknown_skus_max` are remembered and at most
+  // `sku_lookups_in_flight_max` lookups wait at once (beyond: answered unknown at once), so a
+  // flood of requests for SKUs that do not exist stays off the database and the writer.
+  std::chrono::milliseconds unknown_sku_ttl{1000};
+  std::size_t unknown_skus_max = 10'000;
+  std::size_t sku_lookups_in_flight_max = 64;
 };
 
 // What readers see without queueing: the state after the last committed batch.
@@ -141,6 +148,13 @@ class Engine {
 
   // Lock-light read of the last committed state; nullptr for an unknown SKU.
   std::shared_ptr<const PublishedSale> FindSale(const std::string& sku_id) const;
+  // FindSale, but on a shared store a SKU this node does not know yet (another node created
+  // it since the last refresh) is looked up in the database first: one batch of the writer,
+  // whose refresh reads every change. `done` gets the sale or nullptr, at once when it is
+  // known, not shared, or recently not found (Options::unknown_sku_ttl), else on the writer
+  // thread (it must not block).
+  using SaleCallback = std::function<void(std::shared_ptr<const PublishedSale>)>;
+  void LookupSale(const std::string& sku_id, SaleCallback done);
   std::vector<std::shared_ptr<const PublishedSale>> AllSales() const;
 
   // Stops taking commands, completes everything queued (committing it), joins the writer.
@@ -246,6 +260,13 @@ class Engine {
   mutable base::Mutex published_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const PublishedSale>> published_
       GUARDED_BY(published_mutex_);
+
+  // LookupSale's negative cache: SKUs not found, until when; and the lookups under way.
+  bool StartLookup(const std::string& sku_id);
+  void FinishLookup(const std::string& sku_id, bool found);
+  mutable base::Mutex lookups_mutex_;
+  std::unordered_map<std::string, base::Time> unknown_skus_ GUARDED_BY(lookups_mutex_);
+  std::size_t lookups_in_flight_ GUARDED_BY(lookups_mutex_) = 0;
 
   FairnessAuditChannel fairness_audit_;
   // Drained fairness events whose batch has not committed yet: written again by the next

@@ -28,6 +28,26 @@ void SetSaleOverride(const ApiServices& services, Call& call, core::SaleOverride
                              std::move(call.exchange), AdminSaleRenderer(services.engine.clock())));
 }
 
+using Published = std::shared_ptr<const engine::PublishedSale>;
+
+// Runs `then(exchange, sale)` with the route's sale: this node's snapshot, or, in cluster mode
+// for a SKU it does not know yet (another node created it since the last refresh), the
+// database's (Engine::LookupSale). 404 when there is none.
+template <typename Then>
+void WithSale(const ApiServices& services, Call& call, Then then) {
+  const std::string sku_id(call.match.params[0]);
+  if (Published published = services.engine.FindSale(sku_id)) {
+    return then(call.exchange, std::move(published));
+  }
+  if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());
+  services.engine.LookupSale(sku_id, [exchange = call.exchange, then](Published published) {
+    boost::asio::post(exchange.executor, [exchange, then, published = std::move(published)] {
+      if (!published) return exchange.respond(SkuNotFound());
+      then(exchange, published);
+    });
+  });
+}
+
 }  // namespace
 
 void CreateSale(const ApiServices& services, Call& call) {
@@ -43,12 +63,14 @@ void CreateSale(const ApiServices& services, Call& call) {
 }
 
 void AdminGetSale(const ApiServices& services, Call& call) {
-  const auto published = services.engine.FindSale(std::string(call.match.params[0]));
-  if (!published) return call.exchange.respond(SkuNotFound());
-  const core::SaleStatus status =
-      core::ComputeSaleStatus(published->sale, published->counters, services.engine.clock().Now());
-  call.exchange.respond(
-      JsonResponse(200, RenderAdminSale(published->sale, published->counters, status)));
+  WithSale(
+      services, call,
+      [clock = &services.engine.clock()](const Exchange& exchange, const Published& published) {
+        const core::SaleStatus status =
+            core::ComputeSaleStatus(published->sale, published->counters, clock->Now());
+        exchange.respond(
+            JsonResponse(200, RenderAdminSale(published->sale, published->counters, status)));
+      });
 }
 
 void OpenSale(const ApiServices& services, Call& call) {
@@ -70,35 +92,37 @@ void AdjustStock(const ApiServices& services, Call& call) {
 }
 
 void GetProduct(const ApiServices& services, Call& call) {
-  const auto published = services.engine.FindSale(std::string(call.match.params[0]));
-  if (!published) return call.exchange.respond(SkuNotFound());
-  const core::SaleStatus status =
-      core::ComputeSaleStatus(published->sale, published->counters, services.engine.clock().Now());
-  call.exchange.respond(
-      JsonResponse(200, RenderPublicSale(published->sale, published->counters, status)));
+  WithSale(
+      services, call,
+      [clock = &services.engine.clock()](const Exchange& exchange, const Published& published) {
+        const core::SaleStatus status =
+            core::ComputeSaleStatus(published->sale, published->counters, clock->Now());
+        exchange.respond(
+            JsonResponse(200, RenderPublicSale(published->sale, published->counters, status)));
+      });
 }
 
 void GetAvailability(const ApiServices& services, Call& call) {
-  const auto published = services.engine.FindSale(std::string(call.match.params[0]));
-  if (!published) return call.exchange.respond(SkuNotFound());
-  const base::Clock* clock = &services.engine.clock();
-  auto render = [published, clock](const core::StockCounters& counters) {
-    const core::SaleStatus status =
-        core::ComputeSaleStatus(published->sale, counters, clock->Now());
-    return JsonResponse(200,
-                        RenderAvailability(published->sale.sku_id, counters.available(), status));
-  };
-  if (services.shared == nullptr || !services.shared->cache_enabled()) {
-    return call.exchange.respond(render(published->counters));
-  }
-  // Cluster mode: the shared cache (or, on a miss or while Redis is down, this node's state).
-  services.shared->GetCounters(
-      published->sale.sku_id,
-      [published, render, exchange = call.exchange](std::optional<core::StockCounters> cached) {
-        const core::StockCounters counters = cached.value_or(published->counters);
-        boost::asio::post(exchange.executor,
-                          [render, exchange, counters] { exchange.respond(render(counters)); });
-      });
+  WithSale(services, call, [&services](const Exchange& exchange, const Published& published) {
+    const base::Clock* clock = &services.engine.clock();
+    auto render = [published, clock](const core::StockCounters& counters) {
+      const core::SaleStatus status =
+          core::ComputeSaleStatus(published->sale, counters, clock->Now());
+      return JsonResponse(200,
+                          RenderAvailability(published->sale.sku_id, counters.available(), status));
+    };
+    if (services.shared == nullptr || !services.shared->cache_enabled()) {
+      return exchange.respond(render(published->counters));
+    }
+    // Cluster mode: the shared cache (or, on a miss or while Redis is down, this node's state).
+    services.shared->GetCounters(
+        published->sale.sku_id,
+        [published, render, exchange](std::optional<core::StockCounters> cached) {
+          const core::StockCounters counters = cached.value_or(published->counters);
+          boost::asio::post(exchange.executor,
+                            [render, exchange, counters] { exchange.respond(render(counters)); });
+        });
+  });
 }
 
 }  // namespace fs::http::handlers

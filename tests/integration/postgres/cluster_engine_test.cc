@@ -53,13 +53,13 @@ class ClusterEngineTest : public ::testing::Test {
     engines_.clear();
   }
 
-  void OpenEngines(const base::Clock& clock) {
+  void OpenEngines(const base::Clock& clock, Options base_options = {}) {
     for (int i = 0; i < kEngines; ++i) {
       store::PgOptions options;
       options.url = url_;
       auto store = store::PgStore::Open(options);
       ASSERT_TRUE(store) << store.error().ToString();
-      Options engine_options;
+      Options engine_options = base_options;
       engine_options.seed = static_cast<std::uint64_t>(100 + i);
       auto engine = Engine::Open(std::move(engine_options), std::move(*store), clock);
       ASSERT_TRUE(engine) << engine.error().ToString();
@@ -298,6 +298,48 @@ TEST_F(ClusterEngineTest, DataRefusalFailsOnlyTheCommandThatCarriesIt) {
   Race({{"poison", "later", 1, ""}}, 1, after);
   EXPECT_EQ(after.reserved.load(), 1);
   ExpectConsistent();
+}
+
+// A node that does not know a SKU (no refresh since another node created it: the idle refresh
+// is off here) looks it up in the database before answering unknown; a SKU found nowhere is
+// remembered for the TTL, so repeated requests for it do not reach the writer or the database.
+TEST_F(ClusterEngineTest, AnUnknownSkuIsLookedUpInTheDatabaseAndMissesAreRemembered) {
+  base::ManualClock clock(base::TimeFromMillis(1'800'000'000'000));
+  Options options;
+  options.idle_wake = std::chrono::hours(1);
+  options.unknown_sku_ttl = std::chrono::seconds(1);
+  OpenEngines(clock, options);
+  CreateSale("fresh", 10, 1, 600);
+  const auto lookup = [&](int engine, const std::string& sku) {
+    std::promise<std::shared_ptr<const PublishedSale>> promise;
+    engines_[static_cast<std::size_t>(engine)]->LookupSale(
+        sku, [&promise](std::shared_ptr<const PublishedSale> found) {
+          promise.set_value(std::move(found));
+        });
+    return promise.get_future().get();
+  };
+  ASSERT_EQ(engines_[2]->FindSale("fresh"), nullptr) << "node 2 refreshed by itself";
+  const auto found = lookup(2, "fresh");
+  ASSERT_NE(found, nullptr);
+  EXPECT_EQ(found->sale.total_stock, 10);
+  EXPECT_NE(engines_[2]->FindSale("fresh"), nullptr);  // published by the lookup's refresh
+
+  const auto processed = [&] { return engines_[1]->stats().commands_processed.load(); };
+  const std::uint64_t before = processed();
+  EXPECT_EQ(lookup(1, "nowhere"), nullptr);
+  EXPECT_EQ(processed(), before + 1);
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(lookup(1, "nowhere"), nullptr);
+  EXPECT_EQ(processed(), before + 1) << "a remembered miss reached the writer";
+  clock.Advance(std::chrono::milliseconds(1001));
+  EXPECT_EQ(lookup(1, "nowhere"), nullptr);
+  EXPECT_EQ(processed(), before + 2);
+  // Created after a miss was remembered: unknown on that node until the TTL passes (or its
+  // next refresh, off here), then found.
+  EXPECT_EQ(lookup(1, "late"), nullptr);
+  CreateSale("late", 5, 1, 600);
+  EXPECT_EQ(lookup(1, "late"), nullptr);
+  clock.Advance(std::chrono::milliseconds(1001));
+  EXPECT_NE(lookup(1, "late"), nullptr);
 }
 
 }  // namespace

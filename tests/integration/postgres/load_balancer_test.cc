@@ -232,6 +232,36 @@ TEST_F(LoadBalancerTest, RawNonAsciiKeysThroughTheBalancerStopNoNode) {
   EXPECT_EQ(Sql("SELECT count(*) FROM reservations WHERE user_id = 'mallory'"), "0");
 }
 
+// A sale created on node 0 is readable on every other node at once (a node that does not know
+// a SKU reads the database before answering 404); a close and a restock on node 0 are seen on
+// the others within one refresh (the next batch, or the writer's 50 ms idle wake).
+TEST_F(LoadBalancerTest, ASaleMadeOnOneNodeIsReadOnEveryNodeAtOnce) {
+  HttpClient first(node(0).port());
+  SaleSpec sale;
+  sale.sku_id = "lb-seen";
+  sale.total_stock = 40;
+  ASSERT_TRUE(CreateSaleOk(first, sale));
+  for (int i = 1; i < kNodes; ++i) {
+    HttpClient other(node(i).port());
+    EXPECT_EQ(other.Get("/api/v1/products/lb-seen/availability").status, 200) << "node " << i;
+    EXPECT_EQ(other.Get("/api/v1/products/lb-seen").status, 200) << "node " << i;
+    EXPECT_EQ(other.Get("/admin/v1/skus/lb-seen", AdminAuth()).status, 200) << "node " << i;
+    EXPECT_TRUE(IsError(other.Get("/api/v1/products/lb-never/availability"), 404, "SKU_NOT_FOUND"));
+  }
+  ASSERT_EQ(first.Post("/admin/v1/skus/lb-seen/stock", R"({"delta":10})", AdminAuth()).status, 200);
+  ASSERT_EQ(first.Post("/admin/v1/skus/lb-seen/close", "", AdminAuth()).status, 200);
+  for (int i = 1; i < kNodes; ++i) {
+    HttpClient other(node(i).port());
+    const auto seen =
+        Eventually([&] { return GetAdminCounters(other, "lb-seen"); },
+                   [](const std::optional<AdminCounters>& c) { return c && c->status == "CLOSED"; },
+                   seconds(2));
+    ASSERT_TRUE(seen.has_value()) << "node " << i;
+    EXPECT_EQ(seen->status, "CLOSED") << "node " << i;
+    EXPECT_EQ(seen->total_stock, 50) << "node " << i;
+  }
+}
+
 TEST_F(LoadBalancerTest, OneUserAtTwoNodesAtTheSameInstantNeverExceedsTheLimit) {
   constexpr int kRounds = 300;
   SaleSpec sale;
