@@ -396,4 +396,59 @@ std::string RenderReconciliationTable(const ReconciliationReport& report) {
   return out;
 }
 
+// --- Records the writer no longer keeps ---------------------------------------------------
+
+namespace {
+
+template <typename T>
+base::Result<std::vector<T>> ReadRecords(sqlite3* db, const std::string& sql,
+                                         const std::string& key, std::int64_t number,
+                                         base::Status (*decode)(sqlite3_stmt*, T&),
+                                         std::string_view context) {
+  auto statement = sqlite::Prepare(db, sql, 0, Stage::kRead);
+  if (!statement) return statement.error();
+  sqlite::Binder binder(statement->get());
+  if (!key.empty()) binder.Text(key);
+  if (number >= 0) binder.Int64(number);
+  if (binder.rc() != SQLITE_OK) return sqlite::ErrorFrom(binder.rc(), db, Stage::kRead, context);
+  std::vector<T> out;
+  for (;;) {
+    const int rc = sqlite3_step(statement->get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return sqlite::ErrorFrom(rc, db, Stage::kRead, context);
+    FS_RETURN_IF_ERROR(decode(statement->get(), out.emplace_back()));
+  }
+  return out;
+}
+
+}  // namespace
+
+base::Result<std::optional<core::Reservation>> AuditReader::ReadReservation(
+    const std::string& reservation_id) {
+  auto rows = ReadRecords<core::Reservation>(
+      db_.get(), std::string(store::sqlite::kSelectReservations) + " WHERE reservation_id = ?1",
+      reservation_id, -1, &store::sqlite::DecodeReservation, "read a reservation");
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<core::Reservation>();
+  return std::optional<core::Reservation>(std::move(rows->front()));
+}
+
+base::Result<std::optional<core::Order>> AuditReader::ReadOrder(const std::string& order_id) {
+  auto rows = ReadRecords<core::Order>(
+      db_.get(), std::string(store::sqlite::kSelectOrders) + " WHERE order_id = ?1", order_id, -1,
+      &store::sqlite::DecodeOrder, "read an order");
+  if (!rows) return rows.error();
+  if (rows->empty()) return std::optional<core::Order>();
+  return std::optional<core::Order>(std::move(rows->front()));
+}
+
+base::Result<std::vector<core::Order>> AuditReader::ReadOrdersWithStatus(core::OrderStatus status,
+                                                                         std::size_t count_max) {
+  return ReadRecords<core::Order>(
+      db_.get(),
+      std::string(store::sqlite::kSelectOrders) + " WHERE status = " +
+          std::to_string(static_cast<int>(status)) + " ORDER BY created_at_ms, order_id LIMIT ?1",
+      "", static_cast<std::int64_t>(count_max), &store::sqlite::DecodeOrder, "read orders");
+}
+
 }  // namespace fs::audit

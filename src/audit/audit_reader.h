@@ -33,6 +33,11 @@ class AuditReader final : public AuditRowSource {
 
   // Verify, ForEachEvent and Reconcile: AuditRowSource's flows over the reads below.
   base::Result<AuditPage> Query(const AuditQuery& query) override;
+  base::Result<std::optional<core::Reservation>> ReadReservation(
+      const std::string& reservation_id) override;
+  base::Result<std::optional<core::Order>> ReadOrder(const std::string& order_id) override;
+  base::Result<std::vector<core::Order>> ReadOrdersWithStatus(core::OrderStatus status,
+                                                              std::size_t count_max) override;
 
  private:
   explicit AuditReader(store::sqlite::DatabaseHandle db);

@@ -18,6 +18,8 @@
 #include "base/clock.h"
 #include "base/status.h"
 #include "core/audit.h"
+#include "core/order.h"
+#include "core/types.h"
 #include "store/store.h"
 
 namespace fs::audit {
@@ -90,6 +92,16 @@ class AuditSource {
   // One sale (kNotFound when unknown) or every sale, plus the chain's status.
   virtual base::Result<ReconciliationReport> Reconcile(
       const std::optional<std::string>& sku_id) = 0;
+
+  // Records the writer no longer keeps (it forgets ended reservations and final orders:
+  // docs/operations.md, "Sizing"), read here instead of on the writer. Ended records never
+  // change again, so a read beside the writer is as good as the writer's.
+  virtual base::Result<std::optional<core::Reservation>> ReadReservation(
+      const std::string& reservation_id) = 0;
+  virtual base::Result<std::optional<core::Order>> ReadOrder(const std::string& order_id) = 0;
+  // Orders with `status`, oldest first, at most `count_max`.
+  virtual base::Result<std::vector<core::Order>> ReadOrdersWithStatus(core::OrderStatus status,
+                                                                      std::size_t count_max) = 0;
 };
 
 // The verify, export and reconcile flows written once, over the reads each backend provides.

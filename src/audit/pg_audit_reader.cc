@@ -177,4 +177,41 @@ base::Status PgAuditReader::Recount(SkuReconciliation& sku) {
   return base::Status::Ok();
 }
 
+// --- Records the writer no longer keeps ---------------------------------------------------
+
+base::Result<std::optional<core::Reservation>> PgAuditReader::ReadReservation(
+    const std::string& reservation_id) {
+  auto rows =
+      pg::Query(connection_, std::string(pg::kSelectReservations) + " WHERE reservation_id = $1",
+                {reservation_id}, "read a reservation");
+  if (!rows) return rows.error();
+  if (pg::Rows(rows->get()) == 0) return std::optional<core::Reservation>();
+  auto reservation = pg::DecodeReservation(rows->get(), 0);
+  if (!reservation) return reservation.error();
+  return std::optional<core::Reservation>(std::move(*reservation));
+}
+
+base::Result<std::optional<core::Order>> PgAuditReader::ReadOrder(const std::string& order_id) {
+  auto rows = pg::Query(connection_, std::string(pg::kSelectOrders) + " WHERE order_id = $1",
+                        {order_id}, "read an order");
+  if (!rows) return rows.error();
+  if (pg::Rows(rows->get()) == 0) return std::optional<core::Order>();
+  auto order = pg::DecodeOrder(rows->get(), 0);
+  if (!order) return order.error();
+  return std::optional<core::Order>(std::move(*order));
+}
+
+base::Result<std::vector<core::Order>> PgAuditReader::ReadOrdersWithStatus(core::OrderStatus status,
+                                                                           std::size_t count_max) {
+  auto rows = pg::Query(connection_,
+                        std::string(pg::kSelectOrders) +
+                            " WHERE status = $1 ORDER BY created_at_ms, order_id LIMIT $2",
+                        {std::to_string(static_cast<int>(status)), std::to_string(count_max)},
+                        "read orders");
+  if (!rows) return rows.error();
+  std::vector<core::Order> orders;
+  FS_RETURN_IF_ERROR(pg::DecodeRows(rows->get(), orders, pg::DecodeOrder));
+  return orders;
+}
+
 }  // namespace fs::audit

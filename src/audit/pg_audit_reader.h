@@ -31,6 +31,11 @@ class PgAuditReader final : public AuditRowSource {
   // reads pages of kWalkPage events inside one snapshot: memory stays bounded for any chain,
   // and an export is one consistent cut even while nodes keep appending.
   base::Result<AuditPage> Query(const AuditQuery& query) override;
+  base::Result<std::optional<core::Reservation>> ReadReservation(
+      const std::string& reservation_id) override;
+  base::Result<std::optional<core::Order>> ReadOrder(const std::string& order_id) override;
+  base::Result<std::vector<core::Order>> ReadOrdersWithStatus(core::OrderStatus status,
+                                                              std::size_t count_max) override;
 
  private:
   explicit PgAuditReader(pg_conn* connection) : connection_(connection) {}

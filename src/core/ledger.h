@@ -61,6 +61,20 @@ class Ledger {
     audit_.Enable(std::move(hasher), std::move(head));
   }
   void LoadOrder(const Order& order) { orders_.Load(order); }
+  // After the reservations: the counts the store keeps for what ended, which recovery does not
+  // load (docs/operations.md, "Sizing"). `held` must equal what the loaded reservations hold;
+  // `sold` and the user's units (held or bought) are taken as stored. "" on success, else the
+  // inconsistency.
+  std::string LoadStoredCounts(const std::string& sku_id, std::int64_t held, std::int64_t sold);
+  std::string LoadStoredUserUnits(const std::string& sku_id, const std::string& user_id,
+                                  std::int32_t units);
+  // Forgets the reservations that ended and the orders that became final since the last call:
+  // the writer keeps only what it decides with. Outside any batch (after a commit, a sync or
+  // recovery). Returns how many reservations were forgotten.
+  std::size_t RetireFinished() {
+    orders_.RetireFinal();
+    return reservations_.RetireFinished();
+  }
   // The last outbox sequence number stored for the SKU. REQUIRES: the sale was loaded.
   void LoadEventSequence(const std::string& sku_id, std::int64_t sequence) {
     sales_.LoadEventSequence(sku_id, sequence);
@@ -159,6 +173,10 @@ class Ledger {
   // Recounts every sale's counters and user units from the reservations and checks them
   // against the maintained ones, the stock and the orders. FS_CHECKs on any difference.
   // O(reservations).
+  // Recounts what memory holds: held units from the active reservations must equal the
+  // counters; ended reservations still in memory (not yet retired) bound sold and user units
+  // from below. Sold and user units of retired ones are checked against the store instead
+  // (Engine::CheckConsistency).
   void CheckInvariants() const;
 
  private:

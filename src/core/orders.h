@@ -55,6 +55,9 @@ class Orders {
   // FS_CHECKs that every order's reservation is in the state its order implies and that the
   // due queue holds exactly the PENDING orders.
   void CheckInvariants() const;
+  // Forgets the orders that became final (PAID, FAILED) since the last call (reads of one go
+  // to the store). Outside any batch, after a commit or a sync.
+  std::size_t RetireFinal();
 
  private:
   static void Undo(void* self, undo::Change& change);
@@ -68,6 +71,7 @@ class Orders {
   Sales& sales_;
   Reservations& reservations_;
   std::unordered_map<std::string, Order> orders_;
+  std::vector<std::string> final_;  // became final since the last RetireFinal
   // PENDING orders: id -> next_attempt_at, and the same ordered by due time (the payment
   // worker's durable queue; Due() reads only the due head).
   std::map<std::string, Time> pending_orders_;

@@ -40,6 +40,7 @@ void Reservations::Load(const Reservation& reservation) {
   ApplyShare(*book, reservation, +1);
   if (reservation.status == ReservationStatus::kReserved)
     expiry_.emplace(reservation.expires_at, reservation.reservation_id);
+  if (!IsHeld(reservation.status)) finished_.push_back(reservation.reservation_id);
   const bool inserted = reservations_.emplace(reservation.reservation_id, reservation).second;
   FS_CHECK(inserted);
   // Zero oversell is checked on every load: a store that hands back more than the stock is
@@ -75,7 +76,23 @@ void Reservations::Sync(const Reservation& reservation) {
     synced_users_.emplace_back(reservation.sku_id, reservation.user_id);
   if (reservation.status == ReservationStatus::kReserved)
     expiry_.emplace(reservation.expires_at, reservation.reservation_id);
+  // An ended row not in memory is one this writer never held (created and ended elsewhere
+  // since its last sync): its share went in above, once; it is forgotten again.
+  if (!IsHeld(reservation.status)) finished_.push_back(reservation.reservation_id);
   reservations_.emplace(reservation.reservation_id, reservation);
+}
+
+std::size_t Reservations::RetireFinished() {
+  FS_CHECK(!journal_.in_batch());
+  std::size_t retired = 0;
+  for (const std::string& id : finished_) {
+    auto it = reservations_.find(id);
+    if (it == reservations_.end() || IsHeld(it->second.status)) continue;
+    reservations_.erase(it);
+    ++retired;
+  }
+  finished_.clear();
+  return retired;
 }
 
 void Reservations::SyncIdempotency(const IdempotencyRecord& record) {
@@ -362,6 +379,7 @@ void Reservations::Transition(Reservation& reservation, ReservationStatus to, Ti
     sales_.AddUserUnits(*book, reservation.user_id, -reservation.quantity);
   reservation.status = to;
   reservation.updated_at = now;
+  if (!IsHeld(to)) finished_.push_back(reservation.reservation_id);
   journal_.Add(
       ReservationStatusChanged{reservation.reservation_id, reservation.sku_id, from, to, now});
   if (audit_.enabled()) audit_.Append(TransitionAuditEvent(reservation, from, to, now));

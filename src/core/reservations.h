@@ -42,6 +42,11 @@ class Reservations {
   // FS_CHECKs zero oversell of every sale and the per-user limit of every user whose units
   // grew since the last call (between two Sync calls a sale may briefly look oversold).
   void CheckSynced();
+  // Forgets the reservations that ended (RELEASED, EXPIRED, PURCHASED) since the last call:
+  // the writer decides nothing more with them (their units stay in the sale's counters and
+  // user units). Reads of one go to the store. Outside any batch, after a commit or a sync;
+  // returns how many were forgotten.
+  std::size_t RetireFinished();
 
   // --- Idempotency keys ---------------------------------------------------------------------
   // The user's record for `key`, nullptr when unknown.
@@ -93,6 +98,9 @@ class Reservations {
   AuditChain& audit_;
   Sales& sales_;
   std::unordered_map<std::string, Reservation> reservations_;
+  // Reservations that ended since the last RetireFinished (some may be active again after a
+  // rollback: checked when retiring).
+  std::vector<std::string> finished_;
   std::priority_queue<ExpiryEntry, std::vector<ExpiryEntry>, std::greater<>> expiry_;
   std::unordered_map<std::string, IdempotencyRecord> idempotency_;
   std::deque<std::pair<Time, std::string>> idempotency_by_age_;

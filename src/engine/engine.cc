@@ -85,6 +85,23 @@ Status Engine::Recover() {
   for (const auto& order : loaded->orders) ledger_.LoadOrder(order);
   for (const auto& [sku_id, sequence] : loaded->event_sequences)
     ledger_.LoadEventSequence(sku_id, sequence);
+  // The units of what ended are not loaded row by row: the database's own counts carry them.
+  if (loaded->counters.size() != loaded->sales.size()) {
+    return base::DataLoss("the store loaded counters for " +
+                          std::to_string(loaded->counters.size()) + " of " +
+                          std::to_string(loaded->sales.size()) + " sales");
+  }
+  for (const auto& counters : loaded->counters) {
+    const std::string problem =
+        ledger_.LoadStoredCounts(counters.sku_id, counters.held, counters.sold);
+    if (!problem.empty()) return base::DataLoss(problem);
+  }
+  for (const auto& units : loaded->user_units) {
+    const std::string problem =
+        ledger_.LoadStoredUserUnits(units.sku_id, units.user_id, units.units);
+    if (!problem.empty()) return base::DataLoss(problem);
+  }
+  ledger_.RetireFinished();
   if (shared_) {
     // Other nodes may commit between the load and now: compare inside the first batch's lock.
     ledger_.CheckInvariants();
@@ -112,6 +129,7 @@ Status Engine::Recover() {
   }
   if (shared_ && !ledger_.mutations().empty()) synced_through_ = batch_number_;
   ledger_.CommitBatch();
+  ledger_.RetireFinished();
   PublishWaitingRooms();
   stats_.reservations_expired.fetch_add(expired, std::memory_order_relaxed);
   Publish(ledger_.SkuIds());
@@ -429,6 +447,8 @@ Status Engine::CommitDecided(std::size_t expired) {
   if (wrote) stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
   if (wrote) SetWriteRefusal(Status::Ok());
   const std::vector<std::string> changed_skus = ledger_.CommitBatch();
+  // What ended in this batch leaves memory (docs/operations.md, "Sizing").
+  ledger_.RetireFinished();
   Publish(changed_skus);
   PublishAuditHead();
   PublishWaitingRooms();
@@ -558,6 +578,7 @@ void Engine::ApplyChanges(const store::ClusterChanges& changes) {
     ledger_.SyncEventSequence(sku_id, sequence);
   ledger_.SyncAuditHead(changes.audit_head);
   ledger_.CheckSynced();
+  ledger_.RetireFinished();
   synced_through_ = changes.synced_through;
   const std::size_t rows = changes.sales.size() + changes.reservations.size() +
                            changes.idempotency.size() + changes.orders.size();

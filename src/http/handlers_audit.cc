@@ -3,8 +3,6 @@
 // read-only connections (SQLite in WAL mode, or a READ ONLY REPEATABLE READ transaction on
 // PostgreSQL: a consistent snapshot beside the writer, which they never block) and post the
 // answer back to the connection's executor.
-#include <boost/asio/post.hpp>
-
 #include "audit/audit_reader.h"
 #include "base/check.h"
 #include "core/rules.h"
@@ -12,72 +10,47 @@
 #include "http/audit_read_pool.h"
 #include "http/handlers.h"
 #include "http/replies.h"
+#include "http/store_reads.h"
 
 namespace fs::http::handlers {
-namespace {
-
-// Reads from a reader thread's source: the response, or the failure of the read.
-using AuditRead = std::function<base::Result<Response>(audit::AuditSource& source)>;
-
-void Answer(const Exchange& exchange, Response response) {
-  boost::asio::post(exchange.executor, [exchange, response = std::move(response)]() mutable {
-    exchange.respond(std::move(response));
-  });
-}
-
-// Hands `read` to the reader threads; 503 when their queue is full.
-void SubmitRead(const ApiServices& services, const Exchange& exchange, AuditRead read) {
-  AuditReadPool::Job job;
-  job.read = [read = std::move(read), exchange](audit::AuditSource& source) -> base::Status {
-    base::Result<Response> response = read(source);
-    if (!response) return response.error();
-    Answer(exchange, std::move(*response));
-    return base::Status::Ok();
-  };
-  job.failed = [exchange](const base::Status& status) {
-    Answer(exchange, AuditReadFailure(status));
-  };
-  if (!services.audit_reads.Submit(std::move(job))) {
-    exchange.respond(AuditReadFailure(base::Unavailable("every audit reader is busy")));
-  }
-}
-
-}  // namespace
 
 void Reconciliation(const ApiServices& services, Call& call) {
   std::string sku_id(call.match.params[0]);
   if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());
-  SubmitRead(services, call.exchange,
-             [sku_id = std::move(sku_id)](audit::AuditSource& source) -> base::Result<Response> {
-               auto report = source.Reconcile(sku_id);
-               if (!report && report.error().code() == base::StatusCode::kNotFound) {
-                 return SkuNotFound();
-               }
-               if (!report) return report.error();
-               FS_CHECK(report->skus.size() == 1);
-               return JsonResponse(
-                   200, audit::RenderSkuReconciliation(report->skus.front(), report->audit));
-             });
+  SubmitStoreRead(
+      services, call.exchange,
+      [sku_id = std::move(sku_id)](audit::AuditSource& source) -> base::Result<Response> {
+        auto report = source.Reconcile(sku_id);
+        if (!report && report.error().code() == base::StatusCode::kNotFound) {
+          return SkuNotFound();
+        }
+        if (!report) return report.error();
+        FS_CHECK(report->skus.size() == 1);
+        return JsonResponse(200,
+                            audit::RenderSkuReconciliation(report->skus.front(), report->audit));
+      });
 }
 
 void AuditQuery(const ApiServices& services, Call& call) {
   auto query = ParseAuditQuery(call.request.target);
   if (!query) return call.exchange.respond(InvalidRequest(query.error()));
-  SubmitRead(services, call.exchange,
-             [query = std::move(*query)](audit::AuditSource& source) -> base::Result<Response> {
-               auto page = source.Query(query);
-               if (!page) return page.error();
-               return JsonResponse(200, audit::RenderAuditPage(*page));
-             });
+  SubmitStoreRead(
+      services, call.exchange,
+      [query = std::move(*query)](audit::AuditSource& source) -> base::Result<Response> {
+        auto page = source.Query(query);
+        if (!page) return page.error();
+        return JsonResponse(200, audit::RenderAuditPage(*page));
+      });
 }
 
 void AuditVerify(const ApiServices& services, Call& call) {
-  SubmitRead(services, call.exchange, [](audit::AuditSource& source) -> base::Result<Response> {
-    auto report = source.Verify();
-    if (!report) return report.error();
-    // A broken chain is still a successful verification: 200 with "valid": false.
-    return JsonResponse(200, audit::RenderVerifyReport(*report));
-  });
+  SubmitStoreRead(services, call.exchange,
+                  [](audit::AuditSource& source) -> base::Result<Response> {
+                    auto report = source.Verify();
+                    if (!report) return report.error();
+                    // A broken chain is still a successful verification: 200 with "valid": false.
+                    return JsonResponse(200, audit::RenderVerifyReport(*report));
+                  });
 }
 
 }  // namespace fs::http::handlers

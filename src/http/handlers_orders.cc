@@ -5,12 +5,36 @@
 #include "http/handlers.h"
 #include "http/replies.h"
 #include "http/request_parsing.h"
+#include "http/store_reads.h"
 
 namespace fs::http::handlers {
 namespace {
 
 // Admin order lists are bounded: an operator pages through a backlog by resolving it.
 constexpr std::size_t kAdminOrdersListMax = 1000;
+
+using OrderReply = engine::Reply<std::optional<core::Order>>;
+
+// The writer's answer to an order read; for an order it no longer keeps (final orders leave
+// its memory), the stored row, if it is `user_id`'s (any user's when nullopt).
+auto OrderOrStored(const ApiServices& services, const Exchange& exchange, std::string id,
+                   std::optional<std::string> user_id, Response (*render)(const OrderReply&)) {
+  return [&services, exchange, id = std::move(id), user_id = std::move(user_id), render,
+          answer = PostBack<OrderReply>(exchange, render)](OrderReply reply) {
+    if (!reply.status.ok() || reply.value) return answer(std::move(reply));
+    SubmitStoreRead(services, exchange,
+                    [id, user_id, render](audit::AuditSource& source) -> base::Result<Response> {
+                      auto found = source.ReadOrder(id);
+                      if (!found) return found.error();
+                      if (*found && user_id && (*found)->user_id != *user_id) found->reset();
+                      return render({base::Status::Ok(), std::move(*found)});
+                    });
+  };
+}
+
+bool IsFinal(core::OrderStatus status) {
+  return status == core::OrderStatus::kPaid || status == core::OrderStatus::kFailed;
+}
 
 }  // namespace
 
@@ -24,25 +48,40 @@ void Checkout(const ApiServices& services, Call& call) {
   command.user_id = std::move(call.user_id);
   command.payment_method_id = std::move(body->payment_method_id);
   command.idempotency_key = std::move(*key);
-  services.engine.Submit(
-      engine::Checkout{std::move(command)},
-      PostBack<engine::ReplyOf<engine::Checkout>>(std::move(call.exchange), &CheckoutResponse));
+  auto answer = PostBack<engine::ReplyOf<engine::Checkout>>(call.exchange, &CheckoutResponse);
+  services.engine.Submit(engine::Checkout{command}, [&services, exchange = call.exchange,
+                                                     id = command.reservation_id,
+                                                     user_id = command.user_id, answer](
+                                                        engine::ReplyOf<engine::Checkout> reply) {
+    if (!reply.status.ok() || reply.value.outcome != core::CheckoutOutcome::kReservationNotFound) {
+      return answer(std::move(reply));
+    }
+    // Ended and forgotten by the writer: answered as it would have, from the stored row.
+    SubmitStoreRead(services, exchange, [id, user_id](audit::AuditSource& source) {
+      return EndedReservation(source, id, user_id, [](const core::Reservation& found) {
+        core::CheckoutResult result;
+        result.outcome = found.status == core::ReservationStatus::kExpired
+                             ? core::CheckoutOutcome::kReservationExpired
+                             : core::CheckoutOutcome::kReservationNotActive;
+        return CheckoutResponse({base::Status::Ok(), std::move(result)});
+      });
+    });
+  });
 }
 
 void GetOrder(const ApiServices& services, Call& call) {
-  const std::string_view id = call.match.params[0];
+  const std::string id(call.match.params[0]);
   if (!IsPlausibleReservationId(id)) return call.exchange.respond(OrderNotFound());
-  services.engine.Submit(engine::GetOrder{std::string(id), std::move(call.user_id)},
-                         PostBack<engine::Reply<std::optional<core::Order>>>(
-                             std::move(call.exchange), &OrderResponse));
+  services.engine.Submit(engine::GetOrder{id, call.user_id},
+                         OrderOrStored(services, call.exchange, id, call.user_id, &OrderResponse));
 }
 
 void AdminGetOrder(const ApiServices& services, Call& call) {
-  const std::string_view id = call.match.params[0];
+  const std::string id(call.match.params[0]);
   if (!IsPlausibleReservationId(id)) return call.exchange.respond(OrderNotFound());
-  services.engine.Submit(engine::GetOrderAsAdmin{std::string(id)},
-                         PostBack<engine::Reply<std::optional<core::Order>>>(
-                             std::move(call.exchange), &AdminOrderResponse));
+  services.engine.Submit(
+      engine::GetOrderAsAdmin{id},
+      OrderOrStored(services, call.exchange, id, std::nullopt, &AdminOrderResponse));
 }
 
 void AdminListOrders(const ApiServices& services, Call& call) {
@@ -56,6 +95,15 @@ void AdminListOrders(const ApiServices& services, Call& call) {
     return call.exchange.respond(ErrorResponse(
         400, code::kInvalidRequest, "status must be PENDING, PAID, FAILED or NEEDS_ATTENTION"));
   }
+  if (IsFinal(*status)) {
+    // Final orders live in the store only (the writer keeps open ones).
+    return SubmitStoreRead(
+        services, call.exchange, [status](audit::AuditSource& source) -> base::Result<Response> {
+          auto orders = source.ReadOrdersWithStatus(*status, kAdminOrdersListMax);
+          if (!orders) return orders.error();
+          return AdminOrdersResponse({base::Status::Ok(), std::move(*orders)});
+        });
+  }
   services.engine.Submit(engine::ListOrders{*status, kAdminOrdersListMax},
                          PostBack<engine::Reply<std::vector<core::Order>>>(std::move(call.exchange),
                                                                            &AdminOrdersResponse));
@@ -66,9 +114,25 @@ void AdminResolveOrder(const ApiServices& services, Call& call) {
   if (!IsPlausibleReservationId(id)) return call.exchange.respond(OrderNotFound());
   auto choice = ParseResolveBody(call.request.body);
   if (!choice) return call.exchange.respond(InvalidRequest(choice.error()));
+  auto answer = PostBack<engine::ReplyOf<engine::ResolveOrder>>(call.exchange, &ResolveResponse);
   services.engine.Submit(
       engine::ResolveOrder{std::string(id), *choice},
-      PostBack<engine::ReplyOf<engine::ResolveOrder>>(std::move(call.exchange), &ResolveResponse));
+      [&services, exchange = call.exchange, id = std::string(id),
+       answer](engine::ReplyOf<engine::ResolveOrder> reply) {
+        if (!reply.status.ok() || reply.value.outcome != core::ResolveOutcome::kOrderNotFound) {
+          return answer(std::move(reply));
+        }
+        // A final order left the writer's memory: it is not resolvable, if it exists.
+        SubmitStoreRead(services, exchange,
+                        [id](audit::AuditSource& source) -> base::Result<Response> {
+                          auto found = source.ReadOrder(id);
+                          if (!found) return found.error();
+                          core::ResolveResult result;
+                          if (*found) result.outcome = core::ResolveOutcome::kNotNeedsAttention;
+                          result.order = std::move(*found);
+                          return ResolveResponse({base::Status::Ok(), std::move(result)});
+                        });
+      });
 }
 
 }  // namespace fs::http::handlers

@@ -9,6 +9,7 @@
 #include "http/handlers.h"
 #include "http/replies.h"
 #include "http/request_parsing.h"
+#include "http/store_reads.h"
 
 namespace fs::http::handlers {
 namespace {
@@ -84,19 +85,49 @@ void Reserve(const ApiServices& services, Call& call) {
 }
 
 void GetReservation(const ApiServices& services, Call& call) {
-  const std::string_view id = call.match.params[0];
+  const std::string id(call.match.params[0]);
   if (!IsPlausibleReservationId(id)) return call.exchange.respond(ReservationNotFound());
-  services.engine.Submit(engine::GetReservation{std::string(id), std::move(call.user_id)},
-                         PostBack<engine::ReplyOf<engine::GetReservation>>(std::move(call.exchange),
-                                                                           &ReservationResponse));
+  auto answer =
+      PostBack<engine::ReplyOf<engine::GetReservation>>(call.exchange, &ReservationResponse);
+  services.engine.Submit(
+      engine::GetReservation{id, call.user_id},
+      [&services, exchange = call.exchange, id, user_id = call.user_id,
+       answer](engine::ReplyOf<engine::GetReservation> reply) {
+        if (!reply.status.ok() || reply.value) return answer(std::move(reply));
+        // The writer keeps only active reservations: an ended one is read from the store.
+        SubmitStoreRead(services, exchange, [id, user_id](audit::AuditSource& source) {
+          return EndedReservation(source, id, user_id, [](const core::Reservation& found) {
+            return ReservationResponse({base::Status::Ok(), found});
+          });
+        });
+      });
 }
 
 void DeleteReservation(const ApiServices& services, Call& call) {
-  const std::string_view id = call.match.params[0];
+  const std::string id(call.match.params[0]);
   if (!IsPlausibleReservationId(id)) return call.exchange.respond(ReservationNotFound());
+  auto answer = PostBack<engine::ReplyOf<engine::Release>>(call.exchange, &ReleaseResponse);
   services.engine.Submit(
-      engine::Release{std::string(id), std::move(call.user_id)},
-      PostBack<engine::ReplyOf<engine::Release>>(std::move(call.exchange), &ReleaseResponse));
+      engine::Release{id, call.user_id},
+      [&services, exchange = call.exchange, id, user_id = call.user_id,
+       answer](engine::ReplyOf<engine::Release> reply) {
+        if (!reply.status.ok() || reply.value.outcome != core::ReleaseOutcome::kNotFound) {
+          return answer(std::move(reply));
+        }
+        // Ended and forgotten by the writer: answered as it would have, from the stored row.
+        SubmitStoreRead(services, exchange, [id, user_id](audit::AuditSource& source) {
+          return EndedReservation(source, id, user_id, [](const core::Reservation& found) {
+            core::ReleaseResult result;
+            result.outcome = found.status == core::ReservationStatus::kReleased
+                                 ? core::ReleaseOutcome::kAlreadyReleased
+                             : found.status == core::ReservationStatus::kExpired
+                                 ? core::ReleaseOutcome::kExpired
+                                 : core::ReleaseOutcome::kNotActive;
+            result.reservation = found;
+            return ReleaseResponse({base::Status::Ok(), std::move(result)});
+          });
+        });
+      });
 }
 
 }  // namespace fs::http::handlers

@@ -84,9 +84,10 @@ Response ReservationNotFound() {
   return OutcomeResponse(MapOutcome(core::ReleaseOutcome::kNotFound));
 }
 
-Response AuditReadFailure(const base::Status& status) {
-  spdlog::warn("audit read failed: {}", status.ToString());
-  return OutcomeResponse({503, code::kUnavailable, "the audit trail cannot be read right now"});
+Response StoreReadFailure(const base::Status& status) {
+  spdlog::warn("store read failed: {}", status.ToString());
+  return OutcomeResponse(
+      {503, code::kUnavailable, "the store cannot be read right now; retry shortly"});
 }
 
 namespace {

@@ -36,7 +36,7 @@ Response OrderNotFound();
 Response TicketNotFound();
 Response ReservationNotFound();
 // A read of the audit trail failed (busy or unreadable database): 503, logged.
-Response AuditReadFailure(const base::Status& status);
+Response StoreReadFailure(const base::Status& status);
 
 // Engine replies.
 // The answers stored with the idempotency key of a request that created something, replayed

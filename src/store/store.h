@@ -29,12 +29,27 @@ struct StoredCounters {
   std::int64_t sold = 0;
 };
 
+// A user's units of one sale (held or bought) as the database keeps them (user_units).
+struct StoredUserUnits {
+  std::string sku_id;
+  std::string user_id;
+  std::int32_t units = 0;
+};
+
+// What recovery loads: what the writer decides with, not the history (docs/operations.md,
+// "Sizing"). Ended reservations and final orders stay in the database; their units are in
+// `counters` and `user_units`. (A store may return ended ones too: they are counted once and
+// forgotten.)
 struct LoadedState {
   std::vector<core::Sale> sales;
+  // Every sale's counters and every user's units above zero, as the database keeps them.
+  std::vector<StoredCounters> counters;
+  std::vector<StoredUserUnits> user_units;
+  // RESERVED and CHECKOUT_PENDING reservations.
   std::vector<core::Reservation> reservations;
   std::vector<core::IdempotencyRecord> idempotency;
-  core::AuditHead audit_head;  // the last stored audit event; event_id 0 when none
-  std::vector<core::Order> orders;
+  core::AuditHead audit_head;       // the last stored audit event; event_id 0 when none
+  std::vector<core::Order> orders;  // PENDING and NEEDS_ATTENTION
   // (sku_id, last outbox sequence number) for SKUs with events.
   std::vector<std::pair<std::string, std::int64_t>> event_sequences;
   // The fair waiting room: every room, and every ticket by room then join_seq.
@@ -73,8 +88,9 @@ class Store {
  public:
   virtual ~Store() = default;
 
-  // Reads what the writer needs to rebuild its memory: every sale and reservation, and the
-  // idempotency records created at or after `idempotency_since`.
+  // Reads what the writer needs to rebuild its memory (LoadedState): every sale with its
+  // counters, the active reservations, the open orders, and the idempotency records created at
+  // or after `idempotency_since`.
   virtual base::Result<LoadedState> Load(base::Time idempotency_since) = 0;
 
   // Applies `mutations` in order in one transaction and makes it durable before returning Ok.

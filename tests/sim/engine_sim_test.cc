@@ -11,6 +11,7 @@
 #include <map>
 #include <random>
 
+#include "audit/audit_reader.h"
 #include "engine/engine.h"
 #include "store/fault/fault_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -112,17 +113,27 @@ class EngineSimulation {
     ASSERT_NE(sale, nullptr);
     ASSERT_GE(sale->counters.available(), 0);
     ASSERT_EQ(sale->counters.available() + sale->counters.held + sale->counters.sold, kStock);
-    // Every acknowledged reservation is known to the engine with its owner.
+    // Every acknowledged reservation is stored with its owner; a live one (in the model) is
+    // held by the engine, which keeps only active reservations in memory.
+    auto reader = audit::AuditReader::Open((dir_ / "flashsale.db").string());
+    ASSERT_TRUE(reader.has_value()) << reader.error().ToString();
     for (const auto& [id, owner] : acknowledged_) {
+      auto stored = (*reader)->ReadReservation(id);
+      ASSERT_TRUE(stored.has_value()) << stored.error().ToString();
+      ASSERT_TRUE(stored->has_value()) << "acknowledged reservation lost: " << id;
+      ASSERT_EQ((*stored)->user_id, owner) << id;
       std::promise<engine::ReplyOf<engine::GetReservation>> promise;
       engine_->Submit(
           engine::GetReservation{id, owner},
           [&](engine::ReplyOf<engine::GetReservation> r) { promise.set_value(std::move(r)); });
       auto reply = promise.get_future().get();
-      ASSERT_TRUE(reply.value.has_value()) << "acknowledged reservation lost: " << id;
-      // Still live in the model means still held by the engine.
       if (live_.count(id)) {
+        ASSERT_TRUE(reply.value.has_value()) << "live reservation not in memory: " << id;
         ASSERT_EQ(reply.value->status, core::ReservationStatus::kReserved) << id;
+      } else if (!reply.value.has_value()) {
+        // Forgotten by the writer only once it ended.
+        ASSERT_NE((*stored)->status, core::ReservationStatus::kReserved) << id;
+        ASSERT_NE((*stored)->status, core::ReservationStatus::kCheckoutPending) << id;
       }
     }
   }

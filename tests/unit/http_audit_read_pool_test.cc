@@ -32,6 +32,16 @@ class FakeSource final : public audit::AuditSource {
   base::Result<audit::ReconciliationReport> Reconcile(const std::optional<std::string>&) override {
     return audit::ReconciliationReport{};
   }
+  base::Result<std::optional<core::Reservation>> ReadReservation(const std::string&) override {
+    return std::optional<core::Reservation>();
+  }
+  base::Result<std::optional<core::Order>> ReadOrder(const std::string&) override {
+    return std::optional<core::Order>();
+  }
+  base::Result<std::vector<core::Order>> ReadOrdersWithStatus(core::OrderStatus,
+                                                              std::size_t) override {
+    return std::vector<core::Order>();
+  }
 
  private:
   int serial_;

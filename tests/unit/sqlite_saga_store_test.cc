@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <variant>
 
+#include "audit/audit_reader.h"
 #include "common/temp_database_test.h"
 #include "core/ledger.h"
 #include "store/sqlite/sqlite_outbox.h"
@@ -96,13 +97,26 @@ TEST_F(SagaStoreTest, OrdersAndEventsSurviveAReopen) {
   ASSERT_TRUE(reopened.has_value());
   auto loaded = (*reopened)->Load(now_);
   ASSERT_TRUE(loaded.has_value()) << loaded.error().ToString();
-  ASSERT_EQ(loaded->orders.size(), 2u);
-  EXPECT_EQ(loaded->orders[0].order_id, paid.order_id);
-  EXPECT_EQ(loaded->orders[0].status, core::OrderStatus::kPaid);
-  EXPECT_EQ(loaded->orders[0].amount_cents, 700);
-  EXPECT_EQ(loaded->orders[1].status, core::OrderStatus::kPending);
-  EXPECT_EQ(loaded->orders[1].attempts, 1);
-  EXPECT_EQ(loaded->orders[1].next_attempt_at, now_ + milliseconds(50));
+  // Recovery loads the open order only; the PAID one (and its PURCHASED reservation) stays in
+  // the database, read there on request, its units in the sale's counters.
+  ASSERT_EQ(loaded->orders.size(), 1u);
+  EXPECT_EQ(loaded->orders[0].order_id, retried.order_id);
+  EXPECT_EQ(loaded->orders[0].status, core::OrderStatus::kPending);
+  EXPECT_EQ(loaded->orders[0].attempts, 1);
+  EXPECT_EQ(loaded->orders[0].next_attempt_at, now_ + milliseconds(50));
+  ASSERT_EQ(loaded->counters.size(), 1u);
+  EXPECT_EQ(loaded->counters[0].sold, 1);
+  EXPECT_EQ(loaded->counters[0].held, 1);
+  auto reader = audit::AuditReader::Open(path_);
+  ASSERT_TRUE(reader.has_value()) << reader.error().ToString();
+  auto stored = (*reader)->ReadOrder(paid.order_id);
+  ASSERT_TRUE(stored.has_value() && stored->has_value());
+  EXPECT_EQ((*stored)->status, core::OrderStatus::kPaid);
+  EXPECT_EQ((*stored)->amount_cents, 700);
+  auto paid_list = (*reader)->ReadOrdersWithStatus(core::OrderStatus::kPaid, 10);
+  ASSERT_TRUE(paid_list.has_value());
+  ASSERT_EQ(paid_list->size(), 1u);
+  EXPECT_EQ((*paid_list)[0].order_id, paid.order_id);
   ASSERT_EQ(loaded->event_sequences.size(), 1u);
   // 2 x (reservation.created, checkout.requested) + payment.succeeded + order.confirmed.
   EXPECT_EQ(loaded->event_sequences[0], (std::pair<std::string, std::int64_t>{"tee", 6}));
@@ -111,6 +125,12 @@ TEST_F(SagaStoreTest, OrdersAndEventsSurviveAReopen) {
   for (const auto& sale : loaded->sales) again.LoadSale(sale);
   for (const auto& reservation : loaded->reservations) again.LoadReservation(reservation);
   for (const auto& order : loaded->orders) again.LoadOrder(order);
+  for (const auto& c : loaded->counters) {
+    EXPECT_EQ(again.LoadStoredCounts(c.sku_id, c.held, c.sold), "");
+  }
+  for (const auto& u : loaded->user_units) {
+    EXPECT_EQ(again.LoadStoredUserUnits(u.sku_id, u.user_id, u.units), "");
+  }
   again.CheckInvariants();
   EXPECT_EQ(again.DueOrders(now_ + milliseconds(50), 10).size(), 1u);
 }

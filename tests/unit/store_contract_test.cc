@@ -195,10 +195,16 @@ TEST_P(StoreContractTest, ACheckoutFollowsItsOrder) {
   back.status = core::OrderStatus::kPending;
   EXPECT_EQ(Commit({core::OrderStatusChanged{core::OrderStatus::kPaid, back}}).code(),
             StatusCode::kInternal);
+  // A final order (and its ended reservation) is not loaded: its units are in the counters.
   auto loaded = store_->Load(kT0);
   ASSERT_TRUE(loaded.has_value());
-  ASSERT_EQ(loaded->orders.size(), 1u);
-  EXPECT_EQ(loaded->orders[0].status, core::OrderStatus::kPaid);
+  EXPECT_TRUE(loaded->orders.empty());
+  EXPECT_TRUE(loaded->reservations.empty());
+  ASSERT_EQ(loaded->counters.size(), 1u);
+  EXPECT_EQ(loaded->counters[0].held, 0);
+  EXPECT_EQ(loaded->counters[0].sold, reservation.quantity);
+  ASSERT_EQ(loaded->user_units.size(), 1u);
+  EXPECT_EQ(loaded->user_units[0].units, reservation.quantity);
 }
 
 TEST_P(StoreContractTest, OutboxSequencesAreGapFree) {

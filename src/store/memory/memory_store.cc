@@ -448,8 +448,18 @@ base::Result<LoadedState> MemoryStore::Load(base::Time idempotency_since) {
   LoadedState loaded;
   for (const std::string& sku_id : state.sale_order)
     loaded.sales.push_back(state.sales.at(sku_id).sale);
+  // Only what the writer decides with, as the database stores load it.
   for (const std::string& id : state.reservation_order) {
-    loaded.reservations.push_back(state.reservations.at(id));
+    const core::Reservation& reservation = state.reservations.at(id);
+    if (core::IsHeld(reservation.status)) loaded.reservations.push_back(reservation);
+  }
+  for (const auto& [sku_id, row] : state.sales) {
+    loaded.counters.push_back(StoredCounters{sku_id, row.sale.total_stock, row.held, row.sold});
+  }
+  for (const auto& [key, units] : state.user_units) {
+    if (units > 0) {
+      loaded.user_units.push_back({key.first, key.second, static_cast<std::int32_t>(units)});
+    }
   }
   std::vector<const IdempotencyRow*> records;
   for (const auto& [key, row] : state.idempotency) {
@@ -463,7 +473,13 @@ base::Result<LoadedState> MemoryStore::Load(base::Time idempotency_since) {
   });
   for (const IdempotencyRow* row : records) loaded.idempotency.push_back(row->record);
   loaded.audit_head = state.audit_head;
-  for (const std::string& id : state.order_order) loaded.orders.push_back(state.orders.at(id));
+  for (const std::string& id : state.order_order) {
+    const core::Order& order = state.orders.at(id);
+    if (order.status == core::OrderStatus::kPending ||
+        order.status == core::OrderStatus::kNeedsAttention) {
+      loaded.orders.push_back(order);
+    }
+  }
   for (const auto& [sku_id, sequence] : state.event_sequences) {
     loaded.event_sequences.emplace_back(sku_id, sequence);
   }

@@ -19,6 +19,14 @@
 
 namespace fs::store::pg {
 
+// The columns DecodeReservation and DecodeOrder read, in their order.
+inline constexpr const char* kSelectReservations =
+    "SELECT reservation_id, sku_id, user_id, quantity, status, created_at_ms, expires_at_ms,"
+    " updated_at_ms FROM reservations";
+inline constexpr const char* kSelectOrders =
+    "SELECT order_id, reservation_id, sku_id, user_id, quantity, amount_cents, currency,"
+    " status, failure_reason, payment_method_id, attempts, next_attempt_at_ms, created_at_ms,"
+    " updated_at_ms FROM orders";
 inline constexpr const char* kSelectAuditEvents =
     "SELECT event_id, event_type, user_id, sku_id, outcome, failure_reason, occurred_at_ms,"
     " client_ip, device_fingerprint, metadata, prev_hash, event_hash FROM audit_events";

@@ -40,7 +40,7 @@ struct NamedStatement {
   const char* sql;
 };
 
-constexpr std::array<NamedStatement, 13> kStatements = {{
+constexpr std::array<NamedStatement, 16> kStatements = {{
     {"lock_batch", "UPDATE cluster_head SET batch = batch + 1 WHERE id = 1 RETURNING batch"},
     {"head_batch", "SELECT batch FROM cluster_head WHERE id = 1"},
     {"changed_sales",
@@ -62,6 +62,16 @@ constexpr std::array<NamedStatement, 13> kStatements = {{
      "SELECT sku_id, MAX(sku_sequence) FROM outbox WHERE" FS_PG_WINDOW " GROUP BY sku_id"},
     {"audit_head", "SELECT event_id, event_hash FROM audit_events ORDER BY event_id DESC LIMIT 1"},
     {"read_counters", "SELECT sku_id, total_stock, held, sold FROM skus ORDER BY sku_id"},
+    // Recovery loads what the writer decides with: active reservations, open orders, and the
+    // counts of what ended (the counters above and every user's units).
+    {"load_reservations",
+     "SELECT reservation_id, sku_id, user_id, quantity, status, created_at_ms, expires_at_ms,"
+     " updated_at_ms FROM reservations WHERE status IN (1, 2) AND" FS_PG_WINDOW},
+    {"load_orders",
+     "SELECT order_id, reservation_id, sku_id, user_id, quantity, amount_cents, currency,"
+     " status, failure_reason, payment_method_id, attempts, next_attempt_at_ms, created_at_ms,"
+     " updated_at_ms FROM orders WHERE status IN (1, 4) AND" FS_PG_WINDOW},
+    {"load_user_units", "SELECT sku_id, user_id, units FROM user_units WHERE units > 0"},
     {"insert_sale",
      "INSERT INTO skus (sku_id, name, price_cents, currency, total_stock, per_user_limit,"
      " reservation_ttl_seconds, starts_at_ms, ends_at_ms, override_state, created_at_ms,"
@@ -144,13 +154,13 @@ base::Status PgStore::Abandon(base::Status failure) {
 }
 
 void PgStore::AddChangeSteps(std::vector<PipelineStep>& steps, std::int64_t after,
-                             bool exclude_own_batch, base::Time idempotency_since) {
+                             bool exclude_own_batch, base::Time idempotency_since, bool load) {
   const std::string from = Number(after);
   const std::string exclude = exclude_own_batch ? "1" : "0";
   steps.push_back(Prepared("changed_sales", {from, exclude}));
-  steps.push_back(Prepared("changed_reservations", {from, exclude}));
+  steps.push_back(Prepared(load ? "load_reservations" : "changed_reservations", {from, exclude}));
   steps.push_back(Prepared("changed_idempotency", {from, exclude, Ms(idempotency_since)}));
-  steps.push_back(Prepared("changed_orders", {from, exclude}));
+  steps.push_back(Prepared(load ? "load_orders" : "changed_orders", {from, exclude}));
   steps.push_back(Prepared("changed_sequences", {from, exclude}));
   steps.push_back(Prepared("audit_head", {}));
 }
@@ -186,7 +196,7 @@ base::Result<ClusterChanges> PgStore::BeginBatch(std::int64_t synced_through) {
   std::vector<PipelineStep> steps;
   steps.push_back(Sql("BEGIN"));
   steps.push_back(Prepared("lock_batch", {}));
-  AddChangeSteps(steps, synced_through, /*exclude_own_batch=*/true, base::Time{});
+  AddChangeSteps(steps, synced_through, /*exclude_own_batch=*/true, base::Time{}, false);
   auto results = pg::RunPipeline(connection_.get(), steps, "begin batch");
   in_batch_ = true;
   if (!results) return Abandon(results.error());
@@ -206,14 +216,18 @@ void PgStore::AbortBatch() {
 }
 
 base::Result<ClusterChanges> PgStore::ReadSnapshot(std::int64_t after, base::Time idempotency_since,
-                                                   std::string_view context) {
+                                                   std::string_view context, LoadedState* load) {
   FS_CHECK(!in_batch_);
   FS_RETURN_IF_ERROR(EnsureConnected());
   // One snapshot: every statement of a REPEATABLE READ transaction sees the same commits.
   std::vector<PipelineStep> steps;
   steps.push_back(Sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
   steps.push_back(Prepared("head_batch", {}));
-  AddChangeSteps(steps, after, /*exclude_own_batch=*/false, idempotency_since);
+  AddChangeSteps(steps, after, /*exclude_own_batch=*/false, idempotency_since, load != nullptr);
+  if (load != nullptr) {
+    steps.push_back(Prepared("read_counters", {}));
+    steps.push_back(Prepared("load_user_units", {}));
+  }
   steps.push_back(Sql("COMMIT"));
   auto results = pg::RunPipeline(connection_.get(), steps, context);
   if (!results) {
@@ -225,6 +239,17 @@ base::Result<ClusterChanges> PgStore::ReadSnapshot(std::int64_t after, base::Tim
   ClusterChanges changes;
   changes.synced_through = *head;
   FS_RETURN_IF_ERROR(DecodeChanges(*results, 2, changes));
+  if (load != nullptr) {
+    FS_RETURN_IF_ERROR(pg::DecodeRows((*results)[8].get(), load->counters, pg::DecodeCounters));
+    const pg_result* units = (*results)[9].get();
+    for (int row = 0; row < pg::Rows(units); ++row) {
+      auto count = pg::Int64(units, row, 2);
+      if (!count) return count.error();
+      if (*count > INT32_MAX) return base::DataLoss("postgres: user_units row out of range");
+      load->user_units.push_back(
+          {pg::Text(units, row, 0), pg::Text(units, row, 1), static_cast<std::int32_t>(*count)});
+    }
+  }
   return changes;
 }
 
@@ -233,10 +258,10 @@ base::Result<ClusterChanges> PgStore::ReadChanges(std::int64_t synced_through) {
 }
 
 base::Result<LoadedState> PgStore::Load(base::Time idempotency_since) {
-  // Everything is "changed since batch -1".
-  auto all = ReadSnapshot(-1, idempotency_since, "load");
-  if (!all) return all.error();
+  // Everything the writer needs is "changed since batch -1"; ended rows are left out.
   LoadedState state;
+  auto all = ReadSnapshot(-1, idempotency_since, "load", &state);
+  if (!all) return all.error();
   state.sales = std::move(all->sales);
   state.reservations = std::move(all->reservations);
   state.idempotency = std::move(all->idempotency);

@@ -68,12 +68,14 @@ class PgStore final : public Store {
   base::Status PrepareStatements();
   // Drops the connection after kUnavailable (its state is unknown); rolls back otherwise.
   base::Status Abandon(base::Status failure);
-  // Rows written after cluster batch `after` in one read-only snapshot, no lock.
+  // Rows written after cluster batch `after` in one read-only snapshot, no lock. With `load`
+  // (recovery): only active reservations and open orders, and the counters and user units
+  // into *load.
   base::Result<ClusterChanges> ReadSnapshot(std::int64_t after, base::Time idempotency_since,
-                                            std::string_view context);
+                                            std::string_view context, LoadedState* load = nullptr);
   // The steps reading the changes after `after` (see pg_store.cc) and their decoding.
   static void AddChangeSteps(std::vector<pg::PipelineStep>& steps, std::int64_t after,
-                             bool exclude_own_batch, base::Time idempotency_since);
+                             bool exclude_own_batch, base::Time idempotency_since, bool load);
   static base::Status DecodeChanges(const std::vector<pg::ResultHandle>& results, std::size_t first,
                                     ClusterChanges& changes);
 

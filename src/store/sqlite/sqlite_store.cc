@@ -222,8 +222,24 @@ base::Result<LoadedState> SqliteStore::LoadInSnapshot(base::Time idempotency_sin
   sqlite3* db = db_.get();
   FS_RETURN_IF_ERROR(LoadRows(db, std::string(sqlite::kSelectSales) + " ORDER BY rowid",
                               "load skus", state.sales, &sqlite::DecodeSale));
-  FS_RETURN_IF_ERROR(LoadRows(db, std::string(sqlite::kSelectReservations) + " ORDER BY rowid",
-                              "load reservations", state.reservations, &sqlite::DecodeReservation));
+  auto counters = ReadCounters();
+  if (!counters) return counters.error();
+  state.counters = std::move(*counters);
+  auto units =
+      Prepare(db, "SELECT sku_id, user_id, units FROM user_units WHERE units > 0", 0, Stage::kRead);
+  if (!units) return units.error();
+  FS_RETURN_IF_ERROR(ForEachRow(db, units->get(), "load user units", [&](sqlite3_stmt* row) {
+    const std::int64_t count = sqlite::ColumnInt64(row, 2);
+    if (count > INT32_MAX) return base::DataLoss("user_units row: units out of range");
+    state.user_units.push_back(
+        {sqlite::ColumnText(row, 0), sqlite::ColumnText(row, 1), static_cast<std::int32_t>(count)});
+    return base::Status::Ok();
+  }));
+  // Only what the writer decides with: ended reservations and final orders stay on disk
+  // (their units are in the counters above).
+  FS_RETURN_IF_ERROR(LoadRows(
+      db, std::string(sqlite::kSelectReservations) + " WHERE status IN (1, 2) ORDER BY rowid",
+      "load reservations", state.reservations, &sqlite::DecodeReservation));
   FS_RETURN_IF_ERROR(LoadRows(db,
                               std::string(sqlite::kSelectIdempotency) +
                                   " WHERE created_at_ms >= ?1 ORDER BY created_at_ms, rowid",
@@ -240,8 +256,9 @@ base::Result<LoadedState> SqliteStore::LoadInSnapshot(base::Time idempotency_sin
     state.audit_head.event_hash = core::HexOfBytes(sqlite::ColumnBlob(row, 1));
     return base::Status::Ok();
   }));
-  FS_RETURN_IF_ERROR(LoadRows(db, std::string(sqlite::kSelectOrders) + " ORDER BY rowid",
-                              "load orders", state.orders, &sqlite::DecodeOrder));
+  FS_RETURN_IF_ERROR(
+      LoadRows(db, std::string(sqlite::kSelectOrders) + " WHERE status IN (1, 4) ORDER BY rowid",
+               "load orders", state.orders, &sqlite::DecodeOrder));
 
   auto sequences =
       Prepare(db, "SELECT sku_id, MAX(sku_sequence) FROM outbox GROUP BY sku_id", 0, Stage::kRead);

@@ -77,6 +77,7 @@ class ServerProcess {
   ::testing::AssertionResult Restart();
 
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
   std::uint16_t port() const { return port_.load(std::memory_order_acquire); }
   const std::filesystem::path& data_dir() const { return data_dir_; }
   std::filesystem::path database_path() const { return data_dir_ / "flashsale.db"; }
