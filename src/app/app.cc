@@ -89,6 +89,7 @@ struct CommitListeners {
   std::atomic<events::Relay*> notifier{nullptr};
   std::atomic<payment::PaymentWorker*> worker{nullptr};
   std::atomic<redis::RedisServices*> redis{nullptr};
+  std::atomic<http::Catalog*> catalog{nullptr};
   void Notify() {
     if (auto* r = relay.load(std::memory_order_acquire)) r->Notify();
     if (auto* n = notifier.load(std::memory_order_acquire)) n->Notify();
@@ -96,6 +97,9 @@ struct CommitListeners {
   }
   void SkusChanged(const std::vector<std::string>& sku_ids) {
     if (auto* r = redis.load(std::memory_order_acquire)) r->OnSkusChanged(sku_ids);
+  }
+  void Published(const std::vector<std::string>& sku_ids) {
+    if (auto* c = catalog.load(std::memory_order_acquire)) c->MarkChanged(sku_ids);
   }
 };
 
@@ -231,6 +235,9 @@ base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
   engine_options.fairness_audit.individual_per_second_max = config.audit_throttled_per_second;
   engine_options.on_skus_changed = [&listeners](const std::vector<std::string>& sku_ids) {
     listeners.SkusChanged(sku_ids);
+  };
+  engine_options.on_published = [&listeners](const std::vector<std::string>& sku_ids) {
+    listeners.Published(sku_ids);
   };
   engine_options.waiting_room = config.waiting_room;
   // Every failed commit is logged with the store's error, at most one line per kind a second
@@ -545,6 +552,8 @@ int RunServer(Config config) {
   std::unique_ptr<redis::RedisServices> redis_services =
       OpenRedis(config.redis, !config.store_url.empty(), limiter.get(), clock, **engine);
   if (redis_services) listeners.redis.store(redis_services.get(), std::memory_order_release);
+  // Sales published before this are read by the catalog's first search.
+  listeners.catalog.store(&api.services().catalog, std::memory_order_release);
   EnableLimiting(config.rate_limit, limiter.get(), redis_services.get(), api);
   auto server = http::Server::Open(ServerOptionsOf(config), api, http_metrics);
   if (!server) {
@@ -573,6 +582,7 @@ int RunServer(Config config) {
   (*engine)->Stop();  // completes and commits everything queued; answers are posted to I/O
   checkpointer.reset();
   listeners.redis.store(nullptr, std::memory_order_release);
+  listeners.catalog.store(nullptr, std::memory_order_release);
   if (redis_services) redis_services->Stop();  // sends what is queued (the last DELs)
   StopEvents(listeners, **relay, notifier->get());
   if (!(*server)->WaitForInFlight(kDrainTimeout)) {

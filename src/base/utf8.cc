@@ -4,10 +4,8 @@
 #include <cstdint>
 
 namespace fs::base {
-namespace {
 
-// Decodes one code point at `i`; returns its length, 0 when malformed. `code_point` is set.
-std::size_t DecodeOne(std::string_view text, std::size_t i, std::uint32_t& code_point) {
+std::size_t DecodeUtf8(std::string_view text, std::size_t i, std::uint32_t& code_point) {
   const auto byte = [&text](std::size_t at) { return static_cast<unsigned char>(text[at]); };
   const unsigned char lead = byte(i);
   if (lead < 0x80) {
@@ -41,6 +39,12 @@ std::size_t DecodeOne(std::string_view text, std::size_t i, std::uint32_t& code_
   if (code_point >= 0xD800 && code_point <= 0xDFFF) return 0;  // surrogate
   if (code_point > 0x10FFFF) return 0;
   return length;
+}
+
+namespace {
+
+std::size_t DecodeOne(std::string_view text, std::size_t i, std::uint32_t& code_point) {
+  return DecodeUtf8(text, i, code_point);
 }
 
 }  // namespace

@@ -3,12 +3,18 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
 namespace fs::base {
 
 bool IsValidUtf8(std::string_view text);
+
+// Decodes the code point starting at byte `i` of `text` into `code_point`; returns its length
+// in bytes, 0 when the bytes there are not well-formed UTF-8. REQUIRES: i < text.size().
+std::size_t DecodeUtf8(std::string_view text, std::size_t i, std::uint32_t& code_point);
 
 // True when `text` is valid UTF-8 and holds no control character: C0 (U+0000-U+001F), DEL
 // (U+007F) or C1 (U+0080-U+009F). Such text can go into a log line, a JSON string or a

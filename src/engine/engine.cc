@@ -270,6 +270,7 @@ void Engine::Publish(const std::vector<std::string>& sku_ids) {
     base::MutexLock lock(published_mutex_);
     published_[sku_id] = std::move(view);
   }
+  if (!sku_ids.empty() && options_.on_published) options_.on_published(sku_ids);
 }
 
 // --- Writer thread --------------------------------------------------------------------------

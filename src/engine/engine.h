@@ -91,6 +91,10 @@ struct Options {
   // and before its commands complete, with the SKUs whose published state changed (the Redis
   // availability cache deletes them). Must not block. May be empty.
   std::function<void(const std::vector<std::string>&)> on_skus_changed;
+  // Told (on the writer thread) with the SKUs whose published snapshot was just replaced (after
+  // a commit, a cluster refresh or recovery), so read models (the catalog) re-read them. Must
+  // not block. May be empty.
+  std::function<void(const std::vector<std::string>&)> on_published;
   // Told (on the writer thread) when a commit fails, a data refusal included; for logs. May be
   // empty.
   std::function<void(const base::Status&)> on_commit_failure;

@@ -74,10 +74,11 @@ base::Result<std::int64_t> ParseStockBody(std::string_view body) {
   return delta;
 }
 
-base::Result<std::map<std::string, std::string>> ParseQueryString(std::string_view target) {
-  std::map<std::string, std::string> params;
+base::Result<std::vector<std::pair<std::string, std::string>>> ParseQueryPairs(
+    std::string_view target) {
+  std::vector<std::pair<std::string, std::string>> pairs;
   const std::size_t question = target.find('?');
-  if (question == std::string_view::npos) return params;
+  if (question == std::string_view::npos) return pairs;
   std::string_view rest = target.substr(question + 1);
   while (!rest.empty()) {
     const std::size_t amp = rest.find('&');
@@ -90,7 +91,17 @@ base::Result<std::map<std::string, std::string>> ParseQueryString(std::string_vi
     auto value = PercentDecode(equals == std::string_view::npos ? std::string_view()
                                                                 : pair.substr(equals + 1));
     if (!value) return value.error();
-    if (!params.emplace(std::move(*name), std::move(*value)).second) {
+    pairs.emplace_back(std::move(*name), std::move(*value));
+  }
+  return pairs;
+}
+
+base::Result<std::map<std::string, std::string>> ParseQueryString(std::string_view target) {
+  auto pairs = ParseQueryPairs(target);
+  if (!pairs) return pairs.error();
+  std::map<std::string, std::string> params;
+  for (auto& [name, value] : *pairs) {
+    if (!params.emplace(std::move(name), std::move(value)).second) {
       return Invalid("query parameter repeated");
     }
   }

@@ -31,7 +31,8 @@ ApiServices::ApiServices(ApiOptions options_in, engine::Engine& engine_in,
       admin_token_digest(crypto::Sha256Of(options.admin_token)),
       engine(engine_in),
       metrics(metrics_in),
-      audit_reads(audit_reads_in) {}
+      audit_reads(audit_reads_in),
+      catalog(options.jwt_secret) {}
 
 Api::Api(ApiOptions options, engine::Engine& engine, metrics::HttpMetrics& metrics)
     : audit_reads_(AuditOpener(options), AuditReadPoolOptions{}),

@@ -56,6 +56,9 @@ class Api {
   // reads are not limited (docs/operations.md). `trusted_proxies`: peers whose
   // X-Forwarded-For is believed. REQUIRES: called before the server starts; `limiter`
   // outlives the Api.
+  // What the handlers share; the app wires the catalog to the engine's publications.
+  ApiServices& services() { return services_; }
+
   void EnableRateLimiting(ratelimit::RateLimiter& limiter, ratelimit::CidrList trusted_proxies) {
     services_.limiter = &limiter;
     services_.trusted_proxies = std::move(trusted_proxies);

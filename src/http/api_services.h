@@ -15,6 +15,7 @@
 #include "auth/jwt.h"
 #include "crypto/sha256.h"
 #include "engine/engine.h"
+#include "http/catalog.h"
 #include "http/exchange.h"
 #include "http/shared_state.h"
 #include "metrics/flashsale_metrics.h"
@@ -65,6 +66,10 @@ struct ApiServices {
   ratelimit::AsyncLimiter* async_limiter = nullptr;  // nullptr: no shared rate limiting
   ratelimit::CidrList trusted_proxies;               // peers whose X-Forwarded-For is believed
   SharedState* shared = nullptr;                     // nullptr: no Redis
+  // GET /api/v1/products: the list and search of sales (catalog.h). The engine tells it what
+  // it published (wired by the app); its cursors are signed under the JWT secret. Mutable:
+  // a read-side cache that handlers (given const services) refresh; it locks itself.
+  mutable Catalog catalog;
   std::atomic<bool> shutting_down{false};
 };
 

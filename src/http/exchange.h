@@ -38,7 +38,8 @@ struct Request {
   // Set by the Api only (never from the wire): the user id of a request whose token was
   // verified and which an asynchronous rate limiter (Redis) already admitted.
   std::optional<std::string_view> admitted_user_id;
-  std::optional<std::string_view> queue_pass;  // X-Queue-Pass (waiting-room sales)
+  std::optional<std::string_view> queue_pass;     // X-Queue-Pass (waiting-room sales)
+  std::optional<std::string_view> if_none_match;  // If-None-Match (cacheable reads)
 };
 
 struct Response {

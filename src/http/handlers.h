@@ -20,6 +20,7 @@ void OpenSale(const ApiServices& services, Call& call);
 void CloseSale(const ApiServices& services, Call& call);
 void AdjustStock(const ApiServices& services, Call& call);
 void GetProduct(const ApiServices& services, Call& call);
+void ListProducts(const ApiServices& services, Call& call);  // list and search (catalog.h)
 void GetAvailability(const ApiServices& services, Call& call);
 
 // Reservations: handlers_reservations.cc.

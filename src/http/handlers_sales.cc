@@ -3,8 +3,11 @@
 // engine's published snapshots, never queued behind writes).
 #include <boost/asio/post.hpp>
 
+#include "base/text_fold.h"
 #include "core/rules.h"
+#include "crypto/sha256.h"
 #include "http/admin_parsing.h"
+#include "http/catalog_parsing.h"
 #include "http/handlers.h"
 #include "http/json_render.h"
 #include "http/replies.h"
@@ -29,6 +32,21 @@ void SetSaleOverride(const ApiServices& services, Call& call, core::SaleOverride
 }
 
 using Published = std::shared_ptr<const engine::PublishedSale>;
+
+// Whether an If-None-Match value names `etag` (a list, weak tags, or "*").
+bool MatchesEtag(std::string_view header, std::string_view etag) {
+  while (!header.empty()) {
+    const std::size_t comma = header.find(',');
+    std::string_view tag = header.substr(0, comma);
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag == "*" || tag == etag) return true;
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
 
 // Runs `then(exchange, sale)` with the route's sale: this node's snapshot, or, in cluster mode
 // for a SKU it does not know yet (another node created it since the last refresh), the
@@ -100,6 +118,31 @@ void GetProduct(const ApiServices& services, Call& call) {
         exchange.respond(
             JsonResponse(200, RenderPublicSale(published->sale, published->counters, status)));
       });
+}
+
+void ListProducts(const ApiServices& services, Call& call) {
+  auto query = ParseCatalogQuery(call.request.target, services.catalog);
+  if (!query) return call.exchange.respond(InvalidRequest(query.error()));
+  const CatalogPage page = services.catalog.Search(services.engine, *query);
+  const base::Time now = services.engine.clock().Now();
+  // Each item is what GET /api/v1/products/{sku} answers for that snapshot.
+  std::string body = "{\"items\":[";
+  for (std::size_t i = 0; i < page.items.size(); ++i) {
+    const engine::PublishedSale& item = *page.items[i];
+    if (i > 0) body += ',';
+    body += RenderPublicSale(item.sale, item.counters,
+                             core::ComputeSaleStatus(item.sale, item.counters, now));
+  }
+  body += "],\"next_cursor\":";
+  body += page.next ? core::JsonQuote(services.catalog.EncodeCursor(*page.next)) : "null";
+  body += '}';
+  const std::string etag = "\"" + crypto::Sha256Hex(body).substr(0, 32) + "\"";
+  const bool unchanged =
+      call.request.if_none_match && MatchesEtag(*call.request.if_none_match, etag);
+  Response response = unchanged ? Response(304, "") : JsonResponse(200, std::move(body));
+  response.headers.emplace_back("ETag", etag);
+  response.headers.emplace_back("Cache-Control", "public, max-age=1");
+  call.exchange.respond(std::move(response));
 }
 
 void GetAvailability(const ApiServices& services, Call& call) {

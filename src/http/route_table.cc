@@ -25,6 +25,7 @@ constexpr Route kRoutes[] = {
   // method path template                            auth    limit     kind      handler
   {kPost,   "/admin/v1/skus",                        kAdmin, kNoLimit, kOther,   CreateSale},
   {kGet,    "/admin/v1/skus/{sku}",                  kAdmin, kNoLimit, kOther,   AdminGetSale},
+  {kGet,    "/api/v1/products",                      kNone,  kNoLimit, kOther,   ListProducts},
   {kGet,    "/api/v1/products/{sku}",                kNone,  kNoLimit, kOther,   GetProduct},
   {kGet,    "/api/v1/products/{sku}/availability",   kNone,  kNoLimit, kOther,   GetAvailability},
   {kPost,   "/api/v1/products/{sku}/reserve",        kUser,  kLimited, kReserve, Reserve},

@@ -280,6 +280,7 @@ void Connection::OnRequest() {
   request.accept_language = HeaderValue(message, "Accept-Language");
   request.device_id = HeaderValue(message, "X-Device-Id");
   request.queue_pass = HeaderValue(message, "X-Queue-Pass");
+  request.if_none_match = HeaderValue(message, "If-None-Match");
   request.body = message.body();
   awaiting_response_ = true;
   shared_.RequestStarted();
@@ -325,10 +326,13 @@ void Connection::Write(unsigned version, Response& response, AfterWrite after) {
     head_ += ": ";
     head_ += value;
   }
-  head_ += "\r\nContent-Length: ";
-  const auto length = std::to_chars(digits, digits + sizeof digits, response.body.size());
-  FS_CHECK(length.ec == std::errc());
-  head_.append(digits, length.ptr);
+  // A 304 has no body and no length of its own (RFC 9110 15.4.5).
+  if (response.status != 304) {
+    head_ += "\r\nContent-Length: ";
+    const auto length = std::to_chars(digits, digits + sizeof digits, response.body.size());
+    FS_CHECK(length.ec == std::errc());
+    head_.append(digits, length.ptr);
+  }
   // HTTP/1.1 keeps the connection unless told; HTTP/1.0 closes it unless told.
   if (after == AfterWrite::kClose && version != 10) head_ += "\r\nConnection: close";
   if (after == AfterWrite::kKeepAlive && version == 10) head_ += "\r\nConnection: keep-alive";

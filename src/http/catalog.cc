@@ -1,0 +1,262 @@
+#include "http/catalog.h"
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+#include <mutex>
+#include <string_view>
+#include <tuple>
+#include <utility>
+
+#include "base/text_fold.h"
+#include "core/rules.h"
+
+namespace fs::http {
+namespace {
+
+// A word in a sale's name outranks one in its category or tags, which outranks one in its
+// description (issue contract); only names are indexed so far.
+constexpr std::uint8_t kNameWeight = 4;
+
+// Ties of the relevance sort: OPEN, SCHEDULED, SOLD_OUT, CLOSED.
+std::int64_t StatusRank(core::SaleStatus status) {
+  switch (status) {
+    case core::SaleStatus::kOpen:
+      return 0;
+    case core::SaleStatus::kScheduled:
+      return 1;
+    case core::SaleStatus::kSoldOut:
+      return 2;
+    case core::SaleStatus::kClosed:
+      return 3;
+  }
+  return 4;
+}
+
+CatalogKey KeyOf(CatalogSort sort, std::int64_t score, core::SaleStatus status,
+                 const core::Sale& sale) {
+  CatalogKey key;
+  key.sort = sort;
+  key.sku_id = sale.sku_id;
+  const std::optional<std::int64_t> starts =
+      sale.starts_at ? std::optional<std::int64_t>(base::ToMillis(*sale.starts_at)) : std::nullopt;
+  switch (sort) {
+    case CatalogSort::kRelevance:
+      key.a = -score;
+      key.b = StatusRank(status);
+      key.c = starts.value_or(INT64_MIN);
+      break;
+    case CatalogSort::kStartsAt:  // sales without starts_at first
+      key.a = starts ? 1 : 0;
+      key.b = starts.value_or(0);
+      break;
+    case CatalogSort::kPrice:
+      key.a = sale.price_cents;
+      break;
+    case CatalogSort::kPriceDescending:
+      key.a = -sale.price_cents;
+      break;
+  }
+  return key;
+}
+
+bool Contains(const std::vector<core::SaleStatus>& statuses, core::SaleStatus status) {
+  return std::find(statuses.begin(), statuses.end(), status) != statuses.end();
+}
+
+crypto::Sha256Digest CursorKey(std::string_view secret) {
+  return crypto::HmacSha256Key(secret).Sign("flashsale catalog cursor v1");
+}
+
+std::string_view DigestView(const crypto::Sha256Digest& digest) {
+  return {reinterpret_cast<const char*>(digest.data()), digest.size()};
+}
+
+// The first 16 bytes of the signature, hex: enough that a forged cursor is refused.
+std::string Signature(const crypto::HmacSha256Key& key, std::string_view payload) {
+  return crypto::ToHex(key.Sign(payload)).substr(0, 32);
+}
+
+std::optional<std::int64_t> ParseInt(std::string_view text) {
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+}  // namespace
+
+bool CatalogKey::operator<(const CatalogKey& other) const {
+  return std::tie(a, b, c, sku_id) < std::tie(other.a, other.b, other.c, other.sku_id);
+}
+
+Catalog::Catalog(std::string_view cursor_secret)
+    : cursor_key_(DigestView(CursorKey(cursor_secret))) {}
+
+void Catalog::MarkChanged(const std::vector<std::string>& sku_ids) {
+  base::MutexLock lock(changed_mutex_);
+  changed_.insert(changed_.end(), sku_ids.begin(), sku_ids.end());
+  has_changes_.store(true, std::memory_order_release);
+}
+
+void Catalog::Refresh(const engine::Engine& engine) {
+  std::vector<std::string> changed;
+  {
+    base::MutexLock lock(changed_mutex_);
+    changed.swap(changed_);
+    has_changes_.store(false, std::memory_order_release);
+  }
+  std::unique_lock lock(index_mutex_);
+  bool words_changed = false;
+  const auto put = [&](std::shared_ptr<const engine::PublishedSale> published) {
+    const auto [it, inserted] =
+        by_sku_.emplace(published->sale.sku_id, static_cast<std::uint32_t>(entries_.size()));
+    if (inserted) {
+      entries_.push_back({published, base::FoldedWords(published->sale.name)});
+      words_changed = true;
+      return;
+    }
+    Entry& entry = entries_[it->second];
+    if (entry.published->sale.name != published->sale.name) {
+      entry.name_words = base::FoldedWords(published->sale.name);
+      words_changed = true;
+    }
+    entry.published = std::move(published);
+  };
+  if (!loaded_) {
+    for (auto& published : engine.AllSales()) put(std::move(published));
+    loaded_ = true;
+  }
+  std::sort(changed.begin(), changed.end());
+  changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+  for (const std::string& sku_id : changed) {
+    if (auto published = engine.FindSale(sku_id)) put(std::move(published));
+  }
+  if (words_changed) RebuildWords();
+}
+
+void Catalog::RebuildWords() {
+  postings_.clear();
+  for (std::uint32_t i = 0; i < entries_.size(); ++i) {
+    for (const std::string& word : entries_[i].name_words) {
+      postings_.push_back({word, i, kNameWeight});
+    }
+  }
+  std::sort(postings_.begin(), postings_.end(), [](const Posting& x, const Posting& y) {
+    return std::tie(x.word, x.entry) < std::tie(y.word, y.entry);
+  });
+}
+
+CatalogPage Catalog::Search(const engine::Engine& engine, const CatalogQuery& query) {
+  if (has_changes_.load(std::memory_order_acquire)) Refresh(engine);
+  std::shared_lock lock(index_mutex_);
+  const base::Time now = engine.clock().Now();
+  const std::size_t n = entries_.size();
+  const bool searching = !query.words.empty();
+  // Every word of the query must prefix a word of the sale; its best field counts.
+  std::vector<std::int32_t> score;
+  std::vector<std::uint32_t> hits;
+  if (searching) {
+    score.assign(n, 0);
+    hits.assign(n, 0);
+    std::vector<std::uint8_t> best(n, 0);
+    std::vector<std::uint32_t> touched;
+    for (std::uint32_t w = 0; w < query.words.size(); ++w) {
+      const std::string& word = query.words[w];
+      touched.clear();
+      auto it = std::lower_bound(
+          postings_.begin(), postings_.end(), word,
+          [](const Posting& posting, const std::string& value) { return posting.word < value; });
+      for (; it != postings_.end() && it->word.starts_with(word); ++it) {
+        if (best[it->entry] == 0) touched.push_back(it->entry);
+        best[it->entry] = std::max(best[it->entry], it->weight);
+      }
+      for (const std::uint32_t entry : touched) {
+        if (hits[entry] == w) {
+          ++hits[entry];
+          score[entry] += best[entry];
+        }
+        best[entry] = 0;
+      }
+    }
+  }
+  static const std::vector<core::SaleStatus> kDefaultStatuses = {
+      core::SaleStatus::kScheduled, core::SaleStatus::kOpen, core::SaleStatus::kSoldOut};
+  const std::vector<core::SaleStatus>& statuses =
+      query.statuses.empty() ? kDefaultStatuses : query.statuses;
+  std::vector<std::pair<CatalogKey, std::uint32_t>> found;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    if (searching && hits[i] != query.words.size()) continue;
+    const engine::PublishedSale& published = *entries_[i].published;
+    const core::Sale& sale = published.sale;
+    const core::SaleStatus status = core::ComputeSaleStatus(sale, published.counters, now);
+    if (!Contains(statuses, status)) continue;
+    if (query.min_price_cents && sale.price_cents < *query.min_price_cents) continue;
+    if (query.max_price_cents && sale.price_cents > *query.max_price_cents) continue;
+    if (query.starts_after && !(sale.starts_at && *sale.starts_at > *query.starts_after)) continue;
+    if (query.starts_before && !(sale.starts_at && *sale.starts_at < *query.starts_before)) {
+      continue;
+    }
+    CatalogKey key = KeyOf(query.sort, searching ? score[i] : 0, status, sale);
+    if (query.after && !(*query.after < key)) continue;
+    found.emplace_back(std::move(key), i);
+  }
+  const std::size_t limit = static_cast<std::size_t>(query.limit);
+  const std::size_t kept = std::min(found.size(), limit + 1);
+  std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(kept), found.end(),
+                    [](const auto& x, const auto& y) { return x.first < y.first; });
+  CatalogPage page;
+  for (std::size_t i = 0; i < std::min(kept, limit); ++i) {
+    page.items.push_back(entries_[found[i].second].published);
+  }
+  if (found.size() > limit) page.next = found[limit - 1].first;
+  return page;
+}
+
+std::string Catalog::EncodeCursor(const CatalogKey& key) const {
+  std::string payload = std::to_string(static_cast<int>(key.sort)) + "~" + std::to_string(key.a) +
+                        "~" + std::to_string(key.b) + "~" + std::to_string(key.c) + "~" +
+                        key.sku_id;
+  return payload + "~" + Signature(cursor_key_, payload);
+}
+
+std::optional<CatalogKey> Catalog::DecodeCursor(std::string_view cursor) const {
+  const std::size_t last = cursor.rfind('~');
+  if (last == std::string_view::npos) return std::nullopt;
+  const std::string_view payload = cursor.substr(0, last);
+  if (cursor.substr(last + 1) != Signature(cursor_key_, payload)) return std::nullopt;
+  std::vector<std::string_view> parts;
+  std::string_view rest = payload;
+  for (int i = 0; i < 4; ++i) {
+    const std::size_t tilde = rest.find('~');
+    if (tilde == std::string_view::npos) return std::nullopt;
+    parts.push_back(rest.substr(0, tilde));
+    rest.remove_prefix(tilde + 1);
+  }
+  const auto sort = ParseInt(parts[0]);
+  const auto a = ParseInt(parts[1]);
+  const auto b = ParseInt(parts[2]);
+  const auto c = ParseInt(parts[3]);
+  if (!sort || !a || !b || !c || *sort < 0 || *sort > 3 || rest.empty()) return std::nullopt;
+  CatalogKey key;
+  key.sort = static_cast<CatalogSort>(*sort);
+  key.a = *a;
+  key.b = *b;
+  key.c = *c;
+  key.sku_id = std::string(rest);
+  return key;
+}
+
+std::size_t Catalog::size() {
+  std::shared_lock lock(index_mutex_);
+  return entries_.size();
+}
+
+std::size_t Catalog::word_count() {
+  std::shared_lock lock(index_mutex_);
+  return postings_.size();
+}
+
+}  // namespace fs::http
