@@ -262,6 +262,23 @@ TEST_F(LoadBalancerTest, ASaleMadeOnOneNodeIsReadOnEveryNodeAtOnce) {
   }
 }
 
+// The catalog on a cluster: a sale created through one node is listed and found through every
+// node as soon as that node's single product read shows it.
+TEST_F(LoadBalancerTest, TheCatalogOfEveryNodeListsASaleMadeOnAnother) {
+  HttpClient first(node(0).port());
+  SaleSpec sale;
+  sale.sku_id = "lb-listed";
+  sale.name = "Crème Sneaker Cluster";
+  ASSERT_TRUE(CreateSaleOk(first, sale));
+  for (int i = 1; i < kNodes; ++i) {
+    HttpClient other(node(i).port());
+    ASSERT_EQ(other.Get("/api/v1/products/lb-listed").status, 200) << "node " << i;
+    const HttpResponse found = other.Get("/api/v1/products?q=creme+clust");
+    ASSERT_EQ(found.status, 200) << found.Describe();
+    EXPECT_NE(found.body.find("\"lb-listed\""), std::string::npos) << "node " << i << found.body;
+  }
+}
+
 TEST_F(LoadBalancerTest, OneUserAtTwoNodesAtTheSameInstantNeverExceedsTheLimit) {
   constexpr int kRounds = 300;
   SaleSpec sale;
