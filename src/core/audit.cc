@@ -7,7 +7,7 @@
 namespace fs::core {
 namespace {
 
-constexpr std::array<std::pair<AuditEventType, std::string_view>, 10> kTypeNames = {{
+constexpr std::array<std::pair<AuditEventType, std::string_view>, 11> kTypeNames = {{
     {AuditEventType::kReserveAttempt, "RESERVE_ATTEMPT"},
     {AuditEventType::kRelease, "RELEASE"},
     {AuditEventType::kExpiry, "EXPIRY"},
@@ -18,6 +18,7 @@ constexpr std::array<std::pair<AuditEventType, std::string_view>, 10> kTypeNames
     {AuditEventType::kSaleClosed, "SALE_CLOSED"},
     {AuditEventType::kStockAdjusted, "STOCK_ADJUSTED"},
     {AuditEventType::kBotDetected, "BOT_DETECTED"},
+    {AuditEventType::kSaleUpdated, "SALE_UPDATED"},
 }};
 
 constexpr std::array<std::pair<AuditOutcome, std::string_view>, 3> kOutcomeNames = {{

@@ -30,6 +30,7 @@ enum class AuditEventType : std::uint8_t {
   kSaleClosed,
   kStockAdjusted,
   kBotDetected,  // the fairness layer moved an identity to the bot tier (not the writer)
+  kSaleUpdated,  // an operator changed what buyers read about a sale (name, details)
 };
 
 // Stored as numbers in audit_events.outcome, hashed as names. kThrottled is for refusals by the

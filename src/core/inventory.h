@@ -81,6 +81,17 @@ enum class AdminSaleOutcome : std::uint8_t {
   kSkuNotFound,
   kStockBelowCommitted,  // the new total would be below held + sold
   kStockOutOfRange,      // the new total would be negative or above kTotalStockMax
+  kInvalidDetails,       // the patched name or details break a rule (core/rules.h)
+};
+
+// An operator's change of what buyers read about a sale: each field set is replaced (an empty
+// string clears a detail). PATCH /admin/v1/skus/{sku}.
+struct SalePatch {
+  std::optional<std::string> name;
+  std::optional<std::string> description;
+  std::optional<std::string> image_url;
+  std::optional<std::string> category;
+  std::optional<std::vector<std::string>> tags;
 };
 
 struct AdminSaleResult {

@@ -170,6 +170,11 @@ AdminSaleResult Ledger::SetSaleOverride(const std::string& sku_id, SaleOverride 
   return sales_.SetOverride(sku_id, to, now);
 }
 
+AdminSaleResult Ledger::UpdateSale(const std::string& sku_id, const SalePatch& patch, Time now) {
+  RequireBatch();
+  return sales_.UpdateDetails(sku_id, patch, now);
+}
+
 AdminSaleResult Ledger::AdjustStock(const std::string& sku_id, std::int64_t delta, Time now) {
   RequireBatch();
   return sales_.AdjustStock(sku_id, delta, now);

@@ -118,6 +118,7 @@ class Ledger {
   AdminSaleResult SetSaleOverride(const std::string& sku_id, SaleOverride to, Time now);
   // Adds `delta` (may be negative) to the total stock; refused below held + sold. Audited.
   AdminSaleResult AdjustStock(const std::string& sku_id, std::int64_t delta, Time now);
+  AdminSaleResult UpdateSale(const std::string& sku_id, const SalePatch& patch, Time now);
   CheckoutResult Checkout(const CheckoutCommand& command, const std::string& order_id, Time now);
   PaymentReportResult RecordPayment(const PaymentReport& report, const RetrySchedule& schedule,
                                     Time now);

@@ -61,6 +61,14 @@ struct SaleStockChanged {
   std::int64_t to = 0;
 };
 
+// An operator changed what buyers read about a sale: its name and details (the whole new
+// values; skus.name, description, image_url, category, tags).
+struct SaleDetailsChanged {
+  std::string sku_id;
+  std::string name;
+  SaleDetails details;
+};
+
 struct OrderCreated {
   Order order;  // status is always kPending
 };
@@ -122,7 +130,7 @@ using Mutation =
                  IdempotencyPruned, AuditAppended, SaleOverrideChanged, SaleStockChanged,
                  OrderCreated, OrderStatusChanged, OrderRetryScheduled, EventAppended,
                  WaitingRoomCreated, QueueTicketIssued, WaitingRoomDrawn, QueueTicketAdmitted,
-                 QueuePassUsed>;
+                 QueuePassUsed, SaleDetailsChanged>;
 using Mutations = std::vector<Mutation>;
 
 }  // namespace fs::core

@@ -100,6 +100,7 @@ inline constexpr std::string_view kPaymentFailed = "payment.failed";
 inline constexpr std::string_view kOrderConfirmed = "order.confirmed";
 inline constexpr std::string_view kOrderFailed = "order.failed";
 inline constexpr std::string_view kOrderNeedsAttention = "order.needs_attention";
+inline constexpr std::string_view kSaleUpdated = "sale.updated";
 }  // namespace event_type
 
 // Payload JSON of the events (no JSON library in core: only strings we escape ourselves).

@@ -1,6 +1,11 @@
 #include "core/rules.h"
 
+#include <algorithm>
+#include <optional>
+#include <string_view>
+
 #include "base/check.h"
+#include "base/utf8.h"
 
 namespace fs::core {
 
@@ -13,9 +18,97 @@ bool IsValidSkuId(const std::string& sku_id) {
   return true;
 }
 
+namespace {
+
+// Printable UTF-8, and how many code points; nullopt when not UTF-8 or a control character
+// other than those `allowed` appears.
+std::optional<std::size_t> PrintableLength(const std::string& text, std::string_view allowed) {
+  std::size_t count = 0;
+  std::uint32_t code_point = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = base::DecodeUtf8(text, i, code_point);
+    if (length == 0) return std::nullopt;
+    const bool control = code_point < 0x20 || (code_point >= 0x7F && code_point <= 0x9F);
+    if (control && allowed.find(static_cast<char>(code_point)) == std::string_view::npos) {
+      return std::nullopt;
+    }
+    i += length;
+    ++count;
+  }
+  return count;
+}
+
+bool IsTag(const std::string& tag) {
+  if (tag.empty() || tag.size() > kTagBytesMax) return false;
+  return std::all_of(tag.begin(), tag.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+}  // namespace
+
+std::string JoinTags(const std::vector<std::string>& tags) {
+  std::string text;
+  for (const std::string& tag : tags) {
+    if (!text.empty()) text += ',';
+    text += tag;
+  }
+  return text;
+}
+
+std::vector<std::string> SplitTags(std::string_view text) {
+  std::vector<std::string> tags;
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    tags.emplace_back(text.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return tags;
+}
+
+std::string ValidateSaleName(const std::string& name) {
+  if (name.empty() || name.size() > kSaleNameBytesMax || !PrintableLength(name, "")) {
+    return "name must be 1-256 bytes of printable UTF-8";
+  }
+  return "";
+}
+
+std::string ValidateSaleDetails(const SaleDetails& details) {
+  if (details.description.size() > kDescriptionBytesMax ||
+      !PrintableLength(details.description, "\n\t\r")) {
+    return "description must be plain UTF-8 text of at most 4000 bytes";
+  }
+  if (!details.image_url.empty()) {
+    const std::string& url = details.image_url;
+    const bool https = url.starts_with("https://") && url.size() > 8;
+    const bool path = url.starts_with("/") && !url.starts_with("//");
+    const bool visible = std::all_of(url.begin(), url.end(), [](char c) {
+      const auto byte = static_cast<unsigned char>(c);
+      return byte > 0x20 && byte < 0x7F;
+    });
+    if (url.size() > kImageUrlBytesMax || !(https || path) || !visible) {
+      return "image_url must be an https:// URL or a path starting with / (at most 2048 bytes "
+             "of visible ASCII)";
+    }
+  }
+  if (!details.category.empty()) {
+    const auto length = PrintableLength(details.category, "");
+    if (!length || *length > kCategoryCharactersMax) {
+      return "category must be 1-64 characters of printable UTF-8";
+    }
+  }
+  if (details.tags.size() > kTagsMax) return "tags must be at most 16";
+  for (const std::string& tag : details.tags) {
+    if (!IsTag(tag)) return "tags must each be 1-32 characters of a-z 0-9 -";
+  }
+  return "";
+}
+
 std::string ValidateSale(const Sale& sale) {
   if (!IsValidSkuId(sale.sku_id)) return "sku_id must be 1-64 characters of A-Z a-z 0-9 . _ -";
-  if (sale.name.empty() || sale.name.size() > kSaleNameBytesMax) return "name must be 1-256 bytes";
+  if (std::string reason = ValidateSaleName(sale.name); !reason.empty()) return reason;
+  if (std::string reason = ValidateSaleDetails(sale.details); !reason.empty()) return reason;
   if (sale.price_cents < 0 || sale.price_cents > kPriceCentsMax)
     return "price_cents must be between 0 and 1000000000000";
   if (sale.currency.size() != 3) return "currency must be a 3-letter ISO 4217 code";

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/types.h"
 
@@ -19,12 +21,24 @@ inline constexpr std::int64_t kPriceCentsMax = 1'000'000'000'000;
 inline constexpr std::int32_t kReservationTtlSecondsMax = 24 * 3600;
 inline constexpr std::size_t kSkuIdBytesMax = 64;
 inline constexpr std::size_t kSaleNameBytesMax = 256;
+inline constexpr std::size_t kDescriptionBytesMax = 4'000;
+inline constexpr std::size_t kImageUrlBytesMax = 2'048;
+inline constexpr std::size_t kCategoryCharactersMax = 64;
+inline constexpr std::size_t kTagsMax = 16;
+inline constexpr std::size_t kTagBytesMax = 32;
 inline constexpr std::size_t kUserIdBytesMax = 255;
 inline constexpr std::size_t kIdempotencyKeyBytesMax = 255;
 static_assert(kQuantityMax < kTotalStockMax);
 
 // Returns an empty string when the sale is valid, else the reason (safe to show a client).
 std::string ValidateSale(const Sale& sale);
+// "" when the details are valid, else why not (naming the field).
+std::string ValidateSaleDetails(const SaleDetails& details);
+// Tags as one stored text ("a,b,c"; "" for none) and back: tags never hold a comma.
+std::string JoinTags(const std::vector<std::string>& tags);
+std::vector<std::string> SplitTags(std::string_view text);
+// A sale's name: 1-256 bytes of printable UTF-8.
+std::string ValidateSaleName(const std::string& name);
 // sku ids are 1..64 of [A-Za-z0-9._-]: they appear in URLs and metric labels.
 bool IsValidSkuId(const std::string& sku_id);
 

@@ -1,9 +1,12 @@
 #include "core/sales.h"
 
 #include <algorithm>
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "base/check.h"
+#include "core/order.h"
 #include "core/rules.h"
 
 namespace fs::core {
@@ -183,6 +186,60 @@ AdminSaleResult Sales::SetOverride(const std::string& sku_id, SaleOverride to, T
                          .Build();
     audit_.Append(std::move(event));
   }
+  result.outcome = AdminSaleOutcome::kChanged;
+  result.sale = book->sale;
+  result.counters = book->counters;
+  return result;
+}
+
+AdminSaleResult Sales::UpdateDetails(const std::string& sku_id, const SalePatch& patch, Time now) {
+  FS_CHECK(journal_.in_batch());
+  AdminSaleResult result;
+  Book* book = Find(sku_id);
+  if (book == nullptr) return result;  // kSkuNotFound
+  Sale next = book->sale;
+  std::vector<std::string_view> changed;
+  const auto set = [&changed](std::string_view field, std::string& target,
+                              const std::optional<std::string>& value) {
+    if (value && *value != target) {
+      target = *value;
+      changed.push_back(field);
+    }
+  };
+  set("name", next.name, patch.name);
+  set("description", next.details.description, patch.description);
+  set("image_url", next.details.image_url, patch.image_url);
+  set("category", next.details.category, patch.category);
+  if (patch.tags && *patch.tags != next.details.tags) {
+    next.details.tags = *patch.tags;
+    changed.push_back("tags");
+  }
+  if (!ValidateSaleName(next.name).empty() || !ValidateSaleDetails(next.details).empty()) {
+    result.outcome = AdminSaleOutcome::kInvalidDetails;
+    return result;
+  }
+  std::string fields;
+  for (const std::string_view field : changed) {
+    if (!fields.empty()) fields += ',';
+    fields += field;
+  }
+  if (!changed.empty()) {
+    journal_.Record(this, &Sales::Undo, undo::SaleChanged{book->sale});
+    book->sale.name = next.name;
+    book->sale.details = next.details;
+    journal_.Touch(sku_id);
+    journal_.Add(SaleDetailsChanged{sku_id, next.name, next.details});
+  }
+  if (audit_.enabled()) {
+    AuditEvent event;
+    event.type = AuditEventType::kSaleUpdated;
+    event.sku_id = sku_id;
+    event.occurred_at = now;
+    event.metadata = AuditMetadata().Add("fields", fields).Build();
+    audit_.Append(std::move(event));
+  }
+  AppendEvent(*book, event_type::kSaleUpdated, "",
+              "{\"sku_id\":" + JsonString(sku_id) + ",\"fields\":" + JsonString(fields) + "}", now);
   result.outcome = AdminSaleOutcome::kChanged;
   result.sale = book->sale;
   result.counters = book->counters;

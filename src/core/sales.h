@@ -47,6 +47,9 @@ class Sales {
   CreateSaleResult Create(Sale sale, Time now);
   AdminSaleResult SetOverride(const std::string& sku_id, SaleOverride to, Time now);
   AdminSaleResult AdjustStock(const std::string& sku_id, std::int64_t delta, Time now);
+  // Applies `patch` (the fields it sets); audited (SALE_UPDATED, with the fields changed) and
+  // told to the outbox (sale.updated) even when nothing changed, like every admin action.
+  AdminSaleResult UpdateDetails(const std::string& sku_id, const SalePatch& patch, Time now);
 
   // --- Guarded changes for the other parts (REQUIRES: inside a batch) ------------------------
   // FS_CHECKs held >= 0, sold >= 0 and available >= 0.

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/clock.h"
 
@@ -25,6 +26,16 @@ enum class WaitingRoomMode : std::uint8_t { kOff, kOn };
 inline constexpr std::int32_t kDefaultPerUserLimit = 1;
 inline constexpr std::int32_t kDefaultReservationTtlSeconds = 120;
 
+// What a buyer reads about a sale beside its terms; the catalog searches it. Changed by an
+// operator (PATCH /admin/v1/skus/{sku}); each empty when not set.
+struct SaleDetails {
+  std::string description;        // plain UTF-8, at most 4,000 bytes
+  std::string image_url;          // an https:// URL or a path starting with "/"
+  std::string category;           // 1-64 characters
+  std::vector<std::string> tags;  // at most 16, each 1-32 characters of [a-z0-9-]
+  bool operator==(const SaleDetails&) const = default;
+};
+
 struct Sale {
   std::string sku_id;
   std::string name;
@@ -38,6 +49,7 @@ struct Sale {
   SaleOverride override_state = SaleOverride::kNone;
   Time created_at{};
   WaitingRoomMode waiting_room = WaitingRoomMode::kOff;
+  SaleDetails details;
 };
 
 // Units of one SKU by state. held = units in RESERVED or CHECKOUT_PENDING reservations.

@@ -79,6 +79,10 @@ AdjustStock::Result AdjustStock::Decide(core::Ledger& ledger, const DecideContex
   return ledger.AdjustStock(sku_id, delta, context.now);
 }
 
+UpdateSale::Result UpdateSale::Decide(core::Ledger& ledger, const DecideContext& context) const {
+  return ledger.UpdateSale(sku_id, patch, context.now);
+}
+
 Checkout::Result Checkout::Decide(core::Ledger& ledger, const DecideContext& context) const {
   Result result = ledger.Checkout(request, NewTimeOrderedId(context), context.now);
   if (result.outcome == core::CheckoutOutcome::kCreated && !request.idempotency_key.empty()) {

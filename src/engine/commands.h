@@ -66,6 +66,13 @@ struct AdjustStock {
   Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
+struct UpdateSale {
+  using Result = core::AdminSaleResult;
+  std::string sku_id;
+  core::SalePatch patch;
+  Result Decide(core::Ledger& ledger, const DecideContext& context) const;
+};
+
 struct Checkout {
   using Result = core::CheckoutResult;
   core::CheckoutCommand request;
@@ -156,6 +163,6 @@ struct LookupSale {
 using Commands =
     CommandList<CreateSale, Reserve, Release, GetReservation, SetSaleOverride, AdjustStock,
                 Checkout, GetOrder, GetOrderAsAdmin, DueOrders, ListOrders, RecordPayment,
-                ResolveOrder, JoinQueue, GetQueueTicket, CheckConsistency, LookupSale>;
+                ResolveOrder, JoinQueue, GetQueueTicket, CheckConsistency, LookupSale, UpdateSale>;
 
 }  // namespace fs::engine

@@ -15,8 +15,15 @@ namespace fs::http {
 namespace {
 
 // A word in a sale's name outranks one in its category or tags, which outranks one in its
-// description (issue contract); only names are indexed so far.
+// description.
 constexpr std::uint8_t kNameWeight = 4;
+constexpr std::uint8_t kLabelWeight = 2;  // category and tags
+constexpr std::uint8_t kDescriptionWeight = 1;
+
+// The text the word index is built from: a change of it re-sorts the index.
+bool SameText(const core::Sale& a, const core::Sale& b) {
+  return a.name == b.name && a.details == b.details;
+}
 
 // Ties of the relevance sort: OPEN, SCHEDULED, SOLD_OUT, CLOSED.
 std::int64_t StatusRank(core::SaleStatus status) {
@@ -114,13 +121,14 @@ void Catalog::Refresh(const engine::Engine& engine) {
     const auto [it, inserted] =
         by_sku_.emplace(published->sale.sku_id, static_cast<std::uint32_t>(entries_.size()));
     if (inserted) {
-      entries_.push_back({published, base::FoldedWords(published->sale.name)});
+      std::string category = base::FoldedText(published->sale.details.category);
+      entries_.push_back({std::move(published), std::move(category)});
       words_changed = true;
       return;
     }
     Entry& entry = entries_[it->second];
-    if (entry.published->sale.name != published->sale.name) {
-      entry.name_words = base::FoldedWords(published->sale.name);
+    if (!SameText(entry.published->sale, published->sale)) {
+      entry.folded_category = base::FoldedText(published->sale.details.category);
       words_changed = true;
     }
     entry.published = std::move(published);
@@ -140,13 +148,25 @@ void Catalog::Refresh(const engine::Engine& engine) {
 void Catalog::RebuildWords() {
   postings_.clear();
   for (std::uint32_t i = 0; i < entries_.size(); ++i) {
-    for (const std::string& word : entries_[i].name_words) {
-      postings_.push_back({word, i, kNameWeight});
-    }
+    const core::Sale& sale = entries_[i].published->sale;
+    const auto add = [&](std::string_view text, std::uint8_t weight) {
+      for (std::string& word : base::FoldedWords(text)) {
+        postings_.push_back({std::move(word), i, weight});
+      }
+    };
+    add(sale.name, kNameWeight);
+    add(sale.details.category, kLabelWeight);
+    for (const std::string& tag : sale.details.tags) add(tag, kLabelWeight);
+    add(sale.details.description, kDescriptionWeight);
   }
   std::sort(postings_.begin(), postings_.end(), [](const Posting& x, const Posting& y) {
-    return std::tie(x.word, x.entry) < std::tie(y.word, y.entry);
+    return std::tie(x.word, x.entry, x.weight) < std::tie(y.word, y.entry, y.weight);
   });
+  // One posting per (word, sale): the best field.
+  const auto last = std::unique(
+      postings_.rbegin(), postings_.rend(),
+      [](const Posting& x, const Posting& y) { return x.word == y.word && x.entry == y.entry; });
+  postings_.erase(postings_.begin(), last.base());
 }
 
 CatalogPage Catalog::Search(const engine::Engine& engine, const CatalogQuery& query) {
@@ -199,6 +219,12 @@ CatalogPage Catalog::Search(const engine::Engine& engine, const CatalogQuery& qu
     if (query.starts_before && !(sale.starts_at && *sale.starts_at < *query.starts_before)) {
       continue;
     }
+    if (query.category && entries_[i].folded_category != *query.category) continue;
+    const auto has_tag = [&sale](const std::string& tag) {
+      return std::find(sale.details.tags.begin(), sale.details.tags.end(), tag) !=
+             sale.details.tags.end();
+    };
+    if (!std::all_of(query.tags.begin(), query.tags.end(), has_tag)) continue;
     CatalogKey key = KeyOf(query.sort, searching ? score[i] : 0, status, sale);
     if (query.after && !(*query.after < key)) continue;
     found.emplace_back(std::move(key), i);

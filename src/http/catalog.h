@@ -1,10 +1,10 @@
 // Catalog: the list and search of sales behind GET /api/v1/products, served from memory.
-// It keeps every published sale (engine::PublishedSale) with its folded words and a sorted
-// word index (word, sale, field), and answers a query by prefix lookups in that index, then
-// filters and sorts the matching sales by their live status. Never a store query, never the
-// writer: the engine only tells it which SKUs it published (MarkChanged, on the writer
-// thread, an append), and the first search after that re-reads those SKUs' snapshots
-// (Refresh), re-indexing words only when a sale's text changed.
+// It keeps every published sale (engine::PublishedSale) and a sorted word index (folded word,
+// sale, field weight) over each sale's name, category, tags and description, and answers a query by
+// prefix lookups in that index, then filters and sorts the matching sales by their live status.
+// Never a store query, never the writer: the engine only tells it which SKUs it published
+// (MarkChanged, on the writer thread, an append), and the first search after that re-reads those
+// SKUs' snapshots (Refresh), re-indexing words only when a sale's text changed.
 //
 // Pages use keyset cursors: a cursor holds the sort key of the last item returned, signed
 // (HMAC-SHA256 under a key every node derives from the same secret, so any node takes any
@@ -56,6 +56,8 @@ struct CatalogQuery {
   std::optional<std::int64_t> max_price_cents;
   std::optional<base::Time> starts_after;   // starts_at > this
   std::optional<base::Time> starts_before;  // starts_at < this
+  std::optional<std::string> category;      // folded (base::FoldedText): exact match
+  std::vector<std::string> tags;            // each must be among the sale's tags
   CatalogSort sort = CatalogSort::kStartsAt;
   int limit = kCatalogPageDefault;
   std::optional<CatalogKey> after;  // from the cursor: only items after this key
@@ -91,7 +93,7 @@ class Catalog {
   // One sale: its snapshot and its words by field.
   struct Entry {
     std::shared_ptr<const engine::PublishedSale> published;
-    std::vector<std::string> name_words;
+    std::string folded_category;  // for the category filter
   };
   // (word, entry index, field weight), sorted by word.
   struct Posting {

@@ -87,6 +87,14 @@ base::Result<CatalogQuery> ParseCatalogQuery(std::string_view target, const Cata
       query.limit = static_cast<int>(*limit);
     } else if (name == "cursor") {
       cursor = value;
+    } else if (name == "category") {
+      if (value.empty() || !base::IsValidUtf8(value)) {
+        return Invalid("category must be 1-64 characters of UTF-8");
+      }
+      query.category = base::FoldedText(value);
+    } else if (name == "tag") {
+      if (value.empty() || value.size() > 32) return Invalid("tag must be 1-32 characters");
+      query.tags.push_back(value);
     }
   }
   if (query.min_price_cents && query.max_price_cents &&

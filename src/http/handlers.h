@@ -19,6 +19,7 @@ void AdminGetSale(const ApiServices& services, Call& call);
 void OpenSale(const ApiServices& services, Call& call);
 void CloseSale(const ApiServices& services, Call& call);
 void AdjustStock(const ApiServices& services, Call& call);
+void UpdateSale(const ApiServices& services, Call& call);  // PATCH: name and details
 void GetProduct(const ApiServices& services, Call& call);
 void ListProducts(const ApiServices& services, Call& call);  // list and search (catalog.h)
 void GetAvailability(const ApiServices& services, Call& call);

@@ -99,6 +99,16 @@ void CloseSale(const ApiServices& services, Call& call) {
   SetSaleOverride(services, call, core::SaleOverride::kClosed);
 }
 
+void UpdateSale(const ApiServices& services, Call& call) {
+  const std::string sku_id(call.match.params[0]);
+  if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());
+  auto patch = ParseSalePatch(call.request.body);
+  if (!patch) return call.exchange.respond(InvalidRequest(patch.error()));
+  services.engine.Submit(engine::UpdateSale{sku_id, std::move(*patch)},
+                         PostBack<engine::Reply<core::AdminSaleResult>>(
+                             std::move(call.exchange), AdminSaleRenderer(services.engine.clock())));
+}
+
 void AdjustStock(const ApiServices& services, Call& call) {
   const std::string sku_id(call.match.params[0]);
   if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());

@@ -52,6 +52,22 @@ void SaleFields(JsonWriter& writer, const core::Sale& sale) {
   TimeField(writer, "ends_at", sale.ends_at);
   writer.Key("waiting_room");
   writer.Bool(sale.waiting_room == core::WaitingRoomMode::kOn);
+  // The details: null (or []) when not set.
+  const auto nullable = [&writer](std::string_view key, const std::string& value) {
+    writer.Key(key.data(), static_cast<rapidjson::SizeType>(key.size()));
+    if (value.empty()) {
+      writer.Null();
+    } else {
+      String(writer, value);
+    }
+  };
+  nullable("description", sale.details.description);
+  nullable("image_url", sale.details.image_url);
+  nullable("category", sale.details.category);
+  writer.Key("tags");
+  writer.StartArray();
+  for (const std::string& tag : sale.details.tags) String(writer, tag);
+  writer.EndArray();
 }
 
 void OptionalIntField(JsonWriter& writer, std::string_view key,

@@ -75,6 +75,8 @@ HttpOutcome MapOutcome(core::AdminSaleOutcome outcome) {
               "total_stock cannot go below the units held plus sold"};
     case O::kStockOutOfRange:
       return {400, code::kInvalidRequest, "total_stock must stay between 0 and 1000000000"};
+    case O::kInvalidDetails:
+      return {400, code::kInvalidRequest, "the sale's name or details break a rule"};
   }
   base::CheckFailed("outcome out of range", __FILE__, __LINE__);
 }

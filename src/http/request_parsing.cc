@@ -217,6 +217,71 @@ std::optional<std::string_view> BearerToken(std::optional<std::string_view> auth
   return token;
 }
 
+namespace {
+
+// `tags`: absent or null -> nullopt, else an array of strings.
+base::Result<std::optional<std::vector<std::string>>> OptionalTags(const rapidjson::Value& object) {
+  const rapidjson::Value* value = Find(object, "tags");
+  if (value == nullptr) return std::optional<std::vector<std::string>>();
+  if (!value->IsArray()) return Invalid("tags must be an array of strings");
+  std::vector<std::string> tags;
+  for (const auto& tag : value->GetArray()) {
+    if (!tag.IsString()) return Invalid("tags must be an array of strings");
+    tags.emplace_back(tag.GetString(), tag.GetStringLength());
+  }
+  return std::optional<std::vector<std::string>>(std::move(tags));
+}
+
+// The details a sale body may carry: each absent or null when not set.
+base::Status ReadDetails(const rapidjson::Value& object, core::SaleDetails& details) {
+  for (auto [name, target] :
+       {std::pair{"description", &details.description}, std::pair{"image_url", &details.image_url},
+        std::pair{"category", &details.category}}) {
+    auto text = OptionalString(object, name);
+    if (!text) return text.error();
+    *target = text->value_or("");
+  }
+  auto tags = OptionalTags(object);
+  if (!tags) return tags.error();
+  details.tags = tags->value_or(std::vector<std::string>());
+  return base::Status::Ok();
+}
+
+}  // namespace
+
+base::Result<core::SalePatch> ParseSalePatch(std::string_view body) {
+  BodyDocument json;
+  FS_RETURN_IF_ERROR(ParseObject(body, json));
+  const rapidjson::Value& document = json.document();
+  for (const auto& member : document.GetObject()) {
+    const std::string_view name(member.name.GetString(), member.name.GetStringLength());
+    if (name != "name" && name != "description" && name != "image_url" && name != "category" &&
+        name != "tags") {
+      return Invalid(std::string(name) +
+                     " cannot be changed here: PATCH takes name, description, image_url, "
+                     "category and tags");
+    }
+  }
+  core::SalePatch patch;
+  if (document.HasMember("name")) {
+    auto name = RequiredString(document, "name");
+    if (!name) return name.error();
+    if (std::string reason = core::ValidateSaleName(*name); !reason.empty()) return Invalid(reason);
+    patch.name = std::move(*name);
+  }
+  core::SaleDetails details;
+  FS_RETURN_IF_ERROR(ReadDetails(document, details));
+  // Only the fields given are changed; null clears one.
+  if (std::string reason = core::ValidateSaleDetails(details); !reason.empty()) {
+    return Invalid(reason);
+  }
+  if (document.HasMember("description")) patch.description = details.description;
+  if (document.HasMember("image_url")) patch.image_url = details.image_url;
+  if (document.HasMember("category")) patch.category = details.category;
+  if (document.HasMember("tags")) patch.tags = details.tags;
+  return patch;
+}
+
 base::Result<core::Sale> ParseSaleBody(std::string_view body) {
   BodyDocument json;
   FS_RETURN_IF_ERROR(ParseObject(body, json));
@@ -242,6 +307,7 @@ base::Result<core::Sale> ParseSaleBody(std::string_view body) {
     if (!room->IsBool()) return Invalid("waiting_room must be true or false");
     sale.waiting_room = room->GetBool() ? core::WaitingRoomMode::kOn : core::WaitingRoomMode::kOff;
   }
+  FS_RETURN_IF_ERROR(ReadDetails(*document, sale.details));
   // "status" and "created_at" are read-only: ignored like any unknown field.
   const std::string reason = core::ValidateSale(sale);
   if (!reason.empty()) return Invalid(reason);

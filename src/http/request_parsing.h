@@ -45,6 +45,9 @@ base::Status ValidateIdempotencyKey(std::string_view key, std::string_view field
 
 // A sale definition for POST /admin/v1/skus, checked with core::ValidateSale too.
 base::Result<core::Sale> ParseSaleBody(std::string_view body);
+// PATCH /admin/v1/skus/{sku}: name, description, image_url, category and tags only (any other
+// field is refused, naming it); null clears a detail.
+base::Result<core::SalePatch> ParseSalePatch(std::string_view body);
 
 // The token of an "Authorization: Bearer <token>" header (scheme case-insensitive);
 // nullopt when the header is missing, has another scheme, or an empty token.

@@ -8,6 +8,7 @@ namespace fs::http {
 namespace {
 
 constexpr Method kGet = Method::kGet;
+constexpr Method kPatch = Method::kPatch;
 constexpr Method kPost = Method::kPost;
 constexpr Method kDelete = Method::kDelete;
 using namespace handlers;  // the table names every handler
@@ -25,6 +26,7 @@ constexpr Route kRoutes[] = {
   // method path template                            auth    limit     kind      handler
   {kPost,   "/admin/v1/skus",                        kAdmin, kNoLimit, kOther,   CreateSale},
   {kGet,    "/admin/v1/skus/{sku}",                  kAdmin, kNoLimit, kOther,   AdminGetSale},
+  {kPatch,  "/admin/v1/skus/{sku}",                  kAdmin, kNoLimit, kOther,   UpdateSale},
   {kGet,    "/api/v1/products",                      kNone,  kNoLimit, kOther,   ListProducts},
   {kGet,    "/api/v1/products/{sku}",                kNone,  kNoLimit, kOther,   GetProduct},
   {kGet,    "/api/v1/products/{sku}/availability",   kNone,  kNoLimit, kOther,   GetAvailability},

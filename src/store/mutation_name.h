@@ -11,12 +11,12 @@
 
 namespace fs::store {
 
-inline constexpr std::array<std::string_view, 17> kMutationNames = {
+inline constexpr std::array<std::string_view, 18> kMutationNames = {
     "SaleCreated",        "ReservationCreated", "ReservationStatusChanged", "IdempotencyStored",
     "IdempotencyPruned",  "AuditAppended",      "SaleOverrideChanged",      "SaleStockChanged",
     "OrderCreated",       "OrderStatusChanged", "OrderRetryScheduled",      "EventAppended",
     "WaitingRoomCreated", "QueueTicketIssued",  "WaitingRoomDrawn",         "QueueTicketAdmitted",
-    "QueuePassUsed"};
+    "QueuePassUsed",      "SaleDetailsChanged"};
 static_assert(std::variant_size_v<core::Mutation> == kMutationNames.size(),
               "every mutation type needs its name here");
 

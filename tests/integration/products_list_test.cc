@@ -131,5 +131,80 @@ TEST_F(ProductsListTest, EveryBadValueIs400NamingTheParameter) {
   EXPECT_EQ(AvailableUnits(client(), "b-red"), 100);  // nothing changed
 }
 
+// Product details: set at creation, changed by PATCH (only name and details: any other field
+// is refused naming it, nothing changes), shown by every read, audited and searched at once.
+TEST_F(ProductsListTest, DetailsAreSetPatchedAuditedAndSearched) {
+  const HttpResponse created = client().Post(
+      "/admin/v1/skus",
+      R"({"sku_id":"e-trail","name":"Trail Runner","price_cents":100,"currency":"EUR",)"
+      R"("total_stock":10,"description":"Light shoe for muddy paths","category":"Shoes",)"
+      R"("tags":["running","trail"],"image_url":"https://img.example/t.png"})",
+      AdminAuth());
+  ASSERT_EQ(created.status, 201) << created.Describe();
+  auto product = ParseJson(client().Get("/api/v1/products/e-trail").body);
+  ASSERT_TRUE(product.has_value());
+  EXPECT_EQ(StringField(*product, "description").value_or(""), "Light shoe for muddy paths");
+  EXPECT_EQ(StringField(*product, "category").value_or(""), "Shoes");
+  EXPECT_EQ((*product)["tags"].Size(), 2u);
+  // A sale without details shows null and [].
+  auto plain = ParseJson(client().Get("/api/v1/products/c-hood").body);
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_TRUE((*plain)["description"].IsNull());
+  EXPECT_TRUE((*plain)["tags"].IsArray() && (*plain)["tags"].Empty());
+
+  EXPECT_EQ(Page("?q=muddy").first, std::vector<std::string>{"e-trail"});  // the description
+  EXPECT_EQ(Page("?category=shoes&tag=trail").first, std::vector<std::string>{"e-trail"});
+
+  for (const std::string& body : {std::string(R"({"price_cents":1})"),
+                                  std::string(R"({"category":"Équipement","total_stock":5})")}) {
+    const HttpResponse refused =
+        client().Send({"PATCH", "/admin/v1/skus/e-trail", body, AdminAuth()});
+    EXPECT_TRUE(IsError(refused, 400, "INVALID_REQUEST")) << body;
+  }
+  EXPECT_NE(client()
+                .Send({"PATCH", "/admin/v1/skus/e-trail", R"({"sku_id":"x"})", AdminAuth()})
+                .body.find("sku_id"),
+            std::string::npos);
+  EXPECT_TRUE(IsError(
+      client().Send({"PATCH", "/admin/v1/skus/e-trail", R"({"tags":["Not Valid"]})", AdminAuth()}),
+      400, "INVALID_REQUEST"));
+  EXPECT_TRUE(
+      IsError(client().Send({"PATCH", "/admin/v1/skus/e-trail",
+                             R"json({"image_url":"javascript:alert(1)"})json", AdminAuth()}),
+              400, "INVALID_REQUEST"));
+  EXPECT_TRUE(IsError(client().Send({"PATCH", "/admin/v1/skus/nope", "{}", AdminAuth()}), 404,
+                      "SKU_NOT_FOUND"));
+  EXPECT_EQ(client().Send({"PATCH", "/admin/v1/skus/e-trail", "{}", {}}).status, 401);
+  EXPECT_EQ(Page("?category=shoes").first, std::vector<std::string>{"e-trail"});  // unchanged
+
+  const HttpResponse patched = client().Send(
+      {"PATCH", "/admin/v1/skus/e-trail",
+       R"({"category":"Équipement","tags":["run"],"description":null,"name":"Trail Racer"})",
+       AdminAuth()});
+  ASSERT_EQ(patched.status, 200) << patched.Describe();
+  auto after = ParseJson(patched.body);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(StringField(*after, "name").value_or(""), "Trail Racer");
+  EXPECT_TRUE((*after)["description"].IsNull());
+  EXPECT_EQ(StringField(*after, "image_url").value_or(""), "https://img.example/t.png");
+  EXPECT_EQ(AvailableUnits(client(), "e-trail"), 10);  // terms untouched
+  EXPECT_EQ(Page("?q=equipement+racer").first, std::vector<std::string>{"e-trail"});
+  EXPECT_TRUE(Page("?q=muddy").first.empty());
+  EXPECT_TRUE(Page("?tag=trail").first.empty());
+  const auto events = AuditEvents(client(), "sku_id=e-trail");
+  int updates = 0;
+  for (const auto& event : events) {
+    if (StringField(event, "event_type").value_or("") != "SALE_UPDATED") continue;
+    ++updates;
+    EXPECT_NE(StringField(event, "metadata").value_or("").find("name,description,category,tags"),
+              std::string::npos);
+  }
+  EXPECT_EQ(updates, 1);
+  // The details survive a restart.
+  ASSERT_TRUE(server_.Restart());
+  Reconnect();
+  EXPECT_EQ(Page("?q=equipement").first, std::vector<std::string>{"e-trail"});
+}
+
 }  // namespace
 }  // namespace fs::itest

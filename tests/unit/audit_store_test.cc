@@ -284,6 +284,11 @@ void DowngradeAuditTableToSchema4(RawDb& raw) {
                      " CREATE INDEX audit_events_by_user ON audit_events"
                      "  (user_id, sku_id, event_id);"
                      " DELETE FROM schema_version WHERE version >= 5;"
+                     // Migration 8's columns go too: the migrations from 5 on run again.
+                     " ALTER TABLE skus DROP COLUMN description;"
+                     " ALTER TABLE skus DROP COLUMN image_url;"
+                     " ALTER TABLE skus DROP COLUMN category;"
+                     " ALTER TABLE skus DROP COLUMN tags;"
                      " COMMIT;"),
             SQLITE_OK)
       << raw.last_error;

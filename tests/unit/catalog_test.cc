@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/text_fold.h"
+#include "core/rules.h"
 #include "store/memory/memory_store.h"
 
 namespace fs::http {
@@ -55,8 +56,10 @@ class CatalogTest : public ::testing::Test {
   }
 
   void Create(const std::string& sku, const std::string& name, std::int64_t price,
-              std::optional<base::Time> starts_at = std::nullopt, std::int64_t stock = 10) {
+              std::optional<base::Time> starts_at = std::nullopt, std::int64_t stock = 10,
+              core::SaleDetails details = {}) {
     core::Sale sale;
+    sale.details = std::move(details);
     sale.sku_id = sku;
     sale.name = name;
     sale.price_cents = price;
@@ -197,6 +200,46 @@ TEST_F(CatalogTest, AChangingCatalogRepeatsNothingAlreadyReturned) {
   EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()).size(), seen.size());
   EXPECT_EQ(seen.size(), 11u);  // the ten, and the one after the cursor (s99), not s00
   EXPECT_EQ(seen.back(), "s99");
+}
+
+TEST_F(CatalogTest, NameOutranksCategoryAndTagsWhichOutrankDescription) {
+  Create("in-description", "Plain", 100, std::nullopt, 10, {"A warm wool scarf", "", "", {}});
+  Create("in-tag", "Plain", 100, std::nullopt, 10, {"", "", "", {"wool"}});
+  Create("in-category", "Plain", 100, std::nullopt, 10, {"", "", "Wool goods", {}});
+  Create("in-name", "Wool Hat", 100);
+  EXPECT_EQ(Skus(Words("wool")),
+            (std::vector<std::string>{"in-name", "in-category", "in-tag", "in-description"}));
+  CatalogQuery by_category;
+  by_category.category = base::FoldedText("WOOL goods");
+  EXPECT_EQ(Skus(by_category), (std::vector<std::string>{"in-category"}));
+  CatalogQuery by_tag;
+  by_tag.tags = {"wool"};
+  EXPECT_EQ(Skus(by_tag), (std::vector<std::string>{"in-tag"}));
+  by_tag.tags = {"wool", "other"};
+  EXPECT_TRUE(Skus(by_tag).empty());  // all tags must be present
+}
+
+TEST(SaleDetailsRulesTest, RefusesWhatBreaksAFieldsRule) {
+  EXPECT_EQ(core::ValidateSaleDetails({}), "");
+  EXPECT_EQ(core::ValidateSaleDetails({"line one\nline two\ttab", "/img/a.png", "Hats", {"a-1"}}),
+            "");
+  EXPECT_NE(core::ValidateSaleDetails({std::string(4001, 'x'), "", "", {}}), "");
+  EXPECT_NE(core::ValidateSaleDetails({"bell \a", "", "", {}}), "");
+  EXPECT_NE(core::ValidateSaleDetails({"caf\xe9", "", "", {}}), "");
+  EXPECT_NE(core::ValidateSaleDetails({"", "http://insecure/a.png", "", {}}), "");
+  EXPECT_NE(core::ValidateSaleDetails({"", "//host/a.png", "", {}}), "");
+  EXPECT_NE(core::ValidateSaleDetails({"", "https://a b", "", {}}), "");
+  EXPECT_EQ(core::ValidateSaleDetails({"", "https://cdn.example/a.png", "", {}}), "");
+  EXPECT_NE(core::ValidateSaleDetails({"", "https://" + std::string(2041, 'a'), "", {}}), "");
+  EXPECT_EQ(core::ValidateSaleDetails({"", "", std::string(64, 'c'), {}}), "");
+  EXPECT_EQ(core::ValidateSaleDetails({"", "", "Équipement", {}}), "");  // characters, not bytes
+  EXPECT_NE(core::ValidateSaleDetails({"", "", std::string(65, 'c'), {}}), "");
+  EXPECT_NE(core::ValidateSaleDetails({"", "", "", {"Upper"}}), "");
+  EXPECT_NE(core::ValidateSaleDetails({"", "", "", {""}}), "");
+  EXPECT_NE(core::ValidateSaleDetails({"", "", "", {std::string(33, 'a')}}), "");
+  EXPECT_NE(core::ValidateSaleDetails({"", "", "", std::vector<std::string>(17, "t")}), "");
+  EXPECT_EQ(core::SplitTags(core::JoinTags({"a", "b-2"})), (std::vector<std::string>{"a", "b-2"}));
+  EXPECT_TRUE(core::SplitTags("").empty());
 }
 
 TEST_F(CatalogTest, LiveCountersShowInTheItems) {

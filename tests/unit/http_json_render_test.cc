@@ -50,8 +50,15 @@ TEST(HttpJsonRenderTest, PublicSaleHasNoCounters) {
             R"({"sku_id":"cap","name":"Cap \"red\"","price_cents":1999,"currency":"USD",)"
             R"("total_stock":10,"per_user_limit":2,"reservation_ttl_seconds":60,)"
             R"("starts_at":"2030-01-01T00:00:00.000Z","ends_at":null,"waiting_room":false,)"
+            R"("description":null,"image_url":null,"category":null,"tags":[],)"
             R"("available":5,)"
             R"("status":"OPEN"})");
+  core::Sale detailed = TestSale();
+  detailed.details = {"Wool, \"warm\"", "/img/cap.png", "Hats", {"winter", "wool"}};
+  EXPECT_NE(RenderPublicSale(detailed, counters, core::SaleStatus::kOpen)
+                .find(R"("description":"Wool, \"warm\"","image_url":"/img/cap.png",)"
+                      R"("category":"Hats","tags":["winter","wool"])"),
+            std::string::npos);
 }
 
 TEST(HttpJsonRenderTest, AdminSaleHasCountersAndCreatedAt) {
@@ -60,6 +67,7 @@ TEST(HttpJsonRenderTest, AdminSaleHasCountersAndCreatedAt) {
             R"({"sku_id":"cap","name":"Cap \"red\"","price_cents":1999,"currency":"USD",)"
             R"("total_stock":10,"per_user_limit":2,"reservation_ttl_seconds":60,)"
             R"("starts_at":"2030-01-01T00:00:00.000Z","ends_at":null,"waiting_room":false,)"
+            R"("description":null,"image_url":null,"category":null,"tags":[],)"
             R"("available":5,)"
             R"("reserved":3,"sold":2,"status":"SCHEDULED",)"
             R"("created_at":"2029-12-31T23:00:00.500Z"})");

@@ -868,6 +868,11 @@ TEST_F(SqliteStoreTest, OutboxMigrationKeepsRowsAndIds) {
                        "  occurred_at_ms, payload FROM outbox_old;"
                        " DROP TABLE outbox_old;"
                        " DELETE FROM schema_version WHERE version >= 6;"
+                       // Migration 8's columns go too: the migrations from 6 on run again.
+                       " ALTER TABLE skus DROP COLUMN description;"
+                       " ALTER TABLE skus DROP COLUMN image_url;"
+                       " ALTER TABLE skus DROP COLUMN category;"
+                       " ALTER TABLE skus DROP COLUMN tags;"
                        " COMMIT;"),
               SQLITE_OK)
         << raw.last_error();

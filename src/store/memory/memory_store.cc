@@ -93,6 +93,7 @@ struct MemoryStore::State {
   base::Status Apply(const core::WaitingRoomDrawn& m);
   base::Status Apply(const core::QueueTicketAdmitted& m);
   base::Status Apply(const core::QueuePassUsed& m);
+  base::Status Apply(const core::SaleDetailsChanged& m);
 };
 
 // --- Sales and reservations ---------------------------------------------------------------
@@ -194,6 +195,14 @@ base::Status MemoryStore::State::Apply(const core::SaleOverrideChanged& m) {
     return MatchedNoRow("override of sale '" + m.sku_id + "'");
   }
   sale->second.sale.override_state = m.to;
+  return base::Status::Ok();
+}
+
+base::Status MemoryStore::State::Apply(const core::SaleDetailsChanged& m) {
+  auto sale = sales.find(m.sku_id);
+  if (sale == sales.end()) return MatchedNoRow("details of sale '" + m.sku_id + "'");
+  sale->second.sale.name = m.name;
+  sale->second.sale.details = m.details;
   return base::Status::Ok();
 }
 

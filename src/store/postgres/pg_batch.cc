@@ -8,6 +8,7 @@
 #include <variant>
 
 #include "base/check.h"
+#include "core/rules.h"
 
 namespace fs::store::pg {
 namespace {
@@ -263,7 +264,15 @@ class BatchStatements {
         {sale.sku_id, sale.name, Number(sale.price_cents), sale.currency, Number(sale.total_stock),
          Number(sale.per_user_limit), Number(sale.reservation_ttl_seconds),
          OptionalMs(sale.starts_at), OptionalMs(sale.ends_at),
-         Number(static_cast<std::int64_t>(sale.override_state)), Ms(sale.created_at), version_}));
+         Number(static_cast<std::int64_t>(sale.override_state)), Ms(sale.created_at), version_,
+         Nullable(sale.details.description), Nullable(sale.details.image_url),
+         Nullable(sale.details.category), Nullable(core::JoinTags(sale.details.tags))}));
+  }
+  void AddOne(const core::SaleDetailsChanged& m) {
+    Single(Prepared("update_details",
+                    {Nullable(m.details.description), Nullable(m.details.image_url),
+                     Nullable(m.details.category), Nullable(core::JoinTags(m.details.tags)), m.name,
+                     m.sku_id, version_}));
   }
   void AddOne(const core::SaleOverrideChanged& m) {
     Single(Prepared("update_override", {Number(static_cast<std::int64_t>(m.to)), m.sku_id,

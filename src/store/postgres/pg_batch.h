@@ -25,6 +25,10 @@ inline PipelineStep Prepared(const char* name, std::vector<Parameter> parameters
 }
 inline std::string Number(std::int64_t value) { return std::to_string(value); }
 inline std::string Ms(base::Time time) { return std::to_string(base::ToMillis(time)); }
+// Text, or NULL when empty (a detail not set).
+inline Parameter Nullable(const std::string& text) {
+  return text.empty() ? Parameter() : Parameter(text);
+}
 inline Parameter OptionalMs(const std::optional<base::Time>& time) {
   if (!time) return std::nullopt;
   return Ms(*time);

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "core/rules.h"
 #include "store/audit_event_names.h"
 
 namespace fs::store::pg {
@@ -88,6 +89,11 @@ base::Result<core::Sale> DecodeSale(const pg_result* result, int row) {
   }
   sale.override_state = static_cast<core::SaleOverride>(override_state);
   sale.created_at = r.Time();
+  // NULL (not set) reads as "".
+  sale.details.description = r.Text();
+  sale.details.image_url = r.Text();
+  sale.details.category = r.Text();
+  sale.details.tags = core::SplitTags(r.Text());
   if (!r.status().ok()) return r.status();
   return sale;
 }

@@ -306,7 +306,16 @@ CREATE TABLE outbox_cursors (
 );
 )sql";
 
-constexpr std::array<const char*, 1> kMigrations = {kMigration1};
+// Migration 2: what buyers read about a sale beside its terms (the catalog searches it), NULL
+// when not set; tags comma-joined.
+constexpr const char* kMigration2 = R"sql(
+ALTER TABLE skus ADD COLUMN description TEXT CHECK (octet_length(description) <= 4000),
+  ADD COLUMN image_url TEXT CHECK (octet_length(image_url) <= 2048),
+  ADD COLUMN category TEXT,
+  ADD COLUMN tags TEXT;
+)sql";
+
+constexpr std::array<const char*, 2> kMigrations = {kMigration1, kMigration2};
 static_assert(kMigrations.size() == kSchemaVersion);
 
 // pg_advisory_xact_lock key of migrations ("flashsale migrate"): any constant shared by

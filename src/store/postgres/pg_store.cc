@@ -40,13 +40,13 @@ struct NamedStatement {
   const char* sql;
 };
 
-constexpr std::array<NamedStatement, 16> kStatements = {{
+constexpr std::array<NamedStatement, 17> kStatements = {{
     {"lock_batch", "UPDATE cluster_head SET batch = batch + 1 WHERE id = 1 RETURNING batch"},
     {"head_batch", "SELECT batch FROM cluster_head WHERE id = 1"},
     {"changed_sales",
      "SELECT sku_id, name, price_cents, currency, total_stock, per_user_limit,"
-     " reservation_ttl_seconds, starts_at_ms, ends_at_ms, override_state, created_at_ms"
-     " FROM skus WHERE" FS_PG_WINDOW},
+     " reservation_ttl_seconds, starts_at_ms, ends_at_ms, override_state, created_at_ms,"
+     " description, image_url, category, tags FROM skus WHERE" FS_PG_WINDOW},
     {"changed_reservations",
      "SELECT reservation_id, sku_id, user_id, quantity, status, created_at_ms, expires_at_ms,"
      " updated_at_ms FROM reservations WHERE" FS_PG_WINDOW},
@@ -75,7 +75,12 @@ constexpr std::array<NamedStatement, 16> kStatements = {{
     {"insert_sale",
      "INSERT INTO skus (sku_id, name, price_cents, currency, total_stock, per_user_limit,"
      " reservation_ttl_seconds, starts_at_ms, ends_at_ms, override_state, created_at_ms,"
-     " version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"},
+     " version, description, image_url, category, tags)"
+     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"},
+    {"update_details",
+     "WITH changed AS (UPDATE skus SET description = $1, image_url = $2, category = $3,"
+     " tags = $4, name = $5, version = $7 WHERE sku_id = $6 RETURNING 1)"
+     " SELECT flashsale_expect_rows((SELECT count(*) FROM changed), 1, 'sale details')"},
     {"update_override",
      "WITH changed AS (UPDATE skus SET override_state = $1, version = $4"
      " WHERE sku_id = $2 AND override_state = $3 RETURNING 1)"

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 
+#include "core/rules.h"
 #include "store/audit_event_names.h"
 #include "store/sqlite/sqlite_util.h"
 
@@ -59,6 +60,10 @@ base::Status DecodeSale(sqlite3_stmt* row, core::Sale& sale) {
   }
   sale.override_state = static_cast<core::SaleOverride>(override_state);
   sale.created_at = base::TimeFromMillis(ColumnInt64(row, 10));
+  sale.details.description = ColumnOptionalText(row, 11).value_or("");
+  sale.details.image_url = ColumnOptionalText(row, 12).value_or("");
+  sale.details.category = ColumnOptionalText(row, 13).value_or("");
+  sale.details.tags = core::SplitTags(ColumnOptionalText(row, 14).value_or(""));
   return base::Status::Ok();
 }
 

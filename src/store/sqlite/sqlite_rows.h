@@ -23,8 +23,8 @@ namespace fs::store::sqlite {
 inline constexpr const char* kSelectCounters = "SELECT sku_id, total_stock, held, sold FROM skus";
 inline constexpr const char* kSelectSales =
     "SELECT sku_id, name, price_cents, currency, total_stock, per_user_limit,"
-    " reservation_ttl_seconds, starts_at_ms, ends_at_ms, override_state, created_at_ms"
-    " FROM skus";
+    " reservation_ttl_seconds, starts_at_ms, ends_at_ms, override_state, created_at_ms,"
+    " description, image_url, category, tags FROM skus";
 inline constexpr const char* kSelectReservations =
     "SELECT reservation_id, sku_id, user_id, quantity, status, created_at_ms, expires_at_ms,"
     " updated_at_ms FROM reservations";

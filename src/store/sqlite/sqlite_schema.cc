@@ -466,18 +466,44 @@ constexpr const char* kMigration7 = R"sql(
 DROP INDEX IF EXISTS audit_events_by_user;
 )sql";
 
+// Migration 8: what buyers read about a sale beside its terms (the catalog searches it):
+// description, image_url, category and tags (comma-joined), NULL when not set. The readable
+// audit view learns SALE_UPDATED.
+constexpr const char* kMigration8 = R"sql(
+ALTER TABLE skus ADD COLUMN description TEXT CHECK (length(CAST(description AS BLOB)) <= 4000);
+ALTER TABLE skus ADD COLUMN image_url TEXT CHECK (length(CAST(image_url AS BLOB)) <= 2048);
+ALTER TABLE skus ADD COLUMN category TEXT;
+ALTER TABLE skus ADD COLUMN tags TEXT;
+DROP VIEW audit_events_readable;
+CREATE VIEW audit_events_readable AS
+SELECT event_id,
+       CASE event_type WHEN 0 THEN 'RESERVE_ATTEMPT' WHEN 1 THEN 'RELEASE' WHEN 2 THEN 'EXPIRY'
+                       WHEN 3 THEN 'CHECKOUT' WHEN 4 THEN 'PAYMENT' WHEN 5 THEN 'SALE_CREATED'
+                       WHEN 6 THEN 'SALE_OPENED' WHEN 7 THEN 'SALE_CLOSED'
+                       WHEN 8 THEN 'STOCK_ADJUSTED' WHEN 9 THEN 'BOT_DETECTED'
+                       WHEN 10 THEN 'SALE_UPDATED'
+                       ELSE 'UNKNOWN' END AS event_type,
+       user_id, sku_id,
+       CASE outcome WHEN 0 THEN 'SUCCESS' WHEN 1 THEN 'FAILED' WHEN 2 THEN 'THROTTLED'
+                    ELSE 'UNKNOWN' END AS outcome,
+       failure_reason, occurred_at_ms, client_ip, device_fingerprint, metadata,
+       lower(hex(prev_hash)) AS prev_hash, lower(hex(event_hash)) AS event_hash
+  FROM audit_events;
+)sql";
+
 struct Migration {
   std::int64_t version;
   const char* sql;
 };
 
-constexpr std::array<Migration, 7> kMigrations = {{{1, kMigration1},
+constexpr std::array<Migration, 8> kMigrations = {{{1, kMigration1},
                                                    {2, kMigration2},
                                                    {3, kMigration3},
                                                    {4, kMigration4},
                                                    {5, kMigration5},
                                                    {6, kMigration6},
-                                                   {7, kMigration7}}};
+                                                   {7, kMigration7},
+                                                   {8, kMigration8}}};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 std::int64_t SynchronousPragmaValue(SqliteOptions::Synchronous synchronous) {

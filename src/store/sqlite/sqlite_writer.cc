@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "core/rules.h"
+
 namespace fs::store::sqlite {
 namespace {
 
@@ -24,12 +26,28 @@ struct MutationRow;
 
 using core::ReservationStatusName;
 
+// A sale's details as four nullable columns: description, image_url, category, tags.
+void BindDetails(Binder& binder, const core::SaleDetails& details) {
+  const auto nullable = [&binder](const std::string& text) {
+    if (text.empty()) {
+      binder.Null();
+    } else {
+      binder.Text(text);
+    }
+  };
+  nullable(details.description);
+  nullable(details.image_url);
+  nullable(details.category);
+  nullable(core::JoinTags(details.tags));
+}
+
 template <>
 struct MutationRow<core::SaleCreated> {
   static constexpr const char* kSql =
       "INSERT INTO skus (sku_id, name, price_cents, currency, total_stock, per_user_limit,"
-      " reservation_ttl_seconds, starts_at_ms, ends_at_ms, override_state, created_at_ms)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+      " reservation_ttl_seconds, starts_at_ms, ends_at_ms, override_state, created_at_ms,"
+      " description, image_url, category, tags)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
   static constexpr RowCount kRows = RowCount::kAny;
   static base::Status Bind(Binder& binder, const core::SaleCreated& m, std::string&) {
     const core::Sale& sale = m.sale;
@@ -44,6 +62,7 @@ struct MutationRow<core::SaleCreated> {
         .OptionalTimeMs(sale.ends_at)
         .Int64(static_cast<std::int64_t>(sale.override_state))
         .TimeMs(sale.created_at);
+    BindDetails(binder, sale.details);
     return base::Status::Ok();
   }
   static std::string Context(const core::SaleCreated& m) {
@@ -179,6 +198,22 @@ struct MutationRow<core::SaleOverrideChanged> {
   }
   static std::string Context(const core::SaleOverrideChanged& m) {
     return "override of sale '" + m.sku_id + "'";
+  }
+};
+
+template <>
+struct MutationRow<core::SaleDetailsChanged> {
+  static constexpr const char* kSql =
+      "UPDATE skus SET description = ?1, image_url = ?2, category = ?3, tags = ?4, name = ?5"
+      " WHERE sku_id = ?6";
+  static constexpr RowCount kRows = RowCount::kExactlyOne;
+  static base::Status Bind(Binder& binder, const core::SaleDetailsChanged& m, std::string&) {
+    BindDetails(binder, m.details);
+    binder.Text(m.name).Text(m.sku_id);
+    return base::Status::Ok();
+  }
+  static std::string Context(const core::SaleDetailsChanged& m) {
+    return "details of sale '" + m.sku_id + "'";
   }
 };
 
