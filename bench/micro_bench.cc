@@ -6,6 +6,8 @@
 //   - JSON decode of a reserve body and encode of the reservation and availability answers
 //     (the http module's own functions), and HS256 JWT verification;
 //   - the audit hash: SHA-256 of a ~200-byte canonical event (OpenSSL EVP);
+//   - the catalog over 10,000 sales: a search, a list page, and the update after a published
+//     snapshot (counters only, or a sale's text);
 //   - the fair waiting room with 1,000,000 tickets: a join, a status query (position), and
 //     an admission, each O(1) whatever the room's size.
 // Usage: flashsale-micro-bench [--benchmark_min_time=0.5] [--benchmark_format=json]
@@ -21,11 +23,13 @@
 
 #include "auth/jwt.h"
 #include "base/clock.h"
+#include "base/text_fold.h"
 #include "base/time_format.h"
 #include "core/ledger.h"
 #include "core/waiting_room.h"
 #include "crypto/sha256.h"
 #include "engine/engine.h"
+#include "http/catalog.h"
 #include "http/json_render.h"
 #include "http/request_parsing.h"
 
@@ -121,6 +125,102 @@ void BM_EngineInboxHandoff(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 BENCHMARK(BM_EngineInboxHandoff)->Threads(1)->Threads(2)->UseRealTime();
+
+// The catalog (GET /api/v1/products) over 10,000 sales in memory, without HTTP: a word-prefix
+// search, a default list page, a search that matches nothing (the floor), the same after one
+// sale's snapshot was republished (counters only: one pointer swapped), and after one sale's
+// text changed (the word index re-sorted; includes the engine's PATCH round trip).
+struct CatalogBench {
+  base::SystemClock clock;
+  http::Catalog catalog{"bench-catalog-secret-0123456789abcdef"};
+  std::unique_ptr<engine::Engine> engine;
+  CatalogBench() {
+    engine::Options options;
+    options.on_published = [this](const std::vector<std::string>& skus) {
+      catalog.MarkChanged(skus);
+    };
+    engine = engine::Engine::Open(std::move(options), std::make_unique<NullStore>(), clock).value();
+    constexpr int kSales = 10'000;
+    const char* nouns[] = {"Sneaker", "Hoodie", "Backpack", "Watch", "Jacket", "Lamp"};
+    const char* colors[] = {"Red", "Blue", "Café", "Olive", "Ivory"};
+    std::atomic<int> left{kSales};
+    for (int i = 0; i < kSales; ++i) {
+      core::Sale sale;
+      sale.sku_id = "cat-" + std::to_string(i);
+      sale.name = std::string(colors[i % 5]) + " " + nouns[(i / 5) % 6] + " " + std::to_string(i);
+      sale.price_cents = 100 + i;
+      sale.currency = "EUR";
+      sale.total_stock = i % 2 == 0 ? 10 : 0;
+      sale.details.description = "Made for long days; crafted from recycled materials.";
+      sale.details.category = i % 3 == 0 ? "Shoes" : "Clothing";
+      sale.details.tags = {"limited", i % 2 == 0 ? "drop" : "classic"};
+      engine->Submit(engine::CreateSale{sale},
+                     [&left](const engine::ReplyOf<engine::CreateSale>&) { --left; });
+    }
+    while (left.load() > 0) std::this_thread::yield();
+    catalog.Search(*engine, Query(""));  // the first search builds the index
+  }
+  http::CatalogQuery Query(const std::string& q) const {
+    http::CatalogQuery query;
+    query.words = base::FoldedWords(q);
+    query.sort = q.empty() ? http::CatalogSort::kStartsAt : http::CatalogSort::kRelevance;
+    return query;
+  }
+};
+
+CatalogBench& Catalog() {
+  static CatalogBench bench;
+  return bench;
+}
+
+void BM_CatalogSearchWordPrefix(benchmark::State& state) {
+  CatalogBench& bench = Catalog();
+  const http::CatalogQuery query = bench.Query("sneak");
+  for (auto _ : state) benchmark::DoNotOptimize(bench.catalog.Search(*bench.engine, query));
+  state.counters["postings"] = static_cast<double>(bench.catalog.word_count());
+}
+BENCHMARK(BM_CatalogSearchWordPrefix);
+
+void BM_CatalogListPage(benchmark::State& state) {
+  CatalogBench& bench = Catalog();
+  const http::CatalogQuery query = bench.Query("");
+  for (auto _ : state) benchmark::DoNotOptimize(bench.catalog.Search(*bench.engine, query));
+}
+BENCHMARK(BM_CatalogListPage);
+
+void BM_CatalogSearchNoMatch(benchmark::State& state) {
+  CatalogBench& bench = Catalog();
+  const http::CatalogQuery query = bench.Query("zzzz");
+  for (auto _ : state) benchmark::DoNotOptimize(bench.catalog.Search(*bench.engine, query));
+}
+BENCHMARK(BM_CatalogSearchNoMatch);
+
+void BM_CatalogAfterCountersChanged(benchmark::State& state) {
+  CatalogBench& bench = Catalog();
+  const http::CatalogQuery query = bench.Query("zzzz");
+  const std::vector<std::string> changed = {"cat-42"};
+  for (auto _ : state) {
+    bench.catalog.MarkChanged(changed);
+    benchmark::DoNotOptimize(bench.catalog.Search(*bench.engine, query));
+  }
+}
+BENCHMARK(BM_CatalogAfterCountersChanged);
+
+void BM_CatalogAfterTextChanged(benchmark::State& state) {
+  CatalogBench& bench = Catalog();
+  const http::CatalogQuery query = bench.Query("zzzz");
+  int round = 0;
+  for (auto _ : state) {
+    core::SalePatch patch;
+    patch.description = "Edition " + std::to_string(++round);
+    std::atomic<bool> done{false};
+    bench.engine->Submit(engine::UpdateSale{"cat-42", patch},
+                         [&done](const engine::ReplyOf<engine::UpdateSale>&) { done = true; });
+    while (!done.load()) std::this_thread::yield();
+    benchmark::DoNotOptimize(bench.catalog.Search(*bench.engine, query));
+  }
+}
+BENCHMARK(BM_CatalogAfterTextChanged)->UseRealTime();
 
 void BM_JsonParseReserveBody(benchmark::State& state) {
   const std::string body = R"({"quantity":1,"idempotency_key":"4f9d1c2e-7b1a-4c55-9d1e"})";

@@ -40,31 +40,50 @@ std::int64_t StatusRank(core::SaleStatus status) {
   return 4;
 }
 
-CatalogKey KeyOf(CatalogSort sort, std::int64_t score, core::SaleStatus status,
-                 const core::Sale& sale) {
-  CatalogKey key;
-  key.sort = sort;
-  key.sku_id = sale.sku_id;
+// A match's place in the order: (a, b, c, sku) as CatalogKey, without copying the sku (a key
+// is made only for the cursor).
+struct Place {
+  std::int64_t a = 0;
+  std::int64_t b = 0;
+  std::int64_t c = 0;
+  const std::string* sku = nullptr;
+  std::uint32_t entry = 0;
+};
+
+bool Before(const Place& x, const Place& y) {
+  return std::tie(x.a, x.b, x.c, *x.sku) < std::tie(y.a, y.b, y.c, *y.sku);
+}
+
+bool After(const Place& place, const CatalogKey& key) {
+  return std::tie(key.a, key.b, key.c, key.sku_id) <
+         std::tie(place.a, place.b, place.c, *place.sku);
+}
+
+Place PlaceOf(CatalogSort sort, std::int64_t score, core::SaleStatus status, const core::Sale& sale,
+              std::uint32_t entry) {
+  Place place;
+  place.sku = &sale.sku_id;
+  place.entry = entry;
   const std::optional<std::int64_t> starts =
       sale.starts_at ? std::optional<std::int64_t>(base::ToMillis(*sale.starts_at)) : std::nullopt;
   switch (sort) {
     case CatalogSort::kRelevance:
-      key.a = -score;
-      key.b = StatusRank(status);
-      key.c = starts.value_or(INT64_MIN);
+      place.a = -score;
+      place.b = StatusRank(status);
+      place.c = starts.value_or(INT64_MIN);
       break;
     case CatalogSort::kStartsAt:  // sales without starts_at first
-      key.a = starts ? 1 : 0;
-      key.b = starts.value_or(0);
+      place.a = starts ? 1 : 0;
+      place.b = starts.value_or(0);
       break;
     case CatalogSort::kPrice:
-      key.a = sale.price_cents;
+      place.a = sale.price_cents;
       break;
     case CatalogSort::kPriceDescending:
-      key.a = -sale.price_cents;
+      place.a = -sale.price_cents;
       break;
   }
-  return key;
+  return place;
 }
 
 bool Contains(const std::vector<core::SaleStatus>& statuses, core::SaleStatus status) {
@@ -167,6 +186,19 @@ void Catalog::RebuildWords() {
       postings_.rbegin(), postings_.rend(),
       [](const Posting& x, const Posting& y) { return x.word == y.word && x.entry == y.entry; });
   postings_.erase(postings_.begin(), last.base());
+  // The query-independent orders (Place of each sort, sku last).
+  const auto order_by = [this](std::vector<std::uint32_t>& order, CatalogSort sort) {
+    order.resize(entries_.size());
+    for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [this, sort](std::uint32_t x, std::uint32_t y) {
+      const core::Sale& a = entries_[x].published->sale;
+      const core::Sale& b = entries_[y].published->sale;
+      return Before(PlaceOf(sort, 0, core::SaleStatus::kOpen, a, x),
+                    PlaceOf(sort, 0, core::SaleStatus::kOpen, b, y));
+    });
+  };
+  order_by(by_starts_, CatalogSort::kStartsAt);
+  order_by(by_price_, CatalogSort::kPrice);
 }
 
 CatalogPage Catalog::Search(const engine::Engine& engine, const CatalogQuery& query) {
@@ -206,38 +238,93 @@ CatalogPage Catalog::Search(const engine::Engine& engine, const CatalogQuery& qu
       core::SaleStatus::kScheduled, core::SaleStatus::kOpen, core::SaleStatus::kSoldOut};
   const std::vector<core::SaleStatus>& statuses =
       query.statuses.empty() ? kDefaultStatuses : query.statuses;
-  std::vector<std::pair<CatalogKey, std::uint32_t>> found;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    if (searching && hits[i] != query.words.size()) continue;
+  // Whether entry i passes the filters; its status through `status_out`.
+  const auto passes = [&](std::uint32_t i, core::SaleStatus& status_out) {
+    if (searching && hits[i] != query.words.size()) return false;
     const engine::PublishedSale& published = *entries_[i].published;
     const core::Sale& sale = published.sale;
     const core::SaleStatus status = core::ComputeSaleStatus(sale, published.counters, now);
-    if (!Contains(statuses, status)) continue;
-    if (query.min_price_cents && sale.price_cents < *query.min_price_cents) continue;
-    if (query.max_price_cents && sale.price_cents > *query.max_price_cents) continue;
-    if (query.starts_after && !(sale.starts_at && *sale.starts_at > *query.starts_after)) continue;
-    if (query.starts_before && !(sale.starts_at && *sale.starts_at < *query.starts_before)) {
-      continue;
+    status_out = status;
+    if (!Contains(statuses, status)) return false;
+    if (query.min_price_cents && sale.price_cents < *query.min_price_cents) return false;
+    if (query.max_price_cents && sale.price_cents > *query.max_price_cents) return false;
+    if (query.starts_after && !(sale.starts_at && *sale.starts_at > *query.starts_after)) {
+      return false;
     }
-    if (query.category && entries_[i].folded_category != *query.category) continue;
+    if (query.starts_before && !(sale.starts_at && *sale.starts_at < *query.starts_before)) {
+      return false;
+    }
+    if (query.category && entries_[i].folded_category != *query.category) return false;
     const auto has_tag = [&sale](const std::string& tag) {
       return std::find(sale.details.tags.begin(), sale.details.tags.end(), tag) !=
              sale.details.tags.end();
     };
-    if (!std::all_of(query.tags.begin(), query.tags.end(), has_tag)) continue;
-    CatalogKey key = KeyOf(query.sort, searching ? score[i] : 0, status, sale);
-    if (query.after && !(*query.after < key)) continue;
-    found.emplace_back(std::move(key), i);
-  }
+    return std::all_of(query.tags.begin(), query.tags.end(), has_tag);
+  };
   const std::size_t limit = static_cast<std::size_t>(query.limit);
-  const std::size_t kept = std::min(found.size(), limit + 1);
-  std::partial_sort(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(kept), found.end(),
-                    [](const auto& x, const auto& y) { return x.first < y.first; });
-  CatalogPage page;
-  for (std::size_t i = 0; i < std::min(kept, limit); ++i) {
-    page.items.push_back(entries_[found[i].second].published);
+  std::vector<Place> best;
+  best.reserve(limit + 1);
+  core::SaleStatus status{};
+  if (!searching && query.sort != CatalogSort::kRelevance) {
+    // A list page: walk the sort's order from the cursor, stop after one more than a page.
+    const bool descending = query.sort == CatalogSort::kPriceDescending;
+    const std::vector<std::uint32_t>& order =
+        query.sort == CatalogSort::kStartsAt ? by_starts_ : by_price_;
+    const auto place_of = [&](std::uint32_t i) {
+      return PlaceOf(query.sort, 0, core::SaleStatus::kOpen, entries_[i].published->sale, i);
+    };
+    const auto visit = [&](std::uint32_t i) {
+      const Place place = place_of(i);
+      if (query.after && !After(place, *query.after)) return true;
+      if (passes(i, status)) best.push_back(place);
+      return best.size() <= limit;
+    };
+    if (descending) {
+      // -price: the price order backwards, ties (equal price) by sku ascending within.
+      for (std::size_t end = order.size(); end > 0 && best.size() <= limit;) {
+        std::size_t begin = end - 1;
+        const std::int64_t price = entries_[order[begin]].published->sale.price_cents;
+        while (begin > 0 && entries_[order[begin - 1]].published->sale.price_cents == price) {
+          --begin;
+        }
+        for (std::size_t k = begin; k < end && visit(order[k]);) ++k;
+        end = begin;
+      }
+    } else {
+      for (const std::uint32_t i : order) {
+        if (!visit(i)) break;
+      }
+    }
+    std::sort(best.begin(), best.end(), Before);
+    if (best.size() > limit + 1) best.resize(limit + 1);
+    std::make_heap(best.begin(), best.end(), Before);
+  } else {
+    // A search (or relevance without words): every match scored, the first ones kept in a
+    // max-heap: no list of every match, and one more than a page tells whether one follows.
+    for (std::uint32_t i = 0; i < n; ++i) {
+      if (!passes(i, status)) continue;
+      const Place place =
+          PlaceOf(query.sort, searching ? score[i] : 0, status, entries_[i].published->sale, i);
+      if (query.after && !After(place, *query.after)) continue;
+      if (best.size() <= limit) {
+        best.push_back(place);
+        std::push_heap(best.begin(), best.end(), Before);
+      } else if (Before(place, best.front())) {
+        std::pop_heap(best.begin(), best.end(), Before);
+        best.back() = place;
+        std::push_heap(best.begin(), best.end(), Before);
+      }
+    }
   }
-  if (found.size() > limit) page.next = found[limit - 1].first;
+  std::sort_heap(best.begin(), best.end(), Before);
+  CatalogPage page;
+  for (std::size_t i = 0; i < std::min(best.size(), limit); ++i) {
+    page.items.push_back(entries_[best[i].entry].published);
+  }
+  if (best.size() > limit) {
+    const Place& last = best[limit - 1];
+    page.next = CatalogKey{query.sort, last.a, last.b, last.c, *last.sku};
+  }
   return page;
 }
 

@@ -116,6 +116,10 @@ class Catalog {
   std::vector<Entry> entries_;
   std::unordered_map<std::string, std::uint32_t> by_sku_;
   std::vector<Posting> postings_;
+  // Every entry by the sorts that do not depend on the query: a list page walks one of them
+  // from the cursor and stops after a page (starts_at and price never change after creation).
+  std::vector<std::uint32_t> by_starts_;
+  std::vector<std::uint32_t> by_price_;
 };
 
 }  // namespace fs::http

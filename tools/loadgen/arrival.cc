@@ -33,6 +33,7 @@ std::optional<Scenario> ParseScenario(std::string_view name) {
   if (name == "availability") return Scenario::kAvailability;
   if (name == "contest") return Scenario::kContest;
   if (name == "checkout") return Scenario::kCheckout;
+  if (name == "search") return Scenario::kSearch;
   return std::nullopt;
 }
 
@@ -48,6 +49,8 @@ std::string_view ScenarioName(Scenario scenario) {
       return "contest";
     case Scenario::kCheckout:
       return "checkout";
+    case Scenario::kSearch:
+      return "search";
   }
   return "?";
 }

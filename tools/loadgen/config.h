@@ -13,6 +13,7 @@ enum class Scenario : std::uint8_t {
   kSale,          // distinct users over a ramp: reserve, then checkout + poll, or abandon
   kReserveOnly,   // reserve only (alias "reserve")
   kAvailability,  // GET availability
+  kSearch,        // GET /api/v1/products: list pages and queries over a catalog (catalog.h)
   kContest,       // honest users (one request each) vs. bots (many ids, few IPs)
   kCheckout,      // each job: reserve for a new user, then check out (no order polling)
 };
@@ -59,6 +60,7 @@ struct Config {
   std::string jwt_secret;
   std::string admin_token;
   std::int64_t create_stock = 0;  // create the sale with this stock first (needs admin token)
+  std::uint64_t catalog = 0;      // search: create this many catalog sales first (catalog.h)
   int per_user_limit = 1;
   double request_timeout_seconds = 10;
   bool json = false;

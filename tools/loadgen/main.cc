@@ -3,7 +3,7 @@
 // vs. honest users, and an end-of-run invariant check through the admin API.
 // Open loop (--rate, or the sale/contest arrival windows; latency from each request's intended
 // send time) or closed loop (--rate 0: each connection sends when its previous answer arrives).
-// Scenarios: sale, reserve-only (alias reserve), availability, contest, checkout.
+// Scenarios: sale, reserve-only (alias reserve), availability, contest, checkout, search.
 // See docs/benchmarks.md.
 // Exit code: 0 ok, 1 setup failed or an invariant failed, 2 bad arguments.
 #include <CLI/CLI.hpp>
@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   app.add_option("--port", c.port);
   app.add_option("--scenario", scenario)
       ->check(CLI::IsMember(
-          {"sale", "reserve-only", "reserve", "availability", "contest", "checkout"}));
+          {"sale", "reserve-only", "reserve", "availability", "contest", "checkout", "search"}));
   app.add_option("--sku", c.sku);
   app.add_option("--connections", c.connections, "load connections")->check(CLI::Range(1, 20000));
   app.add_option("--threads", c.threads, "load threads")->check(CLI::Range(1, 64));
@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   app.add_option("--jwt-secret", c.jwt_secret)->envname("FLASHSALE_JWT_SECRET");
   app.add_option("--admin-token", c.admin_token)->envname("FLASHSALE_ADMIN_TOKEN");
   app.add_option("--create-stock", c.create_stock, "create the sale with this stock first");
+  app.add_option("--catalog", c.catalog, "search: create this many catalog sales first");
   app.add_option("--per-user-limit", c.per_user_limit, "for --create-stock")
       ->check(CLI::Range(1, 1000000));
   app.add_option("--timeout", c.request_timeout_seconds, "seconds per request")
@@ -71,12 +72,17 @@ int main(int argc, char** argv) {
   c.arrival_shape = arrival == "ramp" ? ArrivalShape::kLinearRamp : ArrivalShape::kConstant;
   c.progress = !no_progress;
   c.check_invariants = !no_check;
-  if (c.scenario != Scenario::kAvailability && c.jwt_secret.empty()) {
+  if (c.scenario != Scenario::kAvailability && c.scenario != Scenario::kSearch &&
+      c.jwt_secret.empty()) {
     std::fprintf(stderr, "--jwt-secret is required for the %s scenario\n", scenario.c_str());
     return 2;
   }
   if (c.create_stock > 0 && c.admin_token.empty()) {
     std::fprintf(stderr, "--create-stock needs --admin-token\n");
+    return 2;
+  }
+  if (c.catalog > 0 && c.admin_token.empty()) {
+    std::fprintf(stderr, "--catalog needs --admin-token\n");
     return 2;
   }
   auto summary = RunScenario(c);

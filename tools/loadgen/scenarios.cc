@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -14,6 +15,7 @@
 
 #include "auth/jwt.h"
 #include "tools/loadgen/arrival.h"
+#include "tools/loadgen/catalog.h"
 #include "tools/loadgen/http_pool.h"
 
 namespace fs::loadgen {
@@ -340,6 +342,11 @@ asio::awaitable<void> JobLoop(Shared& shared, RunStats& stats, WinnerQueue& winn
         Record(shared, stats, "availability", intended, co_await connection.Send(get));
         break;
       }
+      case Scenario::kSearch: {
+        const Request get{http_verb::get, SearchTarget(index), "", {}};
+        Record(shared, stats, "search", intended, co_await connection.Send(get));
+        break;
+      }
       case Scenario::kReserveOnly: {
         const std::string user = shared.user_prefix + std::to_string(index % c.users);
         const Response response = co_await connection.Send(ReserveRequest(shared, user));
@@ -381,11 +388,40 @@ void SetUpSchedule(Shared& shared) {
                                                     ArrivalShape::kConstant);
       break;
     case Scenario::kAvailability:
+    case Scenario::kSearch:
     case Scenario::kReserveOnly:
     case Scenario::kCheckout:
       if (c.rate > 0) shared.schedule = ArrivalSchedule::ConstantRate(c.rate);
       break;
   }
+}
+
+// Creates the search scenario's catalog from 16 connections (already existing sales are
+// kept: 409 is fine).
+base::Status CreateCatalog(const Config& c) {
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  std::atomic<std::uint64_t> next{0};
+  std::atomic<int> failed_status{0};
+  std::vector<std::thread> creators;
+  for (int t = 0; t < 16; ++t) {
+    creators.emplace_back([&] {
+      for (std::uint64_t i = next++; i < c.catalog; i = next++) {
+        const Request create{http_verb::post,
+                             "/admin/v1/skus",
+                             CatalogSaleBody(i, c.catalog, now_ms),
+                             {{"Authorization", "Bearer " + c.admin_token}}};
+        const Response response = BlockingSend(c.host, c.port, create);
+        if (response.status != 201 && response.status != 409) failed_status = response.status;
+      }
+    });
+  }
+  for (auto& creator : creators) creator.join();
+  if (failed_status.load() != 0) {
+    return base::Unavailable("create catalog: HTTP " + std::to_string(failed_status.load()));
+  }
+  return base::Status::Ok();
 }
 
 base::Result<bool> CreateSale(const Config& c) {
@@ -475,6 +511,7 @@ class Progress {
 }  // namespace
 
 base::Result<RunSummary> RunScenario(const Config& config) {
+  if (config.catalog > 0) FS_RETURN_IF_ERROR(CreateCatalog(config));
   bool created_fresh = false;
   if (config.create_stock > 0) {
     auto created = CreateSale(config);
@@ -540,7 +577,9 @@ base::Result<RunSummary> RunScenario(const Config& config) {
                        : state == kCheckoutAvailable ? Feature::kAvailable
                                                      : Feature::kNotUsed;
   }
-  if (config.check_invariants && !config.admin_token.empty()) {
+  // The search scenario reads a catalog: there is no one sale whose books to check.
+  if (config.check_invariants && !config.admin_token.empty() &&
+      config.scenario != Scenario::kSearch) {
     summary.invariants = FetchAndCheck(config, summary.stats, created_fresh);
   }
   return summary;
