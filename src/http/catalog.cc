@@ -64,17 +64,17 @@ Place PlaceOf(CatalogSort sort, std::int64_t score, core::SaleStatus status, con
   Place place;
   place.sku = &sale.sku_id;
   place.entry = entry;
-  const std::optional<std::int64_t> starts =
-      sale.starts_at ? std::optional<std::int64_t>(base::ToMillis(*sale.starts_at)) : std::nullopt;
+  const bool has_start = sale.starts_at.has_value();
+  const std::int64_t start_ms = has_start ? base::ToMillis(*sale.starts_at) : 0;
   switch (sort) {
     case CatalogSort::kRelevance:
       place.a = -score;
       place.b = StatusRank(status);
-      place.c = starts.value_or(INT64_MIN);
+      place.c = has_start ? start_ms : INT64_MIN;
       break;
     case CatalogSort::kStartsAt:  // sales without starts_at first
-      place.a = starts ? 1 : 0;
-      place.b = starts.value_or(0);
+      place.a = has_start ? 1 : 0;
+      place.b = start_ms;
       break;
     case CatalogSort::kPrice:
       place.a = sale.price_cents;
