@@ -1,8 +1,6 @@
 // Goal: the search benchmark's catalog is the documented mix (1 % OPEN, 9 % SCHEDULED, the
 // rest SOLD_OUT or CLOSED), every generated sale body is a valid create request, the same seed
 // gives the same catalog, and every search target is a valid query of GET /api/v1/products.
-#include "tools/loadgen/catalog.h"
-
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
@@ -10,6 +8,7 @@
 #include <string>
 
 #include "http/request_parsing.h"
+#include "tools/loadgen/catalog.h"
 
 namespace fs::loadgen {
 namespace {
