@@ -70,6 +70,7 @@ struct ApiServices {
   // it published (wired by the app); its cursors are signed under the JWT secret. Mutable:
   // a read-side cache that handlers (given const services) refresh; it locks itself.
   mutable Catalog catalog;
+  mutable CatalogPageCache catalog_pages;  // rendered pages of the catalog (catalog.h)
   std::atomic<bool> shutting_down{false};
 };
 

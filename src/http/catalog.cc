@@ -162,6 +162,12 @@ void Catalog::Refresh(const engine::Engine& engine) {
     if (auto published = engine.FindSale(sku_id)) put(std::move(published));
   }
   if (words_changed) RebuildWords();
+  generation_.fetch_add(1, std::memory_order_release);
+}
+
+std::uint64_t Catalog::Generation(const engine::Engine& engine) {
+  if (has_changes_.load(std::memory_order_acquire)) Refresh(engine);
+  return generation_.load(std::memory_order_acquire);
 }
 
 void Catalog::RebuildWords() {
@@ -370,6 +376,25 @@ std::size_t Catalog::size() {
 std::size_t Catalog::word_count() {
   std::shared_lock lock(index_mutex_);
   return postings_.size();
+}
+
+std::shared_ptr<const CatalogPageCache::Page> CatalogPageCache::Find(const std::string& target,
+                                                                     std::uint64_t generation,
+                                                                     base::Time now) {
+  base::MutexLock lock(mutex_);
+  const auto it = entries_.find(target);
+  if (it == entries_.end() || it->second.generation != generation ||
+      now - it->second.rendered_at >= kCatalogPageCacheTtl || now < it->second.rendered_at) {
+    return nullptr;
+  }
+  return it->second.page;
+}
+
+void CatalogPageCache::Put(const std::string& target, std::uint64_t generation, base::Time now,
+                           std::shared_ptr<const Page> page) {
+  base::MutexLock lock(mutex_);
+  if (entries_.size() >= kCatalogPageCacheMax && entries_.count(target) == 0) entries_.clear();
+  entries_[target] = Entry{generation, now, std::move(page)};
 }
 
 }  // namespace fs::http

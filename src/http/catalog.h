@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -85,6 +86,10 @@ class Catalog {
   // nullopt when `cursor` was not issued by a node with this secret.
   std::optional<CatalogKey> DecodeCursor(std::string_view cursor) const;
 
+  // The catalog's version: it changes whenever a search could answer differently from the
+  // same data (a sale added or republished). Re-reads what was marked changed first.
+  std::uint64_t Generation(const engine::Engine& engine);
+
   // For tests and the benchmark: sales indexed, and words in the word index.
   std::size_t size();
   std::size_t word_count();
@@ -112,6 +117,7 @@ class Catalog {
   std::atomic<bool> has_changes_{true};  // the first search loads every sale
 
   std::shared_mutex index_mutex_;  // entries_, by_sku_, postings_
+  std::atomic<std::uint64_t> generation_{0};
   bool loaded_ = false;
   std::vector<Entry> entries_;
   std::unordered_map<std::string, std::uint32_t> by_sku_;
@@ -120,6 +126,35 @@ class Catalog {
   // from the cursor and stops after a page (starts_at and price never change after creation).
   std::vector<std::uint32_t> by_starts_;
   std::vector<std::uint32_t> by_price_;
+};
+
+// Rendered list pages by request target, each valid for one catalog generation and at most
+// kCatalogPageCacheTtl (a sale's status also moves with the clock: a start or an end shows
+// within that bound, as the answers' own Cache-Control allows clients). The design's reads are
+// absorbed by memory: a page many buyers ask for is rendered once per change of the catalog.
+// Bounded: at most kCatalogPageCacheMax pages; a full cache starts over.
+inline constexpr std::chrono::milliseconds kCatalogPageCacheTtl{100};
+inline constexpr std::size_t kCatalogPageCacheMax = 4096;
+
+class CatalogPageCache {
+ public:
+  struct Page {
+    std::string body;
+    std::string etag;
+  };
+  std::shared_ptr<const Page> Find(const std::string& target, std::uint64_t generation,
+                                   base::Time now);
+  void Put(const std::string& target, std::uint64_t generation, base::Time now,
+           std::shared_ptr<const Page> page);
+
+ private:
+  struct Entry {
+    std::uint64_t generation = 0;
+    base::Time rendered_at{};
+    std::shared_ptr<const Page> page;
+  };
+  base::Mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_ GUARDED_BY(mutex_);
 };
 
 }  // namespace fs::http

@@ -133,24 +133,33 @@ void GetProduct(const ApiServices& services, Call& call) {
 void ListProducts(const ApiServices& services, Call& call) {
   auto query = ParseCatalogQuery(call.request.target, services.catalog);
   if (!query) return call.exchange.respond(InvalidRequest(query.error()));
-  const CatalogPage page = services.catalog.Search(services.engine, *query);
+  const std::string target(call.request.target);
+  const std::uint64_t generation = services.catalog.Generation(services.engine);
   const base::Time now = services.engine.clock().Now();
-  // Each item is what GET /api/v1/products/{sku} answers for that snapshot.
-  std::string body = "{\"items\":[";
-  for (std::size_t i = 0; i < page.items.size(); ++i) {
-    const engine::PublishedSale& item = *page.items[i];
-    if (i > 0) body += ',';
-    body += RenderPublicSale(item.sale, item.counters,
-                             core::ComputeSaleStatus(item.sale, item.counters, now));
+  std::shared_ptr<const CatalogPageCache::Page> page =
+      services.catalog_pages.Find(target, generation, now);
+  if (page == nullptr) {
+    const CatalogPage found = services.catalog.Search(services.engine, *query);
+    // Each item is what GET /api/v1/products/{sku} answers for that snapshot.
+    std::string body = "{\"items\":[";
+    for (std::size_t i = 0; i < found.items.size(); ++i) {
+      const engine::PublishedSale& item = *found.items[i];
+      if (i > 0) body += ',';
+      body += RenderPublicSale(item.sale, item.counters,
+                               core::ComputeSaleStatus(item.sale, item.counters, now));
+    }
+    body += "],\"next_cursor\":";
+    body += found.next ? core::JsonQuote(services.catalog.EncodeCursor(*found.next)) : "null";
+    body += '}';
+    std::string etag = "\"" + crypto::Sha256Hex(body).substr(0, 32) + "\"";
+    page = std::make_shared<const CatalogPageCache::Page>(
+        CatalogPageCache::Page{std::move(body), std::move(etag)});
+    services.catalog_pages.Put(target, generation, now, page);
   }
-  body += "],\"next_cursor\":";
-  body += page.next ? core::JsonQuote(services.catalog.EncodeCursor(*page.next)) : "null";
-  body += '}';
-  const std::string etag = "\"" + crypto::Sha256Hex(body).substr(0, 32) + "\"";
   const bool unchanged =
-      call.request.if_none_match && MatchesEtag(*call.request.if_none_match, etag);
-  Response response = unchanged ? Response(304, "") : JsonResponse(200, std::move(body));
-  response.headers.emplace_back("ETag", etag);
+      call.request.if_none_match && MatchesEtag(*call.request.if_none_match, page->etag);
+  Response response = unchanged ? Response(304, "") : JsonResponse(200, page->body);
+  response.headers.emplace_back("ETag", page->etag);
   response.headers.emplace_back("Cache-Control", "public, max-age=1");
   call.exchange.respond(std::move(response));
 }
