@@ -226,10 +226,8 @@ void Engine::LookupSale(const std::string& sku_id, SaleCallback done) {
          [this, sku_id, done = std::move(done)](const ReplyOf<engine::LookupSale>& reply) {
            // Published by the batch's refresh before the command decided.
            auto found = FindSale(sku_id);
-           if (reply.status.ok())
-             FinishLookup(sku_id, found != nullptr);
-           else
-             FinishLookup(sku_id, true);  // not remembered as unknown: it was not read
+           // A failed batch read nothing: the SKU is not remembered as unknown.
+           FinishLookup(sku_id, found != nullptr || !reply.status.ok());
            done(std::move(found));
          });
 }

@@ -123,12 +123,12 @@ Catalog::Catalog(std::string_view cursor_secret)
 
 void Catalog::MarkChanged(const std::vector<std::string>& sku_ids) {
   base::MutexLock lock(changed_mutex_);
-  changed_.insert(changed_.end(), sku_ids.begin(), sku_ids.end());
+  changed_.insert(sku_ids.begin(), sku_ids.end());
   has_changes_.store(true, std::memory_order_release);
 }
 
 void Catalog::Refresh(const engine::Engine& engine) {
-  std::vector<std::string> changed;
+  std::unordered_set<std::string> changed;
   {
     base::MutexLock lock(changed_mutex_);
     changed.swap(changed_);
@@ -156,8 +156,6 @@ void Catalog::Refresh(const engine::Engine& engine) {
     for (auto& published : engine.AllSales()) put(std::move(published));
     loaded_ = true;
   }
-  std::sort(changed.begin(), changed.end());
-  changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
   for (const std::string& sku_id : changed) {
     if (auto published = engine.FindSale(sku_id)) put(std::move(published));
   }
@@ -366,11 +364,6 @@ std::optional<CatalogKey> Catalog::DecodeCursor(std::string_view cursor) const {
   key.c = *c;
   key.sku_id = std::string(rest);
   return key;
-}
-
-std::size_t Catalog::size() {
-  std::shared_lock lock(index_mutex_);
-  return entries_.size();
 }
 
 std::size_t Catalog::word_count() {

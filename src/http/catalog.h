@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/clock.h"
@@ -90,8 +91,7 @@ class Catalog {
   // same data (a sale added or republished). Re-reads what was marked changed first.
   std::uint64_t Generation(const engine::Engine& engine);
 
-  // For tests and the benchmark: sales indexed, and words in the word index.
-  std::size_t size();
+  // For the benchmark: postings in the word index.
   std::size_t word_count();
 
  private:
@@ -113,7 +113,9 @@ class Catalog {
   const crypto::HmacSha256Key cursor_key_;
 
   base::Mutex changed_mutex_;
-  std::vector<std::string> changed_ GUARDED_BY(changed_mutex_);
+  // SKUs published since the last refresh, each once: bounded by the number of sales however
+  // many batches publish while nobody searches.
+  std::unordered_set<std::string> changed_ GUARDED_BY(changed_mutex_);
   std::atomic<bool> has_changes_{true};  // the first search loads every sale
 
   std::shared_mutex index_mutex_;  // entries_, by_sku_, postings_

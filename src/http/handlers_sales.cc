@@ -66,6 +66,21 @@ void WithSale(const ApiServices& services, Call& call, Then then) {
   });
 }
 
+// Answers 200 with the route's sale rendered by `render` at its status as of now (404 when
+// there is none).
+void RespondWithSale(const ApiServices& services, Call& call,
+                     std::string (*render)(const core::Sale&, const core::StockCounters&,
+                                           core::SaleStatus)) {
+  WithSale(
+      services, call,
+      [clock = &services.engine.clock(), render](const Exchange& exchange,
+                                                 const Published& published) {
+        const core::SaleStatus status =
+            core::ComputeSaleStatus(published->sale, published->counters, clock->Now());
+        exchange.respond(JsonResponse(200, render(published->sale, published->counters, status)));
+      });
+}
+
 }  // namespace
 
 void CreateSale(const ApiServices& services, Call& call) {
@@ -81,14 +96,7 @@ void CreateSale(const ApiServices& services, Call& call) {
 }
 
 void AdminGetSale(const ApiServices& services, Call& call) {
-  WithSale(
-      services, call,
-      [clock = &services.engine.clock()](const Exchange& exchange, const Published& published) {
-        const core::SaleStatus status =
-            core::ComputeSaleStatus(published->sale, published->counters, clock->Now());
-        exchange.respond(
-            JsonResponse(200, RenderAdminSale(published->sale, published->counters, status)));
-      });
+  RespondWithSale(services, call, &RenderAdminSale);
 }
 
 void OpenSale(const ApiServices& services, Call& call) {
@@ -120,14 +128,7 @@ void AdjustStock(const ApiServices& services, Call& call) {
 }
 
 void GetProduct(const ApiServices& services, Call& call) {
-  WithSale(
-      services, call,
-      [clock = &services.engine.clock()](const Exchange& exchange, const Published& published) {
-        const core::SaleStatus status =
-            core::ComputeSaleStatus(published->sale, published->counters, clock->Now());
-        exchange.respond(
-            JsonResponse(200, RenderPublicSale(published->sale, published->counters, status)));
-      });
+  RespondWithSale(services, call, &RenderPublicSale);
 }
 
 void ListProducts(const ApiServices& services, Call& call) {
