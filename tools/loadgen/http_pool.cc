@@ -13,6 +13,8 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
+constexpr std::size_t kReadBufferBytes = 64 * 1024;
+
 http::request<http::string_body> ToBeast(const Request& request, const std::string& host) {
   http::request<http::string_body> out(request.method, request.target, 11);
   out.keep_alive(true);
@@ -42,7 +44,11 @@ Connection::Connection(asio::any_io_executor executor, std::string host, std::st
       port_(std::move(port)),
       timeout_(timeout),
       resolver_(executor),
-      stream_(executor) {}
+      stream_(executor) {
+  // Room for a whole answer (a catalog page is about 8 KB): Beast reads at most the buffer's
+  // free capacity per call, so a small buffer reads a large answer in many system calls.
+  buffer_.reserve(kReadBufferBytes);
+}
 
 asio::awaitable<void> Connection::Connect() {
   auto endpoints = co_await resolver_.async_resolve(host_, port_, asio::use_awaitable);
