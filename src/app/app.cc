@@ -545,9 +545,11 @@ int RunServer(Config config) {
   // The audit and reconciliation endpoints read the SQLite file, or in cluster mode the
   // shared PostgreSQL database (each request on its own read-only snapshot).
   const std::string database_path = config.store_url.empty() ? DatabasePath(config) : "";
-  http::Api api(
-      {config.jwt_secret, config.admin_token, database_path, config.store_url, config.jwt},
-      **engine, http_metrics);
+  http::Api api({config.jwt_secret, config.admin_token, database_path, config.store_url, config.jwt,
+                 config.demo == DemoMode::kOn
+                     ? std::chrono::duration_cast<std::chrono::seconds>(kDemoTokenLifetime)
+                     : std::chrono::seconds::zero()},
+                **engine, http_metrics);
   std::unique_ptr<audit::AuditIndexer> audit_indexer = StartAuditIndexer(database_path);
   std::unique_ptr<redis::RedisServices> redis_services =
       OpenRedis(config.redis, !config.store_url.empty(), limiter.get(), clock, **engine);

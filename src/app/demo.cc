@@ -46,7 +46,12 @@ std::string RenderDemoText(const DemoText& text) {
   if (!text.admin_token.empty()) out += "Generated admin token: " + text.admin_token + "\n";
   out += "Token for user '" + std::string(kDemoUserId) + "' (valid 24 h):\n";
   out += "  export TOKEN=" + text.user_token + "\n";
-  out += "Try it:\n";
+  out += "Open in a browser:\n";
+  out += "  storefront (signed in as " + std::string(kDemoUserId) + "): " + url + "/sales/" +
+         std::string(kDemoSkuId) + "#token=" + text.user_token + "\n";
+  out += "  all sales: " + url + "/\n";
+  out += "  operator console: " + url + "/admin/ (asks for the admin token once)\n";
+  out += "Or with curl:\n";
   out += "  curl -s " + url + "/api/v1/products/demo-sku\n";
   out += "  curl -s " + url + "/api/v1/products/demo-sku/availability\n";
   out += "  curl -s -X POST " + url +

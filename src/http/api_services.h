@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <boost/asio/any_io_executor.hpp>
+#include <chrono>
 #include <functional>
 #include <string>
 
@@ -38,6 +39,9 @@ struct ApiOptions {
   // What user tokens must carry beyond the signature, exp and sub (--jwt-leeway-seconds,
   // --jwt-issuer, --jwt-audience).
   auth::VerifyOptions jwt = {};
+  // --demo: POST /demo/v1/token mints user tokens valid this long (the storefront's "sign in
+  // as a demo user"). Zero: that route answers 404.
+  std::chrono::seconds demo_token_lifetime{0};
 };
 
 // Called exactly once per request, on the executor given to Api::Handle().

@@ -50,4 +50,11 @@ void Healthz(const ApiServices& services, Call& call);
 void Readyz(const ApiServices& services, Call& call);
 void Metrics(const ApiServices& services, Call& call);
 
+// The web pages, their files and the demo sign-in: handlers_pages.cc.
+void StorefrontPage(const ApiServices& services, Call& call);   // GET /
+void SalePage(const ApiServices& services, Call& call);         // GET /sales/{sku}
+void ConsolePage(const ApiServices& services, Call& call);      // GET /admin/
+void ConsoleRedirect(const ApiServices& services, Call& call);  // GET /admin -> /admin/
+void WebAssetFile(const ApiServices& services, Call& call);     // GET /assets/{file}
+void DemoToken(const ApiServices& services, Call& call);        // POST /demo/v1/token (--demo only)
 }  // namespace fs::http::handlers

@@ -33,21 +33,6 @@ void SetSaleOverride(const ApiServices& services, Call& call, core::SaleOverride
 
 using Published = std::shared_ptr<const engine::PublishedSale>;
 
-// Whether an If-None-Match value names `etag` (a list, weak tags, or "*").
-bool MatchesEtag(std::string_view header, std::string_view etag) {
-  while (!header.empty()) {
-    const std::size_t comma = header.find(',');
-    std::string_view tag = header.substr(0, comma);
-    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
-    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
-    if (tag.starts_with("W/")) tag.remove_prefix(2);
-    if (tag == "*" || tag == etag) return true;
-    if (comma == std::string_view::npos) break;
-    header.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 // Runs `then(exchange, sale)` with the route's sale: this node's snapshot, or, in cluster mode
 // for a SKU it does not know yet (another node created it since the last refresh), the
 // database's (Engine::LookupSale). 404 when there is none.

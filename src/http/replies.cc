@@ -221,4 +221,18 @@ Response QueueTicketReplyResponse(const engine::ReplyOf<engine::GetQueueTicket>&
   return QueueTicketResponse(200, *reply.value, pass_key);
 }
 
+bool MatchesEtag(std::string_view header, std::string_view etag) {
+  while (!header.empty()) {
+    const std::size_t comma = header.find(',');
+    std::string_view tag = header.substr(0, comma);
+    while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+    while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+    if (tag.starts_with("W/")) tag.remove_prefix(2);
+    if (tag == "*" || tag == etag) return true;
+    if (comma == std::string_view::npos) break;
+    header.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
 }  // namespace fs::http

@@ -32,6 +32,8 @@ Response Unauthenticated(std::string_view message);
 // 429 RATE_LIMITED with Retry-After and the RateLimit-* fields of `decision`.
 Response RateLimited(const ratelimit::Decision& decision);
 Response SkuNotFound();
+// Whether an If-None-Match value names `etag` (a list, weak tags, or "*").
+bool MatchesEtag(std::string_view header, std::string_view etag);
 Response OrderNotFound();
 Response TicketNotFound();
 Response ReservationNotFound();

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "base/time_format.h"
+#include "base/utf8.h"
 #include "core/rules.h"
 #include "json/duplicate_keys.h"
 #include "json/small_document.h"
@@ -359,6 +360,17 @@ base::Result<core::ResolveChoice> ParseResolveBody(std::string_view body) {
   if (*outcome == "paid") return core::ResolveChoice::kPaid;
   if (*outcome == "failed") return core::ResolveChoice::kFailed;
   return Invalid("outcome must be \"paid\" or \"failed\"");
+}
+
+base::Result<std::string> ParseDemoTokenBody(std::string_view body) {
+  BodyDocument json;
+  FS_RETURN_IF_ERROR(ParseObject(body, json));
+  auto user_id = RequiredString(json.document(), "user_id");
+  if (!user_id) return user_id.error();
+  if (user_id->empty() || user_id->size() > 255 || !base::IsPrintableUtf8(*user_id)) {
+    return Invalid("user_id must be 1-255 bytes of printable UTF-8");
+  }
+  return std::string(*user_id);
 }
 
 std::optional<std::string_view> QueryParameter(std::string_view target, std::string_view name) {

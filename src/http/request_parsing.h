@@ -64,6 +64,10 @@ base::Result<CheckoutBody> ParseCheckoutBody(std::string_view body);
 // Body of POST /admin/v1/orders/{id}/resolve: {"outcome":"paid"|"failed"}.
 base::Result<core::ResolveChoice> ParseResolveBody(std::string_view body);
 
+// Body of POST /demo/v1/token: {"user_id"}, 1-255 bytes of printable UTF-8 (what a token's
+// subject may be).
+base::Result<std::string> ParseDemoTokenBody(std::string_view body);
+
 // The value of query parameter `name` in `target` ("/x?a=1&b=2"), undecoded; nullopt if absent.
 std::optional<std::string_view> QueryParameter(std::string_view target, std::string_view name);
 

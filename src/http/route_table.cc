@@ -51,6 +51,12 @@ constexpr Route kRoutes[] = {
   {kPost,   "/admin/v1/orders/{id}/resolve",         kAdmin, kNoLimit, kOther,   AdminResolveOrder},
   {kPost,   "/api/v1/products/{sku}/queue",          kUser,  kLocal,   kOther,   JoinQueue},
   {kGet,    "/api/v1/products/{sku}/queue/{ticket}", kUser,  kLocal,   kOther,   GetQueueTicket},
+  {kGet,    "/",                                     kNone,  kNoLimit, kOther,   StorefrontPage},
+  {kGet,    "/sales/{sku}",                          kNone,  kNoLimit, kOther,   SalePage},
+  {kGet,    "/admin/",                               kNone,  kNoLimit, kOther,   ConsolePage},
+  {kGet,    "/admin",                                kNone,  kNoLimit, kOther,   ConsoleRedirect},
+  {kGet,    "/assets/{file}",                        kNone,  kNoLimit, kOther,   WebAssetFile},
+  {kPost,   "/demo/v1/token",                        kNone,  kNoLimit, kOther,   DemoToken},
 };
 // clang-format on
 
