@@ -8,8 +8,10 @@
 # gateway for a few seconds and a polled order is read many times.
 # Prints one JSON line per run: requests served and their rate, the order reads, reserve and
 # checkout P95, and the orders' outcome.
-# Usage: bench/sale_push.sh [BUILD_DIR] [USERS] [RAMP_SECONDS] [ROUNDS] [PAYMENT_MS]
-#        (build 1000000 40 2 500)
+# With BEFORE_BUILD set (a build of an earlier commit, whose load generator only polls), the
+# polled runs use that build's server and load generator: the product before and after.
+# Usage: [BEFORE_BUILD=DIR] bench/sale_push.sh [BUILD_DIR] [USERS] [RAMP_SECONDS] [ROUNDS]
+#        [PAYMENT_MS]   (build 1000000 40 2 500)
 set -euo pipefail
 build="${1:-build}"
 users="${2:-1000000}"
@@ -27,9 +29,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-run() {  # run MODE: one sale on a fresh server
+run() {  # run MODE BUILD [LOADGEN FLAGS...]: one sale on a fresh server
+  local mode="$1" bin="$2"
+  shift 2
   data="$(mktemp -d /tmp/flashsale-sale-push.XXXXXX)"
-  "$build/flashsale" serve --listen 127.0.0.1:0 --data-dir "$data" --jwt-secret "$secret" \
+  "$bin/flashsale" serve --listen 127.0.0.1:0 --data-dir "$data" --jwt-secret "$secret" \
     --admin-token "$token" --log-level warn --rate-limit off --max-connections-per-ip 10000 \
     --payment-simulated-latency-ms "$payment_ms" --payment-concurrency 256 >"$data/stdout" 2>"$data/stderr" &
   server=$!
@@ -40,19 +44,19 @@ run() {  # run MODE: one sale on a fresh server
     sleep 0.1
   done
   [[ -n "$port" ]] || { echo "server did not start" >&2; exit 1; }
-  timeout 600 "$build/flashsale-loadgen" --port "$port" --admin-token "$token" \
+  timeout 600 "$bin/flashsale-loadgen" --port "$port" --admin-token "$token" \
     --jwt-secret "$secret" --json --no-progress --scenario sale --sku sale \
     --create-stock 10000 --users "$users" --ramp "$ramp" --connections 1000 \
-    --abandon-share 0.1 --duration "$((ramp + 5))" --order-wait "$1" >"$data/report.json" || true
-  python3 - "$1" "$data/report.json" <<'PY'
+    --abandon-share 0.1 --duration "$((ramp + 5))" "$@" >"$data/report.json" || true
+  python3 - "$mode" "$bin" "$data/report.json" <<'PY'
 import json, sys
-mode, path = sys.argv[1], sys.argv[2]
+mode, build, path = sys.argv[1], sys.argv[2], sys.argv[3]
 d = json.load(open(path))
 e = d["endpoints"]
 def p95(name):
     return round(e[name]["p95_ms"], 1) if name in e else None
 reads = sum(e[n]["requests"] for n in ("order", "order_wait") if n in e)
-print(json.dumps({"mode": mode, "requests": d["requests"], "rps": round(d["rps"]),
+print(json.dumps({"mode": mode, "build": build, "requests": d["requests"], "rps": round(d["rps"]),
                   "order_reads": reads, "reserve_p95_ms": p95("reserve"),
                   "checkout_p95_ms": p95("checkout"), "sold_out_after_s": d["sold_out_after_seconds"],
                   "orders": d["orders"], "invariants_ok": d["invariants"]["ok"]}))
@@ -65,6 +69,10 @@ PY
 }
 
 for _ in $(seq 1 "$rounds"); do
-  run poll
-  run long-poll
+  if [[ -n "${BEFORE_BUILD:-}" ]]; then
+    run poll "$BEFORE_BUILD"
+  else
+    run poll "$build" --order-wait poll
+  fi
+  run long-poll "$build" --order-wait long-poll
 done
