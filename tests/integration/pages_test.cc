@@ -61,9 +61,15 @@ TEST_F(PagesTest, TheDemoSignInDoesNotExistWithoutDemo) {
       IsError(client().Post("/demo/v1/token", R"({"user_id":"mallory"})"), 404, "NOT_FOUND"));
 }
 
+ServerOptions DemoOptions() {
+  ServerOptions options;
+  options.extra_args = {"--demo"};
+  return options;
+}
+
 class DemoPagesTest : public ServerTest {
  protected:
-  DemoPagesTest() : ServerTest(ServerOptions{.extra_args = {"--demo"}}) {}
+  DemoPagesTest() : ServerTest(DemoOptions()) {}
 };
 
 TEST_F(DemoPagesTest, TheDemoSignInSignsATokenTheApiAccepts) {
