@@ -1,0 +1,359 @@
+// Goal: the pages work in a real browser against the real server. Starts the server binary on a
+// free port with a temporary data directory, creates the sales it needs through the admin API and
+// walks the buyer and operator journeys in Chromium: (a) reserve, see the hold run down, pay and
+// see PAID; (b) a declined card ends FAILED and the unit comes back; (c) a second buyer is told
+// SOLD_OUT when the last unit goes; (d) a waiting-room buyer joins, is admitted and reserves;
+// (e) the operator creates, opens, restocks and closes a sale and reads its reconciliation.
+// Every page must log no console error, throw nothing and see no failed request or unexpected
+// status >= 400. Screenshots of each page at phone and desktop size go to the given directory.
+//
+// Usage: node tests/browser/journeys.mjs <flashsale binary> <screenshot dir>
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import { chromium } from 'playwright-core';
+
+const [binary, screenshotDir] = process.argv.slice(2);
+if (!binary || !screenshotDir) {
+  console.error('usage: node journeys.mjs <flashsale binary> <screenshot dir>');
+  process.exit(2);
+}
+
+const JWT_SECRET = 'browser-journeys-jwt-secret-0123456789abcdef';
+const ADMIN_TOKEN = 'browser-journeys-admin-token-0123456789abcdef';
+const CHROMIUM = process.env.FLASHSALE_CHROMIUM || '/usr/bin/chromium';
+const WAIT_MS = 20000;
+const VIEWPORTS = { phone: { width: 390, height: 844 }, desktop: { width: 1440, height: 900 } };
+
+// Answers every page may see: the live-availability stream before the node offers it (the page
+// then polls) and the demo sign-in probe (405: the route exists, POST only).
+const ALWAYS_EXPECTED = [
+  { status: 404, url: /\/api\/v1\/products\/[^/]+\/events$/ },
+  { status: 405, url: /\/demo\/v1\/token$/ },
+];
+
+// ---- The server -------------------------------------------------------------------------------
+
+async function startServer() {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'flashsale-browser-'));
+  const child = spawn(binary, [
+    'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--demo',
+    '--jwt-secret', JWT_SECRET, '--admin-token', ADMIN_TOKEN,
+    // The journeys make a few requests a second from one address; limits are tested elsewhere.
+    '--rate-limit', 'off',
+    '--waiting-room-admit-per-second', '50',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const collect = (chunk) => { log = (log + chunk).slice(-20000); };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const url = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not start in 30 s:\n${log}`)), 30000);
+    child.on('exit', (code) => reject(new Error(`the server exited with ${code}:\n${log}`)));
+    const onData = () => {
+      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+  });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => {
+        const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => { clearTimeout(force); resolve(); });
+      });
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { url, stop, log: () => log };
+}
+
+function apiClient(base) {
+  return async (method, route, { body, token = ADMIN_TOKEN } = {}) => {
+    const response = await fetch(base + route, {
+      method,
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${JSON.stringify(data)}`);
+    return data;
+  };
+}
+
+// ---- Watching a page ----------------------------------------------------------------------------
+
+// Records every console error, page error, failed request and status >= 400 that is not in
+// `expected` ({status, url: RegExp}). `problems()` lists them; `stop()` ends watching before the
+// page closes (closing aborts its open streams, which is not a failure).
+function watch(page, expected = []) {
+  const allowed = [...ALWAYS_EXPECTED, ...expected];
+  const isExpected = (status, url) => allowed.some((e) => e.status === status && e.url.test(url));
+  const problems = [];
+  let watching = true;
+  page.on('console', (message) => {
+    if (!watching || message.type() !== 'error') return;
+    // Chromium logs every answer >= 400 as a console error; expected ones are not problems.
+    const status = /the server responded with a status of (\d+)/.exec(message.text());
+    if (status && isExpected(Number(status[1]), message.location().url || '')) return;
+    problems.push(`console error: ${message.text()} (${message.location().url || 'no url'})`);
+  });
+  page.on('pageerror', (error) => {
+    if (watching) problems.push(`page error: ${error.message}`);
+  });
+  // Chromium may abort a request after an expected error answer (an EventSource given JSON):
+  // that is the same expected answer, not another failure.
+  const answeredAsExpected = new WeakSet();
+  page.on('requestfailed', (request) => {
+    if (answeredAsExpected.has(request)) return;
+    if (watching) problems.push(`request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`);
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400 && isExpected(response.status(), response.url())) {
+      answeredAsExpected.add(response.request());
+    } else if (watching && response.status() >= 400) {
+      problems.push(`unexpected ${response.status()} for ${response.request().method()} ${response.url()}`);
+    }
+  });
+  return {
+    problems: () => problems,
+    stop: () => { watching = false; },
+  };
+}
+
+async function newPage(browser, viewport = VIEWPORTS.desktop) {
+  const context = await browser.newContext({ viewport });
+  const page = await context.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  return { context, page };
+}
+
+async function textOf(page, selector) {
+  return (await page.locator(selector).textContent()).trim();
+}
+
+async function waitForText(page, selector, pattern) {
+  await page.waitForFunction(([sel, source, flags]) => {
+    const node = document.querySelector(sel);
+    return node && new RegExp(source, flags).test(node.textContent);
+  }, [selector, pattern.source, pattern.flags], { timeout: WAIT_MS });
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+// Screenshots at both sizes; also checks that the page does not scroll sideways on a phone.
+async function screenshots(page, name) {
+  for (const [label, viewport] of Object.entries(VIEWPORTS)) {
+    await page.setViewportSize(viewport);
+    await page.waitForTimeout(100);  // one layout pass after the resize
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert(overflow <= 0, `${name} is ${overflow}px wider than the ${label} viewport`);
+    await page.screenshot({
+      path: path.join(screenshotDir, `${name}-${viewport.width}x${viewport.height}.png`), fullPage: true,
+    });
+  }
+}
+
+// ---- The journeys -----------------------------------------------------------------------------
+
+function saleBody(sku, stock, extra = {}) {
+  return {
+    sku_id: sku, name: `Journey ${sku}`, price_cents: 4900, currency: 'EUR', total_stock: stock,
+    per_user_limit: 1, reservation_ttl_seconds: 300, category: 'Journeys',
+    description: 'A sale made by the browser journeys.', ...extra,
+  };
+}
+
+async function userToken(api, userId) {
+  return (await api('POST', '/demo/v1/token', { body: { user_id: userId }, token: '' })).token;
+}
+
+const journeys = {
+  // (a) From the storefront, sign in as a demo user, reserve, watch the hold run down, pay.
+  async buyerPays({ browser, base, api }) {
+    await api('POST', '/admin/v1/skus', { body: saleBody('journey-a', 5, { name: 'Journey sneaker' }) });
+    const { context, page } = await newPage(browser);
+    const watcher = watch(page);
+    await page.goto(`${base}/`);
+    await page.fill('#q', 'sneaker');
+    await page.click('#filters button[type="submit"]');
+    const link = page.locator('#sales a[href="/sales/journey-a"]');
+    await link.waitFor();
+    await screenshots(page, 'storefront');
+    await page.setViewportSize(VIEWPORTS.desktop);
+    await link.click();
+    await page.waitForURL(`${base}/sales/journey-a`);
+    await waitForText(page, '#available', /^5$/);
+    await page.locator('#demo-form').waitFor();
+    await page.fill('#demo-name', 'buyer-a');
+    await page.click('#demo-signin');
+    await waitForText(page, '#who', /Signed in as buyer-a/);
+    await page.click('#reserve');
+    await page.locator('#hold').waitFor();
+    const first = await textOf(page, '#hold-countdown');
+    assert(/^\d+:\d\d$/.test(first), `hold countdown reads "${first}"`);
+    await page.waitForFunction((before) => document.querySelector('#hold-countdown').textContent.trim() !== before,
+      first, { timeout: WAIT_MS });
+    await waitForText(page, '#available', /^4$/);
+    await page.selectOption('#card', 'pm_card_visa');
+    await page.click('#checkout');
+    await waitForText(page, '#order-status', /^Paid$/);
+    await waitForText(page, '#message', /Paid/);
+    await screenshots(page, 'sale');
+    watcher.stop();
+    await context.close();
+    return watcher.problems();
+  },
+
+  // (b) A declined card: the order FAILS and the unit is back on sale.
+  async declinedCardReturnsTheUnit({ browser, base, api }) {
+    await api('POST', '/admin/v1/skus', { body: saleBody('journey-b', 3) });
+    const token = await userToken(api, 'buyer-b');
+    const { context, page } = await newPage(browser, VIEWPORTS.phone);
+    const watcher = watch(page);
+    await page.goto(`${base}/sales/journey-b#token=${token}`);
+    await waitForText(page, '#who', /Signed in as buyer-b/);
+    assert(await page.evaluate(() => window.location.hash === ''), 'the token stayed in the address bar');
+    await waitForText(page, '#available', /^3$/);
+    await page.click('#reserve');
+    await page.locator('#hold').waitFor();
+    await waitForText(page, '#available', /^2$/);
+    await page.selectOption('#card', 'pm_card_chargeDeclined');
+    await page.click('#checkout');
+    await waitForText(page, '#order-status', /^Failed$/);
+    await waitForText(page, '#available', /^3$/);
+    watcher.stop();
+    await context.close();
+    return watcher.problems();
+  },
+
+  // (c) One unit, two buyers: B is told it is sold out.
+  async secondBuyerSeesSoldOut({ browser, base, api }) {
+    await api('POST', '/admin/v1/skus', { body: saleBody('journey-c', 1) });
+    const a = await newPage(browser);
+    const b = await newPage(browser, VIEWPORTS.phone);
+    const watchA = watch(a.page);
+    const watchB = watch(b.page, [{ status: 409, url: /\/api\/v1\/products\/journey-c\/reserve$/ }]);
+    await a.page.goto(`${base}/sales/journey-c#token=${await userToken(api, 'buyer-c1')}`);
+    await b.page.goto(`${base}/sales/journey-c`);
+    // B signs in by pasting a token.
+    await b.page.fill('#token-input', await userToken(api, 'buyer-c2'));
+    await b.page.click('#token-signin');
+    await waitForText(b.page, '#who', /Signed in as buyer-c2/);
+    await a.page.click('#reserve');
+    await a.page.locator('#hold').waitFor();
+    await waitForText(b.page, '#sale-status', /Sold out/);
+    await b.page.click('#reserve');
+    await waitForText(b.page, '#message', /Sold out — every unit is taken/);
+    assert(await b.page.locator('#hold').isHidden(), 'buyer B got a hold');
+    watchA.stop();
+    watchB.stop();
+    await a.context.close();
+    await b.context.close();
+    return [...watchA.problems(), ...watchB.problems()];
+  },
+
+  // (d) A waiting-room sale: join, be admitted, reserve with the pass automatically.
+  async waitingRoomBuyerIsAdmitted({ browser, base, api }) {
+    await api('POST', '/admin/v1/skus', { body: saleBody('journey-d', 2, { waiting_room: true }) });
+    const { context, page } = await newPage(browser);
+    const watcher = watch(page);
+    await page.goto(`${base}/sales/journey-d#token=${await userToken(api, 'buyer-d')}`);
+    await page.locator('#join-queue').waitFor();
+    await page.click('#join-queue');
+    await page.locator('#queue-facts').waitFor();
+    await page.locator('#hold').waitFor();
+    await waitForText(page, '#message', /Reserved/);
+    await waitForText(page, '#available', /^1$/);
+    watcher.stop();
+    await context.close();
+    return watcher.problems();
+  },
+
+  // (e) The operator: sign in, create, open, restock, close, reconcile.
+  async operatorRunsASale({ browser, base }) {
+    const { context, page } = await newPage(browser);
+    const watcher = watch(page);
+    await page.goto(`${base}/admin/`);
+    await page.fill('#admin-token', ADMIN_TOKEN);
+    await page.click('#admin-signin-button');
+    await page.locator('#console').waitFor();
+    await page.fill('#new-sku', 'journey-e');
+    await page.fill('#new-name', 'Operator journey');
+    await page.fill('#new-stock', '10');
+    // Starts tomorrow: SCHEDULED until the operator opens it.
+    const tomorrow = new Date(Date.now() + 86400000);
+    const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    await page.fill('#new-starts', local);
+    await page.click('#create-sale');
+    const row = 'tr[data-sku="journey-e"]';
+    await waitForText(page, `${row} td:nth-child(2)`, /Scheduled/);
+    await page.click('button[aria-label="Open journey-e"]');
+    await waitForText(page, `${row} td:nth-child(2)`, /Open/);
+    await page.fill(`${row} input.delta`, '5');
+    await page.click('button[aria-label="Adjust stock journey-e"]');
+    await waitForText(page, `${row} td:nth-child(3)`, /^15$/);
+    await page.click('button[aria-label="Close journey-e"]');
+    await waitForText(page, `${row} td:nth-child(2)`, /Closed/);
+    await page.click('button[aria-label="Reconcile journey-e"]');
+    await waitForText(page, '#recon-verdict', /the books balance/);
+    await page.click('#verify-audit');
+    await waitForText(page, '#audit-result', /The chain is intact/);
+    await page.fill('#dispute-user', 'buyer-a');
+    await page.click('#dispute-search');
+    await waitForText(page, '#dispute-result', /RESERVE_ATTEMPT/);
+    // The charts have drawn at least one interval.
+    await page.waitForFunction(() => document.querySelector('#chart-available')?.dataset.latest, null, { timeout: WAIT_MS });
+    await screenshots(page, 'admin');
+    watcher.stop();
+    await context.close();
+    return watcher.problems();
+  },
+};
+
+// ---- Run ----------------------------------------------------------------------------------------
+
+async function main() {
+  mkdirSync(screenshotDir, { recursive: true });
+  const server = await startServer();
+  let browser = null;
+  const failures = [];
+  try {
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true });
+    const api = apiClient(server.url);
+    for (const [name, journey] of Object.entries(journeys)) {
+      const started = Date.now();
+      try {
+        const problems = await journey({ browser, base: server.url, api });
+        if (problems.length) throw new Error(problems.join('\n  '));
+        console.log(`ok   ${name} (${Date.now() - started} ms)`);
+      } catch (error) {
+        failures.push(name);
+        console.log(`FAIL ${name}: ${error.message}`);
+      }
+    }
+  } finally {
+    if (browser) await browser.close();
+    if (failures.length) console.log(`--- server log (tail) ---\n${server.log().slice(-4000)}`);
+    await server.stop();
+  }
+  if (failures.length) {
+    console.error(`${failures.length} browser journey(s) failed: ${failures.join(', ')}`);
+    process.exit(1);
+  }
+  console.log(`all ${Object.keys(journeys).length} browser journeys passed; screenshots in ${screenshotDir}`);
+}
+
+main().catch((error) => {
+  console.error(`browser journeys could not run: ${error.stack || error.message}`);
+  process.exit(1);
+});
