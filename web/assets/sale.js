@@ -224,12 +224,16 @@ function followAvailability() {
 function updateReserveButton() {
   const button = $('reserve');
   const waitLeft = Math.ceil((rateLimitedUntil - Date.now()) / 1000);
-  const open = product && product.status === 'OPEN';
-  button.disabled = reserving || !token || !open || waitLeft > 0 || Boolean(reservation);
+  // Sold out stays clickable: held units come back when holds expire or payments fail, and the
+  // server, not this page's last update, decides.
+  const canTry = product && (product.status === 'OPEN' || product.status === 'SOLD_OUT');
+  button.disabled = reserving || !token || !canTry || waitLeft > 0 || Boolean(reservation);
   $('reserve-box').hidden = Boolean(reservation);
+  $('reserve-hint').textContent = product && product.status === 'SOLD_OUT'
+    ? 'Sold out right now — units come back when holds expire or payments fail.' : '';
   if (waitLeft > 0) button.textContent = `Try again in ${waitLeft} s`;
   else if (reserving) button.textContent = 'Reserving…';
-  else if (!product || product.status === 'OPEN') button.textContent = 'Reserve';
+  else if (canTry) button.textContent = product.waiting_room && !queuePass ? 'Reserve (join the line)' : 'Reserve';
   else button.textContent = statusLabel(product.status);
 }
 
