@@ -207,7 +207,7 @@ const journeys = {
     await page.selectOption('#card', 'pm_card_visa');
     await page.click('#checkout');
     await waitForText(page, '#order-status', /^Paid$/);
-    await waitForText(page, '#message', /Paid/);
+    await waitForText(page, '#message', /Payment accepted/);
     await screenshots(page, 'sale');
     watcher.stop();
     await context.close();
@@ -311,8 +311,9 @@ const journeys = {
     await page.fill('#dispute-user', 'buyer-a');
     await page.click('#dispute-search');
     await waitForText(page, '#dispute-result', /RESERVE_ATTEMPT/);
-    // The charts have drawn at least one interval.
-    await page.waitForFunction(() => document.querySelector('#chart-available')?.dataset.latest, null, { timeout: WAIT_MS });
+    // The charts have drawn a line (two intervals between three scrapes of /metrics).
+    await page.waitForFunction(() => Number(document.querySelector('#chart-available')?.dataset.points) >= 2,
+      null, { timeout: WAIT_MS });
     await screenshots(page, 'admin');
     watcher.stop();
     await context.close();

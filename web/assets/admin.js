@@ -304,7 +304,7 @@ async function searchDisputes(afterId = 0) {
     }
     box.querySelector('.more')?.remove();
     for (const e of events) {
-      body.append(el('tr', {}, el('td', { class: 'num' }, e.event_id), el('td', {}, formatTime(e.occurred_at)),
+      body.append(el('tr', {}, el('td', { class: 'num' }, e.event_id), el('td', { class: 'when' }, new Date(e.occurred_at).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' })),
         el('td', {}, e.event_type), el('td', {}, e.sku_id || ''), el('td', {}, statusBadge(e.outcome)),
         el('td', {}, e.failure_reason || '')));
     }

@@ -46,6 +46,7 @@ export class LineChart {
     if (this.values.length > this.capacity) this.values.shift();
     this.current.textContent = value === null ? '–' : this.format(value);
     this.figure.dataset.latest = value === null ? '' : String(value);
+    this.figure.dataset.points = String(this.values.length);
     this.draw();
   }
 

@@ -397,6 +397,12 @@ const ORDER_NOTES = {
   NEEDS_ATTENTION: 'The bank did not answer in time. Our team will settle this order; you will not be charged twice.',
 };
 
+const ORDER_OUTCOMES = {
+  PAID: 'Payment accepted — thank you!',
+  FAILED: 'Payment failed',
+  NEEDS_ATTENTION: 'Payment not confirmed yet',
+};
+
 function showOrder(order) {
   $('order').hidden = false;
   $('order-id').textContent = order.order_id;
@@ -417,7 +423,7 @@ async function followOrder(orderId) {
       showOrder(data);
       if (data.status !== 'PENDING') {
         saved.clear('order');
-        say(ORDER_NOTES[data.status], data.status === 'PAID' ? 'ok' : 'error');
+        say(ORDER_OUTCOMES[data.status] || statusLabel(data.status), data.status === 'PAID' ? 'ok' : 'error');
         return;
       }
     } catch (error) {
