@@ -153,7 +153,12 @@ function showSale(sale) {
   cells.sold.textContent = formatNumber(sale.sold);
 }
 
+let salesInFlight = false;
+
 async function refreshSales() {
+  // A slow node must not pile up refreshes.
+  if (salesInFlight) return;
+  salesInFlight = true;
   try {
     const skus = await listSkus();
     for (const sku of saleRows.keys()) if (!skus.includes(sku)) skus.push(sku);
@@ -166,6 +171,8 @@ async function refreshSales() {
     $('sales-empty').hidden = saleRows.size > 0;
   } catch (error) {
     failed(error);
+  } finally {
+    salesInFlight = false;
   }
 }
 

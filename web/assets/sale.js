@@ -141,10 +141,18 @@ async function setUpSignIn() {
 
 function showAvailability({ available, status }) {
   if (!product) return;
+  // Only a change is written: live regions announce every write, and polls repeat themselves.
+  const shown = $('available').dataset;
+  if (shown.value !== String(available)) {
+    $('available').textContent = formatNumber(available);
+    shown.value = String(available);
+  }
+  if (shown.status !== status) {
+    $('sale-status').replaceChildren(statusBadge(status));
+    shown.status = status;
+  }
   product.available = available;
   product.status = status;
-  $('available').textContent = formatNumber(available);
-  $('sale-status').replaceChildren(statusBadge(status));
   updateReserveButton();
   updateStartsCountdown();
 }
@@ -231,7 +239,10 @@ function updateReserveButton() {
   $('reserve-box').hidden = Boolean(reservation);
   $('reserve-hint').textContent = product && product.status === 'SOLD_OUT'
     ? 'Sold out right now — units come back when holds expire or payments fail.' : '';
+  const startsIn = product && product.status === 'SCHEDULED' && product.starts_at
+    ? Date.parse(product.starts_at) - Date.now() : 0;
   if (waitLeft > 0) button.textContent = `Try again in ${waitLeft} s`;
+  else if (startsIn > 0) button.textContent = `Opens in ${formatDuration(startsIn)}`;
   else if (reserving) button.textContent = 'Reserving…';
   else if (canTry) button.textContent = product.waiting_room && !queuePass ? 'Reserve (join the line)' : 'Reserve';
   else button.textContent = statusLabel(product.status);
@@ -570,6 +581,7 @@ async function start() {
   everySecond(() => {
     const wasScheduled = product.status === 'SCHEDULED';
     updateStartsCountdown();
+    if (wasScheduled) updateReserveButton();
     if (wasScheduled && product.starts_at && Date.parse(product.starts_at) <= Date.now()) {
       // The start has come: read the status now rather than waiting for the next update.
       api(`/api/v1/products/${encodeURIComponent(sku)}/availability`)

@@ -23,6 +23,7 @@ let cursorStack = [];
 let currentCursor = null;
 let nextCursor = null;
 let refreshTimer = null;
+let lastRendered = null;
 const knownCategories = new Set();
 
 function query() {
@@ -76,7 +77,14 @@ async function load({ quiet = false } = {}) {
   try {
     const { data } = await api(`/api/v1/products?${query()}`);
     errorBox.textContent = '';
-    list.replaceChildren(...data.items.map(card));
+    // Re-render only when the page changed, and keep the keyboard focus on the same sale.
+    const rendered = JSON.stringify(data.items);
+    if (rendered !== lastRendered) {
+      lastRendered = rendered;
+      const focusedSku = document.activeElement?.closest?.('.sale-card')?.dataset.sku;
+      list.replaceChildren(...data.items.map(card));
+      if (focusedSku) list.querySelector(`.sale-card[data-sku="${CSS.escape(focusedSku)}"] a`)?.focus();
+    }
     for (const item of data.items) {
       if (item.category && !knownCategories.has(item.category)) {
         knownCategories.add(item.category);
