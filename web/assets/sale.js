@@ -60,7 +60,7 @@ function showSignIn() {
   $('signout').hidden = !token;
   $('signin').hidden = Boolean(token);
   $('purchase').hidden = !token;
-  updateReserveButton();
+  updateActions();
 }
 
 function adoptToken(newToken) {
@@ -153,7 +153,7 @@ function showAvailability({ available, status }) {
   }
   product.available = available;
   product.status = status;
-  updateReserveButton();
+  updateActions();
   updateStartsCountdown();
 }
 
@@ -229,7 +229,7 @@ function followAvailability() {
 
 // ---- Reserve --------------------------------------------------------------------------------
 
-function updateReserveButton() {
+function updateActions() {
   const button = $('reserve');
   const waitLeft = Math.ceil((rateLimitedUntil - Date.now()) / 1000);
   // Sold out stays clickable: held units come back when holds expire or payments fail, and the
@@ -237,6 +237,9 @@ function updateReserveButton() {
   const canTry = product && (product.status === 'OPEN' || product.status === 'SOLD_OUT');
   button.disabled = reserving || !token || !canTry || waitLeft > 0 || Boolean(reservation);
   $('reserve-box').hidden = Boolean(reservation);
+  // While rate limited every action waits: another request would only be refused again.
+  $('release').disabled = waitLeft > 0;
+  $('checkout').disabled = waitLeft > 0;
   $('reserve-hint').textContent = product && product.status === 'SOLD_OUT'
     ? 'Sold out right now — units come back when holds expire or payments fail.' : '';
   const startsIn = product && product.status === 'SCHEDULED' && product.starts_at
@@ -278,7 +281,7 @@ function startRateLimitWait(error) {
       stop();
       say('You can try again now', 'info');
     }
-    updateReserveButton();
+    updateActions();
   });
 }
 
@@ -289,7 +292,7 @@ async function reserve() {
     return;
   }
   reserving = true;
-  updateReserveButton();
+  updateActions();
   reserveKey = reserveKey || newKey();
   const quantity = Math.max(1, Number.parseInt($('quantity').value, 10) || 1);
   const headers = { 'Idempotency-Key': reserveKey };
@@ -320,7 +323,7 @@ async function reserve() {
     }
   } finally {
     reserving = false;
-    updateReserveButton();
+    updateActions();
   }
 }
 
@@ -333,7 +336,7 @@ function showHold() {
   stopHoldCountdown = null;
   const held = reservation && reservation.status === 'RESERVED';
   $('hold').hidden = !held;
-  updateReserveButton();
+  updateActions();
   if (!held) return;
   const expiresAt = Date.parse(reservation.expires_at);
   stopHoldCountdown = everySecond(() => {
@@ -364,9 +367,9 @@ async function release() {
     if (handleAuthError(error)) return;
     if (['RESERVATION_EXPIRED', 'RESERVATION_NOT_FOUND'].includes(error.code)) endHold();
     if (error.code === 'RATE_LIMITED') startRateLimitWait(error);
-    sayError(error);
+    else sayError(error);
   } finally {
-    $('release').disabled = false;
+    updateActions();
   }
 }
 
@@ -393,9 +396,10 @@ async function checkout() {
     if (handleAuthError(error)) return;
     if (['RESERVATION_EXPIRED', 'RESERVATION_NOT_FOUND', 'RESERVATION_NOT_ACTIVE'].includes(error.code)) endHold();
     if (error.code === 'RATE_LIMITED') startRateLimitWait(error);
-    sayError(error);
+    else sayError(error);
   } finally {
     $('checkout').disabled = false;
+    updateActions();
   }
 }
 
@@ -581,7 +585,7 @@ async function start() {
   everySecond(() => {
     const wasScheduled = product.status === 'SCHEDULED';
     updateStartsCountdown();
-    if (wasScheduled) updateReserveButton();
+    if (wasScheduled) updateActions();
     if (wasScheduled && product.starts_at && Date.parse(product.starts_at) <= Date.now()) {
       // The start has come: read the status now rather than waiting for the next update.
       api(`/api/v1/products/${encodeURIComponent(sku)}/availability`)
