@@ -3,7 +3,8 @@
 // walks the buyer and operator journeys in Chromium: (a) reserve, see the hold run down, pay and
 // see PAID; (b) a declined card ends FAILED and the unit comes back; (c) a second buyer is told
 // SOLD_OUT when the last unit goes; (d) a waiting-room buyer joins, is admitted and reserves;
-// (e) the operator creates, opens, restocks and closes a sale and reads its reconciliation.
+// (e) the operator creates, opens, restocks and closes a sale and reads its reconciliation; and
+// a reserve answered 503 is retried with the same Idempotency-Key; an upcoming sale counts down.
 // Every page must log no console error, throw nothing and see no failed request or unexpected
 // status >= 400. Screenshots of each page at phone and desktop size go to the given directory.
 //
@@ -150,8 +151,33 @@ function assert(condition, message) {
   if (!condition) throw new Error(message);
 }
 
-// Screenshots at both sizes; also checks that the page does not scroll sideways on a phone.
+// Every visible control has a name a screen reader can say: a <label for>, an enclosing label,
+// aria-label or aria-labelledby for fields; text or aria-label for buttons and links.
+async function assertLabelled(page, name) {
+  const unnamed = await page.evaluate(() => {
+    const visible = (node) => node.offsetParent !== null || node.getClientRects().length > 0;
+    const missing = [];
+    for (const node of document.querySelectorAll('input, select, textarea')) {
+      if (!visible(node) || node.type === 'hidden') continue;
+      const named = node.getAttribute('aria-label') || node.getAttribute('aria-labelledby')
+        || node.closest('label') || (node.id && document.querySelector(`label[for="${node.id}"]`));
+      if (!named) missing.push(node.outerHTML.slice(0, 80));
+    }
+    for (const node of document.querySelectorAll('button, a[href]')) {
+      if (!visible(node)) continue;
+      const named = node.getAttribute('aria-label') || node.textContent.trim()
+        || node.querySelector('img[alt]:not([alt=""])');
+      if (!named) missing.push(node.outerHTML.slice(0, 80));
+    }
+    return missing;
+  });
+  assert(unnamed.length === 0, `${name} has unlabelled controls: ${unnamed.join(', ')}`);
+}
+
+// Screenshots at both sizes; also checks that the page does not scroll sideways on a phone and
+// that every control is labelled.
 async function screenshots(page, name) {
+  await assertLabelled(page, name);
   for (const [label, viewport] of Object.entries(VIEWPORTS)) {
     await page.setViewportSize(viewport);
     await page.waitForTimeout(100);  // one layout pass after the resize
@@ -204,11 +230,13 @@ const journeys = {
     await page.waitForFunction((before) => document.querySelector('#hold-countdown').textContent.trim() !== before,
       first, { timeout: WAIT_MS });
     await waitForText(page, '#available', /^4$/);
+    await screenshots(page, 'sale');
+    await page.setViewportSize(VIEWPORTS.desktop);
     await page.selectOption('#card', 'pm_card_visa');
     await page.click('#checkout');
     await waitForText(page, '#order-status', /^Paid$/);
     await waitForText(page, '#message', /Payment accepted/);
-    await screenshots(page, 'sale');
+    await screenshots(page, 'sale-paid');
     watcher.stop();
     await context.close();
     return watcher.problems();
@@ -274,6 +302,56 @@ const journeys = {
     await page.locator('#hold').waitFor();
     await waitForText(page, '#message', /Reserved/);
     await waitForText(page, '#available', /^1$/);
+    watcher.stop();
+    await context.close();
+    return watcher.problems();
+  },
+
+  // A reserve answered 503 is retried with the same Idempotency-Key: one reservation at most.
+  async reserveRetryKeepsItsKey({ browser, base, api }) {
+    await api('POST', '/admin/v1/skus', { body: saleBody('journey-retry', 2) });
+    const { context, page } = await newPage(browser);
+    const reserveUrl = /\/api\/v1\/products\/journey-retry\/reserve$/;
+    const watcher = watch(page, [{ status: 503, url: reserveUrl }]);
+    const keys = [];
+    await page.route(reserveUrl, async (route) => {
+      keys.push(route.request().headers()['idempotency-key']);
+      if (keys.length === 1) {
+        await route.fulfill({
+          status: 503, contentType: 'application/json',
+          body: JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'temporarily unavailable, retry' } }),
+        });
+      } else {
+        await route.continue();
+      }
+    });
+    await page.goto(`${base}/sales/journey-retry#token=${await userToken(api, 'buyer-retry')}`);
+    await waitForText(page, '#available', /^2$/);
+    await page.click('#reserve');
+    await page.locator('#hold').waitFor();
+    assert(keys.length === 2, `expected 2 reserve requests, saw ${keys.length}`);
+    assert(keys[0] && keys[0] === keys[1], `the retry changed its key: ${keys.join(' then ')}`);
+    await waitForText(page, '#available', /^1$/);
+    watcher.stop();
+    await context.close();
+    return watcher.problems();
+  },
+
+  // A sale that has not started: the storefront and the sale page count down to it.
+  async upcomingSaleCountsDown({ browser, base, api }) {
+    const startsAt = new Date(Date.now() + 3600 * 1000).toISOString();
+    await api('POST', '/admin/v1/skus', { body: saleBody('journey-later', 7, { name: 'Journey later', starts_at: startsAt }) });
+    const { context, page } = await newPage(browser, VIEWPORTS.phone);
+    const watcher = watch(page);
+    await page.goto(`${base}/`);
+    await page.selectOption('#status', 'SCHEDULED');
+    const card = page.locator('.sale-card[data-sku="journey-later"]');
+    await card.waitFor();
+    await waitForText(page, '.sale-card[data-sku="journey-later"] .meta', /starts in (59|60):\d\d/);
+    await page.goto(`${base}/sales/journey-later#token=${await userToken(api, 'buyer-later')}`);
+    await waitForText(page, '#starts-countdown', /^(59|60):\d\d$/);
+    await waitForText(page, '#reserve', /^Opens in/);
+    assert(await page.isDisabled('#reserve'), 'Reserve is enabled before the start');
     watcher.stop();
     await context.close();
     return watcher.problems();
