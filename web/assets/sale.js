@@ -2,9 +2,11 @@
 // an idempotency key, the hold with release and checkout, and the order followed to the end.
 // The SKU comes from the address (/sales/{sku}); one file serves every sale.
 import {
-  api, ApiError, messageFor, tokens, jwtClaims, adoptTokenFromFragment, everySecond,
-  formatDuration, formatPrice, formatNumber, formatTime, statusBadge, statusLabel, sleep,
+  api, ApiError, messageFor, everySecond, formatDuration, formatPrice, formatNumber, formatTime,
+  statusBadge, statusLabel, sleep,
 } from './common.js';
+import { followAvailability, followOrder } from './live.js';
+import { setUpSignIn } from './signin.js';
 
 const sku = decodeURIComponent(window.location.pathname.replace(/^\/sales\//, '').replace(/\/$/, ''));
 const $ = (id) => document.getElementById(id);
@@ -16,13 +18,12 @@ const saved = {
   clear: (name) => sessionStorage.removeItem(`flashsale.${name}.${sku}`),
 };
 
-const AVAILABILITY_POLL_MS = 2000;
 const QUEUE_POLL_MS = 1000;
-const ORDER_WAIT_SECONDS = 25;
 const RETRIES = 3;
 
 let product = null;
-let token = null;
+let token = null;  // the buyer's JWT, kept in step with the sign-in panel
+let signIn = null;
 let reservation = null;
 let rateLimitedUntil = 0;
 let reserving = false;
@@ -43,98 +44,31 @@ function sayError(error) {
   say(messageFor(error), 'error');
 }
 
-// ---- Sign-in -------------------------------------------------------------------------------
+// ---- Signed in or out -------------------------------------------------------------------------
 
-function randomBuyerName() {
-  return `buyer-${String(Math.floor(Math.random() * 10000)).padStart(4, '0')}`;
-}
-
-function signedInUser() {
-  const claims = token && jwtClaims(token);
-  return claims && claims.sub ? claims.sub : null;
-}
-
-function showSignIn() {
-  const user = signedInUser();
-  $('who').textContent = user ? `Signed in as ${user}` : '';
-  $('signout').hidden = !token;
-  $('signin').hidden = Boolean(token);
+function onSignInChange(newToken) {
+  token = newToken;
+  if (!token) {
+    for (const name of ['reservation', 'order', 'ticket']) saved.clear(name);
+    reservation = null;
+    queueTicket = null;
+    queuePass = null;
+    showHold();
+    $('order').hidden = true;
+    $('queue-facts').hidden = true;
+    $('join-queue').hidden = false;
+  }
   $('purchase').hidden = !token;
   updateActions();
-}
-
-function adoptToken(newToken) {
-  const claims = jwtClaims(newToken);
-  if (!claims || !claims.sub) {
-    say('That does not look like an access token', 'error');
-    return false;
-  }
-  if (claims.exp && claims.exp * 1000 < Date.now()) {
-    say('That token has expired — please get a new one', 'error');
-    return false;
-  }
-  tokens.setUser(newToken);
-  token = newToken;
-  showSignIn();
-  say(`Welcome, ${claims.sub}`, 'ok');
-  return true;
-}
-
-function signOut(reason) {
-  tokens.clearUser();
-  for (const name of ['reservation', 'order', 'ticket']) saved.clear(name);
-  token = null;
-  reservation = null;
-  queueTicket = null;
-  queuePass = null;
-  showHold();
-  $('order').hidden = true;
-  $('queue-facts').hidden = true;
-  showSignIn();
-  say(reason || 'Signed out', reason ? 'error' : 'info');
 }
 
 // Any answer 401 means the token is no longer good: ask for a new one.
 function handleAuthError(error) {
   if (error instanceof ApiError && error.code === 'UNAUTHENTICATED') {
-    signOut(messageFor(error));
+    signIn.signOut(messageFor(error));
     return true;
   }
   return false;
-}
-
-async function probeDemoSignIn() {
-  // GET on the demo route: 405 (it exists, POST only) with --demo, 404 without.
-  try {
-    await api('/demo/v1/token');
-    return true;
-  } catch (error) {
-    return error instanceof ApiError && error.status === 405;
-  }
-}
-
-async function setUpSignIn() {
-  $('token-form').addEventListener('submit', (event) => {
-    event.preventDefault();
-    const value = $('token-input').value.trim();
-    if (value && adoptToken(value)) $('token-input').value = '';
-  });
-  $('signout').addEventListener('click', () => signOut());
-  $('demo-name').value = randomBuyerName();
-  $('demo-form').addEventListener('submit', async (event) => {
-    event.preventDefault();
-    const userId = $('demo-name').value.trim() || randomBuyerName();
-    $('demo-signin').disabled = true;
-    try {
-      const { data } = await api('/demo/v1/token', { method: 'POST', body: { user_id: userId } });
-      adoptToken(data.token);
-    } catch (error) {
-      sayError(error);
-    } finally {
-      $('demo-signin').disabled = false;
-    }
-  });
-  if (!token && await probeDemoSignIn()) $('demo-form').hidden = false;
 }
 
 // ---- Product and live availability ----------------------------------------------------------
@@ -187,44 +121,6 @@ function updateStartsCountdown() {
   const show = product && product.status === 'SCHEDULED' && left > 0;
   $('starts-stat').hidden = !show;
   if (show) $('starts-countdown').textContent = formatDuration(left);
-}
-
-// Server-Sent Events when the node offers them; polling every 2 s when it does not (404 before
-// the endpoint exists, 503 when the node has too many subscribers).
-function followAvailability() {
-  let polling = false;
-  const poll = async () => {
-    try {
-      const { data } = await api(`/api/v1/products/${encodeURIComponent(sku)}/availability`);
-      showAvailability(data);
-    } catch {
-      // A missed poll is retried on the next one.
-    }
-    setTimeout(poll, AVAILABILITY_POLL_MS);
-  };
-  const startPolling = () => {
-    if (polling) return;
-    polling = true;
-    poll();
-  };
-  if (!('EventSource' in window)) {
-    startPolling();
-    return;
-  }
-  const source = new EventSource(`/api/v1/products/${encodeURIComponent(sku)}/events`);
-  const onUpdate = (event) => {
-    try {
-      showAvailability(JSON.parse(event.data));
-    } catch {
-      // Ignore a malformed event; the next one carries the full state.
-    }
-  };
-  source.addEventListener('availability', onUpdate);
-  source.addEventListener('status', onUpdate);
-  source.addEventListener('error', () => {
-    // CLOSED: the server refused the stream (not an event stream); the browser will not retry.
-    if (source.readyState === EventSource.CLOSED) startPolling();
-  });
 }
 
 // ---- Reserve --------------------------------------------------------------------------------
@@ -288,7 +184,8 @@ function startRateLimitWait(error) {
 async function reserve() {
   if (reserving) return;
   if (product.waiting_room && !queuePass) {
-    await joinQueue();
+    if (queueTicket) say('You are in line — you reserve automatically when it is your turn', 'info');
+    else await joinQueue();
     return;
   }
   reserving = true;
@@ -389,7 +286,7 @@ async function checkout() {
     saved.set('order', data.order_id);
     showOrder(data);
     say('Order placed — waiting for the payment', 'info');
-    followOrder(data.order_id);
+    watchOrder(data.order_id);
   } catch (error) {
     const retryable = error instanceof ApiError && (error.code === 'NETWORK' || error.status === 503);
     if (!retryable) checkoutKey = null;
@@ -428,32 +325,16 @@ function showOrder(order) {
   $('order-note').textContent = note;
 }
 
-// Long-polls GET /api/v1/orders/{id}?wait_seconds=25. A server without long-polling answers at
-// once: then the loop pauses 1 s between reads.
-async function followOrder(orderId) {
-  for (;;) {
-    const started = Date.now();
-    try {
-      const { data } = await api(`/api/v1/orders/${encodeURIComponent(orderId)}?wait_seconds=${ORDER_WAIT_SECONDS}`, { token });
-      showOrder(data);
-      if (data.status !== 'PENDING') {
-        saved.clear('order');
-        say(ORDER_OUTCOMES[data.status] || statusLabel(data.status), data.status === 'PAID' ? 'ok' : 'error');
-        return;
-      }
-    } catch (error) {
-      if (handleAuthError(error)) return;
-      if (error.code === 'RATE_LIMITED') {
-        await sleep((error.retryAfterSeconds || 1) * 1000);
-      } else if (error.code === 'NETWORK' || error.status === 503) {
-        await sleep(2000);
-      } else {
-        saved.clear('order');
-        sayError(error);
-        return;
-      }
-    }
-    if (Date.now() - started < 1000) await sleep(1000);
+async function watchOrder(orderId) {
+  try {
+    const order = await followOrder(orderId, () => token, showOrder);
+    if (!order) return;
+    saved.clear('order');
+    say(ORDER_OUTCOMES[order.status] || statusLabel(order.status), order.status === 'PAID' ? 'ok' : 'error');
+  } catch (error) {
+    if (handleAuthError(error)) return;
+    saved.clear('order');
+    sayError(error);
   }
 }
 
@@ -551,7 +432,7 @@ async function restore() {
     }
   }
   const orderId = saved.get('order');
-  if (orderId) followOrder(orderId);
+  if (orderId) watchOrder(orderId);
   const ticket = saved.get('ticket');
   if (ticket && product.waiting_room) {
     queueTicket = ticket;
@@ -564,13 +445,6 @@ async function start() {
     $('page-error').textContent = messageFor(new ApiError(404, 'SKU_NOT_FOUND'));
     return;
   }
-  adoptTokenFromFragment();
-  token = tokens.user();
-  const claims = token && jwtClaims(token);
-  if (token && (!claims || (claims.exp && claims.exp * 1000 < Date.now()))) {
-    tokens.clearUser();
-    token = null;
-  }
   try {
     const { data } = await api(`/api/v1/products/${encodeURIComponent(sku)}`);
     product = data;
@@ -580,8 +454,10 @@ async function start() {
     return;
   }
   showProduct();
-  showSignIn();
-  followAvailability();
+  signIn = setUpSignIn({ onChange: onSignInChange, say });
+  token = signIn.currentToken();
+  $('purchase').hidden = !token;
+  followAvailability(sku, showAvailability);
   everySecond(() => {
     const wasScheduled = product.status === 'SCHEDULED';
     updateStartsCountdown();
@@ -596,7 +472,6 @@ async function start() {
   $('release').addEventListener('click', release);
   $('checkout').addEventListener('click', checkout);
   $('join-queue').addEventListener('click', joinQueue);
-  await setUpSignIn();
   if (token) await restore();
 }
 
