@@ -25,7 +25,7 @@ if (!binary || !screenshotDir) {
 const JWT_SECRET = 'browser-journeys-jwt-secret-0123456789abcdef';
 const ADMIN_TOKEN = 'browser-journeys-admin-token-0123456789abcdef';
 const CHROMIUM = process.env.FLASHSALE_CHROMIUM || '/usr/bin/chromium';
-const WAIT_MS = 20000;
+const WAIT_MS = 30000;
 const VIEWPORTS = { phone: { width: 390, height: 844 }, desktop: { width: 1440, height: 900 } };
 
 // Answers every page may see: the live-availability stream before the node offers it (the page
@@ -237,6 +237,10 @@ const journeys = {
     await waitForText(page, '#order-status', /^Paid$/);
     await waitForText(page, '#message', /Payment accepted/);
     await screenshots(page, 'sale-paid');
+    await page.click('#signout');
+    await page.locator('#demo-form').waitFor();
+    assert(await page.evaluate(() => sessionStorage.getItem('flashsale.userToken') === null),
+      'the token outlived the sign-out');
     watcher.stop();
     await context.close();
     return watcher.problems();
