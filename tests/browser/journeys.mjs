@@ -341,6 +341,32 @@ const journeys = {
     return watcher.problems();
   },
 
+  // The numbers follow the availability stream: a stream (answered here by the test) that says
+  // 42 units and then sold out is shown as such, without polling over it.
+  async eventsDriveTheNumbers({ browser, base, api }) {
+    await api('POST', '/admin/v1/skus', { body: saleBody('journey-events', 5) });
+    const { context, page } = await newPage(browser);
+    const watcher = watch(page);
+    let streams = 0;
+    await page.route(/\/api\/v1\/products\/journey-events\/events$/, (route) => {
+      streams += 1;
+      const event = (type, available, status) =>
+        `event: ${type}\ndata: ${JSON.stringify({ sku_id: 'journey-events', available, status })}\n\n`;
+      const body = streams === 1
+        ? `: ping\n\n${event('status', 42, 'OPEN')}${event('availability', 42, 'OPEN')}`
+        : event('status', 0, 'SOLD_OUT');
+      return route.fulfill({ status: 200, contentType: 'text/event-stream', headers: { 'Cache-Control': 'no-cache' }, body });
+    });
+    await page.goto(`${base}/sales/journey-events`);
+    await waitForText(page, '#available', /^42$/);
+    // The first stream ended; the browser reconnects and the next one says sold out.
+    await waitForText(page, '#sale-status', /Sold out/);
+    await waitForText(page, '#available', /^0$/);
+    watcher.stop();
+    await context.close();
+    return watcher.problems();
+  },
+
   // A sale that has not started: the storefront and the sale page count down to it.
   async upcomingSaleCountsDown({ browser, base, api }) {
     const startsAt = new Date(Date.now() + 3600 * 1000).toISOString();
