@@ -4,7 +4,8 @@
 // see PAID; (b) a declined card ends FAILED and the unit comes back; (c) a second buyer is told
 // SOLD_OUT when the last unit goes; (d) a waiting-room buyer joins, is admitted and reserves;
 // (e) the operator creates, opens, restocks and closes a sale and reads its reconciliation; and
-// a reserve answered 503 is retried with the same Idempotency-Key; an upcoming sale counts down.
+// a reserve answered 503 is retried with the same Idempotency-Key; an upcoming sale counts down;
+// an unanswered payment is resolved by the operator; the console shows when the node is degraded.
 // Every page must log no console error, throw nothing and see no failed request or unexpected
 // status >= 400. Screenshots of each page at phone and desktop size go to the given directory.
 //
@@ -45,6 +46,8 @@ async function startServer() {
     // The journeys make a few requests a second from one address; limits are tested elsewhere.
     '--rate-limit', 'off',
     '--waiting-room-admit-per-second', '50',
+    // Two quick gateway retries: the timeout card needs attention within a second.
+    '--payment-retry-schedule', '200ms,200ms',
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   const collect = (chunk) => { log = (log + chunk).slice(-20000); };
@@ -387,10 +390,44 @@ const journeys = {
     return watcher.problems();
   },
 
+  // The bank never answers: the buyer is told the order needs attention, the operator marks it
+  // paid from the console's orders.
+  async unansweredPaymentIsResolvedByTheOperator({ browser, base, api }) {
+    await api('POST', '/admin/v1/skus', { body: saleBody('journey-timeout', 2) });
+    const buyer = await newPage(browser);
+    const watchBuyer = watch(buyer.page);
+    await buyer.page.goto(`${base}/sales/journey-timeout#token=${await userToken(api, 'buyer-timeout')}`);
+    await buyer.page.click('#reserve');
+    await buyer.page.locator('#hold').waitFor();
+    await buyer.page.selectOption('#card', 'pm_card_timeout');
+    await buyer.page.click('#checkout');
+    await waitForText(buyer.page, '#order-status', /Needs attention/);
+    await waitForText(buyer.page, '#message', /Payment not confirmed yet/);
+    const orderId = await textOf(buyer.page, '#order-id');
+    watchBuyer.stop();
+    await buyer.context.close();
+
+    const operator = await newPage(browser);
+    const watchOperator = watch(operator.page);
+    await operator.page.goto(`${base}/admin/`);
+    await operator.page.fill('#admin-token', ADMIN_TOKEN);
+    await operator.page.click('#admin-signin-button');
+    const resolve = operator.page.locator(`button[aria-label="Mark paid: order ${orderId}"]`);
+    await resolve.waitFor();
+    await resolve.click();
+    await waitForText(operator.page, '#console-message', new RegExp(`Order ${orderId} marked paid`));
+    await resolve.waitFor({ state: 'detached' });
+    const order = await api('GET', `/admin/v1/orders/${orderId}`);
+    assert(order.status === 'PAID', `the resolved order is ${order.status}`);
+    watchOperator.stop();
+    await operator.context.close();
+    return [...watchBuyer.problems(), ...watchOperator.problems()];
+  },
+
   // (e) The operator: sign in, create, open, restock, close, reconcile.
   async operatorRunsASale({ browser, base }) {
     const { context, page } = await newPage(browser);
-    const watcher = watch(page);
+    const watcher = watch(page, [{ status: 503, url: /\/readyz$/ }]);
     await page.goto(`${base}/admin/`);
     await page.fill('#admin-token', ADMIN_TOKEN);
     await page.click('#admin-signin-button');
@@ -423,6 +460,16 @@ const journeys = {
     await page.waitForFunction(() => Number(document.querySelector('#chart-available')?.dataset.points) >= 2,
       null, { timeout: WAIT_MS });
     await screenshots(page, 'admin');
+    // The node says it is not ready, then that Redis is down: the banner says so.
+    let readiness = { status: 503, body: { error: { code: 'UNAVAILABLE', message: 'engine failed' } } };
+    await page.route(/\/readyz$/, (route) => route.fulfill({
+      status: readiness.status, contentType: 'application/json', body: JSON.stringify(readiness.body),
+    }));
+    await waitForText(page, '#degraded', /Node not ready: engine failed/);
+    readiness = { status: 200, body: { status: 'degraded', redis: 'down' } };
+    await waitForText(page, '#degraded', /Redis is down/);
+    await page.unroute(/\/readyz$/);
+    await page.locator('#degraded').waitFor({ state: 'hidden' });
     watcher.stop();
     await context.close();
     return watcher.problems();
