@@ -370,6 +370,31 @@ const journeys = {
     return watcher.problems();
   },
 
+  // The storefront pages through a category with the server's cursor, forwards and back.
+  async storefrontPagesThroughACategory({ browser, base, api }) {
+    for (let i = 1; i <= 14; i += 1) {
+      const sku = `journey-bulk-${String(i).padStart(2, '0')}`;
+      await api('POST', '/admin/v1/skus', { body: saleBody(sku, 1, { name: `Bulk item ${i}`, category: 'Bulk' }) });
+    }
+    const { context, page } = await newPage(browser, VIEWPORTS.phone);
+    const watcher = watch(page);
+    await page.goto(`${base}/`);
+    await page.fill('#category', 'Bulk');
+    await page.click('#filters button[type="submit"]');
+    await page.waitForFunction(() => document.querySelectorAll('#sales .sale-card').length === 12);
+    await page.click('#next-page');
+    await page.waitForFunction(() => document.querySelectorAll('#sales .sale-card').length === 2);
+    assert(await page.isHidden('#next-page'), 'a next page after the last one');
+    await page.click('#prev-page');
+    await page.waitForFunction(() => document.querySelectorAll('#sales .sale-card').length === 12);
+    await page.fill('#q', 'nothing-like-this');
+    await page.click('#filters button[type="submit"]');
+    await page.locator('#empty').waitFor();
+    watcher.stop();
+    await context.close();
+    return watcher.problems();
+  },
+
   // A sale that has not started: the storefront and the sale page count down to it.
   async upcomingSaleCountsDown({ browser, base, api }) {
     const startsAt = new Date(Date.now() + 3600 * 1000).toISOString();
