@@ -26,7 +26,11 @@ let refreshTimer = null;
 let lastRendered = null;
 const knownCategories = new Set();
 
-function query() {
+// The filters of the results shown, taken when the form is submitted: a cursor only makes sense
+// with the query that produced it, whatever is typed in the form since.
+let filters = new URLSearchParams();
+
+function readFilters() {
   const params = new URLSearchParams();
   const q = form.q.value.trim();
   if (q) params.set('q', q);
@@ -34,6 +38,11 @@ function query() {
   const category = form.category.value.trim();
   if (category) params.set('category', category);
   params.set('limit', String(PAGE_SIZE));
+  return params;
+}
+
+function query() {
+  const params = new URLSearchParams(filters);
   if (currentCursor) params.set('cursor', currentCursor);
   return params;
 }
@@ -72,10 +81,17 @@ function card(product) {
   return el('li', { class: 'card sale-card', dataset: { sku: product.sku_id } }, children);
 }
 
+// Each load has a number; an answer that is not the latest one's is dropped, so a slow answer
+// to an old search never replaces a newer one.
+let latestLoad = 0;
+
 async function load({ quiet = false } = {}) {
   clearTimeout(refreshTimer);
+  const thisLoad = ++latestLoad;
+  list.setAttribute('aria-busy', 'true');
   try {
     const { data } = await api(`/api/v1/products?${query()}`);
+    if (thisLoad !== latestLoad) return;
     errorBox.textContent = '';
     // Re-render only when the page changed, and keep the keyboard focus on the same sale.
     const rendered = JSON.stringify(data.items);
@@ -101,13 +117,16 @@ async function load({ quiet = false } = {}) {
         : 'No sale matches';
     }
   } catch (error) {
+    if (thisLoad !== latestLoad) return;
     errorBox.textContent = messageFor(error);
   }
+  list.setAttribute('aria-busy', 'false');
   refreshTimer = setTimeout(() => load({ quiet: true }), REFRESH_MS);
 }
 
 form.addEventListener('submit', (event) => {
   event.preventDefault();
+  filters = readFilters();
   cursorStack = [];
   currentCursor = null;
   load();
@@ -129,4 +148,5 @@ const token = tokens.user();
 const claims = token && jwtClaims(token);
 if (claims && claims.sub) document.getElementById('who').textContent = `Signed in as ${claims.sub}`;
 
+filters = readFilters();
 load();
