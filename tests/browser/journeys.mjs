@@ -15,13 +15,17 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
-import { chromium } from 'playwright-core';
 
 const [binary, screenshotDir] = process.argv.slice(2);
 if (!binary || !screenshotDir) {
   console.error('usage: node journeys.mjs <flashsale binary> <screenshot dir>');
   process.exit(2);
 }
+const { chromium } = await import('playwright-core').catch(() => {
+  console.error('playwright-core is not installed: run `npm ci` at the top of the repository '
+    + '(scripts/test.sh does it when node_modules/playwright-core is missing)');
+  process.exit(1);
+});
 
 const JWT_SECRET = 'browser-journeys-jwt-secret-0123456789abcdef';
 const ADMIN_TOKEN = 'browser-journeys-admin-token-0123456789abcdef';
@@ -132,11 +136,25 @@ function watch(page, expected = []) {
   };
 }
 
+// The pages the running journey opened: captured when it fails.
+let openPages = [];
+
 async function newPage(browser, viewport = VIEWPORTS.desktop) {
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   page.setDefaultTimeout(WAIT_MS);
+  openPages.push(page);
   return { context, page };
+}
+
+async function captureFailure(name) {
+  for (const [index, page] of openPages.entries()) {
+    if (page.isClosed()) continue;
+    const file = path.join(screenshotDir, `FAILED-${name}-${index + 1}.png`);
+    await page.screenshot({ path: file, fullPage: true }).then(
+      () => console.log(`     page ${index + 1} (${page.url()}) captured in ${file}`), () => {});
+    await page.context().close().catch(() => {});
+  }
 }
 
 async function textOf(page, selector) {
@@ -379,14 +397,20 @@ const journeys = {
     const { context, page } = await newPage(browser, VIEWPORTS.phone);
     const watcher = watch(page);
     await page.goto(`${base}/`);
+    // The cards shown once the list is settled, as "first sku..last sku (count)".
+    const shows = (expected) => page.waitForFunction((want) => {
+      if (document.querySelector('#sales').getAttribute('aria-busy') !== 'false') return false;
+      const skus = [...document.querySelectorAll('#sales .sale-card')].map((card) => card.dataset.sku);
+      return `${skus[0]}..${skus[skus.length - 1]} (${skus.length})` === want;
+    }, expected);
     await page.fill('#category', 'Bulk');
     await page.click('#filters button[type="submit"]');
-    await page.waitForFunction(() => document.querySelectorAll('#sales .sale-card').length === 12);
+    await shows('journey-bulk-01..journey-bulk-12 (12)');
     await page.click('#next-page');
-    await page.waitForFunction(() => document.querySelectorAll('#sales .sale-card').length === 2);
+    await shows('journey-bulk-13..journey-bulk-14 (2)');
     assert(await page.isHidden('#next-page'), 'a next page after the last one');
     await page.click('#prev-page');
-    await page.waitForFunction(() => document.querySelectorAll('#sales .sale-card').length === 12);
+    await shows('journey-bulk-01..journey-bulk-12 (12)');
     await page.fill('#q', 'nothing-like-this');
     await page.click('#filters button[type="submit"]');
     await page.locator('#empty').waitFor();
@@ -513,6 +537,7 @@ async function main() {
     const api = apiClient(server.url);
     for (const [name, journey] of Object.entries(journeys)) {
       const started = Date.now();
+      openPages = [];
       try {
         const problems = await journey({ browser, base: server.url, api });
         if (problems.length) throw new Error(problems.join('\n  '));
@@ -520,6 +545,7 @@ async function main() {
       } catch (error) {
         failures.push(name);
         console.log(`FAIL ${name}: ${error.message}`);
+        await captureFailure(name);
       }
     }
   } finally {
