@@ -154,11 +154,15 @@ function showSale(sale) {
 }
 
 let salesInFlight = false;
+// Bumped by every change the operator makes: a refresh that started before it carries older
+// counters than the change's own answer, so it is not shown.
+let changes = 0;
 
 async function refreshSales() {
   // A slow node must not pile up refreshes.
   if (salesInFlight) return;
   salesInFlight = true;
+  const changesAtStart = changes;
   try {
     const skus = await listSkus();
     for (const sku of saleRows.keys()) if (!skus.includes(sku)) skus.push(sku);
@@ -167,6 +171,7 @@ async function refreshSales() {
         if (error.code === 'UNAUTHENTICATED') throw error;
         return null;
       })));
+    if (changes !== changesAtStart) return;
     for (const sale of sales) if (sale) showSale(sale);
     $('sales-empty').hidden = saleRows.size > 0;
   } catch (error) {
@@ -179,6 +184,7 @@ async function refreshSales() {
 async function lifecycle(sku, action) {
   try {
     const { data } = await adminApi(`/admin/v1/skus/${encodeURIComponent(sku)}/${action}`, { method: 'POST' });
+    changes += 1;
     showSale(data);
     say(`${sku} is ${data.status.replace(/_/g, ' ').toLowerCase()}`, 'ok');
   } catch (error) {
@@ -196,6 +202,7 @@ async function adjustStock(sku, input) {
   try {
     const { data } = await adminApi(`/admin/v1/skus/${encodeURIComponent(sku)}/stock`,
       { method: 'POST', body: { delta } });
+    changes += 1;
     showSale(data);
     say(`${sku}: stock ${delta > 0 ? '+' : ''}${delta}, now ${formatNumber(data.total_stock)} units`, 'ok');
   } catch (error) {
@@ -232,6 +239,7 @@ async function createSale(event) {
   $('create-sale').disabled = true;
   try {
     const { data } = await adminApi('/admin/v1/skus', { method: 'POST', body });
+    changes += 1;
     showSale({ available: data.total_stock, reserved: 0, sold: 0, ...data });
     $('sales-empty').hidden = true;
     say(`Sale ${data.sku_id} created (${data.status.toLowerCase()})`, 'ok');
