@@ -22,8 +22,10 @@ if (!binary || !screenshotDir) {
   process.exit(2);
 }
 const { chromium } = await import('playwright-core').catch(() => {
-  console.error('playwright-core is not installed: run `npm ci` at the top of the repository '
-    + '(scripts/test.sh does it when node_modules/playwright-core is missing)');
+  console.error(
+    'playwright-core is not installed: run `npm ci` at the top of the repository ' +
+      '(scripts/test.sh does it when node_modules/playwright-core is missing)',
+  );
   process.exit(1);
 });
 
@@ -44,21 +46,41 @@ const ALWAYS_EXPECTED = [
 
 async function startServer() {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'flashsale-browser-'));
-  const child = spawn(binary, [
-    'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--demo',
-    '--jwt-secret', JWT_SECRET, '--admin-token', ADMIN_TOKEN,
-    // The journeys make a few requests a second from one address; limits are tested elsewhere.
-    '--rate-limit', 'off',
-    '--waiting-room-admit-per-second', '50',
-    // Two quick gateway retries: the timeout card needs attention within a second.
-    '--payment-retry-schedule', '200ms,200ms',
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    binary,
+    [
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      dataDir,
+      '--demo',
+      '--jwt-secret',
+      JWT_SECRET,
+      '--admin-token',
+      ADMIN_TOKEN,
+      // The journeys make a few requests a second from one address; limits are tested elsewhere.
+      '--rate-limit',
+      'off',
+      '--waiting-room-admit-per-second',
+      '50',
+      // Two quick gateway retries: the timeout card needs attention within a second.
+      '--payment-retry-schedule',
+      '200ms,200ms',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let log = '';
-  const collect = (chunk) => { log = (log + chunk).slice(-20000); };
+  const collect = (chunk) => {
+    log = (log + chunk).slice(-20000);
+  };
   child.stdout.on('data', collect);
   child.stderr.on('data', collect);
   const url = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start in 30 s:\n${log}`)), 30000);
+    const timer = setTimeout(
+      () => reject(new Error(`the server did not start in 30 s:\n${log}`)),
+      30000,
+    );
     child.on('exit', (code) => reject(new Error(`the server exited with ${code}:\n${log}`)));
     const onData = () => {
       const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
@@ -75,7 +97,10 @@ async function startServer() {
       child.kill('SIGTERM');
       await new Promise((resolve) => {
         const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-        child.once('exit', () => { clearTimeout(force); resolve(); });
+        child.once('exit', () => {
+          clearTimeout(force);
+          resolve();
+        });
       });
     }
     rmSync(dataDir, { recursive: true, force: true });
@@ -91,7 +116,8 @@ function apiClient(base) {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const data = await response.json().catch(() => null);
-    if (!response.ok) throw new Error(`${method} ${route}: ${response.status} ${JSON.stringify(data)}`);
+    if (!response.ok)
+      throw new Error(`${method} ${route}: ${response.status} ${JSON.stringify(data)}`);
     return data;
   };
 }
@@ -121,18 +147,25 @@ function watch(page, expected = []) {
   const answeredAsExpected = new WeakSet();
   page.on('requestfailed', (request) => {
     if (answeredAsExpected.has(request)) return;
-    if (watching) problems.push(`request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`);
+    if (watching)
+      problems.push(
+        `request failed: ${request.method()} ${request.url()}: ${request.failure()?.errorText}`,
+      );
   });
   page.on('response', (response) => {
     if (response.status() >= 400 && isExpected(response.status(), response.url())) {
       answeredAsExpected.add(response.request());
     } else if (watching && response.status() >= 400) {
-      problems.push(`unexpected ${response.status()} for ${response.request().method()} ${response.url()}`);
+      problems.push(
+        `unexpected ${response.status()} for ${response.request().method()} ${response.url()}`,
+      );
     }
   });
   return {
     problems: () => problems,
-    stop: () => { watching = false; },
+    stop: () => {
+      watching = false;
+    },
   };
 }
 
@@ -152,8 +185,13 @@ async function captureFailure(name) {
     if (page.isClosed()) continue;
     const file = path.join(screenshotDir, `FAILED-${name}-${index + 1}.png`);
     await page.screenshot({ path: file, fullPage: true }).then(
-      () => console.log(`     page ${index + 1} (${page.url()}) captured in ${file}`), () => {});
-    await page.context().close().catch(() => {});
+      () => console.log(`     page ${index + 1} (${page.url()}) captured in ${file}`),
+      () => {},
+    );
+    await page
+      .context()
+      .close()
+      .catch(() => {});
   }
 }
 
@@ -162,10 +200,14 @@ async function textOf(page, selector) {
 }
 
 async function waitForText(page, selector, pattern) {
-  await page.waitForFunction(([sel, source, flags]) => {
-    const node = document.querySelector(sel);
-    return node && new RegExp(source, flags).test(node.textContent);
-  }, [selector, pattern.source, pattern.flags], { timeout: WAIT_MS });
+  await page.waitForFunction(
+    ([sel, source, flags]) => {
+      const node = document.querySelector(sel);
+      return node && new RegExp(source, flags).test(node.textContent);
+    },
+    [selector, pattern.source, pattern.flags],
+    { timeout: WAIT_MS },
+  );
 }
 
 function assert(condition, message) {
@@ -180,14 +222,19 @@ async function assertLabelled(page, name) {
     const missing = [];
     for (const node of document.querySelectorAll('input, select, textarea')) {
       if (!visible(node) || node.type === 'hidden') continue;
-      const named = node.getAttribute('aria-label') || node.getAttribute('aria-labelledby')
-        || node.closest('label') || (node.id && document.querySelector(`label[for="${node.id}"]`));
+      const named =
+        node.getAttribute('aria-label') ||
+        node.getAttribute('aria-labelledby') ||
+        node.closest('label') ||
+        (node.id && document.querySelector(`label[for="${node.id}"]`));
       if (!named) missing.push(node.outerHTML.slice(0, 80));
     }
     for (const node of document.querySelectorAll('button, a[href]')) {
       if (!visible(node)) continue;
-      const named = node.getAttribute('aria-label') || node.textContent.trim()
-        || node.querySelector('img[alt]:not([alt=""])');
+      const named =
+        node.getAttribute('aria-label') ||
+        node.textContent.trim() ||
+        node.querySelector('img[alt]:not([alt=""])');
       if (!named) missing.push(node.outerHTML.slice(0, 80));
     }
     return missing;
@@ -201,11 +248,15 @@ async function screenshots(page, name) {
   await assertLabelled(page, name);
   for (const [label, viewport] of Object.entries(VIEWPORTS)) {
     await page.setViewportSize(viewport);
-    await page.waitForTimeout(100);  // one layout pass after the resize
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    // One rendered frame after the resize, so the layout measured is the new one.
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => resolve())));
+    const overflow = await page.evaluate(
+      () => document.documentElement.scrollWidth - window.innerWidth,
+    );
     assert(overflow <= 0, `${name} is ${overflow}px wider than the ${label} viewport`);
     await page.screenshot({
-      path: path.join(screenshotDir, `${name}-${viewport.width}x${viewport.height}.png`), fullPage: true,
+      path: path.join(screenshotDir, `${name}-${viewport.width}x${viewport.height}.png`),
+      fullPage: true,
     });
   }
 }
@@ -214,9 +265,16 @@ async function screenshots(page, name) {
 
 function saleBody(sku, stock, extra = {}) {
   return {
-    sku_id: sku, name: `Journey ${sku}`, price_cents: 4900, currency: 'EUR', total_stock: stock,
-    per_user_limit: 1, reservation_ttl_seconds: 300, category: 'Journeys',
-    description: 'A sale made by the browser journeys.', ...extra,
+    sku_id: sku,
+    name: `Journey ${sku}`,
+    price_cents: 4900,
+    currency: 'EUR',
+    total_stock: stock,
+    per_user_limit: 1,
+    reservation_ttl_seconds: 300,
+    category: 'Journeys',
+    description: 'A sale made by the browser journeys.',
+    ...extra,
   };
 }
 
@@ -227,7 +285,9 @@ async function userToken(api, userId) {
 const journeys = {
   // (a) From the storefront, sign in as a demo user, reserve, watch the hold run down, pay.
   async buyerPays({ browser, base, api }) {
-    await api('POST', '/admin/v1/skus', { body: saleBody('journey-a', 5, { name: 'Journey sneaker' }) });
+    await api('POST', '/admin/v1/skus', {
+      body: saleBody('journey-a', 5, { name: 'Journey sneaker' }),
+    });
     const { context, page } = await newPage(browser);
     const watcher = watch(page);
     await page.goto(`${base}/`);
@@ -248,8 +308,11 @@ const journeys = {
     await page.locator('#hold').waitFor();
     const first = await textOf(page, '#hold-countdown');
     assert(/^\d+:\d\d$/.test(first), `hold countdown reads "${first}"`);
-    await page.waitForFunction((before) => document.querySelector('#hold-countdown').textContent.trim() !== before,
-      first, { timeout: WAIT_MS });
+    await page.waitForFunction(
+      (before) => document.querySelector('#hold-countdown').textContent.trim() !== before,
+      first,
+      { timeout: WAIT_MS },
+    );
     await waitForText(page, '#available', /^4$/);
     await screenshots(page, 'sale');
     await page.setViewportSize(VIEWPORTS.desktop);
@@ -260,8 +323,10 @@ const journeys = {
     await screenshots(page, 'sale-paid');
     await page.click('#signout');
     await page.locator('#demo-form').waitFor();
-    assert(await page.evaluate(() => sessionStorage.getItem('flashsale.userToken') === null),
-      'the token outlived the sign-out');
+    assert(
+      await page.evaluate(() => sessionStorage.getItem('flashsale.userToken') === null),
+      'the token outlived the sign-out',
+    );
     watcher.stop();
     await context.close();
     return watcher.problems();
@@ -275,7 +340,10 @@ const journeys = {
     const watcher = watch(page);
     await page.goto(`${base}/sales/journey-b#token=${token}`);
     await waitForText(page, '#who', /Signed in as buyer-b/);
-    assert(await page.evaluate(() => window.location.hash === ''), 'the token stayed in the address bar');
+    assert(
+      await page.evaluate(() => window.location.hash === ''),
+      'the token stayed in the address bar',
+    );
     await waitForText(page, '#available', /^3$/);
     await page.click('#reserve');
     await page.locator('#hold').waitFor();
@@ -295,7 +363,9 @@ const journeys = {
     const a = await newPage(browser);
     const b = await newPage(browser, VIEWPORTS.phone);
     const watchA = watch(a.page);
-    const watchB = watch(b.page, [{ status: 409, url: /\/api\/v1\/products\/journey-c\/reserve$/ }]);
+    const watchB = watch(b.page, [
+      { status: 409, url: /\/api\/v1\/products\/journey-c\/reserve$/ },
+    ]);
     await a.page.goto(`${base}/sales/journey-c#token=${await userToken(api, 'buyer-c1')}`);
     await b.page.goto(`${base}/sales/journey-c`);
     // B signs in by pasting a token.
@@ -343,8 +413,11 @@ const journeys = {
       keys.push(route.request().headers()['idempotency-key']);
       if (keys.length === 1) {
         await route.fulfill({
-          status: 503, contentType: 'application/json',
-          body: JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'temporarily unavailable, retry' } }),
+          status: 503,
+          contentType: 'application/json',
+          body: JSON.stringify({
+            error: { code: 'UNAVAILABLE', message: 'temporarily unavailable, retry' },
+          }),
         });
       } else {
         await route.continue();
@@ -371,12 +444,20 @@ const journeys = {
     let streams = 0;
     await page.route(/\/api\/v1\/products\/journey-events\/events$/, (route) => {
       streams += 1;
-      const event = (type, available, status) =>
-        `event: ${type}\ndata: ${JSON.stringify({ sku_id: 'journey-events', available, status })}\n\n`;
-      const body = streams === 1
-        ? `: ping\n\n${event('status', 42, 'OPEN')}${event('availability', 42, 'OPEN')}`
-        : event('status', 0, 'SOLD_OUT');
-      return route.fulfill({ status: 200, contentType: 'text/event-stream', headers: { 'Cache-Control': 'no-cache' }, body });
+      const event = (type, available, status) => {
+        const data = JSON.stringify({ sku_id: 'journey-events', available, status });
+        return `event: ${type}\ndata: ${data}\n\n`;
+      };
+      const body =
+        streams === 1
+          ? `: ping\n\n${event('status', 42, 'OPEN')}${event('availability', 42, 'OPEN')}`
+          : event('status', 0, 'SOLD_OUT');
+      return route.fulfill({
+        status: 200,
+        contentType: 'text/event-stream',
+        headers: { 'Cache-Control': 'no-cache' },
+        body,
+      });
     });
     await page.goto(`${base}/sales/journey-events`);
     await waitForText(page, '#available', /^42$/);
@@ -392,17 +473,22 @@ const journeys = {
   async storefrontPagesThroughACategory({ browser, base, api }) {
     for (let i = 1; i <= 14; i += 1) {
       const sku = `journey-bulk-${String(i).padStart(2, '0')}`;
-      await api('POST', '/admin/v1/skus', { body: saleBody(sku, 1, { name: `Bulk item ${i}`, category: 'Bulk' }) });
+      await api('POST', '/admin/v1/skus', {
+        body: saleBody(sku, 1, { name: `Bulk item ${i}`, category: 'Bulk' }),
+      });
     }
     const { context, page } = await newPage(browser, VIEWPORTS.phone);
     const watcher = watch(page);
     await page.goto(`${base}/`);
     // The cards shown once the list is settled, as "first sku..last sku (count)".
-    const shows = (expected) => page.waitForFunction((want) => {
-      if (document.querySelector('#sales').getAttribute('aria-busy') !== 'false') return false;
-      const skus = [...document.querySelectorAll('#sales .sale-card')].map((card) => card.dataset.sku);
-      return `${skus[0]}..${skus[skus.length - 1]} (${skus.length})` === want;
-    }, expected);
+    const shows = (expected) =>
+      page.waitForFunction((want) => {
+        if (document.querySelector('#sales').getAttribute('aria-busy') !== 'false') return false;
+        const skus = [...document.querySelectorAll('#sales .sale-card')].map(
+          (card) => card.dataset.sku,
+        );
+        return `${skus[0]}..${skus[skus.length - 1]} (${skus.length})` === want;
+      }, expected);
     await page.fill('#category', 'Bulk');
     await page.click('#filters button[type="submit"]');
     await shows('journey-bulk-01..journey-bulk-12 (12)');
@@ -422,7 +508,9 @@ const journeys = {
   // A sale that has not started: the storefront and the sale page count down to it.
   async upcomingSaleCountsDown({ browser, base, api }) {
     const startsAt = new Date(Date.now() + 3600 * 1000).toISOString();
-    await api('POST', '/admin/v1/skus', { body: saleBody('journey-later', 7, { name: 'Journey later', starts_at: startsAt }) });
+    await api('POST', '/admin/v1/skus', {
+      body: saleBody('journey-later', 7, { name: 'Journey later', starts_at: startsAt }),
+    });
     const { context, page } = await newPage(browser, VIEWPORTS.phone);
     const watcher = watch(page);
     await page.goto(`${base}/`);
@@ -445,7 +533,9 @@ const journeys = {
     await api('POST', '/admin/v1/skus', { body: saleBody('journey-timeout', 2) });
     const buyer = await newPage(browser);
     const watchBuyer = watch(buyer.page);
-    await buyer.page.goto(`${base}/sales/journey-timeout#token=${await userToken(api, 'buyer-timeout')}`);
+    await buyer.page.goto(
+      `${base}/sales/journey-timeout#token=${await userToken(api, 'buyer-timeout')}`,
+    );
     await buyer.page.click('#reserve');
     await buyer.page.locator('#hold').waitFor();
     await buyer.page.selectOption('#card', 'pm_card_timeout');
@@ -464,7 +554,11 @@ const journeys = {
     const resolve = operator.page.locator(`button[aria-label="Mark paid: order ${orderId}"]`);
     await resolve.waitFor();
     await resolve.click();
-    await waitForText(operator.page, '#console-message', new RegExp(`Order ${orderId} marked paid`));
+    await waitForText(
+      operator.page,
+      '#console-message',
+      new RegExp(`Order ${orderId} marked paid`),
+    );
     await resolve.waitFor({ state: 'detached' });
     const order = await api('GET', `/admin/v1/orders/${orderId}`);
     assert(order.status === 'PAID', `the resolved order is ${order.status}`);
@@ -486,7 +580,9 @@ const journeys = {
     await page.fill('#new-stock', '10');
     // Starts tomorrow: SCHEDULED until the operator opens it.
     const tomorrow = new Date(Date.now() + 86400000);
-    const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60000)
+      .toISOString()
+      .slice(0, 16);
     await page.fill('#new-starts', local);
     await page.click('#create-sale');
     const row = 'tr[data-sku="journey-e"]';
@@ -506,14 +602,24 @@ const journeys = {
     await page.click('#dispute-search');
     await waitForText(page, '#dispute-result', /RESERVE_ATTEMPT/);
     // The charts have drawn a line (two intervals between three scrapes of /metrics).
-    await page.waitForFunction(() => Number(document.querySelector('#chart-available')?.dataset.points) >= 2,
-      null, { timeout: WAIT_MS });
+    await page.waitForFunction(
+      () => Number(document.querySelector('#chart-available')?.dataset.points) >= 2,
+      null,
+      { timeout: WAIT_MS },
+    );
     await screenshots(page, 'admin');
     // The node says it is not ready, then that Redis is down: the banner says so.
-    let readiness = { status: 503, body: { error: { code: 'UNAVAILABLE', message: 'engine failed' } } };
-    await page.route(/\/readyz$/, (route) => route.fulfill({
-      status: readiness.status, contentType: 'application/json', body: JSON.stringify(readiness.body),
-    }));
+    let readiness = {
+      status: 503,
+      body: { error: { code: 'UNAVAILABLE', message: 'engine failed' } },
+    };
+    await page.route(/\/readyz$/, (route) =>
+      route.fulfill({
+        status: readiness.status,
+        contentType: 'application/json',
+        body: JSON.stringify(readiness.body),
+      }),
+    );
     await waitForText(page, '#degraded', /Node not ready: engine failed/);
     readiness = { status: 200, body: { status: 'degraded', redis: 'down' } };
     await waitForText(page, '#degraded', /Redis is down/);
@@ -557,7 +663,9 @@ async function main() {
     console.error(`${failures.length} browser journey(s) failed: ${failures.join(', ')}`);
     process.exit(1);
   }
-  console.log(`all ${Object.keys(journeys).length} browser journeys passed; screenshots in ${screenshotDir}`);
+  console.log(
+    `all ${Object.keys(journeys).length} browser journeys passed; screenshots in ${screenshotDir}`,
+  );
 }
 
 main().catch((error) => {

@@ -2,7 +2,15 @@
 // restock), live charts from /metrics, orders needing attention, reconciliation, the audit
 // chain and disputes. The admin token is asked once and kept in this tab's sessionStorage.
 import {
-  api, ApiError, messageFor, tokens, el, formatNumber, formatPrice, formatTime, statusBadge,
+  api,
+  ApiError,
+  messageFor,
+  tokens,
+  el,
+  formatNumber,
+  formatPrice,
+  formatTime,
+  statusBadge,
 } from './common.js';
 import { parsePrometheus, snapshot, figuresBetween } from './metrics.js';
 import { LineChart } from './charts.js';
@@ -56,8 +64,8 @@ async function signIn(candidate) {
   try {
     await api('/admin/v1/orders?status=NEEDS_ATTENTION', { token: candidate });
   } catch (error) {
-    $('signin-message').textContent = error.code === 'UNAUTHENTICATED'
-      ? 'That admin token was refused' : messageFor(error);
+    $('signin-message').textContent =
+      error.code === 'UNAUTHENTICATED' ? 'That admin token was refused' : messageFor(error);
     return false;
   }
   adminToken = candidate;
@@ -77,14 +85,16 @@ async function checkReady() {
   try {
     const { data } = await api('/readyz');
     if (data && data.status === 'degraded') {
-      reason = data.redis === 'down'
-        ? 'Degraded: Redis is down — the node serves from local state'
-        : 'Degraded';
+      reason =
+        data.redis === 'down'
+          ? 'Degraded: Redis is down — the node serves from local state'
+          : 'Degraded';
     }
   } catch (error) {
-    reason = error.code === 'NETWORK'
-      ? 'The node cannot be reached'
-      : `Node not ready: ${error.message || 'the engine failed or the store refuses writes'}`;
+    reason =
+      error.code === 'NETWORK'
+        ? 'The node cannot be reached'
+        : `Node not ready: ${error.message || 'the engine failed or the store refuses writes'}`;
   }
   banner.hidden = !reason;
   banner.textContent = reason || '';
@@ -107,7 +117,11 @@ async function listSkus() {
 }
 
 function saleAction(label, sku, className, handler) {
-  const button = el('button', { type: 'button', class: `small ${className}`, 'aria-label': `${label} ${sku}` }, label);
+  const button = el(
+    'button',
+    { type: 'button', class: `small ${className}`, 'aria-label': `${label} ${sku}` },
+    label,
+  );
   button.addEventListener('click', () => handler(button));
   return button;
 }
@@ -122,17 +136,37 @@ function createRow(sku) {
     sold: el('td', { class: 'num' }),
   };
   const delta = el('input', {
-    type: 'number', step: '1', value: '10', class: 'delta', 'aria-label': `Stock change for ${sku}`,
+    type: 'number',
+    step: '1',
+    value: '10',
+    class: 'delta',
+    'aria-label': `Stock change for ${sku}`,
   });
   delta.style.width = '6rem';
-  const actions = el('td', {}, el('div', { class: 'actions' },
-    saleAction('Open', sku, 'secondary', () => lifecycle(sku, 'open')),
-    saleAction('Close', sku, 'danger', () => lifecycle(sku, 'close')),
-    delta,
-    saleAction('Adjust stock', sku, 'secondary', () => adjustStock(sku, delta)),
-    saleAction('Reconcile', sku, 'secondary', () => reconcile(sku))));
-  const row = el('tr', { dataset: { sku } }, cells.name, cells.status, cells.stock, cells.available,
-    cells.reserved, cells.sold, actions);
+  const actions = el(
+    'td',
+    {},
+    el(
+      'div',
+      { class: 'actions' },
+      saleAction('Open', sku, 'secondary', () => lifecycle(sku, 'open')),
+      saleAction('Close', sku, 'danger', () => lifecycle(sku, 'close')),
+      delta,
+      saleAction('Adjust stock', sku, 'secondary', () => adjustStock(sku, delta)),
+      saleAction('Reconcile', sku, 'secondary', () => reconcile(sku)),
+    ),
+  );
+  const row = el(
+    'tr',
+    { dataset: { sku } },
+    cells.name,
+    cells.status,
+    cells.stock,
+    cells.available,
+    cells.reserved,
+    cells.sold,
+    actions,
+  );
   $('sales-body').append(row);
   $('recon-sku').append(el('option', { value: sku }, sku));
   const entry = { row, cells };
@@ -142,10 +176,17 @@ function createRow(sku) {
 
 function showSale(sale) {
   const { cells } = saleRows.get(sale.sku_id) || createRow(sale.sku_id);
-  cells.name.replaceChildren(el('a', { href: `/sales/${encodeURIComponent(sale.sku_id)}` }, sale.name),
+  cells.name.replaceChildren(
+    el('a', { href: `/sales/${encodeURIComponent(sale.sku_id)}` }, sale.name),
     el('div', { class: 'muted mono' }, sale.sku_id),
-    el('div', { class: 'muted' }, formatPrice(sale.price_cents, sale.currency),
-      sale.waiting_room ? ' · waiting room' : '', sale.starts_at ? ` · starts ${formatTime(sale.starts_at)}` : ''));
+    el(
+      'div',
+      { class: 'muted' },
+      formatPrice(sale.price_cents, sale.currency),
+      sale.waiting_room ? ' · waiting room' : '',
+      sale.starts_at ? ` · starts ${formatTime(sale.starts_at)}` : '',
+    ),
+  );
   cells.status.replaceChildren(statusBadge(sale.status));
   cells.stock.textContent = formatNumber(sale.total_stock);
   cells.available.textContent = formatNumber(sale.available);
@@ -166,11 +207,16 @@ async function refreshSales() {
   try {
     const skus = await listSkus();
     for (const sku of saleRows.keys()) if (!skus.includes(sku)) skus.push(sku);
-    const sales = await Promise.all(skus.map((sku) =>
-      adminApi(`/admin/v1/skus/${encodeURIComponent(sku)}`).then((r) => r.data).catch((error) => {
-        if (error.code === 'UNAUTHENTICATED') throw error;
-        return null;
-      })));
+    const sales = await Promise.all(
+      skus.map((sku) =>
+        adminApi(`/admin/v1/skus/${encodeURIComponent(sku)}`)
+          .then((r) => r.data)
+          .catch((error) => {
+            if (error.code === 'UNAUTHENTICATED') throw error;
+            return null;
+          }),
+      ),
+    );
     if (changes !== changesAtStart) return;
     for (const sale of sales) if (sale) showSale(sale);
     $('sales-empty').hidden = saleRows.size > 0;
@@ -183,7 +229,9 @@ async function refreshSales() {
 
 async function lifecycle(sku, action) {
   try {
-    const { data } = await adminApi(`/admin/v1/skus/${encodeURIComponent(sku)}/${action}`, { method: 'POST' });
+    const { data } = await adminApi(`/admin/v1/skus/${encodeURIComponent(sku)}/${action}`, {
+      method: 'POST',
+    });
     changes += 1;
     showSale(data);
     say(`${sku} is ${data.status.replace(/_/g, ' ').toLowerCase()}`, 'ok');
@@ -200,11 +248,16 @@ async function adjustStock(sku, input) {
     return;
   }
   try {
-    const { data } = await adminApi(`/admin/v1/skus/${encodeURIComponent(sku)}/stock`,
-      { method: 'POST', body: { delta } });
+    const { data } = await adminApi(`/admin/v1/skus/${encodeURIComponent(sku)}/stock`, {
+      method: 'POST',
+      body: { delta },
+    });
     changes += 1;
     showSale(data);
-    say(`${sku}: stock ${delta > 0 ? '+' : ''}${delta}, now ${formatNumber(data.total_stock)} units`, 'ok');
+    say(
+      `${sku}: stock ${delta > 0 ? '+' : ''}${delta}, now ${formatNumber(data.total_stock)} units`,
+      'ok',
+    );
   } catch (error) {
     failed(error);
   }
@@ -234,7 +287,10 @@ async function createSale(event) {
     image_url: $('new-image').value.trim(),
   };
   for (const [name, value] of Object.entries(optional)) if (value) body[name] = value;
-  const tags = $('new-tags').value.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
+  const tags = $('new-tags')
+    .value.split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter(Boolean);
   if (tags.length) body.tags = tags;
   $('create-sale').disabled = true;
   try {
@@ -254,7 +310,11 @@ async function createSale(event) {
 // ---- Reconciliation and audit -----------------------------------------------------------------
 
 function facts(pairs) {
-  return el('dl', { class: 'facts' }, pairs.flatMap(([term, value]) => [el('dt', {}, term), el('dd', {}, value)]));
+  return el(
+    'dl',
+    { class: 'facts' },
+    pairs.flatMap(([term, value]) => [el('dt', {}, term), el('dd', {}, value)]),
+  );
 }
 
 async function reconcile(sku) {
@@ -266,19 +326,42 @@ async function reconcile(sku) {
     const counters = data.counters || {};
     const recounted = data.recounted || {};
     box.replaceChildren(
-      el('p', { class: `message ${data.consistent ? 'ok' : 'error'}`, id: 'recon-verdict' },
-        data.consistent ? `${sku}: the books balance` : `${sku}: the books do NOT balance`),
+      el(
+        'p',
+        { class: `message ${data.consistent ? 'ok' : 'error'}`, id: 'recon-verdict' },
+        data.consistent ? `${sku}: the books balance` : `${sku}: the books do NOT balance`,
+      ),
       facts([
         ['Total stock', formatNumber(data.total_stock)],
-        ['Held (counter / rows)', `${formatNumber(counters.held)} / ${formatNumber(recounted.held)}`],
-        ['Sold (counter / rows)', `${formatNumber(counters.sold)} / ${formatNumber(recounted.sold)}`],
+        [
+          'Held (counter / rows)',
+          `${formatNumber(counters.held)} / ${formatNumber(recounted.held)}`,
+        ],
+        [
+          'Sold (counter / rows)',
+          `${formatNumber(counters.sold)} / ${formatNumber(recounted.sold)}`,
+        ],
         ['Available', formatNumber(counters.available)],
-        ['Paid units', data.orders && data.orders.checked ? formatNumber(data.orders.paid_units) : 'not checked'],
+        [
+          'Paid units',
+          data.orders && data.orders.checked ? formatNumber(data.orders.paid_units) : 'not checked',
+        ],
         ['Oversold units', formatNumber(data.oversell)],
-        ['Audit chain', data.audit && data.audit.valid ? `valid (${formatNumber(data.audit.events)} events)` : 'BROKEN'],
+        [
+          'Audit chain',
+          data.audit && data.audit.valid
+            ? `valid (${formatNumber(data.audit.events)} events)`
+            : 'BROKEN',
+        ],
       ]),
       data.mismatches && data.mismatches.length
-        ? el('ul', {}, data.mismatches.map((m) => el('li', {}, m))) : '');
+        ? el(
+            'ul',
+            {},
+            data.mismatches.map((m) => el('li', {}, m)),
+          )
+        : '',
+    );
   } catch (error) {
     box.replaceChildren();
     failed(error);
@@ -291,8 +374,9 @@ async function verifyAudit() {
   try {
     const { data } = await adminApi('/admin/v1/audit/verify');
     out.className = `message ${data.valid ? 'ok' : 'error'}`;
+    const head = data.head ? `, head #${data.head.event_id}` : '';
     out.textContent = data.valid
-      ? `The chain is intact: ${formatNumber(data.events)} events${data.head ? `, head #${data.head.event_id}` : ''}`
+      ? `The chain is intact: ${formatNumber(data.events)} events${head}`
       : `The chain is broken at event #${data.broken_event_id}: ${data.reason || 'hash mismatch'}`;
   } catch (error) {
     out.textContent = '';
@@ -313,17 +397,53 @@ async function searchDisputes(afterId = 0) {
     let body = box.querySelector('tbody');
     if (!afterId || !body) {
       body = el('tbody');
-      box.replaceChildren(el('div', { class: 'table-wrap' }, el('table', {},
-        el('thead', {}, el('tr', {}, ['#', 'When', 'Event', 'Sale', 'Outcome', 'Reason'].map((h) => el('th', { scope: 'col' }, h)))),
-        body)));
+      box.replaceChildren(
+        el(
+          'div',
+          { class: 'table-wrap' },
+          el(
+            'table',
+            {},
+            el(
+              'thead',
+              {},
+              el(
+                'tr',
+                {},
+                ['#', 'When', 'Event', 'Sale', 'Outcome', 'Reason'].map((h) =>
+                  el('th', { scope: 'col' }, h),
+                ),
+              ),
+            ),
+            body,
+          ),
+        ),
+      );
     }
     box.querySelector('.more')?.remove();
     for (const e of events) {
-      body.append(el('tr', {}, el('td', { class: 'num' }, e.event_id), el('td', { class: 'when' }, new Date(e.occurred_at).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'medium' })),
-        el('td', {}, e.event_type), el('td', {}, e.sku_id || ''), el('td', {}, statusBadge(e.outcome)),
-        el('td', {}, e.failure_reason || '')));
+      body.append(
+        el(
+          'tr',
+          {},
+          el('td', { class: 'num' }, e.event_id),
+          el(
+            'td',
+            { class: 'when' },
+            new Date(e.occurred_at).toLocaleString(undefined, {
+              dateStyle: 'short',
+              timeStyle: 'medium',
+            }),
+          ),
+          el('td', {}, e.event_type),
+          el('td', {}, e.sku_id || ''),
+          el('td', {}, statusBadge(e.outcome)),
+          el('td', {}, e.failure_reason || ''),
+        ),
+      );
     }
-    if (!afterId && events.length === 0) box.replaceChildren(el('p', { class: 'muted' }, 'No events for this buyer.'));
+    if (!afterId && events.length === 0)
+      box.replaceChildren(el('p', { class: 'muted' }, 'No events for this buyer.'));
     if (data.next_after_id) {
       const more = el('button', { type: 'button', class: 'secondary small more' }, 'More events');
       more.addEventListener('click', () => searchDisputes(data.next_after_id));
@@ -343,17 +463,35 @@ async function refreshOrders() {
     const rows = data.orders.map((order) => {
       const resolve = el('td', {});
       if (order.status === 'NEEDS_ATTENTION') {
-        for (const [outcome, label] of [['paid', 'Mark paid'], ['failed', 'Mark failed']]) {
-          const button = el('button', { type: 'button', class: `small ${outcome === 'paid' ? 'secondary' : 'danger'}`,
-            'aria-label': `${label}: order ${order.order_id}` }, label);
+        for (const [outcome, label] of [
+          ['paid', 'Mark paid'],
+          ['failed', 'Mark failed'],
+        ]) {
+          const button = el(
+            'button',
+            {
+              type: 'button',
+              class: `small ${outcome === 'paid' ? 'secondary' : 'danger'}`,
+              'aria-label': `${label}: order ${order.order_id}`,
+            },
+            label,
+          );
           button.addEventListener('click', () => resolveOrder(order.order_id, outcome));
           resolve.append(button, ' ');
         }
       }
-      return el('tr', {}, el('td', { class: 'mono' }, order.order_id), el('td', {}, order.sku_id),
-        el('td', {}, order.user_id || ''), el('td', { class: 'num' }, formatPrice(order.amount_cents, order.currency)),
-        el('td', { class: 'num' }, order.attempts ?? ''), el('td', {}, statusBadge(order.status)),
-        el('td', {}, order.failure_reason || ''), resolve);
+      return el(
+        'tr',
+        {},
+        el('td', { class: 'mono' }, order.order_id),
+        el('td', {}, order.sku_id),
+        el('td', {}, order.user_id || ''),
+        el('td', { class: 'num' }, formatPrice(order.amount_cents, order.currency)),
+        el('td', { class: 'num' }, order.attempts ?? ''),
+        el('td', {}, statusBadge(order.status)),
+        el('td', {}, order.failure_reason || ''),
+        resolve,
+      );
     });
     $('orders-body').replaceChildren(...rows);
     $('orders-empty').hidden = rows.length > 0;
@@ -364,7 +502,10 @@ async function refreshOrders() {
 
 async function resolveOrder(orderId, outcome) {
   try {
-    await adminApi(`/admin/v1/orders/${encodeURIComponent(orderId)}/resolve`, { method: 'POST', body: { outcome } });
+    await adminApi(`/admin/v1/orders/${encodeURIComponent(orderId)}/resolve`, {
+      method: 'POST',
+      body: { outcome },
+    });
     say(`Order ${orderId} marked ${outcome}`, 'ok');
   } catch (error) {
     failed(error);
@@ -379,11 +520,31 @@ function setUpCharts() {
   box.replaceChildren();
   const fixed = (digits, unit) => (v) => `${v.toFixed(digits)}${unit}`;
   return {
-    reserveRate: new LineChart(box, { id: 'chart-reserve-rate', title: 'Reserves per second', format: fixed(1, '/s') }),
-    reserveP95Ms: new LineChart(box, { id: 'chart-reserve-p95', title: 'Reserve P95', format: fixed(1, ' ms') }),
-    available: new LineChart(box, { id: 'chart-available', title: 'Units available (all sales)', format: (v) => formatNumber(v) }),
-    throttledShare: new LineChart(box, { id: 'chart-throttled', title: 'Throttled requests', format: fixed(1, ' %') }),
-    botShare: new LineChart(box, { id: 'chart-bots', title: 'Refused as bots', format: fixed(1, ' %') }),
+    reserveRate: new LineChart(box, {
+      id: 'chart-reserve-rate',
+      title: 'Reserves per second',
+      format: fixed(1, '/s'),
+    }),
+    reserveP95Ms: new LineChart(box, {
+      id: 'chart-reserve-p95',
+      title: 'Reserve P95',
+      format: fixed(1, ' ms'),
+    }),
+    available: new LineChart(box, {
+      id: 'chart-available',
+      title: 'Units available (all sales)',
+      format: (v) => formatNumber(v),
+    }),
+    throttledShare: new LineChart(box, {
+      id: 'chart-throttled',
+      title: 'Throttled requests',
+      format: fixed(1, ' %'),
+    }),
+    botShare: new LineChart(box, {
+      id: 'chart-bots',
+      title: 'Refused as bots',
+      format: fixed(1, ' %'),
+    }),
   };
 }
 
@@ -420,7 +581,7 @@ function startConsole() {
 $('admin-signin-form').addEventListener('submit', async (event) => {
   event.preventDefault();
   const candidate = $('admin-token').value.trim();
-  if (candidate && await signIn(candidate)) $('admin-token').value = '';
+  if (candidate && (await signIn(candidate))) $('admin-token').value = '';
 });
 $('admin-signout').addEventListener('click', () => signOut());
 $('create-form').addEventListener('submit', createSale);
@@ -440,7 +601,9 @@ checkReady();
 setInterval(checkReady, READY_POLL_MS);
 const stored = tokens.admin();
 if (stored) {
-  signIn(stored).then((ok) => { if (!ok) signOut(); });
+  signIn(stored).then((ok) => {
+    if (!ok) signOut();
+  });
 } else {
   signOut();
 }

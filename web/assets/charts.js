@@ -28,7 +28,10 @@ export class LineChart {
     this.current.textContent = '–';
     caption.append(name, this.current);
     this.svg = svgElement('svg', {
-      viewBox: `0 0 ${WIDTH} ${HEIGHT}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': title,
+      viewBox: `0 0 ${WIDTH} ${HEIGHT}`,
+      preserveAspectRatio: 'none',
+      role: 'img',
+      'aria-label': title,
     });
     for (const y of [25, 50, 75]) {
       this.svg.append(svgElement('line', { class: 'grid', x1: 0, x2: WIDTH, y1: y, y2: y }));
@@ -56,8 +59,13 @@ export class LineChart {
     const top = Math.max(...this.values) * 1.15 || 1;
     const step = WIDTH / Math.max(1, this.capacity - 1);
     const offset = (this.capacity - n) * step;
-    const points = this.values.map((v, i) => [offset + i * step, HEIGHT - (v / top) * (HEIGHT - 4) - 2]);
-    const path = points.map(([x, y], i) => `${i ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`).join(' ');
+    const points = this.values.map((v, i) => [
+      offset + i * step,
+      HEIGHT - (v / top) * (HEIGHT - 4) - 2,
+    ]);
+    const path = points
+      .map(([x, y], i) => `${i ? 'L' : 'M'}${x.toFixed(1)},${y.toFixed(1)}`)
+      .join(' ');
     this.line.setAttribute('d', path);
     const first = points[0][0].toFixed(1);
     const last = points[n - 1][0].toFixed(1);

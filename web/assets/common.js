@@ -42,8 +42,12 @@ export async function api(path, { method = 'GET', body, token, headers = {}, sig
   if (response.status >= 400) {
     const error = (data && data.error) || {};
     const retryAfter = Number.parseInt(response.headers.get('Retry-After') || '', 10);
-    throw new ApiError(response.status, error.code || `HTTP_${response.status}`,
-      error.message || response.statusText, Number.isFinite(retryAfter) ? retryAfter : null);
+    throw new ApiError(
+      response.status,
+      error.code || `HTTP_${response.status}`,
+      error.message || response.statusText,
+      Number.isFinite(retryAfter) ? retryAfter : null,
+    );
   }
   return { status: response.status, data: data ?? text, headers: response.headers };
 }
@@ -108,8 +112,9 @@ export const tokens = {
 export function jwtClaims(token) {
   try {
     const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-    const json = decodeURIComponent(Array.from(atob(part),
-      (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join(''));
+    const json = decodeURIComponent(
+      Array.from(atob(part), (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join(''),
+    );
     return JSON.parse(json);
   } catch {
     return null;
@@ -187,11 +192,16 @@ export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // A status word as shown on a badge ("SOLD_OUT" → "Sold out").
 export function statusLabel(status) {
-  const text = String(status || '').replace(/_/g, ' ').toLowerCase();
+  const text = String(status || '')
+    .replace(/_/g, ' ')
+    .toLowerCase();
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export function statusBadge(status) {
-  return el('span', { class: `badge badge-${String(status).toLowerCase().replace(/_/g, '-')}` },
-    statusLabel(status));
+  return el(
+    'span',
+    { class: `badge badge-${String(status).toLowerCase().replace(/_/g, '-')}` },
+    statusLabel(status),
+  );
 }

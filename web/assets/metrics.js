@@ -23,7 +23,8 @@ export function parsePrometheus(text) {
 export function sum(samples, name, keep = () => true) {
   let total = 0;
   for (const sample of samples) {
-    if (sample.name === name && keep(sample.labels) && Number.isFinite(sample.value)) total += sample.value;
+    if (sample.name === name && keep(sample.labels) && Number.isFinite(sample.value))
+      total += sample.value;
   }
   return total;
 }
@@ -53,7 +54,9 @@ export function quantileBetween(before, after, q) {
     if (count >= rank) {
       if (bound === Infinity) return lowerBound;
       const inBucket = count - lowerCount;
-      return inBucket > 0 ? lowerBound + (bound - lowerBound) * ((rank - lowerCount) / inBucket) : bound;
+      return inBucket > 0
+        ? lowerBound + (bound - lowerBound) * ((rank - lowerCount) / inBucket)
+        : bound;
     }
     lowerBound = bound;
     lowerCount = count;
@@ -70,7 +73,11 @@ export function snapshot(samples, at) {
   return {
     at,
     reserves: sum(samples, 'flashsale_requests_total', (l) => RESERVE_ROUTES.has(l.route)),
-    userRequests: sum(samples, 'flashsale_requests_total', (l) => USER_ROUTE.test(l.route || '') && !l.route.startsWith('/admin')),
+    userRequests: sum(
+      samples,
+      'flashsale_requests_total',
+      (l) => USER_ROUTE.test(l.route || '') && !l.route.startsWith('/admin'),
+    ),
     throttled: sum(samples, 'flashsale_throttled_total'),
     throttledBots: sum(samples, 'flashsale_throttled_total', (l) => l.tier === 'bot'),
     available: sum(samples, 'flashsale_available'),

@@ -2,13 +2,24 @@
 // an idempotency key, the hold with release and checkout, and the order followed to the end.
 // The SKU comes from the address (/sales/{sku}); one file serves every sale.
 import {
-  api, ApiError, messageFor, everySecond, formatDuration, formatPrice, formatNumber, formatTime,
-  statusBadge, statusLabel, sleep,
+  api,
+  ApiError,
+  messageFor,
+  everySecond,
+  formatDuration,
+  formatPrice,
+  formatNumber,
+  formatTime,
+  statusBadge,
+  statusLabel,
+  sleep,
 } from './common.js';
 import { followAvailability, followOrder } from './live.js';
 import { setUpSignIn } from './signin.js';
 
-const sku = decodeURIComponent(window.location.pathname.replace(/^\/sales\//, '').replace(/\/$/, ''));
+const sku = decodeURIComponent(
+  window.location.pathname.replace(/^\/sales\//, '').replace(/\/$/, ''),
+);
 const $ = (id) => document.getElementById(id);
 
 // Kept per tab and sale, so a reload finds the hold, the order and the place in line again.
@@ -22,7 +33,7 @@ const QUEUE_POLL_MS = 1000;
 const RETRIES = 3;
 
 let product = null;
-let token = null;  // the buyer's JWT, kept in step with the sign-in panel
+let token = null; // the buyer's JWT, kept in step with the sign-in panel
 let signIn = null;
 let reservation = null;
 let rateLimitedUntil = 0;
@@ -101,8 +112,10 @@ function showProduct() {
     $('product-image').src = product.image_url;
     $('product-image').hidden = false;
   }
-  const terms = [`Limit ${product.per_user_limit} per buyer`,
-    `holds last ${formatDuration(product.reservation_ttl_seconds * 1000)}`];
+  const terms = [
+    `Limit ${product.per_user_limit} per buyer`,
+    `holds last ${formatDuration(product.reservation_ttl_seconds * 1000)}`,
+  ];
   if (product.starts_at) terms.push(`starts ${formatTime(product.starts_at)}`);
   if (product.ends_at) terms.push(`ends ${formatTime(product.ends_at)}`);
   $('sale-terms').textContent = terms.join(' · ');
@@ -136,14 +149,19 @@ function updateActions() {
   // While rate limited every action waits: another request would only be refused again.
   $('release').disabled = waitLeft > 0;
   $('checkout').disabled = waitLeft > 0;
-  $('reserve-hint').textContent = product && product.status === 'SOLD_OUT'
-    ? 'Sold out right now — units come back when holds expire or payments fail.' : '';
-  const startsIn = product && product.status === 'SCHEDULED' && product.starts_at
-    ? Date.parse(product.starts_at) - Date.now() : 0;
+  $('reserve-hint').textContent =
+    product && product.status === 'SOLD_OUT'
+      ? 'Sold out right now — units come back when holds expire or payments fail.'
+      : '';
+  const startsIn =
+    product && product.status === 'SCHEDULED' && product.starts_at
+      ? Date.parse(product.starts_at) - Date.now()
+      : 0;
   if (waitLeft > 0) button.textContent = `Try again in ${waitLeft} s`;
   else if (startsIn > 0) button.textContent = `Opens in ${formatDuration(startsIn)}`;
   else if (reserving) button.textContent = 'Reserving…';
-  else if (canTry) button.textContent = product.waiting_room && !queuePass ? 'Reserve (join the line)' : 'Reserve';
+  else if (canTry)
+    button.textContent = product.waiting_room && !queuePass ? 'Reserve (join the line)' : 'Reserve';
   else button.textContent = statusLabel(product.status);
 }
 
@@ -158,7 +176,8 @@ async function withRetries(request) {
     try {
       return await request();
     } catch (error) {
-      const retryable = error instanceof ApiError && (error.code === 'NETWORK' || error.status === 503);
+      const retryable =
+        error instanceof ApiError && (error.code === 'NETWORK' || error.status === 503);
       if (!retryable || attempt >= RETRIES) throw error;
       say(`${messageFor(error)} — retrying…`, 'info');
       await sleep(1000 * attempt);
@@ -184,7 +203,8 @@ function startRateLimitWait(error) {
 async function reserve() {
   if (reserving) return;
   if (product.waiting_room && !queuePass) {
-    if (queueTicket) say('You are in line — you reserve automatically when it is your turn', 'info');
+    if (queueTicket)
+      say('You are in line — you reserve automatically when it is your turn', 'info');
     else await joinQueue();
     return;
   }
@@ -196,9 +216,14 @@ async function reserve() {
   if (queuePass) headers['X-Queue-Pass'] = queuePass;
   say('Reserving…', 'info');
   try {
-    const { data } = await withRetries(() => api(
-      `/api/v1/products/${encodeURIComponent(sku)}/reserve`,
-      { method: 'POST', token, headers, body: { quantity } }));
+    const { data } = await withRetries(() =>
+      api(`/api/v1/products/${encodeURIComponent(sku)}/reserve`, {
+        method: 'POST',
+        token,
+        headers,
+        body: { quantity },
+      }),
+    );
     reserveKey = null;
     queuePass = null;
     saved.set('reservation', data.reservation_id);
@@ -206,8 +231,9 @@ async function reserve() {
     showHold();
     say('Reserved — it is yours while the hold lasts. Check out now.', 'ok');
   } catch (error) {
-    const retryable = error instanceof ApiError && (error.code === 'NETWORK' || error.status === 503);
-    if (!retryable) reserveKey = null;  // decided: the next click is a new attempt
+    const retryable =
+      error instanceof ApiError && (error.code === 'NETWORK' || error.status === 503);
+    if (!retryable) reserveKey = null; // decided: the next click is a new attempt
     if (handleAuthError(error)) return;
     if (error.code === 'RATE_LIMITED') {
       startRateLimitWait(error);
@@ -256,8 +282,12 @@ async function release() {
   if (!reservation) return;
   $('release').disabled = true;
   try {
-    await withRetries(() => api(`/api/v1/reservations/${encodeURIComponent(reservation.reservation_id)}`,
-      { method: 'DELETE', token }));
+    await withRetries(() =>
+      api(`/api/v1/reservations/${encodeURIComponent(reservation.reservation_id)}`, {
+        method: 'DELETE',
+        token,
+      }),
+    );
     endHold();
     say('Released — the unit is back on sale', 'info');
   } catch (error) {
@@ -277,10 +307,14 @@ async function checkout() {
   checkoutKey = checkoutKey || newKey();
   say('Sending your order…', 'info');
   try {
-    const { data } = await withRetries(() => api('/api/v1/checkout', {
-      method: 'POST', token, headers: { 'Idempotency-Key': checkoutKey },
-      body: { reservation_id: reservation.reservation_id, payment_method_id: paymentMethod },
-    }));
+    const { data } = await withRetries(() =>
+      api('/api/v1/checkout', {
+        method: 'POST',
+        token,
+        headers: { 'Idempotency-Key': checkoutKey },
+        body: { reservation_id: reservation.reservation_id, payment_method_id: paymentMethod },
+      }),
+    );
     checkoutKey = null;
     endHold();
     saved.set('order', data.order_id);
@@ -288,10 +322,16 @@ async function checkout() {
     say('Order placed — waiting for the payment', 'info');
     watchOrder(data.order_id);
   } catch (error) {
-    const retryable = error instanceof ApiError && (error.code === 'NETWORK' || error.status === 503);
+    const retryable =
+      error instanceof ApiError && (error.code === 'NETWORK' || error.status === 503);
     if (!retryable) checkoutKey = null;
     if (handleAuthError(error)) return;
-    if (['RESERVATION_EXPIRED', 'RESERVATION_NOT_FOUND', 'RESERVATION_NOT_ACTIVE'].includes(error.code)) endHold();
+    if (
+      ['RESERVATION_EXPIRED', 'RESERVATION_NOT_FOUND', 'RESERVATION_NOT_ACTIVE'].includes(
+        error.code,
+      )
+    )
+      endHold();
     if (error.code === 'RATE_LIMITED') startRateLimitWait(error);
     else sayError(error);
   } finally {
@@ -306,7 +346,9 @@ const ORDER_NOTES = {
   PENDING: 'Charging your card…',
   PAID: 'Paid — it is yours. A receipt is on its way.',
   FAILED: 'The payment failed and the unit went back on sale. Nothing was charged.',
-  NEEDS_ATTENTION: 'The bank did not answer in time. Our team will settle this order; you will not be charged twice.',
+  NEEDS_ATTENTION:
+    'The bank did not answer in time. Our team will settle this order; ' +
+    'you will not be charged twice.',
 };
 
 const ORDER_OUTCOMES = {
@@ -321,7 +363,8 @@ function showOrder(order) {
   $('order-amount').textContent = formatPrice(order.amount_cents, order.currency);
   $('order-status').replaceChildren(statusBadge(order.status));
   let note = ORDER_NOTES[order.status] || '';
-  if (order.status === 'FAILED' && order.failure_reason) note += ` (${order.failure_reason.replace(/_/g, ' ')})`;
+  if (order.status === 'FAILED' && order.failure_reason)
+    note += ` (${order.failure_reason.replace(/_/g, ' ')})`;
   $('order-note').textContent = note;
 }
 
@@ -330,7 +373,10 @@ async function watchOrder(orderId) {
     const order = await followOrder(orderId, () => token, showOrder);
     if (!order) return;
     saved.clear('order');
-    say(ORDER_OUTCOMES[order.status] || statusLabel(order.status), order.status === 'PAID' ? 'ok' : 'error');
+    say(
+      ORDER_OUTCOMES[order.status] || statusLabel(order.status),
+      order.status === 'PAID' ? 'ok' : 'error',
+    );
   } catch (error) {
     if (handleAuthError(error)) return;
     saved.clear('order');
@@ -343,9 +389,16 @@ async function watchOrder(orderId) {
 function showTicket(ticket) {
   $('queue-facts').hidden = false;
   $('queue-status').replaceChildren(statusBadge(ticket.status));
-  $('queue-position').textContent = ticket.position != null ? formatNumber(ticket.position) : '–';
-  $('queue-wait').textContent = ticket.estimated_wait_seconds != null
-    ? `about ${formatDuration(ticket.estimated_wait_seconds * 1000)}` : '–';
+  $('queue-position').textContent =
+    ticket.position != null
+      ? formatNumber(ticket.position)
+      : ticket.status === 'WAITING'
+        ? 'drawn when the sale starts'
+        : '–';
+  $('queue-wait').textContent =
+    ticket.estimated_wait_seconds != null
+      ? `about ${formatDuration(ticket.estimated_wait_seconds * 1000)}`
+      : '–';
   $('join-queue').hidden = true;
 }
 
@@ -353,11 +406,18 @@ async function joinQueue() {
   if (queueTicket) return;
   $('join-queue').disabled = true;
   try {
-    const { data } = await api(`/api/v1/products/${encodeURIComponent(sku)}/queue`, { method: 'POST', token });
+    const { data } = await api(`/api/v1/products/${encodeURIComponent(sku)}/queue`, {
+      method: 'POST',
+      token,
+    });
     queueTicket = data.ticket;
     saved.set('ticket', queueTicket);
     showTicket(data);
-    say('You are in the waiting room. Keep this page open: you reserve automatically when it is your turn.', 'info');
+    say(
+      'You are in the waiting room. Keep this page open: ' +
+        'you reserve automatically when it is your turn.',
+      'info',
+    );
     followTicket(data);
   } catch (error) {
     if (handleAuthError(error)) return;
@@ -387,17 +447,24 @@ async function followTicket(first) {
       saved.clear('ticket');
       queueTicket = null;
       if (ticket.status === 'CLOSED') say(messageFor(new ApiError(409, 'SALE_CLOSED')), 'error');
-      if (ticket.status === 'EXPIRED') say('Your turn passed before you reserved. Join the waiting room again.', 'error');
+      if (ticket.status === 'EXPIRED')
+        say('Your turn passed before you reserved. Join the waiting room again.', 'error');
       $('join-queue').hidden = false;
       return;
     }
-    if (ticket.status === 'SOLD_OUT') say('Sold out for now — you keep your place in case units come back', 'error');
-    const delay = Number.isInteger(ticket.poll_after_ms) && ticket.poll_after_ms > 0
-      ? ticket.poll_after_ms : QUEUE_POLL_MS;
+    if (ticket.status === 'SOLD_OUT')
+      say('Sold out for now — you keep your place in case units come back', 'error');
+    const delay =
+      Number.isInteger(ticket.poll_after_ms) && ticket.poll_after_ms > 0
+        ? ticket.poll_after_ms
+        : QUEUE_POLL_MS;
     await sleep(delay);
     if (!queueTicket || !token) return;
     try {
-      const { data } = await api(`/api/v1/products/${encodeURIComponent(sku)}/queue/${encodeURIComponent(queueTicket)}`, { token });
+      const { data } = await api(
+        `/api/v1/products/${encodeURIComponent(sku)}/queue/${encodeURIComponent(queueTicket)}`,
+        { token },
+      );
       ticket = data;
       showTicket(ticket);
     } catch (error) {
@@ -420,7 +487,9 @@ async function restore() {
   const reservationId = saved.get('reservation');
   if (reservationId) {
     try {
-      const { data } = await api(`/api/v1/reservations/${encodeURIComponent(reservationId)}`, { token });
+      const { data } = await api(`/api/v1/reservations/${encodeURIComponent(reservationId)}`, {
+        token,
+      });
       if (data.status === 'RESERVED') {
         reservation = data;
         showHold();
@@ -465,7 +534,8 @@ async function start() {
     if (wasScheduled && product.starts_at && Date.parse(product.starts_at) <= Date.now()) {
       // The start has come: read the status now rather than waiting for the next update.
       api(`/api/v1/products/${encodeURIComponent(sku)}/availability`)
-        .then(({ data }) => showAvailability(data)).catch(() => {});
+        .then(({ data }) => showAvailability(data))
+        .catch(() => {});
     }
   });
   $('reserve').addEventListener('click', reserve);

@@ -18,8 +18,12 @@ function isUsable(token) {
 // 404 elsewhere. Asked once, and only when someone needs to sign in.
 let demoProbe = null;
 function demoSignInExists() {
-  demoProbe = demoProbe || api('/demo/v1/token').then(() => true,
-    (error) => error instanceof ApiError && error.status === 405);
+  demoProbe =
+    demoProbe ||
+    api('/demo/v1/token').then(
+      () => true,
+      (error) => error instanceof ApiError && error.status === 405,
+    );
   return demoProbe;
 }
 
@@ -38,7 +42,10 @@ export function setUpSignIn({ onChange, say }) {
     $('who').textContent = claims ? `Signed in as ${claims.sub}` : '';
     $('signout').hidden = !token;
     $('signin').hidden = Boolean(token);
-    if (!token) demoSignInExists().then((exists) => { $('demo-form').hidden = !exists; });
+    if (!token)
+      demoSignInExists().then((exists) => {
+        $('demo-form').hidden = !exists;
+      });
   };
 
   const adopt = (candidate) => {

@@ -2,8 +2,17 @@
 // category filters, paged by the server's cursor. The visible page refreshes every few seconds
 // so units and statuses stay current; countdowns tick every second.
 import {
-  api, messageFor, el, everySecond, formatDuration, formatPrice, formatNumber, formatTime,
-  statusBadge, tokens, jwtClaims,
+  api,
+  messageFor,
+  el,
+  everySecond,
+  formatDuration,
+  formatPrice,
+  formatNumber,
+  formatTime,
+  statusBadge,
+  tokens,
+  jwtClaims,
 } from './common.js';
 
 const PAGE_SIZE = 12;
@@ -51,7 +60,10 @@ function countdownTo(iso) {
   const target = Date.parse(iso);
   const span = el('span', { class: 'countdown' });
   const stop = everySecond(() => {
-    if (!span.isConnected && span.dataset.mounted) { stop(); return; }
+    if (!span.isConnected && span.dataset.mounted) {
+      stop();
+      return;
+    }
     span.dataset.mounted = '1';
     const left = target - Date.now();
     span.textContent = left > 0 ? `starts in ${formatDuration(left)}` : 'starting now';
@@ -70,10 +82,18 @@ function card(product) {
   children.push(el('p', { class: 'price' }, formatPrice(product.price_cents, product.currency)));
   const meta = el('p', { class: 'meta' }, statusBadge(product.status));
   if (product.status === 'OPEN' || product.status === 'SOLD_OUT') {
-    meta.append(el('span', {}, `${formatNumber(product.available)} of ${formatNumber(product.total_stock)} left`));
+    meta.append(
+      el(
+        'span',
+        {},
+        `${formatNumber(product.available)} of ${formatNumber(product.total_stock)} left`,
+      ),
+    );
   }
   if (product.status === 'SCHEDULED' && product.starts_at) {
-    meta.append(el('span', { title: formatTime(product.starts_at) }, countdownTo(product.starts_at)));
+    meta.append(
+      el('span', { title: formatTime(product.starts_at) }, countdownTo(product.starts_at)),
+    );
     meta.append(el('span', {}, `${formatNumber(product.available)} units`));
   }
   if (product.waiting_room) meta.append(el('span', {}, 'Waiting room'));
@@ -99,7 +119,8 @@ async function load({ quiet = false } = {}) {
       lastRendered = rendered;
       const focusedSku = document.activeElement?.closest?.('.sale-card')?.dataset.sku;
       list.replaceChildren(...data.items.map(card));
-      if (focusedSku) list.querySelector(`.sale-card[data-sku="${CSS.escape(focusedSku)}"] a`)?.focus();
+      if (focusedSku)
+        list.querySelector(`.sale-card[data-sku="${CSS.escape(focusedSku)}"] a`)?.focus();
     }
     for (const item of data.items) {
       if (item.category && !knownCategories.has(item.category)) {
