@@ -16,10 +16,14 @@ import { parsePrometheus, snapshot, figuresBetween } from './metrics.js';
 import { LineChart } from './charts.js';
 
 const $ = (id) => document.getElementById(id);
+// Counters are read from published snapshots (cheap), so every 1.5 s keeps them live.
 const SALES_POLL_MS = 1500;
+// One scrape per chart point: 2 s gives a readable rate over 60 points (two minutes).
 const METRICS_POLL_MS = 2000;
 const READY_POLL_MS = 2000;
+// Orders needing attention appear after minutes of payment retries: no hurry.
 const ORDERS_POLL_MS = 5000;
+// Sales listed at most: each is read every SALES_POLL_MS.
 const MAX_SALES = 100;
 
 let adminToken = null;

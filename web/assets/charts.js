@@ -1,6 +1,7 @@
 // A small SVG line chart for the console's live figures: the last N points, scaled to the
 // largest value shown, with the latest value written in the caption.
 const SVG = 'http://www.w3.org/2000/svg';
+// The viewBox; CSS stretches it to the card (preserveAspectRatio none).
 const WIDTH = 300;
 const HEIGHT = 100;
 

@@ -2,7 +2,9 @@
 // node does not offer them) and an order followed until it leaves PENDING (long-polling).
 import { api, sleep } from './common.js';
 
+// The fallback's period: the stream's updates come every 250 ms; polling trades freshness for load.
 const AVAILABILITY_POLL_MS = 2000;
+// Under the server's 30 s idle timeout, within the endpoint's 0-30 s.
 const ORDER_WAIT_SECONDS = 25;
 
 // Calls `onUpdate({sku_id, available, status})` on every change. Uses

@@ -29,7 +29,9 @@ const saved = {
   clear: (name) => sessionStorage.removeItem(`flashsale.${name}.${sku}`),
 };
 
+// Ticket polls when the server suggests no delay (poll_after_ms).
 const QUEUE_POLL_MS = 1000;
+// Attempts of a reserve, release or checkout after a network error or 503 (1 s, then 2 s apart).
 const RETRIES = 3;
 
 let product = null;

@@ -15,7 +15,9 @@ import {
   jwtClaims,
 } from './common.js';
 
+// Four rows of three cards on a desktop.
 const PAGE_SIZE = 12;
+// Units left change fast during a sale; the list answer is cached 1 s by the server anyway.
 const REFRESH_MS = 5000;
 
 const form = document.getElementById('filters');
