@@ -146,7 +146,6 @@ function createRow(sku) {
     class: 'delta',
     'aria-label': `Stock change for ${sku}`,
   });
-  delta.style.width = '6rem';
   const actions = el(
     'td',
     {},

@@ -78,6 +78,11 @@ function card(product) {
   const children = [];
   if (product.image_url) {
     children.push(el('img', { class: 'thumb', src: product.image_url, alt: '', loading: 'lazy' }));
+  } else {
+    // No picture: the name's first letter on the accent colour keeps the cards even.
+    children.push(
+      el('div', { class: 'thumb thumb-letter', 'aria-hidden': 'true' }, product.name.charAt(0)),
+    );
   }
   children.push(el('h3', {}, el('a', { href }, product.name)));
   if (product.category) children.push(el('p', { class: 'muted' }, product.category));
@@ -100,6 +105,12 @@ function card(product) {
   }
   if (product.waiting_room) meta.append(el('span', {}, 'Waiting room'));
   children.push(meta);
+  if (product.total_stock > 0 && product.status !== 'SCHEDULED') {
+    // How much is left, as a bar (its width set through the CSSOM, which the CSP allows).
+    const fill = el('span', { class: 'stock-fill' });
+    fill.style.width = `${Math.round((100 * product.available) / product.total_stock)}%`;
+    children.push(el('span', { class: 'stock-bar', 'aria-hidden': 'true' }, fill));
+  }
   return el('li', { class: 'card sale-card', dataset: { sku: product.sku_id } }, children);
 }
 
