@@ -70,6 +70,10 @@ async function startServer() {
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // However this script ends (an exception, process.exit, ctest's timeout signal), the server
+  // goes with it.
+  process.on('exit', () => child.kill('SIGKILL'));
+  for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1));
   let log = '';
   const collect = (chunk) => {
     log = (log + chunk).slice(-20000);
