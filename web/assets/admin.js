@@ -64,13 +64,19 @@ function signOut(reason) {
   $('admin-token').focus();
 }
 
-async function signIn(candidate) {
+// Checks the token with one admin read. A token kept from before is only dropped when the node
+// refuses it (401): a node that is down or not ready says nothing about the token.
+async function signIn(candidate, { kept = false } = {}) {
   try {
     await api('/admin/v1/orders?status=NEEDS_ATTENTION', { token: candidate });
   } catch (error) {
-    $('signin-message').textContent =
-      error.code === 'UNAUTHENTICATED' ? 'That admin token was refused' : messageFor(error);
-    return false;
+    const refused = error.code === 'UNAUTHENTICATED';
+    if (refused || !kept) {
+      $('signin-message').textContent = refused
+        ? 'That admin token was refused'
+        : messageFor(error);
+      return false;
+    }
   }
   adminToken = candidate;
   tokens.setAdmin(candidate);
@@ -100,9 +106,11 @@ async function checkReady() {
         ? 'The node cannot be reached'
         : `Node not ready: ${error.message || 'the engine failed or the store refuses writes'}`;
   }
+  // Written only when it changes: the banner is an alert, read out at every write.
+  if (banner.textContent !== (reason || '')) banner.textContent = reason || '';
   banner.hidden = !reason;
-  banner.textContent = reason || '';
-  $('node-health').textContent = reason ? 'Node degraded' : 'Node ready';
+  const health = reason ? 'Node degraded' : 'Node ready';
+  if ($('node-health').textContent !== health) $('node-health').textContent = health;
 }
 
 // ---- Sales ----------------------------------------------------------------------------------
@@ -604,8 +612,8 @@ checkReady();
 setInterval(checkReady, READY_POLL_MS);
 const stored = tokens.admin();
 if (stored) {
-  signIn(stored).then((ok) => {
-    if (!ok) signOut();
+  signIn(stored, { kept: true }).then((ok) => {
+    if (!ok) signOut($('signin-message').textContent);
   });
 } else {
   signOut();
