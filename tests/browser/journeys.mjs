@@ -5,6 +5,7 @@
 // SOLD_OUT when the last unit goes; (d) a waiting-room buyer joins, is admitted and reserves;
 // (e) the operator creates, opens, restocks and closes a sale and reads its reconciliation; and
 // a reserve answered 503 is retried with the same Idempotency-Key; an upcoming sale counts down;
+// a hold runs out and the unit comes back; the flaky card pays after two timeouts;
 // an unanswered payment is resolved by the operator; the console shows when the node is degraded.
 // Every page must log no console error, throw nothing and see no failed request or unexpected
 // status >= 400. Screenshots of each page at phone and desktop size go to the given directory.
@@ -362,6 +363,30 @@ const journeys = {
     await page.click('#checkout');
     await waitForText(page, '#order-status', /^Failed$/);
     await waitForText(page, '#available', /^3$/);
+    watcher.stop();
+    await context.close();
+    return watcher.problems();
+  },
+
+  // A hold that runs out: the buyer is told, the unit comes back; reserving again and paying with
+  // the flaky card (two timeouts, then success) ends PAID.
+  async holdRunsOutThenFlakyCardPays({ browser, base, api }) {
+    await api('POST', '/admin/v1/skus', {
+      body: saleBody('journey-expiry', 1, { reservation_ttl_seconds: 3 }),
+    });
+    const { context, page } = await newPage(browser, VIEWPORTS.phone);
+    const watcher = watch(page);
+    await page.goto(`${base}/sales/journey-expiry#token=${await userToken(api, 'buyer-expiry')}`);
+    await page.click('#reserve');
+    await page.locator('#hold').waitFor();
+    await waitForText(page, '#message', /Your hold expired and the unit went back on sale/);
+    assert(await page.isHidden('#hold'), 'the hold is still shown after it ran out');
+    await waitForText(page, '#available', /^1$/);
+    await page.click('#reserve');
+    await page.locator('#hold').waitFor();
+    await page.selectOption('#card', 'pm_card_flaky');
+    await page.click('#checkout');
+    await waitForText(page, '#order-status', /^Paid$/);
     watcher.stop();
     await context.close();
     return watcher.problems();
