@@ -90,6 +90,7 @@ struct CommitListeners {
   std::atomic<payment::PaymentWorker*> worker{nullptr};
   std::atomic<redis::RedisServices*> redis{nullptr};
   std::atomic<http::Catalog*> catalog{nullptr};
+  std::atomic<http::Api*> api{nullptr};
   void Notify() {
     if (auto* r = relay.load(std::memory_order_acquire)) r->Notify();
     if (auto* n = notifier.load(std::memory_order_acquire)) n->Notify();
@@ -100,6 +101,9 @@ struct CommitListeners {
   }
   void Published(const std::vector<std::string>& sku_ids) {
     if (auto* c = catalog.load(std::memory_order_acquire)) c->MarkChanged(sku_ids);
+  }
+  void OrdersChanged(const std::vector<core::Order>& orders) {
+    if (auto* a = api.load(std::memory_order_acquire)) a->OrdersChanged(orders);
   }
 };
 
@@ -238,6 +242,9 @@ base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
   };
   engine_options.on_published = [&listeners](const std::vector<std::string>& sku_ids) {
     listeners.Published(sku_ids);
+  };
+  engine_options.on_orders_changed = [&listeners](const std::vector<core::Order>& orders) {
+    listeners.OrdersChanged(orders);
   };
   engine_options.waiting_room = config.waiting_room;
   // Every failed commit is logged with the store's error, at most one line per kind a second
@@ -545,17 +552,22 @@ int RunServer(Config config) {
   // The audit and reconciliation endpoints read the SQLite file, or in cluster mode the
   // shared PostgreSQL database (each request on its own read-only snapshot).
   const std::string database_path = config.store_url.empty() ? DatabasePath(config) : "";
-  http::Api api({config.jwt_secret, config.admin_token, database_path, config.store_url, config.jwt,
-                 config.demo == DemoMode::kOn
-                     ? std::chrono::duration_cast<std::chrono::seconds>(kDemoTokenLifetime)
-                     : std::chrono::seconds::zero()},
-                **engine, http_metrics);
+  http::ApiOptions api_options{config.jwt_secret, config.admin_token, database_path,
+                               config.store_url, config.jwt};
+  if (config.demo == DemoMode::kOn) {
+    api_options.demo_token_lifetime =
+        std::chrono::duration_cast<std::chrono::seconds>(kDemoTokenLifetime);
+  }
+  api_options.order_waiters_max = config.order_waiters_max;
+  api_options.sse_subscribers_max = config.sse_subscribers_max;
+  http::Api api(std::move(api_options), **engine, http_metrics);
   std::unique_ptr<audit::AuditIndexer> audit_indexer = StartAuditIndexer(database_path);
   std::unique_ptr<redis::RedisServices> redis_services =
       OpenRedis(config.redis, !config.store_url.empty(), limiter.get(), clock, **engine);
   if (redis_services) listeners.redis.store(redis_services.get(), std::memory_order_release);
   // Sales published before this are read by the catalog's first search.
   listeners.catalog.store(&api.services().catalog, std::memory_order_release);
+  listeners.api.store(&api, std::memory_order_release);
   EnableLimiting(config.rate_limit, limiter.get(), redis_services.get(), api);
   auto server = http::Server::Open(ServerOptionsOf(config), api, http_metrics);
   if (!server) {

@@ -42,6 +42,8 @@ struct RawFlags {
   std::string log_level;
   std::string idle_timeout_seconds;
   std::string max_connections_per_ip;
+  std::string order_waiters_max;
+  std::string sse_subscribers_max;
   std::string rate_limit;
   std::string rate_limit_tiers;
   std::string rate_limit_entries_max;
@@ -152,6 +154,8 @@ RawFlags DefaultFlags() {
   raw.log_level = NameOf(kLogLevels, config.log_level);
   raw.idle_timeout_seconds = Seconds(config.idle_timeout);
   raw.max_connections_per_ip = std::to_string(config.max_connections_per_ip);
+  raw.order_waiters_max = std::to_string(config.order_waiters_max);
+  raw.sse_subscribers_max = std::to_string(config.sse_subscribers_max);
   raw.rate_limit = NameOf(kRateLimitModes, config.rate_limit.mode);
   raw.rate_limit_tiers = ratelimit::FormatTierTable(limiter.tiers);
   raw.rate_limit_entries_max = std::to_string(limiter.entries_max);
@@ -333,6 +337,10 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
          "idle or slow client deadline per request");
   option("--max-connections-per-ip", raw.max_connections_per_ip, "FLASHSALE_MAX_CONNECTIONS_PER_IP",
          "open connections from one client address at most; beyond it one is closed at once");
+  option("--order-waiters-max", raw.order_waiters_max, "FLASHSALE_ORDER_WAITERS_MAX",
+         "order reads held by wait_seconds at most; beyond it such a read gets 503");
+  option("--sse-subscribers-max", raw.sse_subscribers_max, "FLASHSALE_SSE_SUBSCRIBERS_MAX",
+         "open availability event streams at most; beyond it a new one gets 503");
   AddRateLimitOptions(option, raw);
   AddRedisOptions(option, raw);
   option("--audit-checkpoint-seconds", raw.audit_checkpoint_seconds,
@@ -528,6 +536,14 @@ base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
                              static_cast<std::int64_t>(http::kConnectionsMax));
   if (!per_ip) return per_ip.error();
   config.max_connections_per_ip = static_cast<std::size_t>(*per_ip);
+  auto waiters = ParseBounded(raw.order_waiters_max, "--order-waiters-max", 0,
+                              static_cast<std::int64_t>(http::kConnectionsMax));
+  if (!waiters) return waiters.error();
+  config.order_waiters_max = static_cast<std::size_t>(*waiters);
+  auto subscribers = ParseBounded(raw.sse_subscribers_max, "--sse-subscribers-max", 0,
+                                  static_cast<std::int64_t>(http::kConnectionsMax));
+  if (!subscribers) return subscribers.error();
+  config.sse_subscribers_max = static_cast<std::size_t>(*subscribers);
   auto leeway =
       ParseBounded(raw.jwt_leeway_seconds, "--jwt-leeway-seconds", 0, kJwtLeewaySecondsLimit);
   if (!leeway) return leeway.error();

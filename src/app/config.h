@@ -108,6 +108,10 @@ struct Config {
   std::chrono::seconds idle_timeout{30};
   // Open connections from one client address at most (--max-connections-per-ip).
   std::size_t max_connections_per_ip = http::kConnectionsPerIpDefault;
+  // Held order reads and open event streams at most (--order-waiters-max,
+  // --sse-subscribers-max); beyond them such a request is answered 503.
+  std::size_t order_waiters_max = http::kOrderWaitersDefault;
+  std::size_t sse_subscribers_max = http::kSseSubscribersDefault;
   // Payment saga and events.
   PaymentGatewayKind payment_gateway = PaymentGatewayKind::kSimulated;
   std::string payment_gateway_url;  // kHttp: http://HOST:PORT

@@ -420,7 +420,26 @@ TicketView WaitingRoom::View(std::size_t index, Time now, const SaleState& state
     view.estimated_wait_seconds =
         (position + policy_.admit_per_second - 1) / policy_.admit_per_second;
   }
+  view.poll_after = SuggestedPollDelay(view);
   return view;
+}
+
+std::optional<std::chrono::milliseconds> SuggestedPollDelay(const TicketView& view) {
+  switch (view.status) {
+    case TicketStatus::kWaiting: {
+      const std::chrono::milliseconds half_wait =
+          std::chrono::seconds(view.estimated_wait_seconds.value_or(0)) / 2;
+      return std::clamp(half_wait, kPollAfterMin, kPollAfterMax);
+    }
+    case TicketStatus::kSoldOut:
+      return kPollAfterSoldOut;
+    case TicketStatus::kAdmitted:
+    case TicketStatus::kExpired:
+    case TicketStatus::kUsed:
+    case TicketStatus::kClosed:
+      return std::nullopt;
+  }
+  return std::nullopt;
 }
 
 std::optional<TicketView> WaitingRoom::Find(const std::string& ticket_id,

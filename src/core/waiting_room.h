@@ -87,7 +87,19 @@ struct TicketView {
   // kWaiting only: before the draw, the seconds until the start; after it, position divided
   // by the admission rate (a lower bound: admission also waits for stock).
   std::optional<std::int64_t> estimated_wait_seconds;
+  // When the owner should read the ticket again (SuggestedPollDelay); nullopt when there is
+  // nothing to wait for (ADMITTED: reserve now; EXPIRED, USED, CLOSED: over).
+  std::optional<std::chrono::milliseconds> poll_after;
 };
+
+// The delay the server suggests before the next read of a ticket: about half the estimated
+// wait, so a read lands before the admission, within [kPollAfterMin, kPollAfterMax] (SOLD_OUT:
+// kPollAfterSoldOut, in case units come back). Spreads a room's reads over time instead of
+// every client polling every second.
+inline constexpr std::chrono::milliseconds kPollAfterMin{1000};
+inline constexpr std::chrono::milliseconds kPollAfterMax{30'000};
+inline constexpr std::chrono::milliseconds kPollAfterSoldOut{5000};
+std::optional<std::chrono::milliseconds> SuggestedPollDelay(const TicketView& view);
 
 enum class JoinOutcome : std::uint8_t {
   kJoined,

@@ -445,6 +445,15 @@ Status Engine::CommitDecided(std::size_t expired) {
   // Only batches that wrote something count as commits; idle wake-ups are not batches.
   if (wrote) stats_.batches_committed.fetch_add(1, std::memory_order_relaxed);
   if (wrote) SetWriteRefusal(Status::Ok());
+  if (options_.on_orders_changed) {
+    std::vector<core::Order> changed_orders;
+    for (const core::Mutation& mutation : ledger_.mutations()) {
+      if (const auto* changed = std::get_if<core::OrderStatusChanged>(&mutation)) {
+        changed_orders.push_back(changed->order);
+      }
+    }
+    if (!changed_orders.empty()) options_.on_orders_changed(changed_orders);
+  }
   const std::vector<std::string> changed_skus = ledger_.CommitBatch();
   // What ended in this batch leaves memory (docs/operations.md, "Sizing").
   ledger_.RetireFinished();
@@ -586,6 +595,9 @@ void Engine::ApplyChanges(const store::ClusterChanges& changes) {
   sku_ids.erase(std::unique(sku_ids.begin(), sku_ids.end()), sku_ids.end());
   Publish(sku_ids);
   PublishAuditHead();
+  if (options_.on_orders_changed && !changes.orders.empty()) {
+    options_.on_orders_changed(changes.orders);
+  }
 }
 
 Status Engine::BeginSharedBatch() {

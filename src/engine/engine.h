@@ -95,6 +95,11 @@ struct Options {
   // a commit, a cluster refresh or recovery), so read models (the catalog) re-read them. Must
   // not block. May be empty.
   std::function<void(const std::vector<std::string>&)> on_published;
+  // Told (on the writer thread) with the orders whose status a commit changed, or that another
+  // node's commit did (a cluster refresh), after they are durable and published and before the
+  // batch's commands complete, so held order reads (GET /api/v1/orders/{id}?wait_seconds) are
+  // answered when their order leaves PENDING. Must not block. May be empty.
+  std::function<void(const std::vector<core::Order>&)> on_orders_changed;
   // Told (on the writer thread) when a commit fails, a data refusal included; for logs. May be
   // empty.
   std::function<void(const base::Status&)> on_commit_failure;

@@ -32,7 +32,8 @@ ApiServices::ApiServices(ApiOptions options_in, engine::Engine& engine_in,
       engine(engine_in),
       metrics(metrics_in),
       audit_reads(audit_reads_in),
-      catalog(options.jwt_secret) {}
+      catalog(options.jwt_secret),
+      order_waiters(options.order_waiters_max) {}
 
 Api::Api(ApiOptions options, engine::Engine& engine, metrics::HttpMetrics& metrics)
     : audit_reads_(AuditOpener(options), AuditReadPoolOptions{}),

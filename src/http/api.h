@@ -78,7 +78,15 @@ class Api {
   void EnableSharedState(SharedState& shared) { services_.shared = &shared; }
 
   // After this, /readyz answers 503 so load balancers stop sending traffic.
-  void SetShuttingDown() { services_.shutting_down.store(true, std::memory_order_release); }
+  // Held order reads are answered now.
+  void SetShuttingDown() {
+    services_.shutting_down.store(true, std::memory_order_release);
+    services_.order_waiters.ReleaseAll();
+  }
+  // The engine's on_orders_changed goes here (writer thread): held order reads wake.
+  void OrdersChanged(const std::vector<core::Order>& orders) {
+    services_.order_waiters.Notify(orders);
+  }
 
   // Answers the audit reads not started yet with 503 and waits for the running ones: after
   // it, no audit answer is posted to an I/O thread. Idempotent; called by Server::Stop.

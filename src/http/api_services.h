@@ -18,6 +18,8 @@
 #include "engine/engine.h"
 #include "http/catalog.h"
 #include "http/exchange.h"
+#include "http/limits.h"
+#include "http/order_waiters.h"
 #include "http/shared_state.h"
 #include "metrics/flashsale_metrics.h"
 #include "ratelimit/async_limiter.h"
@@ -42,6 +44,12 @@ struct ApiOptions {
   // --demo: POST /demo/v1/token mints user tokens valid this long (the storefront's "sign in
   // as a demo user"). Zero: that route answers 404.
   std::chrono::seconds demo_token_lifetime{0};
+  // Held order reads (GET /api/v1/orders/{id}?wait_seconds) at most (--order-waiters-max);
+  // beyond it such a read is answered 503.
+  std::size_t order_waiters_max = kOrderWaitersDefault;
+  // Open GET /api/v1/products/{sku}/events streams at most (--sse-subscribers-max); beyond
+  // it a new one is answered 503.
+  std::size_t sse_subscribers_max = kSseSubscribersDefault;
 };
 
 // Called exactly once per request, on the executor given to Api::Handle().
@@ -75,6 +83,9 @@ struct ApiServices {
   // a read-side cache that handlers (given const services) refresh; it locks itself.
   mutable Catalog catalog;
   mutable CatalogPageCache catalog_pages;  // rendered pages of the catalog (catalog.h)
+  mutable OrderWaiters order_waiters;      // held order reads (order_waiters.h)
+  // Open event streams (GET /api/v1/products/{sku}/events), at most options.sse_subscribers_max.
+  mutable std::atomic<std::size_t> sse_subscribers{0};
   std::atomic<bool> shutting_down{false};
 };
 

@@ -4,7 +4,9 @@
 // valid only until the handler returns: handlers copy what they keep.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -42,6 +44,18 @@ struct Request {
   std::optional<std::string_view> if_none_match;  // If-None-Match (cacheable reads)
 };
 
+// The rest of the body of a response that stays open (Server-Sent Events). After the head and
+// the first bytes (Response::body), the connection asks for more every `interval()` and sends
+// what it gets as one chunk, until the client goes, Next() says the stream is over, or the
+// server stops. A stream lives as long as its connection; it runs on the connection's thread.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  virtual std::chrono::milliseconds interval() const = 0;
+  // The bytes to send now ("" for none), or nullopt when the stream is over.
+  virtual std::optional<std::string> Next() = 0;
+};
+
 struct Response {
   Response() = default;
   Response(unsigned status_in, std::string body_in,
@@ -52,6 +66,8 @@ struct Response {
   std::string body;
   std::string_view content_type = kJsonContentType;          // static strings only
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers, usually none
+  // Set: the body goes on after `body` (chunked) for as long as the stream does.
+  std::shared_ptr<BodyStream> stream;
 };
 
 }  // namespace fs::http

@@ -23,6 +23,7 @@ void UpdateSale(const ApiServices& services, Call& call);  // PATCH: name and de
 void GetProduct(const ApiServices& services, Call& call);
 void ListProducts(const ApiServices& services, Call& call);  // list and search (catalog.h)
 void GetAvailability(const ApiServices& services, Call& call);
+void ProductEvents(const ApiServices& services, Call& call);  // Server-Sent Events
 
 // Reservations: handlers_reservations.cc.
 void Reserve(const ApiServices& services, Call& call);  // both reserve routes

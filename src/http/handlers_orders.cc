@@ -1,5 +1,8 @@
-// Handlers of the orders: checkout (which starts the payment saga), the caller's order, and
-// the admin list, read and resolution of orders. All go through the writer.
+// Handlers of the orders: checkout (which starts the payment saga), the caller's order (read
+// at once or held until it leaves PENDING), and the admin list, read and resolution of orders.
+// All go through the writer.
+#include <boost/asio/post.hpp>
+#include <chrono>
 #include <optional>
 
 #include "http/handlers.h"
@@ -30,6 +33,45 @@ auto OrderOrStored(const ApiServices& services, const Exchange& exchange, std::s
                       return render({base::Status::Ok(), std::move(*found)});
                     });
   };
+}
+
+// Reads the caller's order; when it is PENDING and `wait` is not zero, holds the read until
+// the order leaves PENDING or `wait` runs out (OrderWaiters), then answers the order as it is.
+void ReadOrder(const ApiServices& services, const Exchange& exchange, const std::string& id,
+               const std::string& user_id, std::chrono::seconds wait) {
+  auto read = OrderOrStored(services, exchange, id, user_id, &OrderResponse);
+  if (wait == std::chrono::seconds::zero()) {
+    return services.engine.Submit(engine::GetOrder{id, user_id}, std::move(read));
+  }
+  // Runs on the writer thread, so the read and the hold are ordered against every commit.
+  auto hold = [&services, exchange, id, user_id, wait, read](OrderReply reply) {
+    if (!reply.status.ok() || !reply.value || reply.value->status != core::OrderStatus::kPending) {
+      return read(std::move(reply));
+    }
+    auto read_again = [&services, exchange, id, user_id] {
+      boost::asio::post(exchange.executor, [&services, exchange, id, user_id] {
+        ReadOrder(services, exchange, id, user_id, std::chrono::seconds::zero());
+      });
+    };
+    auto wake = [exchange, read_again](std::optional<core::Order> order) {
+      if (!order) return read_again();
+      exchange.respond(OrderResponse({base::Status::Ok(), std::move(order)}));
+    };
+    switch (services.order_waiters.Hold(id, exchange.executor, wait, std::move(wake))) {
+      case OrderWaiters::HoldOutcome::kHeld:
+        return;
+      case OrderWaiters::HoldOutcome::kAnswerNow:
+        return read_again();
+      case OrderWaiters::HoldOutcome::kFull:
+        return boost::asio::post(exchange.executor, [exchange] {
+          Response busy = ErrorResponse(503, code::kUnavailable,
+                                        "too many order reads are waiting; read it again shortly");
+          busy.headers.emplace_back("Retry-After", "1");
+          exchange.respond(std::move(busy));
+        });
+    }
+  };
+  services.engine.Submit(engine::GetOrder{id, user_id}, std::move(hold));
 }
 
 bool IsFinal(core::OrderStatus status) {
@@ -72,8 +114,12 @@ void Checkout(const ApiServices& services, Call& call) {
 void GetOrder(const ApiServices& services, Call& call) {
   const std::string id(call.match.params[0]);
   if (!IsPlausibleReservationId(id)) return call.exchange.respond(OrderNotFound());
-  services.engine.Submit(engine::GetOrder{id, call.user_id},
-                         OrderOrStored(services, call.exchange, id, call.user_id, &OrderResponse));
+  const base::Result<std::chrono::seconds> wait = ParseWaitSeconds(call.request.target);
+  if (!wait) return call.exchange.respond(InvalidRequest(wait.error()));
+  // A stopping server holds nothing: the read is answered at once.
+  const bool stopping = services.shutting_down.load(std::memory_order_acquire);
+  ReadOrder(services, call.exchange, id, call.user_id,
+            stopping ? std::chrono::seconds::zero() : *wait);
 }
 
 void AdminGetOrder(const ApiServices& services, Call& call) {

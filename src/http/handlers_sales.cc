@@ -12,6 +12,7 @@
 #include "http/json_render.h"
 #include "http/replies.h"
 #include "http/request_parsing.h"
+#include "http/sale_events.h"
 
 namespace fs::http::handlers {
 namespace {
@@ -51,19 +52,31 @@ void WithSale(const ApiServices& services, Call& call, Then then) {
   });
 }
 
+// Who reads: the public reads may be kept by a cache in front (ETag, Cache-Control); the
+// admin's, behind its token, may not.
+enum class Reader : std::uint8_t { kPublic, kAdmin };
+
+// The request's If-None-Match, copied: the request's views end when the handler returns.
+std::optional<std::string> IfNoneMatch(const Call& call) {
+  if (!call.request.if_none_match) return std::nullopt;
+  return std::string(*call.request.if_none_match);
+}
+
 // Answers 200 with the route's sale rendered by `render` at its status as of now (404 when
 // there is none).
-void RespondWithSale(const ApiServices& services, Call& call,
+void RespondWithSale(const ApiServices& services, Call& call, Reader reader,
                      std::string (*render)(const core::Sale&, const core::StockCounters&,
                                            core::SaleStatus)) {
-  WithSale(
-      services, call,
-      [clock = &services.engine.clock(), render](const Exchange& exchange,
-                                                 const Published& published) {
-        const core::SaleStatus status =
-            core::ComputeSaleStatus(published->sale, published->counters, clock->Now());
-        exchange.respond(JsonResponse(200, render(published->sale, published->counters, status)));
-      });
+  WithSale(services, call,
+           [clock = &services.engine.clock(), render, reader, if_none_match = IfNoneMatch(call)](
+               const Exchange& exchange, const Published& published) {
+             const core::SaleStatus status =
+                 core::ComputeSaleStatus(published->sale, published->counters, clock->Now());
+             std::string body = render(published->sale, published->counters, status);
+             exchange.respond(reader == Reader::kAdmin
+                                  ? JsonResponse(200, std::move(body))
+                                  : CacheableJsonResponse(std::move(body), if_none_match));
+           });
 }
 
 }  // namespace
@@ -81,7 +94,7 @@ void CreateSale(const ApiServices& services, Call& call) {
 }
 
 void AdminGetSale(const ApiServices& services, Call& call) {
-  RespondWithSale(services, call, &RenderAdminSale);
+  RespondWithSale(services, call, Reader::kAdmin, &RenderAdminSale);
 }
 
 void OpenSale(const ApiServices& services, Call& call) {
@@ -113,7 +126,7 @@ void AdjustStock(const ApiServices& services, Call& call) {
 }
 
 void GetProduct(const ApiServices& services, Call& call) {
-  RespondWithSale(services, call, &RenderPublicSale);
+  RespondWithSale(services, call, Reader::kPublic, &RenderPublicSale);
 }
 
 void ListProducts(const ApiServices& services, Call& call) {
@@ -151,25 +164,53 @@ void ListProducts(const ApiServices& services, Call& call) {
 }
 
 void GetAvailability(const ApiServices& services, Call& call) {
+  WithSale(services, call,
+           [&services, if_none_match = IfNoneMatch(call)](const Exchange& exchange,
+                                                          const Published& published) {
+             const base::Clock* clock = &services.engine.clock();
+             auto render = [published, clock, if_none_match](const core::StockCounters& counters) {
+               const core::SaleStatus status =
+                   core::ComputeSaleStatus(published->sale, counters, clock->Now());
+               return CacheableJsonResponse(
+                   RenderAvailability(published->sale.sku_id, counters.available(), status),
+                   if_none_match);
+             };
+             if (services.shared == nullptr || !services.shared->cache_enabled()) {
+               return exchange.respond(render(published->counters));
+             }
+             // Cluster mode: the shared cache (or, on a miss or while Redis is down, this node's
+             // state).
+             services.shared->GetCounters(
+                 published->sale.sku_id,
+                 [published, render, exchange](std::optional<core::StockCounters> cached) {
+                   const core::StockCounters counters = cached.value_or(published->counters);
+                   boost::asio::post(exchange.executor, [render, exchange, counters] {
+                     exchange.respond(render(counters));
+                   });
+                 });
+           });
+}
+
+void ProductEvents(const ApiServices& services, Call& call) {
   WithSale(services, call, [&services](const Exchange& exchange, const Published& published) {
-    const base::Clock* clock = &services.engine.clock();
-    auto render = [published, clock](const core::StockCounters& counters) {
-      const core::SaleStatus status =
-          core::ComputeSaleStatus(published->sale, counters, clock->Now());
-      return JsonResponse(200,
-                          RenderAvailability(published->sale.sku_id, counters.available(), status));
-    };
-    if (services.shared == nullptr || !services.shared->cache_enabled()) {
-      return exchange.respond(render(published->counters));
+    if (services.shutting_down.load(std::memory_order_acquire)) {
+      return exchange.respond(ErrorResponse(503, code::kUnavailable, "the server is stopping"));
     }
-    // Cluster mode: the shared cache (or, on a miss or while Redis is down, this node's state).
-    services.shared->GetCounters(
-        published->sale.sku_id,
-        [published, render, exchange](std::optional<core::StockCounters> cached) {
-          const core::StockCounters counters = cached.value_or(published->counters);
-          boost::asio::post(exchange.executor,
-                            [render, exchange, counters] { exchange.respond(render(counters)); });
-        });
+    if (services.sse_subscribers.fetch_add(1, std::memory_order_acq_rel) >=
+        services.options.sse_subscribers_max) {
+      services.sse_subscribers.fetch_sub(1, std::memory_order_acq_rel);
+      Response busy = ErrorResponse(503, code::kUnavailable,
+                                    "too many event streams on this node; read availability");
+      busy.headers.emplace_back("Retry-After", "5");
+      return exchange.respond(std::move(busy));
+    }
+    auto stream = std::make_shared<SaleEventStream>(services.engine, published->sale.sku_id,
+                                                    services.sse_subscribers);
+    Response response(200, stream->First(), "text/event-stream");
+    response.headers.emplace_back("Cache-Control", "no-store");
+    response.headers.emplace_back("X-Accel-Buffering", "no");  // proxies pass each event on
+    response.stream = std::move(stream);
+    exchange.respond(std::move(response));
   });
 }
 

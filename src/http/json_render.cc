@@ -105,6 +105,9 @@ std::string RenderQueueTicket(const core::TicketView& view, const std::string* p
   Field(writer, "status", core::TicketStatusName(view.status));
   OptionalIntField(writer, "position", view.position);
   OptionalIntField(writer, "estimated_wait_seconds", view.estimated_wait_seconds);
+  OptionalIntField(
+      writer, "poll_after_ms",
+      view.poll_after ? std::optional<std::int64_t>(view.poll_after->count()) : std::nullopt);
   TimeField(writer, "joined_at", view.ticket.joined_at);
   if (pass != nullptr) {
     Field(writer, "pass", *pass);

@@ -41,8 +41,9 @@ std::string RenderAdminSale(const core::Sale& sale, const core::StockCounters& c
 std::string RenderAvailability(std::string_view sku_id, std::int64_t available,
                                core::SaleStatus status);
 // A queue ticket: {"ticket","sku_id","status","position","estimated_wait_seconds",
-// "joined_at"} plus "pass" and "pass_expires_at" when `pass` is given (admitted, and only to
-// the ticket's owner). position and estimated_wait_seconds are null when they do not apply.
+// "poll_after_ms","joined_at"} plus "pass" and "pass_expires_at" when `pass` is given
+// (admitted, and only to the ticket's owner). position, estimated_wait_seconds and
+// poll_after_ms are null when they do not apply.
 std::string RenderQueueTicket(const core::TicketView& view, const std::string* pass);
 // {"status": status}
 std::string RenderStatusBody(std::string_view status);

@@ -24,6 +24,12 @@ inline constexpr std::size_t kConnectionsMax = 10'000;
 // address; a load balancer in front of the server needs it raised.
 inline constexpr std::size_t kConnectionsPerIpDefault = 256;
 static_assert(kConnectionsPerIpDefault <= kConnectionsMax);
+// Held order reads (?wait_seconds) and open event streams each hold a connection: by default
+// together they may take at most half of them, so requests always find room
+// (--order-waiters-max, --sse-subscribers-max; each at most kConnectionsMax).
+inline constexpr std::size_t kOrderWaitersDefault = 2'500;
+inline constexpr std::size_t kSseSubscribersDefault = 2'500;
+static_assert(kOrderWaitersDefault + kSseSubscribersDefault <= kConnectionsMax / 2);
 // I/O threads at most: more than cores only adds context switches.
 inline constexpr std::size_t kThreadsMax = 256;
 // Idle/slow-client deadline bounds, seconds.

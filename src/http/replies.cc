@@ -5,6 +5,7 @@
 #include "auth/queue_pass.h"
 #include "base/check.h"
 #include "core/rules.h"
+#include "crypto/sha256.h"
 #include "http/json_render.h"
 
 namespace fs::http {
@@ -233,6 +234,15 @@ bool MatchesEtag(std::string_view header, std::string_view etag) {
     header.remove_prefix(comma + 1);
   }
   return false;
+}
+
+Response CacheableJsonResponse(std::string body, std::optional<std::string_view> if_none_match) {
+  std::string etag = "\"" + crypto::Sha256Hex(body).substr(0, 32) + "\"";
+  const bool unchanged = if_none_match && MatchesEtag(*if_none_match, etag);
+  Response response = unchanged ? Response(304, "") : JsonResponse(200, std::move(body));
+  response.headers.emplace_back("ETag", std::move(etag));
+  response.headers.emplace_back("Cache-Control", "public, max-age=1");
+  return response;
 }
 
 }  // namespace fs::http

@@ -34,6 +34,10 @@ Response RateLimited(const ratelimit::Decision& decision);
 Response SkuNotFound();
 // Whether an If-None-Match value names `etag` (a list, weak tags, or "*").
 bool MatchesEtag(std::string_view header, std::string_view etag);
+// A public JSON read that a cache in front (CDN, gateway) may keep for a second: 200 with an
+// ETag made from the body and Cache-Control: public, max-age=1, or 304 with the same fields
+// when `if_none_match` names that ETag.
+Response CacheableJsonResponse(std::string body, std::optional<std::string_view> if_none_match);
 Response OrderNotFound();
 Response TicketNotFound();
 Response ReservationNotFound();

@@ -4,6 +4,7 @@
 #include <rapidjson/error/en.h>
 
 #include <algorithm>
+#include <charconv>
 #include <limits>
 
 #include "base/time_format.h"
@@ -389,6 +390,20 @@ std::optional<std::string_view> QueryParameter(std::string_view target, std::str
     query.remove_prefix(amp + 1);
   }
   return std::nullopt;
+}
+
+base::Result<std::chrono::seconds> ParseWaitSeconds(std::string_view target) {
+  const std::optional<std::string_view> text = QueryParameter(target, "wait_seconds");
+  if (!text) return std::chrono::seconds::zero();
+  int seconds = -1;
+  const char* end = text->data() + text->size();
+  const auto [ptr, error] = std::from_chars(text->data(), end, seconds);
+  if (text->empty() || error != std::errc() || ptr != end || seconds < 0 ||
+      seconds > kOrderWaitSecondsMax) {
+    return Invalid("wait_seconds must be an integer between 0 and " +
+                   std::to_string(kOrderWaitSecondsMax));
+  }
+  return std::chrono::seconds(seconds);
 }
 
 }  // namespace fs::http

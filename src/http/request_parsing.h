@@ -5,6 +5,7 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -70,6 +71,11 @@ base::Result<std::string> ParseDemoTokenBody(std::string_view body);
 
 // The value of query parameter `name` in `target` ("/x?a=1&b=2"), undecoded; nullopt if absent.
 std::optional<std::string_view> QueryParameter(std::string_view target, std::string_view name);
+
+// GET /api/v1/orders/{id}?wait_seconds=N: how long a read of a PENDING order may be held,
+// 0 (the default: answer at once) to kOrderWaitSecondsMax.
+inline constexpr int kOrderWaitSecondsMax = 30;
+base::Result<std::chrono::seconds> ParseWaitSeconds(std::string_view target);
 
 // Whether `id` could be a reservation id at all (length and printable ASCII).
 bool IsPlausibleReservationId(std::string_view id);

@@ -30,6 +30,7 @@ constexpr Route kRoutes[] = {
   {kGet,    "/api/v1/products",                      kNone,  kNoLimit, kOther,   ListProducts},
   {kGet,    "/api/v1/products/{sku}",                kNone,  kNoLimit, kOther,   GetProduct},
   {kGet,    "/api/v1/products/{sku}/availability",   kNone,  kNoLimit, kOther,   GetAvailability},
+  {kGet,    "/api/v1/products/{sku}/events",         kNone,  kNoLimit, kOther,   ProductEvents},
   {kPost,   "/api/v1/products/{sku}/reserve",        kUser,  kLimited, kReserve, Reserve},
   {kPost,   "/api/v1/reserve",                       kUser,  kLimited, kReserve, Reserve},
   {kGet,    "/api/v1/reservations/{id}",             kUser,  kLimited, kOther,   GetReservation},

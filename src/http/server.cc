@@ -177,6 +177,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnWrite(const beast::error_code& error, AfterWrite after);
   void Linger();
   void DoDrain();
+  // A response that stays open (Response::stream): the head and first bytes are written, then
+  // the stream's pieces, one chunk each, every interval.
+  void StartStream();
+  void WatchForClose();
+  void ScheduleStreamTick();
+  void OnStreamTick();
+  void WriteStream(std::string bytes, bool last);
+  void EndStreamNow();
+  void FinishStreamOnce();  // the stream no longer counts as in flight
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
@@ -191,7 +200,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t drained_bytes_ = 0;
   std::string forwarded_for_;  // the request's X-Forwarded-For lines joined, when several
   bool head_request_ = false;  // the request being answered is a HEAD
+  std::shared_ptr<BodyStream> body_stream_;  // set while a response stays open
+  bool chunked_ = false;                     // the open response is sent in chunks (HTTP/1.1)
+  bool stream_ended_ = false;                // the client went, or the stream was ended
+  bool stream_finished_ = false;             // counted out of in_flight
+  std::optional<asio::steady_timer> stream_timer_;  // the next piece, or a stuck write
 };
+
+// `bytes` framed as one chunk of a chunked body (RFC 9112 7.1); "" is the last chunk.
+std::string Chunk(std::string_view bytes) {
+  char digits[24];
+  const auto size = std::to_chars(digits, digits + sizeof digits, bytes.size(), 16);
+  std::string chunk(digits, size.ptr);
+  chunk += "\r\n";
+  chunk += bytes;
+  chunk += "\r\n";
+  return chunk;
+}
 
 void Connection::DoReadHeader() {
   head_request_ = false;
@@ -326,8 +351,15 @@ void Connection::Write(unsigned version, Response& response, AfterWrite after) {
     head_ += ": ";
     head_ += value;
   }
-  // A 304 has no body and no length of its own (RFC 9110 15.4.5).
-  if (response.status != 304) {
+  chunked_ = false;
+  if (response.stream) {
+    // Open-ended: chunked in HTTP/1.1; an HTTP/1.0 body ends when the connection closes.
+    after = AfterWrite::kClose;
+    chunked_ = version != 10;
+    if (chunked_) head_ += "\r\nTransfer-Encoding: chunked";
+    if (!head_request_) body_stream_ = std::move(response.stream);
+    if (chunked_ && !response.body.empty()) response.body = Chunk(response.body);
+  } else if (response.status != 304) {  // a 304 has no body and no length (RFC 9110 15.4.5)
     head_ += "\r\nContent-Length: ";
     const auto length = std::to_chars(digits, digits + sizeof digits, response.body.size());
     FS_CHECK(length.ec == std::errc());
@@ -349,6 +381,7 @@ void Connection::Write(unsigned version, Response& response, AfterWrite after) {
 }
 
 void Connection::OnWrite(const beast::error_code& error, AfterWrite after) {
+  if (body_stream_ && !error) return StartStream();
   shared_.RequestFinished();
   if (error) return;
   if (after == AfterWrite::kClose) return Linger();
@@ -371,6 +404,79 @@ void Connection::DoDrain() {
                             if (error || self->drained_bytes_ > kLingerBytesMax) return;
                             self->DoDrain();
                           });
+}
+
+// An open stream counts as in flight until it ends: a stopping server ends it at its next
+// tick with the last chunk, and waits for that. It holds no read deadline: a silent client is
+// normal; one that does not read is dropped when a write stays stuck for the idle timeout.
+void Connection::StartStream() {
+  stream_.expires_never();
+  stream_timer_.emplace(stream_.get_executor());
+  WatchForClose();
+  ScheduleStreamTick();
+}
+
+// Anything from the client (it sends nothing after the request) or its leaving ends the stream.
+void Connection::WatchForClose() {
+  thread_local std::array<char, 512> scratch;  // discarded
+  stream_.async_read_some(
+      asio::buffer(scratch),
+      [self = shared_from_this()](beast::error_code, std::size_t) { self->EndStreamNow(); });
+}
+
+void Connection::ScheduleStreamTick() {
+  stream_timer_->expires_after(body_stream_->interval());
+  stream_timer_->async_wait([self = shared_from_this()](const beast::error_code& error) {
+    if (!error) self->OnStreamTick();
+  });
+}
+
+void Connection::OnStreamTick() {
+  if (stream_ended_) return;
+  if (shared_.shutting_down.load(std::memory_order_acquire)) return WriteStream("", true);
+  std::optional<std::string> next = body_stream_->Next();
+  if (!next) return WriteStream("", true);
+  if (next->empty()) return ScheduleStreamTick();
+  WriteStream(std::move(*next), false);
+}
+
+void Connection::WriteStream(std::string bytes, bool last) {
+  body_ = chunked_ ? Chunk(bytes) : std::move(bytes);
+  if (last && !chunked_) body_.clear();
+  stream_timer_->expires_after(shared_.idle_timeout);
+  stream_timer_->async_wait([self = shared_from_this()](const beast::error_code& error) {
+    if (!error) self->EndStreamNow();  // the client does not read
+  });
+  asio::async_write(stream_, asio::buffer(body_),
+                    [self = shared_from_this(), last](beast::error_code error, std::size_t) {
+                      if (self->stream_ended_) return;
+                      self->stream_timer_->cancel();
+                      if (error) return self->EndStreamNow();
+                      if (!last) return self->ScheduleStreamTick();
+                      // The end is sent: the client closes first (see Linger), or we do soon.
+                      self->stream_ended_ = true;
+                      self->FinishStreamOnce();
+                      beast::error_code ignored;
+                      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+                      self->stream_timer_->expires_after(kLingerTimeout);
+                      self->stream_timer_->async_wait([self](const beast::error_code& timer_error) {
+                        if (!timer_error) self->EndStreamNow();
+                      });
+                    });
+}
+
+void Connection::FinishStreamOnce() {
+  if (stream_finished_) return;
+  stream_finished_ = true;
+  shared_.RequestFinished();
+}
+
+void Connection::EndStreamNow() {
+  stream_ended_ = true;
+  FinishStreamOnce();
+  stream_timer_->cancel();
+  beast::error_code ignored;
+  stream_.socket().close(ignored);
 }
 
 std::vector<std::unique_ptr<asio::io_context>> MakeContexts(std::size_t count) {

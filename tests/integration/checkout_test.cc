@@ -50,12 +50,6 @@ HttpResponse Checkout(HttpClient& client, std::string_view user, const CheckoutR
   return client.Post(std::string(route), body, std::move(headers));
 }
 
-std::string Field(const HttpResponse& response, const char* name) {
-  auto json = ParseJson(response.body);
-  if (!json || !json->IsObject()) return "";
-  return StringField(*json, name).value_or("");
-}
-
 class CheckoutTest : public ServerTest {
  protected:
   explicit CheckoutTest(ServerOptions options = SagaOptions()) : ServerTest(std::move(options)) {}
@@ -75,7 +69,7 @@ class CheckoutTest : public ServerTest {
     const HttpResponse response =
         Reserve(client(), ReserveRequest().Sku(kSku).User(user).Quantity(quantity));
     EXPECT_EQ(response.status, 201) << response.Describe();
-    return Field(response, "reservation_id");
+    return BodyField(response, "reservation_id");
   }
 
   // Checks out and returns the order id (expects 202).
@@ -83,7 +77,7 @@ class CheckoutTest : public ServerTest {
                          const std::string& payment_method_id) {
     const HttpResponse response = Checkout(client(), user, {reservation_id, payment_method_id, ""});
     EXPECT_EQ(response.status, 202) << response.Describe();
-    return Field(response, "order_id");
+    return BodyField(response, "order_id");
   }
 
   HttpResponse GetOrder(const std::string& order_id, const std::string& user) {
@@ -97,7 +91,7 @@ class CheckoutTest : public ServerTest {
     HttpResponse response;
     while (std::chrono::steady_clock::now() < deadline) {
       response = GetOrder(order_id, user);
-      if (response.status != 200 || Field(response, "status") != "PENDING") return response;
+      if (response.status != 200 || BodyField(response, "status") != "PENDING") return response;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ADD_FAILURE() << "order " << order_id << " still PENDING after the deadline";
@@ -127,8 +121,8 @@ TEST_F(CheckoutTest, SuccessfulPaymentSellsTheUnit) {
 
   const HttpResponse settled = WaitSettled(order_id, "alice");
   ASSERT_EQ(settled.status, 200) << settled.Describe();
-  EXPECT_EQ(Field(settled, "status"), "PAID");
-  EXPECT_EQ(Field(settled, "sku_id"), kSku);
+  EXPECT_EQ(BodyField(settled, "status"), "PAID");
+  EXPECT_EQ(BodyField(settled, "sku_id"), kSku);
   EXPECT_EQ(ReservationStatusOf(GetReservation(client(), reservation, "alice")), "PURCHASED");
   const auto counters = GetAdminCounters(client(), kSku);
   ASSERT_TRUE(counters.has_value());
@@ -144,7 +138,7 @@ TEST_F(CheckoutTest, TheAliasRouteChecksOutToo) {
   const HttpResponse response =
       Checkout(client(), "alice", {reservation, "pm_card_visa", ""}, "/api/v1/orders/checkout");
   ASSERT_EQ(response.status, 202) << response.Describe();
-  EXPECT_EQ(Field(WaitSettled(Field(response, "order_id"), "alice"), "status"), "PAID");
+  EXPECT_EQ(BodyField(WaitSettled(BodyField(response, "order_id"), "alice"), "status"), "PAID");
 }
 
 TEST_F(CheckoutTest, DeclineFailsTheOrderAndReturnsTheStock) {
@@ -152,8 +146,8 @@ TEST_F(CheckoutTest, DeclineFailsTheOrderAndReturnsTheStock) {
   EXPECT_EQ(AvailableUnits(client(), kSku), kStock - 1);
   const std::string order_id = CheckoutOk("bob", reservation, "pm_card_chargeDeclined");
   const HttpResponse settled = WaitSettled(order_id, "bob");
-  EXPECT_EQ(Field(settled, "status"), "FAILED");
-  EXPECT_EQ(Field(settled, "failure_reason"), "card_declined");
+  EXPECT_EQ(BodyField(settled, "status"), "FAILED");
+  EXPECT_EQ(BodyField(settled, "failure_reason"), "card_declined");
   EXPECT_EQ(ReservationStatusOf(GetReservation(client(), reservation, "bob")), "RELEASED");
   EXPECT_EQ(AvailableUnits(client(), kSku), kStock);
   const SkuSnapshot snapshot = ReadSku(kSku);
@@ -164,7 +158,7 @@ TEST_F(CheckoutTest, DeclineFailsTheOrderAndReturnsTheStock) {
 TEST_F(CheckoutTest, FlakyGatewayIsRetriedUntilPaid) {
   const std::string reservation = ReserveOne("carol");
   const std::string order_id = CheckoutOk("carol", reservation, "pm_card_flaky");
-  EXPECT_EQ(Field(WaitSettled(order_id, "carol"), "status"), "PAID");
+  EXPECT_EQ(BodyField(WaitSettled(order_id, "carol"), "status"), "PAID");
   // Two timeouts, then the success: three gateway calls, recorded durably.
   EXPECT_EQ(DbInt("SELECT attempts FROM orders WHERE order_id = '" + order_id + "'"), 3);
   EXPECT_EQ(ReadSku(kSku).sold, 1);
@@ -182,8 +176,8 @@ TEST_F(CheckoutTest, EndlessTimeoutsNeedAttentionThenAnOperatorResolves) {
   const std::string second = CheckoutOk("erin", ReserveOne("erin"), "pm_card_timeout");
   for (const auto& [order_id, user] : {std::pair{first, "dave"}, std::pair{second, "erin"}}) {
     const HttpResponse settled = WaitSettled(order_id, user);
-    EXPECT_EQ(Field(settled, "status"), "NEEDS_ATTENTION");
-    EXPECT_FALSE(Field(settled, "failure_reason").empty());
+    EXPECT_EQ(BodyField(settled, "status"), "NEEDS_ATTENTION");
+    EXPECT_FALSE(BodyField(settled, "failure_reason").empty());
   }
   // Stock stays held while a human decides.
   EXPECT_EQ(AvailableUnits(client(), kSku), kStock - 2);
@@ -204,12 +198,12 @@ TEST_F(CheckoutTest, EndlessTimeoutsNeedAttentionThenAnOperatorResolves) {
   const HttpResponse failed = client().Post("/admin/v1/orders/" + first + "/resolve",
                                             R"({"outcome":"failed"})", AdminAuth());
   ASSERT_EQ(failed.status, 200) << failed.Describe();
-  EXPECT_EQ(Field(failed, "status"), "FAILED");
+  EXPECT_EQ(BodyField(failed, "status"), "FAILED");
   EXPECT_EQ(AvailableUnits(client(), kSku), kStock - 1);
   const HttpResponse paid = client().Post("/admin/v1/orders/" + second + "/resolve",
                                           R"({"outcome":"paid"})", AdminAuth());
   ASSERT_EQ(paid.status, 200) << paid.Describe();
-  EXPECT_EQ(Field(GetOrder(second, "erin"), "status"), "PAID");
+  EXPECT_EQ(BodyField(GetOrder(second, "erin"), "status"), "PAID");
   EXPECT_EQ(ReadSku(kSku).sold, 1);
   EXPECT_EQ(ReadSku(kSku).held, 0);
 
@@ -269,7 +263,7 @@ TEST_F(ShortTtlCheckoutTest, ExpiredReservationCannotBeCheckedOut) {
   ASSERT_TRUE(CreateSaleOk(client(), sale));
   const HttpResponse reserved = Reserve(client(), ReserveRequest().Sku("flash").User("alice"));
   ASSERT_EQ(reserved.status, 201);
-  const std::string reservation = Field(reserved, "reservation_id");
+  const std::string reservation = BodyField(reserved, "reservation_id");
   // The server expires it within a second of its TTL; wait for it to say so.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   while (ReservationStatusOf(GetReservation(client(), reservation, "alice")) != "EXPIRED" &&
@@ -354,7 +348,7 @@ TEST_F(SlowGatewayCheckoutTest, PendingPaymentsResumeAfterAKill9) {
   Reconnect();
   for (std::size_t i = 0; i < orders.size(); ++i) {
     const HttpResponse settled = WaitSettled(orders[i].first, orders[i].second);
-    EXPECT_EQ(Field(settled, "status"), i % 2 == 0 ? "PAID" : "FAILED");
+    EXPECT_EQ(BodyField(settled, "status"), i % 2 == 0 ? "PAID" : "FAILED");
   }
   const SkuSnapshot snapshot = ReadSku(kSku);
   EXPECT_EQ(snapshot.sold, 2);

@@ -178,7 +178,8 @@ TEST_F(RoomTest, AdmitsInDrawnOrderThenLateArrivalsFifo) {
   EXPECT_EQ(View(1, BeforeStart()).status, TicketStatus::kWaiting);
   EXPECT_FALSE(View(1, BeforeStart()).position.has_value());
   EXPECT_EQ(View(1, BeforeStart()).estimated_wait_seconds, 60);
-  EXPECT_TRUE(Tick(BeforeStart()).empty());  // no draw before the start
+  EXPECT_EQ(View(1, BeforeStart()).poll_after, milliseconds(30'000));  // half of 60 s
+  EXPECT_TRUE(Tick(BeforeStart()).empty());                            // no draw before the start
 
   clock_.Set(kStart);
   const SaleState state = Started(1000);
@@ -215,7 +216,8 @@ TEST_F(RoomTest, PositionsCountDownAsTicketsAreAdmitted) {
   ASSERT_EQ(by_position.size(), 4u);
   EXPECT_EQ(by_position.begin()->first, 1);
   EXPECT_EQ(by_position.rbegin()->first, 4);
-  EXPECT_EQ(View(by_position[4], state).estimated_wait_seconds, 2);  // 4 at 2/s
+  EXPECT_EQ(View(by_position[4], state).estimated_wait_seconds, 2);       // 4 at 2/s
+  EXPECT_EQ(View(by_position[4], state).poll_after, milliseconds(1000));  // never under 1 s
   clock_.Advance(milliseconds(500));
   ASSERT_EQ(Admitted(Tick(state)), std::vector<std::string>{TicketId(by_position[1])});
   EXPECT_EQ(View(by_position[4], state).position, 3);
@@ -573,6 +575,24 @@ TEST_F(RoomsInLedgerTest, RollbackForgetsARoomCreatedInTheBatch) {
   inventory_.RollbackBatch();
   EXPECT_FALSE(inventory_.HasRoom("later"));
   EXPECT_TRUE(inventory_.HasRoom("room"));
+}
+
+TEST(SuggestedPollDelayTest, HalfTheWaitWithinBoundsAndNoneWhenNothingIsAwaited) {
+  TicketView view;
+  view.status = TicketStatus::kWaiting;
+  view.estimated_wait_seconds = 10;
+  EXPECT_EQ(SuggestedPollDelay(view), milliseconds(5000));
+  view.estimated_wait_seconds = 0;
+  EXPECT_EQ(SuggestedPollDelay(view), kPollAfterMin);
+  view.estimated_wait_seconds = 3600;
+  EXPECT_EQ(SuggestedPollDelay(view), kPollAfterMax);
+  view.status = TicketStatus::kSoldOut;
+  EXPECT_EQ(SuggestedPollDelay(view), kPollAfterSoldOut);
+  for (TicketStatus over : {TicketStatus::kAdmitted, TicketStatus::kExpired, TicketStatus::kUsed,
+                            TicketStatus::kClosed}) {
+    view.status = over;
+    EXPECT_FALSE(SuggestedPollDelay(view).has_value());
+  }
 }
 
 }  // namespace

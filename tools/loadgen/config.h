@@ -24,6 +24,8 @@ std::string_view ScenarioName(Scenario scenario);
 // How open-loop arrivals are spread; see arrival.h.
 enum class ArrivalShape : std::uint8_t { kConstant, kLinearRamp };
 
+enum class OrderWait : std::uint8_t { kLongPoll, kPoll };
+
 struct Config {
   std::string host = "127.0.0.1";
   std::string port = "8080";
@@ -48,8 +50,13 @@ struct Config {
   // sale: connections that do the winners' second step (release, or checkout + order polls),
   // so a checkout never holds up the next users' reserves on a job connection.
   int winner_connections = 256;
+  // sale: how a winner learns its order's outcome: one held read (GET
+  // /api/v1/orders/{id}?wait_seconds=N, answered when the order leaves PENDING), again while
+  // it stays PENDING, or polls `order_poll_interval_ms` apart (the way before held reads).
+  OrderWait order_wait = OrderWait::kLongPoll;
+  int order_wait_seconds = 5;        // long-poll: below request_timeout_seconds
   int order_polls_max = 100;         // sale: GET order at most this often per order
-  int order_poll_interval_ms = 100;  // and this far apart
+  int order_poll_interval_ms = 100;  // poll: this far apart
   // contest
   std::uint64_t honest_users = 1000;
   double honest_window_seconds = 2;

@@ -48,6 +48,13 @@ int main(int argc, char** argv) {
   app.add_option("--winner-connections", c.winner_connections,
                  "sale: connections for the winners' release or checkout and order polls")
       ->check(CLI::Range(1, 20000));
+  std::string order_wait = "long-poll";
+  app.add_option("--order-wait", order_wait,
+                 "sale: long-poll (GET order ?wait_seconds, the default) | poll")
+      ->check(CLI::IsMember({"long-poll", "poll"}));
+  app.add_option("--order-wait-seconds", c.order_wait_seconds,
+                 "sale, long-poll: wait_seconds of each held order read")
+      ->check(CLI::Range(1, 30));
   app.add_option("--order-polls-max", c.order_polls_max)->check(CLI::Range(0, 100000));
   app.add_option("--order-poll-interval-ms", c.order_poll_interval_ms)->check(CLI::Range(1, 60000));
   app.add_option("--honest-users", c.honest_users, "contest")->check(CLI::PositiveNumber);
@@ -70,8 +77,14 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   c.scenario = *ParseScenario(scenario);
   c.arrival_shape = arrival == "ramp" ? ArrivalShape::kLinearRamp : ArrivalShape::kConstant;
+  c.order_wait = order_wait == "poll" ? OrderWait::kPoll : OrderWait::kLongPoll;
   c.progress = !no_progress;
   c.check_invariants = !no_check;
+  if (c.order_wait == OrderWait::kLongPoll &&
+      c.order_wait_seconds + 1 >= c.request_timeout_seconds) {
+    std::fprintf(stderr, "--order-wait-seconds must be below the request timeout less 1 s\n");
+    return 2;
+  }
   if (c.scenario != Scenario::kAvailability && c.scenario != Scenario::kSearch &&
       c.jwt_secret.empty()) {
     std::fprintf(stderr, "--jwt-secret is required for the %s scenario\n", scenario.c_str());

@@ -74,6 +74,12 @@ std::optional<std::int64_t> IntField(const rapidjson::Value& value, const char* 
   return member->value.GetInt64();
 }
 
+std::string BodyField(const HttpResponse& response, const char* field) {
+  auto json = ParseJson(response.body);
+  if (!json || !json->IsObject()) return "";
+  return StringField(*json, field).value_or("");
+}
+
 std::string ErrorCode(const HttpResponse& response) {
   const std::optional<rapidjson::Document> document = ParseJson(response.body);
   if (!document || !document->IsObject()) return "";

@@ -53,6 +53,8 @@ std::optional<std::string> StringField(const rapidjson::Value& value, const char
 // The integer member `field` of object `value`, or nullopt when absent or not an integer.
 std::optional<std::int64_t> IntField(const rapidjson::Value& value, const char* field);
 
+// The string member `field` of a response's JSON object body, or "" when there is none.
+std::string BodyField(const HttpResponse& response, const char* field);
 // The error code of an error response, or "" when the body is not {"error":{"code","message"}}.
 std::string ErrorCode(const HttpResponse& response);
 // Succeeds when `response` has `status`, a JSON content type, and the body
