@@ -36,12 +36,9 @@ const CHROMIUM = process.env.FLASHSALE_CHROMIUM || '/usr/bin/chromium';
 const WAIT_MS = 30000;
 const VIEWPORTS = { phone: { width: 390, height: 844 }, desktop: { width: 1440, height: 900 } };
 
-// Answers every page may see: the live-availability stream before the node offers it (the page
-// then polls) and the demo sign-in probe (405: the route exists, POST only).
-const ALWAYS_EXPECTED = [
-  { status: 404, url: /\/api\/v1\/products\/[^/]+\/events$/ },
-  { status: 405, url: /\/demo\/v1\/token$/ },
-];
+// The one error answer every page may see: the demo sign-in probe (405: the route exists, POST
+// only). The availability stream must be there: its fallback is tested by refusing it.
+const ALWAYS_EXPECTED = [{ status: 405, url: /\/demo\/v1\/token$/ }];
 
 // ---- The server -------------------------------------------------------------------------------
 
@@ -349,6 +346,10 @@ const journeys = {
     const token = await userToken(api, 'buyer-b');
     const { context, page } = await newPage(browser, VIEWPORTS.phone);
     const watcher = watch(page);
+    const polls = [];
+    page.on('request', (request) => {
+      if (/\/availability$/.test(request.url())) polls.push(request.url());
+    });
     await page.goto(`${base}/sales/journey-b#token=${token}`);
     await waitForText(page, '#who', /Signed in as buyer-b/);
     assert(
@@ -363,6 +364,8 @@ const journeys = {
     await page.click('#checkout');
     await waitForText(page, '#order-status', /^Failed$/);
     await waitForText(page, '#available', /^3$/);
+    // Every change above came from the availability stream, none from polling.
+    assert(polls.length === 0, `the page polled availability: ${polls.join(', ')}`);
     watcher.stop();
     await context.close();
     return watcher.problems();
@@ -499,6 +502,30 @@ const journeys = {
     // The first stream ended; the browser reconnects and the next one says sold out.
     await waitForText(page, '#sale-status', /Sold out/);
     await waitForText(page, '#available', /^0$/);
+    watcher.stop();
+    await context.close();
+    return watcher.problems();
+  },
+
+  // A node with too many subscribers refuses the stream (503): the page polls instead and the
+  // numbers stay live.
+  async refusedStreamFallsBackToPolling({ browser, base, api }) {
+    await api('POST', '/admin/v1/skus', { body: saleBody('journey-poll', 4) });
+    const { context, page } = await newPage(browser);
+    const eventsUrl = /\/api\/v1\/products\/journey-poll\/events$/;
+    const watcher = watch(page, [{ status: 503, url: eventsUrl }]);
+    await page.route(eventsUrl, (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'UNAVAILABLE', message: 'too many subscribers' } }),
+      }),
+    );
+    await page.goto(`${base}/sales/journey-poll`);
+    await waitForText(page, '#available', /^4$/);
+    const token = await userToken(api, 'buyer-poll');
+    await api('POST', '/api/v1/products/journey-poll/reserve', { body: {}, token });
+    await waitForText(page, '#available', /^3$/);
     watcher.stop();
     await context.close();
     return watcher.problems();
