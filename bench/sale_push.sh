@@ -3,18 +3,19 @@
 # every 100 ms until the order leaves PENDING, the way before held reads) against held
 # (`--order-wait long-poll`: GET /api/v1/orders/{id}?wait_seconds=5, answered when the order
 # settles), alternating ROUNDS times on fresh servers so drift of the machine hits both alike
-# (docs/benchmarks.md, "Push instead of polling"). Payments take PAYMENT_MS (a card
-# authorisation), so a polled order is read about PAYMENT_MS / 100 times.
+# (docs/benchmarks.md, "Push instead of polling"). Each payment takes PAYMENT_MS (a card
+# authorisation) on one of 256 gateway calls in flight, so the 9,000 checkouts queue for the
+# gateway for a few seconds and a polled order is read many times.
 # Prints one JSON line per run: requests served and their rate, the order reads, reserve and
 # checkout P95, and the orders' outcome.
 # Usage: bench/sale_push.sh [BUILD_DIR] [USERS] [RAMP_SECONDS] [ROUNDS] [PAYMENT_MS]
-#        (build 1000000 40 2 2000)
+#        (build 1000000 40 2 500)
 set -euo pipefail
 build="${1:-build}"
 users="${2:-1000000}"
 ramp="${3:-40}"
 rounds="${4:-2}"
-payment_ms="${5:-2000}"
+payment_ms="${5:-500}"
 secret="bench-jwt-secret-0123456789abcdef"
 token="bench-admin-token-0123456789abcdef"
 server=""
@@ -30,7 +31,7 @@ run() {  # run MODE: one sale on a fresh server
   data="$(mktemp -d /tmp/flashsale-sale-push.XXXXXX)"
   "$build/flashsale" serve --listen 127.0.0.1:0 --data-dir "$data" --jwt-secret "$secret" \
     --admin-token "$token" --log-level warn --rate-limit off --max-connections-per-ip 10000 \
-    --payment-simulated-latency-ms "$payment_ms" >"$data/stdout" 2>"$data/stderr" &
+    --payment-simulated-latency-ms "$payment_ms" --payment-concurrency 256 >"$data/stdout" 2>"$data/stderr" &
   server=$!
   local port=""
   for _ in $(seq 1 100); do

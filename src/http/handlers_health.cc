@@ -37,16 +37,24 @@ void Readyz(const ApiServices& services, Call& call) {
 
 void Metrics(const ApiServices& services, Call& call) {
   std::string body = metrics::RenderMetrics(services.engine, services.metrics);
-  metrics::TextWriter limiter_writer;
+  metrics::TextWriter writer;
   if (services.limiter != nullptr || services.async_limiter != nullptr) {
     const ratelimit::LimiterSnapshot snapshot = services.limiter != nullptr
                                                     ? services.limiter->Snapshot()
                                                     : services.async_limiter->Snapshot();
-    metrics::WriteRateLimitMetrics(&snapshot, limiter_writer);
+    metrics::WriteRateLimitMetrics(&snapshot, writer);
   } else {
-    metrics::WriteRateLimitMetrics(nullptr, limiter_writer);
+    metrics::WriteRateLimitMetrics(nullptr, writer);
   }
-  body += limiter_writer.Take();
+  // What the push routes hold: each is an open connection (their bounds are flags).
+  writer.Family("flashsale_order_waiters", "Order reads held by wait_seconds now.",
+                metrics::MetricType::kGauge);
+  writer.SampleUnsigned("flashsale_order_waiters", {}, services.order_waiters.held());
+  writer.Family("flashsale_sse_subscribers", "Open availability event streams now.",
+                metrics::MetricType::kGauge);
+  writer.SampleUnsigned("flashsale_sse_subscribers", {},
+                        services.sse_subscribers.load(std::memory_order_relaxed));
+  body += writer.Take();
   if (services.shared != nullptr) body += services.shared->RenderMetrics();
   call.exchange.respond(Response{200, std::move(body), kMetricsContentType});
 }

@@ -110,6 +110,8 @@ TEST_F(BoundedPushTest, HeldReadsBeyondTheBoundAre503) {
   std::this_thread::sleep_for(milliseconds(500));
   const HttpResponse second = ReadOrder(client(), id, "frank", "3");
   EXPECT_TRUE(IsError(second, 503, "UNAVAILABLE")) << second.Describe();
+  EXPECT_EQ(MetricSamples(client().Get("/metrics").body, "flashsale_order_waiters"),
+            std::vector<std::string>{"flashsale_order_waiters 1"});
   EXPECT_EQ(second.Header("Retry-After").value_or(""), "1");
   EXPECT_EQ(BodyField(first.get(), "status"), "PENDING");
   // The slot is free again.
@@ -198,6 +200,8 @@ TEST_F(BoundedPushTest, EventStreamsBeyondTheBoundAre503AndASlotComesBack) {
     ReadStreamUntil(first, seen, "event: status", milliseconds(5000));
     ASSERT_EQ(ParseRawStatus(seen), 200) << seen;
     EXPECT_TRUE(IsError(client().Get("/api/v1/products/push-sku/events"), 503, "UNAVAILABLE"));
+    EXPECT_EQ(MetricSamples(client().Get("/metrics").body, "flashsale_sse_subscribers"),
+              std::vector<std::string>{"flashsale_sse_subscribers 1"});
   }  // the first client goes
   const auto deadline = steady_clock::now() + std::chrono::seconds(5);
   int status = 0;
