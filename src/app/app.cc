@@ -137,10 +137,15 @@ base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
       spdlog::info("events: relay to {} (log)", path);
       break;
     }
-    case EventSinkKind::kWebhook:
-      sink = events::NewWebhookSink({config.webhook_url, config.webhook_secret});
+    case EventSinkKind::kWebhook: {
+      events::WebhookOptions webhook;
+      webhook.url = config.webhook_url;
+      webhook.secret = config.webhook_secret;
+      webhook.ca_file = config.tls_ca_file;
+      sink = events::NewWebhookSink(std::move(webhook));
       spdlog::info("events: relay to {} (webhook)", config.webhook_url);
       break;
+    }
     case EventSinkKind::kKafka: {
       events::KafkaOptions kafka;
       kafka.brokers = config.kafka_brokers;
@@ -165,9 +170,14 @@ base::Result<std::unique_ptr<events::Relay>> OpenNotifier(const Config& config) 
   if (!source) return source.error();
   spdlog::info("notifications: order.confirmed and order.failed to {}",
                config.notification_webhook_url);
-  return std::make_unique<events::Relay>(
-      events::RelayOptions{}, std::move(*source),
-      events::NewNotificationSink({config.notification_webhook_url, config.webhook_secret}));
+  return std::make_unique<events::Relay>(events::RelayOptions{}, std::move(*source),
+                                         events::NewNotificationSink([&config] {
+                                           events::WebhookOptions notify;
+                                           notify.url = config.notification_webhook_url;
+                                           notify.secret = config.webhook_secret;
+                                           notify.ca_file = config.tls_ca_file;
+                                           return notify;
+                                         }()));
 }
 
 base::Result<std::unique_ptr<payment::PaymentGateway>> OpenGateway(const Config& config) {
@@ -181,7 +191,12 @@ base::Result<std::unique_ptr<payment::PaymentGateway>> OpenGateway(const Config&
   }
   spdlog::info("payments: http gateway at {}, timeout {} ms", config.payment_gateway_url,
                config.payment_timeout.count());
-  return payment::NewHttpGateway({config.payment_gateway_url, config.payment_timeout});
+  payment::HttpGatewayOptions gateway;
+  gateway.url = config.payment_gateway_url;
+  gateway.timeout = config.payment_timeout;
+  gateway.api_key = config.payment_gateway_key;
+  gateway.ca_file = config.tls_ca_file;
+  return payment::NewHttpGateway(gateway);
 }
 
 base::Result<std::unique_ptr<store::Store>> OpenStore(const Config& config) {

@@ -1,5 +1,7 @@
 #include "app/config.h"
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <cstdlib>
@@ -10,6 +12,7 @@
 
 #include "app/secrets.h"
 #include "http/limits.h"
+#include "net/http_client.h"
 #include "store/postgres/pg_store.h"
 
 #ifndef FLASHSALE_VERSION
@@ -60,6 +63,8 @@ struct RawFlags {
   std::string waiting_room_pass_ttl_seconds;
   std::string payment_gateway;
   std::string payment_gateway_url;
+  std::string payment_gateway_key_file;
+  std::string tls_ca_file;
   std::string payment_retry_schedule;
   std::string payment_simulated_latency_ms;
   std::string payment_timeout_ms;
@@ -375,7 +380,13 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--payment-gateway", raw.payment_gateway, "FLASHSALE_PAYMENT_GATEWAY",
          "simulated|http (http: Stripe-style API at --payment-gateway-url)");
   option("--payment-gateway-url", raw.payment_gateway_url, "FLASHSALE_PAYMENT_GATEWAY_URL",
-         "base URL of the http gateway, e.g. http://127.0.0.1:12111");
+         "base URL of the http gateway, e.g. https://api.example.com (https is verified)");
+  option("--payment-gateway-key-file", raw.payment_gateway_key_file,
+         "FLASHSALE_PAYMENT_GATEWAY_KEY_FILE",
+         "the http gateway's API key, read from this file, sent as a bearer token");
+  option("--tls-ca-file", raw.tls_ca_file, "FLASHSALE_TLS_CA_FILE",
+         "PEM bundle of the CAs trusted for https:// calls (gateway, webhooks); empty: the "
+         "system's");
   option("--payment-retry-schedule", raw.payment_retry_schedule, "FLASHSALE_PAYMENT_RETRY_SCHEDULE",
          "waits between gateway retries (ms, s, m); after the last the order NEEDS_ATTENTION");
   option("--payment-simulated-latency-ms", raw.payment_simulated_latency_ms,
@@ -416,10 +427,19 @@ base::Status ValidateSaga(const RawFlags& raw, Config& config) {
                    "'");
   }
   config.payment_gateway = *gateway;
-  if (*gateway == PaymentGatewayKind::kHttp && raw.payment_gateway_url.rfind("http://", 0) != 0) {
-    return Invalid("--payment-gateway=http needs --payment-gateway-url http://HOST:PORT");
+  if (*gateway == PaymentGatewayKind::kHttp && !net::CheckHttpUrl(raw.payment_gateway_url).ok()) {
+    return Invalid("--payment-gateway=http needs --payment-gateway-url https://HOST[:PORT]");
   }
   config.payment_gateway_url = raw.payment_gateway_url;
+  if (!raw.payment_gateway_key_file.empty()) {
+    auto key = ReadSecretFile(raw.payment_gateway_key_file, "--payment-gateway-key");
+    if (!key) return key.error();
+    config.payment_gateway_key = std::move(*key);
+  }
+  if (!raw.tls_ca_file.empty() && ::access(raw.tls_ca_file.c_str(), R_OK) != 0) {
+    return Invalid("--tls-ca-file: cannot read " + raw.tls_ca_file);
+  }
+  config.tls_ca_file = raw.tls_ca_file;
   auto schedule = core::ParseRetrySchedule(raw.payment_retry_schedule);
   if (!schedule) {
     return Invalid("--payment-retry-schedule must be 1-64 positive delays like 50ms,1s,2m, got '" +
@@ -442,8 +462,8 @@ base::Status ValidateSaga(const RawFlags& raw, Config& config) {
     return Invalid("--events must be log, kafka or webhook, got '" + raw.events + "'");
   }
   config.events = *events;
-  if (*events == EventSinkKind::kWebhook && raw.webhook_url.rfind("http://", 0) != 0) {
-    return Invalid("--events webhook needs --webhook-url http://HOST:PORT/PATH");
+  if (*events == EventSinkKind::kWebhook && !net::CheckHttpUrl(raw.webhook_url).ok()) {
+    return Invalid("--events webhook needs --webhook-url https://HOST[:PORT]/PATH");
   }
   if (*events == EventSinkKind::kKafka) {
     if (raw.kafka_brokers.empty()) return Invalid("--events kafka needs --kafka-brokers");
@@ -472,8 +492,8 @@ base::Status ValidateSaga(const RawFlags& raw, Config& config) {
     config.kafka_properties[key] = std::move(value);
   }
   if (!raw.notification_webhook_url.empty() &&
-      raw.notification_webhook_url.rfind("http://", 0) != 0) {
-    return Invalid("--notification-webhook-url must be http://HOST:PORT/PATH");
+      !net::CheckHttpUrl(raw.notification_webhook_url).ok()) {
+    return Invalid("--notification-webhook-url must be https://HOST[:PORT]/PATH");
   }
   const bool posts_events =
       *events == EventSinkKind::kWebhook || !raw.notification_webhook_url.empty();

@@ -115,7 +115,10 @@ struct Config {
   std::size_t sse_subscribers_max = http::kSseSubscribersDefault;
   // Payment saga and events.
   PaymentGatewayKind payment_gateway = PaymentGatewayKind::kSimulated;
-  std::string payment_gateway_url;  // kHttp: http://HOST:PORT
+  std::string payment_gateway_url;  // kHttp: https://HOST[:PORT][/prefix] (or http://)
+  std::string payment_gateway_key;  // kHttp: bearer API key (--payment-gateway-key-file)
+  // https:// calls (gateway, webhooks, notifications) trust these CAs; empty: the system's.
+  std::string tls_ca_file;
   core::RetrySchedule payment_retry_schedule = core::DefaultRetrySchedule();
   std::chrono::milliseconds payment_simulated_latency{0};
   // kHttp: one gateway call at most.

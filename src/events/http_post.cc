@@ -1,17 +1,21 @@
 #include "events/http_post.h"
 
 #include "auth/jwt.h"
-#include "net/http_call.h"
+#include "net/http_client.h"
 
 namespace fs::events {
 
 base::Result<unsigned> HttpPost(const std::string& url, const std::string& body,
                                 const std::vector<std::pair<std::string, std::string>>& headers,
-                                std::chrono::milliseconds timeout) {
-  auto target = net::ParseHttpUrl(url);
-  if (!target) return target.error();
-  const std::string path = target->path.empty() ? "/" : target->path;
-  auto reply = net::HttpPost(*target, path, "application/json", body, headers, timeout);
+                                std::chrono::milliseconds timeout, const std::string& ca_file) {
+  net::HttpPostRequest request;
+  request.url = url;
+  request.content_type = "application/json";
+  request.body = body;
+  request.headers = headers;
+  request.timeout = timeout;
+  request.ca_file = ca_file;
+  auto reply = net::HttpPost(request);
   if (!reply) return reply.error();
   return reply->status;
 }

@@ -20,7 +20,7 @@ base::Status PostSigned(const WebhookOptions& options, const std::string& event_
     headers.emplace_back("X-Flashsale-Signature",
                          WebhookSignature(options.secret, UnixSeconds(options), body));
   }
-  auto status = HttpPost(options.url, body, headers, options.timeout);
+  auto status = HttpPost(options.url, body, headers, options.timeout, options.ca_file);
   if (!status) return status.error();
   if (*status < 200 || *status >= 300) {
     return base::Unavailable(options.url + " answered " + std::to_string(*status));

@@ -25,6 +25,7 @@ struct WebhookOptions {
   std::string secret;  // empty: no signature header (--webhook-allow-unsigned)
   std::chrono::milliseconds timeout{5000};
   const base::Clock* clock = nullptr;  // the signatures' time; nullptr: the system clock
+  std::string ca_file;                 // https: trusted CAs (--tls-ca-file); empty: the system's
 };
 
 // The X-Flashsale-Signature value of `body` sent at `unix_seconds`.

@@ -45,16 +45,23 @@ std::unique_ptr<PaymentGateway> NewSimulatedGateway(std::chrono::milliseconds la
 namespace fs::payment {
 
 struct HttpGatewayOptions {
-  std::string url;  // "http://HOST:PORT" (an optional path prefix is kept)
-  // One call's deadline (connect, send, receive). A timeout is retried with the same key.
+  std::string url;  // "https://HOST[:PORT]" or "http://..." (an optional path prefix is kept)
+  // One call's deadline (connect, TLS, send, receive). A timeout is retried with the same key.
   std::chrono::milliseconds timeout{5000};
+  std::string api_key;  // sent as "Authorization: Bearer <key>"; empty: none
+  std::string ca_file;  // https: trusted CAs (--tls-ca-file); empty: the system's
 };
 
 // A Stripe-style gateway: POST {url}/v1/payment_intents, form-encoded amount, currency,
-// payment_method and confirm=true, with the order id in the Idempotency-Key header.
-// 2xx: succeeded; 402: declined (reason from the body's decline_code or code when present);
-// 409, 429, 5xx, timeouts and connection errors: retryable; any other 4xx: declined.
-// Errors: kInvalidArgument when the url is not http://HOST:PORT[/prefix].
+// payment_method and confirm=true, with the order id in the Idempotency-Key header, over the
+// product's outbound client (verified TLS, kept connections). A 2xx answer is decided by the
+// PaymentIntent's `status`: succeeded is paid; requires_payment_method or canceled is
+// declined (reason from last_payment_error's decline_code or code, else the status); any other
+// status (processing, requires_action, ...) is not final and is asked again on the retry
+// schedule, with the same key, until it is or the retries run out. 402 and any other 4xx:
+// declined (reason from the body's decline_code or code when present); 409, 429, 5xx,
+// timeouts, connection and certificate errors: retryable.
+// Errors: kInvalidArgument when the url is not http(s)://HOST[:PORT][/prefix].
 base::Result<std::unique_ptr<PaymentGateway>> NewHttpGateway(const HttpGatewayOptions& options);
 
 }  // namespace fs::payment

@@ -1,25 +1,20 @@
-// The Stripe-style HTTP gateway: one form-encoded POST per charge through net::HttpPost (one
-// short-lived connection per call, one deadline), classified into succeeded, declined or
+// The Stripe-style HTTP gateway: one form-encoded POST per charge through the outbound client
+// (net/http_client.h), classified by the PaymentIntent's status into succeeded, declined or
 // retryable.
-#include "net/http_call.h"
+#include "net/http_client.h"
 #include "payment/gateway.h"
 
 namespace fs::payment {
 namespace {
 
-// The gateway's base URL: HOST:PORT and the path before /v1/payment_intents, without a
-// trailing slash.
-struct Endpoint {
-  net::HttpUrl url;
-  std::string prefix;
-};
-
-base::Result<Endpoint> ParseEndpoint(const std::string& url) {
-  auto parsed = net::ParseHttpUrl(url);
-  if (!parsed) return parsed.error();
-  std::string prefix = parsed->path;
-  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
-  return Endpoint{std::move(*parsed), std::move(prefix)};
+// POST target of a charge: the base URL without its trailing slashes, then the route.
+base::Result<std::string> ChargeUrl(std::string base) {
+  FS_RETURN_IF_ERROR(net::CheckHttpUrl(base));
+  if (base.find_first_of("?#") != std::string::npos) {
+    return base::InvalidArgument("the gateway URL must not have a query: " + base);
+  }
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return base + "/v1/payment_intents";
 }
 
 std::string FormEscape(std::string_view text) {
@@ -68,19 +63,26 @@ std::string ReasonFrom(const std::string& body, const std::string& name) {
 
 class HttpGateway final : public PaymentGateway {
  public:
-  HttpGateway(Endpoint endpoint, std::chrono::milliseconds timeout)
-      : endpoint_(std::move(endpoint)), timeout_(timeout) {}
+  HttpGateway(std::string charge_url, HttpGatewayOptions options)
+      : charge_url_(std::move(charge_url)), options_(std::move(options)) {}
 
   ChargeResult Charge(const ChargeRequest& request) override { return Call(request); }
 
  private:
   ChargeResult Call(const ChargeRequest& request) {
-    std::string body = "amount=" + std::to_string(request.amount_cents) +
-                       "&currency=" + FormEscape(Lower(request.currency)) +
-                       "&payment_method=" + FormEscape(request.payment_method_id) + "&confirm=true";
-    auto reply = net::HttpPost(endpoint_.url, endpoint_.prefix + "/v1/payment_intents",
-                               "application/x-www-form-urlencoded", std::move(body),
-                               {{"Idempotency-Key", request.idempotency_key}}, timeout_);
+    net::HttpPostRequest post;
+    post.url = charge_url_;
+    post.content_type = "application/x-www-form-urlencoded";
+    post.body = "amount=" + std::to_string(request.amount_cents) +
+                "&currency=" + FormEscape(Lower(request.currency)) +
+                "&payment_method=" + FormEscape(request.payment_method_id) + "&confirm=true";
+    post.headers = {{"Idempotency-Key", request.idempotency_key}};
+    if (!options_.api_key.empty()) {
+      post.headers.emplace_back("Authorization", "Bearer " + options_.api_key);
+    }
+    post.timeout = options_.timeout;
+    post.ca_file = options_.ca_file;
+    auto reply = net::HttpPost(post);
     if (!reply) return Retryable(reply.error().message());
     return Classify(reply->status, reply->body);
   }
@@ -90,7 +92,17 @@ class HttpGateway final : public PaymentGateway {
   }
 
   static ChargeResult Classify(unsigned status, const std::string& body) {
-    if (status >= 200 && status < 300) return {core::ChargeOutcome::kSucceeded, ""};
+    if (status >= 200 && status < 300) {
+      const std::string intent = ReasonFrom(body, "status");
+      if (intent == "succeeded") return {core::ChargeOutcome::kSucceeded, ""};
+      if (intent == "requires_payment_method" || intent == "canceled") {
+        std::string reason = ReasonFrom(body, "decline_code");
+        if (reason.empty()) reason = ReasonFrom(body, "code");
+        return {core::ChargeOutcome::kDeclined, reason.empty() ? intent : reason};
+      }
+      // processing, requires_action, requires_capture, ...: not final yet.
+      return Retryable("payment intent " + (intent.empty() ? "without a status" : intent));
+    }
     if (status == 409 || status == 429 || status >= 500) {
       return Retryable("gateway answered " + std::to_string(status));
     }
@@ -100,16 +112,16 @@ class HttpGateway final : public PaymentGateway {
     return {core::ChargeOutcome::kDeclined, reason};
   }
 
-  const Endpoint endpoint_;
-  const std::chrono::milliseconds timeout_;
+  const std::string charge_url_;
+  const HttpGatewayOptions options_;
 };
 
 }  // namespace
 
 base::Result<std::unique_ptr<PaymentGateway>> NewHttpGateway(const HttpGatewayOptions& options) {
-  auto endpoint = ParseEndpoint(options.url);
-  if (!endpoint) return endpoint.error();
-  return std::unique_ptr<PaymentGateway>(new HttpGateway(std::move(*endpoint), options.timeout));
+  auto url = ChargeUrl(options.url);
+  if (!url) return url.error();
+  return std::unique_ptr<PaymentGateway>(new HttpGateway(std::move(*url), options));
 }
 
 }  // namespace fs::payment

@@ -75,7 +75,9 @@ TEST_F(PaymentWorkerTest, EachOrderIsChargedWithOneCallWhileTheDispatcherPollsHa
   }
 
   itest::FakeGateway gateway({});
-  auto http = payment::NewHttpGateway({gateway.url()});
+  payment::HttpGatewayOptions gateway_options;
+  gateway_options.url = gateway.url();
+  auto http = payment::NewHttpGateway(gateway_options);
   ASSERT_TRUE(http.has_value()) << http.status().ToString();
   payment::WorkerOptions options;
   options.concurrency = 8;

@@ -78,7 +78,12 @@ TEST(ConfigSagaTest, InvalidValuesExitWithCode2) {
   const std::vector<std::vector<std::string>> bad = {
       {"--payment-gateway", "stripe"},
       {"--payment-gateway", "http"},  // no url
-      {"--payment-gateway", "http", "--payment-gateway-url", "https://x:1"},
+      {"--payment-gateway", "http", "--payment-gateway-url", "ftp://x:1"},
+      {"--payment-gateway", "http", "--payment-gateway-url", "https://"},
+      {"--payment-gateway", "http", "--payment-gateway-url", "https://x", "--tls-ca-file",
+       "/no/such/ca.pem"},
+      {"--payment-gateway", "http", "--payment-gateway-url", "https://x",
+       "--payment-gateway-key-file", "/no/such/key"},
       {"--payment-retry-schedule", "1h"},
       {"--payment-retry-schedule", ""},
       {"--payment-simulated-latency-ms", "-1"},

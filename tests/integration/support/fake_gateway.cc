@@ -112,8 +112,9 @@ void FakeGateway::Accept() {
 }
 
 std::pair<int, std::string> FakeGateway::Decide(const std::string& key, const std::string& body,
-                                                bool& stall) {
+                                                bool& stall, const std::string& authorization) {
   std::lock_guard<std::mutex> lock(mutex_);
+  last_authorization_ = authorization;
   const std::string method = FormValue(body, "payment_method");
   if (key.empty() || method.empty() || FormValue(body, "amount").empty() ||
       FormValue(body, "confirm") != "true") {
@@ -124,8 +125,16 @@ std::pair<int, std::string> FakeGateway::Decide(const std::string& key, const st
   if (seen <= options_.errors_per_key) return {500, R"({"error":{"code":"api_error"}})"};
   auto answered = answers_.find(key);
   if (answered == answers_.end()) {
+    const std::string intent = R"({"id":"pi_)" + key + R"(","status":")";
+    if (method == "pm_card_requiresAction") return {200, intent + R"(requires_action"})"};
+    if (method == "pm_card_processing" && seen == options_.errors_per_key + 1) {
+      return {200, intent + R"(processing"})"};
+    }
     std::pair<int, std::string> answer;
-    if (method == "pm_card_chargeDeclined") {
+    if (method == "pm_card_requiresPaymentMethod") {
+      answer = {200, intent + R"(requires_payment_method","last_payment_error":)"
+                              R"({"code":"card_declined","decline_code":"generic_decline"}})"};
+    } else if (method == "pm_card_chargeDeclined") {
       answer = {402, R"({"error":{"code":"card_declined","decline_code":"insufficient_funds"}})"};
     } else {
       answer = {200, R"({"id":"pi_)" + key + R"(","status":"succeeded"})"};
@@ -145,7 +154,8 @@ void FakeGateway::Serve(int fd) {
     bool stall = false;
     std::pair<int, std::string> answer{404, "{}"};
     if (right_route) {
-      answer = Decide(HeaderValue(request, "idempotency-key"), body, stall);
+      answer = Decide(HeaderValue(request, "idempotency-key"), body, stall,
+                      HeaderValue(request, "authorization"));
     } else if (request.rfind("POST ", 0) == 0) {
       std::lock_guard<std::mutex> lock(mutex_);
       RecordedPost post;
@@ -182,6 +192,11 @@ std::map<std::string, int> FakeGateway::RequestsByKey() const {
 std::vector<RecordedPost> FakeGateway::Posts() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return posts_;
+}
+
+std::string FakeGateway::last_authorization() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return last_authorization_;
 }
 
 int FakeGateway::malformed_count() const {

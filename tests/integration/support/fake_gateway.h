@@ -4,7 +4,11 @@
 // inject failures: answer 500 to the first N requests of every key, or charge and then stall
 // the answer past the client's timeout on the first M requests of every key (the dangerous
 // case: the charge happened but the client never heard). Every request and every real charge
-// is recorded.
+// is recorded. Test cards beside success and pm_card_chargeDeclined (402) answer 200 with a
+// PaymentIntent that is not `succeeded`: pm_card_requiresPaymentMethod (requires_payment_method,
+// decline_code generic_decline), pm_card_requiresAction (requires_action, every time) and
+// pm_card_processing (processing once, then succeeded); answers that are not final are not
+// replayed under their key, as a provider's intent moves on.
 //
 // Thread-safety: all public methods are safe from any thread. Requests are served on the
 // fake's own threads.
@@ -55,12 +59,15 @@ class FakeGateway {
   std::vector<RecordedPost> Posts() const;
   // Requests that came without an Idempotency-Key header or with a malformed body.
   int malformed_count() const;
+  // The Authorization header of the last payment request ("" when absent).
+  std::string last_authorization() const;
 
  private:
   void Accept();
   void Serve(int fd);
   // The status and body for one request (records it).
-  std::pair<int, std::string> Decide(const std::string& key, const std::string& body, bool& stall);
+  std::pair<int, std::string> Decide(const std::string& key, const std::string& body, bool& stall,
+                                     const std::string& authorization);
 
   const FakeGatewayOptions options_;
   int listen_fd_ = -1;
@@ -75,6 +82,7 @@ class FakeGateway {
   std::map<std::string, std::pair<int, std::string>> answers_;  // guarded by mutex_
   int malformed_ = 0;                                           // guarded by mutex_
   std::vector<RecordedPost> posts_;                             // guarded by mutex_
+  std::string last_authorization_;                              // guarded by mutex_
 };
 
 }  // namespace fs::itest

@@ -72,6 +72,7 @@ std::string ConfigText(const std::vector<std::uint16_t>& backends, std::uint16_t
       << "    timeout check 1s\n"
       << "frontend flashsale\n"
       << "    bind 127.0.0.1:" << port
+      << (options.tls_certificate.empty() ? "" : " ssl crt " + options.tls_certificate)
       << "\n"
       // The client's address replaces any X-Forwarded-For the client sent.
       << "    http-request set-header X-Forwarded-For %[src]\n"
@@ -84,7 +85,8 @@ std::string ConfigText(const std::vector<std::uint16_t>& backends, std::uint16_t
       << "    default-server inter " << options.check_interval.count() << "ms fall " << options.fall
       << " rise " << options.rise << "\n";
   for (std::size_t i = 0; i < backends.size(); ++i) {
-    out << "    server node" << i << " 127.0.0.1:" << backends[i] << " check\n";
+    out << "    server node" << i << " 127.0.0.1:" << backends[i]
+        << (options.health_checks ? " check" : "") << "\n";
   }
   return out.str();
 }

@@ -28,6 +28,11 @@ struct HaproxyOptions {
   std::chrono::milliseconds check_interval{200};
   int fall = 2;
   int rise = 1;
+  // False: no health checks (a backend that is not a flashsale node, e.g. a fake gateway).
+  bool health_checks = true;
+  // Set: the frontend speaks TLS with this PEM (certificate chain, then the private key), a
+  // TLS terminator in front of a plain-HTTP test server.
+  std::string tls_certificate;
 };
 
 // One backend server's line of HAProxy's `show stat`.

@@ -1,0 +1,146 @@
+#include "net/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+
+namespace fs::net {
+namespace {
+
+constexpr std::size_t kReplyBytesMax = 64 * 1024;
+
+void GlobalInit() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+struct EasyDeleter {
+  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
+};
+
+// This thread's handle: its connection cache keeps connections open between calls.
+CURL* ThreadHandle() {
+  GlobalInit();
+  thread_local std::unique_ptr<CURL, EasyDeleter> handle(curl_easy_init());
+  return handle.get();
+}
+
+struct Received {
+  std::string body;
+  std::optional<std::chrono::seconds> retry_after;
+  bool truncated = false;
+};
+
+std::size_t OnBody(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* received = static_cast<Received*>(user);
+  const std::size_t bytes = size * count;
+  const std::size_t room = kReplyBytesMax - received->body.size();
+  received->body.append(data, std::min(bytes, room));
+  if (bytes > room) received->truncated = true;
+  return bytes;  // the rest is read and dropped: the connection stays usable
+}
+
+std::size_t OnHeader(char* data, std::size_t size, std::size_t count, void* user) {
+  auto* received = static_cast<Received*>(user);
+  const std::string_view line(data, size * count);
+  constexpr std::string_view kName = "retry-after:";
+  if (line.size() > kName.size()) {
+    std::string lower(line.substr(0, kName.size()));
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == kName) {
+      std::string_view value = line.substr(kName.size());
+      while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+        value.remove_prefix(1);
+      std::int64_t seconds = 0;
+      const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+      if (error == std::errc() && end != value.data() && seconds >= 0) {
+        received->retry_after = std::chrono::seconds(seconds);
+      }
+    }
+  }
+  return size * count;
+}
+
+struct SlistDeleter {
+  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+};
+
+}  // namespace
+
+base::Status CheckHttpUrl(const std::string& url) {
+  GlobalInit();
+  std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> parsed(curl_url(), &curl_url_cleanup);
+  if (!parsed || curl_url_set(parsed.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK) {
+    return base::InvalidArgument("not a URL: " + url);
+  }
+  char* scheme = nullptr;
+  char* host = nullptr;
+  const bool has_scheme = curl_url_get(parsed.get(), CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK;
+  const bool has_host = curl_url_get(parsed.get(), CURLUPART_HOST, &host, 0) == CURLUE_OK;
+  const std::string scheme_text = has_scheme ? scheme : "";
+  curl_free(scheme);
+  curl_free(host);
+  if (scheme_text != "http" && scheme_text != "https") {
+    return base::InvalidArgument("the URL must be http:// or https://: " + url);
+  }
+  if (!has_host) return base::InvalidArgument("the URL has no host: " + url);
+  return base::Status::Ok();
+}
+
+base::Result<HttpReply> HttpPost(const HttpPostRequest& request) {
+  FS_RETURN_IF_ERROR(CheckHttpUrl(request.url));
+  CURL* curl = ThreadHandle();
+  if (curl == nullptr) return base::Unavailable("http: no curl handle");
+  curl_easy_reset(curl);  // options only: the connection cache stays
+  std::unique_ptr<curl_slist, SlistDeleter> headers;
+  const auto add_header = [&headers](const std::string& line) {
+    curl_slist* extended = curl_slist_append(headers.get(), line.c_str());
+    if (extended != nullptr) {
+      static_cast<void>(headers.release());
+      headers.reset(extended);
+    }
+  };
+  add_header("Content-Type: " + request.content_type);
+  add_header("Expect:");  // no 100-continue round trip
+  for (const auto& [name, value] : request.headers) {
+    std::string line = name;
+    line += ": ";
+    line += value;
+    add_header(line);
+  }
+  Received received;
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM (threads)
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &received);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &received);
+  const CURLcode code = curl_easy_perform(curl);
+  if (code != CURLE_OK) {
+    return base::Unavailable("POST " + request.url + ": " + curl_easy_strerror(code));
+  }
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  HttpReply reply;
+  reply.status = static_cast<unsigned>(status);
+  reply.body = std::move(received.body);
+  reply.retry_after = received.retry_after;
+  return reply;
+}
+
+}  // namespace fs::net

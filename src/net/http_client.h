@@ -1,0 +1,47 @@
+// Outbound HTTP(S) on libcurl (Debian's libcurl4-openssl-dev): the one client of the payment
+// gateway, the webhook sinks and the notifications. https:// verifies the peer's certificate
+// and host name, always (against the system's CAs, or `ca_file` for a private CA); http:// is
+// for a sidecar or a test on the same host. Each calling thread keeps one curl handle, so
+// connections to a host are reused across calls (keep-alive) and a call never waits for a
+// new TLS handshake it could have skipped. One deadline covers the whole call. Never call it
+// on the writer thread. The response body is capped at 64 KiB.
+// Thread-safety: safe from any thread (each thread has its own handle).
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/status.h"
+
+namespace fs::net {
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpPostRequest {
+  std::string url;  // http:// or https://, with path and optional query
+  std::string content_type;
+  std::string body;
+  HttpHeaders headers;
+  std::chrono::milliseconds timeout{5000};
+  std::string ca_file;  // PEM bundle of trusted CAs; empty: the system's
+};
+
+struct HttpReply {
+  unsigned status = 0;
+  std::string body;
+  // Retry-After in seconds, when the answer carried one (429, 503).
+  std::optional<std::chrono::seconds> retry_after;
+};
+
+// kInvalidArgument unless `url` is an absolute http:// or https:// URL with a host.
+base::Status CheckHttpUrl(const std::string& url);
+
+// POSTs the request. kUnavailable on resolve, connect, TLS (a certificate that does not
+// verify included), send or receive errors and on the deadline; kInvalidArgument on a
+// malformed URL.
+base::Result<HttpReply> HttpPost(const HttpPostRequest& request);
+
+}  // namespace fs::net
