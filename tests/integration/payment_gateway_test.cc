@@ -110,6 +110,16 @@ class HttpsGatewayTest : public ::testing::Test {
 
   std::string url() const { return "https://127.0.0.1:" + std::to_string(tls_->port()); }
 
+  // Starts `server` and creates the sale on it.
+  static ::testing::AssertionResult StartWithSale(ServerProcess& server) {
+    ::testing::AssertionResult started = server.Start();
+    if (!started) return started;
+    HttpClient http(server.port());
+    SaleSpec sale;
+    sale.sku_id = kSku;
+    return CreateSaleOk(http, sale);
+  }
+
   const std::filesystem::path dir_ = test_common::MakeTempDirOrAbort("flashsale-tls");
   Certificates certificates_;
   FakeGateway fake_{FakeGatewayOptions{}};
@@ -120,11 +130,8 @@ TEST_F(HttpsGatewayTest, ATrustedCertificatePaysWithTheApiKey) {
   ServerProcess server(
       GatewayServer(url(), {"--tls-ca-file", certificates_.ca.string(),
                             "--payment-gateway-key-file", (dir_ / "api.key").string()}));
-  ASSERT_TRUE(server.Start());
+  ASSERT_TRUE(StartWithSale(server));
   HttpClient http(server.port());
-  SaleSpec sale;
-  sale.sku_id = kSku;
-  ASSERT_TRUE(CreateSaleOk(http, sale));
   const std::string id = Order(http, "alice", "pm_card_visa");
   const HttpResponse paid = Settled(http, id, "alice");
   EXPECT_EQ(BodyField(paid, "status"), "PAID") << paid.Describe() << server.StderrLog();
@@ -135,11 +142,8 @@ TEST_F(HttpsGatewayTest, ATrustedCertificatePaysWithTheApiKey) {
 
 TEST_F(HttpsGatewayTest, AnUntrustedCertificateIsRefusedRetriedAndNeverPaid) {
   ServerProcess server(GatewayServer(url(), {}));  // the system's CAs do not know the test CA
-  ASSERT_TRUE(server.Start());
+  ASSERT_TRUE(StartWithSale(server));
   HttpClient http(server.port());
-  SaleSpec sale;
-  sale.sku_id = kSku;
-  ASSERT_TRUE(CreateSaleOk(http, sale));
   const std::string id = Order(http, "bob", "pm_card_visa");
   const HttpResponse settled = Settled(http, id, "bob");
   // Every attempt failed before a byte reached the gateway: retried, then left to an operator.
