@@ -68,6 +68,7 @@ struct RawFlags {
   std::string webhook_url;
   std::string webhook_secret;
   std::string notification_webhook_url;
+  bool webhook_allow_unsigned = false;
   std::string kafka_brokers;
   std::string kafka_topic;
   std::string redis;
@@ -380,6 +381,10 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
          "--events webhook: http://HOST:PORT/PATH receiving signed event batches");
   option("--webhook-secret", raw.webhook_secret, "FLASHSALE_WEBHOOK_SECRET",
          "HMAC-SHA256 key of the X-Flashsale-Signature header (webhooks and notifications)");
+  serve
+      .add_flag("--webhook-allow-unsigned", raw.webhook_allow_unsigned,
+                "send webhooks and notifications without --webhook-secret (refused otherwise)")
+      ->envname("FLASHSALE_WEBHOOK_ALLOW_UNSIGNED");
   option("--notification-webhook-url", raw.notification_webhook_url,
          "FLASHSALE_NOTIFICATION_WEBHOOK_URL",
          "http://HOST:PORT/PATH told of order.confirmed and order.failed (buyer notifications)");
@@ -430,6 +435,13 @@ base::Status ValidateSaga(const RawFlags& raw, Config& config) {
   if (!raw.notification_webhook_url.empty() &&
       raw.notification_webhook_url.rfind("http://", 0) != 0) {
     return Invalid("--notification-webhook-url must be http://HOST:PORT/PATH");
+  }
+  const bool posts_events =
+      *events == EventSinkKind::kWebhook || !raw.notification_webhook_url.empty();
+  if (posts_events && raw.webhook_secret.empty() && !raw.webhook_allow_unsigned) {
+    return Invalid(
+        "webhooks and notifications are signed: give --webhook-secret (or, to send them "
+        "unsigned, --webhook-allow-unsigned)");
   }
   config.webhook_url = raw.webhook_url;
   config.webhook_secret = raw.webhook_secret;

@@ -6,10 +6,19 @@
 namespace fs::events {
 namespace {
 
-base::Status PostSigned(const WebhookOptions& options, const std::string& body) {
+std::int64_t UnixSeconds(const WebhookOptions& options) {
+  static const base::SystemClock system_clock;
+  const base::Clock& clock = options.clock != nullptr ? *options.clock : system_clock;
+  return std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count();
+}
+
+base::Status PostSigned(const WebhookOptions& options, const std::string& event_id,
+                        const std::string& body) {
   std::vector<std::pair<std::string, std::string>> headers;
+  headers.emplace_back("X-Flashsale-Event-Id", event_id);
   if (!options.secret.empty()) {
-    headers.emplace_back("X-Flashsale-Signature", "sha256=" + HmacSha256Hex(options.secret, body));
+    headers.emplace_back("X-Flashsale-Signature",
+                         WebhookSignature(options.secret, UnixSeconds(options), body));
   }
   auto status = HttpPost(options.url, body, headers, options.timeout);
   if (!status) return status.error();
@@ -24,13 +33,14 @@ class WebhookSink final : public EventSink {
   explicit WebhookSink(WebhookOptions options) : options_(std::move(options)) {}
   std::string_view name() const override { return "webhook"; }
   base::Status Publish(const std::vector<store::StoredEvent>& events) override {
+    if (events.empty()) return base::Status::Ok();
     std::string body = "{\"events\":[";
     for (std::size_t i = 0; i < events.size(); ++i) {
       if (i > 0) body += ',';
       body += RenderEventJson(events[i].event);
     }
     body += "]}";
-    return PostSigned(options_, body);
+    return PostSigned(options_, events.front().event.event_id, body);
   }
 
  private:
@@ -48,7 +58,8 @@ class NotificationSink final : public EventSink {
       const std::string& type = stored.event.type;
       if (type != core::event_type::kOrderConfirmed && type != core::event_type::kOrderFailed)
         continue;
-      FS_RETURN_IF_ERROR(PostSigned(options_, RenderEventJson(stored.event)));
+      FS_RETURN_IF_ERROR(
+          PostSigned(options_, stored.event.event_id, RenderEventJson(stored.event)));
     }
     return base::Status::Ok();
   }
@@ -58,6 +69,12 @@ class NotificationSink final : public EventSink {
 };
 
 }  // namespace
+
+std::string WebhookSignature(const std::string& secret, std::int64_t unix_seconds,
+                             const std::string& body) {
+  const std::string t = std::to_string(unix_seconds);
+  return "t=" + t + ",v1=" + HmacSha256Hex(secret, t + "." + body);
+}
 
 std::unique_ptr<EventSink> NewWebhookSink(WebhookOptions options) {
   return std::make_unique<WebhookSink>(std::move(options));

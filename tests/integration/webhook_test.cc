@@ -1,13 +1,16 @@
 // Goal: the webhook event sink and buyer notifications. With --events webhook every outbox
-// event reaches the receiver in per-SKU order inside signed batches
-// (X-Flashsale-Signature: sha256=HMAC-SHA256(secret, body)), even when the receiver first
-// fails (the relay retries); --notification-webhook-url receives order.confirmed and
-// order.failed only, while the sale goes on.
+// event reaches the receiver in per-SKU order inside signed batches, even when the receiver
+// first fails (the relay retries); --notification-webhook-url receives order.confirmed and
+// order.failed only, while the sale goes on. Every POST is signed replay-safe
+// (X-Flashsale-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "t.body")>, t within a
+// minute of now) and names its (first) event in X-Flashsale-Event-Id.
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "support/fake_gateway.h"
@@ -18,18 +21,38 @@ namespace {
 
 constexpr char kSecret[] = "webhook-secret-for-tests";
 
-std::string Hmac(const std::string& body) {
+std::string HmacHex(const std::string& message) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   HMAC(EVP_sha256(), kSecret, static_cast<int>(sizeof(kSecret) - 1),
-       reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &size);
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &size);
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "sha256=";
+  std::string out;
   for (unsigned int i = 0; i < size; ++i) {
     out += kHex[digest[i] >> 4];
     out += kHex[digest[i] & 15];
   }
   return out;
+}
+
+// What a receiver checks: "t=<seconds>,v1=<hex>" with v1 = HMAC(secret, "<t>.<body>") and t
+// within its tolerance (here 60 s) of its own clock, so a captured POST cannot be replayed later.
+::testing::AssertionResult SignedNow(const RecordedPost& post) {
+  const std::size_t comma = post.signature.find(",v1=");
+  if (!post.signature.starts_with("t=") || comma == std::string::npos) {
+    return ::testing::AssertionFailure() << "signature '" << post.signature << "'";
+  }
+  const std::string t = post.signature.substr(2, comma - 2);
+  if (post.signature.substr(comma + 4) != HmacHex(t + "." + post.body)) {
+    return ::testing::AssertionFailure() << "wrong v1 in '" << post.signature << "'";
+  }
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  if (std::llabs(now - std::stoll(t)) > 60) {
+    return ::testing::AssertionFailure() << "t=" << t << " is not within 60 s of " << now;
+  }
+  return ::testing::AssertionSuccess();
 }
 
 std::string Field(const HttpResponse& response, const char* name) {
@@ -92,16 +115,19 @@ TEST_F(WebhookTest, SignedEventsInOrderAndNotificationsOfSettledOrders) {
     notified.clear();
     for (const RecordedPost& post : receiver_.Posts()) {
       if (post.answered != 200) continue;
-      EXPECT_EQ(post.signature, Hmac(post.body)) << post.path;
+      EXPECT_TRUE(SignedNow(post)) << post.path;
       auto json = ParseJson(post.body);
       ASSERT_TRUE(json.has_value()) << post.body;
       if (post.path == "/events") {
         ASSERT_TRUE(json->HasMember("events") && (*json)["events"].IsArray());
+        ASSERT_FALSE((*json)["events"].Empty());
+        EXPECT_EQ(post.event_id, StringField((*json)["events"][0], "event_id").value_or("?"));
         for (const auto& event : (*json)["events"].GetArray())
           sequences.push_back(IntField(event, "sequence").value_or(-1));
       } else {
         EXPECT_EQ(post.path, "/notify");
         notified.push_back(StringField(*json, "type").value_or(""));
+        EXPECT_EQ(post.event_id, StringField(*json, "event_id").value_or("?"));
       }
     }
     if (static_cast<std::int64_t>(sequences.size()) >= kEvents && notified.size() >= 2) break;

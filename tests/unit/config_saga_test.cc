@@ -88,6 +88,8 @@ TEST(ConfigSagaTest, InvalidValuesExitWithCode2) {
       {"--events", "kafka"},    // no brokers
       {"--events", "webhook"},  // no url
       {"--notification-webhook-url", "mailto:x"},
+      {"--notification-webhook-url", "http://127.0.0.1:9/notify"},  // unsigned, not allowed
+      {"--events", "webhook", "--webhook-url", "http://127.0.0.1:9/events"},
   };
   for (const auto& args : bad) {
     const CommandLine parsed = Serve(args);
@@ -95,6 +97,13 @@ TEST(ConfigSagaTest, InvalidValuesExitWithCode2) {
     EXPECT_EQ(parsed.exit_code, kExitBadConfig) << args[0];
     EXPECT_FALSE(parsed.err.empty()) << args[0];
   }
+}
+
+TEST(ConfigSagaTest, UnsignedWebhooksOnlyWhenAllowed) {
+  const CommandLine parsed = Serve({"--events", "webhook", "--webhook-url",
+                                    "http://127.0.0.1:9/events", "--webhook-allow-unsigned"});
+  ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
+  EXPECT_TRUE(parsed.config.webhook_secret.empty());
 }
 
 }  // namespace

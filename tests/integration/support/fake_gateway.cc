@@ -152,6 +152,7 @@ void FakeGateway::Serve(int fd) {
       const std::size_t path_end = request.find(' ', 5);
       post.path = request.substr(5, path_end - 5);
       post.signature = HeaderValue(request, "x-flashsale-signature");
+      post.event_id = HeaderValue(request, "x-flashsale-event-id");
       post.body = body;
       const bool fail = static_cast<int>(posts_.size()) < options_.webhook_errors;
       post.answered = fail ? 500 : 200;

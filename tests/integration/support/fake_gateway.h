@@ -32,6 +32,7 @@ struct FakeGatewayOptions {
 struct RecordedPost {
   std::string path;
   std::string signature;  // the X-Flashsale-Signature header, "" when absent
+  std::string event_id;   // the X-Flashsale-Event-Id header, "" when absent
   std::string body;
   int answered = 0;  // the status the fake answered
 };
