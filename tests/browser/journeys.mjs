@@ -651,8 +651,16 @@ const journeys = {
   // (e) The operator: sign in, create, open, restock, close, reconcile.
   async operatorRunsASale({ browser, base }) {
     const { context, page } = await newPage(browser);
-    const watcher = watch(page, [{ status: 503, url: /\/readyz$/ }]);
+    const watcher = watch(page, [
+      { status: 503, url: /\/readyz$/ },
+      { status: 401, url: /\/admin\/v1\/orders\?status=NEEDS_ATTENTION$/ },
+    ]);
     await page.goto(`${base}/admin/`);
+    // A wrong token is refused and the console stays closed.
+    await page.fill('#admin-token', 'not-the-admin-token');
+    await page.click('#admin-signin-button');
+    await waitForText(page, '#signin-message', /That admin token was refused/);
+    assert(await page.isHidden('#console'), 'the console opened with a wrong token');
     await page.fill('#admin-token', ADMIN_TOKEN);
     await page.click('#admin-signin-button');
     await page.locator('#console').waitFor();
