@@ -145,6 +145,7 @@ base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
       events::KafkaOptions kafka;
       kafka.brokers = config.kafka_brokers;
       kafka.topic = config.kafka_topic;
+      kafka.extra = config.kafka_properties;
       auto producer = events::NewKafkaSink(std::move(kafka));
       if (!producer) return producer.error();
       sink = std::move(*producer);

@@ -71,7 +71,9 @@ struct RawFlags {
   bool webhook_allow_unsigned = false;
   std::string kafka_brokers;
   std::string kafka_topic;
+  std::vector<std::string> kafka_properties;
   std::string redis;
+  std::string redis_password_file;
   std::string redis_cache;
   std::string redis_timeout_ms;
 };
@@ -229,6 +231,8 @@ void AddRedisOptions(Option& option, RawFlags& raw) {
   option("--redis", raw.redis, "FLASHSALE_REDIS",
          "redis://HOST[:PORT][/DB]: shared rate limits (and with --redis-cache the availability "
          "cache and idempotency fast path); empty: none");
+  option("--redis-password-file", raw.redis_password_file, "FLASHSALE_REDIS_PASSWORD_FILE",
+         "Redis password read from this file (instead of in the --redis URL)");
   option("--redis-cache", raw.redis_cache, "FLASHSALE_REDIS_CACHE",
          "auto|on|off: availability cache and idempotency fast path in Redis (auto: on for a "
          "store shared by nodes)");
@@ -242,6 +246,15 @@ base::Result<RedisConfig> ValidateRedis(const RawFlags& raw) {
     auto url = redis::ParseRedisUrl(raw.redis);
     if (!url) return url.error();
     config.url = std::move(*url);
+  }
+  if (!raw.redis_password_file.empty()) {
+    if (raw.redis.empty()) return Invalid("--redis-password-file needs --redis");
+    if (!config.url->password.empty()) {
+      return Invalid("give the Redis password in --redis or --redis-password-file, not both");
+    }
+    auto password = ReadSecretFile(raw.redis_password_file, "--redis-password");
+    if (!password) return password.error();
+    config.url->password = std::move(*password);
   }
   const auto cache = ValueNamed(kRedisCacheModes, raw.redis_cache);
   if (!cache) {
@@ -377,6 +390,12 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
          "--events kafka: bootstrap servers, e.g. 127.0.0.1:9092");
   option("--kafka-topic", raw.kafka_topic, "FLASHSALE_KAFKA_TOPIC",
          "--events kafka: topic of the events (keyed by sku)");
+  serve
+      .add_option("--kafka-property", raw.kafka_properties,
+                  "--events kafka: a librdkafka property KEY=VALUE (repeatable; KEY=@FILE reads "
+                  "the value from FILE), e.g. security.protocol=SASL_SSL")
+      ->envname("FLASHSALE_KAFKA_PROPERTIES")
+      ->delimiter(';');
   option("--webhook-url", raw.webhook_url, "FLASHSALE_WEBHOOK_URL",
          "--events webhook: http://HOST:PORT/PATH receiving signed event batches");
   option("--webhook-secret", raw.webhook_secret, "FLASHSALE_WEBHOOK_SECRET",
@@ -432,6 +451,26 @@ base::Status ValidateSaga(const RawFlags& raw, Config& config) {
   }
   config.kafka_brokers = raw.kafka_brokers;
   config.kafka_topic = raw.kafka_topic;
+  for (const std::string& property : raw.kafka_properties) {
+    const std::size_t equals = property.find('=');
+    if (equals == 0 || equals == std::string::npos || equals + 1 == property.size()) {
+      return Invalid("--kafka-property must be KEY=VALUE, got '" + property.substr(0, equals) +
+                     "'");
+    }
+    const std::string key = property.substr(0, equals);
+    std::string value = property.substr(equals + 1);
+    if (key == "bootstrap.servers" || key == "enable.idempotence") {
+      return Invalid("--kafka-property " + key +
+                     " is set by the product (--kafka-brokers; "
+                     "the producer is always idempotent)");
+    }
+    if (value.starts_with("@")) {
+      auto read = ReadSecretFile(value.substr(1), "--kafka-property " + key);
+      if (!read) return read.error();
+      value = std::move(*read);
+    }
+    config.kafka_properties[key] = std::move(value);
+  }
   if (!raw.notification_webhook_url.empty() &&
       raw.notification_webhook_url.rfind("http://", 0) != 0) {
     return Invalid("--notification-webhook-url must be http://HOST:PORT/PATH");

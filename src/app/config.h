@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -126,6 +127,8 @@ struct Config {
   std::string notification_webhook_url;  // empty: no buyer notifications
   std::string kafka_brokers;             // kKafka: bootstrap.servers
   std::string kafka_topic = events::KafkaOptions{}.topic;
+  // --kafka-property KEY=VALUE: librdkafka properties beside the brokers (SASL, SSL, ...).
+  std::map<std::string, std::string> kafka_properties;
   RateLimitConfig rate_limit;
   RedisConfig redis;
   // How often the audit chain head is logged and exported as metrics.

@@ -13,6 +13,8 @@ namespace {
 // A secret file holds one line; more than this is not a secret file.
 constexpr std::size_t kSecretFileBytesMax = 4096;
 
+}  // namespace
+
 base::Result<std::string> ReadSecretFile(const std::string& path, std::string_view flag) {
   const std::string name = std::string(flag) + "-file";
   std::ifstream in(path, std::ios::binary);
@@ -32,8 +34,6 @@ base::Result<std::string> ReadSecretFile(const std::string& path, std::string_vi
   if (text.empty()) return base::InvalidArgument(name + ": " + path + " is empty");
   return text;
 }
-
-}  // namespace
 
 base::Result<std::string> ResolveSecret(const SecretSource& source, std::string_view flag) {
   const std::string name(flag);

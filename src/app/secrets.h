@@ -27,6 +27,9 @@ struct SecretSource {
 // editors and `echo` add one). "" when neither is given. Errors (kInvalidArgument, naming
 // `flag`): both given, an unreadable or empty file, fewer than kSecretBytesMin bytes.
 base::Result<std::string> ResolveSecret(const SecretSource& source, std::string_view flag);
+// The one line of a secret file (a trailing newline dropped): kInvalidArgument naming
+// `<flag>-file` when it cannot be read, is empty or is over 4 KiB.
+base::Result<std::string> ReadSecretFile(const std::string& path, std::string_view flag);
 
 struct Secrets {
   std::string jwt_secret;   // empty only with the demo (a random one is made at start)

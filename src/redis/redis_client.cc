@@ -173,6 +173,14 @@ base::Status RedisClient::Connect() {
     return base::Unavailable("redis: cannot set the command timeout");
   }
   std::vector<std::vector<std::string>> setup;
+  // AUTH first: nothing else is allowed before it on a server with a password.
+  if (!options_.url.password.empty()) {
+    if (options_.url.username.empty()) {
+      setup.push_back({"AUTH", options_.url.password});
+    } else {
+      setup.push_back({"AUTH", options_.url.username, options_.url.password});
+    }
+  }
   if (options_.url.database != 0) {
     setup.push_back({"SELECT", std::to_string(options_.url.database)});
   }

@@ -1,15 +1,23 @@
 #include "redis/redis_url.h"
 
 #include <charconv>
+#include <optional>
 
 namespace fs::redis {
 namespace {
 
 constexpr std::string_view kScheme = "redis://";
 
+// The URL as it may be shown: credentials replaced by "***".
+std::string Redacted(std::string_view text) {
+  const std::size_t at = text.rfind('@');
+  if (!text.starts_with(kScheme) || at == std::string_view::npos) return std::string(text);
+  return std::string(kScheme) + "***" + std::string(text.substr(at));
+}
+
 base::Status Invalid(std::string_view text, std::string_view why) {
-  return base::InvalidArgument("--redis must be redis://HOST[:PORT][/DB]: " + std::string(why) +
-                               " in '" + std::string(text) + "'");
+  return base::InvalidArgument("--redis must be redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]: " +
+                               std::string(why) + " in '" + Redacted(text) + "'");
 }
 
 // A decimal integer in [min, max] spelled with digits only.
@@ -25,6 +33,24 @@ bool ParseNumber(std::string_view digits, std::int64_t min, std::int64_t max, st
   return true;
 }
 
+// Percent-decodes URL user info; nullopt for a malformed escape.
+std::optional<std::string> PercentDecoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    unsigned value = 0;
+    if (i + 2 >= text.size()) return std::nullopt;
+    const auto [end, error] = std::from_chars(text.data() + i + 1, text.data() + i + 3, value, 16);
+    if (error != std::errc() || end != text.data() + i + 3) return std::nullopt;
+    out += static_cast<char>(value);
+    i += 2;
+  }
+  return out;
+}
+
 bool IsHostChar(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '-' || c == '_';
@@ -34,19 +60,35 @@ bool IsHostChar(char c) {
 
 std::string RedisUrl::ToString() const {
   const bool ipv6 = host.find(':') != std::string::npos;
-  return std::string(kScheme) + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port) +
-         "/" + std::to_string(database);
+  return std::string(kScheme) + (password.empty() ? "" : "***@") +
+         (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/" +
+         std::to_string(database);
 }
 
 base::Result<RedisUrl> ParseRedisUrl(std::string_view text) {
   if (!text.starts_with(kScheme)) return Invalid(text, "the scheme must be redis://");
   std::string_view rest = text.substr(kScheme.size());
-  if (rest.find_first_of("@?#") != std::string_view::npos) {
-    return Invalid(text, "credentials and options are not supported");
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    return Invalid(text, "options are not supported");
   }
   const std::size_t slash = rest.find('/');
-  const std::string_view authority = rest.substr(0, slash);
+  std::string_view authority = rest.substr(0, slash);
   RedisUrl url;
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) {
+    const std::string_view user_info = authority.substr(0, at);
+    const std::size_t colon = user_info.find(':');
+    if (colon == std::string_view::npos) {
+      return Invalid(text, "credentials must be :PASSWORD@ or USER:PASSWORD@");
+    }
+    auto user = PercentDecoded(user_info.substr(0, colon));
+    auto password = PercentDecoded(user_info.substr(colon + 1));
+    if (!user || !password) return Invalid(text, "a malformed %-escape in the credentials");
+    if (password->empty()) return Invalid(text, "the password is empty");
+    url.username = std::move(*user);
+    url.password = std::move(*password);
+    authority = authority.substr(at + 1);
+  }
+
   if (slash != std::string_view::npos) {
     const std::string_view db = rest.substr(slash + 1);
     if (!db.empty() && !ParseNumber(db, 0, kDatabaseIndexMax, url.database)) {

@@ -3,7 +3,8 @@
 // (refill, burst, tiers, suspicious ranges, both bot detections); EVALSHA recovers from
 // NOSCRIPT with one SCRIPT LOAD; concurrent commands are pipelined and each caller's commands
 // stay in order; a stopped Redis makes the client fail fast, report down, and reconnect by
-// itself; a Redis that stops answering is treated as down after the command timeout.
+// itself; a Redis that stops answering is treated as down after the command timeout; a Redis
+// with a password is used with AUTH, and a wrong or missing password leaves the client down.
 
 #include "redis/redis_client.h"
 
@@ -247,6 +248,32 @@ TEST_F(RedisClientTest, UnansweredCommandTimesOutAndMarksDown) {
   EXPECT_EQ(reply.error().code(), base::StatusCode::kUnavailable);
   EXPECT_GE(client.stats().errors.value(), 1U);
   ASSERT_TRUE(AwaitHealth(client, Health::kUp));  // reconnects after the pause
+}
+
+TEST(RedisPasswordTest, TheClientAuthenticatesAndAWrongPasswordIsDown) {
+  itest::RedisServer server("a-redis-password-0123");
+  ASSERT_TRUE(server.Start());
+  ClientOptions options;
+  options.url = *ParseRedisUrl(server.url());
+  ASSERT_EQ(options.url.password, "a-redis-password-0123");
+  RedisClient client(options, {&SharedRateLimiter::CheckScript()}, {});
+  ASSERT_TRUE(AwaitHealth(client, Health::kUp));
+  const base::Result<Reply> pong = RunCommand(client, {"PING"});
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->text, "PONG");
+
+  ClientOptions wrong = options;
+  wrong.url.password = "not-the-password";
+  RedisClient refused(wrong, {}, {});
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_NE(refused.health(), Health::kUp);
+  EXPECT_FALSE(RunCommand(refused, {"PING"}));
+
+  ClientOptions none = options;
+  none.url.password.clear();
+  RedisClient anonymous(none, {&SharedRateLimiter::CheckScript()}, {});
+  std::this_thread::sleep_for(milliseconds(200));
+  EXPECT_NE(anonymous.health(), Health::kUp);
 }
 
 }  // namespace

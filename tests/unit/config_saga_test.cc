@@ -2,6 +2,8 @@
 // documented defaults and values, and invalid combinations exit with code 2 and a reason.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -104,6 +106,32 @@ TEST(ConfigSagaTest, UnsignedWebhooksOnlyWhenAllowed) {
                                     "http://127.0.0.1:9/events", "--webhook-allow-unsigned"});
   ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
   EXPECT_TRUE(parsed.config.webhook_secret.empty());
+}
+
+TEST(ConfigSagaTest, KafkaPropertiesPassThroughWithSecretsFromFiles) {
+  const std::string file = ::testing::TempDir() + "/flashsale-kafka-password";
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << "sasl-secret\n";
+  const CommandLine parsed =
+      Serve({"--events", "kafka", "--kafka-brokers", "b:9092", "--kafka-property",
+             "security.protocol=SASL_SSL", "--kafka-property", "sasl.password=@" + file,
+             "--kafka-property", "sasl.jaas.config=a=b"});
+  ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
+  const std::map<std::string, std::string> expected = {{"sasl.jaas.config", "a=b"},
+                                                       {"sasl.password", "sasl-secret"},
+                                                       {"security.protocol", "SASL_SSL"}};
+  EXPECT_EQ(parsed.config.kafka_properties, expected);
+  setenv("FLASHSALE_KAFKA_PROPERTIES", "client.id=fs;acks=all", 1);
+  const CommandLine from_env = Serve({"--events", "kafka", "--kafka-brokers", "b:9092"});
+  unsetenv("FLASHSALE_KAFKA_PROPERTIES");
+  ASSERT_EQ(from_env.action, CommandLine::Action::kServe) << from_env.err;
+  EXPECT_EQ(from_env.config.kafka_properties.at("client.id"), "fs");
+  EXPECT_EQ(from_env.config.kafka_properties.at("acks"), "all");
+  for (const std::string bad :
+       {"no-equals", "=x", "k=", "bootstrap.servers=x:1", "sasl.password=@/no/such/file"}) {
+    const CommandLine refused =
+        Serve({"--events", "kafka", "--kafka-brokers", "b:9092", "--kafka-property", bad});
+    EXPECT_EQ(refused.exit_code, kExitBadConfig) << bad;
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,24 @@ TEST(RedisUrlTest, ParsesHostPortAndDatabase) {
   EXPECT_EQ(ParseRedisUrl("redis://h")->ToString(), "redis://h:6379/0");
 }
 
+TEST(RedisUrlTest, CredentialsAreDecodedAndNeverShown) {
+  const auto url = ParseRedisUrl("redis://:s3cr%40t%3A1@cache:6380/2");
+  ASSERT_TRUE(url) << url.error().message();
+  EXPECT_EQ(url->username, "");
+  EXPECT_EQ(url->password, "s3cr@t:1");
+  EXPECT_EQ(url->host, "cache");
+  EXPECT_EQ(url->database, 2);
+  EXPECT_EQ(url->ToString(), "redis://***@cache:6380/2");
+  const auto acl = ParseRedisUrl("redis://app:pw@[::1]");
+  ASSERT_TRUE(acl) << acl.error().message();
+  EXPECT_EQ(acl->username, "app");
+  EXPECT_EQ(acl->password, "pw");
+  // A refused URL's message does not repeat the password.
+  const auto bad = ParseRedisUrl("redis://:hunter2@h:0");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message().find("hunter2"), std::string::npos) << bad.error().message();
+}
+
 TEST(RedisUrlTest, RefusesEverythingElse) {
   for (const char* text : {"",
                            "localhost:6379",
@@ -60,7 +79,11 @@ TEST(RedisUrlTest, RefusesEverythingElse) {
                            "redis://h:65536",
                            "redis://h:63a",
                            "redis://h:6379:1",
-                           "redis://user:pw@h",
+                           "redis://user@h",
+                           "redis://:@h",
+                           "redis://:%zz@h",
+                           "redis://:%4@h",
+                           "redis://:pw@",
                            "redis://h?db=1",
                            "redis://h#x",
                            "redis://h/x",
@@ -288,6 +311,26 @@ TEST_F(RedisConfigTest, FlagsAndVariables) {
   const app::CommandLine flag_wins = Serve({"--redis", "redis://other"});
   ASSERT_TRUE(flag_wins.config.redis.url);
   EXPECT_EQ(flag_wins.config.redis.url->host, "other");
+}
+
+TEST_F(RedisConfigTest, ThePasswordComesFromTheUrlOrAFileNotBoth) {
+  const std::string file = ::testing::TempDir() + "/flashsale-redis-password";
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << "from-a-file\n";
+  const app::CommandLine from_file =
+      Serve({"--redis", "redis://cache:7000", "--redis-password-file", file});
+  ASSERT_EQ(from_file.action, app::CommandLine::Action::kServe) << from_file.err;
+  EXPECT_EQ(from_file.config.redis.url->password, "from-a-file");
+  const app::CommandLine from_url = Serve({"--redis", "redis://:in-the-url@cache"});
+  ASSERT_EQ(from_url.action, app::CommandLine::Action::kServe) << from_url.err;
+  EXPECT_EQ(from_url.config.redis.url->password, "in-the-url");
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"--redis", "redis://:x@cache", "--redis-password-file", file},
+           {"--redis-password-file", file},
+           {"--redis", "redis://cache", "--redis-password-file", file + ".missing"}}) {
+    const app::CommandLine parsed = Serve(args);
+    EXPECT_EQ(parsed.exit_code, app::kExitBadConfig) << args[1];
+    EXPECT_EQ(parsed.err.find("in-the-url"), std::string::npos);
+  }
 }
 
 TEST_F(RedisConfigTest, BadValuesExitWithCode2) {

@@ -58,7 +58,8 @@ std::string Resp(const std::vector<std::string>& argv) {
 
 }  // namespace
 
-RedisServer::RedisServer() : dir_(test_common::MakeTempDirOrAbort("flashsale-redis")) {}
+RedisServer::RedisServer(std::string password)
+    : dir_(test_common::MakeTempDirOrAbort("flashsale-redis")), password_(std::move(password)) {}
 
 RedisServer::~RedisServer() {
   if (running()) {
@@ -74,7 +75,10 @@ RedisServer::~RedisServer() {
   std::filesystem::remove_all(dir_, ignored);
 }
 
-std::string RedisServer::url() const { return "redis://127.0.0.1:" + std::to_string(port_); }
+std::string RedisServer::url() const {
+  const std::string credentials = password_.empty() ? "" : ":" + password_ + "@";
+  return "redis://" + credentials + "127.0.0.1:" + std::to_string(port_);
+}
 
 std::string RedisServer::Log() const {
   std::ifstream in(dir_ / "redis.log");
@@ -107,6 +111,10 @@ std::string RedisServer::Log() const {
                                    (dir_ / "redis.log").string(),
                                    "--daemonize",
                                    "no"};
+  if (!password_.empty()) {
+    args.push_back("--requirepass");
+    args.push_back(password_);
+  }
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -176,18 +184,31 @@ std::optional<std::string> RedisServer::Command(const std::vector<std::string>& 
   address.sin_port = htons(port_);
   std::optional<std::string> line;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
-    const std::string request = Resp(argv);
+    // With a password, AUTH goes first on the same connection; its "+OK" line is skipped.
+    const std::string request =
+        (password_.empty() ? std::string() : Resp({"AUTH", password_})) + Resp(argv);
+    const int skip = password_.empty() ? 0 : 1;
     if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) ==
         static_cast<ssize_t>(request.size())) {
       std::string text;
       char buffer[512];
-      while (text.find("\r\n") == std::string::npos) {
+      std::size_t start = 0;
+      for (int i = 0; i < skip; ++i) {
+        while (text.find("\r\n", start) == std::string::npos) {
+          const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+          if (n <= 0) break;
+          text.append(buffer, static_cast<std::size_t>(n));
+        }
+        const std::size_t end = text.find("\r\n", start);
+        start = end == std::string::npos ? text.size() : end + 2;
+      }
+      while (text.find("\r\n", start) == std::string::npos) {
         const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
         if (n <= 0) break;
         text.append(buffer, static_cast<std::size_t>(n));
       }
-      const std::size_t end = text.find("\r\n");
-      if (end != std::string::npos) line = text.substr(0, end);
+      const std::size_t end = text.find("\r\n", start);
+      if (end != std::string::npos) line = text.substr(start, end - start);
     }
   }
   ::close(fd);

@@ -25,7 +25,8 @@ inline constexpr char kRedisServerBinary[] = "/usr/bin/redis-server";
 
 class RedisServer {
  public:
-  RedisServer();
+  // `password`: started with --requirepass; Command() authenticates first.
+  explicit RedisServer(std::string password = "");
   ~RedisServer();
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
@@ -38,7 +39,8 @@ class RedisServer {
 
   bool running() const { return pid_ > 0; }
   std::uint16_t port() const { return port_; }
-  // "redis://127.0.0.1:PORT", the value for flashsale's --redis.
+  // "redis://127.0.0.1:PORT" ("redis://:PASSWORD@127.0.0.1:PORT" with a password), the value
+  // for flashsale's --redis.
   std::string url() const;
 
   // Sends one command (arguments as RESP bulk strings) and returns the first line of the
@@ -51,6 +53,7 @@ class RedisServer {
   ::testing::AssertionResult WaitUntilReady();
 
   std::filesystem::path dir_;
+  const std::string password_;
   pid_t pid_ = -1;
   std::uint16_t port_ = 0;
 };
