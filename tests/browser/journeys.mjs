@@ -559,6 +559,22 @@ const journeys = {
     assert(await page.isHidden('#next-page'), 'a next page after the last one');
     await page.click('#prev-page');
     await shows('journey-bulk-01..journey-bulk-12 (12)');
+    // By keyboard alone: Tab reaches the first card's link and Enter opens the sale.
+    await page.locator('#q').focus();
+    for (let presses = 0; presses < 10; presses += 1) {
+      await page.keyboard.press('Tab');
+      if (await page.evaluate(() => document.activeElement.matches('#sales a'))) break;
+    }
+    const focused = await page.evaluate(() => document.activeElement.getAttribute('href'));
+    assert(focused === '/sales/journey-bulk-01', `Tab reached ${focused}, not the first sale`);
+    watcher.stop(); // the storefront's refresh may be in flight
+    await page.keyboard.press('Enter');
+    await page.waitForURL(`${base}/sales/journey-bulk-01`);
+    watcher.resume();
+    await waitForText(page, '#product-name', /^Bulk item 1$/);
+    watcher.stop(); // leaving the sale page ends its availability stream
+    await page.goBack();
+    watcher.resume();
     await page.fill('#q', 'nothing-like-this');
     await page.click('#filters button[type="submit"]');
     await page.locator('#empty').waitFor();
@@ -635,8 +651,16 @@ const journeys = {
   // (e) The operator: sign in, create, open, restock, close, reconcile.
   async operatorRunsASale({ browser, base }) {
     const { context, page } = await newPage(browser);
-    const watcher = watch(page, [{ status: 503, url: /\/readyz$/ }]);
+    const watcher = watch(page, [
+      { status: 503, url: /\/readyz$/ },
+      { status: 401, url: /\/admin\/v1\/orders\?status=NEEDS_ATTENTION$/ },
+    ]);
     await page.goto(`${base}/admin/`);
+    // A wrong token is refused and the console stays closed.
+    await page.fill('#admin-token', 'not-the-admin-token');
+    await page.click('#admin-signin-button');
+    await waitForText(page, '#signin-message', /That admin token was refused/);
+    assert(await page.isHidden('#console'), 'the console opened with a wrong token');
     await page.fill('#admin-token', ADMIN_TOKEN);
     await page.click('#admin-signin-button');
     await page.locator('#console').waitFor();
