@@ -3,6 +3,7 @@
 // Thread-safety: plain values.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -136,6 +137,8 @@ struct PaymentReport {
   std::int32_t attempt = 1;  // 1-based: the order's attempts before the call, plus one
   ChargeOutcome outcome = ChargeOutcome::kRetryable;
   std::string reason;  // declines and transient failures: why (for failure_reason and logs)
+  // kRetryable: the gateway's Retry-After (zero when none); the next attempt waits at least this.
+  std::chrono::milliseconds retry_after{0};
 };
 
 enum class PaymentReportOutcome : std::uint8_t {

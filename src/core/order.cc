@@ -1,5 +1,6 @@
 #include "core/order.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "base/check.h"
@@ -64,7 +65,8 @@ RetrySchedule DefaultRetrySchedule() {
   using std::chrono::minutes;
   using std::chrono::seconds;
   return RetrySchedule{{seconds(1), seconds(2), seconds(4), seconds(8), seconds(16), seconds(32),
-                        minutes(1), minutes(2), minutes(5), minutes(10)}};
+                        minutes(1), minutes(2), minutes(5), minutes(10)},
+                       kRetryJitterPercent};
 }
 
 namespace {
@@ -111,14 +113,29 @@ std::optional<RetrySchedule> ParseRetrySchedule(std::string_view text) {
     start = comma + 1;
   }
   if (schedule.delays.empty()) return std::nullopt;
+  schedule.jitter_percent = kRetryJitterPercent;
   return schedule;
 }
 
-RetryDecision DecideRetry(const RetrySchedule& schedule, std::int32_t attempts_done, Time now) {
+RetryDecision DecideRetry(const RetrySchedule& schedule, std::int32_t attempts_done, Time now,
+                          std::string_view order_id, std::chrono::milliseconds retry_after) {
   FS_CHECK(attempts_done >= 1);
   const auto index = static_cast<std::size_t>(attempts_done - 1);
   if (index >= schedule.delays.size()) return {RetryDecision::Kind::kNeedsAttention, now};
-  return {RetryDecision::Kind::kRetry, now + schedule.delays[index]};
+  std::chrono::milliseconds delay = schedule.delays[index];
+  if (schedule.jitter_percent > 0) {
+    // FNV-1a over the order id and the attempt: a fixed point in [-jitter, +jitter] per order.
+    std::uint64_t hash = 14695981039346656037ULL;
+    for (const char c : order_id) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    hash = (hash ^ static_cast<std::uint64_t>(attempts_done)) * 1099511628211ULL;
+    const auto span = static_cast<std::int64_t>(2 * schedule.jitter_percent + 1);
+    const std::int64_t percent =
+        static_cast<std::int64_t>(hash % static_cast<std::uint64_t>(span)) -
+        schedule.jitter_percent;
+    delay += delay * percent / 100;
+  }
+  delay = std::max(delay, std::min(retry_after, kRetryAfterMax));
+  return {RetryDecision::Kind::kRetry, now + delay};
 }
 
 // One JSON string escaper in core: the audit trail's (core/audit.h).

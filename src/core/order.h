@@ -51,9 +51,17 @@ bool IsValidPaymentMethodId(std::string_view payment_method_id);
 
 // Waits between gateway attempts that failed transiently. delays[i] is the wait after the
 // (i+1)-th failed attempt; after delays.size() + 1 failed attempts the order needs attention.
+// Each wait is spread by up to ±jitter_percent, differently for each order (a hash of the order
+// id and the attempt: deterministic, no clock or random source in core), so the orders a
+// gateway outage failed together do not all retry in the same instant.
 struct RetrySchedule {
   std::vector<std::chrono::milliseconds> delays;
+  std::int32_t jitter_percent = 0;
 };
+// The spread of DefaultRetrySchedule and of a parsed --payment-retry-schedule.
+inline constexpr std::int32_t kRetryJitterPercent = 20;
+// A gateway's Retry-After is honoured up to this long (a longer one is a provider's bug).
+inline constexpr std::chrono::milliseconds kRetryAfterMax{std::chrono::minutes(10)};
 // At most this many retries: bounds the saga's lifetime and the schedule flag.
 inline constexpr std::size_t kRetryScheduleLengthMax = 64;
 // 1s,2s,4s,8s,16s,32s,1m,2m,5m,10m: about 20 minutes of retries before a human looks.
@@ -75,8 +83,11 @@ struct RetryDecision {
   Kind kind = Kind::kRetry;
   Time next_attempt_at{};
 };
-// `attempts_done` counts the failed attempt just made. REQUIRES: attempts_done >= 1.
-RetryDecision DecideRetry(const RetrySchedule& schedule, std::int32_t attempts_done, Time now);
+// `attempts_done` counts the failed attempt just made; `retry_after` is the gateway's own ask
+// (Retry-After; zero when none): the next attempt is not before it. REQUIRES: attempts_done >= 1.
+RetryDecision DecideRetry(const RetrySchedule& schedule, std::int32_t attempts_done, Time now,
+                          std::string_view order_id = {},
+                          std::chrono::milliseconds retry_after = std::chrono::milliseconds(0));
 
 // An event in the transactional outbox: written in the same transaction as the change it
 // describes. `sequence` numbers the events of one SKU from 1 without gaps.

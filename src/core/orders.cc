@@ -227,7 +227,8 @@ PaymentReportResult Orders::RecordPayment(const PaymentReport& report,
     case ChargeOutcome::kRetryable:
       break;
   }
-  const RetryDecision decision = DecideRetry(schedule, report.attempt, now);
+  const RetryDecision decision =
+      DecideRetry(schedule, report.attempt, now, report.order_id, report.retry_after);
   if (decision.kind == RetryDecision::Kind::kNeedsAttention) {
     const std::string reason = "payment gateway unavailable after " +
                                std::to_string(report.attempt) + " attempts: " + report.reason;

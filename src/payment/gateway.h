@@ -25,7 +25,8 @@ struct ChargeRequest {
 
 struct ChargeResult {
   core::ChargeOutcome outcome = core::ChargeOutcome::kRetryable;
-  std::string reason;  // declines and transient failures
+  std::string reason;                        // declines and transient failures
+  std::chrono::milliseconds retry_after{0};  // kRetryable: the gateway's Retry-After, if any
 };
 
 class PaymentGateway {

@@ -84,7 +84,11 @@ class HttpGateway final : public PaymentGateway {
     post.ca_file = options_.ca_file;
     auto reply = net::HttpPost(post);
     if (!reply) return Retryable(reply.error().message());
-    return Classify(reply->status, reply->body);
+    ChargeResult result = Classify(reply->status, reply->body);
+    if (result.outcome == core::ChargeOutcome::kRetryable && reply->retry_after) {
+      result.retry_after = *reply->retry_after;
+    }
+    return result;
   }
 
   static ChargeResult Retryable(std::string reason) {

@@ -125,6 +125,7 @@ void PaymentWorker::Charge() {
     report.attempt = request.attempt;
     report.outcome = result.outcome;
     report.reason = result.reason;
+    report.retry_after = result.retry_after;
     if (result.outcome == core::ChargeOutcome::kRetryable) {
       spdlog::info("payment: order {} attempt {} failed transiently: {}", order.order_id,
                    request.attempt, result.reason);

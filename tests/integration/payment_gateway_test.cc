@@ -4,7 +4,7 @@
 // token; without it the certificate does not verify, the call is refused and retried and the
 // order is never paid. Over plain HTTP, the PaymentIntent's status decides: processing is asked
 // again until it succeeds, requires_payment_method fails the order with the provider's reason,
-// requires_action never settles and ends NEEDS_ATTENTION.
+// requires_action never settles and ends NEEDS_ATTENTION; a 429's Retry-After is waited for.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -180,6 +180,15 @@ TEST_F(IntentStatusTest, TheIntentsStatusDecidesTheOrder) {
   EXPECT_EQ(BodyField(failed, "failure_reason"), "generic_decline") << failed.Describe();
   EXPECT_EQ(BodyField(Settled(client(), action, "erin"), "status"), "NEEDS_ATTENTION");
   EXPECT_EQ(fake_.ChargesByKey().count(processing), 1u);
+}
+
+TEST_F(IntentStatusTest, A429IsRetriedNoSoonerThanItsRetryAfter) {
+  // The schedule says 30 ms; the gateway's Retry-After: 1 says a second.
+  const auto started = std::chrono::steady_clock::now();
+  const std::string limited = Order(client(), "frank", "pm_card_rateLimited");
+  EXPECT_EQ(BodyField(Settled(client(), limited, "frank"), "status"), "PAID");
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(900));
+  EXPECT_EQ(fake_.RequestsByKey().at(limited), 2);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // refusals, stale reports, gapless per-SKU event sequences and rollback of a failed batch.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <variant>
 
 #include "core/ledger.h"
@@ -81,6 +82,29 @@ TEST(OrderRulesTest, RetryDecisionFollowsTheScheduleThenNeedsAttention) {
   EXPECT_EQ(second.next_attempt_at, now + milliseconds(100));
   EXPECT_EQ(DecideRetry(schedule, 3, now).kind, RetryDecision::Kind::kNeedsAttention);
   EXPECT_EQ(DecideRetry(schedule, 40, now).kind, RetryDecision::Kind::kNeedsAttention);
+}
+
+TEST(OrderRulesTest, RetriesAreSpreadPerOrderAndWaitForTheGatewaysRetryAfter) {
+  RetrySchedule schedule{{milliseconds(1000), milliseconds(2000)}, 20};
+  const base::Time now = TimeFromMillis(1000);
+  std::set<base::Time> seen;
+  for (int i = 0; i < 200; ++i) {
+    const std::string order = "order-" + std::to_string(i);
+    const base::Time next = DecideRetry(schedule, 1, now, order).next_attempt_at;
+    EXPECT_GE(next, now + milliseconds(800)) << order;
+    EXPECT_LE(next, now + milliseconds(1200)) << order;
+    // The same order and attempt: the same time (decided again after a refused commit).
+    EXPECT_EQ(DecideRetry(schedule, 1, now, order).next_attempt_at, next);
+    seen.insert(next);
+  }
+  EXPECT_GT(seen.size(), 20u) << "retries after one outage must not all fall on one instant";
+  // A gateway's Retry-After beyond the schedule wins, up to kRetryAfterMax.
+  EXPECT_EQ(DecideRetry(schedule, 1, now, "o", std::chrono::seconds(30)).next_attempt_at,
+            now + std::chrono::seconds(30));
+  EXPECT_EQ(DecideRetry(schedule, 1, now, "o", std::chrono::hours(5)).next_attempt_at,
+            now + kRetryAfterMax);
+  EXPECT_EQ(ParseRetrySchedule("1s")->jitter_percent, kRetryJitterPercent);
+  EXPECT_EQ(DefaultRetrySchedule().jitter_percent, kRetryJitterPercent);
 }
 
 TEST(OrderRulesTest, PaymentMethodIds) {

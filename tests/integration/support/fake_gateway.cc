@@ -130,6 +130,9 @@ std::pair<int, std::string> FakeGateway::Decide(const std::string& key, const st
     if (method == "pm_card_processing" && seen == options_.errors_per_key + 1) {
       return {200, intent + R"(processing"})"};
     }
+    if (method == "pm_card_rateLimited" && seen == options_.errors_per_key + 1) {
+      return {429, R"({"error":{"code":"rate_limit"}})"};  // with Retry-After: 1
+    }
     std::pair<int, std::string> answer;
     if (method == "pm_card_requiresPaymentMethod") {
       answer = {200, intent + R"(requires_payment_method","last_payment_error":)"
@@ -173,6 +176,7 @@ void FakeGateway::Serve(int fd) {
     const std::string response = "HTTP/1.1 " + std::to_string(answer.first) +
                                  " X\r\nContent-Type: application/json\r\nContent-Length: " +
                                  std::to_string(answer.second.size()) +
+                                 (answer.first == 429 ? "\r\nRetry-After: 1" : "") +
                                  "\r\nConnection: close\r\n\r\n" + answer.second;
     WriteAll(fd, response);
   }

@@ -7,7 +7,8 @@
 // is recorded. Test cards beside success and pm_card_chargeDeclined (402) answer 200 with a
 // PaymentIntent that is not `succeeded`: pm_card_requiresPaymentMethod (requires_payment_method,
 // decline_code generic_decline), pm_card_requiresAction (requires_action, every time) and
-// pm_card_processing (processing once, then succeeded); answers that are not final are not
+// pm_card_processing (processing once, then succeeded); pm_card_rateLimited answers 429 with
+// Retry-After: 1 once, then succeeds; answers that are not final are not
 // replayed under their key, as a provider's intent moves on.
 //
 // Thread-safety: all public methods are safe from any thread. Requests are served on the
