@@ -128,7 +128,8 @@ RetryDecision DecideRetry(const RetrySchedule& schedule, std::int32_t attempts_d
     std::uint64_t hash = 14695981039346656037ULL;
     for (const char c : order_id) hash = (hash ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
     hash = (hash ^ static_cast<std::uint64_t>(attempts_done)) * 1099511628211ULL;
-    const auto span = static_cast<std::int64_t>(2 * schedule.jitter_percent + 1);
+    const std::int64_t jitter = schedule.jitter_percent;
+    const std::int64_t span = 2 * jitter + 1;
     const std::int64_t percent =
         static_cast<std::int64_t>(hash % static_cast<std::uint64_t>(span)) -
         schedule.jitter_percent;
