@@ -33,7 +33,6 @@ CURL* ThreadHandle() {
 struct Received {
   std::string body;
   std::optional<std::chrono::seconds> retry_after;
-  bool truncated = false;
 };
 
 std::size_t OnBody(char* data, std::size_t size, std::size_t count, void* user) {
@@ -41,7 +40,6 @@ std::size_t OnBody(char* data, std::size_t size, std::size_t count, void* user) 
   const std::size_t bytes = size * count;
   const std::size_t room = kReplyBytesMax - received->body.size();
   received->body.append(data, std::min(bytes, room));
-  if (bytes > room) received->truncated = true;
   return bytes;  // the rest is read and dropped: the connection stays usable
 }
 
@@ -93,7 +91,6 @@ base::Status CheckHttpUrl(const std::string& url) {
 }
 
 base::Result<HttpReply> HttpPost(const HttpPostRequest& request) {
-  FS_RETURN_IF_ERROR(CheckHttpUrl(request.url));
   CURL* curl = ThreadHandle();
   if (curl == nullptr) return base::Unavailable("http: no curl handle");
   curl_easy_reset(curl);  // options only: the connection cache stays

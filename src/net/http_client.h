@@ -36,12 +36,13 @@ struct HttpReply {
   std::optional<std::chrono::seconds> retry_after;
 };
 
-// kInvalidArgument unless `url` is an absolute http:// or https:// URL with a host.
+// kInvalidArgument unless `url` is an absolute http:// or https:// URL with a host. Callers
+// check their URLs once, at start (the flags), not per call.
 base::Status CheckHttpUrl(const std::string& url);
 
-// POSTs the request. kUnavailable on resolve, connect, TLS (a certificate that does not
-// verify included), send or receive errors and on the deadline; kInvalidArgument on a
-// malformed URL.
+// POSTs the request (only http and https are spoken). kUnavailable on resolve, connect, TLS (a
+// certificate that does not verify included), send or receive errors, a malformed URL and the
+// deadline.
 base::Result<HttpReply> HttpPost(const HttpPostRequest& request);
 
 }  // namespace fs::net
