@@ -8,14 +8,14 @@ namespace fs::events {
 base::Result<unsigned> HttpPost(const std::string& url, const std::string& body,
                                 const std::vector<std::pair<std::string, std::string>>& headers,
                                 std::chrono::milliseconds timeout, const std::string& ca_file) {
-  net::HttpPostRequest request;
+  net::HttpRequest request;
   request.url = url;
   request.content_type = "application/json";
   request.body = body;
   request.headers = headers;
   request.timeout = timeout;
   request.ca_file = ca_file;
-  auto reply = net::HttpPost(request);
+  auto reply = net::HttpSend(request);
   if (!reply) return reply.error();
   return reply->status;
 }

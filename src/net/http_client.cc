@@ -7,28 +7,13 @@
 #include <charconv>
 #include <cstdlib>
 #include <memory>
-#include <mutex>
+
+#include "net/curl_handle.h"
 
 namespace fs::net {
 namespace {
 
 constexpr std::size_t kReplyBytesMax = 64 * 1024;
-
-void GlobalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-struct EasyDeleter {
-  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
-};
-
-// This thread's handle: its connection cache keeps connections open between calls.
-CURL* ThreadHandle() {
-  GlobalInit();
-  thread_local std::unique_ptr<CURL, EasyDeleter> handle(curl_easy_init());
-  return handle.get();
-}
 
 struct Received {
   std::string body;
@@ -64,10 +49,6 @@ std::size_t OnHeader(char* data, std::size_t size, std::size_t count, void* user
   return size * count;
 }
 
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-
 }  // namespace
 
 base::Status CheckHttpUrl(const std::string& url) {
@@ -90,32 +71,33 @@ base::Status CheckHttpUrl(const std::string& url) {
   return base::Status::Ok();
 }
 
-base::Result<HttpReply> HttpPost(const HttpPostRequest& request) {
+base::Result<HttpReply> HttpSend(const HttpRequest& request) {
+  const bool post = request.method == HttpMethod::kPost;
   CURL* curl = ThreadHandle();
   if (curl == nullptr) return base::Unavailable("http: no curl handle");
   curl_easy_reset(curl);  // options only: the connection cache stays
-  std::unique_ptr<curl_slist, SlistDeleter> headers;
-  const auto add_header = [&headers](const std::string& line) {
-    curl_slist* extended = curl_slist_append(headers.get(), line.c_str());
-    if (extended != nullptr) {
-      static_cast<void>(headers.release());
-      headers.reset(extended);
-    }
-  };
-  add_header("Content-Type: " + request.content_type);
-  add_header("Expect:");  // no 100-continue round trip
+  CurlList headers;
+  if (post) {
+    headers.Append("Content-Type: " + request.content_type);
+    headers.Append("Expect:");  // no 100-continue round trip
+  }
   for (const auto& [name, value] : request.headers) {
     std::string line = name;
     line += ": ";
     line += value;
-    add_header(line);
+    headers.Append(line);
   }
   Received received;
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  if (post) {
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+  } else {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  }
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // timeouts without SIGALRM (threads)
@@ -129,7 +111,8 @@ base::Result<HttpReply> HttpPost(const HttpPostRequest& request) {
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &received);
   const CURLcode code = curl_easy_perform(curl);
   if (code != CURLE_OK) {
-    return base::Unavailable("POST " + request.url + ": " + curl_easy_strerror(code));
+    return base::Unavailable((post ? "POST " : "GET ") + request.url + ": " +
+                             curl_easy_strerror(code));
   }
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);

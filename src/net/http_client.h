@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -20,10 +21,13 @@ namespace fs::net {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
-struct HttpPostRequest {
-  std::string url;  // http:// or https://, with path and optional query
-  std::string content_type;
-  std::string body;
+enum class HttpMethod : std::uint8_t { kPost, kGet };
+
+struct HttpRequest {
+  HttpMethod method = HttpMethod::kPost;
+  std::string url;           // http:// or https://, with path and optional query
+  std::string content_type;  // kPost
+  std::string body;          // kPost
   HttpHeaders headers;
   std::chrono::milliseconds timeout{5000};
   std::string ca_file;  // PEM bundle of trusted CAs; empty: the system's
@@ -40,9 +44,9 @@ struct HttpReply {
 // check their URLs once, at start (the flags), not per call.
 base::Status CheckHttpUrl(const std::string& url);
 
-// POSTs the request (only http and https are spoken). kUnavailable on resolve, connect, TLS (a
-// certificate that does not verify included), send or receive errors, a malformed URL and the
-// deadline.
-base::Result<HttpReply> HttpPost(const HttpPostRequest& request);
+// Sends the request (only http and https are spoken; redirects are not followed). kUnavailable
+// on resolve, connect, TLS (a certificate that does not verify included), send or receive
+// errors, a malformed URL and the deadline.
+base::Result<HttpReply> HttpSend(const HttpRequest& request);
 
 }  // namespace fs::net

@@ -59,9 +59,11 @@ struct HttpGatewayOptions {
 // PaymentIntent's `status`: succeeded is paid; requires_payment_method or canceled is
 // declined (reason from last_payment_error's decline_code or code, else the status); any other
 // status (processing, requires_action, ...) is not final and is asked again on the retry
-// schedule, with the same key, until it is or the retries run out. 402 and any other 4xx:
-// declined (reason from the body's decline_code or code when present); 409, 429, 5xx,
-// timeouts, connection and certificate errors: retryable.
+// schedule until it is or the retries run out: a retry POSTs with the same key (which replays
+// the first answer, naming the intent) and then GETs {url}/v1/payment_intents/{id} for the
+// intent's current status. 402 and any other 4xx: declined (reason from the body's
+// decline_code or code when present); 409, 429, 5xx, timeouts, connection and certificate
+// errors: retryable.
 // Errors: kInvalidArgument when the url is not http(s)://HOST[:PORT][/prefix].
 base::Result<std::unique_ptr<PaymentGateway>> NewHttpGateway(const HttpGatewayOptions& options);
 

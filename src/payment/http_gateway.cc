@@ -1,6 +1,7 @@
 // The Stripe-style HTTP gateway: one form-encoded POST per charge through the outbound client
 // (net/http_client.h), classified by the PaymentIntent's status into succeeded, declined or
 // retryable.
+#include "base/escape.h"
 #include "net/http_client.h"
 #include "payment/gateway.h"
 
@@ -17,23 +18,7 @@ base::Result<std::string> ChargeUrl(std::string base) {
   return base + "/v1/payment_intents";
 }
 
-std::string FormEscape(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    const bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                       c == '-' || c == '_' || c == '.';
-    if (plain) {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[byte >> 4];
-      out += kHex[byte & 15];
-    }
-  }
-  return out;
-}
+std::string FormEscape(std::string_view text) { return base::EscapeBytes(text, '%'); }
 
 std::string Lower(std::string text) {
   for (char& c : text) {
@@ -61,32 +46,89 @@ std::string ReasonFrom(const std::string& body, const std::string& name) {
   return out;
 }
 
+// The intent's "id" (Stripe's are pi_ and letters and digits), or "" when it holds anything but
+// [A-Za-z0-9_-] or is over 255 bytes: it goes into a URL path.
+std::string IntentIdFrom(const std::string& body) {
+  const std::string needle = "\"id\"";
+  std::size_t at = body.find(needle);
+  if (at == std::string::npos) return "";
+  at = body.find('"', body.find(':', at + needle.size()));
+  if (at == std::string::npos) return "";
+  const std::size_t end = body.find('"', at + 1);
+  if (end == std::string::npos || end - at - 1 > 255) return "";
+  std::string id = body.substr(at + 1, end - at - 1);
+  for (const char c : id) {
+    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') || c == '_' || c == '-';
+    if (!allowed) return "";
+  }
+  return id;
+}
+
 class HttpGateway final : public PaymentGateway {
  public:
   HttpGateway(std::string charge_url, HttpGatewayOptions options)
       : charge_url_(std::move(charge_url)), options_(std::move(options)) {}
 
-  ChargeResult Charge(const ChargeRequest& request) override { return Call(request); }
+  ChargeResult Charge(const ChargeRequest& request) override {
+    std::string intent_id;
+    ChargeResult result = Call(request, intent_id);
+    // A retry's POST is answered with the intent as it was first created (the key replays
+    // the first answer, as at Stripe): what it has become since, the intent itself says.
+    if (request.attempt > 1 && result.outcome == core::ChargeOutcome::kRetryable &&
+        !intent_id.empty()) {
+      return Read(intent_id);
+    }
+    return result;
+  }
 
  private:
-  ChargeResult Call(const ChargeRequest& request) {
-    net::HttpPostRequest post;
+  void Authorize(net::HttpRequest& call) const {
+    if (!options_.api_key.empty()) {
+      call.headers.emplace_back("Authorization", "Bearer " + options_.api_key);
+    }
+    call.timeout = options_.timeout;
+    call.ca_file = options_.ca_file;
+  }
+
+  // POST the charge. `intent_id`: the PaymentIntent's id when a 2xx answer named one.
+  ChargeResult Call(const ChargeRequest& request, std::string& intent_id) {
+    net::HttpRequest post;
     post.url = charge_url_;
     post.content_type = "application/x-www-form-urlencoded";
     post.body = "amount=" + std::to_string(request.amount_cents) +
                 "&currency=" + FormEscape(Lower(request.currency)) +
                 "&payment_method=" + FormEscape(request.payment_method_id) + "&confirm=true";
     post.headers = {{"Idempotency-Key", request.idempotency_key}};
-    if (!options_.api_key.empty()) {
-      post.headers.emplace_back("Authorization", "Bearer " + options_.api_key);
-    }
-    post.timeout = options_.timeout;
-    post.ca_file = options_.ca_file;
-    auto reply = net::HttpPost(post);
+    Authorize(post);
+    auto reply = net::HttpSend(post);
     if (!reply) return Retryable(reply.error().message());
-    ChargeResult result = Classify(reply->status, reply->body);
-    if (result.outcome == core::ChargeOutcome::kRetryable && reply->retry_after) {
-      result.retry_after = *reply->retry_after;
+    if (reply->status >= 200 && reply->status < 300) intent_id = IntentIdFrom(reply->body);
+    return Decided(*reply);
+  }
+
+  // GET {url}/v1/payment_intents/{id}: the intent's current status.
+  ChargeResult Read(const std::string& intent_id) {
+    net::HttpRequest get;
+    get.method = net::HttpMethod::kGet;
+    get.url = charge_url_ + "/" + intent_id;
+    Authorize(get);
+    auto reply = net::HttpSend(get);
+    if (!reply) return Retryable(reply.error().message());
+    if (reply->status < 200 || reply->status >= 300) {
+      // The charge's fate is unknown, not declined: ask again later.
+      ChargeResult unknown =
+          Retryable("reading payment intent: gateway answered " + std::to_string(reply->status));
+      if (reply->retry_after) unknown.retry_after = *reply->retry_after;
+      return unknown;
+    }
+    return Decided(*reply);
+  }
+
+  static ChargeResult Decided(const net::HttpReply& reply) {
+    ChargeResult result = Classify(reply.status, reply.body);
+    if (result.outcome == core::ChargeOutcome::kRetryable && reply.retry_after) {
+      result.retry_after = *reply.retry_after;
     }
     return result;
   }

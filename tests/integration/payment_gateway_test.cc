@@ -3,7 +3,8 @@
 // with that CA trusted (--tls-ca-file) an order is paid and the API key arrives as a bearer
 // token; without it the certificate does not verify, the call is refused and retried and the
 // order is never paid. Over plain HTTP, the PaymentIntent's status decides: processing is asked
-// again until it succeeds, requires_payment_method fails the order with the provider's reason,
+// again (the retry's POST replays the first answer, a GET of the intent tells) until it
+// succeeds, requires_payment_method fails the order with the provider's reason,
 // requires_action never settles and ends NEEDS_ATTENTION; a 429's Retry-After is waited for.
 #include <gtest/gtest.h>
 
@@ -19,42 +20,13 @@
 #include "support/fake_gateway.h"
 #include "support/haproxy_server.h"
 #include "support/server_test.h"
+#include "support/tls_certificates.h"
 
 namespace fs::itest {
 namespace {
 
 constexpr char kSku[] = "gw-sku";
 constexpr char kApiKey[] = "sk_test_0123456789abcdef";
-
-// A CA and a certificate for 127.0.0.1 signed by it, made with the openssl command.
-struct Certificates {
-  std::filesystem::path dir;
-  std::filesystem::path ca;      // the CA certificate (PEM): what clients trust
-  std::filesystem::path server;  // the server's certificate then key (PEM), for HAProxy
-};
-
-::testing::AssertionResult MakeCertificates(const std::filesystem::path& dir, Certificates& out) {
-  out.dir = dir;
-  out.ca = dir / "ca.pem";
-  out.server = dir / "server.pem";
-  const std::string d = dir.string();
-  {
-    std::ofstream ext(dir / "san.cnf");
-    ext << "subjectAltName=IP:127.0.0.1\n";
-  }
-  const std::string script =
-      "set -e; cd '" + d +
-      "'; openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 "
-      "-subj /CN=flashsale-test-ca 2>/dev/null; "
-      "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr "
-      "-subj /CN=127.0.0.1 2>/dev/null; "
-      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
-      "-out server.crt -days 1 -extfile san.cnf 2>/dev/null; "
-      "cat server.crt server.key > server.pem";
-  const int status = std::system(("bash -c \"" + script + "\"").c_str());
-  if (status != 0) return ::testing::AssertionFailure() << "openssl failed (" << status << ")";
-  return ::testing::AssertionSuccess();
-}
 
 ServerOptions GatewayServer(const std::string& url, const std::vector<std::string>& extra) {
   ServerOptions options;
@@ -180,6 +152,12 @@ TEST_F(IntentStatusTest, TheIntentsStatusDecidesTheOrder) {
   EXPECT_EQ(BodyField(failed, "failure_reason"), "generic_decline") << failed.Describe();
   EXPECT_EQ(BodyField(Settled(client(), action, "erin"), "status"), "NEEDS_ATTENTION");
   EXPECT_EQ(fake_.ChargesByKey().count(processing), 1u);
+  // The retry's POST replayed "processing"; the intent itself (GET) said it had succeeded.
+  EXPECT_EQ(fake_.RequestsByKey().at(processing), 2);
+  EXPECT_EQ(fake_.IntentReadsByKey().at(processing), 1);
+  // requires_action was asked again on every retry (schedule: three), by POST and GET.
+  EXPECT_EQ(fake_.RequestsByKey().at(action), 4);
+  EXPECT_EQ(fake_.IntentReadsByKey().at(action), 3);
 }
 
 TEST_F(IntentStatusTest, A429IsRetriedNoSoonerThanItsRetryAfter) {

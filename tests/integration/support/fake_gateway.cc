@@ -125,16 +125,16 @@ std::pair<int, std::string> FakeGateway::Decide(const std::string& key, const st
   if (seen <= options_.errors_per_key) return {500, R"({"error":{"code":"api_error"}})"};
   auto answered = answers_.find(key);
   if (answered == answers_.end()) {
+    methods_[key] = method;
     const std::string intent = R"({"id":"pi_)" + key + R"(","status":")";
     if (method == "pm_card_requiresAction") return {200, intent + R"(requires_action"})"};
-    if (method == "pm_card_processing" && seen == options_.errors_per_key + 1) {
-      return {200, intent + R"(processing"})"};
-    }
     if (method == "pm_card_rateLimited" && seen == options_.errors_per_key + 1) {
       return {429, R"({"error":{"code":"rate_limit"}})"};  // with Retry-After: 1
     }
     std::pair<int, std::string> answer;
-    if (method == "pm_card_requiresPaymentMethod") {
+    if (method == "pm_card_processing") {
+      answer = {200, intent + R"(processing"})"};
+    } else if (method == "pm_card_requiresPaymentMethod") {
       answer = {200, intent + R"(requires_payment_method","last_payment_error":)"
                               R"({"code":"card_declined","decline_code":"generic_decline"}})"};
     } else if (method == "pm_card_chargeDeclined") {
@@ -149,6 +149,22 @@ std::pair<int, std::string> FakeGateway::Decide(const std::string& key, const st
   return answered->second;
 }
 
+std::pair<int, std::string> FakeGateway::ReadIntent(const std::string& intent_id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const std::string key = intent_id.rfind("pi_", 0) == 0 ? intent_id.substr(3) : "";
+  const auto method = methods_.find(key);
+  if (method == methods_.end()) return {404, R"({"error":{"code":"resource_missing"}})"};
+  ++reads_[key];
+  const std::string intent = R"({"id":"pi_)" + key + R"(","status":")";
+  if (method->second == "pm_card_requiresAction") return {200, intent + R"(requires_action"})"};
+  if (method->second == "pm_card_processing" && charges_[key] == 0) ++charges_[key];
+  const auto answered = answers_.find(key);
+  if (method->second != "pm_card_processing" && answered != answers_.end()) {
+    return answered->second;
+  }
+  return {200, intent + R"(succeeded"})"};
+}
+
 void FakeGateway::Serve(int fd) {
   const std::string request = ReadRequest(fd);
   if (!request.empty()) {
@@ -156,9 +172,13 @@ void FakeGateway::Serve(int fd) {
     const std::string body = request.substr(request.find("\r\n\r\n") + 4);
     bool stall = false;
     std::pair<int, std::string> answer{404, "{}"};
+    constexpr std::string_view kRead = "GET /v1/payment_intents/";
     if (right_route) {
       answer = Decide(HeaderValue(request, "idempotency-key"), body, stall,
                       HeaderValue(request, "authorization"));
+    } else if (request.rfind(kRead, 0) == 0) {
+      answer =
+          ReadIntent(request.substr(kRead.size(), request.find(' ', kRead.size()) - kRead.size()));
     } else if (request.rfind("POST ", 0) == 0) {
       std::lock_guard<std::mutex> lock(mutex_);
       RecordedPost post;
@@ -191,6 +211,11 @@ std::map<std::string, int> FakeGateway::ChargesByKey() const {
 std::map<std::string, int> FakeGateway::RequestsByKey() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return requests_;
+}
+
+std::map<std::string, int> FakeGateway::IntentReadsByKey() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return reads_;
 }
 
 std::vector<RecordedPost> FakeGateway::Posts() const {

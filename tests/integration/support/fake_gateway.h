@@ -7,9 +7,10 @@
 // is recorded. Test cards beside success and pm_card_chargeDeclined (402) answer 200 with a
 // PaymentIntent that is not `succeeded`: pm_card_requiresPaymentMethod (requires_payment_method,
 // decline_code generic_decline), pm_card_requiresAction (requires_action, every time) and
-// pm_card_processing (processing once, then succeeded); pm_card_rateLimited answers 429 with
-// Retry-After: 1 once, then succeeds; answers that are not final are not
-// replayed under their key, as a provider's intent moves on.
+// pm_card_processing (processing, and that first answer is what its key replays, as at
+// Stripe; GET /v1/payment_intents/{id} shows it succeeded since); pm_card_rateLimited answers
+// 429 with Retry-After: 1 once, then succeeds. requires_action is never stored: every POST and
+// every GET of such an intent says requires_action.
 //
 // Thread-safety: all public methods are safe from any thread. Requests are served on the
 // fake's own threads.
@@ -58,6 +59,8 @@ class FakeGateway {
   std::map<std::string, int> RequestsByKey() const;
   // Every POST to another path than /v1/payment_intents, in arrival order.
   std::vector<RecordedPost> Posts() const;
+  // GET /v1/payment_intents/{id} per idempotency key (the intent id is "pi_" + key).
+  std::map<std::string, int> IntentReadsByKey() const;
   // Requests that came without an Idempotency-Key header or with a malformed body.
   int malformed_count() const;
   // The Authorization header of the last payment request ("" when absent).
@@ -66,6 +69,8 @@ class FakeGateway {
  private:
   void Accept();
   void Serve(int fd);
+  // The answer to GET /v1/payment_intents/{id}.
+  std::pair<int, std::string> ReadIntent(const std::string& intent_id);
   // The status and body for one request (records it).
   std::pair<int, std::string> Decide(const std::string& key, const std::string& body, bool& stall,
                                      const std::string& authorization);
@@ -80,6 +85,8 @@ class FakeGateway {
   std::vector<std::thread> connections_;                        // guarded by mutex_
   std::map<std::string, int> requests_;                         // guarded by mutex_
   std::map<std::string, int> charges_;                          // guarded by mutex_
+  std::map<std::string, std::string> methods_;                  // guarded by mutex_
+  std::map<std::string, int> reads_;                            // guarded by mutex_
   std::map<std::string, std::pair<int, std::string>> answers_;  // guarded by mutex_
   int malformed_ = 0;                                           // guarded by mutex_
   std::vector<RecordedPost> posts_;                             // guarded by mutex_
