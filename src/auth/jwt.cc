@@ -9,6 +9,7 @@
 #include <array>
 
 #include "base/check.h"
+#include "base/email_address.h"
 #include "base/utf8.h"
 #include "core/rules.h"
 #include "json/small_document.h"
@@ -197,6 +198,11 @@ VerifyResult JwtVerifier::Verify(std::string_view token, base::Time now) const {
   auto tier = payload->FindMember("tier");
   if (tier != payload->MemberEnd() && tier->value.IsString())
     result.claims.tier.assign(tier->value.GetString(), tier->value.GetStringLength());
+  auto email = payload->FindMember("email");
+  if (email != payload->MemberEnd() && email->value.IsString()) {
+    const std::string_view address(email->value.GetString(), email->value.GetStringLength());
+    if (base::IsValidEmailAddress(address)) result.claims.email.assign(address);
+  }
   result.error = JwtError::kOk;
   return result;
 }
@@ -218,6 +224,10 @@ std::string JwtSigner::Sign(const Claims& claims) const {
   if (!claims.tier.empty()) {
     writer.Key("tier");
     writer.String(claims.tier.data(), static_cast<rapidjson::SizeType>(claims.tier.size()));
+  }
+  if (!claims.email.empty()) {
+    writer.Key("email");
+    writer.String(claims.email.data(), static_cast<rapidjson::SizeType>(claims.email.size()));
   }
   writer.EndObject();
   const std::string payload =

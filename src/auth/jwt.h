@@ -23,6 +23,10 @@ struct Claims {
   std::string subject;                  // "sub": the user id
   std::int64_t expires_at_seconds = 0;  // "exp": seconds since the Unix epoch
   std::string tier;                     // "tier": optional rate-limit tier, empty when absent
+  // "email": the buyer's address for order e-mails (base::IsValidEmailAddress). Empty when
+  // absent, not a string or not a plain address: such a claim never blocks a purchase, the
+  // buyer just gets no e-mail.
+  std::string email{};  // {}: aggregate initializations may leave it out
 };
 
 enum class JwtError : std::uint8_t {

@@ -123,6 +123,7 @@ struct CheckoutCommand {
   std::string user_id;
   std::string payment_method_id;
   std::string idempotency_key;  // empty: none
+  std::string buyer_email{};    // the token's `email` claim (never a body field); empty: none
 };
 
 struct CheckoutResult {

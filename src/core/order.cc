@@ -153,7 +153,10 @@ std::string ReservationEventPayload(const Reservation& reservation) {
   return out;
 }
 
-std::string OrderEventPayload(const Order& order) {
+namespace {
+
+// The fields every order event carries, without the closing brace.
+std::string OrderEventPayloadFields(const Order& order) {
   std::string out = "{\"order_id\":" + JsonString(order.order_id);
   out += ",\"reservation_id\":" + JsonString(order.reservation_id);
   out += ",\"sku_id\":" + JsonString(order.sku_id);
@@ -165,6 +168,22 @@ std::string OrderEventPayload(const Order& order) {
   out += ",\"attempts\":" + std::to_string(order.attempts);
   out += ",\"failure_reason\":";
   out += order.failure_reason.empty() ? "null" : JsonString(order.failure_reason);
+  return out;
+}
+
+}  // namespace
+
+std::string OrderEventPayload(const Order& order) {
+  std::string out = OrderEventPayloadFields(order);
+  out += '}';
+  return out;
+}
+
+std::string OrderNotificationPayload(const Order& order, std::string_view sale_name) {
+  std::string out = OrderEventPayloadFields(order);
+  out += ",\"sale_name\":" + JsonString(sale_name);
+  out += ",\"buyer_email\":";
+  out += order.buyer_email.empty() ? "null" : JsonString(order.buyer_email);
   out += '}';
   return out;
 }

@@ -34,6 +34,9 @@ struct Order {
   OrderStatus status = OrderStatus::kPending;
   std::string failure_reason;  // empty unless FAILED or NEEDS_ATTENTION
   std::string payment_method_id;
+  // Where the order's confirmation or failure notice goes: the checkout token's `email` claim
+  // (base::IsValidEmailAddress), empty when it had none. Immutable, like the amount.
+  std::string buyer_email;
   std::int32_t attempts = 0;  // gateway calls finished so far
   Time next_attempt_at{};     // PENDING: when the worker may call the gateway next
   Time created_at{};
@@ -117,6 +120,10 @@ inline constexpr std::string_view kSaleUpdated = "sale.updated";
 // Payload JSON of the events (no JSON library in core: only strings we escape ourselves).
 std::string ReservationEventPayload(const Reservation& reservation);
 std::string OrderEventPayload(const Order& order);
+// order.confirmed and order.failed, what the buyer is told: the order's fields plus
+// "sale_name" and "buyer_email" (null when the order has none). The address is personal data:
+// only these two events carry it, for the notification consumers (e-mail).
+std::string OrderNotificationPayload(const Order& order, std::string_view sale_name);
 // `text` as a JSON string literal with quotes.
 std::string JsonString(std::string_view text);
 

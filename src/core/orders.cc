@@ -148,6 +148,7 @@ CheckoutResult Orders::Checkout(const CheckoutCommand& command, const std::strin
   order.currency = book->sale.currency;
   order.status = OrderStatus::kPending;
   order.payment_method_id = command.payment_method_id;
+  order.buyer_email = command.buyer_email;
   order.attempts = 0;
   order.next_attempt_at = now;
   order.created_at = now;
@@ -178,11 +179,13 @@ Order Orders::Settle(const Order& order, OrderStatus to, std::string failure_rea
     case OrderStatus::kPaid:
       reservations_.Transition(*reservation, ReservationStatus::kPurchased, now);
       sales_.AppendEvent(*book, event_type::kPaymentSucceeded, next.user_id, payload, now);
-      sales_.AppendEvent(*book, event_type::kOrderConfirmed, next.user_id, payload, now);
+      sales_.AppendEvent(*book, event_type::kOrderConfirmed, next.user_id,
+                         OrderNotificationPayload(next, book->sale.name), now);
       break;
     case OrderStatus::kFailed:
       sales_.AppendEvent(*book, event_type::kPaymentFailed, next.user_id, payload, now);
-      sales_.AppendEvent(*book, event_type::kOrderFailed, next.user_id, payload, now);
+      sales_.AppendEvent(*book, event_type::kOrderFailed, next.user_id,
+                         OrderNotificationPayload(next, book->sale.name), now);
       reservations_.Transition(*reservation, ReservationStatus::kReleased, now);
       break;
     case OrderStatus::kNeedsAttention:

@@ -27,6 +27,7 @@ struct HeldRequest {
   std::optional<std::string> device_id;
   std::optional<std::string> queue_pass;
   std::string admitted_user_id;
+  std::string admitted_email;
   Request request;
   RouteMatch match;  // the route the request was matched to on arrival
 };
@@ -41,7 +42,7 @@ std::optional<std::string_view> ViewOf(const std::optional<std::string>& text) {
 }
 
 std::shared_ptr<const HeldRequest> HoldAdmitted(const Request& source, const RouteMatch& match,
-                                                std::string user_id) {
+                                                std::string user_id, std::string email) {
   auto held = std::make_shared<HeldRequest>();
   held->target = std::string(source.target);
   held->body = std::string(source.body);
@@ -54,6 +55,7 @@ std::shared_ptr<const HeldRequest> HoldAdmitted(const Request& source, const Rou
   held->device_id = CopyOf(source.device_id);
   held->queue_pass = CopyOf(source.queue_pass);
   held->admitted_user_id = std::move(user_id);
+  held->admitted_email = std::move(email);
   Request& request = held->request;
   request.method = source.method;
   request.target = held->target;
@@ -67,6 +69,7 @@ std::shared_ptr<const HeldRequest> HoldAdmitted(const Request& source, const Rou
   request.device_id = ViewOf(held->device_id);
   request.queue_pass = ViewOf(held->queue_pass);
   request.admitted_user_id = held->admitted_user_id;
+  request.admitted_email = held->admitted_email;
   held->match = RebaseMatch(match, source.target, request.target);
   return held;
 }
@@ -138,7 +141,10 @@ std::optional<Response> AuthenticateAdmin(const ApiServices& services, const Req
 std::variant<AdmittedUser, Response> AuthenticateUser(const ApiServices& services,
                                                       const Route& route, const Request& request,
                                                       const RouteMatch& match) {
-  if (request.admitted_user_id) return AdmittedUser{std::string(*request.admitted_user_id), {}};
+  if (request.admitted_user_id) {
+    return AdmittedUser{
+        std::string(*request.admitted_user_id), {}, std::string(request.admitted_email)};
+  }
   const std::optional<std::string_view> token = BearerToken(request.authorization);
   if (!token) return Unauthenticated("missing bearer token");
   auth::VerifyResult verified = services.jwt_verifier.Verify(*token, services.engine.clock().Now());
@@ -146,7 +152,7 @@ std::variant<AdmittedUser, Response> AuthenticateUser(const ApiServices& service
     return Unauthenticated(auth::JwtErrorMessage(verified.error));
   }
   if (services.limiter == nullptr || route.rate_limit == RateLimitClass::kNone) {
-    return AdmittedUser{std::move(verified.claims.subject), {}};
+    return AdmittedUser{std::move(verified.claims.subject), {}, std::move(verified.claims.email)};
   }
   ratelimit::RequestIdentity identity =
       IdentityOf(request, verified.claims.subject, verified.claims.tier, services.trusted_proxies);
@@ -157,7 +163,8 @@ std::variant<AdmittedUser, Response> AuthenticateUser(const ApiServices& service
     }
     return RateLimited(decision);
   }
-  return AdmittedUser{std::move(verified.claims.subject), std::move(identity)};
+  return AdmittedUser{std::move(verified.claims.subject), std::move(identity),
+                      std::move(verified.claims.email)};
 }
 
 bool NeedsSharedAdmission(const ApiServices& services, const Route& route, const Request& request) {
@@ -175,7 +182,8 @@ void AdmitThenDispatch(const ApiServices& services, const Route& route, const Re
   if (verified.error != auth::JwtError::kOk) {
     return exchange.respond(Unauthenticated(auth::JwtErrorMessage(verified.error)));
   }
-  std::shared_ptr<const HeldRequest> held = HoldAdmitted(request, match, verified.claims.subject);
+  std::shared_ptr<const HeldRequest> held =
+      HoldAdmitted(request, match, verified.claims.subject, verified.claims.email);
   ratelimit::RequestIdentity identity =
       IdentityOf(held->request, std::move(verified.claims.subject), verified.claims.tier,
                  services.trusted_proxies);

@@ -31,6 +31,7 @@ struct AdmittedUser {
   // The identity the node-local limiter checked, when it checked one (so a handler need not
   // derive it again).
   std::optional<ratelimit::RequestIdentity> identity;
+  std::string email;  // the token's `email` claim; empty when none (auth::Claims::email)
 };
 
 // The user of a valid JWT, or the response to send: 401 without a valid token; with the

@@ -106,7 +106,7 @@ void Api::Dispatch(const Route& route, const Request& request, const RouteMatch&
                                DispatchGuarded(route, admitted, held_match, next);
                              });
   }
-  Call call{request, match, {}, std::nullopt, std::move(exchange)};
+  Call call{request, match, {}, {}, std::nullopt, std::move(exchange)};
   switch (route.auth) {
     case AuthKind::kNone:
       break;
@@ -122,6 +122,7 @@ void Api::Dispatch(const Route& route, const Request& request, const RouteMatch&
       }
       AdmittedUser& admitted = std::get<AdmittedUser>(user);
       call.user_id = std::move(admitted.user_id);
+      call.email = std::move(admitted.email);
       call.identity = std::move(admitted.identity);
       break;
     }

@@ -40,6 +40,7 @@ struct Request {
   // Set by the Api only (never from the wire): the user id of a request whose token was
   // verified and which an asynchronous rate limiter (Redis) already admitted.
   std::optional<std::string_view> admitted_user_id;
+  std::string_view admitted_email;  // with admitted_user_id: the token's `email` claim, or empty
   std::optional<std::string_view> queue_pass;     // X-Queue-Pass (waiting-room sales)
   std::optional<std::string_view> if_none_match;  // If-None-Match (cacheable reads)
 };

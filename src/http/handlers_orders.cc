@@ -89,6 +89,7 @@ void Checkout(const ApiServices& services, Call& call) {
   command.reservation_id = std::move(body->reservation_id);
   command.user_id = std::move(call.user_id);
   command.payment_method_id = std::move(body->payment_method_id);
+  command.buyer_email = std::move(call.email);
   command.idempotency_key = std::move(*key);
   auto answer = PostBack<engine::ReplyOf<engine::Checkout>>(call.exchange, &CheckoutResponse);
   services.engine.Submit(engine::Checkout{command}, [&services, exchange = call.exchange,

@@ -48,6 +48,7 @@ struct Call {
   const Request& request;
   const RouteMatch& match;  // params[] are the path's `{...}` segments, in order
   std::string user_id;      // AuthKind::kUser: the verified subject
+  std::string email;        // AuthKind::kUser: the token's `email` claim, empty when none
   // The client identity as the node-local limiter judged it, when it checked one.
   std::optional<ratelimit::RequestIdentity> identity;
   Exchange exchange;

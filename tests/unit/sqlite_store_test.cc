@@ -873,6 +873,11 @@ TEST_F(SqliteStoreTest, OutboxMigrationKeepsRowsAndIds) {
                        " ALTER TABLE skus DROP COLUMN image_url;"
                        " ALTER TABLE skus DROP COLUMN category;"
                        " ALTER TABLE skus DROP COLUMN tags;"
+                       // And migration 9's column, with the trigger as migration 3 made it.
+                       " DROP TRIGGER orders_immutable_columns;"
+                       " ALTER TABLE orders DROP COLUMN buyer_email;"
+                       " CREATE TRIGGER orders_immutable_columns BEFORE UPDATE OF order_id"
+                       "  ON orders BEGIN SELECT RAISE(ABORT, 'immutable'); END;"
                        " COMMIT;"),
               SQLITE_OK)
         << raw.last_error();

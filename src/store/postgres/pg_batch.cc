@@ -66,7 +66,7 @@ constexpr UnnestColumn kOrderRows[] = {
     {"user_id", "text"},           {"quantity", "integer"},     {"amount_cents", "bigint"},
     {"currency", "text"},          {"status", "smallint"},      {"failure_reason", "text"},
     {"payment_method_id", "text"}, {"attempts", "integer"},     {"next_attempt_at_ms", "bigint"},
-    {"created_at_ms", "bigint"},   {"updated_at_ms", "bigint"},
+    {"created_at_ms", "bigint"},   {"updated_at_ms", "bigint"}, {"buyer_email", "text"},
 };
 constexpr UnnestColumn kOrderChanges[] = {
     {"id", "text"},        {"from_status", "smallint"}, {"to_status", "smallint"},
@@ -321,6 +321,8 @@ class BatchStatements {
     c[11].Int64(base::ToMillis(o.next_attempt_at));
     c[12].Int64(base::ToMillis(o.created_at));
     c[13].Int64(base::ToMillis(o.updated_at));
+    c[14].OptionalText(o.buyer_email.empty() ? std::nullopt
+                                             : std::optional<std::string>(o.buyer_email));
   }
   void AddOne(const core::OrderStatusChanged& m) {
     const core::Order& o = m.order;

@@ -315,7 +315,31 @@ ALTER TABLE skus ADD COLUMN description TEXT CHECK (octet_length(description) <=
   ADD COLUMN tags TEXT;
 )sql";
 
-constexpr std::array<const char*, 2> kMigrations = {kMigration1, kMigration2};
+// Migration 3: the buyer's e-mail address on an order (the checkout token's `email` claim, NULL
+// when it had none), immutable like the amount: the SMTP notifications send to it.
+constexpr const char* kMigration3 = R"sql(
+ALTER TABLE orders ADD COLUMN buyer_email TEXT
+  CHECK (buyer_email IS NULL OR (octet_length(buyer_email) BETWEEN 3 AND 254
+                                 AND position('@' in buyer_email) > 1));
+CREATE OR REPLACE FUNCTION orders_update_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.order_id <> OLD.order_id OR NEW.reservation_id <> OLD.reservation_id
+     OR NEW.sku_id <> OLD.sku_id OR NEW.user_id <> OLD.user_id
+     OR NEW.quantity <> OLD.quantity OR NEW.amount_cents <> OLD.amount_cents
+     OR NEW.currency <> OLD.currency OR NEW.payment_method_id <> OLD.payment_method_id
+     OR NEW.created_at_ms <> OLD.created_at_ms
+     OR NEW.buyer_email IS DISTINCT FROM OLD.buyer_email THEN
+    RAISE EXCEPTION 'order identity, amount, payment method and buyer e-mail are immutable';
+  END IF;
+  IF NEW.status <> OLD.status AND NOT ((OLD.status = 1 AND NEW.status IN (2, 3, 4))
+                                    OR (OLD.status = 4 AND NEW.status IN (2, 3))) THEN
+    RAISE EXCEPTION 'illegal order status transition % -> %', OLD.status, NEW.status;
+  END IF;
+  RETURN NEW;
+END $$;
+)sql";
+
+constexpr std::array<const char*, 3> kMigrations = {kMigration1, kMigration2, kMigration3};
 static_assert(kMigrations.size() == kSchemaVersion);
 
 // pg_advisory_xact_lock key of migrations ("flashsale migrate"): any constant shared by

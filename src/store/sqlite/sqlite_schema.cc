@@ -491,19 +491,35 @@ SELECT event_id,
   FROM audit_events;
 )sql";
 
+// Migration 9: the buyer's e-mail address on an order (the checkout token's `email` claim, NULL
+// when it had none), immutable like the amount: the SMTP notifications send to it.
+constexpr const char* kMigration9 = R"sql(
+ALTER TABLE orders ADD COLUMN buyer_email TEXT
+  CHECK (buyer_email IS NULL OR (length(CAST(buyer_email AS BLOB)) BETWEEN 3 AND 254
+                                 AND instr(buyer_email, '@') > 1));
+DROP TRIGGER orders_immutable_columns;
+CREATE TRIGGER orders_immutable_columns
+BEFORE UPDATE OF order_id, reservation_id, sku_id, user_id, quantity, amount_cents, currency,
+                 payment_method_id, created_at_ms, buyer_email ON orders
+BEGIN
+  SELECT RAISE(ABORT, 'order identity, amount, payment method and buyer e-mail are immutable');
+END;
+)sql";
+
 struct Migration {
   std::int64_t version;
   const char* sql;
 };
 
-constexpr std::array<Migration, 8> kMigrations = {{{1, kMigration1},
+constexpr std::array<Migration, 9> kMigrations = {{{1, kMigration1},
                                                    {2, kMigration2},
                                                    {3, kMigration3},
                                                    {4, kMigration4},
                                                    {5, kMigration5},
                                                    {6, kMigration6},
                                                    {7, kMigration7},
-                                                   {8, kMigration8}}};
+                                                   {8, kMigration8},
+                                                   {9, kMigration9}}};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 std::int64_t SynchronousPragmaValue(SqliteOptions::Synchronous synchronous) {

@@ -89,6 +89,8 @@ class Binder {
   Binder& OptionalTimeMs(const std::optional<base::Time>& value) {
     return value ? TimeMs(*value) : Null();
   }
+  // An empty string is bound as NULL (a column that is NULL when unset).
+  Binder& NullableText(const std::string& value) { return value.empty() ? Null() : Text(value); }
   Binder& OptionalText(const std::optional<std::string>& value) {
     return value ? Text(*value) : Null();
   }

@@ -28,17 +28,10 @@ using core::ReservationStatusName;
 
 // A sale's details as four nullable columns: description, image_url, category, tags.
 void BindDetails(Binder& binder, const core::SaleDetails& details) {
-  const auto nullable = [&binder](const std::string& text) {
-    if (text.empty()) {
-      binder.Null();
-    } else {
-      binder.Text(text);
-    }
-  };
-  nullable(details.description);
-  nullable(details.image_url);
-  nullable(details.category);
-  nullable(core::JoinTags(details.tags));
+  binder.NullableText(details.description)
+      .NullableText(details.image_url)
+      .NullableText(details.category)
+      .NullableText(core::JoinTags(details.tags));
 }
 
 template <>
@@ -237,8 +230,8 @@ struct MutationRow<core::OrderCreated> {
   static constexpr const char* kSql =
       "INSERT INTO orders (order_id, reservation_id, sku_id, user_id, quantity, amount_cents,"
       " currency, status, failure_reason, payment_method_id, attempts, next_attempt_at_ms,"
-      " created_at_ms, updated_at_ms)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+      " created_at_ms, updated_at_ms, buyer_email)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
   static constexpr RowCount kRows = RowCount::kAny;
   static base::Status Bind(Binder& binder, const core::OrderCreated& m, std::string&) {
     const core::Order& order = m.order;
@@ -255,7 +248,8 @@ struct MutationRow<core::OrderCreated> {
         .Int64(order.attempts)
         .TimeMs(order.next_attempt_at)
         .TimeMs(order.created_at)
-        .TimeMs(order.updated_at);
+        .TimeMs(order.updated_at)
+        .NullableText(order.buyer_email);
     return base::Status::Ok();
   }
   static std::string Context(const core::OrderCreated& m) {

@@ -22,6 +22,17 @@ HttpHeaders UserAuth(std::string_view user_id) {
   return {{"Authorization", "Bearer " + MintToken(user_id)}};
 }
 
+HttpHeaders UserAuthWithEmail(std::string_view user_id, std::string_view email) {
+  auth::Claims claims;
+  claims.subject = std::string(user_id);
+  claims.email = std::string(email);
+  claims.expires_at_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(
+          (std::chrono::system_clock::now() + std::chrono::hours(1)).time_since_epoch())
+          .count();
+  return {{"Authorization", "Bearer " + auth::SignHs256(claims, kJwtSecret)}};
+}
+
 HttpHeaders AdminAuth() { return {{"Authorization", std::string("Bearer ") + kAdminToken}}; }
 
 std::string CraftToken(std::string_view header_json, std::string_view payload_json,

@@ -28,6 +28,8 @@ std::string MintToken(std::string_view user_id,
                       std::chrono::seconds lifetime = std::chrono::hours(1));
 // {"Authorization": "Bearer <MintToken(user_id)>"}
 HttpHeaders UserAuth(std::string_view user_id);
+// Like UserAuth, the token also carrying the claim "email": `email` (the buyer's address).
+HttpHeaders UserAuthWithEmail(std::string_view user_id, std::string_view email);
 // {"Authorization": "Bearer <kAdminToken>"}
 HttpHeaders AdminAuth();
 // Three base64url parts joined by dots: header JSON, payload JSON, and an HS256 signature of
