@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -26,6 +27,7 @@
 #include "events/kafka_sink.h"
 #include "events/log_sink.h"
 #include "events/relay.h"
+#include "events/smtp_sink.h"
 #include "events/webhook_sink.h"
 #include "http/api.h"
 #include "http/json_render.h"
@@ -85,15 +87,16 @@ base::Result<std::string> RandomSecret() {
 // Who to wake after a commit. Filled in once the relay and the worker exist; read on the
 // writer thread.
 struct CommitListeners {
-  std::atomic<events::Relay*> relay{nullptr};
-  std::atomic<events::Relay*> notifier{nullptr};
+  // The outbox's relays (Publishers), each woken by every commit.
+  std::array<std::atomic<events::Relay*>, 3> relays{};
   std::atomic<payment::PaymentWorker*> worker{nullptr};
   std::atomic<redis::RedisServices*> redis{nullptr};
   std::atomic<http::Catalog*> catalog{nullptr};
   std::atomic<http::Api*> api{nullptr};
   void Notify() {
-    if (auto* r = relay.load(std::memory_order_acquire)) r->Notify();
-    if (auto* n = notifier.load(std::memory_order_acquire)) n->Notify();
+    for (auto& slot : relays) {
+      if (auto* r = slot.load(std::memory_order_acquire)) r->Notify();
+    }
     if (auto* w = worker.load(std::memory_order_acquire)) w->Notify();
   }
   void SkusChanged(const std::vector<std::string>& sku_ids) {
@@ -163,6 +166,17 @@ base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
                                          std::move(sink));
 }
 
+// The outbox's publishers, each with its own cursor: the event stream, and the buyers'
+// notifications (a webhook, e-mail) when configured.
+struct Publishers {
+  std::unique_ptr<events::Relay> events;
+  std::unique_ptr<events::Relay> notifier;  // nullptr: no --notification-webhook-url
+  std::unique_ptr<events::Relay> emailer;   // nullptr: no --smtp-url
+  std::array<events::Relay*, 3> all() const {
+    return {events.get(), notifier.get(), emailer.get()};
+  }
+};
+
 // nullptr when no notification webhook is configured.
 base::Result<std::unique_ptr<events::Relay>> OpenNotifier(const Config& config) {
   if (config.notification_webhook_url.empty()) return std::unique_ptr<events::Relay>();
@@ -170,14 +184,45 @@ base::Result<std::unique_ptr<events::Relay>> OpenNotifier(const Config& config) 
   if (!source) return source.error();
   spdlog::info("notifications: order.confirmed and order.failed to {}",
                config.notification_webhook_url);
+  events::WebhookOptions notify;
+  notify.url = config.notification_webhook_url;
+  notify.secret = config.webhook_secret;
+  notify.ca_file = config.tls_ca_file;
   return std::make_unique<events::Relay>(events::RelayOptions{}, std::move(*source),
-                                         events::NewNotificationSink([&config] {
-                                           events::WebhookOptions notify;
-                                           notify.url = config.notification_webhook_url;
-                                           notify.secret = config.webhook_secret;
-                                           notify.ca_file = config.tls_ca_file;
-                                           return notify;
-                                         }()));
+                                         events::NewNotificationSink(std::move(notify)));
+}
+
+// nullptr when no SMTP server is configured.
+base::Result<std::unique_ptr<events::Relay>> OpenEmailer(const Config& config,
+                                                         events::EmailCounters& counters) {
+  if (!config.email) return std::unique_ptr<events::Relay>();
+  auto source = OpenOutboxSource(config);
+  if (!source) return source.error();
+  spdlog::info("e-mail: order confirmations and failure notices via {} from {}", config.email->url,
+               config.email->from);
+  events::EmailSinkOptions email;
+  email.server.url = config.email->url;
+  email.server.username = config.email->username;
+  email.server.password = config.email->password;
+  email.server.ca_file = config.tls_ca_file;
+  email.from = config.email->from;
+  email.counters = &counters;
+  return std::make_unique<events::Relay>(events::RelayOptions{}, std::move(*source),
+                                         events::NewEmailSink(std::move(email)));
+}
+
+base::Result<Publishers> OpenPublishers(const Config& config, events::EmailCounters& counters) {
+  Publishers publishers;
+  auto relay = OpenRelay(config);
+  if (!relay) return relay.error();
+  publishers.events = std::move(*relay);
+  auto notifier = OpenNotifier(config);
+  if (!notifier) return notifier.error();
+  publishers.notifier = std::move(*notifier);
+  auto emailer = OpenEmailer(config, counters);
+  if (!emailer) return emailer.error();
+  publishers.emailer = std::move(*emailer);
+  return publishers;
 }
 
 base::Result<std::unique_ptr<payment::PaymentGateway>> OpenGateway(const Config& config) {
@@ -493,12 +538,13 @@ void EnableLimiting(const RateLimitConfig& config, ratelimit::RateLimiter* limit
   }
 }
 
-void StartEvents(CommitListeners& listeners, events::Relay& relay, events::Relay* notifier) {
-  relay.Start();
-  listeners.relay.store(&relay, std::memory_order_release);
-  if (notifier == nullptr) return;
-  notifier->Start();
-  listeners.notifier.store(notifier, std::memory_order_release);
+void StartEvents(CommitListeners& listeners, const Publishers& publishers) {
+  const auto relays = publishers.all();
+  for (std::size_t i = 0; i < relays.size(); ++i) {
+    if (relays[i] == nullptr) continue;
+    relays[i]->Start();
+    listeners.relays[i].store(relays[i], std::memory_order_release);
+  }
 }
 
 http::ServerOptions ServerOptionsOf(const Config& config) {
@@ -511,14 +557,14 @@ http::ServerOptions ServerOptionsOf(const Config& config) {
   return options;
 }
 
-// After the engine stopped: nothing commits any more, so the commit listeners go, and the relay
-// and the notifier publish what was committed, then stop.
-void StopEvents(CommitListeners& listeners, events::Relay& relay, events::Relay* notifier) {
+// After the engine stopped: nothing commits any more, so the commit listeners go, and the relays
+// publish what was committed, then stop.
+void StopEvents(CommitListeners& listeners, const Publishers& publishers) {
   listeners.worker.store(nullptr, std::memory_order_release);
-  listeners.relay.store(nullptr, std::memory_order_release);
-  listeners.notifier.store(nullptr, std::memory_order_release);
-  relay.Stop();
-  if (notifier != nullptr) notifier->Stop();
+  for (auto& slot : listeners.relays) slot.store(nullptr, std::memory_order_release);
+  for (events::Relay* relay : publishers.all()) {
+    if (relay != nullptr) relay->Stop();
+  }
 }
 
 int RunServer(Config config) {
@@ -536,17 +582,16 @@ int RunServer(Config config) {
     spdlog::critical("cannot open the engine: {}", engine.error().ToString());
     return kExitRuntimeError;
   }
-  auto relay = OpenRelay(config);
-  auto notifier = OpenNotifier(config);
+  events::EmailCounters email_counters;
+  auto publishers = OpenPublishers(config, email_counters);
   auto gateway = OpenGateway(config);
-  if (!relay || !notifier || !gateway) {
-    spdlog::critical("{}", !relay      ? relay.error().ToString()
-                           : !notifier ? notifier.error().ToString()
-                                       : gateway.error().ToString());
+  if (!publishers || !gateway) {
+    spdlog::critical("{}",
+                     !publishers ? publishers.error().ToString() : gateway.error().ToString());
     (*engine)->Stop();
     return kExitRuntimeError;
   }
-  StartEvents(listeners, **relay, notifier->get());
+  StartEvents(listeners, *publishers);
   payment::WorkerOptions worker_options;
   worker_options.concurrency = config.payment_concurrency;
   auto leases = OpenLeases(config);
@@ -590,7 +635,7 @@ int RunServer(Config config) {
     spdlog::critical("{}", server.error().ToString());
     worker.Stop();
     (*engine)->Stop();
-    StopEvents(listeners, **relay, notifier->get());
+    StopEvents(listeners, *publishers);
     return kExitRuntimeError;
   }
   std::optional<AuditCheckpointer> checkpointer;
@@ -614,7 +659,7 @@ int RunServer(Config config) {
   listeners.redis.store(nullptr, std::memory_order_release);
   listeners.catalog.store(nullptr, std::memory_order_release);
   if (redis_services) redis_services->Stop();  // sends what is queued (the last DELs)
-  StopEvents(listeners, **relay, notifier->get());
+  StopEvents(listeners, *publishers);
   if (!(*server)->WaitForInFlight(kDrainTimeout)) {
     spdlog::warn("responses still in flight after {} s; closing anyway", kDrainTimeout.count());
   }

@@ -11,8 +11,10 @@
 #include <vector>
 
 #include "app/secrets.h"
+#include "base/email_address.h"
 #include "http/limits.h"
 #include "net/http_client.h"
+#include "net/smtp_client.h"
 #include "store/postgres/pg_store.h"
 
 #ifndef FLASHSALE_VERSION
@@ -74,6 +76,9 @@ struct RawFlags {
   std::string webhook_secret;
   std::string notification_webhook_url;
   bool webhook_allow_unsigned = false;
+  std::string smtp_url;
+  std::string smtp_from;
+  std::string smtp_password_file;
   std::string kafka_brokers;
   std::string kafka_topic;
   std::vector<std::string> kafka_properties;
@@ -418,6 +423,43 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--notification-webhook-url", raw.notification_webhook_url,
          "FLASHSALE_NOTIFICATION_WEBHOOK_URL",
          "http://HOST:PORT/PATH told of order.confirmed and order.failed (buyer notifications)");
+  option("--smtp-url", raw.smtp_url, "FLASHSALE_SMTP_URL",
+         "smtp://[USER@]HOST:PORT (STARTTLS when offered) or smtps://...: e-mail the buyers "
+         "their order confirmation or failure (to the token's email claim)");
+  option("--smtp-from", raw.smtp_from, "FLASHSALE_SMTP_FROM",
+         "--smtp-url: the sender address of the buyers' e-mails");
+  option("--smtp-password-file", raw.smtp_password_file, "FLASHSALE_SMTP_PASSWORD_FILE",
+         "--smtp-url: the SMTP user's password, read from this file (TLS is then required)");
+}
+
+base::Status ValidateEmail(const RawFlags& raw, Config& config) {
+  if (raw.smtp_url.empty()) {
+    if (!raw.smtp_from.empty() || !raw.smtp_password_file.empty()) {
+      return Invalid("--smtp-from and --smtp-password-file need --smtp-url");
+    }
+    return base::Status::Ok();
+  }
+  auto url = net::ParseSmtpUrl(raw.smtp_url);
+  if (!url) return Invalid("--smtp-url: " + url.error().message());
+  if (!base::IsValidEmailAddress(raw.smtp_from)) {
+    return Invalid(
+        "--smtp-url needs --smtp-from ADDRESS, a plain address like "
+        "orders@example.com");
+  }
+  EmailConfig email;
+  email.url = std::move(url->url);
+  email.username = std::move(url->username);
+  email.from = raw.smtp_from;
+  if (!raw.smtp_password_file.empty()) {
+    if (email.username.empty()) {
+      return Invalid("--smtp-password-file needs a user in --smtp-url (smtp://USER@HOST:PORT)");
+    }
+    auto password = ReadSecretFile(raw.smtp_password_file, "--smtp-password");
+    if (!password) return password.error();
+    email.password = std::move(*password);
+  }
+  config.email = std::move(email);
+  return base::Status::Ok();
 }
 
 base::Status ValidateSaga(const RawFlags& raw, Config& config) {
@@ -676,6 +718,7 @@ base::Result<Config> Validate(const RawFlags& raw) {
   if (!rate_limit) return rate_limit.error();
   config.rate_limit = std::move(*rate_limit);
   FS_RETURN_IF_ERROR(ValidateSaga(raw, config));
+  FS_RETURN_IF_ERROR(ValidateEmail(raw, config));
   auto redis = ValidateRedis(raw);
   if (!redis) return redis.error();
   config.redis = std::move(*redis);

@@ -86,6 +86,14 @@ struct RedisConfig {
   std::chrono::milliseconds timeout = redis::ClientOptions{}.connect_timeout;
 };
 
+// --smtp-url and its companions: the buyers' order e-mails (docs/operations.md, "E-mail").
+struct EmailConfig {
+  std::string url;       // smtp://HOST:PORT or smtps://HOST:PORT, without the user
+  std::string username;  // from the URL; empty: no AUTH
+  std::string password;  // --smtp-password-file
+  std::string from;      // --smtp-from
+};
+
 // Every flag's default lives here, or in the options struct of the module the value ends up in
 // (engine::Options, payment::WorkerOptions, ...), read from there: the flag parser, the help
 // text (config.cc) and the modules all see the one value.
@@ -128,6 +136,7 @@ struct Config {
   std::string webhook_url;               // kWebhook: where event batches are POSTed
   std::string webhook_secret;            // HMAC-SHA256 key of X-Flashsale-Signature
   std::string notification_webhook_url;  // empty: no buyer notifications
+  std::optional<EmailConfig> email;      // nullopt: no e-mail (no --smtp-url)
   std::string kafka_brokers;             // kKafka: bootstrap.servers
   std::string kafka_topic = events::KafkaOptions{}.topic;
   // --kafka-property KEY=VALUE: librdkafka properties beside the brokers (SASL, SSL, ...).
