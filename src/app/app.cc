@@ -31,17 +31,26 @@
 #include "events/webhook_sink.h"
 #include "http/api.h"
 #include "http/json_render.h"
+#include "http/metrics_server.h"
 #include "http/outcome_table.h"
 #include "http/reply_batch.h"
 #include "http/server.h"
 #include "metrics/flashsale_metrics.h"
 #include "payment/gateway.h"
+#include "payment/metered_gateway.h"
 #include "payment/worker.h"
 #include "redis/redis_services.h"
 #include "store/postgres/pg_outbox.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_outbox.h"
 #include "store/sqlite/sqlite_store.h"
+
+#ifndef FLASHSALE_VERSION
+#define FLASHSALE_VERSION "unknown"
+#endif
+#ifndef FLASHSALE_REVISION
+#define FLASHSALE_REVISION "unknown"
+#endif
 
 namespace fs::app {
 namespace {
@@ -458,7 +467,9 @@ class AuditCheckpointer {
   void Take() {
     const core::AuditHead head = engine_.audit_head();
     spdlog::info("audit checkpoint: event_id={} event_hash={}", head.event_id, head.event_hash);
-    checkpoint_.Set(head.event_id, head.event_hash);
+    // Event ids are 1, 2, 3, ... without gaps (the chain's verification checks it): the head's
+    // id is the chained event count.
+    checkpoint_.Set(head.event_id);
   }
   void Run() {
     while (!WaitUntilStopping()) Take();
@@ -547,6 +558,75 @@ void StartEvents(CommitListeners& listeners, const Publishers& publishers) {
   }
 }
 
+// flashsale_outbox_backlog, flashsale_relay_lag_seconds and the relay counters, by sink, read
+// at scrape time. REQUIRES: the relays outlive the servers that scrape them.
+metrics::Collector RelayMetrics(std::vector<const events::Relay*> relays,
+                                const base::Clock& clock) {
+  std::erase(relays, nullptr);  // no notifier configured
+  return [relays = std::move(relays), &clock](metrics::TextWriter& writer) {
+    using metrics::MetricType;
+    writer.Family("flashsale_outbox_backlog",
+                  "Committed events the sink has not acknowledged, as of the relay's last read.",
+                  MetricType::kGauge);
+    for (const events::Relay* relay : relays) {
+      writer.SampleSigned("flashsale_outbox_backlog", {{"sink", relay->sink_name()}},
+                          relay->backlog());
+    }
+    writer.Family("flashsale_relay_lag_seconds",
+                  "Age of the oldest committed event the sink has not acknowledged (0 when the "
+                  "relay has caught up).",
+                  MetricType::kGauge);
+    const base::Time now = clock.Now();
+    for (const events::Relay* relay : relays) {
+      const std::optional<base::Time> oldest = relay->oldest_unpublished();
+      const double lag =
+          oldest && *oldest < now ? std::chrono::duration<double>(now - *oldest).count() : 0.0;
+      writer.SampleDouble("flashsale_relay_lag_seconds", {{"sink", relay->sink_name()}}, lag);
+    }
+    writer.Family("flashsale_relay_events_published_total",
+                  "Events the sink acknowledged (at least once: a restart may publish some again).",
+                  MetricType::kCounter);
+    for (const events::Relay* relay : relays) {
+      writer.SampleUnsigned("flashsale_relay_events_published_total",
+                            {{"sink", relay->sink_name()}}, relay->published_count());
+    }
+    writer.Family("flashsale_relay_failures_total",
+                  "Failed outbox reads or publishes (each retried with backoff).",
+                  MetricType::kCounter);
+    for (const events::Relay* relay : relays) {
+      writer.SampleUnsigned("flashsale_relay_failures_total", {{"sink", relay->sink_name()}},
+                            relay->failure_count());
+    }
+  };
+}
+
+// flashsale_emails_total{outcome}: the buyers' e-mails (--smtp-url) by what the mail server
+// said. REQUIRES: the counters outlive the servers that scrape them.
+metrics::Collector EmailMetrics(const events::EmailCounters& counters) {
+  return [&counters](metrics::TextWriter& writer) {
+    writer.Family("flashsale_emails_total",
+                  "Buyers' e-mails by outcome: sent (accepted by the mail server), rejected "
+                  "(refused for good, not retried), failed (a transient failure, retried).",
+                  metrics::MetricType::kCounter);
+    const std::pair<const char*, const std::atomic<std::uint64_t>*> outcomes[] = {
+        {"sent", &counters.sent}, {"rejected", &counters.rejected}, {"failed", &counters.failed}};
+    for (const auto& [outcome, count] : outcomes) {
+      writer.SampleUnsigned("flashsale_emails_total", {{"outcome", outcome}},
+                            count->load(std::memory_order_relaxed));
+    }
+  };
+}
+
+// --metrics-listen: the metrics on a port of their own; nullptr without the flag.
+base::Result<std::unique_ptr<http::MetricsServer>> OpenMetricsServer(const Config& config,
+                                                                     const http::Api& api) {
+  if (!config.metrics_listen) return std::unique_ptr<http::MetricsServer>();
+  http::MetricsServerOptions options;
+  options.host = config.metrics_listen->host;
+  options.port = config.metrics_listen->port;
+  return http::MetricsServer::Open(options, [&api] { return api.RenderMetrics(); });
+}
+
 http::ServerOptions ServerOptionsOf(const Config& config) {
   http::ServerOptions options;
   options.host = config.listen_host;
@@ -582,9 +662,12 @@ int RunServer(Config config) {
     spdlog::critical("cannot open the engine: {}", engine.error().ToString());
     return kExitRuntimeError;
   }
+  metrics::HttpMetrics http_metrics(http::Api::RouteLabels(), http::Api::MethodLabels());
+  http_metrics.build = {.version = FLASHSALE_VERSION, .revision = FLASHSALE_REVISION};
   events::EmailCounters email_counters;
   auto publishers = OpenPublishers(config, email_counters);
   auto gateway = OpenGateway(config);
+  if (gateway) *gateway = payment::NewMeteredGateway(std::move(*gateway), http_metrics.gateway);
   if (!publishers || !gateway) {
     spdlog::critical("{}",
                      !publishers ? publishers.error().ToString() : gateway.error().ToString());
@@ -608,7 +691,10 @@ int RunServer(Config config) {
   payment::PaymentWorker worker(worker_options, **engine, **gateway);
   worker.Start();
   listeners.worker.store(&worker, std::memory_order_release);
-  metrics::HttpMetrics http_metrics(http::Api::RouteLabels());
+  const auto relays = publishers->all();
+  http_metrics.collectors.push_back(
+      RelayMetrics(std::vector<const events::Relay*>(relays.begin(), relays.end()), clock));
+  if (config.email) http_metrics.collectors.push_back(EmailMetrics(email_counters));
   std::unique_ptr<ratelimit::RateLimiter> limiter = MakeLimiter(config.rate_limit, clock, **engine);
   // The audit and reconciliation endpoints read the SQLite file, or in cluster mode the
   // shared PostgreSQL database (each request on its own read-only snapshot).
@@ -621,6 +707,7 @@ int RunServer(Config config) {
   }
   api_options.order_waiters_max = config.order_waiters_max;
   api_options.sse_subscribers_max = config.sse_subscribers_max;
+  if (config.metrics_listen) api_options.metrics_route = http::MetricsRoute::kSeparatePort;
   http::Api api(std::move(api_options), **engine, http_metrics);
   std::unique_ptr<audit::AuditIndexer> audit_indexer = StartAuditIndexer(database_path);
   std::unique_ptr<redis::RedisServices> redis_services =
@@ -631,8 +718,9 @@ int RunServer(Config config) {
   listeners.api.store(&api, std::memory_order_release);
   EnableLimiting(config.rate_limit, limiter.get(), redis_services.get(), api);
   auto server = http::Server::Open(ServerOptionsOf(config), api, http_metrics);
-  if (!server) {
-    spdlog::critical("{}", server.error().ToString());
+  auto metrics_server = OpenMetricsServer(config, api);
+  if (!server || !metrics_server) {
+    spdlog::critical("{}", !server ? server.error().ToString() : metrics_server.error().ToString());
     worker.Stop();
     (*engine)->Stop();
     StopEvents(listeners, *publishers);
@@ -641,6 +729,13 @@ int RunServer(Config config) {
   std::optional<AuditCheckpointer> checkpointer;
   checkpointer.emplace(**engine, http_metrics.audit_checkpoint, config.audit_checkpoint);
   (*server)->Start();
+  if (*metrics_server) {
+    (*metrics_server)->Start();
+    // Flushed before the "listening" line a supervisor or test waits for.
+    std::cout << "flashsale metrics on "
+              << HttpUrl(config.metrics_listen->host, (*metrics_server)->port()) << "/metrics"
+              << std::endl;
+  }
   if (config.demo == DemoMode::kOn) {
     const base::Status demo = StartDemo(config, *generated, **engine, (*server)->port());
     if (!demo.ok()) spdlog::error("demo sale not created: {}", demo.ToString());
@@ -653,6 +748,7 @@ int RunServer(Config config) {
   const int signal_number = signals.Wait();
   spdlog::info("signal {} received: shutting down", signal_number);
   (*server)->StopAccepting();
+  if (*metrics_server) (*metrics_server)->Stop();
   worker.Stop();      // gateway calls in progress finish and queue their reports
   (*engine)->Stop();  // completes and commits everything queued; answers are posted to I/O
   checkpointer.reset();

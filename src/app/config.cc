@@ -29,6 +29,7 @@ namespace {
 // defaults are written by DefaultFlags() from Config's, never here.
 struct RawFlags {
   std::string listen;
+  std::string metrics_listen;  // empty: /metrics on --listen
   std::string data_dir;
   std::string store;  // empty: the embedded SQLite store in data_dir
   bool demo = false;
@@ -326,6 +327,9 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
     serve.add_option(name, target, help)->envname(env)->capture_default_str();
   };
   option("--listen", raw.listen, "FLASHSALE_LISTEN", "HOST:PORT to listen on (port 0: any free)");
+  option("--metrics-listen", raw.metrics_listen, "FLASHSALE_METRICS_LISTEN",
+         "HOST:PORT serving GET /metrics apart from --listen (which then answers 404 for it); "
+         "empty: /metrics on --listen");
   option("--data-dir", raw.data_dir, "FLASHSALE_DATA_DIR",
          "directory of the database (DIR/flashsale.db), created if missing");
   option("--store", raw.store, "FLASHSALE_STORE",
@@ -691,6 +695,11 @@ base::Result<Config> Validate(const RawFlags& raw) {
   if (!listen) return listen.error();
   config.listen_host = listen->host;
   config.listen_port = listen->port;
+  if (!raw.metrics_listen.empty()) {
+    auto metrics_listen = ParseListenAddress(raw.metrics_listen);
+    if (!metrics_listen) return Invalid("--metrics-listen: " + metrics_listen.error().message());
+    config.metrics_listen = std::move(*metrics_listen);
+  }
   if (raw.data_dir.empty()) return Invalid("--data-dir must not be empty");
   config.data_dir = raw.data_dir;
   auto store_url = ValidateStoreUrl(raw.store);

@@ -97,9 +97,19 @@ struct EmailConfig {
 // Every flag's default lives here, or in the options struct of the module the value ends up in
 // (engine::Options, payment::WorkerOptions, ...), read from there: the flag parser, the help
 // text (config.cc) and the modules all see the one value.
+// "HOST:PORT" or "[IPv6]:PORT" into host and port. kInvalidArgument with the reason.
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+};
+base::Result<ListenAddress> ParseListenAddress(const std::string& text);
+
 struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;
+  // --metrics-listen: GET /metrics on a port of its own (docs/operations.md, "Observability");
+  // nullopt: on the main port.
+  std::optional<ListenAddress> metrics_listen;
   std::string data_dir = "data";
   // --store: empty for the embedded SQLite store in data_dir; otherwise the postgres:// URL of
   // the database a cluster of nodes shares (docs/operations.md, "Running a cluster").
@@ -176,13 +186,6 @@ struct CommandLine {
 };
 
 CommandLine ParseCommandLine(int argc, const char* const* argv);
-
-// "HOST:PORT" or "[IPv6]:PORT" into host and port. kInvalidArgument with the reason.
-struct ListenAddress {
-  std::string host;
-  std::uint16_t port = 0;
-};
-base::Result<ListenAddress> ParseListenAddress(const std::string& text);
 
 // "http://HOST:PORT" with IPv6 hosts bracketed.
 std::string HttpUrl(const std::string& host, std::uint16_t port);

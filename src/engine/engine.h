@@ -178,6 +178,7 @@ class Engine {
   // reads the database again). Any thread.
   std::string write_refusal() const;
   std::size_t queue_length() const { return inbox_.size(); }
+  std::size_t queue_capacity() const { return options_.inbox_capacity; }
   const EngineStats& stats() const { return stats_; }
   const base::Clock& clock() const { return clock_; }
 

@@ -44,12 +44,32 @@ base::Result<std::size_t> Relay::Step() {
   }
   auto events = source_->ReadAfter(cursor_, options_.batch_size_max);
   if (!events) return events.error();
-  if (events->empty()) return std::size_t{0};
+  if (events->empty()) {
+    backlog_.store(0, std::memory_order_relaxed);
+    oldest_unpublished_ms_.store(0, std::memory_order_relaxed);
+    return std::size_t{0};
+  }
+  const std::int64_t head = BacklogHead(*events);
+  backlog_.store(head - cursor_, std::memory_order_relaxed);
+  oldest_unpublished_ms_.store(base::ToMillis(events->front().event.occurred_at),
+                               std::memory_order_relaxed);
   FS_RETURN_IF_ERROR(sink_->Publish(*events));
   cursor_ = events->back().id;
+  backlog_.store(head - cursor_, std::memory_order_relaxed);
+  // Caught up as of this read; otherwise the next read (at once) names the oldest left.
+  if (head == cursor_) oldest_unpublished_ms_.store(0, std::memory_order_relaxed);
   published_.fetch_add(events->size(), std::memory_order_relaxed);
   if (std::chrono::steady_clock::now() - last_save_ >= options_.cursor_save_interval) SaveCursor();
   return events->size();
+}
+
+std::int64_t Relay::BacklogHead(const std::vector<store::StoredEvent>& events) {
+  const std::int64_t last_read = events.back().id;
+  // A short read was everything committed; a full one may have more behind it.
+  if (events.size() < options_.batch_size_max) return last_read;
+  auto last = source_->LastId();
+  if (!last) return last_read;  // the metric only; the next read tries again
+  return std::max(*last, last_read);
 }
 
 void Relay::SaveCursor() {

@@ -14,8 +14,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <string_view>
 #include <thread>
+#include <vector>
 
+#include "base/clock.h"
 #include "base/thread_annotations.h"
 #include "events/sink.h"
 #include "store/outbox.h"
@@ -54,6 +58,17 @@ class Relay {
 
   std::uint64_t published_count() const { return published_.load(std::memory_order_relaxed); }
   std::uint64_t failure_count() const { return failures_.load(std::memory_order_relaxed); }
+  // Committed events the sink has not acknowledged, as of the relay's last read (0 on a node
+  // that is not the sink's publisher in a cluster).
+  std::int64_t backlog() const { return backlog_.load(std::memory_order_relaxed); }
+  // When the oldest event the relay read and the sink has not acknowledged yet occurred;
+  // nullopt when it had caught up. Its age is the relay's lag.
+  std::optional<base::Time> oldest_unpublished() const {
+    const std::int64_t millis = oldest_unpublished_ms_.load(std::memory_order_relaxed);
+    if (millis == 0) return std::nullopt;
+    return base::TimeFromMillis(millis);
+  }
+  std::string_view sink_name() const { return sink_->name(); }
 
  private:
   void Run();
@@ -63,6 +78,8 @@ class Relay {
   const RelayOptions options_;
   std::unique_ptr<store::OutboxSource> source_;
   std::unique_ptr<EventSink> sink_;
+  // The newest committed event id, for the backlog metric (relay thread).
+  std::int64_t BacklogHead(const std::vector<store::StoredEvent>& events);
   // Saves cursor_ if it moved since the last save (relay thread).
   void SaveCursor();
   // Sleeps up to `timeout`, or until Stop() (and with kNotifyOrStop Notify()) was called.
@@ -80,6 +97,8 @@ class Relay {
   bool stopping_ GUARDED_BY(mutex_) = false;
   std::atomic<std::uint64_t> published_{0};
   std::atomic<std::uint64_t> failures_{0};
+  std::atomic<std::int64_t> backlog_{0};
+  std::atomic<std::int64_t> oldest_unpublished_ms_{0};  // 0: caught up
   std::thread thread_;
 };
 

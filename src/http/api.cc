@@ -9,6 +9,7 @@
 #include "auth/queue_pass.h"
 #include "base/check.h"
 #include "http/admission.h"
+#include "http/handlers.h"
 #include "http/outcome_table.h"
 
 namespace fs::http {
@@ -19,6 +20,16 @@ AuditReadPool::Opener AuditOpener(const ApiOptions& options) {
   return [database_path = options.database_path, store_url = options.store_url] {
     return audit::OpenAuditSource(database_path, store_url);
   };
+}
+
+// The latency histograms of reserves and checkouts (route_table.h, RouteKind).
+void ObserveLatency(metrics::HttpMetrics& metrics, RouteKind kind, unsigned status,
+                    std::chrono::nanoseconds duration) {
+  const metrics::RequestOutcome outcome = metrics::OutcomeOfStatus(status);
+  if (kind == RouteKind::kReserve) metrics.reserve_latency_by_outcome.Observe(outcome, duration);
+  if (!metrics::IsDecided(outcome)) return;
+  if (kind == RouteKind::kReserve) metrics.reservation_latency.Observe(duration);
+  if (kind == RouteKind::kCheckout) metrics.checkout_latency.Observe(duration);
 }
 
 }  // namespace
@@ -41,6 +52,7 @@ Api::Api(ApiOptions options, engine::Engine& engine, metrics::HttpMetrics& metri
       router_(BuildRouter()) {
   unmatched_route_index_ = router_.Templates().size();
   FS_CHECK(services_.metrics.requests.route_labels().size() == unmatched_route_index_ + 1);
+  FS_CHECK(services_.metrics.requests.method_labels().size() == MethodLabels().size());
 }
 
 Api::~Api() { audit_reads_.Stop(); }
@@ -51,6 +63,17 @@ std::vector<std::string> Api::RouteLabels() {
   return labels;
 }
 
+std::vector<std::string> Api::MethodLabels() {
+  std::vector<std::string> labels;
+  for (auto method = static_cast<std::size_t>(Method::kGet);
+       method <= static_cast<std::size_t>(Method::kOther); ++method) {
+    labels.emplace_back(MethodName(static_cast<Method>(method)));
+  }
+  return labels;
+}
+
+std::string Api::RenderMetrics() const { return handlers::RenderMetricsBody(services_); }
+
 void Api::Handle(const Request& request, const boost::asio::any_io_executor& executor,
                  Respond respond) {
   const auto started = std::chrono::steady_clock::now();
@@ -60,18 +83,19 @@ void Api::Handle(const Request& request, const boost::asio::any_io_executor& exe
   const std::size_t label =
       match.kind == RouteMatch::Kind::kNotFound ? unmatched_route_index_ : match.template_index;
   const Route* route = found ? &Routes()[static_cast<std::size_t>(match.route_id)] : nullptr;
-  const bool is_reserve = route != nullptr && route->kind == RouteKind::kReserve;
+  const RouteKind kind = route != nullptr ? route->kind : RouteKind::kOther;
+  const auto method = static_cast<std::size_t>(request.method);
   metrics::HttpMetrics* metrics = &services_.metrics;
   // Counting happens as the response leaves, so async answers are counted with their code.
-  Exchange exchange{
-      executor,
-      [metrics, label, is_reserve, started, respond = std::move(respond)](Response response) {
-        metrics->requests.Increment(label, response.status);
-        if (is_reserve) {
-          metrics->reservation_latency.Observe(std::chrono::steady_clock::now() - started);
-        }
-        respond(std::move(response));
-      }};
+  Exchange exchange{executor, [metrics, label, method, kind, started,
+                               respond = std::move(respond)](Response response) {
+                      metrics->requests.Increment(label, method, response.status);
+                      if (kind != RouteKind::kOther) {
+                        ObserveLatency(*metrics, kind, response.status,
+                                       std::chrono::steady_clock::now() - started);
+                      }
+                      respond(std::move(response));
+                    }};
   if (match.kind == RouteMatch::Kind::kNotFound) {
     return exchange.respond(ErrorResponse(404, code::kNotFound, "no such route"));
   }

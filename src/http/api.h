@@ -47,6 +47,10 @@ class Api {
 
   // The flashsale_requests_total route labels: every route template, then "unmatched".
   static std::vector<std::string> RouteLabels();
+  // Its method labels, indexed by Method.
+  static std::vector<std::string> MethodLabels();
+  // The whole /metrics body (also what a separate --metrics-listen port serves). Any thread.
+  std::string RenderMetrics() const;
   std::size_t unmatched_route_index() const { return unmatched_route_index_; }
 
   void Handle(const Request& request, const boost::asio::any_io_executor& executor,

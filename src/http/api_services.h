@@ -30,6 +30,8 @@ namespace fs::http {
 
 class AuditReadPool;
 
+enum class MetricsRoute : std::uint8_t { kThisPort, kSeparatePort };
+
 struct ApiOptions {
   std::string jwt_secret;   // HS256 key for user tokens
   std::string admin_token;  // bearer token of the admin endpoints
@@ -50,6 +52,9 @@ struct ApiOptions {
   // Open GET /api/v1/products/{sku}/events streams at most (--sse-subscribers-max); beyond
   // it a new one is answered 503.
   std::size_t sse_subscribers_max = kSseSubscribersDefault;
+  // Where GET /metrics is served: on this port, or only on a port of its own
+  // (--metrics-listen; then this port answers 404 for it).
+  MetricsRoute metrics_route = MetricsRoute::kThisPort;
 };
 
 // Called exactly once per request, on the executor given to Api::Handle().

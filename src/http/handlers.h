@@ -50,6 +50,8 @@ void AuditVerify(const ApiServices& services, Call& call);
 void Healthz(const ApiServices& services, Call& call);
 void Readyz(const ApiServices& services, Call& call);
 void Metrics(const ApiServices& services, Call& call);
+// The whole exposition body GET /metrics answers (also served by --metrics-listen).
+std::string RenderMetricsBody(const ApiServices& services);
 
 // The web pages, their files and the demo sign-in: handlers_pages.cc.
 void StorefrontPage(const ApiServices& services, Call& call);   // GET /

@@ -45,9 +45,12 @@ void AuditQuery(const ApiServices& services, Call& call) {
 
 void AuditVerify(const ApiServices& services, Call& call) {
   SubmitStoreRead(services, call.exchange,
-                  [](audit::AuditSource& source) -> base::Result<Response> {
+                  [&chain_valid = services.metrics.audit_chain_valid](
+                      audit::AuditSource& source) -> base::Result<Response> {
                     auto report = source.Verify();
                     if (!report) return report.error();
+                    // flashsale_audit_chain_valid: FlashsaleAuditChainBroken pages on 0.
+                    chain_valid.Set(report->valid ? 1 : 0);
                     // A broken chain is still a successful verification: 200 with "valid": false.
                     return JsonResponse(200, audit::RenderVerifyReport(*report));
                   });

@@ -35,7 +35,7 @@ void Readyz(const ApiServices& services, Call& call) {
   call.exchange.respond(JsonResponse(200, RenderStatusBody("ok")));
 }
 
-void Metrics(const ApiServices& services, Call& call) {
+std::string RenderMetricsBody(const ApiServices& services) {
   std::string body = metrics::RenderMetrics(services.engine, services.metrics);
   metrics::TextWriter writer;
   if (services.limiter != nullptr || services.async_limiter != nullptr) {
@@ -56,7 +56,15 @@ void Metrics(const ApiServices& services, Call& call) {
                         services.sse_subscribers.load(std::memory_order_relaxed));
   body += writer.Take();
   if (services.shared != nullptr) body += services.shared->RenderMetrics();
-  call.exchange.respond(Response{200, std::move(body), kMetricsContentType});
+  return body;
+}
+
+void Metrics(const ApiServices& services, Call& call) {
+  if (services.options.metrics_route == MetricsRoute::kSeparatePort) {
+    // --metrics-listen: the metrics are not public on this port.
+    return call.exchange.respond(ErrorResponse(404, code::kNotFound, "no such route"));
+  }
+  call.exchange.respond(Response{200, RenderMetricsBody(services), kMetricsContentType});
 }
 
 }  // namespace fs::http::handlers

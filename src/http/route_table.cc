@@ -20,6 +20,7 @@ constexpr RateLimitClass kLimited = RateLimitClass::kUser;
 constexpr RateLimitClass kLocal = RateLimitClass::kLocalOnly;
 constexpr RouteKind kOther = RouteKind::kOther;
 constexpr RouteKind kReserve = RouteKind::kReserve;
+constexpr RouteKind kCheckout = RouteKind::kCheckout;
 
 // clang-format off
 constexpr Route kRoutes[] = {
@@ -44,8 +45,8 @@ constexpr Route kRoutes[] = {
   {kGet,    "/admin/v1/skus/{sku}/reconciliation",   kAdmin, kNoLimit, kOther,   Reconciliation},
   {kGet,    "/admin/v1/audit",                       kAdmin, kNoLimit, kOther,   AuditQuery},
   {kGet,    "/admin/v1/audit/verify",                kAdmin, kNoLimit, kOther,   AuditVerify},
-  {kPost,   "/api/v1/checkout",                      kUser,  kLimited, kOther,   Checkout},
-  {kPost,   "/api/v1/orders/checkout",               kUser,  kLimited, kOther,   Checkout},
+  {kPost,   "/api/v1/checkout",                      kUser,  kLimited, kCheckout, Checkout},
+  {kPost,   "/api/v1/orders/checkout",               kUser,  kLimited, kCheckout, Checkout},
   {kGet,    "/api/v1/orders/{id}",                   kUser,  kLimited, kOther,   GetOrder},
   {kGet,    "/admin/v1/orders",                      kAdmin, kNoLimit, kOther,   AdminListOrders},
   {kGet,    "/admin/v1/orders/{id}",                 kAdmin, kNoLimit, kOther,   AdminGetOrder},

@@ -39,9 +39,9 @@ enum class RateLimitClass : std::uint8_t {
   kLocalOnly,
 };
 
-// Routes that are reserve attempts: their latency feeds the reservation histogram and a
-// throttled attempt is written to the audit trail.
-enum class RouteKind : std::uint8_t { kOther, kReserve };
+// Routes that are reserve attempts (their latency feeds the reservation histograms and a
+// throttled attempt is written to the audit trail) or checkouts (the checkout histogram).
+enum class RouteKind : std::uint8_t { kOther, kReserve, kCheckout };
 
 // One request as its handler sees it.
 struct Call {

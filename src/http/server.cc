@@ -326,7 +326,8 @@ void Connection::Respond(Response response) {
 
 // Protocol-level errors (before routing): answered here, counted as the unmatched route.
 void Connection::RespondAndClose(unsigned status, std::string_view code, std::string_view message) {
-  shared_.metrics.requests.Increment(shared_.api.unmatched_route_index(), status);
+  shared_.metrics.requests.Increment(shared_.api.unmatched_route_index(),
+                                     static_cast<std::size_t>(Method::kOther), status);
   shared_.RequestStarted();
   Response response(status, RenderError(code, message));
   Write(11, response, AfterWrite::kClose);

@@ -45,25 +45,34 @@ Histogram::Snapshot Histogram::Read() const {
   return snapshot;
 }
 
-RequestCounters::RequestCounters(std::vector<std::string> route_labels)
+RequestCounters::RequestCounters(std::vector<std::string> route_labels,
+                                 std::vector<std::string> method_labels)
     : route_labels_(std::move(route_labels)),
-      counts_(
-          std::make_unique<std::atomic<std::uint64_t>[]>(route_labels_.size() * kStatusCodeCount)) {
+      method_labels_(std::move(method_labels)),
+      counts_(std::make_unique<std::atomic<std::uint64_t>[]>(
+          route_labels_.size() * method_labels_.size() * kStatusCodeCount)) {
+  FS_CHECK(!route_labels_.empty());
+  FS_CHECK(!method_labels_.empty());
 }
 
-std::size_t RequestCounters::Slot(std::size_t route_index, unsigned status_code) const {
+std::size_t RequestCounters::Slot(std::size_t route_index, std::size_t method_index,
+                                  unsigned status_code) const {
   FS_CHECK(route_index < route_labels_.size());
+  FS_CHECK(method_index < method_labels_.size());
   FS_CHECK(status_code >= kStatusCodeMin);
   FS_CHECK(status_code < kStatusCodeMin + kStatusCodeCount);
-  return route_index * kStatusCodeCount + (status_code - kStatusCodeMin);
+  return (route_index * method_labels_.size() + method_index) * kStatusCodeCount +
+         (status_code - kStatusCodeMin);
 }
 
-void RequestCounters::Increment(std::size_t route_index, unsigned status_code) {
-  counts_[Slot(route_index, status_code)].fetch_add(1, std::memory_order_relaxed);
+void RequestCounters::Increment(std::size_t route_index, std::size_t method_index,
+                                unsigned status_code) {
+  counts_[Slot(route_index, method_index, status_code)].fetch_add(1, std::memory_order_relaxed);
 }
 
-std::uint64_t RequestCounters::value(std::size_t route_index, unsigned status_code) const {
-  return counts_[Slot(route_index, status_code)].load(std::memory_order_relaxed);
+std::uint64_t RequestCounters::value(std::size_t route_index, std::size_t method_index,
+                                     unsigned status_code) const {
+  return counts_[Slot(route_index, method_index, status_code)].load(std::memory_order_relaxed);
 }
 
 std::string EscapeLabelValue(std::string_view value) {
@@ -166,6 +175,11 @@ void TextWriter::AppendDouble(double value) {
 }
 
 void TextWriter::HistogramSamples(std::string_view name, const Histogram::Snapshot& snapshot) {
+  HistogramSamples(name, {}, snapshot);
+}
+
+void TextWriter::HistogramSamples(std::string_view name, std::initializer_list<Label> labels,
+                                  const Histogram::Snapshot& snapshot) {
   const std::string bucket_name = std::string(name) + "_bucket";
   for (std::size_t i = 0; i < snapshot.cumulative_counts.size(); ++i) {
     std::string bound = "+Inf";
@@ -179,12 +193,12 @@ void TextWriter::HistogramSamples(std::string_view name, const Histogram::Snapsh
       bound.assign(buffer, result.ptr);
     }
     const Label le{"le", bound};
-    BeginSample(bucket_name, {}, &le);
+    BeginSample(bucket_name, labels, &le);
     text_ += std::to_string(snapshot.cumulative_counts[i]);
     text_ += '\n';
   }
-  SampleDouble(std::string(name) + "_sum", {}, snapshot.sum_seconds);
-  SampleUnsigned(std::string(name) + "_count", {}, snapshot.count);
+  SampleDouble(std::string(name) + "_sum", labels, snapshot.sum_seconds);
+  SampleUnsigned(std::string(name) + "_count", labels, snapshot.count);
 }
 
 }  // namespace fs::metrics

@@ -63,24 +63,30 @@ class Histogram {
   std::atomic<std::uint64_t> sum_nanos_{0};
 };
 
-// requests_total{route,code}: a dense matrix, route index x HTTP status code, preallocated so
-// counting a response is one relaxed fetch_add. Codes 100..599 are representable.
+// requests_total{method,route,code}: a dense matrix, route index x method index x HTTP status
+// code, preallocated so counting a response is one relaxed fetch_add. Codes 100..599 are
+// representable.
 class RequestCounters {
  public:
   static constexpr unsigned kStatusCodeMin = 100;
   static constexpr unsigned kStatusCodeCount = 500;
 
-  explicit RequestCounters(std::vector<std::string> route_labels);
+  // REQUIRES: neither list is empty.
+  RequestCounters(std::vector<std::string> route_labels, std::vector<std::string> method_labels);
 
-  // REQUIRES: route_index < route_labels().size(); 100 <= status_code <= 599.
-  void Increment(std::size_t route_index, unsigned status_code);
-  std::uint64_t value(std::size_t route_index, unsigned status_code) const;
+  // REQUIRES: route_index < route_labels().size(); method_index < method_labels().size();
+  // 100 <= status_code <= 599.
+  void Increment(std::size_t route_index, std::size_t method_index, unsigned status_code);
+  std::uint64_t value(std::size_t route_index, std::size_t method_index,
+                      unsigned status_code) const;
   const std::vector<std::string>& route_labels() const { return route_labels_; }
+  const std::vector<std::string>& method_labels() const { return method_labels_; }
 
  private:
-  std::size_t Slot(std::size_t route_index, unsigned status_code) const;
+  std::size_t Slot(std::size_t route_index, std::size_t method_index, unsigned status_code) const;
 
   std::vector<std::string> route_labels_;
+  std::vector<std::string> method_labels_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> counts_;
 };
 
@@ -99,8 +105,10 @@ class TextWriter {
                       std::uint64_t value);
   void SampleSigned(std::string_view name, std::initializer_list<Label> labels, std::int64_t value);
   void SampleDouble(std::string_view name, std::initializer_list<Label> labels, double value);
-  // Writes name_bucket{le=...}, name_sum and name_count.
+  // Writes name_bucket{labels...,le=...}, name_sum{labels} and name_count{labels}.
   void HistogramSamples(std::string_view name, const Histogram::Snapshot& snapshot);
+  void HistogramSamples(std::string_view name, std::initializer_list<Label> labels,
+                        const Histogram::Snapshot& snapshot);
 
   const std::string& text() const { return text_; }
   std::string Take() { return std::move(text_); }

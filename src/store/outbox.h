@@ -29,6 +29,9 @@ class OutboxSource {
                                                            std::size_t count_max) = 0;
   // Records that `sink` acknowledged every event up to `last_id`.
   virtual base::Status SaveCursor(const std::string& sink, std::int64_t last_id) = 0;
+  // The id of the newest committed event (0: none). The relay's backlog metric asks it only
+  // when a read came back full, so its cost (one index lookup) is paid only when behind.
+  virtual base::Result<std::int64_t> LastId() = 0;
 };
 
 }  // namespace fs::store

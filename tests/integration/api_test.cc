@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -525,6 +526,21 @@ TEST_F(ApiTest, HealthReadinessAndMetrics) {
     const double queued = std::stod(line.substr(line.rfind(' ') + 1));
     EXPECT_GE(queued, 0) << line;
     EXPECT_LE(queued, 4) << "idle server with a backlog: " << line;
+  }
+  // The method is a label; an unauthenticated reserve is rejected, outside the objective.
+  EXPECT_EQ(client().Post("/api/v1/products/metered/reserve", "{\"quantity\":1}").status, 401);
+  const std::string after = client().Get("/metrics").body;
+  const std::vector<std::string> granted = MetricSamples(after, "flashsale_requests_total");
+  EXPECT_NE(std::find(granted.begin(), granted.end(),
+                      "flashsale_requests_total{method=\"POST\",route=\"/api/v1/products/{sku}/"
+                      "reserve\",code=\"201\"} 1"),
+            granted.end())
+      << after;
+  for (const char* line : {"flashsale_reserve_latency_seconds_count{outcome=\"granted\"} 1",
+                           "flashsale_reserve_latency_seconds_count{outcome=\"refused\"} 1",
+                           "flashsale_reserve_latency_seconds_count{outcome=\"rejected\"} 1",
+                           "flashsale_reservation_latency_seconds_count 2"}) {
+    EXPECT_NE(after.find(std::string(line) + "\n"), std::string::npos) << line << "\n" << after;
   }
 }
 

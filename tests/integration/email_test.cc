@@ -209,6 +209,11 @@ TEST_F(EmailTest, AMailServerThatIsDownThenBusyDelaysMailsButLosesAndDoublesNone
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_EQ(smtp.Messages().size(), 1u);
   EXPECT_NE(server.StderrLog().find("refused for good"), std::string::npos);
+  const std::string metrics = http.Get("/metrics").body;
+  EXPECT_NE(metrics.find("flashsale_emails_total{outcome=\"sent\"} 1\n"), std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("flashsale_emails_total{outcome=\"rejected\"} 1\n"), std::string::npos);
+  EXPECT_NE(metrics.find("flashsale_relay_lag_seconds{sink=\"email\"}"), std::string::npos);
   ASSERT_TRUE(server.Stop());
 }
 

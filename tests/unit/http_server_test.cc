@@ -112,7 +112,7 @@ class HttpServerTest : public test_common::TempDatabaseTest {
     auto engine = engine::Engine::Open(std::move(options), std::move(*store), clock_);
     ASSERT_TRUE(engine.has_value()) << engine.error().ToString();
     engine_ = std::move(*engine);
-    metrics_ = std::make_unique<metrics::HttpMetrics>(Api::RouteLabels());
+    metrics_ = std::make_unique<metrics::HttpMetrics>(Api::RouteLabels(), Api::MethodLabels());
     api_ = std::make_unique<Api>(ApiOptions{kSecret, kAdminToken}, *engine_, *metrics_);
   }
 
@@ -198,7 +198,9 @@ TEST_F(HttpServerTest, KeepAliveRequestsCarryTypeAndLength) {
     EXPECT_TRUE(response.keep_alive());
   }
   EXPECT_EQ(metrics_->connections_open.value(), 1);  // every request on the one connection
-  EXPECT_EQ(metrics_->requests.value(api_->unmatched_route_index(), 404), 1u);
+  EXPECT_EQ(metrics_->requests.value(api_->unmatched_route_index(),
+                                     static_cast<std::size_t>(Method::kGet), 404),
+            1u);
 }
 
 TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreClosed) {

@@ -2,7 +2,10 @@
 // observation in the right histogram bucket (upper bounds inclusive, as Prometheus defines
 // `le`), and renders valid Prometheus text format 0.0.4: HELP/TYPE lines, escaped label values,
 // cumulative buckets ending in +Inf == _count, per-SKU stock series with oversell = max(0,
-// held + sold - total), and only the request series that occurred.
+// held + sold - total), and only the request series that occurred (by method, route and
+// code). The outcome of a reserve or checkout follows from its status, and only decided ones
+// feed the SLO histograms; the process_* series parse /proc/self/stat; the payment gateway
+// decorator counts calls by outcome; build info and drop counters exist from the start.
 
 #include <gtest/gtest.h>
 
@@ -11,7 +14,9 @@
 #include <vector>
 
 #include "metrics/flashsale_metrics.h"
+#include "metrics/process_metrics.h"
 #include "metrics/prometheus.h"
+#include "payment/metered_gateway.h"
 
 namespace fs::metrics {
 namespace {
@@ -49,7 +54,7 @@ TEST(MetricsTest, HistogramBucketsAreInclusiveUpperBounds) {
 }
 
 TEST(MetricsTest, ConcurrentUpdatesAreNotLost) {
-  RequestCounters requests({"/a", "unmatched"});
+  RequestCounters requests({"/a", "unmatched"}, {"GET", "POST"});
   Histogram histogram(kReservationLatencyBucketsSeconds);
   constexpr int kThreads = 4;
   constexpr int kPerThread = 10'000;
@@ -57,25 +62,27 @@ TEST(MetricsTest, ConcurrentUpdatesAreNotLost) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kPerThread; ++i) {
-        requests.Increment(0, 201);
+        requests.Increment(0, 1, 201);
         histogram.Observe(microseconds(i));
       }
     });
   }
   for (std::thread& thread : threads) thread.join();
-  EXPECT_EQ(requests.value(0, 201), std::uint64_t{kThreads * kPerThread});
-  EXPECT_EQ(requests.value(1, 201), 0u);
+  EXPECT_EQ(requests.value(0, 1, 201), std::uint64_t{kThreads * kPerThread});
+  EXPECT_EQ(requests.value(0, 0, 201), 0u);
+  EXPECT_EQ(requests.value(1, 1, 201), 0u);
   EXPECT_EQ(histogram.Read().count, std::uint64_t{kThreads * kPerThread});
 }
 
 TEST(MetricsTest, RequestCountersRejectOutOfRangeIndexes) {
-  RequestCounters requests({"/a"});
-  requests.Increment(0, 100);
-  requests.Increment(0, 599);
-  EXPECT_EQ(requests.value(0, 599), 1u);
-  EXPECT_DEATH(requests.Increment(1, 200), "route_index");
-  EXPECT_DEATH(requests.Increment(0, 600), "status_code");
-  EXPECT_DEATH(requests.Increment(0, 99), "status_code");
+  RequestCounters requests({"/a"}, {"GET"});
+  requests.Increment(0, 0, 100);
+  requests.Increment(0, 0, 599);
+  EXPECT_EQ(requests.value(0, 0, 599), 1u);
+  EXPECT_DEATH(requests.Increment(1, 0, 200), "route_index");
+  EXPECT_DEATH(requests.Increment(0, 1, 200), "method_index");
+  EXPECT_DEATH(requests.Increment(0, 0, 600), "status_code");
+  EXPECT_DEATH(requests.Increment(0, 0, 99), "status_code");
 }
 
 TEST(MetricsTest, TextFormatFamiliesLabelsAndEscaping) {
@@ -141,7 +148,8 @@ TEST(MetricsTest, EngineSeries) {
   stats.commit_micros_total = 1'500'000;
   stats.reservations_expired = 4;
   TextWriter writer;
-  WriteEngineMetrics(stats, {12, false}, writer);
+  stats.rows_synced = 9;
+  WriteEngineMetrics(stats, {.queue_length = 12, .queue_capacity = 100, .healthy = false}, writer);
   const std::string& text = writer.text();
   EXPECT_TRUE(Contains(text, "flashsale_queue_length 12\n"));
   EXPECT_TRUE(Contains(text, "flashsale_engine_healthy 0\n"));
@@ -149,13 +157,16 @@ TEST(MetricsTest, EngineSeries) {
   EXPECT_TRUE(Contains(text, "flashsale_engine_batches_failed_total 1\n"));
   EXPECT_TRUE(Contains(text, "flashsale_engine_reservations_expired_total 4\n"));
   EXPECT_TRUE(Contains(text, "flashsale_engine_commit_seconds_total 1.5\n"));
+  EXPECT_TRUE(Contains(text, "flashsale_queue_capacity 100\n"));
+  EXPECT_TRUE(Contains(text, "flashsale_cluster_rows_synced_total 9\n"));
+  EXPECT_TRUE(Contains(text, "flashsale_cluster_refresh_failures_total 0\n"));
 }
 
 TEST(MetricsTest, HttpSeriesOnlyForCodesSeen) {
-  HttpMetrics metrics({"/api/v1/products/{sku}/reserve", "unmatched"});
-  metrics.requests.Increment(0, 201);
-  metrics.requests.Increment(0, 201);
-  metrics.requests.Increment(1, 404);
+  HttpMetrics metrics({"/api/v1/products/{sku}/reserve", "unmatched"}, {"GET", "POST"});
+  metrics.requests.Increment(0, 1, 201);
+  metrics.requests.Increment(0, 1, 201);
+  metrics.requests.Increment(1, 0, 404);
   metrics.reservation_latency.Observe(milliseconds(2));
   metrics.connections_open.Add(3);
   TextWriter writer;
@@ -163,9 +174,10 @@ TEST(MetricsTest, HttpSeriesOnlyForCodesSeen) {
   const std::string& text = writer.text();
   EXPECT_TRUE(Contains(text,
                        "# TYPE flashsale_requests_total counter\n"
-                       "flashsale_requests_total{route=\"/api/v1/products/{sku}/reserve\","
-                       "code=\"201\"} 2\n"
-                       "flashsale_requests_total{route=\"unmatched\",code=\"404\"} 1\n"
+                       "flashsale_requests_total{method=\"POST\","
+                       "route=\"/api/v1/products/{sku}/reserve\",code=\"201\"} 2\n"
+                       "flashsale_requests_total{method=\"GET\",route=\"unmatched\","
+                       "code=\"404\"} 1\n"
                        "# HELP flashsale_reservation_latency_seconds"));
   EXPECT_FALSE(Contains(text, "code=\"200\""));
   EXPECT_TRUE(Contains(text, "# TYPE flashsale_reservation_latency_seconds histogram\n"));
@@ -173,6 +185,122 @@ TEST(MetricsTest, HttpSeriesOnlyForCodesSeen) {
   EXPECT_TRUE(Contains(text, "flashsale_reservation_latency_seconds_bucket{le=\"0.001\"} 0\n"));
   EXPECT_TRUE(Contains(text, "flashsale_reservation_latency_seconds_count 1\n"));
   EXPECT_TRUE(Contains(text, "flashsale_http_connections 3\n"));
+}
+
+TEST(MetricsTest, OutcomeOfStatusAndWhichAreDecided) {
+  const struct {
+    unsigned status;
+    RequestOutcome outcome;
+    bool decided;
+  } kCases[] = {
+      {200, RequestOutcome::kGranted, true},    {201, RequestOutcome::kGranted, true},
+      {202, RequestOutcome::kGranted, true},    {403, RequestOutcome::kRefused, true},
+      {404, RequestOutcome::kRefused, true},    {409, RequestOutcome::kRefused, true},
+      {422, RequestOutcome::kRefused, true},    {400, RequestOutcome::kRejected, false},
+      {401, RequestOutcome::kRejected, false},  {413, RequestOutcome::kRejected, false},
+      {429, RequestOutcome::kThrottled, false}, {500, RequestOutcome::kError, false},
+      {503, RequestOutcome::kError, false},
+  };
+  for (const auto& c : kCases) {
+    EXPECT_EQ(OutcomeOfStatus(c.status), c.outcome) << c.status;
+    EXPECT_EQ(IsDecided(OutcomeOfStatus(c.status)), c.decided) << c.status;
+  }
+  EXPECT_EQ(RequestOutcomeName(RequestOutcome::kThrottled), "throttled");
+}
+
+TEST(MetricsTest, LabeledHistogramAndReserveOutcomes) {
+  HttpMetrics metrics({"/r", "unmatched"}, {"POST"});
+  metrics.reserve_latency_by_outcome.Observe(RequestOutcome::kThrottled, microseconds(100));
+  metrics.checkout_latency.Observe(milliseconds(300));
+  TextWriter writer;
+  WriteHttpMetrics(metrics, writer);
+  const std::string& text = writer.text();
+  EXPECT_TRUE(Contains(text, "# TYPE flashsale_reserve_latency_seconds histogram\n"));
+  EXPECT_TRUE(Contains(
+      text, "flashsale_reserve_latency_seconds_bucket{outcome=\"throttled\",le=\"0.0005\"} 1\n"));
+  EXPECT_TRUE(Contains(text, "flashsale_reserve_latency_seconds_count{outcome=\"throttled\"} 1\n"));
+  EXPECT_TRUE(Contains(text, "flashsale_reserve_latency_seconds_count{outcome=\"granted\"} 0\n"));
+  // The throttled answer is not in the SLO histogram.
+  EXPECT_TRUE(Contains(text, "flashsale_reservation_latency_seconds_count 0\n"));
+  EXPECT_TRUE(Contains(text, "flashsale_checkout_latency_seconds_bucket{le=\"0.35\"} 1\n"));
+  EXPECT_TRUE(Contains(text, "flashsale_checkout_latency_seconds_bucket{le=\"0.25\"} 0\n"));
+}
+
+TEST(MetricsTest, AuditBuildAndDropSeries) {
+  AuditCheckpoint checkpoint;
+  TextWriter before;
+  WriteAuditMetrics(checkpoint, before);
+  EXPECT_EQ(before.text(), "");  // nothing before the first checkpoint
+  checkpoint.Set(42);
+  TextWriter writer;
+  WriteAuditMetrics(checkpoint, writer);
+  WriteBuildInfo({.version = "1.2.3", .revision = "abc"}, writer);
+  TelemetryDrops drops;
+  drops.spans.Increment(2);
+  WriteTelemetryDropMetrics(drops, writer);
+  const std::string& text = writer.text();
+  EXPECT_TRUE(Contains(text,
+                       "# TYPE flashsale_audit_chain_events gauge\n"
+                       "flashsale_audit_chain_events 42\n"));
+  EXPECT_TRUE(Contains(text, "flashsale_build_info{version=\"1.2.3\",revision=\"abc\"} 1\n"));
+  EXPECT_TRUE(Contains(text, "flashsale_log_lines_dropped_total 0\n"));
+  EXPECT_TRUE(Contains(text, "flashsale_spans_dropped_total 2\n"));
+  EXPECT_TRUE(Contains(text, "flashsale_span_export_failures_total 0\n"));
+}
+
+TEST(MetricsTest, ProcessStatParsing) {
+  // proc(5): a command name with spaces and parentheses; utime 150 and stime 50 ticks, start
+  // 1000 ticks after boot, vsize 4096000 bytes, rss 100 pages.
+  const std::string stat =
+      "1234 (flash (sale) x) S 1 1234 1234 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 5 0 1000 "
+      "4096000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0";
+  const auto parsed = ParseProcessStat(stat, 1'700'000'000, 100, 4096);
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_DOUBLE_EQ(parsed->cpu_seconds, 2.0);
+  EXPECT_DOUBLE_EQ(parsed->start_time_seconds, 1'700'000'010.0);
+  EXPECT_DOUBLE_EQ(parsed->virtual_memory_bytes, 4096000.0);
+  EXPECT_DOUBLE_EQ(parsed->resident_memory_bytes, 409600.0);
+  EXPECT_FALSE(ParseProcessStat("garbage", 0, 100, 4096).has_value());
+  EXPECT_FALSE(ParseProcessStat("1 (x) S 1 2", 0, 100, 4096).has_value());  // too short
+
+  TextWriter writer;
+  WriteProcessMetrics(writer);  // this very process
+  EXPECT_TRUE(Contains(writer.text(), "# TYPE process_cpu_seconds_total counter\n"));
+  EXPECT_TRUE(Contains(writer.text(), "\nprocess_resident_memory_bytes "));
+  EXPECT_TRUE(Contains(writer.text(), "\nprocess_open_fds "));
+  EXPECT_TRUE(Contains(writer.text(), "\nprocess_start_time_seconds "));
+}
+
+// A gateway answering from a script, for the decorator.
+class ScriptedGateway : public payment::PaymentGateway {
+ public:
+  payment::ChargeResult Charge(const payment::ChargeRequest& request) override {
+    payment::ChargeResult result;
+    if (request.payment_method_id == "ok") result.outcome = core::ChargeOutcome::kSucceeded;
+    if (request.payment_method_id == "no") result.outcome = core::ChargeOutcome::kDeclined;
+    return result;  // anything else: retryable
+  }
+};
+
+TEST(MetricsTest, MeteredGatewayCountsCallsByOutcome) {
+  GatewayMetrics metrics;
+  auto gateway = payment::NewMeteredGateway(std::make_unique<ScriptedGateway>(), metrics);
+  for (const char* method : {"ok", "ok", "no", "timeout"}) {
+    payment::ChargeRequest request;
+    request.payment_method_id = method;
+    (void)gateway->Charge(request);
+  }
+  EXPECT_EQ(metrics.succeeded.value(), 2u);
+  EXPECT_EQ(metrics.declined.value(), 1u);
+  EXPECT_EQ(metrics.error.value(), 1u);
+  EXPECT_EQ(metrics.latency.Read().count, 4u);
+  TextWriter writer;
+  WriteGatewayMetrics(metrics, writer);
+  EXPECT_TRUE(Contains(writer.text(),
+                       "flashsale_payment_gateway_calls_total{outcome=\"succeeded\"} 2\n"
+                       "flashsale_payment_gateway_calls_total{outcome=\"declined\"} 1\n"
+                       "flashsale_payment_gateway_calls_total{outcome=\"error\"} 1\n"));
+  EXPECT_TRUE(Contains(writer.text(), "flashsale_payment_gateway_latency_seconds_count 4\n"));
 }
 
 }  // namespace

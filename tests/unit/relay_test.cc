@@ -1,6 +1,8 @@
 // The outbox relay's cursor policy: while events keep coming, the cursor is saved at most once
 // per cursor_save_interval (each save is a commit that costs the writer its page cache), and
-// once the events stop, the last cursor is still saved without waiting for Stop().
+// once the events stop, the last cursor is still saved without waiting for Stop(). And its
+// metrics: the backlog (committed, not acknowledged) and the oldest event not acknowledged
+// stay while the sink fails and go to 0 / none once it recovers.
 #include "events/relay.h"
 
 #include <gtest/gtest.h>
@@ -41,9 +43,14 @@ class MemorySource : public store::OutboxSource {
       event.id = id;
       event.event.sku_id = "sku";
       event.event.sequence = id;
+      event.event.occurred_at = base::TimeFromMillis(1'000'000 + id);
       events.push_back(std::move(event));
     }
     return events;
+  }
+  base::Result<std::int64_t> LastId() override {
+    std::lock_guard lock(outbox_.mutex);
+    return outbox_.produced;
   }
   base::Status SaveCursor(const std::string&, std::int64_t last_id) override {
     std::lock_guard lock(outbox_.mutex);
@@ -63,6 +70,53 @@ class CountingSink : public EventSink {
     return base::Status::Ok();
   }
 };
+
+// A sink that refuses until told otherwise.
+class SwitchableSink : public EventSink {
+ public:
+  explicit SwitchableSink(std::atomic<bool>& up) : up_(up) {}
+  std::string_view name() const override { return "switchable"; }
+  base::Status Publish(const std::vector<store::StoredEvent>&) override {
+    if (!up_.load()) return base::Unavailable("sink down");
+    return base::Status::Ok();
+  }
+
+ private:
+  std::atomic<bool>& up_;
+};
+
+// Polls `done` (bounded): the relay's thread sets what the tests read.
+template <typename Done>
+bool WaitFor(Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  return done();
+}
+
+TEST(RelayTest, BacklogAndOldestUnpublishedFollowTheSink) {
+  Outbox outbox;
+  outbox.produced = 10;
+  std::atomic<bool> sink_up{false};
+  RelayOptions options;
+  options.batch_size_max = 4;  // smaller than the backlog: LastId() names the head
+  options.backoff_initial = 5ms;
+  options.backoff_max = 20ms;
+  Relay relay(options, std::make_unique<MemorySource>(outbox),
+              std::make_unique<SwitchableSink>(sink_up));
+  EXPECT_EQ(relay.sink_name(), "switchable");
+  relay.Start();
+  ASSERT_TRUE(WaitFor([&] { return relay.failure_count() > 0; }));
+  EXPECT_EQ(relay.backlog(), 10);
+  ASSERT_TRUE(relay.oldest_unpublished().has_value());
+  EXPECT_EQ(base::ToMillis(*relay.oldest_unpublished()), 1'000'001);  // event 1
+
+  sink_up.store(true);
+  relay.Notify();
+  ASSERT_TRUE(WaitFor([&] { return relay.published_count() == 10; }));
+  ASSERT_TRUE(WaitFor([&] { return !relay.oldest_unpublished().has_value(); }));
+  EXPECT_EQ(relay.backlog(), 0);
+  relay.Stop();
+}
 
 TEST(RelayTest, SavesTheCursorOncePerIntervalUnderLoadAndAgainWhenEventsStop) {
   Outbox outbox;

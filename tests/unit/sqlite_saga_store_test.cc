@@ -158,6 +158,8 @@ TEST_F(SagaStoreTest, OutboxReaderSeesCommittedEventsInOrderAndKeepsItsCursor) {
   ASSERT_TRUE(rest.has_value());
   ASSERT_EQ(rest->size(), 1u);
   EXPECT_EQ(rest->front().event.sequence, 4);
+  // The newest id, for the relay's backlog metric.
+  EXPECT_EQ(*(*outbox)->LastId(), rest->back().id);
 }
 
 TEST_F(SagaStoreTest, DatabaseRefusesWhatTheWriterMustNeverDo) {

@@ -15,6 +15,7 @@ constexpr const char* kCursorSql = "SELECT last_id FROM outbox_cursors WHERE sin
 constexpr const char* kReadSql =
     "SELECT id, event_id, type, sku_id, user_id, sku_sequence, occurred_at_ms, payload"
     " FROM outbox WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint";
+constexpr const char* kLastIdSql = "SELECT COALESCE(MAX(id), 0) FROM outbox";
 constexpr const char* kSaveSql =
     "INSERT INTO outbox_cursors (sink, last_id) VALUES ($1, $2::bigint)"
     " ON CONFLICT (sink) DO UPDATE SET last_id = GREATEST(outbox_cursors.last_id,"
@@ -82,6 +83,17 @@ base::Result<bool> PgOutbox::TryLead() {
   floor_ = *cursor;
   leader_ = true;
   return true;
+}
+
+base::Result<std::int64_t> PgOutbox::LastId() {
+  FS_RETURN_IF_ERROR(EnsureConnected());
+  auto result = Run(connection_.get(), kLastIdSql, {}, "outbox last id");
+  if (!result) {
+    connection_.reset();
+    leader_ = false;
+    return result.error();
+  }
+  return pg::Int64(result->get(), 0, 0);
 }
 
 base::Result<std::vector<StoredEvent>> PgOutbox::ReadAfter(std::int64_t after_id,

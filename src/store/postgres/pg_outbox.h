@@ -44,6 +44,7 @@ class PgOutbox final : public OutboxSource {
                                                    std::size_t count_max) override;
   // Only the leader saves; a cursor never moves back.
   base::Status SaveCursor(const std::string& sink, std::int64_t last_id) override;
+  base::Result<std::int64_t> LastId() override;
 
   bool leader() const { return leader_; }
 

@@ -52,6 +52,15 @@ base::Result<std::int64_t> SqliteOutbox::LoadCursor(const std::string& sink) {
   return sqlite::ColumnInt64(statement->get(), 0);
 }
 
+base::Result<std::int64_t> SqliteOutbox::LastId() {
+  auto statement =
+      sqlite::Prepare(db_.get(), "SELECT COALESCE(MAX(id), 0) FROM outbox", 0, Stage::kRead);
+  if (!statement) return statement.error();
+  const int rc = sqlite3_step(statement->get());
+  if (rc != SQLITE_ROW) return sqlite::ErrorFrom(rc, db_.get(), Stage::kRead, "outbox last id");
+  return sqlite::ColumnInt64(statement->get(), 0);
+}
+
 base::Result<std::vector<StoredEvent>> SqliteOutbox::ReadAfter(std::int64_t after_id,
                                                                std::size_t count_max) {
   if (read_after_ == nullptr) {

@@ -30,6 +30,7 @@ class SqliteOutbox final : public OutboxSource {
   base::Result<std::vector<StoredEvent>> ReadAfter(std::int64_t after_id,
                                                    std::size_t count_max) override;
   base::Status SaveCursor(const std::string& sink, std::int64_t last_id) override;
+  base::Result<std::int64_t> LastId() override;
 
  private:
   explicit SqliteOutbox(sqlite::DatabaseHandle db) : db_(std::move(db)) {}
