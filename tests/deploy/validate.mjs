@@ -215,6 +215,14 @@ check('blue-green: both releases fit in one namespace (no name taken twice)', ()
   const names = [...blue, ...green].map((o) => `${o.kind}/${o.metadata.name}`);
   assert.equal(new Set(names).size, names.length, names.join(' '));
 });
+check('blue-green: switch.sh finds each color\'s Deployment by its labels', () => {
+  // switch.sh: kubectl get deployments -l app.kubernetes.io/part-of=flashsale,flashsale/color=C
+  for (const [color, objects] of [['blue', blue], ['green', green]]) {
+    const found = [...blue, ...green].filter((o) => o.kind === 'Deployment' &&
+      selects({ 'app.kubernetes.io/part-of': 'flashsale', 'flashsale/color': color }, o.metadata.labels));
+    assert.deepEqual(found, [only(objects, 'Deployment')], color);
+  }
+});
 const live = blue.find((o) => o.kind === 'Service' && o.metadata.labels['app.kubernetes.io/component'] === 'live');
 check('blue-green: the live Service selects blue, not green', () => {
   assert.ok(live, 'live Service');
