@@ -77,7 +77,7 @@ deployment_of() {
   names=$("${kubectl[@]}" get deployments \
     -l "app.kubernetes.io/part-of=$group,flashsale/color=$of_color" -o name)
   [[ -n "$names" ]] || fail "no $of_color Deployment (labels part-of=$group, flashsale/color=$of_color)"
-  [[ "$names" != *$'\n'* ]] || fail "more than one $of_color Deployment: $(echo $names)"
+  [[ "$names" != *$'\n'* ]] || fail "more than one $of_color Deployment: ${names//$'\n'/ }"
   echo "$names"
 }
 # "<desired> <ready>" replicas of a Deployment; a missing readyReplicas means 0.
@@ -96,7 +96,7 @@ live=$(deployment_of "$live_color")
   || fail "$target did not finish its rollout within $timeout"
 
 read -r target_desired target_ready <<<"$(replicas_of "$target")"
-read -r live_desired live_ready <<<"$(replicas_of "$live")"
+read -r _ live_ready <<<"$(replicas_of "$live")"
 if (( target_desired == 0 || target_ready < target_desired )); then
   fail "$target has $target_ready of $target_desired replicas ready"
 fi
