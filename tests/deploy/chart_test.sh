@@ -77,6 +77,7 @@ else
 fi
 render monitoring flashsale-blue -f "$root/deploy/blue-green/blue.yaml" \
   --set serviceMonitor.enabled=true --set prometheusRule.enabled=true \
+  --set autoscaling.inboxLength.enabled=true \
   --set-file prometheusRule.rules="$work/monitoring-rules.yml"
 
 step "refused values"

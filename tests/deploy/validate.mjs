@@ -6,7 +6,8 @@
 // Usage: node tests/deploy/validate.mjs DIR
 // DIR holds what tests/deploy/chart_test.sh rendered with `helm template`:
 //   default.yaml, blue.yaml, green.yaml, single-node.yaml, monitoring.yaml (blue with the
-//   ServiceMonitor and PrometheusRule), monitoring-rules.yml (the rules it was given),
+//   ServiceMonitor, the PrometheusRule and the inbox-length metric in the autoscaler),
+//   monitoring-rules.yml (the rules it was given),
 //   switch-patch.json (the patch switch.sh sent to move the live Service to green).
 // Validation uses the npm packages kubernetes-models (the Kubernetes API types) and
 // @kubernetes-models/prometheus-operator (the monitoring.coreos.com CRDs). Their validators
@@ -251,6 +252,13 @@ check('monitoring: ServiceMonitor scrapes /metrics of the release Service, not t
   assert.notEqual(scraped[0].metadata.labels['app.kubernetes.io/component'], 'live');
   assert.equal(monitor.spec.endpoints[0].port, scraped[0].spec.ports[0].name);
   assert.equal(monitor.spec.endpoints[0].path, '/metrics');
+});
+check('monitoring: the autoscaler also follows the inbox length (flashsale_queue_length)', () => {
+  const autoscaler = only(monitoring, 'HorizontalPodAutoscaler');
+  const pods = autoscaler.spec.metrics.filter((m) => m.type === 'Pods');
+  assert.equal(pods.length, 1);
+  assert.equal(pods[0].pods.metric.name, 'flashsale_queue_length');
+  assert.equal(pods[0].pods.target.type, 'AverageValue');
 });
 check('monitoring: PrometheusRule carries exactly the rule file\'s groups', () => {
   const rule = only(monitoring, 'PrometheusRule');
