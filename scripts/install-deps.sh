@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs every Debian package the project needs. Idempotent; run as root on Debian 12.
 # Both README commands call it, so nothing has to be installed by hand.
+# Usage: scripts/install-deps.sh [LIST]   LIST: a package list (default debian-packages.txt;
+# tests/deploy/image_test.sh passes container-packages.txt, the container tools it alone needs).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$here/debian-packages.txt")
+list="${1:-$here/debian-packages.txt}"
+mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$list")
 missing=()
 # Node.js and npm run the repository's npm tooling (package.json: the OpenAPI linter). A machine
 # that already has them (e.g. a newer Node.js from another source) keeps its own: Debian's npm

