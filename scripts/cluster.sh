@@ -72,19 +72,20 @@ pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 http_ok() { curl -fsS --max-time 2 -o /dev/null "$1"; }
 
-# kill_pidfile FILE: SIGTERM, up to 10 s, then SIGKILL.
+# kill_pidfile FILE: SIGTERM, up to 30 s (a node serves --shutdown-delay-seconds, 5, before it
+# drains), then SIGKILL.
 kill_pidfile() {
   local file="$1" pid i
   [[ -f "$file" ]] || return 0
   pid="$(cat "$file")"
   if kill -0 "$pid" 2>/dev/null; then
     kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
+    for ((i = 0; i < 150; i++)); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.2
     done
     if kill -0 "$pid" 2>/dev/null; then
-      echo "cluster.sh: pid $pid ($file) did not stop in 10 s; SIGKILL" >&2
+      echo "cluster.sh: pid $pid ($file) did not stop in 30 s; SIGKILL" >&2
       kill -KILL "$pid" 2>/dev/null || true
     fi
   fi

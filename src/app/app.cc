@@ -9,6 +9,7 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -54,9 +55,6 @@
 
 namespace fs::app {
 namespace {
-
-// How long shutdown waits for responses still being written after the engine drained.
-constexpr std::chrono::seconds kDrainTimeout{10};
 
 void SetUpLogging(LogLevel level) {
   auto logger = spdlog::stderr_color_mt("flashsale");
@@ -503,6 +501,22 @@ class SignalWaiter {
     signals_.async_wait([&received](const boost::system::error_code& error, int number) {
       if (!error) received = number;
     });
+    context_.restart();
+    context_.run();
+    return received;
+  }
+  // Waits up to `timeout` for another signal. Returns it, or 0 after the timeout.
+  int WaitFor(std::chrono::seconds timeout) {
+    int received = 0;
+    boost::asio::steady_timer timer(context_, timeout);
+    signals_.async_wait([&received, &timer](const boost::system::error_code& error, int number) {
+      if (!error) received = number;
+      timer.cancel();
+    });
+    timer.async_wait([this](const boost::system::error_code& error) {
+      if (!error) signals_.cancel();
+    });
+    context_.restart();
     context_.run();
     return received;
   }
@@ -746,7 +760,15 @@ int RunServer(Config config) {
             << std::endl;  // endl: flush, a supervisor or test waits for this line
 
   const int signal_number = signals.Wait();
-  spdlog::info("signal {} received: shutting down", signal_number);
+  // Not ready at once, still serving: balancers and endpoint lists take the node out before
+  // its listener closes, so no request meets a refused connection.
+  api.SetShuttingDown();
+  spdlog::info("signal {} received: /readyz answers 503; serving {} s more, then shutting down",
+               signal_number, config.shutdown_delay.count());
+  if (config.shutdown_delay.count() > 0) {
+    const int again = signals.WaitFor(config.shutdown_delay);
+    if (again != 0) spdlog::info("signal {} received again: shutting down now", again);
+  }
   (*server)->StopAccepting();
   if (*metrics_server) (*metrics_server)->Stop();
   worker.Stop();      // gateway calls in progress finish and queue their reports
@@ -756,8 +778,9 @@ int RunServer(Config config) {
   listeners.catalog.store(nullptr, std::memory_order_release);
   if (redis_services) redis_services->Stop();  // sends what is queued (the last DELs)
   StopEvents(listeners, *publishers);
-  if (!(*server)->WaitForInFlight(kDrainTimeout)) {
-    spdlog::warn("responses still in flight after {} s; closing anyway", kDrainTimeout.count());
+  if (!(*server)->WaitForInFlight(config.drain_timeout)) {
+    spdlog::warn("responses still in flight after {} s; closing anyway",
+                 config.drain_timeout.count());
   }
   (*server)->Stop();
   spdlog::info("stopped");

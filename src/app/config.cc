@@ -47,6 +47,8 @@ struct RawFlags {
   std::string inbox_capacity;
   std::string log_level;
   std::string idle_timeout_seconds;
+  std::string shutdown_delay_seconds;
+  std::string drain_timeout_seconds;
   std::string max_connections_per_ip;
   std::string order_waiters_max;
   std::string sse_subscribers_max;
@@ -167,6 +169,8 @@ RawFlags DefaultFlags() {
   raw.inbox_capacity = std::to_string(config.inbox_capacity);
   raw.log_level = NameOf(kLogLevels, config.log_level);
   raw.idle_timeout_seconds = Seconds(config.idle_timeout);
+  raw.shutdown_delay_seconds = Seconds(config.shutdown_delay);
+  raw.drain_timeout_seconds = Seconds(config.drain_timeout);
   raw.max_connections_per_ip = std::to_string(config.max_connections_per_ip);
   raw.order_waiters_max = std::to_string(config.order_waiters_max);
   raw.sse_subscribers_max = std::to_string(config.sse_subscribers_max);
@@ -363,6 +367,11 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--log-level", raw.log_level, "FLASHSALE_LOG_LEVEL", "trace|debug|info|warn|error");
   option("--idle-timeout-seconds", raw.idle_timeout_seconds, "FLASHSALE_IDLE_TIMEOUT_SECONDS",
          "idle or slow client deadline per request");
+  option("--shutdown-delay-seconds", raw.shutdown_delay_seconds, "FLASHSALE_SHUTDOWN_DELAY_SECONDS",
+         "on SIGTERM: /readyz answers 503 at once and requests are still served this long, so "
+         "balancers stop sending first (a second signal cuts it short)");
+  option("--drain-timeout-seconds", raw.drain_timeout_seconds, "FLASHSALE_DRAIN_TIMEOUT_SECONDS",
+         "then, after the listener closed: in-flight requests get this long to be answered");
   option("--max-connections-per-ip", raw.max_connections_per_ip, "FLASHSALE_MAX_CONNECTIONS_PER_IP",
          "open connections from one client address at most; beyond it one is closed at once");
   option("--order-waiters-max", raw.order_waiters_max, "FLASHSALE_ORDER_WAITERS_MAX",
@@ -649,6 +658,14 @@ base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
   config.batch_size_max = static_cast<std::size_t>(*batch);
   config.inbox_capacity = static_cast<std::size_t>(*inbox);
   config.idle_timeout = std::chrono::seconds(*idle);
+  auto delay = ParseBounded(raw.shutdown_delay_seconds, "--shutdown-delay-seconds", 0,
+                            kShutdownSecondsLimit);
+  if (!delay) return delay.error();
+  config.shutdown_delay = std::chrono::seconds(*delay);
+  auto drain =
+      ParseBounded(raw.drain_timeout_seconds, "--drain-timeout-seconds", 0, kShutdownSecondsLimit);
+  if (!drain) return drain.error();
+  config.drain_timeout = std::chrono::seconds(*drain);
   auto per_ip = ParseBounded(raw.max_connections_per_ip, "--max-connections-per-ip", 1,
                              static_cast<std::int64_t>(http::kConnectionsMax));
   if (!per_ip) return per_ip.error();

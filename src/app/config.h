@@ -39,6 +39,9 @@ inline constexpr std::int64_t kJwtLeewaySecondsLimit = 3600;
 // Largest --batch-size-max: beyond this one transaction holds the SQLite write lock for tens of
 // milliseconds and the batch's first request waits for all the others.
 inline constexpr std::int64_t kBatchSizeMaxLimit = 65'536;
+// Largest --shutdown-delay-seconds and --drain-timeout-seconds: ten minutes, far beyond any
+// balancer's health-check interval or a request's life.
+inline constexpr std::int64_t kShutdownSecondsLimit = 600;
 // Largest --inbox-capacity: 10M queued commands is minutes of backlog at the target rate and
 // ~1 GiB of memory; past that 503 at once is the better answer.
 inline constexpr std::int64_t kInboxCapacityLimit = 10'000'000;
@@ -125,6 +128,10 @@ struct Config {
   std::size_t inbox_capacity = engine::Options{}.inbox_capacity;
   LogLevel log_level = LogLevel::kInfo;
   std::chrono::seconds idle_timeout{30};
+  // SIGTERM: /readyz 503 and still serving for shutdown_delay (balancers and endpoint lists
+  // stop sending meanwhile), then the listener closes and in-flight requests get drain_timeout.
+  std::chrono::seconds shutdown_delay{5};
+  std::chrono::seconds drain_timeout{10};
   // Open connections from one client address at most (--max-connections-per-ip).
   std::size_t max_connections_per_ip = http::kConnectionsPerIpDefault;
   // Held order reads and open event streams at most (--order-waiters-max,

@@ -65,6 +65,9 @@ async function startServer() {
       // Two quick gateway retries: the timeout card needs attention within a second.
       '--payment-retry-schedule',
       '200ms,200ms',
+      // No balancer to wait for: stop at once.
+      '--shutdown-delay-seconds',
+      '0',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -1,11 +1,15 @@
 // Goal: graceful shutdown. SIGTERM (and SIGINT) during a reservation load make the server
 // stop accepting, drain in-flight batches and exit with code 0, and every reservation that got
 // a 201 is in the database afterwards, with counters equal to the rows. Idle keep-alive or
-// silent connections must not hold the shutdown hostage.
+// silent connections must not hold the shutdown hostage. With --shutdown-delay-seconds, SIGTERM
+// first turns readiness off (/readyz 503) while the node keeps serving new connections for the
+// delay, so a balancer takes it out before its listener closes; a second signal cuts the delay
+// short.
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <csignal>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -119,6 +123,58 @@ TEST_F(ShutdownTest, RestartAfterShutdownKeepsSales) {
   ASSERT_TRUE(server_.Restart());
   Reconnect();
   EXPECT_EQ(AvailableUnits(client(), kSku), kStock - 1);
+}
+
+ServerOptions DelayedStop(std::chrono::seconds delay) {
+  ServerOptions options;
+  options.extra_args = {"--shutdown-delay-seconds", std::to_string(delay.count())};
+  options.stop_timeout = milliseconds(20'000);
+  return options;
+}
+
+// Polls /readyz on new connections until it answers `status` (bounded).
+bool ReadyzBecomes(const ServerProcess& server, int status) {
+  const auto deadline = std::chrono::steady_clock::now() + seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (HttpClient(server.port()).Get("/readyz").status == status) return true;
+    std::this_thread::sleep_for(milliseconds(10));  // the signal arrives asynchronously
+  }
+  return false;
+}
+
+TEST(ShutdownDelayTest, ReadinessGoesFirstThenTheNodeServesForTheDelayAndExitsZero) {
+  ServerProcess server(DelayedStop(seconds(2)));
+  ASSERT_TRUE(server.Start());
+  {
+    HttpClient http(server.port());
+    SaleSpec sale;
+    sale.sku_id = kSku;
+    ASSERT_TRUE(CreateSaleOk(http, sale));
+    ASSERT_EQ(http.Get("/readyz").status, 200);
+  }
+  ASSERT_EQ(::kill(server.pid(), SIGTERM), 0);
+  ASSERT_TRUE(ReadyzBecomes(server, 503));
+  // Not ready, still serving, on new connections: live, reads, and a reservation.
+  HttpClient late(server.port());
+  EXPECT_EQ(late.Get("/healthz").status, 200);
+  EXPECT_EQ(late.Get(std::string("/api/v1/products/") + kSku).status, 200);
+  EXPECT_EQ(Reserve(late, ReserveRequest().Sku(kSku).User("late")).status, 201);
+  EXPECT_TRUE(IsError(late.Get("/readyz"), 503, "UNAVAILABLE"));
+  // Then it stops by itself, cleanly (signal 0: only wait for the exit).
+  ASSERT_TRUE(server.Stop(0));
+  // The reservation made during the delay is durable.
+  ASSERT_TRUE(server.Start());
+  HttpClient again(server.port());
+  EXPECT_EQ(AvailableUnits(again, kSku), SaleSpec{}.total_stock - 1);
+  ASSERT_TRUE(server.Stop());
+}
+
+TEST(ShutdownDelayTest, ASecondSignalCutsTheDelayShort) {
+  ServerProcess server(DelayedStop(seconds(600)));  // far beyond the 20 s stop bound
+  ASSERT_TRUE(server.Start());
+  ASSERT_EQ(::kill(server.pid(), SIGTERM), 0);
+  ASSERT_TRUE(ReadyzBecomes(server, 503));
+  ASSERT_TRUE(server.Stop(SIGINT)) << "the second signal must end the delay";
 }
 
 }  // namespace

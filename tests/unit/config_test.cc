@@ -86,6 +86,8 @@ TEST_F(ConfigTest, DefaultsWithRequiredSecrets) {
   EXPECT_EQ(config.inbox_capacity, 100'000u);
   EXPECT_EQ(config.log_level, LogLevel::kInfo);
   EXPECT_EQ(config.idle_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(config.shutdown_delay, std::chrono::seconds(5));
+  EXPECT_EQ(config.drain_timeout, std::chrono::seconds(10));
 }
 
 // The defaults are written once (Config, or the options of the module they configure): the
@@ -161,10 +163,28 @@ TEST(DefaultIoThreadsTest, LeavesTheWriterACore) {
 }
 
 TEST_F(ConfigTest, EveryFlag) {
-  const CommandLine parsed =
-      Parse({"serve", "--listen", "0.0.0.0:0", "--data-dir", "/tmp/d", "--demo", "--threads", "3",
-             "--sqlite-synchronous", "normal", "--batch-size-max", "64", "--inbox-capacity", "10",
-             "--log-level", "debug", "--idle-timeout-seconds", "5"});
+  const CommandLine parsed = Parse({"serve",
+                                    "--listen",
+                                    "0.0.0.0:0",
+                                    "--data-dir",
+                                    "/tmp/d",
+                                    "--demo",
+                                    "--threads",
+                                    "3",
+                                    "--sqlite-synchronous",
+                                    "normal",
+                                    "--batch-size-max",
+                                    "64",
+                                    "--inbox-capacity",
+                                    "10",
+                                    "--log-level",
+                                    "debug",
+                                    "--idle-timeout-seconds",
+                                    "5",
+                                    "--shutdown-delay-seconds",
+                                    "0",
+                                    "--drain-timeout-seconds",
+                                    "30"});
   ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
   const Config& config = parsed.config;
   EXPECT_EQ(config.listen_host, "0.0.0.0");
@@ -178,6 +198,8 @@ TEST_F(ConfigTest, EveryFlag) {
   EXPECT_EQ(config.inbox_capacity, 10u);
   EXPECT_EQ(config.log_level, LogLevel::kDebug);
   EXPECT_EQ(config.idle_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(config.shutdown_delay, std::chrono::seconds(0));
+  EXPECT_EQ(config.drain_timeout, std::chrono::seconds(30));
 }
 
 TEST_F(ConfigTest, EnvironmentVariables) {
@@ -313,6 +335,9 @@ TEST_F(ConfigTest, InvalidValuesExitTwoNamingTheFlag) {
       {{"--inbox-capacity", "10000001"}, "--inbox-capacity"},
       {{"--idle-timeout-seconds", "0"}, "--idle-timeout-seconds"},
       {{"--idle-timeout-seconds", "3601"}, "--idle-timeout-seconds"},
+      {{"--shutdown-delay-seconds", "-1"}, "--shutdown-delay-seconds"},
+      {{"--shutdown-delay-seconds", "601"}, "--shutdown-delay-seconds"},
+      {{"--drain-timeout-seconds", "601"}, "--drain-timeout-seconds"},
       {{"--log-level", "verbose"}, "--log-level"},
       {{"--sqlite-synchronous", "FULL"}, "--sqlite-synchronous"},
       {{"--sqlite-synchronous", "extra"}, "--sqlite-synchronous"},

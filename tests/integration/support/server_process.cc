@@ -134,14 +134,17 @@ ServerProcess::~ServerProcess() {
     settings.push_back({"--jwt-secret", kJwtSecret});
     settings.push_back({"--admin-token", kAdminToken});
   }
+  const auto test_sets = [this](const std::string& flag) {
+    return std::find(options_.extra_args.begin(), options_.extra_args.end(), flag) !=
+               options_.extra_args.end() ||
+           std::any_of(options_.extra_env.begin(), options_.extra_env.end(),
+                       [&flag](const auto& entry) { return entry.first == EnvName(flag); });
+  };
   // Every test client shares 127.0.0.1, so rate limiting (on by default) is off unless a test
   // asks for it.
-  const bool sets_rate_limit =
-      std::find(options_.extra_args.begin(), options_.extra_args.end(), "--rate-limit") !=
-          options_.extra_args.end() ||
-      std::any_of(options_.extra_env.begin(), options_.extra_env.end(),
-                  [](const auto& entry) { return entry.first == "FLASHSALE_RATE_LIMIT"; });
-  if (!sets_rate_limit) settings.push_back({"--rate-limit", "off"});
+  if (!test_sets("--rate-limit")) settings.push_back({"--rate-limit", "off"});
+  // No balancer to wait for: a stop begins at once unless a test asks for the delay.
+  if (!test_sets("--shutdown-delay-seconds")) settings.push_back({"--shutdown-delay-seconds", "0"});
   std::vector<std::string> args = {FLASHSALE_BINARY, "serve"};
   std::vector<std::pair<std::string, std::string>> extra_env;
   for (const auto& [flag, value] : settings) {
