@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/temp_dir.h"
+#include "support/child_process.h"
 #include "support/flashsale_api.h"
 #include "support/free_port.h"
 #include "support/http_client.h"
@@ -106,26 +107,10 @@ std::string PrometheusServer::Log() const {
       kPrometheusBinary, "--config.file=" + (dir_ / "prometheus.yml").string(),
       "--storage.tsdb.path=" + (dir_ / "data").string(),
       "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const std::string log_path = (dir_ / "prometheus.log").string();
-  const pid_t parent_pid = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return ::testing::AssertionFailure() << "fork: " << std::strerror(errno);
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent_pid) ::_exit(126);
-    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (log_fd >= 0) {
-      ::dup2(log_fd, STDOUT_FILENO);
-      ::dup2(log_fd, STDERR_FILENO);
-    }
-    ::chdir(dir_.c_str());  // its relative defaults (console templates) stay in the temp dir
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  pid_ = pid;
+  // The temp dir as working directory: its relative defaults (console templates) stay there.
+  ::testing::AssertionResult spawned =
+      SpawnChild(std::move(args), dir_ / "prometheus.log", dir_, pid_);
+  if (!spawned) return spawned;
   return WaitUntilReady();
 }
 

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/temp_dir.h"
+#include "support/child_process.h"
 #include "support/free_port.h"
 
 namespace fs::itest {
@@ -112,25 +113,8 @@ std::string SmtpServer::Log() const { return ReadFile(dir_ / "smtp.log"); }
   if (options_.fail_first > 0) {
     args.insert(args.end(), {"--fail-first", std::to_string(options_.fail_first)});
   }
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const std::string log = (dir_ / "smtp.log").string();
-  const pid_t parent_pid = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return ::testing::AssertionFailure() << "fork: " << std::strerror(errno);
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent_pid) ::_exit(126);
-    const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (log_fd >= 0) {
-      ::dup2(log_fd, STDOUT_FILENO);
-      ::dup2(log_fd, STDERR_FILENO);
-    }
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  pid_ = pid;
+  ::testing::AssertionResult spawned = SpawnChild(std::move(args), dir_ / "smtp.log", {}, pid_);
+  if (!spawned) return spawned;
   // The script prints "ready" once its listener accepts connections.
   const auto deadline = Clock::now() + kReadyTimeout;
   while (Clock::now() < deadline) {
