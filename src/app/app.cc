@@ -32,10 +32,10 @@
 #include "events/webhook_sink.h"
 #include "http/api.h"
 #include "http/json_render.h"
-#include "http/metrics_server.h"
 #include "http/outcome_table.h"
 #include "http/reply_batch.h"
 #include "http/server.h"
+#include "http/side_server.h"
 #include "metrics/flashsale_metrics.h"
 #include "payment/gateway.h"
 #include "payment/metered_gateway.h"
@@ -285,16 +285,9 @@ std::string NodeId() {
 }
 
 base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
+                                                         std::unique_ptr<store::Store> store,
                                                          const base::Clock& clock,
                                                          CommitListeners& listeners) {
-  std::error_code error;
-  std::filesystem::create_directories(config.data_dir, error);
-  if (error) {
-    return base::FailedPrecondition("cannot create data directory '" + config.data_dir +
-                                    "': " + error.message());
-  }
-  auto store = OpenStore(config);
-  if (!store) return store.error();
   engine::Options engine_options;
   engine_options.batch_size_max = config.batch_size_max;
   engine_options.inbox_capacity = config.inbox_capacity;
@@ -325,7 +318,7 @@ base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
     spdlog::error("commit failed: {} ({} more of this kind since the last line)", status.ToString(),
                   *held_back);
   };
-  return engine::Engine::Open(std::move(engine_options), std::move(*store), clock);
+  return engine::Engine::Open(std::move(engine_options), std::move(store), clock);
 }
 
 // Fills in generated demo secrets; returns the ones generated (for printing).
@@ -632,22 +625,65 @@ metrics::Collector EmailMetrics(const events::EmailCounters& counters) {
 }
 
 // --metrics-listen: the metrics on a port of their own; nullptr without the flag.
-base::Result<std::unique_ptr<http::MetricsServer>> OpenMetricsServer(const Config& config,
-                                                                     const http::Api& api) {
-  if (!config.metrics_listen) return std::unique_ptr<http::MetricsServer>();
-  http::MetricsServerOptions options;
+base::Result<std::unique_ptr<http::SideServer>> OpenMetricsServer(const Config& config,
+                                                                  const http::Api& api) {
+  if (!config.metrics_listen) return std::unique_ptr<http::SideServer>();
+  http::SideServerOptions options;
   options.host = config.metrics_listen->host;
   options.port = config.metrics_listen->port;
-  return http::MetricsServer::Open(options, [&api] { return api.RenderMetrics(); });
+  options.flag = "--metrics-listen";
+  return http::SideServer::Open(options,
+                                http::MetricsResponder([&api] { return api.RenderMetrics(); }));
 }
 
-http::ServerOptions ServerOptionsOf(const Config& config) {
+// The main port, bound before recovery: probes get /healthz 200 and /readyz 503 "starting"
+// instead of "connection refused" while the node loads; the Server takes the socket over.
+base::Result<std::unique_ptr<http::SideServer>> OpenStartingServer(const Config& config) {
+  http::SideServerOptions options;
+  options.host = config.listen_host;
+  options.port = config.listen_port;
+  options.flag = "--listen";
+  auto server = http::SideServer::Open(options, http::StartingResponder());
+  if (!server) return server;
+  (*server)->Start();
+  // Flushed: a supervisor may probe the port from now on.
+  std::cout << "flashsale starting on " << HttpUrl(config.listen_host, (*server)->port())
+            << std::endl;
+  return server;
+}
+
+// The store, or in cluster mode, while PostgreSQL is not reachable yet, the store after it
+// came up within --store-wait-seconds (one attempt a second). A signal ends the wait: nullptr.
+base::Result<std::unique_ptr<store::Store>> OpenStoreWaiting(const Config& config,
+                                                             SignalWaiter& signals) {
+  const auto deadline = std::chrono::steady_clock::now() + config.store_wait;
+  for (int attempt = 1;; ++attempt) {
+    auto store = OpenStore(config);
+    if (store || config.store_url.empty() ||
+        store.error().code() != base::StatusCode::kUnavailable ||
+        std::chrono::steady_clock::now() >= deadline) {
+      return store;
+    }
+    if (attempt == 1 || attempt % 10 == 0) {
+      spdlog::warn("store not reachable yet ({}); retrying every second for up to {} s",
+                   store.error().ToString(), config.store_wait.count());
+    }
+    if (const int signal_number = signals.WaitFor(std::chrono::seconds(1)); signal_number != 0) {
+      spdlog::info("signal {} received while waiting for the store: stopped before serving",
+                   signal_number);
+      return std::unique_ptr<store::Store>();
+    }
+  }
+}
+
+http::ServerOptions ServerOptionsOf(const Config& config, int listener) {
   http::ServerOptions options;
   options.host = config.listen_host;
   options.port = config.listen_port;
   options.threads = config.threads;
   options.idle_timeout = config.idle_timeout;
   options.connections_per_ip_max = config.max_connections_per_ip;
+  options.listener = listener;
   return options;
 }
 
@@ -669,9 +705,26 @@ int RunServer(Config config) {
     spdlog::critical("{}", generated.error().ToString());
     return kExitRuntimeError;
   }
+  std::error_code dir_error;
+  std::filesystem::create_directories(config.data_dir, dir_error);
+  if (dir_error) {
+    spdlog::critical("cannot create data directory '{}': {}", config.data_dir, dir_error.message());
+    return kExitRuntimeError;
+  }
+  auto starting = OpenStartingServer(config);
+  if (!starting) {
+    spdlog::critical("{}", starting.error().ToString());
+    return kExitRuntimeError;
+  }
+  auto store = OpenStoreWaiting(config, signals);
+  if (!store) {
+    spdlog::critical("cannot open the store: {}", store.error().ToString());
+    return kExitRuntimeError;
+  }
+  if (*store == nullptr) return 0;  // a signal while waiting for the store
   base::SystemClock clock;
   CommitListeners listeners;
-  auto engine = OpenEngine(config, clock, listeners);
+  auto engine = OpenEngine(config, std::move(*store), clock, listeners);
   if (!engine) {
     spdlog::critical("cannot open the engine: {}", engine.error().ToString());
     return kExitRuntimeError;
@@ -731,7 +784,10 @@ int RunServer(Config config) {
   listeners.catalog.store(&api.services().catalog, std::memory_order_release);
   listeners.api.store(&api, std::memory_order_release);
   EnableLimiting(config.rate_limit, limiter.get(), redis_services.get(), api);
-  auto server = http::Server::Open(ServerOptionsOf(config), api, http_metrics);
+  // The starting listener's socket, still listening: connections that arrive now wait in its
+  // backlog for the Server.
+  auto server = http::Server::Open(ServerOptionsOf(config, (*starting)->ReleaseListener()), api,
+                                   http_metrics);
   auto metrics_server = OpenMetricsServer(config, api);
   if (!server || !metrics_server) {
     spdlog::critical("{}", !server ? server.error().ToString() : metrics_server.error().ToString());

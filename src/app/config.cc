@@ -49,6 +49,7 @@ struct RawFlags {
   std::string idle_timeout_seconds;
   std::string shutdown_delay_seconds;
   std::string drain_timeout_seconds;
+  std::string store_wait_seconds;
   std::string max_connections_per_ip;
   std::string order_waiters_max;
   std::string sse_subscribers_max;
@@ -171,6 +172,7 @@ RawFlags DefaultFlags() {
   raw.idle_timeout_seconds = Seconds(config.idle_timeout);
   raw.shutdown_delay_seconds = Seconds(config.shutdown_delay);
   raw.drain_timeout_seconds = Seconds(config.drain_timeout);
+  raw.store_wait_seconds = Seconds(config.store_wait);
   raw.max_connections_per_ip = std::to_string(config.max_connections_per_ip);
   raw.order_waiters_max = std::to_string(config.order_waiters_max);
   raw.sse_subscribers_max = std::to_string(config.sse_subscribers_max);
@@ -372,6 +374,9 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
          "balancers stop sending first (a second signal cuts it short)");
   option("--drain-timeout-seconds", raw.drain_timeout_seconds, "FLASHSALE_DRAIN_TIMEOUT_SECONDS",
          "then, after the listener closed: in-flight requests get this long to be answered");
+  option("--store-wait-seconds", raw.store_wait_seconds, "FLASHSALE_STORE_WAIT_SECONDS",
+         "cluster mode, at start: wait this long for PostgreSQL to be reachable (the port "
+         "answers /readyz 503 \"starting\" meanwhile), then exit");
   option("--max-connections-per-ip", raw.max_connections_per_ip, "FLASHSALE_MAX_CONNECTIONS_PER_IP",
          "open connections from one client address at most; beyond it one is closed at once");
   option("--order-waiters-max", raw.order_waiters_max, "FLASHSALE_ORDER_WAITERS_MAX",
@@ -666,6 +671,10 @@ base::Status ValidateNumbers(const RawFlags& raw, Config& config) {
       ParseBounded(raw.drain_timeout_seconds, "--drain-timeout-seconds", 0, kShutdownSecondsLimit);
   if (!drain) return drain.error();
   config.drain_timeout = std::chrono::seconds(*drain);
+  auto store_wait =
+      ParseBounded(raw.store_wait_seconds, "--store-wait-seconds", 0, kShutdownSecondsLimit);
+  if (!store_wait) return store_wait.error();
+  config.store_wait = std::chrono::seconds(*store_wait);
   auto per_ip = ParseBounded(raw.max_connections_per_ip, "--max-connections-per-ip", 1,
                              static_cast<std::int64_t>(http::kConnectionsMax));
   if (!per_ip) return per_ip.error();

@@ -39,8 +39,9 @@ inline constexpr std::int64_t kJwtLeewaySecondsLimit = 3600;
 // Largest --batch-size-max: beyond this one transaction holds the SQLite write lock for tens of
 // milliseconds and the batch's first request waits for all the others.
 inline constexpr std::int64_t kBatchSizeMaxLimit = 65'536;
-// Largest --shutdown-delay-seconds and --drain-timeout-seconds: ten minutes, far beyond any
-// balancer's health-check interval or a request's life.
+// Largest --shutdown-delay-seconds, --drain-timeout-seconds and --store-wait-seconds: ten
+// minutes, far beyond any balancer's health-check interval, a request's life or a database
+// restart.
 inline constexpr std::int64_t kShutdownSecondsLimit = 600;
 // Largest --inbox-capacity: 10M queued commands is minutes of backlog at the target rate and
 // ~1 GiB of memory; past that 503 at once is the better answer.
@@ -132,6 +133,9 @@ struct Config {
   // stop sending meanwhile), then the listener closes and in-flight requests get drain_timeout.
   std::chrono::seconds shutdown_delay{5};
   std::chrono::seconds drain_timeout{10};
+  // Cluster mode, at start: how long the node waits for its PostgreSQL to be reachable (bound
+  // port, /readyz 503 "starting") before it gives up and exits.
+  std::chrono::seconds store_wait{60};
   // Open connections from one client address at most (--max-connections-per-ip).
   std::size_t max_connections_per_ip = http::kConnectionsPerIpDefault;
   // Held order reads and open event streams at most (--order-waiters-max,

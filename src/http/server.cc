@@ -14,6 +14,7 @@
 
 #include "base/thread_annotations.h"
 #include "http/json_render.h"
+#include "http/listener.h"
 #include "http/outcome_table.h"
 
 namespace fs::http {
@@ -489,19 +490,6 @@ std::vector<std::unique_ptr<asio::io_context>> MakeContexts(std::size_t count) {
   return contexts;
 }
 
-base::Result<tcp::endpoint> Resolve(asio::io_context& context, const std::string& host,
-                                    std::uint16_t port) {
-  boost::system::error_code error;
-  const asio::ip::address address = asio::ip::make_address(host, error);
-  if (!error) return tcp::endpoint(address, port);
-  tcp::resolver resolver(context);
-  const auto results = resolver.resolve(host, std::to_string(port), error);
-  if (error || results.empty()) {
-    return base::InvalidArgument("cannot resolve listen host '" + host + "': " + error.message());
-  }
-  return results.begin()->endpoint();
-}
-
 }  // namespace
 
 Server::Server(ServerOptions options, Api& api, metrics::HttpMetrics& metrics)
@@ -522,16 +510,14 @@ base::Result<std::unique_ptr<Server>> Server::Open(ServerOptions options, Api& a
 }
 
 base::Status Server::Listen() {
-  auto endpoint = Resolve(*contexts_.front(), options_.host, options_.port);
-  if (!endpoint) return endpoint.error();
-  const std::string where = options_.host + ":" + std::to_string(options_.port);
+  if (options_.listener >= 0) {
+    FS_RETURN_IF_ERROR(AdoptListener(acceptor_, options_.listener));
+  } else {
+    FS_RETURN_IF_ERROR(BindAndListen(acceptor_, options_.host, options_.port, "--listen"));
+  }
   boost::system::error_code error;
-  acceptor_.open(endpoint->protocol(), error);
-  if (!error) acceptor_.set_option(asio::socket_base::reuse_address(true), error);
-  if (!error) acceptor_.bind(*endpoint, error);
-  if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
-  if (!error) port_ = acceptor_.local_endpoint(error).port();
-  if (error) return base::Unavailable("cannot listen on " + where + ": " + error.message());
+  port_ = acceptor_.local_endpoint(error).port();
+  if (error) return base::Unavailable("--listen: no local address: " + error.message());
   return base::Status::Ok();
 }
 

@@ -37,6 +37,9 @@ struct ServerOptions {
   std::size_t connections_max = kConnectionsMax;
   // Open connections from one peer address at most; beyond it a new one is closed at once.
   std::size_t connections_per_ip_max = kConnectionsPerIpDefault;
+  // >= 0: a socket already bound and listening (the starting node's, see side_server.h) to
+  // accept on instead of binding host:port; the Server owns it from Open() on.
+  int listener = -1;
 };
 
 class Server {

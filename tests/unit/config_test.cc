@@ -184,7 +184,9 @@ TEST_F(ConfigTest, EveryFlag) {
                                     "--shutdown-delay-seconds",
                                     "0",
                                     "--drain-timeout-seconds",
-                                    "30"});
+                                    "30",
+                                    "--store-wait-seconds",
+                                    "7"});
   ASSERT_EQ(parsed.action, CommandLine::Action::kServe) << parsed.err;
   const Config& config = parsed.config;
   EXPECT_EQ(config.listen_host, "0.0.0.0");
@@ -198,6 +200,7 @@ TEST_F(ConfigTest, EveryFlag) {
   EXPECT_EQ(config.inbox_capacity, 10u);
   EXPECT_EQ(config.log_level, LogLevel::kDebug);
   EXPECT_EQ(config.idle_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(config.store_wait, std::chrono::seconds(7));
   EXPECT_EQ(config.shutdown_delay, std::chrono::seconds(0));
   EXPECT_EQ(config.drain_timeout, std::chrono::seconds(30));
 }
@@ -338,6 +341,8 @@ TEST_F(ConfigTest, InvalidValuesExitTwoNamingTheFlag) {
       {{"--shutdown-delay-seconds", "-1"}, "--shutdown-delay-seconds"},
       {{"--shutdown-delay-seconds", "601"}, "--shutdown-delay-seconds"},
       {{"--drain-timeout-seconds", "601"}, "--drain-timeout-seconds"},
+      {{"--store-wait-seconds", "-1"}, "--store-wait-seconds"},
+      {{"--store-wait-seconds", "601"}, "--store-wait-seconds"},
       {{"--log-level", "verbose"}, "--log-level"},
       {{"--sqlite-synchronous", "FULL"}, "--sqlite-synchronous"},
       {{"--sqlite-synchronous", "extra"}, "--sqlite-synchronous"},

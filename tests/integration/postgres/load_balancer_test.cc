@@ -53,17 +53,6 @@ auto Eventually(Read read, Done done, std::chrono::seconds timeout) {
   return value;
 }
 
-// Counters equal the rows: held and sold of every sale against its reservation rows.
-constexpr char kCountersEqualRows[] =
-    "SELECT bool_and(s.held = coalesce((SELECT sum(quantity) FROM reservations r"
-    " WHERE r.sku_id = s.sku_id AND r.status IN (1, 2)), 0) AND s.sold = coalesce((SELECT"
-    " sum(quantity) FROM reservations r WHERE r.sku_id = s.sku_id AND r.status = 3), 0))"
-    " FROM skus s";
-constexpr char kUsersOverLimit[] =
-    "SELECT count(*) FROM (SELECT r.user_id FROM reservations r JOIN skus s USING (sku_id)"
-    " WHERE r.status IN (1, 2, 3) GROUP BY r.sku_id, r.user_id, s.per_user_limit"
-    " HAVING sum(r.quantity) > s.per_user_limit) over_limit";
-
 std::string Field(const HttpResponse& response, const char* name) {
   auto json = ParseJson(response.body);
   if (!json || !json->IsObject()) return "";

@@ -86,7 +86,8 @@ std::string ConfigText(const std::vector<std::uint16_t>& backends, std::uint16_t
       << " rise " << options.rise << "\n";
   for (std::size_t i = 0; i < backends.size(); ++i) {
     out << "    server node" << i << " 127.0.0.1:" << backends[i]
-        << (options.health_checks ? " check" : "") << "\n";
+        << (options.health_checks ? " check" : "")
+        << (options.disabled_servers.contains(i) ? " disabled" : "") << "\n";
   }
   return out.str();
 }
@@ -186,22 +187,21 @@ HaproxyServer::~HaproxyServer() {
   if (!root_.empty()) std::filesystem::remove_all(root_, ignored);
 }
 
-std::map<std::string, HaproxyServerStat> HaproxyServer::ServerStats() const {
-  std::map<std::string, HaproxyServerStat> stats;
+std::string HaproxyServer::Command(const std::string& command) const {
+  std::string text;
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return stats;
+  if (fd < 0) return text;
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   const std::string path = socket_path_.string();
   if (path.size() >= sizeof(address.sun_path)) {
     close(fd);
-    return stats;
+    return text;
   }
   std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-  std::string text;
   if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0) {
-    constexpr char kCommand[] = "show stat\n";
-    if (write(fd, kCommand, sizeof kCommand - 1) == static_cast<ssize_t>(sizeof kCommand - 1)) {
+    const std::string line = command + "\n";
+    if (write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size())) {
       char buffer[4096];
       ssize_t n = 0;
       while ((n = read(fd, buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)) {
@@ -210,6 +210,12 @@ std::map<std::string, HaproxyServerStat> HaproxyServer::ServerStats() const {
     }
   }
   close(fd);
+  return text;
+}
+
+std::map<std::string, HaproxyServerStat> HaproxyServer::ServerStats() const {
+  std::map<std::string, HaproxyServerStat> stats;
+  const std::string text = Command("show stat");
   // CSV: a "# pxname,svname,..." header, then one line per proxy and server.
   std::stringstream lines(text);
   std::vector<std::string> header;

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,9 @@ struct HaproxyOptions {
   // Set: the frontend speaks TLS with this PEM (certificate chain, then the private key), a
   // TLS terminator in front of a plain-HTTP test server.
   std::string tls_certificate;
+  // Servers (by index) that start in maintenance: no traffic until `enable server` (the idle
+  // colour of a blue-green pair).
+  std::set<std::size_t> disabled_servers{};
 };
 
 // One backend server's line of HAProxy's `show stat`.
@@ -55,6 +59,9 @@ class HaproxyServer {
 
   std::uint16_t port() const { return port_; }
 
+  // One command on the admin socket (e.g. "disable server nodes/node0"); its answer, "" on
+  // failure (an accepted enable/disable answers an empty line).
+  std::string Command(const std::string& command) const;
   // The backend servers by name ("node0", ...) from the stats socket; empty on failure.
   std::map<std::string, HaproxyServerStat> ServerStats() const;
   // Waits until server `name`'s status word is `status` ("UP" or "DOWN"; "UP 1/2", one

@@ -48,6 +48,7 @@ void ReserveLoad::RunThread(int thread_index) {
     request.user_id =
         options_.user_prefix + "-" + std::to_string(thread_index) + "-" + std::to_string(n);
     request.quantity = 1 + static_cast<std::int32_t>(n % options_.quantity_max);
+    if (options_.idempotency_keys) request.idempotency_key = IdempotencyKeyOf(request.user_id);
     const HttpResponse response = Reserve(client, request);
     ++local.status_counts[response.status];
     if (response.status == 0) break;  // the server is gone or closing: stop this thread

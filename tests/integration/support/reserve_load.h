@@ -25,7 +25,12 @@ struct LoadOptions {
   std::int32_t quantity_max = 1;  // request n asks for 1 + n % quantity_max units
   // When > 0, every release_every-th granted reservation is released (DELETE) right away.
   int release_every = 0;
+  // True: every reserve carries Idempotency-Key IdempotencyKeyOf(user) (a client that retries
+  // safely); a replay of it must return the first answer.
+  bool idempotency_keys = false;
 };
+
+inline std::string IdempotencyKeyOf(const std::string& user_id) { return "key-" + user_id; }
 
 struct Acknowledged {
   std::string reservation_id;

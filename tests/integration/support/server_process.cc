@@ -128,18 +128,19 @@ ServerProcess::~ServerProcess() {
     stdout_text_.clear();
   }
 
-  std::vector<std::pair<std::string, std::string>> settings = {{"--listen", "127.0.0.1:0"},
-                                                               {"--data-dir", data_dir_.string()}};
-  if (options_.credentials == Credentials::kPassed) {
-    settings.push_back({"--jwt-secret", kJwtSecret});
-    settings.push_back({"--admin-token", kAdminToken});
-  }
   const auto test_sets = [this](const std::string& flag) {
     return std::find(options_.extra_args.begin(), options_.extra_args.end(), flag) !=
                options_.extra_args.end() ||
            std::any_of(options_.extra_env.begin(), options_.extra_env.end(),
                        [&flag](const auto& entry) { return entry.first == EnvName(flag); });
   };
+  std::vector<std::pair<std::string, std::string>> settings = {{"--data-dir", data_dir_.string()}};
+  // A port of the kernel's choosing, unless the test needs a fixed one (a balancer's backend).
+  if (!test_sets("--listen")) settings.push_back({"--listen", "127.0.0.1:0"});
+  if (options_.credentials == Credentials::kPassed) {
+    settings.push_back({"--jwt-secret", kJwtSecret});
+    settings.push_back({"--admin-token", kAdminToken});
+  }
   // Every test client shares 127.0.0.1, so rate limiting (on by default) is off unless a test
   // asks for it.
   if (!test_sets("--rate-limit")) settings.push_back({"--rate-limit", "off"});
