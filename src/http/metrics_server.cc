@@ -5,6 +5,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "base/request_id.h"
 #include "http/exchange.h"
 #include "http/limits.h"
 
@@ -98,6 +99,12 @@ class Session : public std::enable_shared_from_this<Session> {
         request.target() == "/metrics" && (head || request.method() == bhttp::verb::get);
     response_.version(11);
     response_.keep_alive(false);
+    // Like every answer of the server (server.cc): the scraper's id when valid, else a new one.
+    const auto given = request.find("X-Request-Id");
+    response_.set("X-Request-Id",
+                  base::RequestIdOf(given == request.end()
+                                        ? std::nullopt
+                                        : std::optional<std::string_view>(given->value())));
     if (metrics) {
       response_.result(bhttp::status::ok);
       response_.set(bhttp::field::content_type, kMetricsContentType);
