@@ -1,7 +1,6 @@
 #include "app/app.h"
 
 #include <openssl/rand.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -36,6 +35,7 @@
 #include "http/reply_batch.h"
 #include "http/server.h"
 #include "http/side_server.h"
+#include "log/log_output.h"
 #include "metrics/flashsale_metrics.h"
 #include "payment/gateway.h"
 #include "payment/metered_gateway.h"
@@ -56,9 +56,23 @@
 namespace fs::app {
 namespace {
 
-void SetUpLogging(LogLevel level) {
-  auto logger = spdlog::stderr_color_mt("flashsale");
-  spdlog::set_default_logger(logger);
+// The queued log output on stderr (log/log_output.h): lines dropped on a slow stderr are
+// counted in flashsale_log_lines_dropped_total. Lives until RunServer returns.
+std::unique_ptr<log::LogSession> SetUpLogging(LogLevel level, LogFormatChoice format) {
+  log::OutputOptions options;
+  switch (format) {
+    case LogFormatChoice::kAuto:
+      options.format = log::DefaultLogFormat(::isatty(STDERR_FILENO) == 1);
+      break;
+    case LogFormatChoice::kJson:
+      options.format = log::LogFormat::kJson;
+      break;
+    case LogFormatChoice::kText:
+      options.format = log::LogFormat::kText;
+      break;
+  }
+  options.on_drop = [] { metrics::Drops().log_lines.Increment(); };
+  auto session = std::make_unique<log::LogSession>(std::move(options));
   switch (level) {
     case LogLevel::kTrace:
       spdlog::set_level(spdlog::level::trace);
@@ -76,6 +90,7 @@ void SetUpLogging(LogLevel level) {
       spdlog::set_level(spdlog::level::err);
       break;
   }
+  return session;
 }
 
 // 32 random bytes from the OS CSPRNG, hex encoded (demo secrets must not be guessable).
@@ -684,6 +699,17 @@ http::ServerOptions ServerOptionsOf(const Config& config, int listener) {
   options.idle_timeout = config.idle_timeout;
   options.connections_per_ip_max = config.max_connections_per_ip;
   options.listener = listener;
+  switch (config.access_log) {
+    case AccessLogChoice::kOff:
+      options.access_log = http::AccessLogMode::kOff;
+      break;
+    case AccessLogChoice::kErrors:
+      options.access_log = http::AccessLogMode::kErrors;
+      break;
+    case AccessLogChoice::kAll:
+      options.access_log = http::AccessLogMode::kAll;
+      break;
+  }
   return options;
 }
 
@@ -698,7 +724,8 @@ void StopEvents(CommitListeners& listeners, const Publishers& publishers) {
 }
 
 int RunServer(Config config) {
-  SetUpLogging(config.log_level);
+  const std::unique_ptr<log::LogSession> logging =
+      SetUpLogging(config.log_level, config.log_format);
   SignalWaiter signals;
   auto generated = PrepareSecrets(config);
   if (!generated) {

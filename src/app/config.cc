@@ -46,6 +46,8 @@ struct RawFlags {
   std::string batch_size_max;
   std::string inbox_capacity;
   std::string log_level;
+  std::string log_format;  // empty: by whether stderr is a terminal
+  std::string access_log;
   std::string idle_timeout_seconds;
   std::string shutdown_delay_seconds;
   std::string drain_timeout_seconds;
@@ -110,6 +112,11 @@ constexpr NamedValue<LogLevel> kLogLevels[] = {{LogLevel::kTrace, "trace"},
                                                {LogLevel::kInfo, "info"},
                                                {LogLevel::kWarn, "warn"},
                                                {LogLevel::kError, "error"}};
+constexpr NamedValue<LogFormatChoice> kLogFormats[] = {{LogFormatChoice::kJson, "json"},
+                                                       {LogFormatChoice::kText, "text"}};
+constexpr NamedValue<AccessLogChoice> kAccessLogs[] = {{AccessLogChoice::kOff, "off"},
+                                                       {AccessLogChoice::kErrors, "errors"},
+                                                       {AccessLogChoice::kAll, "all"}};
 constexpr NamedValue<RedisCacheMode> kRedisCacheModes[] = {
     {RedisCacheMode::kAuto, "auto"}, {RedisCacheMode::kOn, "on"}, {RedisCacheMode::kOff, "off"}};
 
@@ -169,6 +176,7 @@ RawFlags DefaultFlags() {
   raw.batch_size_max = std::to_string(config.batch_size_max);
   raw.inbox_capacity = std::to_string(config.inbox_capacity);
   raw.log_level = NameOf(kLogLevels, config.log_level);
+  raw.access_log = NameOf(kAccessLogs, config.access_log);
   raw.idle_timeout_seconds = Seconds(config.idle_timeout);
   raw.shutdown_delay_seconds = Seconds(config.shutdown_delay);
   raw.drain_timeout_seconds = Seconds(config.drain_timeout);
@@ -218,6 +226,20 @@ base::Result<std::int64_t> ParseBounded(const std::string& text, std::string_vie
 base::Result<LogLevel> ParseLogLevel(const std::string& text) {
   if (const auto level = ValueNamed(kLogLevels, text)) return *level;
   return Invalid("--log-level must be one of trace, debug, info, warn, error, got '" + text + "'");
+}
+
+base::Status ValidateLogging(const RawFlags& raw, Config& config) {
+  if (!raw.log_format.empty()) {
+    const auto format = ValueNamed(kLogFormats, raw.log_format);
+    if (!format) return Invalid("--log-format must be json or text, got '" + raw.log_format + "'");
+    config.log_format = *format;
+  }
+  const auto access_log = ValueNamed(kAccessLogs, raw.access_log);
+  if (!access_log) {
+    return Invalid("--access-log must be off, errors or all, got '" + raw.access_log + "'");
+  }
+  config.access_log = *access_log;
+  return base::Status::Ok();
 }
 
 template <typename Option>
@@ -367,6 +389,10 @@ void AddOptions(CLI::App& serve, RawFlags& raw) {
   option("--inbox-capacity", raw.inbox_capacity, "FLASHSALE_INBOX_CAPACITY",
          "engine commands waiting at most; beyond it requests get 503 at once");
   option("--log-level", raw.log_level, "FLASHSALE_LOG_LEVEL", "trace|debug|info|warn|error");
+  option("--log-format", raw.log_format, "FLASHSALE_LOG_FORMAT",
+         "json|text (default: json when stderr is not a terminal, text when it is)");
+  option("--access-log", raw.access_log, "FLASHSALE_ACCESS_LOG",
+         "off|errors|all: access log lines (errors: 5xx answers and requests slower than 1 s)");
   option("--idle-timeout-seconds", raw.idle_timeout_seconds, "FLASHSALE_IDLE_TIMEOUT_SECONDS",
          "idle or slow client deadline per request");
   option("--shutdown-delay-seconds", raw.shutdown_delay_seconds, "FLASHSALE_SHUTDOWN_DELAY_SECONDS",
@@ -749,6 +775,7 @@ base::Result<Config> Validate(const RawFlags& raw) {
   auto level = ParseLogLevel(raw.log_level);
   if (!level) return level.error();
   config.log_level = *level;
+  FS_RETURN_IF_ERROR(ValidateLogging(raw, config));
   auto rate_limit = ValidateRateLimit(raw);
   if (!rate_limit) return rate_limit.error();
   config.rate_limit = std::move(*rate_limit);

@@ -73,6 +73,10 @@ inline constexpr std::int64_t kPaymentConcurrencyLimit = 256;
 // Largest --payment-simulated-latency-ms: a minute is already far past any real gateway.
 inline constexpr std::int64_t kSimulatedLatencyMsLimit = 60'000;
 enum class LogLevel : std::uint8_t { kTrace, kDebug, kInfo, kWarn, kError };
+// --log-format: kAuto is json when stderr is not a terminal, text when it is.
+enum class LogFormatChoice : std::uint8_t { kAuto, kJson, kText };
+// --access-log: none, 5xx answers and slow requests (errors), or every request.
+enum class AccessLogChoice : std::uint8_t { kOff, kErrors, kAll };
 
 // --redis-cache: the availability cache and idempotency fast path in Redis. auto = on when the
 // store is shared by several nodes (cluster mode), off on the embedded single-node store, whose
@@ -128,6 +132,8 @@ struct Config {
   std::size_t batch_size_max = engine::Options{}.batch_size_max;
   std::size_t inbox_capacity = engine::Options{}.inbox_capacity;
   LogLevel log_level = LogLevel::kInfo;
+  LogFormatChoice log_format = LogFormatChoice::kAuto;
+  AccessLogChoice access_log = AccessLogChoice::kErrors;
   std::chrono::seconds idle_timeout{30};
   // SIGTERM: /readyz 503 and still serving for shutdown_delay (balancers and endpoint lists
   // stop sending meanwhile), then the listener closes and in-flight requests get drain_timeout.

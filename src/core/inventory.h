@@ -47,6 +47,9 @@ struct ReserveCommand {
   std::optional<std::string> client_ip = std::nullopt;
   std::optional<std::string> device_fingerprint = std::nullopt;
   IdempotencyHint idempotency_hint = IdempotencyHint::kUnknown;
+  // The HTTP request's X-Request-Id: recorded in the audit metadata and the outbox event of the
+  // decision. Empty: none (not recorded).
+  std::string request_id{};
 };
 
 struct ReserveResult {
@@ -124,6 +127,7 @@ struct CheckoutCommand {
   std::string payment_method_id;
   std::string idempotency_key;  // empty: none
   std::string buyer_email{};    // the token's `email` claim (never a body field); empty: none
+  std::string request_id{};     // the HTTP request's X-Request-Id, kept with the order; or empty
 };
 
 struct CheckoutResult {

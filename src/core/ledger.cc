@@ -150,9 +150,9 @@ ReserveResult Ledger::ReserveWithPass(Book& book, const ReserveCommand& command,
 }
 
 ReleaseResult Ledger::Release(const std::string& reservation_id, const std::string& user_id,
-                              Time now) {
+                              Time now, std::string_view request_id) {
   RequireBatch();
-  return reservations_.Release(reservation_id, user_id, now);
+  return reservations_.Release(reservation_id, user_id, now, request_id);
 }
 
 std::size_t Ledger::ExpireDue(Time now, std::size_t count_max) {

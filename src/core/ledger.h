@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/random.h"
@@ -108,7 +109,9 @@ class Ledger {
   // batch of the reservation it allows; other sales never look at rooms.
   ReserveResult Reserve(const ReserveCommand& command, const PresentedPass& pass,
                         const std::string& reservation_id, Time now);
-  ReleaseResult Release(const std::string& reservation_id, const std::string& user_id, Time now);
+  // `request_id`: the X-Request-Id of the request (audit metadata and outbox event), or empty.
+  ReleaseResult Release(const std::string& reservation_id, const std::string& user_id, Time now,
+                        std::string_view request_id = {});
   // Expires every due RESERVED reservation, at most `count_max`; returns how many expired.
   std::size_t ExpireDue(Time now, std::size_t count_max);
   // Forgets idempotency keys created before `before` and deletes them from the store.

@@ -142,13 +142,14 @@ RetryDecision DecideRetry(const RetrySchedule& schedule, std::int32_t attempts_d
 // One JSON string escaper in core: the audit trail's (core/audit.h).
 std::string JsonString(std::string_view text) { return JsonQuote(text); }
 
-std::string ReservationEventPayload(const Reservation& reservation) {
+std::string ReservationEventPayload(const Reservation& reservation, std::string_view request_id) {
   std::string out = "{\"reservation_id\":" + JsonString(reservation.reservation_id);
   out += ",\"sku_id\":" + JsonString(reservation.sku_id);
   out += ",\"user_id\":" + JsonString(reservation.user_id);
   out += ",\"quantity\":" + std::to_string(reservation.quantity);
   out += ",\"status\":" + JsonString(ReservationStatusName(reservation.status));
   out += ",\"expires_at\":" + JsonString(base::FormatRfc3339(reservation.expires_at));
+  if (!request_id.empty()) out += ",\"request_id\":" + JsonString(request_id);
   out += '}';
   return out;
 }
@@ -168,6 +169,7 @@ std::string OrderEventPayloadFields(const Order& order) {
   out += ",\"attempts\":" + std::to_string(order.attempts);
   out += ",\"failure_reason\":";
   out += order.failure_reason.empty() ? "null" : JsonString(order.failure_reason);
+  if (!order.request_id.empty()) out += ",\"request_id\":" + JsonString(order.request_id);
   return out;
 }
 

@@ -37,6 +37,9 @@ struct Order {
   // Where the order's confirmation or failure notice goes: the checkout token's `email` claim
   // (base::IsValidEmailAddress), empty when it had none. Immutable, like the amount.
   std::string buyer_email;
+  // The X-Request-Id of the checkout that created the order (empty when none): its events carry
+  // it and the payment worker sends it to the gateway, so one id follows the purchase.
+  std::string request_id;
   std::int32_t attempts = 0;  // gateway calls finished so far
   Time next_attempt_at{};     // PENDING: when the worker may call the gateway next
   Time created_at{};
@@ -118,7 +121,10 @@ inline constexpr std::string_view kSaleUpdated = "sale.updated";
 }  // namespace event_type
 
 // Payload JSON of the events (no JSON library in core: only strings we escape ourselves).
-std::string ReservationEventPayload(const Reservation& reservation);
+// Every payload carries "request_id", the X-Request-Id of the HTTP request behind the decision
+// (the order's checkout for order events), only when there was one.
+std::string ReservationEventPayload(const Reservation& reservation,
+                                    std::string_view request_id = {});
 std::string OrderEventPayload(const Order& order);
 // order.confirmed and order.failed, what the buyer is told: the order's fields plus
 // "sale_name" and "buyer_email" (null when the order has none). The address is personal data:

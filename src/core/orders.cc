@@ -135,7 +135,8 @@ CheckoutResult Orders::Checkout(const CheckoutCommand& command, const std::strin
   FS_CHECK(orders_.find(order_id) == orders_.end());
   Book* book = sales_.Find(reservation->sku_id);
   FS_CHECK(book != nullptr);
-  reservations_.Transition(*reservation, ReservationStatus::kCheckoutPending, now);
+  reservations_.Transition(*reservation, ReservationStatus::kCheckoutPending, now,
+                           command.request_id);
 
   Order order;
   order.order_id = order_id;
@@ -149,6 +150,7 @@ CheckoutResult Orders::Checkout(const CheckoutCommand& command, const std::strin
   order.status = OrderStatus::kPending;
   order.payment_method_id = command.payment_method_id;
   order.buyer_email = command.buyer_email;
+  order.request_id = command.request_id;
   order.attempts = 0;
   order.next_attempt_at = now;
   order.created_at = now;
@@ -177,7 +179,8 @@ Order Orders::Settle(const Order& order, OrderStatus to, std::string failure_rea
   const std::string payload = OrderEventPayload(next);
   switch (to) {
     case OrderStatus::kPaid:
-      reservations_.Transition(*reservation, ReservationStatus::kPurchased, now);
+      // The payment's audit events carry the checkout's request id: it caused them.
+      reservations_.Transition(*reservation, ReservationStatus::kPurchased, now, next.request_id);
       sales_.AppendEvent(*book, event_type::kPaymentSucceeded, next.user_id, payload, now);
       sales_.AppendEvent(*book, event_type::kOrderConfirmed, next.user_id,
                          OrderNotificationPayload(next, book->sale.name), now);
@@ -186,7 +189,7 @@ Order Orders::Settle(const Order& order, OrderStatus to, std::string failure_rea
       sales_.AppendEvent(*book, event_type::kPaymentFailed, next.user_id, payload, now);
       sales_.AppendEvent(*book, event_type::kOrderFailed, next.user_id,
                          OrderNotificationPayload(next, book->sale.name), now);
-      reservations_.Transition(*reservation, ReservationStatus::kReleased, now);
+      reservations_.Transition(*reservation, ReservationStatus::kReleased, now, next.request_id);
       break;
     case OrderStatus::kNeedsAttention:
       sales_.AppendEvent(*book, event_type::kOrderNeedsAttention, next.user_id, payload, now);

@@ -247,6 +247,7 @@ AuditEvent ReserveAuditEvent(const ReserveCommand& command, ReserveOutcome outco
   }
   if (!detail.empty()) metadata.Add("detail", detail);
   if (!command.idempotency_key.empty()) metadata.Add("idempotency_key", command.idempotency_key);
+  if (!command.request_id.empty()) metadata.Add("request_id", command.request_id);
   event.metadata = metadata.Build();
   return event;
 }
@@ -278,7 +279,7 @@ TransitionAudit AuditOfTransition(ReservationStatus from, ReservationStatus to) 
 }
 
 AuditEvent TransitionAuditEvent(const Reservation& reservation, ReservationStatus from,
-                                ReservationStatus to, Time now) {
+                                ReservationStatus to, Time now, std::string_view request_id) {
   const TransitionAudit kind = AuditOfTransition(from, to);
   AuditEvent event;
   event.type = kind.type;
@@ -287,12 +288,13 @@ AuditEvent TransitionAuditEvent(const Reservation& reservation, ReservationStatu
   event.user_id = reservation.user_id;
   event.sku_id = reservation.sku_id;
   event.occurred_at = now;
-  event.metadata = AuditMetadata()
-                       .Add("reservation_id", reservation.reservation_id)
-                       .Add("quantity", reservation.quantity)
-                       .Add("from", ReservationStatusName(from))
-                       .Add("to", ReservationStatusName(to))
-                       .Build();
+  AuditMetadata metadata;
+  metadata.Add("reservation_id", reservation.reservation_id)
+      .Add("quantity", reservation.quantity)
+      .Add("from", ReservationStatusName(from))
+      .Add("to", ReservationStatusName(to));
+  if (!request_id.empty()) metadata.Add("request_id", request_id);
+  event.metadata = metadata.Build();
   return event;
 }
 
@@ -354,7 +356,7 @@ ReserveResult Reservations::Reserve(Book& book, const ReserveCommand& command,
   expiry_.emplace(reservation.expires_at, reservation_id);
   journal_.Add(ReservationCreated{reservation});
   sales_.AppendEvent(book, event_type::kReservationCreated, reservation.user_id,
-                     ReservationEventPayload(reservation), now);
+                     ReservationEventPayload(reservation, command.request_id), now);
   if (audit_.enabled())
     audit_.Append(ReserveAuditEvent(command, ReserveOutcome::kReserved, reservation, now, {}));
   ReserveResult result;
@@ -363,7 +365,8 @@ ReserveResult Reservations::Reserve(Book& book, const ReserveCommand& command,
   return result;
 }
 
-void Reservations::Transition(Reservation& reservation, ReservationStatus to, Time now) {
+void Reservations::Transition(Reservation& reservation, ReservationStatus to, Time now,
+                              std::string_view request_id) {
   FS_CHECK(IsAllowedTransition(reservation.status, to));
   Book* book = sales_.Find(reservation.sku_id);
   FS_CHECK(book != nullptr);
@@ -382,19 +385,19 @@ void Reservations::Transition(Reservation& reservation, ReservationStatus to, Ti
   if (!IsHeld(to)) finished_.push_back(reservation.reservation_id);
   journal_.Add(
       ReservationStatusChanged{reservation.reservation_id, reservation.sku_id, from, to, now});
-  if (audit_.enabled()) audit_.Append(TransitionAuditEvent(reservation, from, to, now));
+  if (audit_.enabled()) audit_.Append(TransitionAuditEvent(reservation, from, to, now, request_id));
   // CHECKOUT_PENDING and PURCHASED are told by the order's own events.
   if (to == ReservationStatus::kExpired) {
     sales_.AppendEvent(*book, event_type::kReservationExpired, reservation.user_id,
-                       ReservationEventPayload(reservation), now);
+                       ReservationEventPayload(reservation, request_id), now);
   } else if (to == ReservationStatus::kReleased) {
     sales_.AppendEvent(*book, event_type::kReservationReleased, reservation.user_id,
-                       ReservationEventPayload(reservation), now);
+                       ReservationEventPayload(reservation, request_id), now);
   }
 }
 
 ReleaseResult Reservations::Release(const std::string& reservation_id, const std::string& user_id,
-                                    Time now) {
+                                    Time now, std::string_view request_id) {
   FS_CHECK(journal_.in_batch());
   ReleaseResult result;
   Reservation* reservation = Find(reservation_id);
@@ -405,10 +408,10 @@ ReleaseResult Reservations::Release(const std::string& reservation_id, const std
   switch (reservation->status) {
     case ReservationStatus::kReserved:
       if (reservation->expires_at <= now) {
-        Transition(*reservation, ReservationStatus::kExpired, now);
+        Transition(*reservation, ReservationStatus::kExpired, now, request_id);
         result.outcome = ReleaseOutcome::kExpired;
       } else {
-        Transition(*reservation, ReservationStatus::kReleased, now);
+        Transition(*reservation, ReservationStatus::kReleased, now, request_id);
         result.outcome = ReleaseOutcome::kReleased;
       }
       break;

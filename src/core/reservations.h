@@ -71,12 +71,17 @@ class Reservations {
   // with `outcome` and `detail` (may be empty). REQUIRES: outcome is a refusal.
   ReserveResult Refuse(const ReserveCommand& command, ReserveOutcome outcome,
                        std::string_view detail, Time now);
-  ReleaseResult Release(const std::string& reservation_id, const std::string& user_id, Time now);
+  // `request_id`: the X-Request-Id of the request (audit metadata and outbox event), or empty.
+  ReleaseResult Release(const std::string& reservation_id, const std::string& user_id, Time now,
+                        std::string_view request_id = {});
   // Expires every RESERVED reservation whose expires_at <= now, at most `count_max` of them.
   std::size_t ExpireDue(Time now, std::size_t count_max);
   // Moves a reservation to `to` with its counters, user units, audit event and outbox event.
+  // `request_id`: the X-Request-Id of the request that caused it (empty for the writer's own
+  // decisions, e.g. expiry), recorded in the audit metadata and the outbox event.
   // REQUIRES: IsAllowedTransition(reservation.status, to).
-  void Transition(Reservation& reservation, ReservationStatus to, Time now);
+  void Transition(Reservation& reservation, ReservationStatus to, Time now,
+                  std::string_view request_id = {});
 
   // --- Queries ------------------------------------------------------------------------------
   Reservation* Find(const std::string& reservation_id);

@@ -61,7 +61,7 @@ void Reserve::Committed(Result& result, const CommitContext& context) const {
 }
 
 Release::Result Release::Decide(core::Ledger& ledger, const DecideContext& context) const {
-  return ledger.Release(reservation_id, user_id, context.now);
+  return ledger.Release(reservation_id, user_id, context.now, request_id);
 }
 
 GetReservation::Result GetReservation::Decide(core::Ledger& ledger, const DecideContext&) const {

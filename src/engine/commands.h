@@ -39,6 +39,7 @@ struct Release {
   using Result = core::ReleaseResult;
   std::string reservation_id;
   std::string user_id;
+  std::string request_id{};  // the HTTP request's X-Request-Id, or empty
   Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 

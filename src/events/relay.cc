@@ -1,8 +1,8 @@
 #include "events/relay.h"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
+
+#include "log/log_output.h"
 
 namespace fs::events {
 
@@ -77,7 +77,7 @@ void Relay::SaveCursor() {
   // A cursor that failed to save only means these events are published again after a restart.
   const base::Status saved = source_->SaveCursor(std::string(sink_->name()), cursor_);
   if (!saved.ok()) {
-    spdlog::warn("relay: saving the {} cursor: {}", sink_->name(), saved.ToString());
+    log::Logger("events")->warn("relay: saving the {} cursor: {}", sink_->name(), saved.ToString());
     return;
   }
   saved_cursor_ = cursor_;
@@ -97,8 +97,8 @@ void Relay::Run() {
     if (!step) {
       failures_.fetch_add(1, std::memory_order_relaxed);
       backoff = std::clamp(backoff * 2, options_.backoff_initial, options_.backoff_max);
-      spdlog::warn("relay: publishing to {} failed (retry in {} ms): {}", sink_->name(),
-                   backoff.count(), step.error().ToString());
+      log::Logger("events")->warn("relay: publishing to {} failed (retry in {} ms): {}",
+                                  sink_->name(), backoff.count(), step.error().ToString());
       if (stopping) {
         SaveCursor();
         return;  // do not hold shutdown hostage to a dead sink

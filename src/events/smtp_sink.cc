@@ -1,11 +1,10 @@
 #include "events/smtp_sink.h"
 
-#include <spdlog/spdlog.h>
-
 #include <unordered_set>
 
 #include "base/check.h"
 #include "events/order_mail.h"
+#include "log/log_output.h"
 
 namespace fs::events {
 namespace {
@@ -28,8 +27,8 @@ class EmailSink final : public EventSink {
           net::SendMail(options_.server, {options_.from, mail->recipient, mail->message});
       if (sent.code() == base::StatusCode::kFailedPrecondition) {
         counters.rejected.fetch_add(1, std::memory_order_relaxed);
-        spdlog::warn("email: {} for order event {} refused for good: {}", event.type,
-                     event.event_id, sent.message());
+        log::Logger("events")->warn("email: {} for order event {} refused for good: {}", event.type,
+                                    event.event_id, sent.message());
       } else if (!sent.ok()) {
         counters.failed.fetch_add(1, std::memory_order_relaxed);
         return sent;  // the relay retries from this event, with backoff

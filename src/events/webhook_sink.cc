@@ -1,7 +1,9 @@
 #include "events/webhook_sink.h"
 
+#include "base/request_id.h"
 #include "core/order.h"
 #include "events/http_post.h"
+#include "json/small_document.h"
 
 namespace fs::events {
 namespace {
@@ -13,9 +15,10 @@ std::int64_t UnixSeconds(const WebhookOptions& options) {
 }
 
 base::Status PostSigned(const WebhookOptions& options, const std::string& event_id,
-                        const std::string& body) {
+                        const std::string& request_id, const std::string& body) {
   std::vector<std::pair<std::string, std::string>> headers;
   headers.emplace_back("X-Flashsale-Event-Id", event_id);
+  if (!request_id.empty()) headers.emplace_back("X-Request-Id", request_id);
   if (!options.secret.empty()) {
     headers.emplace_back("X-Flashsale-Signature",
                          WebhookSignature(options.secret, UnixSeconds(options), body));
@@ -40,7 +43,12 @@ class WebhookSink final : public EventSink {
       body += RenderEventJson(events[i].event);
     }
     body += "]}";
-    return PostSigned(options_, events.front().event.event_id, body);
+    std::string request_id;
+    for (const auto& stored : events) {
+      request_id = RequestIdOfEvent(stored.event);
+      if (!request_id.empty()) break;
+    }
+    return PostSigned(options_, events.front().event.event_id, request_id, body);
   }
 
  private:
@@ -58,8 +66,8 @@ class NotificationSink final : public EventSink {
       const std::string& type = stored.event.type;
       if (type != core::event_type::kOrderConfirmed && type != core::event_type::kOrderFailed)
         continue;
-      FS_RETURN_IF_ERROR(
-          PostSigned(options_, stored.event.event_id, RenderEventJson(stored.event)));
+      FS_RETURN_IF_ERROR(PostSigned(options_, stored.event.event_id, RequestIdOfEvent(stored.event),
+                                    RenderEventJson(stored.event)));
     }
     return base::Status::Ok();
   }
@@ -69,6 +77,18 @@ class NotificationSink final : public EventSink {
 };
 
 }  // namespace
+
+std::string RequestIdOfEvent(const core::OutboxEvent& event) {
+  json::SmallDocument<> document;
+  const auto& root = document.Parse(event.payload_json);
+  if (root.HasParseError() || !root.IsObject()) return {};
+  const auto found = root.FindMember("request_id");
+  if (found == root.MemberEnd() || !found->value.IsString()) return {};
+  std::string request_id(found->value.GetString(), found->value.GetStringLength());
+  // Stored by this server from a valid header; checked again as it becomes a header.
+  if (!base::IsValidRequestId(request_id)) return {};
+  return request_id;
+}
 
 std::string WebhookSignature(const std::string& secret, std::int64_t unix_seconds,
                              const std::string& body) {

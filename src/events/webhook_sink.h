@@ -8,6 +8,8 @@
 // HMAC-SHA256(secret, "<t>.<body>")> (WebhookSignature), so a receiver refuses a POST whose t is
 // outside its tolerance window, and X-Flashsale-Event-Id names the (first) event, for
 // de-duplication. Unsigned only when the server was started with --webhook-allow-unsigned.
+// X-Request-Id names the request behind the (first) event that had one (the payload's
+// "request_id"); absent when none had.
 // Thread-safety: the relay's thread only.
 #pragma once
 
@@ -27,6 +29,10 @@ struct WebhookOptions {
   const base::Clock* clock = nullptr;  // the signatures' time; nullptr: the system clock
   std::string ca_file;                 // https: trusted CAs (--tls-ca-file); empty: the system's
 };
+
+// The payload's "request_id" of `event` when it is a valid request id (base/request_id.h);
+// empty otherwise.
+std::string RequestIdOfEvent(const core::OutboxEvent& event);
 
 // The X-Flashsale-Signature value of `body` sent at `unix_seconds`.
 std::string WebhookSignature(const std::string& secret, std::int64_t unix_seconds,

@@ -28,6 +28,7 @@ struct HeldRequest {
   std::optional<std::string> queue_pass;
   std::string admitted_user_id;
   std::string admitted_email;
+  std::string request_id;
   Request request;
   RouteMatch match;  // the route the request was matched to on arrival
 };
@@ -56,6 +57,7 @@ std::shared_ptr<const HeldRequest> HoldAdmitted(const Request& source, const Rou
   held->queue_pass = CopyOf(source.queue_pass);
   held->admitted_user_id = std::move(user_id);
   held->admitted_email = std::move(email);
+  held->request_id = std::string(source.request_id);
   Request& request = held->request;
   request.method = source.method;
   request.target = held->target;
@@ -70,6 +72,7 @@ std::shared_ptr<const HeldRequest> HoldAdmitted(const Request& source, const Rou
   request.queue_pass = ViewOf(held->queue_pass);
   request.admitted_user_id = held->admitted_user_id;
   request.admitted_email = held->admitted_email;
+  request.request_id = held->request_id;
   held->match = RebaseMatch(match, source.target, request.target);
   return held;
 }

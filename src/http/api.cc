@@ -1,7 +1,5 @@
 #include "http/api.h"
 
-#include <spdlog/spdlog.h>
-
 #include <chrono>
 #include <exception>
 
@@ -11,6 +9,7 @@
 #include "http/admission.h"
 #include "http/handlers.h"
 #include "http/outcome_table.h"
+#include "log/log_output.h"
 
 namespace fs::http {
 namespace {
@@ -86,16 +85,21 @@ void Api::Handle(const Request& request, const boost::asio::any_io_executor& exe
   const RouteKind kind = route != nullptr ? route->kind : RouteKind::kOther;
   const auto method = static_cast<std::size_t>(request.method);
   metrics::HttpMetrics* metrics = &services_.metrics;
+  auto user_id = std::make_shared<std::string>();
   // Counting happens as the response leaves, so async answers are counted with their code.
-  Exchange exchange{executor, [metrics, label, method, kind, started,
-                               respond = std::move(respond)](Response response) {
+  Exchange exchange{executor,
+                    [metrics, label, method, kind, started, user_id,
+                     respond = std::move(respond)](Response response) {
                       metrics->requests.Increment(label, method, response.status);
+                      response.route_template = metrics->requests.route_labels()[label];
+                      response.user_id = *user_id;
                       if (kind != RouteKind::kOther) {
                         ObserveLatency(*metrics, kind, response.status,
                                        std::chrono::steady_clock::now() - started);
                       }
                       respond(std::move(response));
-                    }};
+                    },
+                    user_id};
   if (match.kind == RouteMatch::Kind::kNotFound) {
     return exchange.respond(ErrorResponse(404, code::kNotFound, "no such route"));
   }
@@ -115,8 +119,8 @@ void Api::DispatchGuarded(const Route& route, const Request& request, const Rout
   } catch (const std::exception& error) {
     // Handlers do not throw by design; this is a bug or bad_alloc. Answer (with a code from
     // the public set: retrying may well succeed) rather than drop the connection.
-    spdlog::error("handler for {} {} threw: {}", MethodName(request.method), request.target,
-                  error.what());
+    log::Logger("http")->error("handler for {} {} threw: {}", MethodName(request.method),
+                               request.target, error.what());
     exchange.respond(OutcomeResponse({503, code::kUnavailable, "internal error; retry"}));
   }
 }
@@ -145,6 +149,7 @@ void Api::Dispatch(const Route& route, const Request& request, const RouteMatch&
         return call.exchange.respond(std::move(*denied));
       }
       AdmittedUser& admitted = std::get<AdmittedUser>(user);
+      if (call.exchange.user_id) *call.exchange.user_id = admitted.user_id;
       call.user_id = std::move(admitted.user_id);
       call.email = std::move(admitted.email);
       call.identity = std::move(admitted.identity);

@@ -64,6 +64,9 @@ using Respond = std::function<void(Response)>;
 struct Exchange {
   boost::asio::any_io_executor executor;
   Respond respond;
+  // The request's verified user once known (set on the connection's thread), for the access
+  // log; null when the exchange was made without one.
+  std::shared_ptr<std::string> user_id{};
 };
 
 struct ApiServices {

@@ -1,11 +1,10 @@
 #include "http/audit_read_pool.h"
 
-#include <spdlog/spdlog.h>
-
 #include <exception>
 #include <utility>
 
 #include "base/check.h"
+#include "log/log_output.h"
 
 namespace fs::http {
 namespace {
@@ -15,7 +14,7 @@ base::Status ReadGuarded(const AuditReadPool::Job& job, audit::AuditSource& sour
   try {
     return job.read(source);
   } catch (const std::exception& error) {
-    spdlog::error("audit read threw: {}", error.what());
+    log::Logger("http")->error("audit read threw: {}", error.what());
     return base::Internal("audit read failed");
   }
 }

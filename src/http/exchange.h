@@ -43,6 +43,9 @@ struct Request {
   std::string_view admitted_email;  // with admitted_user_id: the token's `email` claim, or empty
   std::optional<std::string_view> queue_pass;     // X-Queue-Pass (waiting-room sales)
   std::optional<std::string_view> if_none_match;  // If-None-Match (cacheable reads)
+  // Set by the server (never empty there): the client's X-Request-Id when valid
+  // (base::IsValidRequestId), else a generated one. Recorded with the decisions it causes.
+  std::string_view request_id;
 };
 
 // The rest of the body of a response that stays open (Server-Sent Events). After the head and
@@ -69,6 +72,10 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers, usually none
   // Set: the body goes on after `body` (chunked) for as long as the stream does.
   std::shared_ptr<BodyStream> stream;
+  // For the access log, never sent: the matched route's template (static for the server's
+  // life; empty when unknown) and the verified user of the request (empty when none).
+  std::string_view route_template;
+  std::string user_id;
 };
 
 }  // namespace fs::http

@@ -91,6 +91,7 @@ void Checkout(const ApiServices& services, Call& call) {
   command.payment_method_id = std::move(body->payment_method_id);
   command.buyer_email = std::move(call.email);
   command.idempotency_key = std::move(*key);
+  command.request_id = std::string(call.request.request_id);
   auto answer = PostBack<engine::ReplyOf<engine::Checkout>>(call.exchange, &CheckoutResponse);
   services.engine.Submit(engine::Checkout{command}, [&services, exchange = call.exchange,
                                                      id = command.reservation_id,

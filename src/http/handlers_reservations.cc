@@ -68,6 +68,7 @@ void Reserve(const ApiServices& services, Call& call) {
   command.user_id = std::move(call.user_id);
   command.quantity = body->quantity;
   command.idempotency_key = std::move(*key);
+  command.request_id = std::string(request.request_id);
   // The audit trail records who asked, as the rate limiter sees them (proxy-aware client IP,
   // one device fingerprint function for both): the limiter's own view when it checked one.
   const ratelimit::RequestIdentity client =
@@ -108,7 +109,7 @@ void DeleteReservation(const ApiServices& services, Call& call) {
   if (!IsPlausibleReservationId(id)) return call.exchange.respond(ReservationNotFound());
   auto answer = PostBack<engine::ReplyOf<engine::Release>>(call.exchange, &ReleaseResponse);
   services.engine.Submit(
-      engine::Release{id, call.user_id},
+      engine::Release{id, call.user_id, std::string(call.request.request_id)},
       [&services, exchange = call.exchange, id, user_id = call.user_id,
        answer](engine::ReplyOf<engine::Release> reply) {
         if (!reply.status.ok() || reply.value.outcome != core::ReleaseOutcome::kNotFound) {

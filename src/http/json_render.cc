@@ -130,6 +130,20 @@ std::string RenderError(std::string_view code, std::string_view message) {
   return Finish(buffer);
 }
 
+std::string WithErrorRequestId(std::string body, std::string_view request_id) {
+  // RenderError's shape: one flat object inside "error", so its end is the body's last "}}".
+  constexpr std::string_view kStart = "{\"error\":{";
+  constexpr std::string_view kEnd = "}}";
+  if (!body.starts_with(kStart) || !body.ends_with(kEnd)) return body;
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  String(writer, request_id);
+  std::string field = ",\"request_id\":";
+  field.append(buffer.GetString(), buffer.GetSize());
+  body.insert(body.size() - kEnd.size(), field);
+  return body;
+}
+
 std::string RenderPublicSale(const core::Sale& sale, const core::StockCounters& counters,
                              core::SaleStatus status) {
   rapidjson::StringBuffer buffer;

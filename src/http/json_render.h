@@ -29,6 +29,9 @@ std::string RenderAdminOrder(const core::Order& order);
 
 // {"error":{"code":...,"message":...}}
 std::string RenderError(std::string_view code, std::string_view message);
+// An error body of RenderError's with "request_id" added to its "error" object, as the server
+// sends every error (http/server.cc); any other body is returned as it is.
+std::string WithErrorRequestId(std::string body, std::string_view request_id);
 
 // Public product view: the sale's public fields plus "available" and "status".
 std::string RenderPublicSale(const core::Sale& sale, const core::StockCounters& counters,

@@ -1,12 +1,11 @@
 #include "http/replies.h"
 
-#include <spdlog/spdlog.h>
-
 #include "auth/queue_pass.h"
 #include "base/check.h"
 #include "core/rules.h"
 #include "crypto/sha256.h"
 #include "http/json_render.h"
+#include "log/log_output.h"
 
 namespace fs::http {
 namespace {
@@ -86,7 +85,7 @@ Response ReservationNotFound() {
 }
 
 Response StoreReadFailure(const base::Status& status) {
-  spdlog::warn("store read failed: {}", status.ToString());
+  log::Logger("http")->warn("store read failed: {}", status.ToString());
   return OutcomeResponse(
       {503, code::kUnavailable, "the store cannot be read right now; retry shortly"});
 }

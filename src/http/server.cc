@@ -1,7 +1,5 @@
 #include "http/server.h"
 
-#include <spdlog/spdlog.h>
-
 #include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -10,12 +8,16 @@
 #include <charconv>
 #include <iterator>
 #include <optional>
+#include <span>
 #include <unordered_map>
 
+#include "base/request_id.h"
 #include "base/thread_annotations.h"
 #include "http/json_render.h"
 #include "http/listener.h"
 #include "http/outcome_table.h"
+#include "log/log_context.h"
+#include "log/log_output.h"
 
 namespace fs::http {
 
@@ -29,6 +31,8 @@ struct Server::Shared {
       : api(api_in),
         metrics(metrics_in),
         idle_timeout(options.idle_timeout),
+        access_log(options.access_log),
+        access_log_slow(options.access_log_slow),
         connections_max(options.connections_max),
         connections_per_ip_max(options.connections_per_ip_max) {}
 
@@ -62,6 +66,8 @@ struct Server::Shared {
   Api& api;
   metrics::HttpMetrics& metrics;
   const std::chrono::seconds idle_timeout;
+  const AccessLogMode access_log;
+  const std::chrono::milliseconds access_log_slow;
   const std::size_t connections_max;
   const std::size_t connections_per_ip_max;
   std::atomic<std::size_t> connection_count{0};
@@ -174,6 +180,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnRequest();
   void Respond(Response response);
   void RespondAndClose(unsigned status, std::string_view code, std::string_view message);
+  // Adds the request id to `response` (header and error body) and writes its access log line.
+  void Finish(Response& response, std::string_view method);
+  void LogAccess(const Response& response, std::string_view method);
   void Write(unsigned version, Response& response, AfterWrite after);
   void OnWrite(const beast::error_code& error, AfterWrite after);
   void Linger();
@@ -199,8 +208,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
   AfterWrite after_response_ = AfterWrite::kKeepAlive;
   bool awaiting_response_ = false;  // a request is with the Api; exactly one answer expected
   std::size_t drained_bytes_ = 0;
-  std::string forwarded_for_;  // the request's X-Forwarded-For lines joined, when several
-  bool head_request_ = false;  // the request being answered is a HEAD
+  std::string forwarded_for_;    // the request's X-Forwarded-For lines joined, when several
+  bool head_request_ = false;    // the request being answered is a HEAD
+  std::string request_id_;       // the id of the request being answered
+  log::LogContext log_context_;  // views request_id_
+  std::chrono::steady_clock::time_point request_started_{};
+  Method request_method_ = Method::kOther;
   std::shared_ptr<BodyStream> body_stream_;  // set while a response stays open
   bool chunked_ = false;                     // the open response is sent in chunks (HTTP/1.1)
   bool stream_ended_ = false;                // the client went, or the stream was ended
@@ -235,6 +248,7 @@ void Connection::DoReadHeader() {
 }
 
 void Connection::OnHeader(const beast::error_code& error, std::size_t header_bytes) {
+  request_started_ = std::chrono::steady_clock::now();  // the access log's duration
   if (error == bhttp::error::body_limit) {
     return RespondAndClose(413, code::kPayloadTooLarge,
                            "request body exceeds " + std::to_string(kBodyBytesMax) + " bytes");
@@ -295,7 +309,12 @@ void Connection::OnRequest() {
     return RespondAndClose(400, code::kInvalidRequest, "an HTTP/1.1 request needs a Host header");
   }
   after_response_ = message.keep_alive() ? AfterWrite::kKeepAlive : AfterWrite::kClose;
+  request_id_ = base::RequestIdOf(HeaderValue(message, "X-Request-Id"));
+  log_context_ = log::LogContext{request_id_, {}, {}};
+  const log::ScopedLogContext scope(log_context_);
+  request_method_ = ToMethod(message.method());
   Request request;
+  request.request_id = request_id_;
   request.method = ToMethod(message.method());
   request.target = message.target();
   request.authorization = HeaderValue(message, "Authorization");
@@ -317,12 +336,42 @@ void Connection::OnRequest() {
 
 void Connection::Respond(Response response) {
   if (!awaiting_response_) {
-    spdlog::error("a handler answered twice; dropping the second answer");
+    log::Logger("http")->error("a handler answered twice; dropping the second answer");
     return;
   }
   awaiting_response_ = false;
+  const log::ScopedLogContext scope(log_context_);
   if (shared_.shutting_down.load(std::memory_order_acquire)) after_response_ = AfterWrite::kClose;
+  Finish(response, MethodName(request_method_));
   Write(request_version_, response, after_response_);
+}
+
+void Connection::Finish(Response& response, std::string_view method) {
+  response.headers.emplace_back("X-Request-Id", request_id_);
+  if (response.status >= 400)
+    response.body = WithErrorRequestId(std::move(response.body), request_id_);
+  LogAccess(response, method);
+}
+
+void Connection::LogAccess(const Response& response, std::string_view method) {
+  if (shared_.access_log == AccessLogMode::kOff) return;
+  const auto duration = std::chrono::steady_clock::now() - request_started_;
+  const bool slow = duration > shared_.access_log_slow;
+  if (shared_.access_log == AccessLogMode::kErrors && response.status < 500 && !slow) return;
+  const double duration_ms = std::chrono::duration<double, std::milli>(duration).count();
+  const std::string_view route =
+      response.route_template.empty() ? std::string_view("-") : response.route_template;
+  const log::LogField fields[] = {
+      {"method", method},
+      {"route", route},
+      {"status", static_cast<std::int64_t>(response.status)},
+      {"duration_ms", duration_ms},
+      {"bytes", static_cast<std::int64_t>(response.body.size())},
+      {"client", std::string_view(permit_.peer_address())},
+      {"user_id", std::string_view(response.user_id)},  // last: left out when unknown
+  };
+  const std::span<const log::LogField> known(fields, response.user_id.empty() ? 6 : 7);
+  log::Emit(response.status >= 500 ? "error" : "info", "access", "request", known);
 }
 
 // Protocol-level errors (before routing): answered here, counted as the unmatched route.
@@ -330,7 +379,14 @@ void Connection::RespondAndClose(unsigned status, std::string_view code, std::st
   shared_.metrics.requests.Increment(shared_.api.unmatched_route_index(),
                                      static_cast<std::size_t>(Method::kOther), status);
   shared_.RequestStarted();
+  // The head may not have been read (431): then the id is a new one.
+  std::optional<std::string_view> given;
+  if (parser_ && parser_->is_header_done()) given = HeaderValue(parser_->get(), "X-Request-Id");
+  request_id_ = base::RequestIdOf(given);
+  log_context_ = log::LogContext{request_id_, {}, {}};
+  const log::ScopedLogContext scope(log_context_);
   Response response(status, RenderError(code, message));
+  Finish(response, "-");
   Write(11, response, AfterWrite::kClose);
 }
 
@@ -539,7 +595,7 @@ void Server::RunContext(asio::io_context& context) {
     } catch (const std::exception& error) {
       // Connection handlers report errors by code; an exception here is a bug or bad_alloc.
       // Keep the thread serving the other connections.
-      spdlog::error("I/O thread caught: {}", error.what());
+      log::Logger("http")->error("I/O thread caught: {}", error.what());
     }
   }
 }
@@ -561,7 +617,7 @@ void Server::OnAccept(const boost::system::error_code& error, tcp::socket socket
   if (error == asio::error::operation_aborted || !acceptor_.is_open()) return;
   if (error) {
     // Typically EMFILE: back off briefly instead of spinning on a failing accept.
-    spdlog::warn("accept failed: {}", error.message());
+    log::Logger("http")->warn("accept failed: {}", error.message());
     accept_retry_timer_.expires_after(std::chrono::milliseconds(50));
     accept_retry_timer_.async_wait([this](const boost::system::error_code& timer_error) {
       if (!timer_error) DoAccept();

@@ -3,6 +3,9 @@
 // connection lives on one thread and needs no strand. Keep-alive, request limits (header,
 // target, body: see limits.h), an idle/slow-client deadline per request, and a bound on
 // open connections (beyond it new connections are closed at once).
+// Every answer carries X-Request-Id: the request's own when valid (base/request_id.h), else a
+// generated one; an error body carries it as error.request_id, and the request's handling and
+// answer run inside its log context (log/log_context.h). The access log is written here.
 //
 // Shutdown order (driven by the app): StopAccepting(); stop the engine (it completes every
 // queued command, whose answers are posted back here); WaitForInFlight(); Stop().
@@ -29,6 +32,13 @@
 
 namespace fs::http {
 
+// --access-log: which answers get an access log line (docs/operations.md, "Logs").
+enum class AccessLogMode : std::uint8_t {
+  kOff,
+  kErrors,  // 5xx answers and requests slower than ServerOptions::access_log_slow
+  kAll,
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";         // IP address or resolvable name
   std::uint16_t port = 0;                 // 0: the OS picks a free port (see Server::port())
@@ -40,6 +50,9 @@ struct ServerOptions {
   // >= 0: a socket already bound and listening (the starting node's, see side_server.h) to
   // accept on instead of binding host:port; the Server owns it from Open() on.
   int listener = -1;
+  AccessLogMode access_log = AccessLogMode::kErrors;
+  // kErrors: a request answered later than this is logged whatever its status.
+  std::chrono::milliseconds access_log_slow{1000};
 };
 
 class Server {

@@ -3,6 +3,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "base/request_id.h"
 #include "http/json_render.h"
 #include "http/limits.h"
 #include "http/listener.h"
@@ -95,9 +96,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (error) return;
     const auto& request = parser_.get();
     const bool head = request.method() == bhttp::verb::head;
-    const Response answer = respond_(request.method_string(), request.target());
+    // Like every answer of the server (server.cc): the client's id when valid, else a new one.
+    const auto given = request.find("X-Request-Id");
+    const std::string request_id = base::RequestIdOf(
+        given == request.end() ? std::nullopt : std::optional<std::string_view>(given->value()));
+    const Response answer = respond_(request.method_string(), request.target(), request_id);
     response_.version(11);
     response_.keep_alive(false);
+    response_.set("X-Request-Id", request_id);
     response_.result(answer.status);
     response_.set(bhttp::field::content_type, answer.content_type);
     for (const auto& [name, value] : answer.headers) response_.set(name, value);
@@ -138,7 +144,8 @@ void SideServer::Serve(asio::ip::tcp::socket socket) {
 }
 
 SideServer::Responder MetricsResponder(std::function<std::string()> render) {
-  return [render = std::move(render)](std::string_view method, std::string_view target) {
+  return [render = std::move(render)](std::string_view method, std::string_view target,
+                                      std::string_view /*request_id*/) {
     if (IsGet(method) && target == "/metrics") {
       return Response(200, render(), kMetricsContentType);
     }
@@ -147,12 +154,13 @@ SideServer::Responder MetricsResponder(std::function<std::string()> render) {
 }
 
 SideServer::Responder StartingResponder() {
-  return [](std::string_view method, std::string_view target) {
+  return [](std::string_view method, std::string_view target, std::string_view request_id) {
     const std::string_view path = target.substr(0, target.find('?'));
     if (IsGet(method) && path == "/healthz") return JsonResponse(200, RenderStatusBody("ok"));
     Response response = ErrorResponse(503, code::kUnavailable,
                                       "the node is starting: it is loading its state from the "
                                       "store; try again shortly");
+    response.body = WithErrorRequestId(std::move(response.body), request_id);
     if (IsGet(method) && path == "/readyz") {
       response.body = R"({"status":"starting",)" + response.body.substr(1);
     }

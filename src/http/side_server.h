@@ -37,8 +37,10 @@ struct SideServerOptions {
 
 class SideServer {
  public:
-  // Answers one request; `head` requests get the same headers and no body.
-  using Responder = std::function<Response(std::string_view method, std::string_view target)>;
+  // Answers one request (its X-Request-Id, valid or generated, goes on the response and in
+  // error bodies); `head` requests get the same headers and no body.
+  using Responder = std::function<Response(std::string_view method, std::string_view target,
+                                           std::string_view request_id)>;
   // Binds and listens. Errors: kInvalidArgument for a bad host, kUnavailable when the address
   // cannot be bound. REQUIRES: whatever `respond` reads outlives Stop().
   static base::Result<std::unique_ptr<SideServer>> Open(SideServerOptions options,

@@ -21,6 +21,9 @@ struct ChargeRequest {
   std::string currency;
   std::string payment_method_id;
   std::int32_t attempt = 1;  // 1-based
+  // The X-Request-Id of the order's checkout (core::Order::request_id), sent as X-Request-Id
+  // on every gateway call of the order; empty: none.
+  std::string request_id{};
 };
 
 struct ChargeResult {

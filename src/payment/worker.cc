@@ -1,9 +1,10 @@
 #include "payment/worker.h"
 
-#include <spdlog/spdlog.h>
-
 #include <future>
 #include <utility>
+
+#include "log/log_context.h"
+#include "log/log_output.h"
 
 namespace fs::payment {
 
@@ -119,6 +120,10 @@ void PaymentWorker::Charge() {
     request.currency = order.currency;
     request.payment_method_id = order.payment_method_id;
     request.attempt = order.attempts + 1;
+    request.request_id = order.request_id;
+    // The call's log lines name the checkout's request.
+    const log::LogContext context{order.request_id, {}, {}};
+    const log::ScopedLogContext scope(context);
     const ChargeResult result = gateway_.Charge(request);
     core::PaymentReport report;
     report.order_id = order.order_id;
@@ -127,8 +132,8 @@ void PaymentWorker::Charge() {
     report.reason = result.reason;
     report.retry_after = result.retry_after;
     if (result.outcome == core::ChargeOutcome::kRetryable) {
-      spdlog::info("payment: order {} attempt {} failed transiently: {}", order.order_id,
-                   request.attempt, result.reason);
+      log::Logger("payment")->info("payment: order {} attempt {} failed transiently: {}",
+                                   order.order_id, request.attempt, result.reason);
     }
     // The order leaves the in-flight set only once the writer has committed (or refused) the
     // report, so the dispatcher cannot hand it out again with a stale attempt count.
@@ -136,8 +141,8 @@ void PaymentWorker::Charge() {
                    [this, order_id = order.order_id, attempt = request.attempt](
                        const engine::ReplyOf<engine::RecordPayment>& reply) {
                      if (!reply.status.ok()) {
-                       spdlog::warn("payment: recording order {} failed: {}", order_id,
-                                    reply.status.ToString());
+                       log::Logger("payment")->warn("payment: recording order {} failed: {}",
+                                                    order_id, reply.status.ToString());
                      }
                      {
                        base::MutexLock lock(mutex_);

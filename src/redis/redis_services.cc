@@ -1,9 +1,9 @@
 #include "redis/redis_services.h"
 
-#include <spdlog/spdlog.h>
-
 #include <charconv>
 #include <initializer_list>
+
+#include "log/log_output.h"
 
 namespace fs::redis {
 namespace {
@@ -24,13 +24,13 @@ std::int64_t SteadyNanos() {
 
 void LogHealth(const RedisUrl& url, Health health, const base::Status& reason) {
   if (health == Health::kUp) {
-    spdlog::info(
+    log::Logger("redis")->info(
         "redis {} up: shared rate limits, availability cache and idempotency fast path "
         "in use",
         url.ToString());
     return;
   }
-  spdlog::warn(
+  log::Logger("redis")->warn(
       "redis {} down ({}): rate limits fall back to this node's local buckets, "
       "availability is read from local state, the idempotency fast path is skipped "
       "(the database stays the truth); reconnecting in the background",

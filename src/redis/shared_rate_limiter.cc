@@ -1,9 +1,8 @@
 #include "redis/shared_rate_limiter.h"
 
-#include <spdlog/spdlog.h>
-
 #include <memory>
 
+#include "log/log_output.h"
 #include "redis/rate_limit_script.h"
 
 namespace fs::redis {
@@ -36,7 +35,7 @@ void SharedRateLimiter::Check(ratelimit::RequestIdentity identity,
                       // A script error is a bug or a misconfigured Redis, not an outage: say it
                       // once.
                       if (!reported_bad_reply_.exchange(true, std::memory_order_relaxed)) {
-                        spdlog::error(
+                        log::Logger("redis")->error(
                             "redis rate-limit check failed ({}); using local buckets for such "
                             "requests (logged once)",
                             outcome.error().message());

@@ -876,6 +876,8 @@ TEST_F(SqliteStoreTest, OutboxMigrationKeepsRowsAndIds) {
                        // And migration 9's column, with the trigger as migration 3 made it.
                        " DROP TRIGGER orders_immutable_columns;"
                        " ALTER TABLE orders DROP COLUMN buyer_email;"
+                       // And migration 10's.
+                       " ALTER TABLE orders DROP COLUMN request_id;"
                        " CREATE TRIGGER orders_immutable_columns BEFORE UPDATE OF order_id"
                        "  ON orders BEGIN SELECT RAISE(ABORT, 'immutable'); END;"
                        " COMMIT;"),

@@ -67,6 +67,7 @@ constexpr UnnestColumn kOrderRows[] = {
     {"currency", "text"},          {"status", "smallint"},      {"failure_reason", "text"},
     {"payment_method_id", "text"}, {"attempts", "integer"},     {"next_attempt_at_ms", "bigint"},
     {"created_at_ms", "bigint"},   {"updated_at_ms", "bigint"}, {"buyer_email", "text"},
+    {"request_id", "text"},
 };
 constexpr UnnestColumn kOrderChanges[] = {
     {"id", "text"},        {"from_status", "smallint"}, {"to_status", "smallint"},
@@ -323,6 +324,8 @@ class BatchStatements {
     c[13].Int64(base::ToMillis(o.updated_at));
     c[14].OptionalText(o.buyer_email.empty() ? std::nullopt
                                              : std::optional<std::string>(o.buyer_email));
+    c[15].OptionalText(o.request_id.empty() ? std::nullopt
+                                            : std::optional<std::string>(o.request_id));
   }
   void AddOne(const core::OrderStatusChanged& m) {
     const core::Order& o = m.order;

@@ -148,6 +148,7 @@ base::Result<core::Order> DecodeOrder(const pg_result* result, int row) {
   order.created_at = r.Time();
   order.updated_at = r.Time();
   order.buyer_email = r.Text();  // NULL reads as empty
+  order.request_id = r.Text();   // NULL reads as empty
   if (!r.status().ok()) return r.status();
   return order;
 }

@@ -26,7 +26,7 @@ inline constexpr const char* kSelectReservations =
 inline constexpr const char* kSelectOrders =
     "SELECT order_id, reservation_id, sku_id, user_id, quantity, amount_cents, currency,"
     " status, failure_reason, payment_method_id, attempts, next_attempt_at_ms, created_at_ms,"
-    " updated_at_ms, buyer_email FROM orders";
+    " updated_at_ms, buyer_email, request_id FROM orders";
 inline constexpr const char* kSelectAuditEvents =
     "SELECT event_id, event_type, user_id, sku_id, outcome, failure_reason, occurred_at_ms,"
     " client_ip, device_fingerprint, metadata, prev_hash, event_hash FROM audit_events";

@@ -339,7 +339,15 @@ BEGIN
 END $$;
 )sql";
 
-constexpr std::array<const char*, 3> kMigrations = {kMigration1, kMigration2, kMigration3};
+// Migration 4: the X-Request-Id of the checkout that created an order (NULL when none), so the
+// payment worker sends it to the gateway however long after the request the call is made.
+constexpr const char* kMigration4 = R"sql(
+ALTER TABLE orders ADD COLUMN request_id TEXT
+  CHECK (request_id IS NULL OR octet_length(request_id) BETWEEN 1 AND 128);
+)sql";
+
+constexpr std::array<const char*, 4> kMigrations = {kMigration1, kMigration2, kMigration3,
+                                                    kMigration4};
 static_assert(kMigrations.size() == kSchemaVersion);
 
 // pg_advisory_xact_lock key of migrations ("flashsale migrate"): any constant shared by

@@ -14,7 +14,7 @@ struct pg_conn;
 namespace fs::store::pg {
 
 // The newest schema this binary knows (the number of migrations).
-inline constexpr std::int64_t kSchemaVersion = 3;
+inline constexpr std::int64_t kSchemaVersion = 4;
 
 // Applies the pending migrations in one transaction under pg_advisory_xact_lock. Returns the
 // schema version afterwards. kFailedPrecondition when the database is newer than this binary.

@@ -57,7 +57,7 @@ constexpr std::array<NamedStatement, 17> kStatements = {{
     {"changed_orders",
      "SELECT order_id, reservation_id, sku_id, user_id, quantity, amount_cents, currency,"
      " status, failure_reason, payment_method_id, attempts, next_attempt_at_ms, created_at_ms,"
-     " updated_at_ms, buyer_email FROM orders WHERE" FS_PG_WINDOW},
+     " updated_at_ms, buyer_email, request_id FROM orders WHERE" FS_PG_WINDOW},
     {"changed_sequences",
      "SELECT sku_id, MAX(sku_sequence) FROM outbox WHERE" FS_PG_WINDOW " GROUP BY sku_id"},
     {"audit_head", "SELECT event_id, event_hash FROM audit_events ORDER BY event_id DESC LIMIT 1"},
@@ -70,7 +70,7 @@ constexpr std::array<NamedStatement, 17> kStatements = {{
     {"load_orders",
      "SELECT order_id, reservation_id, sku_id, user_id, quantity, amount_cents, currency,"
      " status, failure_reason, payment_method_id, attempts, next_attempt_at_ms, created_at_ms,"
-     " updated_at_ms, buyer_email FROM orders WHERE status IN (1, 4) AND" FS_PG_WINDOW},
+     " updated_at_ms, buyer_email, request_id FROM orders WHERE status IN (1, 4) AND" FS_PG_WINDOW},
     {"load_user_units", "SELECT sku_id, user_id, units FROM user_units WHERE units > 0"},
     {"insert_sale",
      "INSERT INTO skus (sku_id, name, price_cents, currency, total_stock, per_user_limit,"

@@ -157,6 +157,7 @@ base::Status DecodeOrder(sqlite3_stmt* row, core::Order& order) {
   order.created_at = base::TimeFromMillis(ColumnInt64(row, 12));
   order.updated_at = base::TimeFromMillis(ColumnInt64(row, 13));
   order.buyer_email = ColumnOptionalText(row, 14).value_or("");
+  order.request_id = ColumnOptionalText(row, 15).value_or("");
   return base::Status::Ok();
 }
 

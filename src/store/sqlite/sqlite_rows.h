@@ -34,7 +34,7 @@ inline constexpr const char* kSelectIdempotency =
 inline constexpr const char* kSelectOrders =
     "SELECT order_id, reservation_id, sku_id, user_id, quantity, amount_cents, currency, status,"
     " failure_reason, payment_method_id, attempts, next_attempt_at_ms, created_at_ms,"
-    " updated_at_ms, buyer_email FROM orders";
+    " updated_at_ms, buyer_email, request_id FROM orders";
 inline constexpr const char* kSelectWaitingRooms =
     "SELECT sku_id, created_at_ms, draw_seed, prequeue_count, drawn_at_ms FROM waiting_rooms";
 inline constexpr const char* kSelectQueueTickets =

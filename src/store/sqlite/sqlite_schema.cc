@@ -506,20 +506,28 @@ BEGIN
 END;
 )sql";
 
+// Migration 10: the X-Request-Id of the checkout that created an order (NULL when none), so the
+// payment worker sends it to the gateway however long after the request the call is made.
+constexpr const char* kMigration10 = R"sql(
+ALTER TABLE orders ADD COLUMN request_id TEXT
+  CHECK (request_id IS NULL OR length(CAST(request_id AS BLOB)) BETWEEN 1 AND 128);
+)sql";
+
 struct Migration {
   std::int64_t version;
   const char* sql;
 };
 
-constexpr std::array<Migration, 9> kMigrations = {{{1, kMigration1},
-                                                   {2, kMigration2},
-                                                   {3, kMigration3},
-                                                   {4, kMigration4},
-                                                   {5, kMigration5},
-                                                   {6, kMigration6},
-                                                   {7, kMigration7},
-                                                   {8, kMigration8},
-                                                   {9, kMigration9}}};
+constexpr std::array<Migration, 10> kMigrations = {{{1, kMigration1},
+                                                    {2, kMigration2},
+                                                    {3, kMigration3},
+                                                    {4, kMigration4},
+                                                    {5, kMigration5},
+                                                    {6, kMigration6},
+                                                    {7, kMigration7},
+                                                    {8, kMigration8},
+                                                    {9, kMigration9},
+                                                    {10, kMigration10}}};
 static_assert(kMigrations.size() == SqliteStore::kSchemaVersion);
 
 std::int64_t SynchronousPragmaValue(SqliteOptions::Synchronous synchronous) {

@@ -75,7 +75,7 @@ class SqliteMutationWriter;
 class SqliteStore final : public Store {
  public:
   // The newest schema this binary knows (the number of migrations).
-  static constexpr std::int64_t kSchemaVersion = 9;
+  static constexpr std::int64_t kSchemaVersion = 10;
 
   // Opens or creates the database at `path` (the parent directory must exist), sets the
   // pragmas (journal_mode=WAL, synchronous, foreign_keys=ON, busy_timeout) and verifies them by

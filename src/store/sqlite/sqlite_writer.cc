@@ -230,8 +230,8 @@ struct MutationRow<core::OrderCreated> {
   static constexpr const char* kSql =
       "INSERT INTO orders (order_id, reservation_id, sku_id, user_id, quantity, amount_cents,"
       " currency, status, failure_reason, payment_method_id, attempts, next_attempt_at_ms,"
-      " created_at_ms, updated_at_ms, buyer_email)"
-      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+      " created_at_ms, updated_at_ms, buyer_email, request_id)"
+      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
   static constexpr RowCount kRows = RowCount::kAny;
   static base::Status Bind(Binder& binder, const core::OrderCreated& m, std::string&) {
     const core::Order& order = m.order;
@@ -249,7 +249,8 @@ struct MutationRow<core::OrderCreated> {
         .TimeMs(order.next_attempt_at)
         .TimeMs(order.created_at)
         .TimeMs(order.updated_at)
-        .NullableText(order.buyer_email);
+        .NullableText(order.buyer_email)
+        .NullableText(order.request_id);
     return base::Status::Ok();
   }
   static std::string Context(const core::OrderCreated& m) {

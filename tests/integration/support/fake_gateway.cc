@@ -174,8 +174,12 @@ void FakeGateway::Serve(int fd) {
     std::pair<int, std::string> answer{404, "{}"};
     constexpr std::string_view kRead = "GET /v1/payment_intents/";
     if (right_route) {
-      answer = Decide(HeaderValue(request, "idempotency-key"), body, stall,
-                      HeaderValue(request, "authorization"));
+      const std::string key = HeaderValue(request, "idempotency-key");
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        request_ids_[key] = HeaderValue(request, "x-request-id");
+      }
+      answer = Decide(key, body, stall, HeaderValue(request, "authorization"));
     } else if (request.rfind(kRead, 0) == 0) {
       answer =
           ReadIntent(request.substr(kRead.size(), request.find(' ', kRead.size()) - kRead.size()));
@@ -186,6 +190,7 @@ void FakeGateway::Serve(int fd) {
       post.path = request.substr(5, path_end - 5);
       post.signature = HeaderValue(request, "x-flashsale-signature");
       post.event_id = HeaderValue(request, "x-flashsale-event-id");
+      post.request_id = HeaderValue(request, "x-request-id");
       post.body = body;
       const bool fail = static_cast<int>(posts_.size()) < options_.webhook_errors;
       post.answered = fail ? 500 : 200;
@@ -221,6 +226,11 @@ std::map<std::string, int> FakeGateway::IntentReadsByKey() const {
 std::vector<RecordedPost> FakeGateway::Posts() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return posts_;
+}
+
+std::map<std::string, std::string> FakeGateway::RequestIdsByKey() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return request_ids_;
 }
 
 std::string FakeGateway::last_authorization() const {

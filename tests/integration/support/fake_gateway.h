@@ -37,8 +37,9 @@ struct FakeGatewayOptions {
 
 struct RecordedPost {
   std::string path;
-  std::string signature;  // the X-Flashsale-Signature header, "" when absent
-  std::string event_id;   // the X-Flashsale-Event-Id header, "" when absent
+  std::string signature;   // the X-Flashsale-Signature header, "" when absent
+  std::string event_id;    // the X-Flashsale-Event-Id header, "" when absent
+  std::string request_id;  // the X-Request-Id header, "" when absent
   std::string body;
   int answered = 0;  // the status the fake answered
 };
@@ -65,6 +66,8 @@ class FakeGateway {
   int malformed_count() const;
   // The Authorization header of the last payment request ("" when absent).
   std::string last_authorization() const;
+  // The X-Request-Id header of the last payment request per idempotency key ("" when absent).
+  std::map<std::string, std::string> RequestIdsByKey() const;
 
  private:
   void Accept();
@@ -91,6 +94,7 @@ class FakeGateway {
   int malformed_ = 0;                                           // guarded by mutex_
   std::vector<RecordedPost> posts_;                             // guarded by mutex_
   std::string last_authorization_;                              // guarded by mutex_
+  std::map<std::string, std::string> request_ids_;              // guarded by mutex_
 };
 
 }  // namespace fs::itest

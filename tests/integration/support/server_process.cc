@@ -167,7 +167,9 @@ ServerProcess::~ServerProcess() {
     return ::testing::AssertionFailure() << "pipe2: " << std::strerror(errno);
   }
   const int stderr_fd =
-      ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+      options_.stderr_fd >= 0
+          ? ::fcntl(options_.stderr_fd, F_DUPFD_CLOEXEC, 0)
+          : ::open(stderr_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (stderr_fd < 0) {
     ::close(pipe_fds[0]);
     ::close(pipe_fds[1]);

@@ -55,6 +55,9 @@ struct ServerOptions {
   std::chrono::milliseconds ready_timeout{20'000};
   // A graceful stop (SIGTERM) must end the process within this bound.
   std::chrono::milliseconds stop_timeout{20'000};
+  // >= 0: the server's stderr is (a duplicate of) this descriptor, e.g. a pipe the test does
+  // not read, instead of the log file (StderrLog() then has nothing). The test keeps it open.
+  int stderr_fd = -1;
 };
 
 class ServerProcess {
