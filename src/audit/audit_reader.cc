@@ -360,6 +360,16 @@ std::string RenderSkuReconciliation(const SkuReconciliation& sku, const VerifyRe
   return out;
 }
 
+std::string RenderReconciliationJson(const ReconciliationReport& report) {
+  std::string out = std::string("{\"consistent\":") + (report.consistent() ? "true" : "false");
+  out += ",\"skus\":[";
+  for (std::size_t i = 0; i < report.skus.size(); ++i) {
+    if (i > 0) out += ',';
+    out += RenderSkuReconciliation(report.skus[i], report.audit);
+  }
+  return out + "],\"audit\":" + RenderVerifyReport(report.audit) + "}";
+}
+
 std::string RenderReconciliationTable(const ReconciliationReport& report) {
   std::string out;
   char line[512];
@@ -449,6 +459,43 @@ base::Result<std::vector<core::Order>> AuditReader::ReadOrdersWithStatus(core::O
       std::string(store::sqlite::kSelectOrders) + " WHERE status = " +
           std::to_string(static_cast<int>(status)) + " ORDER BY created_at_ms, order_id LIMIT ?1",
       "", static_cast<std::int64_t>(count_max), &store::sqlite::DecodeOrder, "read orders");
+}
+
+base::Result<std::vector<OrderTotals>> AuditReader::ReadOrderTotals(
+    const std::optional<std::string>& sku_id) {
+  constexpr std::string_view kContext = "sum the orders";
+  auto has_orders = HasTable(db_.get(), "orders");
+  if (!has_orders) return has_orders.error();
+  std::vector<OrderTotals> totals;
+  if (!*has_orders) return totals;
+  auto statement = sqlite::Prepare(
+      db_.get(),
+      "SELECT sku_id, status, currency, COUNT(*), SUM(quantity), SUM(amount_cents) FROM orders"
+      " WHERE ?1 IS NULL OR sku_id = ?1 GROUP BY sku_id, status, currency"
+      " ORDER BY sku_id, status, currency",
+      0, Stage::kRead);
+  if (!statement) return statement.error();
+  sqlite::Binder binder(statement->get());
+  binder.OptionalText(sku_id);
+  if (binder.rc() != SQLITE_OK) {
+    return sqlite::ErrorFrom(binder.rc(), db_.get(), Stage::kRead, kContext);
+  }
+  for (;;) {
+    const int rc = sqlite3_step(statement->get());
+    if (rc == SQLITE_DONE) break;
+    if (rc != SQLITE_ROW) return sqlite::ErrorFrom(rc, db_.get(), Stage::kRead, kContext);
+    const auto status =
+        core::OrderStatusFromInt(static_cast<int>(sqlite::ColumnInt64(statement->get(), 1)));
+    if (!status) return base::DataLoss("orders: a status this binary does not know");
+    OrderTotals& row = totals.emplace_back();
+    row.sku_id = sqlite::ColumnText(statement->get(), 0);
+    row.status = *status;
+    row.currency = sqlite::ColumnText(statement->get(), 2);
+    row.orders = sqlite::ColumnInt64(statement->get(), 3);
+    row.units = sqlite::ColumnInt64(statement->get(), 4);
+    row.amount_cents = sqlite::ColumnInt64(statement->get(), 5);
+  }
+  return totals;
 }
 
 }  // namespace fs::audit
