@@ -23,25 +23,7 @@ constexpr std::chrono::milliseconds kCallTimeout{60'000};
 // rest of the admin answers are a few KiB.
 constexpr std::size_t kReplyBytesMax = 8 * 1024 * 1024;
 
-// `text` as one path segment: unreserved characters as they are, the rest %XX.
-std::string PathSegment(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    const bool unreserved = (byte >= 'A' && byte <= 'Z') || (byte >= 'a' && byte <= 'z') ||
-                            (byte >= '0' && byte <= '9') || c == '-' || c == '.' || c == '_' ||
-                            c == '~';
-    if (unreserved) {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[byte >> 4];
-      out += kHex[byte & 15];
-    }
-  }
-  return out;
-}
+using net::PercentEncode;
 
 // The JSON body of POST /admin/v1/skus: the flags given, nothing else.
 std::string CreateSaleBody(const std::string& sku_id, const SaleDraft& sale) {
@@ -217,7 +199,7 @@ void ReportRefusal(const net::HttpReply& reply) {
 }  // namespace
 
 AdminCall AdminCallOf(const AdminConfig& config) {
-  const std::string sale = "/admin/v1/skus/" + PathSegment(config.sku_id);
+  const std::string sale = "/admin/v1/skus/" + PercentEncode(config.sku_id);
   switch (config.command) {
     case AdminCommand::kSalesCreate:
       return {HttpMethod::kPost, "/admin/v1/skus", CreateSaleBody(config.sku_id, config.sale)};
@@ -231,9 +213,10 @@ AdminCall AdminCallOf(const AdminConfig& config) {
       return {HttpMethod::kPost, sale + "/stock",
               "{\"delta\":" + std::to_string(config.stock_delta) + "}"};
     case AdminCommand::kOrdersList:
-      return {HttpMethod::kGet, "/admin/v1/orders?status=" + PathSegment(config.order_status), ""};
+      return {HttpMethod::kGet, "/admin/v1/orders?status=" + PercentEncode(config.order_status),
+              ""};
     case AdminCommand::kOrdersResolve:
-      return {HttpMethod::kPost, "/admin/v1/orders/" + PathSegment(config.order_id) + "/resolve",
+      return {HttpMethod::kPost, "/admin/v1/orders/" + PercentEncode(config.order_id) + "/resolve",
               "{\"outcome\":" + core::JsonQuote(config.resolve_outcome) + "}"};
     case AdminCommand::kReconcile:
       return {HttpMethod::kGet, sale + "/reconciliation", ""};

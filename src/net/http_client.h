@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,10 @@ struct HttpReply {
   // The body was longer than the request's reply_bytes_max (`body` holds its start).
   bool truncated = false;
 };
+
+// Every byte but the unreserved characters of RFC 3986 as %XX: a URL path segment or a query
+// value, whatever `text` holds.
+std::string PercentEncode(std::string_view text);
 
 // kInvalidArgument unless `url` is an absolute http:// or https:// URL with a host. Callers
 // check their URLs once, at start (the flags), not per call.
