@@ -431,6 +431,19 @@ base::Result<std::vector<T>> ReadRecords(sqlite3* db, const std::string& sql,
   return out;
 }
 
+// One row of the order totals query (ReadOrderTotals).
+base::Status DecodeOrderTotals(sqlite3_stmt* row, OrderTotals& out) {
+  const auto status = core::OrderStatusFromInt(static_cast<int>(sqlite::ColumnInt64(row, 1)));
+  if (!status) return base::DataLoss("orders: a status this binary does not know");
+  out.sku_id = sqlite::ColumnText(row, 0);
+  out.status = *status;
+  out.currency = sqlite::ColumnText(row, 2);
+  out.orders = sqlite::ColumnInt64(row, 3);
+  out.units = sqlite::ColumnInt64(row, 4);
+  out.amount_cents = sqlite::ColumnInt64(row, 5);
+  return base::Status::Ok();
+}
+
 }  // namespace
 
 base::Result<std::optional<core::Reservation>> AuditReader::ReadReservation(
@@ -463,39 +476,16 @@ base::Result<std::vector<core::Order>> AuditReader::ReadOrdersWithStatus(core::O
 
 base::Result<std::vector<OrderTotals>> AuditReader::ReadOrderTotals(
     const std::optional<std::string>& sku_id) {
-  constexpr std::string_view kContext = "sum the orders";
   auto has_orders = HasTable(db_.get(), "orders");
   if (!has_orders) return has_orders.error();
-  std::vector<OrderTotals> totals;
-  if (!*has_orders) return totals;
-  auto statement = sqlite::Prepare(
+  if (!*has_orders) return std::vector<OrderTotals>();
+  // Without a sku ?1 stays unbound, which SQLite reads as NULL: every sale.
+  return ReadRecords<OrderTotals>(
       db_.get(),
       "SELECT sku_id, status, currency, COUNT(*), SUM(quantity), SUM(amount_cents) FROM orders"
       " WHERE ?1 IS NULL OR sku_id = ?1 GROUP BY sku_id, status, currency"
       " ORDER BY sku_id, status, currency",
-      0, Stage::kRead);
-  if (!statement) return statement.error();
-  sqlite::Binder binder(statement->get());
-  binder.OptionalText(sku_id);
-  if (binder.rc() != SQLITE_OK) {
-    return sqlite::ErrorFrom(binder.rc(), db_.get(), Stage::kRead, kContext);
-  }
-  for (;;) {
-    const int rc = sqlite3_step(statement->get());
-    if (rc == SQLITE_DONE) break;
-    if (rc != SQLITE_ROW) return sqlite::ErrorFrom(rc, db_.get(), Stage::kRead, kContext);
-    const auto status =
-        core::OrderStatusFromInt(static_cast<int>(sqlite::ColumnInt64(statement->get(), 1)));
-    if (!status) return base::DataLoss("orders: a status this binary does not know");
-    OrderTotals& row = totals.emplace_back();
-    row.sku_id = sqlite::ColumnText(statement->get(), 0);
-    row.status = *status;
-    row.currency = sqlite::ColumnText(statement->get(), 2);
-    row.orders = sqlite::ColumnInt64(statement->get(), 3);
-    row.units = sqlite::ColumnInt64(statement->get(), 4);
-    row.amount_cents = sqlite::ColumnInt64(statement->get(), 5);
-  }
-  return totals;
+      sku_id.value_or(""), -1, &DecodeOrderTotals, "sum the orders");
 }
 
 }  // namespace fs::audit
