@@ -28,8 +28,6 @@ namespace {
 
 constexpr char kSku[] = "sneaker";
 constexpr std::int64_t kPrice = 2'500;
-// How long a payment saga may take here at most (retries are 20 ms and 40 ms).
-constexpr auto kSettleTimeout = std::chrono::seconds(20);
 
 ServerOptions SagaOptions() {
   ServerOptions options;
@@ -42,16 +40,6 @@ std::string ReadFile(const std::filesystem::path& path) {
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
 }
 
 class AdminCliTest : public ServerTest {
@@ -90,25 +78,13 @@ class AdminCliTest : public ServerTest {
   std::string CheckoutOk(const std::string& user, const std::string& reservation_id,
                          const std::string& payment_method) {
     const HttpResponse response =
-        client().Post("/api/v1/checkout",
-                      "{\"reservation_id\":" + JsonQuote(reservation_id) +
-                          ",\"payment_method_id\":" + JsonQuote(payment_method) + "}",
-                      UserAuth(user));
+        CheckoutReservation(client(), user, reservation_id, payment_method);
     EXPECT_EQ(response.status, 202) << response.Describe();
     return BodyField(response, "order_id");
   }
 
-  // The order's status once it is no longer PENDING (polled, bounded).
   std::string SettledStatus(const std::string& order_id, const std::string& user) {
-    const auto deadline = std::chrono::steady_clock::now() + kSettleTimeout;
-    std::string status;
-    while (std::chrono::steady_clock::now() < deadline) {
-      status = BodyField(client().Get("/api/v1/orders/" + order_id, UserAuth(user)), "status");
-      if (status != "PENDING") return status;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    ADD_FAILURE() << "order " << order_id << " still PENDING after the deadline";
-    return status;
+    return SettledOrderStatus(client(), order_id, user);
   }
 
   CliRun CreateSneaker(std::vector<std::string> more = {}) {
@@ -341,7 +317,7 @@ TEST_F(AdminCliTest, OfflineReconcileJsonAndAuditExportManifest) {
   ASSERT_TRUE(manifest && manifest->IsObject()) << exported.out;
   EXPECT_EQ(ReadFile(manifest_path), exported.out);
   const std::string file = ReadFile(trail);
-  const std::vector<std::string> lines = Lines(file);
+  const std::vector<std::string> lines = OutputLines(file);
   ASSERT_EQ(lines.size(), 4u);
   EXPECT_EQ(StringField(*manifest, "file"), trail);
   EXPECT_EQ(IntField(*manifest, "events"), 4);

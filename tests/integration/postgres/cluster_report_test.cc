@@ -4,10 +4,8 @@
 // chain head is the database's last audit event; --sku keeps to one sale.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "pg_environment.h"
 #include "support/cli_run.h"
@@ -38,23 +36,13 @@ class ClusterReportTest : public ::testing::Test {
     return body ? body->reservation_id : "";
   }
 
-  // Checks out `reservation_id` and waits (bounded) until the order is no longer PENDING.
+  // Checks out `reservation_id`; the order's status once settled.
   std::string CheckoutSettled(const std::string& user, const std::string& reservation_id,
                               const std::string& payment_method) {
     const HttpResponse response =
-        client_->Post("/api/v1/checkout",
-                      "{\"reservation_id\":" + JsonQuote(reservation_id) +
-                          ",\"payment_method_id\":" + JsonQuote(payment_method) + "}",
-                      UserAuth(user));
+        CheckoutReservation(*client_, user, reservation_id, payment_method);
     EXPECT_EQ(response.status, 202) << response.Describe();
-    const std::string order_id = BodyField(response, "order_id");
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    std::string status = "PENDING";
-    while (status == "PENDING" && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      status = BodyField(client_->Get("/api/v1/orders/" + order_id, UserAuth(user)), "status");
-    }
-    return status;
+    return SettledOrderStatus(*client_, BodyField(response, "order_id"), user);
   }
 
   std::string url_;

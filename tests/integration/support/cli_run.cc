@@ -36,6 +36,16 @@ std::vector<std::string> ChildEnvironment(const CliEnv& env) {
 
 }  // namespace
 
+std::vector<std::string> OutputLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
 CliRun RunFlashsale(const std::vector<std::string>& args, const CliEnv& env,
                     std::chrono::milliseconds timeout) {
   CliRun run;

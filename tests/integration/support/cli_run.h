@@ -20,6 +20,9 @@ struct CliRun {
 
 using CliEnv = std::vector<std::pair<std::string, std::string>>;
 
+// The non-empty lines of a tool's output.
+std::vector<std::string> OutputLines(const std::string& text);
+
 // Runs `flashsale args...`; a run still going after `timeout` is killed (exit_code -1).
 CliRun RunFlashsale(const std::vector<std::string>& args, const CliEnv& env = {},
                     std::chrono::milliseconds timeout = std::chrono::milliseconds(60'000));
