@@ -29,6 +29,12 @@ base::Result<std::unique_ptr<audit::AuditSource>> OpenSource(const ToolConfig& c
   return source;
 }
 
+// --sku: one sale, or nullopt for every sale.
+std::optional<std::string> SkuFilter(const ToolConfig& config) {
+  if (config.sku_id.empty()) return std::nullopt;
+  return config.sku_id;
+}
+
 // Bytes read per step when hashing an exported file.
 constexpr std::size_t kHashChunkBytes = 64 * 1024;
 
@@ -131,8 +137,7 @@ int RunAuditExport(const ToolConfig& config) {
 int RunReconcile(const ToolConfig& config) {
   auto source = OpenSource(config);
   if (!source) return kExitRuntimeError;
-  std::optional<std::string> sku;
-  if (!config.sku_id.empty()) sku = config.sku_id;
+  const std::optional<std::string> sku = SkuFilter(config);
   auto report = (*source)->Reconcile(sku);
   if (!report) {
     std::cerr << "flashsale: reconcile: " << report.error().ToString() << "\n";
@@ -149,8 +154,7 @@ int RunReconcile(const ToolConfig& config) {
 int RunReport(const ToolConfig& config) {
   auto source = OpenSource(config);
   if (!source) return kExitRuntimeError;
-  std::optional<std::string> sku;
-  if (!config.sku_id.empty()) sku = config.sku_id;
+  const std::optional<std::string> sku = SkuFilter(config);
   // Three reads, each its own snapshot: a report is made after the sale, when nothing moves.
   auto books = (*source)->Reconcile(sku);
   if (!books) {

@@ -68,10 +68,7 @@ class AdminCliTest : public ServerTest {
   }
 
   std::string ReserveOk(const std::string& sku, const std::string& user) {
-    const HttpResponse response = Reserve(client(), ReserveRequest().Sku(sku).User(user));
-    EXPECT_EQ(response.status, 201) << response.Describe();
-    const auto body = ParseReservation(response.body);
-    return body ? body->reservation_id : "";
+    return itest::ReserveOk(client(), ReserveRequest().Sku(sku).User(user));
   }
 
   // POST /api/v1/checkout; the order id (the order is settled asynchronously).

@@ -30,10 +30,7 @@ class ClusterReportTest : public ::testing::Test {
   }
 
   std::string ReserveOk(const std::string& sku, const std::string& user) {
-    const HttpResponse response = Reserve(*client_, ReserveRequest().Sku(sku).User(user));
-    EXPECT_EQ(response.status, 201) << response.Describe();
-    const auto body = ParseReservation(response.body);
-    return body ? body->reservation_id : "";
+    return itest::ReserveOk(*client_, ReserveRequest().Sku(sku).User(user));
   }
 
   // Checks out `reservation_id`; the order's status once settled.

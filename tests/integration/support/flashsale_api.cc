@@ -217,6 +217,13 @@ std::string ReservationStatusOf(const HttpResponse& response) {
   return body ? body->status : "";
 }
 
+std::string ReserveOk(HttpClient& client, const ReserveRequest& request) {
+  const HttpResponse response = Reserve(client, request);
+  EXPECT_EQ(response.status, 201) << response.Describe();
+  const std::optional<ReservationBody> body = ParseReservation(response.body);
+  return body ? body->reservation_id : "";
+}
+
 HttpResponse CheckoutReservation(HttpClient& client, std::string_view user_id,
                                  std::string_view reservation_id,
                                  std::string_view payment_method_id) {

@@ -130,6 +130,9 @@ struct ReserveRequest {
 
 HttpResponse Reserve(HttpClient& client, const ReserveRequest& request);
 
+// Reserve that must answer 201 (a failure is recorded otherwise); the reservation id, or "".
+std::string ReserveOk(HttpClient& client, const ReserveRequest& request);
+
 // What a 201 reserve (or a GET/DELETE of a reservation) returned.
 struct ReservationBody {
   std::string reservation_id;
