@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "app/admin_flags.h"
 #include "app/secrets.h"
 #include "base/email_address.h"
 #include "http/limits.h"
@@ -605,9 +606,11 @@ struct ToolSourceFlags {
 
 struct ToolFlags {
   ToolConfig tool;
+  bool json = false;  // --json of reconcile, audit export and report
   ToolSourceFlags verify;
   ToolSourceFlags export_events;
   ToolSourceFlags reconcile;
+  ToolSourceFlags report;
 };
 
 void AddToolSource(CLI::App& command, ToolConfig& tool, ToolSourceFlags& source) {
@@ -633,10 +636,20 @@ void AddToolCommands(CLI::App& app, ToolFlags& flags) {
       audit->add_subcommand("export", "write every audit event as JSON lines (chain intact)");
   AddToolSource(*export_command, flags.tool, flags.export_events);
   export_command->add_option("--output", flags.tool.output, "file to write (default: stdout)");
+  export_command->add_flag("--json", flags.json,
+                           "with --output: print a manifest (file, events, sha256, chain head)");
+  export_command->add_option("--manifest", flags.tool.manifest,
+                             "with --output: also write the manifest JSON to this file");
   CLI::App* reconcile = app.add_subcommand(
       "reconcile", "compare counters with the rows, check oversell and the audit chain");
   AddToolSource(*reconcile, flags.tool, flags.reconcile);
   reconcile->add_option("--sku", flags.tool.sku_id, "one sale only (default: every sale)");
+  reconcile->add_flag("--json", flags.json, "print JSON instead of the table");
+  CLI::App* report = app.add_subcommand(
+      "report", "post-event report: units sold, orders, revenue, refusals, throttling");
+  AddToolSource(*report, flags.tool, flags.report);
+  report->add_option("--sku", flags.tool.sku_id, "one sale only (default: every sale)");
+  report->add_flag("--json", flags.json, "print JSON instead of text");
 }
 
 // --store as serve validates it: "" or "sqlite" -> "", a postgres:// URL -> itself.
@@ -652,6 +665,9 @@ base::Result<std::string> ValidateStoreUrl(const std::string& store) {
 // The configuration of the tool that runs, read from `source`, its own flags.
 base::Result<ToolConfig> ValidateTool(const ToolConfig& parsed, const ToolSourceFlags& source) {
   ToolConfig tool = parsed;
+  if (!tool.manifest.empty() && tool.output.empty()) {
+    return Invalid("--manifest needs --output FILE (the manifest describes that file)");
+  }
   const bool data_dir_flag = source.data_dir->count() > 0;
   auto store_url = ValidateStoreUrl(source.store);
   if (!store_url) return store_url.error();
@@ -845,6 +861,8 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
   AddOptions(*serve, raw);
   ToolFlags tool_flags;
   AddToolCommands(app, tool_flags);
+  AdminFlags admin_flags;
+  AddAdminCommands(app, admin_flags);
   try {
     app.parse(argc, argv);
     // Counted from the flag or its variable; an explicitly empty value is an error.
@@ -856,8 +874,18 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
     // Help and version are successes; every other parse error is a configuration error.
     return Exit(code == 0 ? 0 : kExitBadConfig, out.str(), err.str());
   }
+  if (app.got_subcommand("admin")) {
+    auto admin = ValidateAdmin(admin_flags);
+    if (!admin)
+      return Exit(kExitBadConfig, "", "flashsale admin: " + admin.error().message() + "\n");
+    CommandLine result;
+    result.action = CommandLine::Action::kAdmin;
+    result.admin = std::move(*admin);
+    return result;
+  }
   const auto tool_action = [&app]() -> std::optional<CommandLine::Action> {
     if (app.got_subcommand("reconcile")) return CommandLine::Action::kReconcile;
+    if (app.got_subcommand("report")) return CommandLine::Action::kReport;
     if (!app.got_subcommand("audit")) return std::nullopt;
     const CLI::App* audit = app.get_subcommand("audit");
     if (audit->got_subcommand("verify")) return CommandLine::Action::kAuditVerify;
@@ -867,7 +895,9 @@ CommandLine ParseCommandLine(int argc, const char* const* argv) {
     const ToolSourceFlags& source =
         *tool_action == CommandLine::Action::kAuditVerify   ? tool_flags.verify
         : *tool_action == CommandLine::Action::kAuditExport ? tool_flags.export_events
+        : *tool_action == CommandLine::Action::kReport      ? tool_flags.report
                                                             : tool_flags.reconcile;
+    tool_flags.tool.format = tool_flags.json ? OutputFormat::kJson : OutputFormat::kText;
     auto tool = ValidateTool(tool_flags.tool, source);
     if (!tool) {
       return Exit(kExitBadConfig, "",

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "auth/jwt.h"
 #include "core/order.h"
@@ -179,7 +180,10 @@ struct Config {
   core::WaitingRoomPolicy waiting_room;
 };
 
-// The offline tools: `flashsale audit verify|export` and `flashsale reconcile`.
+// What a tool or the operator CLI prints: readable text, or JSON for scripts (--json).
+enum class OutputFormat : std::uint8_t { kText, kJson };
+
+// The offline tools: `flashsale audit verify|export`, `flashsale reconcile` and `flashsale report`.
 // --store / FLASHSALE_STORE as `serve` takes them: a postgres:// URL reads the cluster's
 // database, empty or 'sqlite' the file DATA_DIR/flashsale.db. With a postgres:// store the data
 // directory is not read: FLASHSALE_DATA_DIR is then ignored (a cluster node's environment
@@ -189,14 +193,73 @@ struct ToolConfig {
   std::string data_dir = "data";
   std::string store_url;  // empty: the SQLite file in data_dir
   std::string output;     // audit export: file to write ("" = stdout)
-  std::string sku_id;     // reconcile: one sale ("" = all)
+  std::string manifest;   // audit export: file to write the manifest to ("" = none)
+  std::string sku_id;     // reconcile, report: one sale ("" = all)
+  OutputFormat format = OutputFormat::kText;
+};
+
+// `flashsale admin ...`: the operator CLI, over HTTP against a running node's admin API
+// (app/admin_cli.h). One AdminCommand per admin route it calls.
+enum class AdminCommand : std::uint8_t {
+  kSalesCreate,    // POST /admin/v1/skus
+  kSalesShow,      // GET  /admin/v1/skus/{sku}
+  kSalesOpen,      // POST /admin/v1/skus/{sku}/open
+  kSalesClose,     // POST /admin/v1/skus/{sku}/close
+  kSalesStock,     // POST /admin/v1/skus/{sku}/stock
+  kOrdersList,     // GET  /admin/v1/orders?status=...
+  kOrdersResolve,  // POST /admin/v1/orders/{id}/resolve
+  kReconcile,      // GET  /admin/v1/skus/{sku}/reconciliation
+  kAuditVerify,    // GET  /admin/v1/audit/verify
+};
+
+// The body of POST /admin/v1/skus (docs/openapi.yaml, CreateSkuRequest) as the flags give it;
+// a field not given is left out of the body (the server's default applies).
+struct SaleDraft {
+  std::string name;
+  std::int64_t price_cents = 0;
+  std::string currency;
+  std::int64_t total_stock = 0;
+  std::optional<std::int64_t> per_user_limit{};
+  std::optional<std::int64_t> reservation_ttl_seconds{};
+  std::optional<std::string> starts_at{};  // RFC 3339
+  std::optional<std::string> ends_at{};
+  bool waiting_room = false;
+  std::optional<std::string> description{};
+  std::optional<std::string> image_url{};
+  std::optional<std::string> category{};
+  std::vector<std::string> tags{};  // empty: none
+};
+
+// Where the running node's default admin API is (--url, FLASHSALE_URL).
+inline constexpr char kAdminUrlDefault[] = "http://127.0.0.1:8080";
+
+struct AdminConfig {
+  std::string url = kAdminUrlDefault;  // http(s)://HOST:PORT, no trailing path
+  std::string admin_token;             // FLASHSALE_ADMIN_TOKEN or --admin-token-file
+  OutputFormat format = OutputFormat::kText;
+  AdminCommand command = AdminCommand::kAuditVerify;
+  std::string sku_id;            // sales show|open|close|stock|create, reconcile
+  SaleDraft sale{};              // sales create
+  std::int64_t stock_delta = 0;  // sales stock --delta
+  std::string order_id;          // orders resolve
+  std::string order_status;      // orders list --status
+  std::string resolve_outcome;   // orders resolve --outcome (paid|failed)
 };
 
 struct CommandLine {
-  enum class Action : std::uint8_t { kServe, kExit, kAuditVerify, kAuditExport, kReconcile };
+  enum class Action : std::uint8_t {
+    kServe,
+    kExit,
+    kAuditVerify,
+    kAuditExport,
+    kReconcile,
+    kReport,
+    kAdmin,
+  };
   Action action = Action::kExit;
   Config config;      // kServe
-  ToolConfig tool;    // kAuditVerify, kAuditExport, kReconcile
+  ToolConfig tool;    // kAuditVerify, kAuditExport, kReconcile, kReport
+  AdminConfig admin;  // kAdmin
   int exit_code = 0;  // kExit
   std::string out;    // kExit: text for stdout (help, version)
   std::string err;    // kExit: text for stderr (errors)

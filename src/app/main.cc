@@ -1,6 +1,7 @@
 // flashsale: the server binary. All logic lives in fs_app_lib (config.h, app.h).
 #include <iostream>
 
+#include "app/admin_cli.h"
 #include "app/app.h"
 #include "app/config.h"
 #include "app/tools.h"
@@ -20,6 +21,10 @@ int main(int argc, char** argv) {
       return fs::app::RunAuditExport(command_line.tool);
     case Action::kReconcile:
       return fs::app::RunReconcile(command_line.tool);
+    case Action::kReport:
+      return fs::app::RunReport(command_line.tool);
+    case Action::kAdmin:
+      return fs::app::RunAdmin(command_line.admin);
     case Action::kServe:
     case Action::kExit:
       break;

@@ -360,6 +360,16 @@ std::string RenderSkuReconciliation(const SkuReconciliation& sku, const VerifyRe
   return out;
 }
 
+std::string RenderReconciliationJson(const ReconciliationReport& report) {
+  std::string out = std::string("{\"consistent\":") + (report.consistent() ? "true" : "false");
+  out += ",\"skus\":[";
+  for (std::size_t i = 0; i < report.skus.size(); ++i) {
+    if (i > 0) out += ',';
+    out += RenderSkuReconciliation(report.skus[i], report.audit);
+  }
+  return out + "],\"audit\":" + RenderVerifyReport(report.audit) + "}";
+}
+
 std::string RenderReconciliationTable(const ReconciliationReport& report) {
   std::string out;
   char line[512];
@@ -421,6 +431,19 @@ base::Result<std::vector<T>> ReadRecords(sqlite3* db, const std::string& sql,
   return out;
 }
 
+// One row of the order totals query (ReadOrderTotals).
+base::Status DecodeOrderTotals(sqlite3_stmt* row, OrderTotals& out) {
+  const auto status = core::OrderStatusFromInt(static_cast<int>(sqlite::ColumnInt64(row, 1)));
+  if (!status) return base::DataLoss("orders: a status this binary does not know");
+  out.sku_id = sqlite::ColumnText(row, 0);
+  out.status = *status;
+  out.currency = sqlite::ColumnText(row, 2);
+  out.orders = sqlite::ColumnInt64(row, 3);
+  out.units = sqlite::ColumnInt64(row, 4);
+  out.amount_cents = sqlite::ColumnInt64(row, 5);
+  return base::Status::Ok();
+}
+
 }  // namespace
 
 base::Result<std::optional<core::Reservation>> AuditReader::ReadReservation(
@@ -449,6 +472,20 @@ base::Result<std::vector<core::Order>> AuditReader::ReadOrdersWithStatus(core::O
       std::string(store::sqlite::kSelectOrders) + " WHERE status = " +
           std::to_string(static_cast<int>(status)) + " ORDER BY created_at_ms, order_id LIMIT ?1",
       "", static_cast<std::int64_t>(count_max), &store::sqlite::DecodeOrder, "read orders");
+}
+
+base::Result<std::vector<OrderTotals>> AuditReader::ReadOrderTotals(
+    const std::optional<std::string>& sku_id) {
+  auto has_orders = HasTable(db_.get(), "orders");
+  if (!has_orders) return has_orders.error();
+  if (!*has_orders) return std::vector<OrderTotals>();
+  // Without a sku ?1 stays unbound, which SQLite reads as NULL: every sale.
+  return ReadRecords<OrderTotals>(
+      db_.get(),
+      "SELECT sku_id, status, currency, COUNT(*), SUM(quantity), SUM(amount_cents) FROM orders"
+      " WHERE ?1 IS NULL OR sku_id = ?1 GROUP BY sku_id, status, currency"
+      " ORDER BY sku_id, status, currency",
+      sku_id.value_or(""), -1, &DecodeOrderTotals, "sum the orders");
 }
 
 }  // namespace fs::audit

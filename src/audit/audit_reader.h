@@ -38,6 +38,8 @@ class AuditReader final : public AuditRowSource {
   base::Result<std::optional<core::Order>> ReadOrder(const std::string& order_id) override;
   base::Result<std::vector<core::Order>> ReadOrdersWithStatus(core::OrderStatus status,
                                                               std::size_t count_max) override;
+  base::Result<std::vector<OrderTotals>> ReadOrderTotals(
+      const std::optional<std::string>& sku_id) override;
 
  private:
   explicit AuditReader(store::sqlite::DatabaseHandle db);
@@ -64,6 +66,8 @@ std::string RenderVerifyReport(const VerifyReport& report);
 // {"events":[...],"next_after_id":N|null}
 std::string RenderAuditPage(const AuditPage& page);
 std::string RenderSkuReconciliation(const SkuReconciliation& sku, const VerifyReport& audit);
+// {"consistent":bool,"skus":[RenderSkuReconciliation of each],"audit":RenderVerifyReport}
+std::string RenderReconciliationJson(const ReconciliationReport& report);
 // A readable table for the CLI: one line per sale, then every mismatch.
 std::string RenderReconciliationTable(const ReconciliationReport& report);
 

@@ -70,6 +70,16 @@ struct SkuReconciliation {
   std::vector<std::string> mismatches;  // every difference found, in words
 };
 
+// Orders of one sale, status and currency, summed (the post-event report).
+struct OrderTotals {
+  std::string sku_id;
+  core::OrderStatus status = core::OrderStatus::kPending;
+  std::string currency;
+  std::int64_t orders = 0;
+  std::int64_t units = 0;         // sum of quantity
+  std::int64_t amount_cents = 0;  // sum of amount_cents
+};
+
 struct ReconciliationReport {
   std::vector<SkuReconciliation> skus;
   VerifyReport audit;
@@ -102,6 +112,10 @@ class AuditSource {
   // Orders with `status`, oldest first, at most `count_max`.
   virtual base::Result<std::vector<core::Order>> ReadOrdersWithStatus(core::OrderStatus status,
                                                                       std::size_t count_max) = 0;
+  // Every order summed by sale, status and currency, of one sale or all (one row per group,
+  // by sku_id, status, currency); empty when the database has no orders table yet.
+  virtual base::Result<std::vector<OrderTotals>> ReadOrderTotals(
+      const std::optional<std::string>& sku_id) = 0;
 };
 
 // The verify, export and reconcile flows written once, over the reads each backend provides.

@@ -214,4 +214,33 @@ base::Result<std::vector<core::Order>> PgAuditReader::ReadOrdersWithStatus(core:
   return orders;
 }
 
+base::Result<std::vector<OrderTotals>> PgAuditReader::ReadOrderTotals(
+    const std::optional<std::string>& sku_id) {
+  auto rows = pg::Query(connection_,
+                        "SELECT sku_id, status, currency, COUNT(*), SUM(quantity),"
+                        " SUM(amount_cents) FROM orders WHERE $1::text IS NULL OR sku_id = $1"
+                        " GROUP BY sku_id, status, currency ORDER BY sku_id, status, currency",
+                        {sku_id}, "sum the orders");
+  if (!rows) return rows.error();
+  std::vector<OrderTotals> totals;
+  const pg_result* result = rows->get();
+  for (int row = 0; row < pg::Rows(result); ++row) {
+    auto status_code = pg::Int64(result, row, 1);
+    if (!status_code) return status_code.error();
+    const auto status = core::OrderStatusFromInt(static_cast<int>(*status_code));
+    if (!status) return base::DataLoss("orders: a status this binary does not know");
+    OrderTotals& out = totals.emplace_back();
+    out.sku_id = pg::Text(result, row, 0);
+    out.status = *status;
+    out.currency = pg::Text(result, row, 2);
+    for (const auto& [column, target] :
+         {std::pair{3, &out.orders}, std::pair{4, &out.units}, std::pair{5, &out.amount_cents}}) {
+      auto value = pg::Int64(result, row, column);
+      if (!value) return value.error();
+      *target = *value;
+    }
+  }
+  return totals;
+}
+
 }  // namespace fs::audit

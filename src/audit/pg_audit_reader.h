@@ -36,6 +36,8 @@ class PgAuditReader final : public AuditRowSource {
   base::Result<std::optional<core::Order>> ReadOrder(const std::string& order_id) override;
   base::Result<std::vector<core::Order>> ReadOrdersWithStatus(core::OrderStatus status,
                                                               std::size_t count_max) override;
+  base::Result<std::vector<OrderTotals>> ReadOrderTotals(
+      const std::optional<std::string>& sku_id) override;
 
  private:
   explicit PgAuditReader(pg_conn* connection) : connection_(connection) {}

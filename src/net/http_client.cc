@@ -13,17 +13,18 @@
 namespace fs::net {
 namespace {
 
-constexpr std::size_t kReplyBytesMax = 64 * 1024;
-
 struct Received {
+  std::size_t body_bytes_max = kReplyBytesMaxDefault;
   std::string body;
+  bool truncated = false;
   std::optional<std::chrono::seconds> retry_after;
 };
 
 std::size_t OnBody(char* data, std::size_t size, std::size_t count, void* user) {
   auto* received = static_cast<Received*>(user);
   const std::size_t bytes = size * count;
-  const std::size_t room = kReplyBytesMax - received->body.size();
+  const std::size_t room = received->body_bytes_max - received->body.size();
+  if (bytes > room) received->truncated = true;
   received->body.append(data, std::min(bytes, room));
   return bytes;  // the rest is read and dropped: the connection stays usable
 }
@@ -50,6 +51,26 @@ std::size_t OnHeader(char* data, std::size_t size, std::size_t count, void* user
 }
 
 }  // namespace
+
+std::string PercentEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    const bool unreserved = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
+                            (byte >= '0' && byte <= '9') || c == '-' || c == '_' || c == '.' ||
+                            c == '~';
+    if (unreserved) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0x0f];
+    }
+  }
+  return out;
+}
 
 base::Status CheckHttpUrl(const std::string& url) {
   GlobalInit();
@@ -88,6 +109,7 @@ base::Result<HttpReply> HttpSend(const HttpRequest& request) {
     headers.Append(line);
   }
   Received received;
+  received.body_bytes_max = request.reply_bytes_max;
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
   if (post) {
@@ -120,6 +142,7 @@ base::Result<HttpReply> HttpSend(const HttpRequest& request) {
   reply.status = static_cast<unsigned>(status);
   reply.body = std::move(received.body);
   reply.retry_after = received.retry_after;
+  reply.truncated = received.truncated;
   return reply;
 }
 

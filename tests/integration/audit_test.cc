@@ -7,7 +7,6 @@
 // adjusted but never below held + sold) answers the documented codes, is audited and
 // survives a restart; reconciliation is clean, then lists a deliberately broken counter.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -42,23 +41,6 @@ ToolRun RunTool(const std::string& args) {
   const int status = pclose(pipe);
   run.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return run;
-}
-
-// A writable connection to the server's database: what an attacker with the file can do.
-::testing::AssertionResult ExecSql(const std::filesystem::path& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    return ::testing::AssertionFailure() << "cannot open " << path;
-  }
-  sqlite3_busy_timeout(db, 5000);
-  char* error = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-  std::string message = error != nullptr ? error : "";
-  sqlite3_free(error);
-  sqlite3_close(db);
-  if (rc != SQLITE_OK) return ::testing::AssertionFailure() << sql << ": " << message;
-  return ::testing::AssertionSuccess();
 }
 
 class AuditTest : public ServerTest {

@@ -1,4 +1,4 @@
-// Goal: the offline tools (`audit verify`, `audit export`, `reconcile`) take --store and
+// Goal: the offline tools (`audit verify`, `audit export`, `reconcile`, `report`) take --store and
 // FLASHSALE_STORE exactly as `serve` does. A postgres:// URL selects the cluster's database and
 // wins over FLASHSALE_DATA_DIR (a cluster node's environment sets both); "sqlite" or nothing
 // reads DATA_DIR/flashsale.db; --data-dir typed together with a postgres:// store is refused
@@ -39,14 +39,14 @@ class ConfigToolsTest : public ::testing::Test {
 
 const std::vector<std::vector<std::string>>& Tools() {
   static const std::vector<std::vector<std::string>> tools = {
-      {"audit", "verify"}, {"audit", "export"}, {"reconcile"}};
+      {"audit", "verify"}, {"audit", "export"}, {"reconcile"}, {"report"}};
   return tools;
 }
 
 TEST_F(ConfigToolsTest, EveryToolTakesAPostgresStore) {
-  const CommandLine::Action actions[] = {CommandLine::Action::kAuditVerify,
-                                         CommandLine::Action::kAuditExport,
-                                         CommandLine::Action::kReconcile};
+  const CommandLine::Action actions[] = {
+      CommandLine::Action::kAuditVerify, CommandLine::Action::kAuditExport,
+      CommandLine::Action::kReconcile, CommandLine::Action::kReport};
   for (std::size_t i = 0; i < Tools().size(); ++i) {
     auto args = Tools()[i];
     args.insert(args.end(), {"--store", kUrl});

@@ -42,6 +42,10 @@ class FakeSource final : public audit::AuditSource {
                                                               std::size_t) override {
     return std::vector<core::Order>();
   }
+  base::Result<std::vector<audit::OrderTotals>> ReadOrderTotals(
+      const std::optional<std::string>&) override {
+    return std::vector<audit::OrderTotals>();
+  }
 
  private:
   int serial_;

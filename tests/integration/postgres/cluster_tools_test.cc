@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "pg_environment.h"
+#include "support/cli_run.h"
 #include "support/flashsale_api.h"
 #include "support/free_port.h"
 #include "support/http_client.h"
@@ -59,16 +60,6 @@ ToolRun RunTool(const std::string& args, const std::string& env = "") {
   run.err = text.str();
   std::filesystem::remove(err_path);
   return run;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
 }
 
 class ClusterToolsTest : public ::testing::Test {
@@ -120,7 +111,7 @@ TEST_F(ClusterToolsTest, VerifyExportAndReconcileReadThePostgresStore) {
 
   const ToolRun verify = RunTool("audit verify --store " + url_);
   ASSERT_EQ(verify.exit_code, 0) << verify.out << verify.err;
-  const auto lines = Lines(verify.out);
+  const auto lines = OutputLines(verify.out);
   ASSERT_EQ(lines.size(), 1u) << verify.out;
   const auto report = ParseJson(lines[0]);
   ASSERT_TRUE(report.has_value() && report->IsObject()) << verify.out;
@@ -138,7 +129,7 @@ TEST_F(ClusterToolsTest, VerifyExportAndReconcileReadThePostgresStore) {
   // Export: every event once, in id order, the chain intact up to the head.
   const ToolRun exported = RunTool("audit export --store " + url_);
   ASSERT_EQ(exported.exit_code, 0) << exported.err;
-  const auto event_lines = Lines(exported.out);
+  const auto event_lines = OutputLines(exported.out);
   ASSERT_EQ(static_cast<std::int64_t>(event_lines.size()), events);
   std::int64_t previous_id = 0;
   std::string previous_hash;
@@ -185,7 +176,8 @@ TEST_F(ClusterToolsTest, VerifyExportAndReconcileReadThePostgresStore) {
       tampered + " RETURNING event_id");
   const ToolRun broken = RunTool("audit verify --store " + url_);
   EXPECT_EQ(broken.exit_code, 3) << broken.out << broken.err;
-  const auto broken_report = ParseJson(Lines(broken.out).empty() ? "" : Lines(broken.out)[0]);
+  const auto broken_report =
+      ParseJson(OutputLines(broken.out).empty() ? "" : OutputLines(broken.out)[0]);
   ASSERT_TRUE(broken_report.has_value() && broken_report->IsObject()) << broken.out;
   EXPECT_FALSE((*broken_report)["valid"].GetBool());
   ASSERT_TRUE(broken_report->HasMember("broken_event_id")) << broken.out;

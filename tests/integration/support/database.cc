@@ -40,6 +40,22 @@ std::string ColumnText(sqlite3_stmt* statement, int column) {
 
 }  // namespace
 
+::testing::AssertionResult ExecSql(const std::filesystem::path& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return ::testing::AssertionFailure() << "cannot open " << path;
+  }
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  std::string message = error != nullptr ? error : "";
+  sqlite3_free(error);
+  sqlite3_close(db);
+  if (rc != SQLITE_OK) return ::testing::AssertionFailure() << sql << ": " << message;
+  return ::testing::AssertionSuccess();
+}
+
 std::int64_t SkuSnapshot::RowCount(int status) const {
   std::int64_t count = 0;
   for (const auto& [id, row] : rows) {

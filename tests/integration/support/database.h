@@ -9,6 +9,8 @@
 // Thread-safety: one Database per thread.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -52,6 +54,10 @@ struct SkuSnapshot {
   // Units per user that count toward the per-user limit (RESERVED, CHECKOUT_PENDING, PURCHASED).
   std::map<std::string, std::int64_t> UnitsByUser() const;
 };
+
+// A writable connection to the database at `path` runs `sql` (several statements allowed):
+// what an attacker with the file can do. Fails with the statement and SQLite's message.
+::testing::AssertionResult ExecSql(const std::filesystem::path& path, const std::string& sql);
 
 class Database {
  public:

@@ -3,6 +3,8 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <thread>
+
 #include "auth/jwt.h"
 #include "base/time_format.h"
 #include "support/server_process.h"
@@ -213,6 +215,35 @@ std::optional<ReservationBody> ParseReservation(std::string_view body) {
 std::string ReservationStatusOf(const HttpResponse& response) {
   const std::optional<ReservationBody> body = ParseReservation(response.body);
   return body ? body->status : "";
+}
+
+std::string ReserveOk(HttpClient& client, const ReserveRequest& request) {
+  const HttpResponse response = Reserve(client, request);
+  EXPECT_EQ(response.status, 201) << response.Describe();
+  const std::optional<ReservationBody> body = ParseReservation(response.body);
+  return body ? body->reservation_id : "";
+}
+
+HttpResponse CheckoutReservation(HttpClient& client, std::string_view user_id,
+                                 std::string_view reservation_id,
+                                 std::string_view payment_method_id) {
+  return client.Post("/api/v1/checkout",
+                     "{\"reservation_id\":" + JsonQuote(reservation_id) +
+                         ",\"payment_method_id\":" + JsonQuote(payment_method_id) + "}",
+                     UserAuth(user_id));
+}
+
+std::string SettledOrderStatus(HttpClient& client, std::string_view order_id,
+                               std::string_view user_id, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const std::string target = "/api/v1/orders/" + std::string(order_id);
+  std::string status = BodyField(client.Get(target, UserAuth(user_id)), "status");
+  while (status == "PENDING" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    status = BodyField(client.Get(target, UserAuth(user_id)), "status");
+  }
+  if (status == "PENDING") ADD_FAILURE() << "order " << order_id << " still PENDING";
+  return status;
 }
 
 HttpResponse GetReservation(HttpClient& client, std::string_view reservation_id,

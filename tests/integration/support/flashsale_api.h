@@ -130,6 +130,9 @@ struct ReserveRequest {
 
 HttpResponse Reserve(HttpClient& client, const ReserveRequest& request);
 
+// Reserve that must answer 201 (a failure is recorded otherwise); the reservation id, or "".
+std::string ReserveOk(HttpClient& client, const ReserveRequest& request);
+
 // What a 201 reserve (or a GET/DELETE of a reservation) returned.
 struct ReservationBody {
   std::string reservation_id;
@@ -152,6 +155,21 @@ HttpResponse GetReservation(HttpClient& client, std::string_view reservation_id,
 // DELETE /api/v1/reservations/{id} as `user_id`.
 HttpResponse ReleaseReservation(HttpClient& client, std::string_view reservation_id,
                                 std::string_view user_id);
+
+// ---- orders -------------------------------------------------------------------------------
+
+// POST /api/v1/checkout of `reservation_id` as `user_id` with `payment_method_id` (the
+// simulated gateway's pm_card_visa pays, pm_card_chargeDeclined fails, pm_card_timeout ends
+// NEEDS_ATTENTION after the retries).
+HttpResponse CheckoutReservation(HttpClient& client, std::string_view user_id,
+                                 std::string_view reservation_id,
+                                 std::string_view payment_method_id);
+// The order's status once it is no longer PENDING (the saga settles it asynchronously), read
+// by GET /api/v1/orders/{id} as `user_id` every 10 ms up to `timeout`; records a failure and
+// returns the last status when it is still PENDING then.
+std::string SettledOrderStatus(HttpClient& client, std::string_view order_id,
+                               std::string_view user_id,
+                               std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // ---- reads --------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "common/temp_dir.h"
+#include "net/http_client.h"
 #include "support/child_process.h"
 #include "support/flashsale_api.h"
 #include "support/free_port.h"
@@ -33,25 +34,6 @@ constexpr std::chrono::seconds kStopTimeout{10};
 constexpr std::chrono::seconds kDataTimeout{45};
 
 }  // namespace
-
-std::string UrlEncode(const std::string& text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    const bool unreserved = (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
-                            (byte >= '0' && byte <= '9') || c == '-' || c == '_' || c == '.' ||
-                            c == '~';
-    if (unreserved) {
-      out += c;
-    } else {
-      out += '%';
-      out += kHex[byte >> 4];
-      out += kHex[byte & 0x0f];
-    }
-  }
-  return out;
-}
 
 PrometheusServer::PrometheusServer(PrometheusOptions options)
     : options_(std::move(options)), dir_(test_common::MakeTempDirOrAbort("flashsale-prometheus")) {}
@@ -137,7 +119,7 @@ std::optional<rapidjson::Document> PrometheusServer::Api(const std::string& path
 }
 
 std::optional<rapidjson::Document> PrometheusServer::Query(const std::string& promql) const {
-  return Api("query?query=" + UrlEncode(promql));
+  return Api("query?query=" + net::PercentEncode(promql));
 }
 
 namespace {

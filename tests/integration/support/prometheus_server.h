@@ -60,9 +60,6 @@ class PrometheusServer {
   std::uint16_t port_ = 0;
 };
 
-// Percent-encodes everything but unreserved characters (RFC 3986), for query strings.
-std::string UrlEncode(const std::string& text);
-
 // deploy/prometheus/alerts.yml with every hold time (`for:`) cut to 1 s: the tests check the
 // expressions against live data; promtool test rules checks the hold times.
 std::string AlertRulesWithShortHolds();
