@@ -45,6 +45,7 @@
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_outbox.h"
 #include "store/sqlite/sqlite_store.h"
+#include "trace/tracing_config.h"
 
 #ifndef FLASHSALE_VERSION
 #define FLASHSALE_VERSION "unknown"
@@ -691,7 +692,39 @@ base::Result<std::unique_ptr<store::Store>> OpenStoreWaiting(const Config& confi
   }
 }
 
-http::ServerOptions ServerOptionsOf(const Config& config, int listener) {
+// The OTEL_* variables (trace/tracing_config.h): a started span exporter and its sampler, or
+// no exporter when no endpoint is configured (tracing off).
+struct Tracing {
+  std::unique_ptr<trace::SpanExporter> exporter;
+  trace::Sampler sampler;
+};
+
+base::Result<Tracing> OpenTracing() {
+  auto config = trace::TracingConfigFromEnvironment([](const std::string& name) {
+    const char* value = std::getenv(name.c_str());
+    return value == nullptr ? std::string() : std::string(value);
+  });
+  if (!config) return config.error();
+  Tracing tracing;
+  if (!*config) return tracing;
+  trace::ExporterOptions options;
+  options.url = (*config)->traces_url;
+  options.headers = (*config)->headers;
+  options.resource.attributes = {{"service.name", (*config)->service_name},
+                                 {"service.version", std::string(FLASHSALE_VERSION)}};
+  options.on_dropped = [](std::uint64_t n) { metrics::Drops().spans.Increment(n); };
+  options.on_export_failed = [](std::uint64_t n) {
+    metrics::Drops().span_export_failures.Increment(n);
+  };
+  tracing.exporter = std::make_unique<trace::SpanExporter>(std::move(options));
+  tracing.exporter->Start();
+  tracing.sampler = (*config)->sampler;
+  spdlog::info("tracing: spans of service {} to {} (sampler {})", (*config)->service_name,
+               (*config)->traces_url, tracing.sampler.Describe());
+  return tracing;
+}
+
+http::ServerOptions ServerOptionsOf(const Config& config, int listener, const Tracing& tracing) {
   http::ServerOptions options;
   options.host = config.listen_host;
   options.port = config.listen_port;
@@ -699,6 +732,8 @@ http::ServerOptions ServerOptionsOf(const Config& config, int listener) {
   options.idle_timeout = config.idle_timeout;
   options.connections_per_ip_max = config.max_connections_per_ip;
   options.listener = listener;
+  options.span_exporter = tracing.exporter.get();
+  options.sampler = tracing.sampler;
   switch (config.access_log) {
     case AccessLogChoice::kOff:
       options.access_log = http::AccessLogMode::kOff;
@@ -737,6 +772,11 @@ int RunServer(Config config) {
   if (dir_error) {
     spdlog::critical("cannot create data directory '{}': {}", config.data_dir, dir_error.message());
     return kExitRuntimeError;
+  }
+  auto tracing = OpenTracing();
+  if (!tracing) {
+    spdlog::critical("{}", tracing.error().ToString());
+    return kExitBadConfig;
   }
   auto starting = OpenStartingServer(config);
   if (!starting) {
@@ -813,8 +853,8 @@ int RunServer(Config config) {
   EnableLimiting(config.rate_limit, limiter.get(), redis_services.get(), api);
   // The starting listener's socket, still listening: connections that arrive now wait in its
   // backlog for the Server.
-  auto server = http::Server::Open(ServerOptionsOf(config, (*starting)->ReleaseListener()), api,
-                                   http_metrics);
+  auto server = http::Server::Open(
+      ServerOptionsOf(config, (*starting)->ReleaseListener(), *tracing), api, http_metrics);
   auto metrics_server = OpenMetricsServer(config, api);
   if (!server || !metrics_server) {
     spdlog::critical("{}", !server ? server.error().ToString() : metrics_server.error().ToString());
@@ -866,6 +906,7 @@ int RunServer(Config config) {
                  config.drain_timeout.count());
   }
   (*server)->Stop();
+  if (tracing->exporter) tracing->exporter->Stop();  // the last spans go out
   spdlog::info("stopped");
   return 0;
 }

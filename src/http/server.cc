@@ -18,6 +18,7 @@
 #include "http/outcome_table.h"
 #include "log/log_context.h"
 #include "log/log_output.h"
+#include "trace/server_span.h"
 
 namespace fs::http {
 
@@ -31,6 +32,8 @@ struct Server::Shared {
       : api(api_in),
         metrics(metrics_in),
         idle_timeout(options.idle_timeout),
+        span_exporter(options.span_exporter),
+        sampler(options.sampler),
         access_log(options.access_log),
         access_log_slow(options.access_log_slow),
         connections_max(options.connections_max),
@@ -66,6 +69,8 @@ struct Server::Shared {
   Api& api;
   metrics::HttpMetrics& metrics;
   const std::chrono::seconds idle_timeout;
+  trace::SpanExporter* const span_exporter;  // nullptr: tracing off
+  const trace::Sampler sampler;
   const AccessLogMode access_log;
   const std::chrono::milliseconds access_log_slow;
   const std::size_t connections_max;
@@ -180,7 +185,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnRequest();
   void Respond(Response response);
   void RespondAndClose(unsigned status, std::string_view code, std::string_view message);
-  // Adds the request id to `response` (header and error body) and writes its access log line.
+  // The request's server span from its traceparent/tracestate, and the log context with it.
+  void BeginTrace(const bhttp::request<bhttp::string_body>& message);
+  // Adds the request id to `response` (header and error body) and the span's traceparent,
+  // exports the span when sampled, and writes the access log line.
   void Finish(Response& response, std::string_view method);
   void LogAccess(const Response& response, std::string_view method);
   void Write(unsigned version, Response& response, AfterWrite after);
@@ -211,7 +219,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string forwarded_for_;    // the request's X-Forwarded-For lines joined, when several
   bool head_request_ = false;    // the request being answered is a HEAD
   std::string request_id_;       // the id of the request being answered
-  log::LogContext log_context_;  // views request_id_
+  trace::ServerSpan trace_;      // the request's server span (its ids, sampled or not)
+  log::LogContext log_context_;  // views request_id_ and trace_'s ids
   std::chrono::steady_clock::time_point request_started_{};
   Method request_method_ = Method::kOther;
   std::shared_ptr<BodyStream> body_stream_;  // set while a response stays open
@@ -310,7 +319,7 @@ void Connection::OnRequest() {
   }
   after_response_ = message.keep_alive() ? AfterWrite::kKeepAlive : AfterWrite::kClose;
   request_id_ = base::RequestIdOf(HeaderValue(message, "X-Request-Id"));
-  log_context_ = log::LogContext{request_id_, {}, {}};
+  BeginTrace(message);
   const log::ScopedLogContext scope(log_context_);
   request_method_ = ToMethod(message.method());
   Request request;
@@ -346,8 +355,20 @@ void Connection::Respond(Response response) {
   Write(request_version_, response, after_response_);
 }
 
+void Connection::BeginTrace(const bhttp::request<bhttp::string_body>& message) {
+  trace_ = trace::BeginServerSpan(HeaderValue(message, "traceparent"),
+                                  HeaderValue(message, "tracestate"),
+                                  shared_.span_exporter != nullptr ? &shared_.sampler : nullptr);
+  log_context_ = log::LogContext{request_id_, trace_.trace_hex, trace_.span_hex};
+}
+
 void Connection::Finish(Response& response, std::string_view method) {
   response.headers.emplace_back("X-Request-Id", request_id_);
+  response.headers.emplace_back("traceparent", trace_.Traceparent());
+  if (trace_.sampled) {
+    shared_.span_exporter->Submit(
+        trace::EndServerSpan(trace_, method, response.route_template, response.status));
+  }
   if (response.status >= 400)
     response.body = WithErrorRequestId(std::move(response.body), request_id_);
   LogAccess(response, method);
@@ -383,7 +404,11 @@ void Connection::RespondAndClose(unsigned status, std::string_view code, std::st
   std::optional<std::string_view> given;
   if (parser_ && parser_->is_header_done()) given = HeaderValue(parser_->get(), "X-Request-Id");
   request_id_ = base::RequestIdOf(given);
-  log_context_ = log::LogContext{request_id_, {}, {}};
+  if (parser_ && parser_->is_header_done()) {
+    BeginTrace(parser_->get());
+  } else {
+    BeginTrace(bhttp::request<bhttp::string_body>());
+  }
   const log::ScopedLogContext scope(log_context_);
   Response response(status, RenderError(code, message));
   Finish(response, "-");

@@ -29,6 +29,8 @@
 #include "http/api.h"
 #include "http/limits.h"
 #include "metrics/flashsale_metrics.h"
+#include "trace/sampler.h"
+#include "trace/span_exporter.h"
 
 namespace fs::http {
 
@@ -50,6 +52,10 @@ struct ServerOptions {
   // >= 0: a socket already bound and listening (the starting node's, see side_server.h) to
   // accept on instead of binding host:port; the Server owns it from Open() on.
   int listener = -1;
+  // Set: sampled server spans go to it (tracing on, with `sampler`); nullptr: off. Every
+  // response carries `traceparent` either way. REQUIRES: outlives the Server.
+  trace::SpanExporter* span_exporter = nullptr;
+  trace::Sampler sampler{};
   AccessLogMode access_log = AccessLogMode::kErrors;
   // kErrors: a request answered later than this is logged whatever its status.
   std::chrono::milliseconds access_log_slow{1000};

@@ -1,17 +1,25 @@
 // Goal: the span exporter delivers over real HTTP what an OTLP receiver can read: batches POSTed
 // to the traces URL as OTLP JSON, every span once, with its trace id and parent; a receiver
 // that refuses a batch or cannot be reached costs that batch (counted), never a blocked caller;
-// a full queue drops new spans at once (counted).
+// a full queue drops new spans at once (counted). The real server, configured by the OTEL_*
+// variables: every response carries a traceparent that continues the caller's trace (a new
+// one for a missing or malformed header), and sampled server spans reach the receiver with
+// the caller's span as parent, the route template as name and the HTTP attributes.
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "support/fake_gateway.h"
+#include "support/flashsale_api.h"
 #include "support/free_port.h"
+#include "support/http_client.h"
+#include "support/server_process.h"
 #include "trace/span_exporter.h"
 
 namespace fs::itest {
@@ -127,6 +135,117 @@ TEST(SpanExporterTest, AFullQueueDropsAtOnceAndAnUnreachableReceiverCostsItsBatc
   EXPECT_EQ(exporter.exported(), 0u);
   EXPECT_FALSE(exporter.Submit(MakeSpan(trace_id, {}, 9)));  // stopped: refused, counted
   EXPECT_EQ(counts.dropped.load(), 4u);
+}
+
+constexpr char kCallerTrace[] = "4bf92f3577b34da6a3ce929d0e0e4736";
+constexpr char kCallerSpan[] = "00f067aa0ba902b7";
+
+std::string CallerTraceparent(bool sampled) {
+  return std::string("00-") + kCallerTrace + "-" + kCallerSpan + (sampled ? "-01" : "-00");
+}
+
+// The server spans the receiver got, by name.
+std::map<std::string, std::vector<const rapidjson::Value*>> SpansByName(
+    const std::vector<rapidjson::Document>& bodies) {
+  std::map<std::string, std::vector<const rapidjson::Value*>> spans;
+  for (const auto& body : bodies) {
+    for (const auto& span : body["resourceSpans"][0]["scopeSpans"][0]["spans"].GetArray()) {
+      spans[span["name"].GetString()].push_back(&span);
+    }
+  }
+  return spans;
+}
+
+std::string Attribute(const rapidjson::Value& span, const std::string& key) {
+  for (const auto& attribute : span["attributes"].GetArray()) {
+    if (key != attribute["key"].GetString()) continue;
+    const auto& value = attribute["value"];
+    if (value.HasMember("stringValue")) return value["stringValue"].GetString();
+    if (value.HasMember("intValue")) return value["intValue"].GetString();
+  }
+  return "";
+}
+
+TEST(ServerTracingTest, ResponsesContinueTheCallersTraceAndSampledSpansReachTheReceiver) {
+  FakeGateway receiver({});
+  ServerOptions options;
+  options.extra_env = {{"OTEL_EXPORTER_OTLP_ENDPOINT", receiver.url()},
+                       {"OTEL_TRACES_SAMPLER", "parentbased_always_off"},
+                       {"OTEL_SERVICE_NAME", "flashsale-itest"}};
+  ServerProcess server(options);
+  ASSERT_TRUE(server.Start());
+  HttpClient client(server.port());
+  // The caller sampled the trace: parent based, the server records its span.
+  const HttpResponse sampled = client.Get(
+      "/healthz", {{"traceparent", CallerTraceparent(true)}, {"tracestate", "congo=t61rcWkgMzE"}});
+  ASSERT_EQ(sampled.status, 200);
+  const std::string answer = sampled.Header("traceparent").value_or("");
+  ASSERT_EQ(answer.size(), 55u) << answer;
+  EXPECT_EQ(answer.substr(0, 36), std::string("00-") + kCallerTrace + "-");
+  const std::string server_span = answer.substr(36, 16);
+  EXPECT_NE(server_span, kCallerSpan);
+  EXPECT_EQ(answer.substr(52), "-01");
+  // Not sampled by the caller: same trace, flag 00, nothing recorded.
+  const HttpResponse unsampled = client.Get("/readyz", {{"traceparent", CallerTraceparent(false)}});
+  EXPECT_EQ(unsampled.Header("traceparent").value_or("").substr(0, 36),
+            std::string("00-") + kCallerTrace + "-");
+  EXPECT_EQ(unsampled.Header("traceparent").value_or("").substr(52), "-00");
+  // A malformed traceparent starts a new trace (and parentbased_always_off records nothing).
+  const HttpResponse forged = client.Get("/api/v1/products/none", {{"traceparent", "00-zz"}});
+  EXPECT_EQ(forged.status, 404);
+  const std::string fresh = forged.Header("traceparent").value_or("");
+  ASSERT_EQ(fresh.size(), 55u) << fresh;
+  EXPECT_NE(fresh.substr(3, 32), kCallerTrace);
+  // A sampled 404 of a route template carries the template, and 4xx is not an error span.
+  EXPECT_EQ(client.Get("/api/v1/products/none", {{"traceparent", CallerTraceparent(true)}}).status,
+            404);
+  ASSERT_TRUE(server.Stop());  // the exporter sends what is queued before the process exits
+
+  std::vector<rapidjson::Document> bodies;
+  for (const RecordedPost& post : receiver.Posts()) {
+    EXPECT_EQ(post.path, "/v1/traces");
+    bodies.emplace_back();
+    ASSERT_FALSE(bodies.back().Parse(post.body.c_str()).HasParseError()) << post.body;
+    EXPECT_STREQ(
+        bodies.back()["resourceSpans"][0]["resource"]["attributes"][0]["value"]["stringValue"]
+            .GetString(),
+        "flashsale-itest");
+  }
+  const auto spans = SpansByName(bodies);
+  ASSERT_EQ(spans.count("GET /healthz"), 1u) << "spans: " << spans.size();
+  ASSERT_EQ(spans.at("GET /healthz").size(), 1u);
+  const rapidjson::Value& health = *spans.at("GET /healthz")[0];
+  EXPECT_STREQ(health["traceId"].GetString(), kCallerTrace);
+  EXPECT_STREQ(health["parentSpanId"].GetString(), kCallerSpan);
+  EXPECT_EQ(std::string(health["spanId"].GetString()), server_span);
+  EXPECT_STREQ(health["traceState"].GetString(), "congo=t61rcWkgMzE");
+  EXPECT_EQ(health["kind"].GetInt(), 2);
+  EXPECT_EQ(Attribute(health, "http.request.method"), "GET");
+  EXPECT_EQ(Attribute(health, "http.route"), "/healthz");
+  EXPECT_EQ(Attribute(health, "http.response.status_code"), "200");
+  EXPECT_LE(std::stoll(health["startTimeUnixNano"].GetString()),
+            std::stoll(health["endTimeUnixNano"].GetString()));
+  ASSERT_EQ(spans.count("GET /api/v1/products/{sku}"), 1u);
+  const rapidjson::Value& missing = *spans.at("GET /api/v1/products/{sku}")[0];
+  EXPECT_EQ(Attribute(missing, "http.response.status_code"), "404");
+  EXPECT_FALSE(missing["status"].HasMember("code"));
+  // Only the two sampled requests were recorded.
+  std::size_t total = 0;
+  for (const auto& [name, list] : spans) total += list.size();
+  EXPECT_EQ(total, 2u);
+}
+
+TEST(ServerTracingTest, WithoutAnEndpointEveryResponseStillNamesItsTrace) {
+  ServerProcess server;
+  ASSERT_TRUE(server.Start());
+  HttpClient client(server.port());
+  const HttpResponse response = client.Get("/healthz", {{"traceparent", CallerTraceparent(true)}});
+  const std::string answer = response.Header("traceparent").value_or("");
+  ASSERT_EQ(answer.size(), 55u) << answer;
+  EXPECT_EQ(answer.substr(3, 32), kCallerTrace);
+  EXPECT_EQ(answer.substr(52), "-00");  // nothing is recorded without an exporter
+  EXPECT_EQ(client.Get("/healthz").Header("traceparent").value_or("").size(), 55u);
+  EXPECT_TRUE(server.Stop());
 }
 
 }  // namespace
