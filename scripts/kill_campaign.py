@@ -238,8 +238,10 @@ class Server:
         while time.monotonic() < deadline:
             line = self.process.stdout.readline()
             if not line:
-                raise RuntimeError(f"the server exited (code {self.process.wait()}); see "
-                                   f"{self.log_path}")
+                with open(self.log_path, errors="replace") as log:
+                    tail = "".join(log.readlines()[-5:])
+                raise RuntimeError(f"the server exited (code {self.process.wait()}); the end "
+                                   f"of {self.log_path}:\n{tail}")
             if line.startswith("flashsale listening on http://127.0.0.1:"):
                 self.port = int(line.strip().rsplit(":", 1)[1])
                 threading.Thread(target=self.process.stdout.read, daemon=True).start()
@@ -514,6 +516,7 @@ def main():
     postgres_kills = 0
     checker = Checker(reader, binary, tool_args, rng)
     oversold = 0
+    setup_failed = False
     try:
         server.start()
         sale = json.dumps({"sku_id": SKU, "name": "Kill campaign", "price_cents": 1000,
@@ -606,14 +609,17 @@ def main():
         return 0 if not checker.failures else 1
     except (RuntimeError, subprocess.CalledProcessError) as error:
         print(f"kill-campaign: {error}", file=sys.stderr)
+        setup_failed = True
         return 2
     finally:
         server.stop()
         if postgres:
             postgres.stop()
         gateway.server.shutdown()
-        if not args.keep and not checker.failures:
+        if not args.keep and not checker.failures and not setup_failed:
             shutil.rmtree(work, ignore_errors=True)
+        elif not args.keep:
+            print(f"kill-campaign: work directory kept: {work}", file=sys.stderr)
 
 
 class socket_port:
