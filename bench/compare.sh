@@ -25,6 +25,8 @@ cleanup() {
 trap cleanup EXIT
 JWT_SECRET="bench-jwt-secret-0123456789abcdef"
 ADMIN_TOKEN="bench-admin-token-0123456789abcdef"
+# shellcheck source=bench/reserve_load.sh
+source "$(dirname "${BASH_SOURCE[0]}")/reserve_load.sh"
 
 engine_ops() {  # engine_ops BUILD: ops/s of one engine bench run
   "$1/flashsale-engine-bench" --seconds "$seconds" --synchronous full --user-ids random |
@@ -32,29 +34,7 @@ engine_ops() {  # engine_ops BUILD: ops/s of one engine bench run
 }
 
 http_reserves() {  # http_reserves BUILD: reserves/s through HTTP against BUILD's server
-  local data="$work/data-$RANDOM"
-  mkdir -p "$data"
-  # All connections come from 127.0.0.1: lift the per-address cap where the build has one.
-  local extra=() help
-  help="$("$1/flashsale" serve --help 2>&1 || true)"
-  grep -q -- '--max-connections-per-ip' <<<"$help" && extra=(--max-connections-per-ip 10000)
-  "$1/flashsale" serve --listen 127.0.0.1:0 --data-dir "$data" --jwt-secret "$JWT_SECRET" \
-    --admin-token "$ADMIN_TOKEN" --log-level warn --rate-limit off "${extra[@]}" \
-    >"$data/stdout" 2>"$data/stderr" &
-  local pid=$!
-  pids+=("$pid")
-  local port=""
-  for _ in $(seq 1 200); do
-    port="$(sed -n 's|^flashsale listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$data/stdout")"
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  timeout 120 "$a/flashsale-loadgen" --port "$port" --jwt-secret "$JWT_SECRET" \
-    --admin-token "$ADMIN_TOKEN" --json --no-progress --scenario reserve-only --sku hot \
-    --create-stock 1000000000 --connections 256 --duration "$seconds" |
-    jq -r '.endpoints.reserve.rps'
-  kill -TERM "$pid"
-  wait "$pid" 2>/dev/null || true
+  reserve_load "$1" "$a" "$work/data-$RANDOM" "$seconds" | jq -r '.rps'
 }
 
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }

@@ -23,6 +23,8 @@ cleanup() {
 trap cleanup EXIT
 JWT_SECRET="bench-jwt-secret-0123456789abcdef"
 ADMIN_TOKEN="bench-admin-token-0123456789abcdef"
+# shellcheck source=bench/reserve_load.sh
+source "$root/bench/reserve_load.sh"
 
 # The OTLP receiver: accepts every POST, answers 200 {}.
 python3 - >"$work/receiver.port" <<'PY' &
@@ -43,31 +45,14 @@ for _ in $(seq 1 100); do [ -s "$work/receiver.port" ] && break; sleep 0.05; don
 receiver="http://127.0.0.1:$(cat "$work/receiver.port")"
 
 run() {  # run MODE: one server and one load; prints "rps p50 p95 p99"
-  local mode="$1" data="$work/data-$RANDOM"
-  mkdir -p "$data"
   local env=()
-  case "$mode" in
+  case "$1" in
     off) ;;
     1%) env=(OTEL_EXPORTER_OTLP_ENDPOINT="$receiver" OTEL_TRACES_SAMPLER_ARG=0.01) ;;
     100%) env=(OTEL_EXPORTER_OTLP_ENDPOINT="$receiver" OTEL_TRACES_SAMPLER=always_on) ;;
   esac
-  env "${env[@]}" "$build/flashsale" serve --listen 127.0.0.1:0 --data-dir "$data" \
-    --jwt-secret "$JWT_SECRET" --admin-token "$ADMIN_TOKEN" --log-level warn --rate-limit off \
-    --max-connections-per-ip 10000 >"$data/stdout" 2>"$data/stderr" &
-  local pid=$!
-  pids+=("$pid")
-  local port=""
-  for _ in $(seq 1 200); do
-    port="$(sed -n 's|^flashsale listening on http://127.0.0.1:\([0-9]*\).*|\1|p' "$data/stdout")"
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
-  timeout 120 "$build/flashsale-loadgen" --port "$port" --jwt-secret "$JWT_SECRET" \
-    --admin-token "$ADMIN_TOKEN" --json --no-progress --scenario reserve-only --sku hot \
-    --create-stock 1000000000 --connections 256 --duration "$seconds" |
-    jq -r '.endpoints.reserve | "\(.rps) \(.p50_ms) \(.p95_ms) \(.p99_ms)"'
-  kill -TERM "$pid"
-  wait "$pid" 2>/dev/null || true
+  reserve_load "$build" "$build" "$work/data-$RANDOM" "$seconds" "${env[@]}" |
+    jq -r '"\(.rps) \(.p50_ms) \(.p95_ms) \(.p99_ms)"'
 }
 
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
