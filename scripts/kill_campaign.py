@@ -35,6 +35,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -60,6 +61,13 @@ def user_token(user):
     payload = b64url(json.dumps({"sub": user, "exp": int(time.time()) + 86400}).encode())
     signature = hmac.new(JWT_SECRET.encode(), f"{header}.{payload}".encode(), hashlib.sha256)
     return f"{header}.{payload}.{b64url(signature.digest())}"
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listened on a moment ago (the kernel's pick)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def percentile(values, fraction):
@@ -161,8 +169,7 @@ class Postgres:
         self.run([f"{PG_BIN}/initdb", "-D", self.data, "-U", "postgres", "-A", "trust",
                   "-E", "UTF8"])
         self.start()
-        self.run([f"{PG_BIN}/psql" if os.path.exists(f"{PG_BIN}/psql") else "psql",
-                  "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
+        self.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres",
                   "-c", "CREATE DATABASE flashsale"])
 
     def run(self, argv):
@@ -501,9 +508,7 @@ def main():
     if args.store == "postgres":
         pg_root = os.path.join(work, "pg")
         os.mkdir(pg_root)
-        with socket_port() as port:
-            pass
-        postgres = Postgres(pg_root, port)
+        postgres = Postgres(pg_root, free_port())
         store_args = ["--store", postgres.url]
         tool_args = ["--store", postgres.url]
         reader = postgres
@@ -620,19 +625,6 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
         elif not args.keep:
             print(f"kill-campaign: work directory kept: {work}", file=sys.stderr)
-
-
-class socket_port:
-    """A free TCP port on 127.0.0.1 (the kernel's pick, released for the caller)."""
-
-    def __enter__(self):
-        import socket
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            return probe.getsockname()[1]
-
-    def __exit__(self, *exc):
-        return False
 
 
 if __name__ == "__main__":
