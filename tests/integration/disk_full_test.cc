@@ -81,7 +81,7 @@ TEST(DiskFullTest, WritesRefusedThenResumedWithNothingAcknowledgedLost) {
   const HttpResponse unready = client.Get("/readyz");
   EXPECT_EQ(unready.status, 503);
   EXPECT_NE(unready.body.find("refuses writes"), std::string::npos) << unready.body;
-  EXPECT_NE(server.StderrLog().find("commit failed"), std::string::npos);
+  EXPECT_TRUE(server.WaitForStderr("commit failed"));
 
   std::filesystem::remove(dir / "ballast");
   bool resumed = false;

@@ -348,6 +348,15 @@ void ServerProcess::Kill9() {
   return Start();
 }
 
+bool ServerProcess::WaitForStderr(std::string_view text, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (StderrLog().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 std::string ServerProcess::StderrLog() const {
   std::ifstream in(stderr_path_, std::ios::binary);
   std::ostringstream out;

@@ -23,6 +23,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -88,6 +89,10 @@ class ServerProcess {
   std::optional<int> last_wait_status() const { return last_wait_status_; }
   // Everything the server wrote to stderr across all starts (for diagnostics).
   std::string StderrLog() const;
+  // Waits until StderrLog() holds `text`: the server writes its log from a thread of its own,
+  // so a line may land a moment after the answer that caused it. False after `timeout`.
+  bool WaitForStderr(std::string_view text,
+                     std::chrono::milliseconds timeout = std::chrono::milliseconds(2000)) const;
   // Everything the current or last run wrote to stdout.
   std::string StdoutText() const;
 
