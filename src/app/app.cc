@@ -150,7 +150,8 @@ base::Result<std::unique_ptr<store::OutboxSource>> OpenOutboxSource(const Config
   return std::unique_ptr<store::OutboxSource>(std::move(*source));
 }
 
-base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
+base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config,
+                                                       const events::RelayOptions& relay) {
   auto source = OpenOutboxSource(config);
   if (!source) return source.error();
   std::unique_ptr<events::EventSink> sink;
@@ -185,8 +186,7 @@ base::Result<std::unique_ptr<events::Relay>> OpenRelay(const Config& config) {
       break;
     }
   }
-  return std::make_unique<events::Relay>(events::RelayOptions{}, std::move(*source),
-                                         std::move(sink));
+  return std::make_unique<events::Relay>(relay, std::move(*source), std::move(sink));
 }
 
 // The outbox's publishers, each with its own cursor: the event stream, and the buyers'
@@ -201,7 +201,8 @@ struct Publishers {
 };
 
 // nullptr when no notification webhook is configured.
-base::Result<std::unique_ptr<events::Relay>> OpenNotifier(const Config& config) {
+base::Result<std::unique_ptr<events::Relay>> OpenNotifier(const Config& config,
+                                                          const events::RelayOptions& relay) {
   if (config.notification_webhook_url.empty()) return std::unique_ptr<events::Relay>();
   auto source = OpenOutboxSource(config);
   if (!source) return source.error();
@@ -211,12 +212,13 @@ base::Result<std::unique_ptr<events::Relay>> OpenNotifier(const Config& config) 
   notify.url = config.notification_webhook_url;
   notify.secret = config.webhook_secret;
   notify.ca_file = config.tls_ca_file;
-  return std::make_unique<events::Relay>(events::RelayOptions{}, std::move(*source),
+  return std::make_unique<events::Relay>(relay, std::move(*source),
                                          events::NewNotificationSink(std::move(notify)));
 }
 
 // nullptr when no SMTP server is configured.
 base::Result<std::unique_ptr<events::Relay>> OpenEmailer(const Config& config,
+                                                         const events::RelayOptions& relay,
                                                          events::EmailCounters& counters) {
   if (!config.email) return std::unique_ptr<events::Relay>();
   auto source = OpenOutboxSource(config);
@@ -230,19 +232,21 @@ base::Result<std::unique_ptr<events::Relay>> OpenEmailer(const Config& config,
   email.server.ca_file = config.tls_ca_file;
   email.from = config.email->from;
   email.counters = &counters;
-  return std::make_unique<events::Relay>(events::RelayOptions{}, std::move(*source),
+  return std::make_unique<events::Relay>(relay, std::move(*source),
                                          events::NewEmailSink(std::move(email)));
 }
 
-base::Result<Publishers> OpenPublishers(const Config& config, events::EmailCounters& counters) {
+base::Result<Publishers> OpenPublishers(const Config& config,
+                                        const events::RelayOptions& relay_options,
+                                        events::EmailCounters& counters) {
   Publishers publishers;
-  auto relay = OpenRelay(config);
+  auto relay = OpenRelay(config, relay_options);
   if (!relay) return relay.error();
   publishers.events = std::move(*relay);
-  auto notifier = OpenNotifier(config);
+  auto notifier = OpenNotifier(config, relay_options);
   if (!notifier) return notifier.error();
   publishers.notifier = std::move(*notifier);
-  auto emailer = OpenEmailer(config, counters);
+  auto emailer = OpenEmailer(config, relay_options, counters);
   if (!emailer) return emailer.error();
   publishers.emailer = std::move(*emailer);
   return publishers;
@@ -303,8 +307,10 @@ std::string NodeId() {
 base::Result<std::unique_ptr<engine::Engine>> OpenEngine(const Config& config,
                                                          std::unique_ptr<store::Store> store,
                                                          const base::Clock& clock,
-                                                         CommitListeners& listeners) {
+                                                         CommitListeners& listeners,
+                                                         trace::SpanSink on_span) {
   engine::Options engine_options;
+  engine_options.on_span = std::move(on_span);
   engine_options.batch_size_max = config.batch_size_max;
   engine_options.inbox_capacity = config.inbox_capacity;
   // What the reserve and checkout handlers answer: an idempotent replay is byte-identical.
@@ -697,6 +703,12 @@ base::Result<std::unique_ptr<store::Store>> OpenStoreWaiting(const Config& confi
 struct Tracing {
   std::unique_ptr<trace::SpanExporter> exporter;
   trace::Sampler sampler;
+
+  // Where the writer and the workers record spans; empty when tracing is off.
+  trace::SpanSink Sink() const {
+    if (!exporter) return {};
+    return [exporter = exporter.get()](trace::Span span) { exporter->Submit(std::move(span)); };
+  }
 };
 
 base::Result<Tracing> OpenTracing() {
@@ -791,7 +803,7 @@ int RunServer(Config config) {
   if (*store == nullptr) return 0;  // a signal while waiting for the store
   base::SystemClock clock;
   CommitListeners listeners;
-  auto engine = OpenEngine(config, std::move(*store), clock, listeners);
+  auto engine = OpenEngine(config, std::move(*store), clock, listeners, tracing->Sink());
   if (!engine) {
     spdlog::critical("cannot open the engine: {}", engine.error().ToString());
     return kExitRuntimeError;
@@ -799,7 +811,10 @@ int RunServer(Config config) {
   metrics::HttpMetrics http_metrics(http::Api::RouteLabels(), http::Api::MethodLabels());
   http_metrics.build = {.version = FLASHSALE_VERSION, .revision = FLASHSALE_REVISION};
   events::EmailCounters email_counters;
-  auto publishers = OpenPublishers(config, email_counters);
+  events::RelayOptions relay_options;
+  relay_options.on_span = tracing->Sink();
+  relay_options.sampler = tracing->sampler;
+  auto publishers = OpenPublishers(config, relay_options, email_counters);
   auto gateway = OpenGateway(config);
   if (gateway) *gateway = payment::NewMeteredGateway(std::move(*gateway), http_metrics.gateway);
   if (!publishers || !gateway) {
@@ -811,6 +826,8 @@ int RunServer(Config config) {
   StartEvents(listeners, *publishers);
   payment::WorkerOptions worker_options;
   worker_options.concurrency = config.payment_concurrency;
+  worker_options.on_span = tracing->Sink();
+  worker_options.sampler = tracing->sampler;
   auto leases = OpenLeases(config);
   if (!leases) {
     spdlog::critical("payment leases: {}", leases.error().ToString());

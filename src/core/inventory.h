@@ -128,6 +128,7 @@ struct CheckoutCommand {
   std::string idempotency_key;  // empty: none
   std::string buyer_email{};    // the token's `email` claim (never a body field); empty: none
   std::string request_id{};     // the HTTP request's X-Request-Id, kept with the order; or empty
+  std::string traceparent{};    // the request's sampled server span (Order::traceparent); or empty
 };
 
 struct CheckoutResult {

@@ -110,9 +110,9 @@ void Ledger::RollbackBatch() {
 
 // --- Commands -------------------------------------------------------------------------------
 
-CreateSaleResult Ledger::CreateSale(Sale sale, Time now) {
+CreateSaleResult Ledger::CreateSale(Sale sale, Time now, std::string_view request_id) {
   RequireBatch();
-  CreateSaleResult result = sales_.Create(std::move(sale), now);
+  CreateSaleResult result = sales_.Create(std::move(sale), now, request_id);
   if (result.outcome == CreateSaleOutcome::kCreated &&
       result.sale->waiting_room == WaitingRoomMode::kOn) {
     rooms_.CreateRoom(result.sale->sku_id, now);
@@ -165,19 +165,22 @@ void Ledger::PruneIdempotency(Time before) {
   reservations_.PruneIdempotency(before);
 }
 
-AdminSaleResult Ledger::SetSaleOverride(const std::string& sku_id, SaleOverride to, Time now) {
+AdminSaleResult Ledger::SetSaleOverride(const std::string& sku_id, SaleOverride to, Time now,
+                                        std::string_view request_id) {
   RequireBatch();
-  return sales_.SetOverride(sku_id, to, now);
+  return sales_.SetOverride(sku_id, to, now, request_id);
 }
 
-AdminSaleResult Ledger::UpdateSale(const std::string& sku_id, const SalePatch& patch, Time now) {
+AdminSaleResult Ledger::UpdateSale(const std::string& sku_id, const SalePatch& patch, Time now,
+                                   std::string_view request_id) {
   RequireBatch();
-  return sales_.UpdateDetails(sku_id, patch, now);
+  return sales_.UpdateDetails(sku_id, patch, now, request_id);
 }
 
-AdminSaleResult Ledger::AdjustStock(const std::string& sku_id, std::int64_t delta, Time now) {
+AdminSaleResult Ledger::AdjustStock(const std::string& sku_id, std::int64_t delta, Time now,
+                                    std::string_view request_id) {
   RequireBatch();
-  return sales_.AdjustStock(sku_id, delta, now);
+  return sales_.AdjustStock(sku_id, delta, now, request_id);
 }
 
 CheckoutResult Ledger::Checkout(const CheckoutCommand& command, const std::string& order_id,
@@ -192,9 +195,10 @@ PaymentReportResult Ledger::RecordPayment(const PaymentReport& report,
   return orders_.RecordPayment(report, schedule, now);
 }
 
-ResolveResult Ledger::ResolveOrder(const std::string& order_id, ResolveChoice choice, Time now) {
+ResolveResult Ledger::ResolveOrder(const std::string& order_id, ResolveChoice choice, Time now,
+                                   std::string_view request_id) {
   RequireBatch();
-  return orders_.Resolve(order_id, choice, now);
+  return orders_.Resolve(order_id, choice, now, request_id);
 }
 
 void Ledger::StoreReply(const ReserveCommand& command, StoredReply reply, Time now) {

@@ -103,7 +103,9 @@ class Ledger {
 
   // --- Commands (REQUIRES: inside a batch, on the owner thread) ----------------------------
   // A sale created with waiting_room on gets its room in the same batch.
-  CreateSaleResult CreateSale(Sale sale, Time now);
+  // `request_id` of the admin commands: the operator request's X-Request-Id (audit metadata),
+  // or empty.
+  CreateSaleResult CreateSale(Sale sale, Time now, std::string_view request_id = {});
   // A repeated idempotency key is replayed or refused first. A sale with a waiting room then
   // needs a valid queue pass (refusals are audited as FAILED reserve attempts), used in the
   // batch of the reservation it allows; other sales never look at rooms.
@@ -118,14 +120,20 @@ class Ledger {
   void PruneIdempotency(Time before);
   // Operator override: kOpened opens before starts_at; kClosed refuses new reservations
   // (existing ones can still be released, expire or be checked out). Audited.
-  AdminSaleResult SetSaleOverride(const std::string& sku_id, SaleOverride to, Time now);
+  AdminSaleResult SetSaleOverride(const std::string& sku_id, SaleOverride to, Time now,
+                                  std::string_view request_id = {});
   // Adds `delta` (may be negative) to the total stock; refused below held + sold. Audited.
-  AdminSaleResult AdjustStock(const std::string& sku_id, std::int64_t delta, Time now);
-  AdminSaleResult UpdateSale(const std::string& sku_id, const SalePatch& patch, Time now);
+  AdminSaleResult AdjustStock(const std::string& sku_id, std::int64_t delta, Time now,
+                              std::string_view request_id = {});
+  AdminSaleResult UpdateSale(const std::string& sku_id, const SalePatch& patch, Time now,
+                             std::string_view request_id = {});
   CheckoutResult Checkout(const CheckoutCommand& command, const std::string& order_id, Time now);
   PaymentReportResult RecordPayment(const PaymentReport& report, const RetrySchedule& schedule,
                                     Time now);
-  ResolveResult ResolveOrder(const std::string& order_id, ResolveChoice choice, Time now);
+  // The settled order's audit events carry the operator's `request_id` when given, else the
+  // checkout's.
+  ResolveResult ResolveOrder(const std::string& order_id, ResolveChoice choice, Time now,
+                             std::string_view request_id = {});
   // Stores what a keyed reserve or checkout that created something answered, replayed to a
   // repeat of it (Reserve/Checkout return kReplayed with it). REQUIRES: the command has a key
   // and its decision in this batch was kReserved / kCreated.

@@ -40,6 +40,10 @@ struct Order {
   // The X-Request-Id of the checkout that created the order (empty when none): its events carry
   // it and the payment worker sends it to the gateway, so one id follows the purchase.
   std::string request_id;
+  // The `traceparent` of the checkout's server span when its trace was sampled, so the payment
+  // gateway calls join that trace. Memory only, never stored: an order read back from the
+  // store (a restart, another node's commit) has none and its calls start traces of their own.
+  std::string traceparent{};
   std::int32_t attempts = 0;  // gateway calls finished so far
   Time next_attempt_at{};     // PENDING: when the worker may call the gateway next
   Time created_at{};

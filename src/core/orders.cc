@@ -151,6 +151,7 @@ CheckoutResult Orders::Checkout(const CheckoutCommand& command, const std::strin
   order.payment_method_id = command.payment_method_id;
   order.buyer_email = command.buyer_email;
   order.request_id = command.request_id;
+  order.traceparent = command.traceparent;
   order.attempts = 0;
   order.next_attempt_at = now;
   order.created_at = now;
@@ -164,7 +165,10 @@ CheckoutResult Orders::Checkout(const CheckoutCommand& command, const std::strin
   return result;
 }
 
-Order Orders::Settle(const Order& order, OrderStatus to, std::string failure_reason, Time now) {
+Order Orders::Settle(const Order& order, OrderStatus to, std::string failure_reason, Time now,
+                     std::string_view request_id) {
+  const std::string_view cause =
+      request_id.empty() ? std::string_view(order.request_id) : request_id;
   FS_CHECK(IsAllowedOrderTransition(order.status, to));
   Book* book = sales_.Find(order.sku_id);
   FS_CHECK(book != nullptr);
@@ -179,8 +183,9 @@ Order Orders::Settle(const Order& order, OrderStatus to, std::string failure_rea
   const std::string payload = OrderEventPayload(next);
   switch (to) {
     case OrderStatus::kPaid:
-      // The payment's audit events carry the checkout's request id: it caused them.
-      reservations_.Transition(*reservation, ReservationStatus::kPurchased, now, next.request_id);
+      // The payment's audit events carry the checkout's request id: it caused them (or the
+      // operator's who resolved the order).
+      reservations_.Transition(*reservation, ReservationStatus::kPurchased, now, cause);
       sales_.AppendEvent(*book, event_type::kPaymentSucceeded, next.user_id, payload, now);
       sales_.AppendEvent(*book, event_type::kOrderConfirmed, next.user_id,
                          OrderNotificationPayload(next, book->sale.name), now);
@@ -189,7 +194,7 @@ Order Orders::Settle(const Order& order, OrderStatus to, std::string failure_rea
       sales_.AppendEvent(*book, event_type::kPaymentFailed, next.user_id, payload, now);
       sales_.AppendEvent(*book, event_type::kOrderFailed, next.user_id,
                          OrderNotificationPayload(next, book->sale.name), now);
-      reservations_.Transition(*reservation, ReservationStatus::kReleased, now, next.request_id);
+      reservations_.Transition(*reservation, ReservationStatus::kReleased, now, cause);
       break;
     case OrderStatus::kNeedsAttention:
       sales_.AppendEvent(*book, event_type::kOrderNeedsAttention, next.user_id, payload, now);
@@ -252,7 +257,8 @@ PaymentReportResult Orders::RecordPayment(const PaymentReport& report,
   return result;
 }
 
-ResolveResult Orders::Resolve(const std::string& order_id, ResolveChoice choice, Time now) {
+ResolveResult Orders::Resolve(const std::string& order_id, ResolveChoice choice, Time now,
+                              std::string_view request_id) {
   FS_CHECK(journal_.in_batch());
   ResolveResult result;
   auto it = orders_.find(order_id);
@@ -267,9 +273,10 @@ ResolveResult Orders::Resolve(const std::string& order_id, ResolveChoice choice,
     return result;
   }
   if (choice == ResolveChoice::kPaid) {
-    result.order = Settle(order, OrderStatus::kPaid, "", now);
+    result.order = Settle(order, OrderStatus::kPaid, "", now, request_id);
   } else {
-    result.order = Settle(order, OrderStatus::kFailed, "resolved as failed by an operator", now);
+    result.order =
+        Settle(order, OrderStatus::kFailed, "resolved as failed by an operator", now, request_id);
   }
   result.outcome = ResolveOutcome::kResolved;
   return result;

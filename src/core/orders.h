@@ -44,7 +44,10 @@ class Orders {
   PaymentReportResult RecordPayment(const PaymentReport& report, const RetrySchedule& schedule,
                                     Time now);
   // Settles a NEEDS_ATTENTION order by an operator's decision.
-  ResolveResult Resolve(const std::string& order_id, ResolveChoice choice, Time now);
+  // `request_id`: the operator request's X-Request-Id; the settled order's audit events carry
+  // it (the checkout's when empty).
+  ResolveResult Resolve(const std::string& order_id, ResolveChoice choice, Time now,
+                        std::string_view request_id);
 
   // --- Queries ------------------------------------------------------------------------------
   const Order* Find(const std::string& order_id) const;
@@ -64,8 +67,10 @@ class Orders {
   // Records undo for `next`'s order (by id), then replaces or inserts it.
   void Put(Order next);
   void SetPending(const std::string& order_id, std::optional<Time> next_attempt_at);
-  // Moves an order to `to` with its reservation and writes the order's events.
-  Order Settle(const Order& order, OrderStatus to, std::string failure_reason, Time now);
+  // Moves an order to `to` with its reservation and writes the order's events. The audit
+  // events name `request_id` as their cause, empty: the checkout's.
+  Order Settle(const Order& order, OrderStatus to, std::string failure_reason, Time now,
+               std::string_view request_id = {});
 
   Journal& journal_;
   Sales& sales_;

@@ -10,6 +10,16 @@
 #include "core/rules.h"
 
 namespace fs::core {
+namespace {
+
+// An admin action's metadata starts with the operator request's id, when it had one.
+AuditMetadata AdminMetadata(std::string_view request_id) {
+  AuditMetadata metadata;
+  if (!request_id.empty()) metadata.Add("request_id", request_id);
+  return metadata;
+}
+
+}  // namespace
 
 // --- Recovery and shared-store refresh -----------------------------------------------------
 
@@ -122,7 +132,7 @@ void Sales::Undo(void* self, undo::Change& change) {
 
 // --- Decisions -----------------------------------------------------------------------------
 
-CreateSaleResult Sales::Create(Sale sale, Time now) {
+CreateSaleResult Sales::Create(Sale sale, Time now, std::string_view request_id) {
   FS_CHECK(journal_.in_batch());
   CreateSaleResult result;
   result.invalid_reason = ValidateSale(sale);
@@ -148,7 +158,7 @@ CreateSaleResult Sales::Create(Sale sale, Time now) {
     event.type = AuditEventType::kSaleCreated;
     event.sku_id = sale.sku_id;
     event.occurred_at = now;
-    event.metadata = AuditMetadata()
+    event.metadata = AdminMetadata(request_id)
                          .Add("total_stock", sale.total_stock)
                          .Add("per_user_limit", sale.per_user_limit)
                          .Add("price_cents", sale.price_cents)
@@ -161,7 +171,8 @@ CreateSaleResult Sales::Create(Sale sale, Time now) {
   return result;
 }
 
-AdminSaleResult Sales::SetOverride(const std::string& sku_id, SaleOverride to, Time now) {
+AdminSaleResult Sales::SetOverride(const std::string& sku_id, SaleOverride to, Time now,
+                                   std::string_view request_id) {
   FS_CHECK(journal_.in_batch());
   AdminSaleResult result;
   Book* book = Find(sku_id);
@@ -180,7 +191,7 @@ AdminSaleResult Sales::SetOverride(const std::string& sku_id, SaleOverride to, T
         to == SaleOverride::kClosed ? AuditEventType::kSaleClosed : AuditEventType::kSaleOpened;
     event.sku_id = sku_id;
     event.occurred_at = now;
-    event.metadata = AuditMetadata()
+    event.metadata = AdminMetadata(request_id)
                          .Add("override_from", static_cast<std::int64_t>(from))
                          .Add("override_to", static_cast<std::int64_t>(to))
                          .Build();
@@ -192,7 +203,8 @@ AdminSaleResult Sales::SetOverride(const std::string& sku_id, SaleOverride to, T
   return result;
 }
 
-AdminSaleResult Sales::UpdateDetails(const std::string& sku_id, const SalePatch& patch, Time now) {
+AdminSaleResult Sales::UpdateDetails(const std::string& sku_id, const SalePatch& patch, Time now,
+                                     std::string_view request_id) {
   FS_CHECK(journal_.in_batch());
   AdminSaleResult result;
   Book* book = Find(sku_id);
@@ -235,7 +247,7 @@ AdminSaleResult Sales::UpdateDetails(const std::string& sku_id, const SalePatch&
     event.type = AuditEventType::kSaleUpdated;
     event.sku_id = sku_id;
     event.occurred_at = now;
-    event.metadata = AuditMetadata().Add("fields", fields).Build();
+    event.metadata = AdminMetadata(request_id).Add("fields", fields).Build();
     audit_.Append(std::move(event));
   }
   AppendEvent(*book, event_type::kSaleUpdated, "",
@@ -246,7 +258,8 @@ AdminSaleResult Sales::UpdateDetails(const std::string& sku_id, const SalePatch&
   return result;
 }
 
-AdminSaleResult Sales::AdjustStock(const std::string& sku_id, std::int64_t delta, Time now) {
+AdminSaleResult Sales::AdjustStock(const std::string& sku_id, std::int64_t delta, Time now,
+                                   std::string_view request_id) {
   FS_CHECK(journal_.in_batch());
   AdminSaleResult result;
   Book* book = Find(sku_id);
@@ -278,7 +291,7 @@ AdminSaleResult Sales::AdjustStock(const std::string& sku_id, std::int64_t delta
       event.outcome = AuditOutcome::kFailed;
       event.failure_reason = "STOCK_BELOW_COMMITTED";
     }
-    event.metadata = AuditMetadata()
+    event.metadata = AdminMetadata(request_id)
                          .Add("delta", delta)
                          .Add("total_stock_from", from)
                          .Add("total_stock_to", to)

@@ -44,12 +44,17 @@ class Sales {
   void SyncEventSequence(const std::string& sku_id, std::int64_t sequence);
 
   // --- Decisions (REQUIRES: inside a batch) -------------------------------------------------
-  CreateSaleResult Create(Sale sale, Time now);
-  AdminSaleResult SetOverride(const std::string& sku_id, SaleOverride to, Time now);
-  AdminSaleResult AdjustStock(const std::string& sku_id, std::int64_t delta, Time now);
+  // The admin actions' `request_id`: the operator request's X-Request-Id, put in the audit
+  // metadata when not empty.
+  CreateSaleResult Create(Sale sale, Time now, std::string_view request_id);
+  AdminSaleResult SetOverride(const std::string& sku_id, SaleOverride to, Time now,
+                              std::string_view request_id);
+  AdminSaleResult AdjustStock(const std::string& sku_id, std::int64_t delta, Time now,
+                              std::string_view request_id);
   // Applies `patch` (the fields it sets); audited (SALE_UPDATED, with the fields changed) and
   // told to the outbox (sale.updated) even when nothing changed, like every admin action.
-  AdminSaleResult UpdateDetails(const std::string& sku_id, const SalePatch& patch, Time now);
+  AdminSaleResult UpdateDetails(const std::string& sku_id, const SalePatch& patch, Time now,
+                                std::string_view request_id);
 
   // --- Guarded changes for the other parts (REQUIRES: inside a batch) ------------------------
   // FS_CHECKs held >= 0, sold >= 0 and available >= 0.

@@ -25,6 +25,7 @@
 #include "core/inventory.h"
 #include "core/order.h"
 #include "engine/stats.h"
+#include "trace/trace_context.h"
 
 namespace fs::core {
 class Ledger;
@@ -81,6 +82,11 @@ struct Pending {
   using Command = C;
   C command;
   std::function<void(Reply<typename C::Result>)> done;
+  // The caller's span when its trace is sampled (the HTTP request's server span): the writer
+  // records the command's wait in the inbox as a child of it, linked to the batch that
+  // answered it (batch_trace.h). Not sampled: nothing is recorded.
+  trace::ParentContext trace{};
+  std::int64_t queued_unix_nanos = 0;  // set only when trace.sampled
 };
 
 // A decided command waiting for its batch's commit.

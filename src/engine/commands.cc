@@ -41,7 +41,7 @@ CreateSale::Result CreateSale::Decide(core::Ledger& ledger, const DecideContext&
         "--store postgres";
     return refused;
   }
-  return ledger.CreateSale(sale, context.now);
+  return ledger.CreateSale(sale, context.now, request_id);
 }
 
 Reserve::Result Reserve::Decide(core::Ledger& ledger, const DecideContext& context) const {
@@ -72,15 +72,15 @@ GetReservation::Result GetReservation::Decide(core::Ledger& ledger, const Decide
 
 SetSaleOverride::Result SetSaleOverride::Decide(core::Ledger& ledger,
                                                 const DecideContext& context) const {
-  return ledger.SetSaleOverride(sku_id, to, context.now);
+  return ledger.SetSaleOverride(sku_id, to, context.now, request_id);
 }
 
 AdjustStock::Result AdjustStock::Decide(core::Ledger& ledger, const DecideContext& context) const {
-  return ledger.AdjustStock(sku_id, delta, context.now);
+  return ledger.AdjustStock(sku_id, delta, context.now, request_id);
 }
 
 UpdateSale::Result UpdateSale::Decide(core::Ledger& ledger, const DecideContext& context) const {
-  return ledger.UpdateSale(sku_id, patch, context.now);
+  return ledger.UpdateSale(sku_id, patch, context.now, request_id);
 }
 
 Checkout::Result Checkout::Decide(core::Ledger& ledger, const DecideContext& context) const {
@@ -129,7 +129,7 @@ void RecordPayment::Committed(Result& result, const CommitContext& context) cons
 
 ResolveOrder::Result ResolveOrder::Decide(core::Ledger& ledger,
                                           const DecideContext& context) const {
-  return ledger.ResolveOrder(order_id, choice, context.now);
+  return ledger.ResolveOrder(order_id, choice, context.now, request_id);
 }
 
 void ResolveOrder::Committed(Result& result, const CommitContext& context) const {

@@ -22,6 +22,7 @@ namespace fs::engine {
 struct CreateSale {
   using Result = core::CreateSaleResult;
   core::Sale sale;
+  std::string request_id{};  // the operator request's X-Request-Id (audit metadata), or empty
   Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
@@ -56,6 +57,7 @@ struct SetSaleOverride {
   using Result = core::AdminSaleResult;
   std::string sku_id;
   core::SaleOverride to = core::SaleOverride::kNone;
+  std::string request_id{};  // the operator request's X-Request-Id (audit metadata), or empty
   Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
@@ -64,6 +66,7 @@ struct AdjustStock {
   using Result = core::AdminSaleResult;
   std::string sku_id;
   std::int64_t delta = 0;
+  std::string request_id{};  // the operator request's X-Request-Id (audit metadata), or empty
   Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
@@ -71,6 +74,7 @@ struct UpdateSale {
   using Result = core::AdminSaleResult;
   std::string sku_id;
   core::SalePatch patch;
+  std::string request_id{};  // the operator request's X-Request-Id (audit metadata), or empty
   Result Decide(core::Ledger& ledger, const DecideContext& context) const;
 };
 
@@ -122,6 +126,7 @@ struct ResolveOrder {
   using Result = core::ResolveResult;
   std::string order_id;
   core::ResolveChoice choice = core::ResolveChoice::kFailed;
+  std::string request_id{};  // the operator request's X-Request-Id (audit metadata), or empty
   Result Decide(core::Ledger& ledger, const DecideContext& context) const;
   void Committed(Result& result, const CommitContext& context) const;
 };

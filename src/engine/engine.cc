@@ -339,8 +339,11 @@ void Engine::AppendFairnessAudit(base::Time now, DrainScope scope) {
 
 void Engine::ProcessBatch(std::vector<Queued>& batch, DrainScope fairness_scope) {
   ledger_.owner().AssertCurrent();
+  batch_trace_.Begin(batch);
   if (!healthy()) {
-    for (auto& queued : batch) Reject(queued, base::Unavailable("the writer has stopped"));
+    const Status stopped = base::Unavailable("the writer has stopped");
+    batch_trace_.End(batch.size(), stopped);
+    for (auto& queued : batch) Reject(queued, stopped);
     return;
   }
   const base::Time now = clock_.Now();
@@ -354,8 +357,10 @@ void Engine::ProcessBatch(std::vector<Queued>& batch, DrainScope fairness_scope)
   UpdateMax(stats_.batch_size_max_seen, static_cast<std::uint64_t>(batch.size()));
   if (store::IsDataError(status)) {
     SettleDataError(batch, now, fairness_scope);
+    batch_trace_.End(batch.size(), Status::Ok());
     return CompleteBatch(batch, Status::Ok(), &settled_);
   }
+  batch_trace_.End(batch.size(), status);
   CompleteBatch(batch, status);
 }
 

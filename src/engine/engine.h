@@ -45,12 +45,14 @@
 #include "base/status.h"
 #include "base/thread_annotations.h"
 #include "core/ledger.h"
+#include "engine/batch_trace.h"
 #include "engine/command.h"
 #include "engine/commands.h"
 #include "engine/fairness_audit.h"
 #include "engine/inbox.h"
 #include "engine/stats.h"
 #include "store/store.h"
+#include "trace/span.h"
 
 namespace fs::engine {
 
@@ -103,6 +105,9 @@ struct Options {
   // Told (on the writer thread) when a commit fails, a data refusal included; for logs. May be
   // empty.
   std::function<void(const base::Status&)> on_commit_failure;
+  // Tracing (batch_trace.h): gets the spans of sampled commands' inbox waits and of the batches
+  // that answered them, on the writer thread (must not block). Empty: nothing is recorded.
+  trace::SpanSink on_span;
   // The fair waiting room of sales created with waiting_room on (core/waiting_room.h).
   core::WaitingRoomPolicy waiting_room;
   // Shared stores (LookupSale): a SKU looked up in the database and not found is not looked up
@@ -137,11 +142,17 @@ class Engine {
 
   // Queues `command` (one of engine::Commands). `done` runs on the writer thread once the
   // command's batch committed or failed, or at once when the inbox is full (kResourceExhausted)
-  // or closed (kUnavailable).
+  // or closed (kUnavailable). `trace`: the caller's span, recorded from when sampled and
+  // tracing is on (Options::on_span).
   template <typename C>
-  void Submit(C command, Done<C> done) {
+  void Submit(C command, Done<C> done, const trace::ParentContext& trace = {}) {
     static_assert(CommandTypes<Commands>::kListed<C>, "add the command to engine::Commands");
     Queued queued(std::in_place_type<Pending<C>>, Pending<C>{std::move(command), std::move(done)});
+    if (trace.sampled && options_.on_span) {
+      auto& pending = std::get<Pending<C>>(queued);
+      pending.trace = trace;
+      pending.queued_unix_nanos = trace::UnixNanosNow();
+    }
     Enqueue(queued);
   }
 
@@ -259,8 +270,9 @@ class Engine {
   std::int64_t synced_through_ = 0;
   std::int64_t batch_number_ = 0;
   std::optional<base::Status> batch_check_;
-  std::vector<Decision> decisions_;    // writer thread only: the batch's, in command order
-  std::vector<base::Status> settled_;  // writer thread only: SettleDataError's answers
+  BatchTrace batch_trace_{options_.on_span};  // writer thread only
+  std::vector<Decision> decisions_;           // writer thread only: the batch's, in command order
+  std::vector<base::Status> settled_;         // writer thread only: SettleDataError's answers
   // CheckConsistency's comparison after a commit (CommitContext).
   const std::function<base::Status()> compare_with_store_;
 

@@ -139,6 +139,7 @@ std::vector<core::AuditEvent> FairnessAuditEvents(const FairnessDrain& drain) {
   for (const FairnessEvent& event : drain.events) {
     core::AuditMetadata metadata;
     metadata.Add("reason", event.reason).Add("tier", event.tier);
+    if (!event.request_id.empty()) metadata.Add("request_id", event.request_id);
     out.push_back(EventOf(event, metadata, event.at));
   }
   for (const FairnessAggregate& aggregate : drain.aggregates) {

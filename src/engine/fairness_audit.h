@@ -51,6 +51,9 @@ struct FairnessEvent {
   std::string reason;  // the limiter's reason, e.g. "user_limit", "bot_ip_rate"
   std::string tier;    // the tier the identity was judged at, e.g. "normal", "bot"
   base::Time at{};
+  // The attempt's X-Request-Id (throttled reserves), in an individual event's metadata; an
+  // aggregate names none (it stands for many requests).
+  std::string request_id{};
 };
 
 // Attempts counted together because they came faster than they could be written one by one.

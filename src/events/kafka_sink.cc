@@ -3,7 +3,9 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <array>
 #include <atomic>
+#include <string>
 
 namespace fs::events {
 namespace {
@@ -50,19 +52,15 @@ class KafkaSink final : public EventSink {
 
   std::string_view name() const override { return "kafka"; }
 
-  base::Status Publish(const std::vector<store::StoredEvent>& events) override {
+  base::Status Publish(const std::vector<store::StoredEvent>& events,
+                       std::string_view traceparent) override {
     counts_->delivered.store(0);
     counts_->failed.store(0);
     for (const auto& stored : events) {
       const std::string value = RenderEventJson(stored.event);
-      const std::string& key = stored.event.sku_id;
-      // The plain produce call, not producev: its macros are C casts that -Werror refuses.
-      // RD_KAFKA_PARTITION_UA: the partitioner hashes the key (the SKU) to a partition.
-      const int rc = rd_kafka_produce(topic_.get(), RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                                      const_cast<char*>(value.data()), value.size(), key.data(),
-                                      key.size(), nullptr);
-      if (rc != 0) {
-        const rd_kafka_resp_err_t err = rd_kafka_last_error();
+      const std::string request_id = RequestIdOfEvent(stored.event);
+      const rd_kafka_resp_err_t err = Produce(stored.event.sku_id, value, request_id, traceparent);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         rd_kafka_flush(producer_.get(), static_cast<int>(options_.flush_timeout.count()));
         return base::Unavailable(std::string("kafka produce: ") + rd_kafka_err2str(err));
       }
@@ -81,6 +79,45 @@ class KafkaSink final : public EventSink {
   }
 
  private:
+  // One message keyed by the SKU (RD_KAFKA_PARTITION_UA: the partitioner hashes the key to a
+  // partition), with the headers X-Request-Id (the request behind the event) and traceparent
+  // (the relay's publish span) when there are. The array form of produce, not producev: that
+  // one's macros are C casts that -Werror refuses. librdkafka copies value, key and headers.
+  rd_kafka_resp_err_t Produce(const std::string& key, const std::string& value,
+                              const std::string& request_id, std::string_view traceparent) {
+    std::array<rd_kafka_vu_t, 7> fields{};
+    std::size_t count = 0;
+    fields[count].vtype = RD_KAFKA_VTYPE_RKT;
+    fields[count++].u.rkt = topic_.get();
+    fields[count].vtype = RD_KAFKA_VTYPE_PARTITION;
+    fields[count++].u.i32 = RD_KAFKA_PARTITION_UA;
+    fields[count].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    fields[count++].u.i = RD_KAFKA_MSG_F_COPY;
+    fields[count].vtype = RD_KAFKA_VTYPE_VALUE;
+    fields[count].u.mem.ptr = const_cast<char*>(value.data());
+    fields[count++].u.mem.size = value.size();
+    fields[count].vtype = RD_KAFKA_VTYPE_KEY;
+    fields[count].u.mem.ptr = const_cast<char*>(key.data());
+    fields[count++].u.mem.size = key.size();
+    if (!request_id.empty()) {
+      fields[count].vtype = RD_KAFKA_VTYPE_HEADER;
+      fields[count].u.header.name = "X-Request-Id";
+      fields[count].u.header.val = request_id.data();
+      fields[count++].u.header.size = static_cast<ssize_t>(request_id.size());
+    }
+    if (!traceparent.empty()) {
+      fields[count].vtype = RD_KAFKA_VTYPE_HEADER;
+      fields[count].u.header.name = "traceparent";
+      fields[count].u.header.val = traceparent.data();
+      fields[count++].u.header.size = static_cast<ssize_t>(traceparent.size());
+    }
+    rd_kafka_error_t* error = rd_kafka_produceva(producer_.get(), fields.data(), count);
+    if (error == nullptr) return RD_KAFKA_RESP_ERR_NO_ERROR;
+    const rd_kafka_resp_err_t code = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
+    return code;
+  }
+
   const KafkaOptions options_;
   std::unique_ptr<DeliveryCounts> counts_;
   std::unique_ptr<rd_kafka_t, KafkaDeleter> producer_;

@@ -6,21 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "base/time_format.h"
-
 namespace fs::events {
-
-std::string RenderEventJson(const core::OutboxEvent& event) {
-  std::string out = "{\"event_id\":" + core::JsonString(event.event_id);
-  out += ",\"type\":" + core::JsonString(event.type);
-  out += ",\"sku_id\":" + core::JsonString(event.sku_id);
-  out += ",\"user_id\":" + core::JsonString(event.user_id);
-  out += ",\"sequence\":" + std::to_string(event.sequence);
-  out += ",\"occurred_at\":" + core::JsonString(base::FormatRfc3339(event.occurred_at));
-  out += ",\"payload\":" + event.payload_json;  // stored JSON (CHECK json_valid)
-  out += '}';
-  return out;
-}
 
 base::Result<std::unique_ptr<LogSink>> LogSink::Open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -32,7 +18,8 @@ base::Result<std::unique_ptr<LogSink>> LogSink::Open(const std::string& path) {
 
 LogSink::~LogSink() { ::close(fd_); }
 
-base::Status LogSink::Publish(const std::vector<store::StoredEvent>& events) {
+base::Status LogSink::Publish(const std::vector<store::StoredEvent>& events,
+                              std::string_view /*traceparent*/) {
   std::string text;
   for (const auto& stored : events) {
     text += RenderEventJson(stored.event);

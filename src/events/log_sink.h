@@ -18,7 +18,8 @@ class LogSink final : public EventSink {
   LogSink& operator=(const LogSink&) = delete;
 
   std::string_view name() const override { return "log"; }
-  base::Status Publish(const std::vector<store::StoredEvent>& events) override;
+  base::Status Publish(const std::vector<store::StoredEvent>& events,
+                       std::string_view traceparent) override;
 
  private:
   LogSink(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}

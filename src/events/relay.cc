@@ -1,6 +1,7 @@
 #include "events/relay.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "log/log_output.h"
 
@@ -8,7 +9,7 @@ namespace fs::events {
 
 Relay::Relay(RelayOptions options, std::unique_ptr<store::OutboxSource> source,
              std::unique_ptr<EventSink> sink)
-    : options_(options), source_(std::move(source)), sink_(std::move(sink)) {}
+    : options_(std::move(options)), source_(std::move(source)), sink_(std::move(sink)) {}
 
 Relay::~Relay() { Stop(); }
 
@@ -53,7 +54,7 @@ base::Result<std::size_t> Relay::Step() {
   backlog_.store(head - cursor_, std::memory_order_relaxed);
   oldest_unpublished_ms_.store(base::ToMillis(events->front().event.occurred_at),
                                std::memory_order_relaxed);
-  FS_RETURN_IF_ERROR(sink_->Publish(*events));
+  FS_RETURN_IF_ERROR(Publish(*events));
   cursor_ = events->back().id;
   backlog_.store(head - cursor_, std::memory_order_relaxed);
   // Caught up as of this read; otherwise the next read (at once) names the oldest left.
@@ -61,6 +62,31 @@ base::Result<std::size_t> Relay::Step() {
   published_.fetch_add(events->size(), std::memory_order_relaxed);
   if (std::chrono::steady_clock::now() - last_save_ >= options_.cursor_save_interval) SaveCursor();
   return events->size();
+}
+
+base::Status Relay::Publish(const std::vector<store::StoredEvent>& events) {
+  if (!options_.on_span) return sink_->Publish(events, {});
+  trace::Span span;
+  span.trace_id = trace::NewTraceId();
+  span.span_id = trace::NewSpanId();
+  const bool sampled = options_.sampler.ShouldSample(span.trace_id, std::nullopt);
+  const std::string traceparent = trace::FormatTraceparent(span.trace_id, span.span_id, sampled);
+  span.start_unix_nanos = trace::UnixNanosNow();
+  base::Status status = sink_->Publish(events, traceparent);
+  if (!sampled) return status;
+  span.end_unix_nanos = trace::UnixNanosNow();
+  span.name = "outbox publish";
+  span.kind = trace::SpanKind::kProducer;
+  span.Set("messaging.system", std::string(sink_->name()));
+  span.Set("messaging.batch.message_count", static_cast<std::int64_t>(events.size()));
+  span.Set("flashsale.outbox.first_id", events.front().id);
+  span.Set("flashsale.outbox.last_id", events.back().id);
+  if (!status.ok()) {
+    span.status = trace::SpanStatus::kError;
+    span.status_message = status.ToString();
+  }
+  options_.on_span(std::move(span));
+  return status;
 }
 
 std::int64_t Relay::BacklogHead(const std::vector<store::StoredEvent>& events) {

@@ -23,6 +23,8 @@
 #include "base/thread_annotations.h"
 #include "events/sink.h"
 #include "store/outbox.h"
+#include "trace/sampler.h"
+#include "trace/span.h"
 
 namespace fs::events {
 
@@ -40,6 +42,11 @@ struct RelayOptions {
   // connection drop its page cache. A crash republishes at most this much (delivery is at
   // least once anyway).
   std::chrono::milliseconds cursor_save_interval{1000};
+  // Tracing: each publish is a producer span ("outbox publish"), the root of a trace the
+  // sampler may pick; the sink is given its `traceparent` for the messages' headers either
+  // way. Empty on_span: tracing off.
+  trace::SpanSink on_span;
+  trace::Sampler sampler{};
 };
 
 class Relay {
@@ -74,6 +81,8 @@ class Relay {
   void Run();
   // One read-publish-advance step. Returns how many events were published; error on failure.
   base::Result<std::size_t> Step();
+  // Publishes `events` under a producer span when tracing (RelayOptions::on_span).
+  base::Status Publish(const std::vector<store::StoredEvent>& events);
 
   const RelayOptions options_;
   std::unique_ptr<store::OutboxSource> source_;

@@ -16,7 +16,8 @@ class EmailSink final : public EventSink {
   }
   std::string_view name() const override { return "email"; }
 
-  base::Status Publish(const std::vector<store::StoredEvent>& events) override {
+  base::Status Publish(const std::vector<store::StoredEvent>& events,
+                       std::string_view /*traceparent*/) override {
     EmailCounters& counters = *options_.counters;
     for (const auto& stored : events) {
       const core::OutboxEvent& event = stored.event;

@@ -1,9 +1,7 @@
 #include "events/webhook_sink.h"
 
-#include "base/request_id.h"
 #include "core/order.h"
 #include "events/http_post.h"
-#include "json/small_document.h"
 
 namespace fs::events {
 namespace {
@@ -15,10 +13,12 @@ std::int64_t UnixSeconds(const WebhookOptions& options) {
 }
 
 base::Status PostSigned(const WebhookOptions& options, const std::string& event_id,
-                        const std::string& request_id, const std::string& body) {
+                        const std::string& request_id, std::string_view traceparent,
+                        const std::string& body) {
   std::vector<std::pair<std::string, std::string>> headers;
   headers.emplace_back("X-Flashsale-Event-Id", event_id);
   if (!request_id.empty()) headers.emplace_back("X-Request-Id", request_id);
+  if (!traceparent.empty()) headers.emplace_back("traceparent", std::string(traceparent));
   if (!options.secret.empty()) {
     headers.emplace_back("X-Flashsale-Signature",
                          WebhookSignature(options.secret, UnixSeconds(options), body));
@@ -35,7 +35,8 @@ class WebhookSink final : public EventSink {
  public:
   explicit WebhookSink(WebhookOptions options) : options_(std::move(options)) {}
   std::string_view name() const override { return "webhook"; }
-  base::Status Publish(const std::vector<store::StoredEvent>& events) override {
+  base::Status Publish(const std::vector<store::StoredEvent>& events,
+                       std::string_view traceparent) override {
     if (events.empty()) return base::Status::Ok();
     std::string body = "{\"events\":[";
     for (std::size_t i = 0; i < events.size(); ++i) {
@@ -48,7 +49,7 @@ class WebhookSink final : public EventSink {
       request_id = RequestIdOfEvent(stored.event);
       if (!request_id.empty()) break;
     }
-    return PostSigned(options_, events.front().event.event_id, request_id, body);
+    return PostSigned(options_, events.front().event.event_id, request_id, traceparent, body);
   }
 
  private:
@@ -59,7 +60,8 @@ class NotificationSink final : public EventSink {
  public:
   explicit NotificationSink(WebhookOptions options) : options_(std::move(options)) {}
   std::string_view name() const override { return "notifications"; }
-  base::Status Publish(const std::vector<store::StoredEvent>& events) override {
+  base::Status Publish(const std::vector<store::StoredEvent>& events,
+                       std::string_view traceparent) override {
     // Events before a failed POST were delivered and are delivered again on the retry: at
     // least once, like every sink (receivers de-duplicate by event_id).
     for (const auto& stored : events) {
@@ -67,7 +69,7 @@ class NotificationSink final : public EventSink {
       if (type != core::event_type::kOrderConfirmed && type != core::event_type::kOrderFailed)
         continue;
       FS_RETURN_IF_ERROR(PostSigned(options_, stored.event.event_id, RequestIdOfEvent(stored.event),
-                                    RenderEventJson(stored.event)));
+                                    traceparent, RenderEventJson(stored.event)));
     }
     return base::Status::Ok();
   }
@@ -77,18 +79,6 @@ class NotificationSink final : public EventSink {
 };
 
 }  // namespace
-
-std::string RequestIdOfEvent(const core::OutboxEvent& event) {
-  json::SmallDocument<> document;
-  const auto& root = document.Parse(event.payload_json);
-  if (root.HasParseError() || !root.IsObject()) return {};
-  const auto found = root.FindMember("request_id");
-  if (found == root.MemberEnd() || !found->value.IsString()) return {};
-  std::string request_id(found->value.GetString(), found->value.GetStringLength());
-  // Stored by this server from a valid header; checked again as it becomes a header.
-  if (!base::IsValidRequestId(request_id)) return {};
-  return request_id;
-}
 
 std::string WebhookSignature(const std::string& secret, std::int64_t unix_seconds,
                              const std::string& body) {

@@ -30,10 +30,6 @@ struct WebhookOptions {
   std::string ca_file;                 // https: trusted CAs (--tls-ca-file); empty: the system's
 };
 
-// The payload's "request_id" of `event` when it is a valid request id (base/request_id.h);
-// empty otherwise.
-std::string RequestIdOfEvent(const core::OutboxEvent& event);
-
 // The X-Flashsale-Signature value of `body` sent at `unix_seconds`.
 std::string WebhookSignature(const std::string& secret, std::int64_t unix_seconds,
                              const std::string& body);

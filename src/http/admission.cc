@@ -105,6 +105,7 @@ void AuditThrottled(const ApiServices& services, const Request& request, const R
   event.reason = std::string(ratelimit::ThrottleReasonName(decision.reason));
   event.tier = std::string(ratelimit::TierName(decision.tier));
   event.at = services.engine.clock().Now();
+  event.request_id = std::string(request.request_id);
   services.engine.fairness_audit().Offer(std::move(event));
 }
 

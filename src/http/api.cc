@@ -49,7 +49,13 @@ Api::Api(ApiOptions options, engine::Engine& engine, metrics::HttpMetrics& metri
     : audit_reads_(AuditOpener(options), AuditReadPoolOptions{}),
       services_(std::move(options), engine, metrics, audit_reads_),
       router_(BuildRouter()) {
-  unmatched_route_index_ = router_.Templates().size();
+  const std::vector<std::string> templates = router_.Templates();
+  unmatched_route_index_ = templates.size();
+  for (const std::string& path_template : templates) {
+    const std::size_t first = path_template.find('{');
+    template_has_sku_.push_back(first != std::string::npos &&
+                                path_template.compare(first, 5, "{sku}") == 0);
+  }
   FS_CHECK(services_.metrics.requests.route_labels().size() == unmatched_route_index_ + 1);
   FS_CHECK(services_.metrics.requests.method_labels().size() == MethodLabels().size());
 }
@@ -85,21 +91,25 @@ void Api::Handle(const Request& request, const boost::asio::any_io_executor& exe
   const RouteKind kind = route != nullptr ? route->kind : RouteKind::kOther;
   const auto method = static_cast<std::size_t>(request.method);
   metrics::HttpMetrics* metrics = &services_.metrics;
-  auto user_id = std::make_shared<std::string>();
+  auto notes = std::make_shared<ExchangeNotes>();
+  if (request.trace.sampled && found && template_has_sku_[match.template_index]) {
+    notes->sku_id = std::string(match.params[0]);
+  }
   // Counting happens as the response leaves, so async answers are counted with their code.
   Exchange exchange{executor,
-                    [metrics, label, method, kind, started, user_id,
+                    [metrics, label, method, kind, started, notes,
                      respond = std::move(respond)](Response response) {
                       metrics->requests.Increment(label, method, response.status);
                       response.route_template = metrics->requests.route_labels()[label];
-                      response.user_id = *user_id;
+                      response.user_id = notes->user_id;
+                      response.sku_id = notes->sku_id;
                       if (kind != RouteKind::kOther) {
                         ObserveLatency(*metrics, kind, response.status,
                                        std::chrono::steady_clock::now() - started);
                       }
                       respond(std::move(response));
                     },
-                    user_id};
+                    notes};
   if (match.kind == RouteMatch::Kind::kNotFound) {
     return exchange.respond(ErrorResponse(404, code::kNotFound, "no such route"));
   }
@@ -149,7 +159,7 @@ void Api::Dispatch(const Route& route, const Request& request, const RouteMatch&
         return call.exchange.respond(std::move(*denied));
       }
       AdmittedUser& admitted = std::get<AdmittedUser>(user);
-      if (call.exchange.user_id) *call.exchange.user_id = admitted.user_id;
+      if (call.exchange.notes) call.exchange.notes->user_id = admitted.user_id;
       call.user_id = std::move(admitted.user_id);
       call.email = std::move(admitted.email);
       call.identity = std::move(admitted.identity);

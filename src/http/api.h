@@ -108,6 +108,8 @@ class Api {
   ApiServices services_;
   const Router router_;
   std::size_t unmatched_route_index_ = 0;
+  // By template index: whether the template's first parameter is the SKU ("{sku}").
+  std::vector<bool> template_has_sku_;
 };
 
 }  // namespace fs::http

@@ -61,12 +61,18 @@ struct ApiOptions {
 using Respond = std::function<void(Response)>;
 
 // Where a request's answer goes: `respond` must be called on `executor` (the connection's).
+// What the handling learns about a request for its access log line and server span (set on the
+// connection's thread, read as the response leaves).
+struct ExchangeNotes {
+  std::string user_id;  // the verified user once known
+  std::string sku_id;   // sampled traces only: the SKU the request is about
+};
+
 struct Exchange {
   boost::asio::any_io_executor executor;
   Respond respond;
-  // The request's verified user once known (set on the connection's thread), for the access
-  // log; null when the exchange was made without one.
-  std::shared_ptr<std::string> user_id{};
+  // Null when the exchange was made without notes (tests).
+  std::shared_ptr<ExchangeNotes> notes{};
 };
 
 struct ApiServices {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "http/limits.h"
+#include "trace/trace_context.h"
 
 namespace fs::http {
 
@@ -46,6 +47,9 @@ struct Request {
   // Set by the server (never empty there): the client's X-Request-Id when valid
   // (base::IsValidRequestId), else a generated one. Recorded with the decisions it causes.
   std::string_view request_id;
+  // Set by the server: the request's server span when its trace is sampled (sampled false
+  // otherwise), the parent of the spans the request causes (the writer's inbox wait).
+  trace::ParentContext trace{};
 };
 
 // The rest of the body of a response that stays open (Server-Sent Events). After the head and
@@ -76,6 +80,9 @@ struct Response {
   // life; empty when unknown) and the verified user of the request (empty when none).
   std::string_view route_template;
   std::string user_id;
+  // For the server span, never sent: the SKU the request was about, when its trace is sampled
+  // and the SKU is known (the path's {sku}, the reserve body's sku_id); else empty.
+  std::string sku_id;
 };
 
 }  // namespace fs::http

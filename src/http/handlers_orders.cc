@@ -92,25 +92,31 @@ void Checkout(const ApiServices& services, Call& call) {
   command.buyer_email = std::move(call.email);
   command.idempotency_key = std::move(*key);
   command.request_id = std::string(call.request.request_id);
+  if (call.request.trace.sampled) {
+    command.traceparent =
+        trace::FormatTraceparent(call.request.trace.trace_id, call.request.trace.span_id, true);
+  }
   auto answer = PostBack<engine::ReplyOf<engine::Checkout>>(call.exchange, &CheckoutResponse);
-  services.engine.Submit(engine::Checkout{command}, [&services, exchange = call.exchange,
-                                                     id = command.reservation_id,
-                                                     user_id = command.user_id, answer](
-                                                        engine::ReplyOf<engine::Checkout> reply) {
-    if (!reply.status.ok() || reply.value.outcome != core::CheckoutOutcome::kReservationNotFound) {
-      return answer(std::move(reply));
-    }
-    // Ended and forgotten by the writer: answered as it would have, from the stored row.
-    SubmitStoreRead(services, exchange, [id, user_id](audit::AuditSource& source) {
-      return EndedReservation(source, id, user_id, [](const core::Reservation& found) {
-        core::CheckoutResult result;
-        result.outcome = found.status == core::ReservationStatus::kExpired
-                             ? core::CheckoutOutcome::kReservationExpired
-                             : core::CheckoutOutcome::kReservationNotActive;
-        return CheckoutResponse({base::Status::Ok(), std::move(result)});
-      });
-    });
-  });
+  services.engine.Submit(
+      engine::Checkout{command},
+      [&services, exchange = call.exchange, id = command.reservation_id, user_id = command.user_id,
+       answer](engine::ReplyOf<engine::Checkout> reply) {
+        if (!reply.status.ok() ||
+            reply.value.outcome != core::CheckoutOutcome::kReservationNotFound) {
+          return answer(std::move(reply));
+        }
+        // Ended and forgotten by the writer: answered as it would have, from the stored row.
+        SubmitStoreRead(services, exchange, [id, user_id](audit::AuditSource& source) {
+          return EndedReservation(source, id, user_id, [](const core::Reservation& found) {
+            core::CheckoutResult result;
+            result.outcome = found.status == core::ReservationStatus::kExpired
+                                 ? core::CheckoutOutcome::kReservationExpired
+                                 : core::CheckoutOutcome::kReservationNotActive;
+            return CheckoutResponse({base::Status::Ok(), std::move(result)});
+          });
+        });
+      },
+      call.request.trace);
 }
 
 void GetOrder(const ApiServices& services, Call& call) {
@@ -129,7 +135,8 @@ void AdminGetOrder(const ApiServices& services, Call& call) {
   if (!IsPlausibleReservationId(id)) return call.exchange.respond(OrderNotFound());
   services.engine.Submit(
       engine::GetOrderAsAdmin{id},
-      OrderOrStored(services, call.exchange, id, std::nullopt, &AdminOrderResponse));
+      OrderOrStored(services, call.exchange, id, std::nullopt, &AdminOrderResponse),
+      call.request.trace);
 }
 
 void AdminListOrders(const ApiServices& services, Call& call) {
@@ -154,7 +161,8 @@ void AdminListOrders(const ApiServices& services, Call& call) {
   }
   services.engine.Submit(engine::ListOrders{*status, kAdminOrdersListMax},
                          PostBack<engine::Reply<std::vector<core::Order>>>(std::move(call.exchange),
-                                                                           &AdminOrdersResponse));
+                                                                           &AdminOrdersResponse),
+                         call.request.trace);
 }
 
 void AdminResolveOrder(const ApiServices& services, Call& call) {
@@ -164,7 +172,7 @@ void AdminResolveOrder(const ApiServices& services, Call& call) {
   if (!choice) return call.exchange.respond(InvalidRequest(choice.error()));
   auto answer = PostBack<engine::ReplyOf<engine::ResolveOrder>>(call.exchange, &ResolveResponse);
   services.engine.Submit(
-      engine::ResolveOrder{std::string(id), *choice},
+      engine::ResolveOrder{std::string(id), *choice, std::string(call.request.request_id)},
       [&services, exchange = call.exchange, id = std::string(id),
        answer](engine::ReplyOf<engine::ResolveOrder> reply) {
         if (!reply.status.ok() || reply.value.outcome != core::ResolveOutcome::kOrderNotFound) {
@@ -180,7 +188,8 @@ void AdminResolveOrder(const ApiServices& services, Call& call) {
                           result.order = std::move(*found);
                           return ResolveResponse({base::Status::Ok(), std::move(result)});
                         });
-      });
+      },
+      call.request.trace);
 }
 
 }  // namespace fs::http::handlers

@@ -12,12 +12,13 @@ void JoinQueue(const ApiServices& services, Call& call) {
   const std::string sku_id(call.match.params[0]);
   if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());
   const std::string* key = &services.queue_pass_key;
-  services.engine.Submit(
-      engine::JoinQueue{sku_id, std::move(call.user_id)},
-      PostBack<engine::ReplyOf<engine::JoinQueue>>(
-          std::move(call.exchange), [key](const engine::ReplyOf<engine::JoinQueue>& reply) {
-            return JoinQueueResponse(reply, *key);
-          }));
+  services.engine.Submit(engine::JoinQueue{sku_id, std::move(call.user_id)},
+                         PostBack<engine::ReplyOf<engine::JoinQueue>>(
+                             std::move(call.exchange),
+                             [key](const engine::ReplyOf<engine::JoinQueue>& reply) {
+                               return JoinQueueResponse(reply, *key);
+                             }),
+                         call.request.trace);
 }
 
 void GetQueueTicket(const ApiServices& services, Call& call) {
@@ -30,9 +31,11 @@ void GetQueueTicket(const ApiServices& services, Call& call) {
   services.engine.Submit(
       engine::GetQueueTicket{sku_id, std::string(ticket_id), std::move(call.user_id)},
       PostBack<engine::ReplyOf<engine::GetQueueTicket>>(
-          std::move(call.exchange), [key](const engine::ReplyOf<engine::GetQueueTicket>& reply) {
+          std::move(call.exchange),
+          [key](const engine::ReplyOf<engine::GetQueueTicket>& reply) {
             return QueueTicketReplyResponse(reply, *key);
-          }));
+          }),
+      call.request.trace);
 }
 
 }  // namespace fs::http::handlers

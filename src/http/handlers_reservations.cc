@@ -32,16 +32,18 @@ std::variant<std::string, Response> ReserveSku(const RouteMatch& match, ReserveB
 
 // Cluster mode: claims the key in Redis first; the writer gets the hint, never a verdict.
 void ReserveWithClaimedKey(const ApiServices& services, core::ReserveCommand command,
-                           core::PresentedPass pass, const Exchange& exchange) {
+                           core::PresentedPass pass, const Exchange& exchange,
+                           const trace::ParentContext& trace) {
   auto held = std::make_shared<core::ReserveCommand>(std::move(command));
   auto held_pass = std::make_shared<core::PresentedPass>(std::move(pass));
   engine::Engine* engine = &services.engine;
   services.shared->ClaimIdempotencyKey(
       held->user_id, held->idempotency_key,
-      [engine, held, held_pass, exchange](core::IdempotencyHint hint) {
+      [engine, held, held_pass, exchange, trace](core::IdempotencyHint hint) {
         held->idempotency_hint = hint;
         engine->Submit(engine::Reserve{std::move(*held), std::move(*held_pass)},
-                       PostBack<engine::ReplyOf<engine::Reserve>>(exchange, &ReserveResponse));
+                       PostBack<engine::ReplyOf<engine::Reserve>>(exchange, &ReserveResponse),
+                       trace);
       });
 }
 
@@ -57,6 +59,7 @@ void Reserve(const ApiServices& services, Call& call) {
     return call.exchange.respond(std::move(*refused));
   }
   command.sku_id = std::move(std::get<std::string>(sku));
+  if (request.trace.sampled && call.exchange.notes) call.exchange.notes->sku_id = command.sku_id;
   auto key = ResolveIdempotencyKey(request.idempotency_key, body->idempotency_key);
   if (!key) return call.exchange.respond(InvalidRequest(key.error()));
   auto pass_text = ResolveQueuePass(request.queue_pass, body->queue_pass);
@@ -78,11 +81,13 @@ void Reserve(const ApiServices& services, Call& call) {
   command.device_fingerprint = client.fingerprint;
   if (services.shared != nullptr && services.shared->cache_enabled() &&
       !command.idempotency_key.empty()) {
-    return ReserveWithClaimedKey(services, std::move(command), std::move(pass), call.exchange);
+    return ReserveWithClaimedKey(services, std::move(command), std::move(pass), call.exchange,
+                                 request.trace);
   }
   services.engine.Submit(
       engine::Reserve{std::move(command), std::move(pass)},
-      PostBack<engine::ReplyOf<engine::Reserve>>(std::move(call.exchange), &ReserveResponse));
+      PostBack<engine::ReplyOf<engine::Reserve>>(std::move(call.exchange), &ReserveResponse),
+      request.trace);
 }
 
 void GetReservation(const ApiServices& services, Call& call) {
@@ -101,7 +106,8 @@ void GetReservation(const ApiServices& services, Call& call) {
             return ReservationResponse({base::Status::Ok(), found});
           });
         });
-      });
+      },
+      call.request.trace);
 }
 
 void DeleteReservation(const ApiServices& services, Call& call) {
@@ -128,7 +134,8 @@ void DeleteReservation(const ApiServices& services, Call& call) {
             return ReleaseResponse({base::Status::Ok(), std::move(result)});
           });
         });
-      });
+      },
+      call.request.trace);
 }
 
 }  // namespace fs::http::handlers

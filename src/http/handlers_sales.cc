@@ -27,9 +27,10 @@ auto AdminSaleRenderer(const base::Clock& clock) {
 void SetSaleOverride(const ApiServices& services, Call& call, core::SaleOverride to) {
   const std::string sku_id(call.match.params[0]);
   if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());
-  services.engine.Submit(engine::SetSaleOverride{sku_id, to},
+  services.engine.Submit(engine::SetSaleOverride{sku_id, to, std::string(call.request.request_id)},
                          PostBack<engine::Reply<core::AdminSaleResult>>(
-                             std::move(call.exchange), AdminSaleRenderer(services.engine.clock())));
+                             std::move(call.exchange), AdminSaleRenderer(services.engine.clock())),
+                         call.request.trace);
 }
 
 using Published = std::shared_ptr<const engine::PublishedSale>;
@@ -85,12 +86,13 @@ void CreateSale(const ApiServices& services, Call& call) {
   auto sale = ParseSaleBody(call.request.body);
   if (!sale) return call.exchange.respond(InvalidRequest(sale.error()));
   const base::Clock* clock = &services.engine.clock();
-  services.engine.Submit(
-      engine::CreateSale{std::move(*sale)},
-      PostBack<engine::ReplyOf<engine::CreateSale>>(
-          std::move(call.exchange), [clock](const engine::ReplyOf<engine::CreateSale>& reply) {
-            return CreateSaleResponse(reply, clock->Now());
-          }));
+  services.engine.Submit(engine::CreateSale{std::move(*sale), std::string(call.request.request_id)},
+                         PostBack<engine::ReplyOf<engine::CreateSale>>(
+                             std::move(call.exchange),
+                             [clock](const engine::ReplyOf<engine::CreateSale>& reply) {
+                               return CreateSaleResponse(reply, clock->Now());
+                             }),
+                         call.request.trace);
 }
 
 void AdminGetSale(const ApiServices& services, Call& call) {
@@ -110,9 +112,11 @@ void UpdateSale(const ApiServices& services, Call& call) {
   if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());
   auto patch = ParseSalePatch(call.request.body);
   if (!patch) return call.exchange.respond(InvalidRequest(patch.error()));
-  services.engine.Submit(engine::UpdateSale{sku_id, std::move(*patch)},
-                         PostBack<engine::Reply<core::AdminSaleResult>>(
-                             std::move(call.exchange), AdminSaleRenderer(services.engine.clock())));
+  services.engine.Submit(
+      engine::UpdateSale{sku_id, std::move(*patch), std::string(call.request.request_id)},
+      PostBack<engine::Reply<core::AdminSaleResult>>(std::move(call.exchange),
+                                                     AdminSaleRenderer(services.engine.clock())),
+      call.request.trace);
 }
 
 void AdjustStock(const ApiServices& services, Call& call) {
@@ -120,9 +124,10 @@ void AdjustStock(const ApiServices& services, Call& call) {
   if (!core::IsValidSkuId(sku_id)) return call.exchange.respond(SkuNotFound());
   auto delta = ParseStockBody(call.request.body);
   if (!delta) return call.exchange.respond(InvalidRequest(delta.error()));
-  services.engine.Submit(engine::AdjustStock{sku_id, *delta},
+  services.engine.Submit(engine::AdjustStock{sku_id, *delta, std::string(call.request.request_id)},
                          PostBack<engine::Reply<core::AdminSaleResult>>(
-                             std::move(call.exchange), AdminSaleRenderer(services.engine.clock())));
+                             std::move(call.exchange), AdminSaleRenderer(services.engine.clock())),
+                         call.request.trace);
 }
 
 void GetProduct(const ApiServices& services, Call& call) {

@@ -13,6 +13,7 @@
 
 #include "base/request_id.h"
 #include "base/thread_annotations.h"
+#include "crypto/sha256.h"
 #include "http/json_render.h"
 #include "http/listener.h"
 #include "http/outcome_table.h"
@@ -324,6 +325,7 @@ void Connection::OnRequest() {
   request_method_ = ToMethod(message.method());
   Request request;
   request.request_id = request_id_;
+  if (trace_.sampled) request.trace = {trace_.trace_id, trace_.span_id, true};
   request.method = ToMethod(message.method());
   request.target = message.target();
   request.authorization = HeaderValue(message, "Authorization");
@@ -366,8 +368,15 @@ void Connection::Finish(Response& response, std::string_view method) {
   response.headers.emplace_back("X-Request-Id", request_id_);
   response.headers.emplace_back("traceparent", trace_.Traceparent());
   if (trace_.sampled) {
-    shared_.span_exporter->Submit(
-        trace::EndServerSpan(trace_, method, response.route_template, response.status));
+    trace::Span span =
+        trace::EndServerSpan(trace_, method, response.route_template, response.status);
+    // Spans leave the product for a tracing backend: the user is named by a pseudonym that
+    // still groups one user's requests, not by the id.
+    if (!response.user_id.empty()) {
+      span.Set("user.id", crypto::Sha256Hex(response.user_id).substr(0, 16));
+    }
+    if (!response.sku_id.empty()) span.Set("flashsale.sku", response.sku_id);
+    shared_.span_exporter->Submit(std::move(span));
   }
   if (response.status >= 400)
     response.body = WithErrorRequestId(std::move(response.body), request_id_);

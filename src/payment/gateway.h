@@ -24,6 +24,8 @@ struct ChargeRequest {
   // The X-Request-Id of the order's checkout (core::Order::request_id), sent as X-Request-Id
   // on every gateway call of the order; empty: none.
   std::string request_id{};
+  // The call's W3C `traceparent` (the worker's client span), sent as that header; empty: none.
+  std::string traceparent{};
 };
 
 struct ChargeResult {

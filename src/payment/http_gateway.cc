@@ -77,15 +77,17 @@ class HttpGateway final : public PaymentGateway {
     // the first answer, as at Stripe): what it has become since, the intent itself says.
     if (request.attempt > 1 && result.outcome == core::ChargeOutcome::kRetryable &&
         !intent_id.empty()) {
-      return Read(intent_id, request.request_id);
+      return Read(intent_id, request);
     }
     return result;
   }
 
  private:
-  // Every call names the checkout's X-Request-Id (when it had one), for the gateway's logs.
-  void Authorize(net::HttpRequest& call, const std::string& request_id) const {
-    if (!request_id.empty()) call.headers.emplace_back("X-Request-Id", request_id);
+  // Every call names the checkout's X-Request-Id (when it had one), for the gateway's logs,
+  // and the worker's span (when tracing), so the gateway's own spans join the trace.
+  void Authorize(net::HttpRequest& call, const ChargeRequest& request) const {
+    if (!request.request_id.empty()) call.headers.emplace_back("X-Request-Id", request.request_id);
+    if (!request.traceparent.empty()) call.headers.emplace_back("traceparent", request.traceparent);
     if (!options_.api_key.empty()) {
       call.headers.emplace_back("Authorization", "Bearer " + options_.api_key);
     }
@@ -102,7 +104,7 @@ class HttpGateway final : public PaymentGateway {
                 "&currency=" + FormEscape(Lower(request.currency)) +
                 "&payment_method=" + FormEscape(request.payment_method_id) + "&confirm=true";
     post.headers = {{"Idempotency-Key", request.idempotency_key}};
-    Authorize(post, request.request_id);
+    Authorize(post, request);
     auto reply = net::HttpSend(post);
     if (!reply) return Retryable(reply.error().message());
     if (reply->status >= 200 && reply->status < 300) intent_id = IntentIdFrom(reply->body);
@@ -110,11 +112,11 @@ class HttpGateway final : public PaymentGateway {
   }
 
   // GET {url}/v1/payment_intents/{id}: the intent's current status.
-  ChargeResult Read(const std::string& intent_id, const std::string& request_id) {
+  ChargeResult Read(const std::string& intent_id, const ChargeRequest& request) {
     net::HttpRequest get;
     get.method = net::HttpMethod::kGet;
     get.url = charge_url_ + "/" + intent_id;
-    Authorize(get, request_id);
+    Authorize(get, request);
     auto reply = net::HttpSend(get);
     if (!reply) return Retryable(reply.error().message());
     if (reply->status < 200 || reply->status >= 300) {

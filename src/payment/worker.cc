@@ -7,6 +7,47 @@
 #include "log/log_output.h"
 
 namespace fs::payment {
+namespace {
+
+std::string_view OutcomeName(core::ChargeOutcome outcome) {
+  switch (outcome) {
+    case core::ChargeOutcome::kSucceeded:
+      return "succeeded";
+    case core::ChargeOutcome::kDeclined:
+      return "declined";
+    case core::ChargeOutcome::kRetryable:
+      return "retryable";
+  }
+  return "unknown";
+}
+
+// The gateway call's client span (WorkerOptions::on_span): its ids always (the gateway is sent
+// them), recorded only when `sampled`.
+struct CallSpan {
+  trace::Span span;
+  bool sampled = false;
+};
+
+CallSpan BeginCallSpan(const core::Order& order, const trace::Sampler& sampler) {
+  CallSpan call;
+  std::optional<trace::ParentContext> parent;
+  if (!order.traceparent.empty()) parent = trace::ParseTraceparent(order.traceparent);
+  if (parent) {
+    call.span.trace_id = parent->trace_id;
+    call.span.parent_span_id = parent->span_id;
+    call.sampled = parent->sampled;
+  } else {
+    call.span.trace_id = trace::NewTraceId();
+    call.sampled = sampler.ShouldSample(call.span.trace_id, std::nullopt);
+  }
+  call.span.span_id = trace::NewSpanId();
+  call.span.name = "payment.charge";
+  call.span.kind = trace::SpanKind::kClient;
+  call.span.start_unix_nanos = trace::UnixNanosNow();
+  return call;
+}
+
+}  // namespace
 
 PaymentWorker::PaymentWorker(WorkerOptions options, engine::Engine& engine, PaymentGateway& gateway)
     : options_(std::move(options)), engine_(engine), gateway_(gateway) {}
@@ -124,7 +165,24 @@ void PaymentWorker::Charge() {
     // The call's log lines name the checkout's request.
     const log::LogContext context{order.request_id, {}, {}};
     const log::ScopedLogContext scope(context);
+    CallSpan call;
+    if (options_.on_span) {
+      call = BeginCallSpan(order, options_.sampler);
+      request.traceparent =
+          trace::FormatTraceparent(call.span.trace_id, call.span.span_id, call.sampled);
+    }
     const ChargeResult result = gateway_.Charge(request);
+    if (call.sampled) {
+      call.span.end_unix_nanos = trace::UnixNanosNow();
+      call.span.Set("flashsale.order_id", order.order_id);
+      call.span.Set("flashsale.payment.attempt", static_cast<std::int64_t>(request.attempt));
+      call.span.Set("flashsale.payment.outcome", std::string(OutcomeName(result.outcome)));
+      if (result.outcome == core::ChargeOutcome::kRetryable) {
+        call.span.status = trace::SpanStatus::kError;
+        call.span.status_message = result.reason;
+      }
+      options_.on_span(std::move(call.span));
+    }
     core::PaymentReport report;
     report.order_id = order.order_id;
     report.attempt = request.attempt;

@@ -21,6 +21,8 @@
 #include "base/thread_annotations.h"
 #include "engine/engine.h"
 #include "payment/gateway.h"
+#include "trace/sampler.h"
+#include "trace/span.h"
 
 namespace fs::payment {
 
@@ -34,6 +36,11 @@ struct WorkerOptions {
   // false means another node is charging the order now (or it is settled), so this node skips
   // it. Empty: this node is the only one. Must be thread-safe.
   std::function<bool(const core::Order&)> claim;
+  // Tracing: each gateway call is a client span, a child of the checkout's span when its trace
+  // was sampled (core::Order::traceparent), else the root of a trace the sampler may pick; the
+  // gateway is sent the call's `traceparent` either way. Empty on_span: tracing off.
+  trace::SpanSink on_span;
+  trace::Sampler sampler{};
 };
 
 class PaymentWorker {

@@ -2,12 +2,6 @@
 
 namespace fs::trace {
 
-std::int64_t UnixNanosNow() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 ServerSpan BeginServerSpan(std::optional<std::string_view> traceparent,
                            std::optional<std::string_view> tracestate, const Sampler* sampler) {
   ServerSpan span;

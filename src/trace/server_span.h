@@ -41,6 +41,4 @@ ServerSpan BeginServerSpan(std::optional<std::string_view> traceparent,
 Span EndServerSpan(const ServerSpan& server, std::string_view method, std::string_view route,
                    unsigned status);
 
-std::int64_t UnixNanosNow();
-
 }  // namespace fs::trace

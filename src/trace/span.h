@@ -3,7 +3,9 @@
 // Thread-safety: a plain value; build it on one thread, hand it to the exporter.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -56,5 +58,16 @@ struct Span {
     return *this;
   }
 };
+
+// Where finished spans go (an exporter's queue, a test's list). Called on the recording thread:
+// must not block. Empty: tracing is off.
+using SpanSink = std::function<void(Span)>;
+
+// Span times are wall-clock nanoseconds since the Unix epoch, as OTLP wants them.
+inline std::int64_t UnixNanosNow() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 }  // namespace fs::trace

@@ -7,6 +7,7 @@
 // the number of 429s answered, with the aggregation counted in /metrics.
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,7 @@ class AuditThrottleTest : public ServerTest {
       const HttpResponse response = ReserveAs(sku, user, ip);
       if (response.status == 429) {
         EXPECT_TRUE(IsError(response, 429, "RATE_LIMITED"));
+        throttled_request_ids_.insert(response.Header("X-Request-Id").value_or(""));
         ++throttled;
       } else {
         EXPECT_EQ(response.status, 201) << response.Describe();
@@ -68,6 +70,9 @@ class AuditThrottleTest : public ServerTest {
   void WriteThroughABatch() {
     ASSERT_EQ(ReserveAs("flood", "bystander", "198.51.100.200", "laptop-9").status, 201);
   }
+
+  // The X-Request-Id of every 429 Flood() was answered.
+  std::set<std::string> throttled_request_ids_;
 
   void ExpectChainValid() {
     const HttpResponse response = client().Get("/admin/v1/audit/verify", AdminAuth());
@@ -115,6 +120,9 @@ TEST_F(AuditThrottleTest, EveryThrottledReserveIsAnAuditEventWithItsReason) {
     EXPECT_EQ(StringField(*metadata, "reason"), "user_limit");
     EXPECT_EQ(StringField(*metadata, "tier"), "normal");
     EXPECT_FALSE(IntField(*metadata, "count").has_value());  // one event per attempt
+    // The attempt's request id, as its 429 answer named it.
+    EXPECT_EQ(throttled_request_ids_.count(StringField(*metadata, "request_id").value_or("")), 1u)
+        << *StringField(event, "metadata");
   }
   EXPECT_EQ(successes, 20);
   EXPECT_EQ(throttled_events, throttled);

@@ -120,6 +120,31 @@ TEST_F(RequestIdTest, TheReserveAuditEventRecordsTheRequestId) {
   EXPECT_EQ(StringField(*parsed, "request_id").value_or(""), "abc") << metadata;
 }
 
+// Operator actions are decisions too: each admin change's audit event names its request.
+TEST_F(RequestIdTest, OperatorActionsRecordTheirRequestIds) {
+  SaleSpec sale;
+  sale.sku_id = "op-sale";
+  const HttpResponse created =
+      client().Post("/admin/v1/skus", sale.ToJson(), With(AdminAuth(), "X-Request-Id", "op-1"));
+  ASSERT_EQ(created.status, 201) << created.Describe();
+  const HttpResponse stocked = client().Post("/admin/v1/skus/op-sale/stock", "{\"delta\":5}",
+                                             With(AdminAuth(), "X-Request-Id", "op-2"));
+  ASSERT_EQ(stocked.status, 200) << stocked.Describe();
+  const HttpResponse closed =
+      client().Post("/admin/v1/skus/op-sale/close", "", With(AdminAuth(), "X-Request-Id", "op-3"));
+  ASSERT_EQ(closed.status, 200) << closed.Describe();
+  std::map<std::string, std::string> ids;  // event type -> metadata request_id
+  for (const auto& event : AuditEvents(client(), "sku_id=op-sale")) {
+    auto metadata = ParseJson(StringField(event, "metadata").value_or(""));
+    ASSERT_TRUE(metadata && metadata->IsObject());
+    ids[StringField(event, "event_type").value_or("")] =
+        StringField(*metadata, "request_id").value_or("");
+  }
+  EXPECT_EQ(ids["SALE_CREATED"], "op-1");
+  EXPECT_EQ(ids["STOCK_ADJUSTED"], "op-2");
+  EXPECT_EQ(ids["SALE_CLOSED"], "op-3");
+}
+
 TEST_F(RequestIdTest, JsonLogLinesAndTheAccessLog) {
   const HttpResponse health = client().Get("/healthz", {{"X-Request-Id", "log-me"}});
   ASSERT_EQ(health.status, 200);
@@ -176,15 +201,7 @@ TEST_F(RequestIdTest, JsonLogLinesAndTheAccessLog) {
 // The gateway and the webhook receiver: one fake serves both.
 ServerOptions GatewayAndWebhookOptions(const FakeGateway& fake) {
   ServerOptions options;
-  options.extra_args = {"--payment-gateway",
-                        "http",
-                        "--payment-gateway-url",
-                        fake.url(),
-                        "--events",
-                        "webhook",
-                        "--webhook-url",
-                        fake.url() + "/events",
-                        "--webhook-allow-unsigned"};
+  options.extra_args = GatewayAndWebhookFlags(fake);
   return options;
 }
 

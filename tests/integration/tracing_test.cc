@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/fake_gateway.h"
@@ -233,6 +234,149 @@ TEST(ServerTracingTest, ResponsesContinueTheCallersTraceAndSampledSpansReachTheR
   std::size_t total = 0;
   for (const auto& [name, list] : spans) total += list.size();
   EXPECT_EQ(total, 2u);
+}
+
+// The span with this id among `spans` (nullptr when none).
+const rapidjson::Value* SpanWithId(
+    const std::map<std::string, std::vector<const rapidjson::Value*>>& spans,
+    const std::string& span_id) {
+  for (const auto& [name, list] : spans) {
+    for (const rapidjson::Value* span : list) {
+      if (span_id == (*span)["spanId"].GetString()) return span;
+    }
+  }
+  return nullptr;
+}
+
+// One fake is the payment gateway, the webhook receiver and the OTLP receiver.
+ServerOptions TracedPurchaseOptions(const FakeGateway& fake) {
+  ServerOptions options;
+  options.extra_env = {{"OTEL_EXPORTER_OTLP_ENDPOINT", fake.url()},
+                       {"OTEL_TRACES_SAMPLER", "always_on"}};
+  options.extra_args = GatewayAndWebhookFlags(fake);
+  return options;
+}
+
+constexpr char kReserveTrace[] = "0af7651916cd43dd8448eb211c80319c";
+constexpr char kCheckoutTrace[] = "5b8aa5a2d2c872e8321cf37308d69df2";
+
+// A purchase followed across the product: the reserve's server span names the SKU and a
+// pseudonym of the user; its wait in the writer's inbox is a child linked to the batch that
+// answered it (and back); the checkout's trace goes on in the payment worker's client span and
+// the traceparent the gateway receives; every webhook POST carries the relay's publish span.
+TEST(ServerTracingTest, APurchaseIsFollowedThroughTheWriterTheGatewayAndTheRelay) {
+  FakeGateway fake({});
+  ServerProcess server(TracedPurchaseOptions(fake));
+  ASSERT_TRUE(server.Start());
+  HttpClient client(server.port());
+  SaleSpec sale;
+  sale.sku_id = "traced";
+  ASSERT_TRUE(CreateSaleOk(client, sale));
+  HttpHeaders reserve_headers = UserAuth("bob");
+  reserve_headers.push_back(
+      {"traceparent", std::string("00-") + kReserveTrace + "-" + kCallerSpan + "-01"});
+  const HttpResponse reserved =
+      client.Post("/api/v1/products/traced/reserve", "{\"quantity\":1}", reserve_headers);
+  ASSERT_EQ(reserved.status, 201) << reserved.Describe();
+  const std::string reserve_span = reserved.Header("traceparent").value_or("").substr(36, 16);
+  HttpHeaders checkout_headers = UserAuth("bob");
+  checkout_headers.push_back(
+      {"traceparent", std::string("00-") + kCheckoutTrace + "-" + kCallerSpan + "-01"});
+  const HttpResponse checkout =
+      client.Post("/api/v1/checkout",
+                  "{\"reservation_id\":" + JsonQuote(BodyField(reserved, "reservation_id")) +
+                      ",\"payment_method_id\":\"pm_card_visa\"}",
+                  checkout_headers);
+  ASSERT_EQ(checkout.status, 202) << checkout.Describe();
+  const std::string checkout_span = checkout.Header("traceparent").value_or("").substr(36, 16);
+  const std::string order_id = BodyField(checkout, "order_id");
+  EXPECT_EQ(SettledOrderStatus(client, order_id, "bob"), "PAID");
+  // Wait for the last event's webhook, then stop: the exporter sends what is queued.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto confirmed = [&fake] {
+    for (const RecordedPost& post : fake.Posts()) {
+      if (post.path == "/events" && post.body.find("order.confirmed") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  while (!confirmed() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(confirmed());
+  ASSERT_TRUE(server.Stop());
+
+  std::vector<rapidjson::Document> bodies;
+  std::set<std::string> webhook_spans;
+  for (const RecordedPost& post : fake.Posts()) {
+    if (post.path == "/events") {
+      ASSERT_EQ(post.traceparent.size(), 55u) << post.traceparent;
+      webhook_spans.insert(post.traceparent.substr(36, 16));
+      continue;
+    }
+    if (post.path != "/v1/traces") continue;
+    bodies.emplace_back();
+    ASSERT_FALSE(bodies.back().Parse(post.body.c_str()).HasParseError()) << post.body;
+  }
+  const auto spans = SpansByName(bodies);
+
+  // The reserve's server span.
+  const rapidjson::Value* reserve = SpanWithId(spans, reserve_span);
+  ASSERT_NE(reserve, nullptr);
+  EXPECT_STREQ((*reserve)["name"].GetString(), "POST /api/v1/products/{sku}/reserve");
+  EXPECT_EQ(Attribute(*reserve, "flashsale.sku"), "traced");
+  const std::string pseudonym = Attribute(*reserve, "user.id");
+  EXPECT_EQ(pseudonym.size(), 16u);
+  EXPECT_EQ(pseudonym.find("bob"), std::string::npos);
+  // Its wait in the inbox, linked to its batch, which links back.
+  const rapidjson::Value* wait = nullptr;
+  for (const rapidjson::Value* span : spans.count("engine.inbox_wait") > 0
+                                          ? spans.at("engine.inbox_wait")
+                                          : std::vector<const rapidjson::Value*>{}) {
+    if (reserve_span == (*span)["parentSpanId"].GetString()) wait = span;
+  }
+  ASSERT_NE(wait, nullptr);
+  EXPECT_STREQ((*wait)["traceId"].GetString(), kReserveTrace);
+  ASSERT_EQ((*wait)["links"].Size(), 1u);
+  const rapidjson::Value* batch = SpanWithId(spans, (*wait)["links"][0]["spanId"].GetString());
+  ASSERT_NE(batch, nullptr);
+  EXPECT_STREQ((*batch)["name"].GetString(), "engine.batch");
+  EXPECT_STREQ((*batch)["traceId"].GetString(), (*wait)["links"][0]["traceId"].GetString());
+  EXPECT_FALSE((*batch).HasMember("parentSpanId") &&
+               std::string((*batch)["parentSpanId"].GetString()).size() > 0);
+  bool linked_back = false;
+  for (const auto& link : (*batch)["links"].GetArray()) {
+    linked_back |= reserve_span == link["spanId"].GetString() &&
+                   std::string(kReserveTrace) == link["traceId"].GetString();
+  }
+  EXPECT_TRUE(linked_back);
+  EXPECT_GE(std::stoll(Attribute(*batch, "flashsale.batch.commands")), 1);
+  EXPECT_LE(std::stoll((*wait)["startTimeUnixNano"].GetString()),
+            std::stoll((*wait)["endTimeUnixNano"].GetString()));
+
+  // The checkout's trace goes on in the gateway call.
+  ASSERT_EQ(spans.count("payment.charge"), 1u);
+  const rapidjson::Value& charge = *spans.at("payment.charge")[0];
+  EXPECT_STREQ(charge["traceId"].GetString(), kCheckoutTrace);
+  EXPECT_EQ(std::string(charge["parentSpanId"].GetString()), checkout_span);
+  EXPECT_EQ(charge["kind"].GetInt(), 3);  // client
+  EXPECT_EQ(Attribute(charge, "flashsale.payment.outcome"), "succeeded");
+  EXPECT_EQ(Attribute(charge, "flashsale.order_id"), order_id);
+  EXPECT_EQ(fake.TraceparentsByKey()[order_id],
+            std::string("00-") + kCheckoutTrace + "-" + charge["spanId"].GetString() + "-01");
+
+  // The relay's publish spans are the ones the webhook POSTs named.
+  ASSERT_GE(spans.count("outbox publish"), 1u);
+  std::set<std::string> publish_spans;
+  for (const rapidjson::Value* span : spans.at("outbox publish")) {
+    EXPECT_EQ((*span)["kind"].GetInt(), 4);  // producer
+    EXPECT_EQ(Attribute(*span, "messaging.system"), "webhook");
+    publish_spans.insert((*span)["spanId"].GetString());
+  }
+  for (const std::string& named : webhook_spans) {
+    EXPECT_EQ(publish_spans.count(named), 1u) << named;
+  }
 }
 
 TEST(ServerTracingTest, WithoutAnEndpointEveryResponseStillNamesItsTrace) {

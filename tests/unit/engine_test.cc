@@ -6,11 +6,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <future>
+#include <map>
+#include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include "audit/audit_reader.h"
 #include "common/gate_store.h"
@@ -130,6 +134,85 @@ TEST_F(EngineTest, FailedCommitAnswersUnavailableAndChangesNothing) {
   EXPECT_EQ(ok.value.outcome, ReserveOutcome::kReserved);
   EXPECT_EQ(Available("a"), 4);
   EXPECT_TRUE(engine_->CheckConsistency().ok());
+}
+
+// Tracing (batch_trace.h): concurrent sampled commands each get an inbox-wait span under their
+// caller's span, linked to the one span of the batch that answered them, which links back;
+// unsampled commands record nothing; a failed commit marks its batch's span as an error.
+TEST_F(EngineTest, SampledCommandsRecordTheirWaitAndTheirBatch) {
+  auto fault = std::make_unique<store::FaultStore>(OpenStore());
+  store::FaultStore* faults = fault.get();
+  std::mutex mutex;
+  std::vector<trace::Span> spans;
+  Options options;
+  options.on_span = [&](trace::Span span) {
+    std::lock_guard<std::mutex> lock(mutex);
+    spans.push_back(std::move(span));
+  };
+  auto taken = [&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return std::exchange(spans, {});
+  };
+  OpenEngine(std::move(fault), std::move(options));
+  ASSERT_TRUE(CreateSale("a", 100).status.ok());  // not sampled
+  ASSERT_TRUE(taken().empty());
+
+  constexpr int kCallers = 8;
+  std::vector<trace::ParentContext> callers(kCallers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kCallers; ++i) {
+    callers[i] = {trace::NewTraceId(), trace::NewSpanId(), /*sampled=*/i % 2 == 0};
+    threads.emplace_back([&, i] {
+      std::promise<engine::ReplyOf<engine::Reserve>> promise;
+      engine_->Submit(
+          engine::Reserve{{"a", "user-" + std::to_string(i), 1, ""}},
+          [&](engine::ReplyOf<engine::Reserve> r) { promise.set_value(std::move(r)); }, callers[i]);
+      EXPECT_TRUE(promise.get_future().get().status.ok());
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  const std::vector<trace::Span> recorded = taken();
+  std::map<std::string, const trace::Span*> batches;  // by span id
+  std::vector<const trace::Span*> waits;
+  for (const trace::Span& span : recorded) {
+    if (span.name == "engine.batch") batches[span.span_id.Hex()] = &span;
+    if (span.name == "engine.inbox_wait") waits.push_back(&span);
+  }
+  ASSERT_EQ(waits.size(), static_cast<std::size_t>(kCallers / 2));
+  EXPECT_EQ(recorded.size(), waits.size() + batches.size());
+  for (const trace::Span* wait : waits) {
+    const auto caller = std::find_if(callers.begin(), callers.end(), [&](const auto& c) {
+      return c.trace_id == wait->trace_id && c.span_id == wait->parent_span_id;
+    });
+    ASSERT_NE(caller, callers.end());
+    EXPECT_TRUE(caller->sampled);
+    EXPECT_LE(wait->start_unix_nanos, wait->end_unix_nanos);
+    ASSERT_EQ(wait->links.size(), 1u);
+    ASSERT_EQ(batches.count(wait->links[0].span_id.Hex()), 1u);
+    const trace::Span& batch = *batches.at(wait->links[0].span_id.Hex());
+    EXPECT_EQ(batch.trace_id, wait->links[0].trace_id);
+    EXPECT_FALSE(batch.parent_span_id.valid());
+    EXPECT_EQ(batch.status, trace::SpanStatus::kUnset);
+    EXPECT_TRUE(std::any_of(batch.links.begin(), batch.links.end(), [&](const auto& link) {
+      return link.trace_id == caller->trace_id && link.span_id == caller->span_id;
+    }));
+    EXPECT_GE(wait->end_unix_nanos, wait->start_unix_nanos);
+    EXPECT_LE(wait->end_unix_nanos, batch.end_unix_nanos);
+  }
+
+  faults->FailNextCommits(1, StatusCode::kUnavailable);
+  std::promise<engine::ReplyOf<engine::Reserve>> failed;
+  engine_->Submit(engine::Reserve{{"a", "late", 1, ""}},
+                  [&](engine::ReplyOf<engine::Reserve> r) { failed.set_value(std::move(r)); },
+                  {trace::NewTraceId(), trace::NewSpanId(), true});
+  EXPECT_EQ(failed.get_future().get().status.code(), StatusCode::kUnavailable);
+  const std::vector<trace::Span> after_failure = taken();
+  const auto batch =
+      std::find_if(after_failure.begin(), after_failure.end(),
+                   [](const trace::Span& span) { return span.name == "engine.batch"; });
+  ASSERT_NE(batch, after_failure.end());
+  EXPECT_EQ(batch->status, trace::SpanStatus::kError);
 }
 
 TEST_F(EngineTest, GuardRefusalStopsWrites) {

@@ -34,7 +34,9 @@ std::vector<store::StoredEvent> MakeEvents(int skus, int per_sku) {
       stored.event.event_id = stored.event.sku_id + ":" + std::to_string(seq);
       stored.event.type = "reservation.created";
       stored.event.user_id = "u";
-      stored.event.payload_json = "{}";
+      // Every other event names the request behind it (the X-Request-Id header).
+      stored.event.payload_json =
+          seq % 2 == 0 ? "{\"request_id\":\"req-" + std::to_string(seq) + "\"}" : "{}";
       events.push_back(std::move(stored));
     }
   }
@@ -46,6 +48,20 @@ std::int64_t SequenceOf(const std::string& value) {
   const std::size_t at = value.find(key);
   if (at == std::string::npos) return -1;
   return std::stoll(value.substr(at + key.size()));
+}
+
+constexpr char kTraceparent[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+// The value of header `name` of `message`, or "" when it has none.
+std::string HeaderOf(rd_kafka_message_t* message, const char* name) {
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return "";
+  const void* value = nullptr;
+  std::size_t size = 0;
+  if (rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return "";
+  }
+  return std::string(static_cast<const char*>(value), size);
 }
 
 TEST(KafkaSinkTest, PublishesKeyedBySkuAndConsumesBackInOrder) {
@@ -63,8 +79,8 @@ TEST(KafkaSinkTest, PublishesKeyedBySkuAndConsumesBackInOrder) {
     auto sink = NewKafkaSink({brokers, topic, std::chrono::milliseconds(10'000), {}});
     ASSERT_TRUE(sink.has_value()) << sink.error().ToString();
     const auto events = MakeEvents(3, 10);
-    ASSERT_TRUE((*sink)->Publish({events.begin(), events.begin() + 12}).ok());
-    const auto status = (*sink)->Publish({events.begin() + 12, events.end()});
+    ASSERT_TRUE((*sink)->Publish({events.begin(), events.begin() + 12}, "").ok());
+    const auto status = (*sink)->Publish({events.begin() + 12, events.end()}, kTraceparent);
     ASSERT_TRUE(status.ok()) << status.ToString();
   }
 
@@ -96,7 +112,13 @@ TEST(KafkaSinkTest, PublishesKeyedBySkuAndConsumesBackInOrder) {
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       const std::string key(static_cast<const char*>(message->key), message->key_len);
       const std::string value(static_cast<const char*>(message->payload), message->len);
-      by_sku[key].push_back(SequenceOf(value));
+      const std::int64_t sequence = SequenceOf(value);
+      by_sku[key].push_back(sequence);
+      // The request id and the publish's traceparent travel as headers: events 13-30 (from
+      // sequence 5 on) were published with a traceparent, the first 12 without.
+      EXPECT_EQ(HeaderOf(message, "X-Request-Id"),
+                sequence % 2 == 0 ? "req-" + std::to_string(sequence) : "");
+      EXPECT_EQ(HeaderOf(message, "traceparent"), sequence >= 5 ? kTraceparent : "");
       // One SKU, one partition: that is what keeps its events in order.
       auto [it, inserted] = partition_of.emplace(key, message->partition);
       EXPECT_EQ(it->second, message->partition) << key;
@@ -117,7 +139,7 @@ TEST(KafkaSinkTest, UnreachableClusterFailsThePublish) {
   // Nothing listens on port 1: the flush times out and Publish reports it.
   auto sink = NewKafkaSink({"127.0.0.1:1", "t", std::chrono::milliseconds(500), {}});
   ASSERT_TRUE(sink.has_value()) << sink.error().ToString();
-  const auto status = (*sink)->Publish(MakeEvents(1, 1));
+  const auto status = (*sink)->Publish(MakeEvents(1, 1), "");
   EXPECT_FALSE(status.ok());
   EXPECT_EQ(status.code(), base::StatusCode::kUnavailable);
 }

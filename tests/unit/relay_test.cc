@@ -66,7 +66,7 @@ class MemorySource : public store::OutboxSource {
 class CountingSink : public EventSink {
  public:
   std::string_view name() const override { return "count"; }
-  base::Status Publish(const std::vector<store::StoredEvent>&) override {
+  base::Status Publish(const std::vector<store::StoredEvent>&, std::string_view) override {
     return base::Status::Ok();
   }
 };
@@ -76,7 +76,7 @@ class SwitchableSink : public EventSink {
  public:
   explicit SwitchableSink(std::atomic<bool>& up) : up_(up) {}
   std::string_view name() const override { return "switchable"; }
-  base::Status Publish(const std::vector<store::StoredEvent>&) override {
+  base::Status Publish(const std::vector<store::StoredEvent>&, std::string_view) override {
     if (!up_.load()) return base::Unavailable("sink down");
     return base::Status::Ok();
   }

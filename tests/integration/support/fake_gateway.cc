@@ -178,6 +178,7 @@ void FakeGateway::Serve(int fd) {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         request_ids_[key] = HeaderValue(request, "x-request-id");
+        traceparents_[key] = HeaderValue(request, "traceparent");
       }
       answer = Decide(key, body, stall, HeaderValue(request, "authorization"));
     } else if (request.rfind(kRead, 0) == 0) {
@@ -191,6 +192,7 @@ void FakeGateway::Serve(int fd) {
       post.signature = HeaderValue(request, "x-flashsale-signature");
       post.event_id = HeaderValue(request, "x-flashsale-event-id");
       post.request_id = HeaderValue(request, "x-request-id");
+      post.traceparent = HeaderValue(request, "traceparent");
       post.body = body;
       const bool fail = static_cast<int>(posts_.size()) < options_.webhook_errors;
       post.answered = fail ? 500 : 200;
@@ -231,6 +233,23 @@ std::vector<RecordedPost> FakeGateway::Posts() const {
 std::map<std::string, std::string> FakeGateway::RequestIdsByKey() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return request_ids_;
+}
+
+std::map<std::string, std::string> FakeGateway::TraceparentsByKey() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return traceparents_;
+}
+
+std::vector<std::string> GatewayAndWebhookFlags(const FakeGateway& fake) {
+  return {"--payment-gateway",
+          "http",
+          "--payment-gateway-url",
+          fake.url(),
+          "--events",
+          "webhook",
+          "--webhook-url",
+          fake.url() + "/events",
+          "--webhook-allow-unsigned"};
 }
 
 std::string FakeGateway::last_authorization() const {

@@ -37,9 +37,10 @@ struct FakeGatewayOptions {
 
 struct RecordedPost {
   std::string path;
-  std::string signature;   // the X-Flashsale-Signature header, "" when absent
-  std::string event_id;    // the X-Flashsale-Event-Id header, "" when absent
-  std::string request_id;  // the X-Request-Id header, "" when absent
+  std::string signature;    // the X-Flashsale-Signature header, "" when absent
+  std::string event_id;     // the X-Flashsale-Event-Id header, "" when absent
+  std::string request_id;   // the X-Request-Id header, "" when absent
+  std::string traceparent;  // the traceparent header, "" when absent
   std::string body;
   int answered = 0;  // the status the fake answered
 };
@@ -68,6 +69,8 @@ class FakeGateway {
   std::string last_authorization() const;
   // The X-Request-Id header of the last payment request per idempotency key ("" when absent).
   std::map<std::string, std::string> RequestIdsByKey() const;
+  // The traceparent header of the last payment request per idempotency key ("" when absent).
+  std::map<std::string, std::string> TraceparentsByKey() const;
 
  private:
   void Accept();
@@ -95,6 +98,11 @@ class FakeGateway {
   std::vector<RecordedPost> posts_;                             // guarded by mutex_
   std::string last_authorization_;                              // guarded by mutex_
   std::map<std::string, std::string> request_ids_;              // guarded by mutex_
+  std::map<std::string, std::string> traceparents_;             // guarded by mutex_
 };
+
+// The server flags that make `fake` its payment gateway and its event webhook (unsigned POSTs
+// to /events, recorded by Posts()).
+std::vector<std::string> GatewayAndWebhookFlags(const FakeGateway& fake);
 
 }  // namespace fs::itest
