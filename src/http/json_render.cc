@@ -192,6 +192,22 @@ std::string RenderStatusBody(std::string_view status) {
   return Finish(buffer);
 }
 
+std::string RenderStatusError(std::string_view status, std::string_view code,
+                              std::string_view message, std::string_view request_id) {
+  rapidjson::StringBuffer buffer;
+  JsonWriter writer(buffer);
+  writer.StartObject();
+  Field(writer, "status", status);
+  writer.Key("error");
+  writer.StartObject();
+  Field(writer, "code", code);
+  Field(writer, "message", message);
+  Field(writer, "request_id", request_id);
+  writer.EndObject();
+  writer.EndObject();
+  return Finish(buffer);
+}
+
 }  // namespace fs::http
 
 namespace fs::http {

@@ -50,5 +50,9 @@ std::string RenderAvailability(std::string_view sku_id, std::int64_t available,
 std::string RenderQueueTicket(const core::TicketView& view, const std::string* pass);
 // {"status": status}
 std::string RenderStatusBody(std::string_view status);
+// A readiness answer that is also an error: {"status": status, "error": {"code", "message",
+// "request_id"}}.
+std::string RenderStatusError(std::string_view status, std::string_view code,
+                              std::string_view message, std::string_view request_id);
 
 }  // namespace fs::http

@@ -157,12 +157,13 @@ SideServer::Responder StartingResponder() {
   return [](std::string_view method, std::string_view target, std::string_view request_id) {
     const std::string_view path = target.substr(0, target.find('?'));
     if (IsGet(method) && path == "/healthz") return JsonResponse(200, RenderStatusBody("ok"));
-    Response response = ErrorResponse(503, code::kUnavailable,
-                                      "the node is starting: it is loading its state from the "
-                                      "store; try again shortly");
-    response.body = WithErrorRequestId(std::move(response.body), request_id);
+    constexpr std::string_view kMessage =
+        "the node is starting: it is loading its state from the store; try again shortly";
+    Response response = ErrorResponse(503, code::kUnavailable, kMessage);
     if (IsGet(method) && path == "/readyz") {
-      response.body = R"({"status":"starting",)" + response.body.substr(1);
+      response.body = RenderStatusError("starting", code::kUnavailable, kMessage, request_id);
+    } else {
+      response.body = WithErrorRequestId(std::move(response.body), request_id);
     }
     response.headers.emplace_back("Retry-After", "1");
     return response;

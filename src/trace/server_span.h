@@ -28,8 +28,10 @@ struct ServerSpan {
   std::string span_hex{};
   std::int64_t start_unix_nanos = 0;
 
-  // The `traceparent` of the response.
-  std::string Traceparent() const { return FormatTraceparent(trace_id, span_id, sampled); }
+  // The `traceparent` of the response, from the hex already made for the log context.
+  std::string Traceparent() const {
+    return "00-" + trace_hex + "-" + span_hex + (sampled ? "-01" : "-00");
+  }
 };
 
 // `sampler` nullptr: tracing is off (never sampled).

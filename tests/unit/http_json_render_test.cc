@@ -79,6 +79,9 @@ TEST(HttpJsonRenderTest, AvailabilityErrorAndStatus) {
   EXPECT_EQ(RenderError("SOLD_OUT", "none \"left\"\n"),
             R"({"error":{"code":"SOLD_OUT","message":"none \"left\"\n"}})");
   EXPECT_EQ(RenderStatusBody("ok"), R"({"status":"ok"})");
+  EXPECT_EQ(
+      RenderStatusError("starting", "UNAVAILABLE", "wait", "r\"1"),
+      R"({"status":"starting","error":{"code":"UNAVAILABLE","message":"wait","request_id":"r\"1"}})");
 }
 
 }  // namespace
