@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <memory>
 #include <string>
@@ -251,6 +252,70 @@ TEST_F(ClusterEngineTest, PostgresRestartAnswersUnavailableThenResumes) {
   EXPECT_EQ(QueryValue("SELECT count(*) FROM reservations WHERE user_id LIKE 'late-%'"), "300");
   EXPECT_EQ(QueryValue("SELECT held FROM skus"), "300");
   for (auto& engine : engines_) EXPECT_TRUE(engine->healthy());
+  ExpectConsistent();
+}
+
+// A connection dropped while a batch's pipeline (its rows and COMMIT) is in the database: the
+// node cannot know whether the batch committed, so it never retries it. The batch's callers
+// get UNAVAILABLE (and /readyz 503 until the node reads the database again), memory is rolled
+// back and re-read from the database (the system of record) before the next decision, and a repeat
+// of the key makes exactly one reservation. Here a test trigger holds the batch's INSERT in
+// pg_sleep and the test terminates that backend, so the batch rolled back: the database, not the
+// node, decides what is durable.
+TEST_F(ClusterEngineTest, AConnectionDroppedDuringCommitIsNeverRetriedAndTheDatabaseDecides) {
+  OpenEngines(clock_);
+  CreateSale("dropped", 100, 1, 600);
+  const auto reserve = [&](Engine& engine, const std::string& user) {
+    std::promise<engine::ReplyOf<engine::Reserve>> promise;
+    engine.Submit(engine::Reserve{{"dropped", user, 1, "key-" + user}},
+                  [&](engine::ReplyOf<engine::Reserve> r) { promise.set_value(std::move(r)); });
+    return promise.get_future().get();
+  };
+  ASSERT_TRUE(reserve(*engines_[0], "first").status.ok());
+  std::string sqlstate;
+  TestPostgres().Execute(CurrentDatabase(), R"(
+      CREATE TABLE hold_commits (on_off boolean);
+      CREATE FUNCTION hold_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF EXISTS (SELECT 1 FROM hold_commits WHERE on_off) THEN PERFORM pg_sleep(30); END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER hold_commit AFTER INSERT ON reservations
+        FOR EACH ROW EXECUTE FUNCTION hold_commit();
+      INSERT INTO hold_commits VALUES (true);)",
+                         sqlstate);
+  ASSERT_EQ(sqlstate, "");
+
+  auto held = std::async(std::launch::async, [&] { return reserve(*engines_[1], "second"); });
+  // Wait until the batch sleeps inside the database, then drop its connection.
+  std::string sleeping;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (sleeping != "1" && std::chrono::steady_clock::now() < deadline) {
+    sleeping = QueryValue(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = "
+        "current_database()");
+  }
+  ASSERT_EQ(sleeping, "1");
+  TestPostgres().Execute(CurrentDatabase(),
+                         "UPDATE hold_commits SET on_off = false; SELECT pg_terminate_backend(pid) "
+                         "FROM pg_stat_activity WHERE wait_event = 'PgSleep'",
+                         sqlstate);
+  ASSERT_EQ(sqlstate, "");
+  const auto dropped = held.get();
+  EXPECT_EQ(dropped.status.code(), base::StatusCode::kUnavailable) << dropped.status.ToString();
+  EXPECT_TRUE(engines_[1]->healthy());
+  EXPECT_EQ(QueryValue("SELECT count(*) FROM reservations WHERE user_id = 'second'"), "0");
+
+  // The same key again, on the same node: one reservation, decided on the database's state.
+  const auto again = reserve(*engines_[1], "second");
+  ASSERT_TRUE(again.status.ok()) << again.status.ToString();
+  EXPECT_EQ(again.value.outcome, ReserveOutcome::kReserved);
+  EXPECT_TRUE(engines_[1]->write_refusal().empty());
+  const auto replay = reserve(*engines_[2], "second");
+  ASSERT_TRUE(replay.status.ok());
+  EXPECT_EQ(replay.value.outcome, ReserveOutcome::kReplayed);
+  EXPECT_EQ(QueryValue("SELECT count(*) FROM reservations WHERE user_id = 'second'"), "1");
+  EXPECT_EQ(QueryValue("SELECT held FROM skus WHERE sku_id = 'dropped'"), "2");
   ExpectConsistent();
 }
 
