@@ -122,7 +122,7 @@ TEST_F(HttpsGatewayTest, AnUntrustedCertificateIsRefusedRetriedAndNeverPaid) {
   EXPECT_EQ(BodyField(settled, "status"), "NEEDS_ATTENTION") << settled.Describe();
   EXPECT_TRUE(fake_.ChargesByKey().empty());
   EXPECT_TRUE(fake_.RequestsByKey().empty());
-  EXPECT_NE(server.StderrLog().find("certificate"), std::string::npos) << server.StderrLog();
+  EXPECT_TRUE(server.WaitForStderr("certificate")) << server.StderrLog();
   EXPECT_TRUE(server.Stop());
 }
 
