@@ -71,7 +71,9 @@ constexpr std::int64_t kDeclaredElementsMax = 1 << 20;
 
 bool DeclaresHugeArray(std::string_view bytes) {
   for (std::size_t at = 0; at < bytes.size(); ++at) {
-    if (bytes[at] != '*' || (at > 0 && bytes[at - 1] != '\n')) continue;
+    // Any '*', not only at a line start: hiredis 0.14 skips the two bytes after a bulk
+    // string without checking they are CRLF, so an array may start after any byte.
+    if (bytes[at] != '*') continue;
     std::int64_t count = 0;
     for (std::size_t digit = at + 1; digit < bytes.size() && bytes[digit] >= '0' &&
                                      bytes[digit] <= '9' && count <= kDeclaredElementsMax;
