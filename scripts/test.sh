@@ -3,7 +3,7 @@
 # -Wthread-safety), lints docs/openapi.yaml (Redocly CLI from npm) and runs the whole test
 # suite (unit, simulation and black-box integration tests against the real server, the
 # browser journeys through the web pages, and the deployment checks: install rules, Helm
-# chart, container image).
+# chart, container image), then the fuzz smoke run (below).
 # CI runs this via .ci/run.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,3 +25,18 @@ fi
 bash "$root/scripts/lint-openapi.sh"
 cd "$root/build"
 ctest --output-on-failure --no-tests=error -j 2 --timeout 900
+
+# Fuzz smoke (docs/reliability.md, "Fuzzing"): the fuzz preset (clang, ASan + UBSan) builds only
+# the libFuzzer targets, into build-fuzz/; CTest runs each for 10 s from its seed corpus with
+# its dictionary and replays the crash inputs kept in tests/regression/fuzz. A finding fails
+# the run. 2 min 38 s on 2 cores with a warm ccache (88 s to configure and build, 70 s of tests).
+echo "test: fuzz smoke"
+cd "$root"
+fuzz_launcher=()
+if command -v ccache >/dev/null; then
+  fuzz_launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$root"
+fi
+cmake --preset fuzz "${fuzz_launcher[@]}"
+cmake --build --preset fuzz -j 2
+ctest --preset fuzz -j 2 --timeout 300

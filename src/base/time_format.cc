@@ -7,6 +7,11 @@
 namespace fs::base {
 namespace {
 
+// The instants with a four-digit year, 0000-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z:
+// the ones the grammar has text for.
+constexpr std::int64_t kFirstMillis = -62'167'219'200'000;
+constexpr std::int64_t kLastMillis = 253'402'300'799'999;
+
 // Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
 std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d) {
   y -= m <= 2 ? 1 : 0;
@@ -143,7 +148,12 @@ std::optional<Time> ParseRfc3339(std::string_view s) {
       DaysFromCivil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day));
   const std::int64_t secs =
       days * 86400 + *hour * 3600 + *minute * 60 + *second - offset_minutes * 60;
-  return TimeFromMillis(secs * 1000 + millis);
+  // An offset or a leap second can carry the instant out of years 0000-9999
+  // ("9999-12-31T23:59:60Z", "0000-01-01T00:00:00+01:00"): FormatRfc3339 has no text this
+  // parser reads for those, so they are refused rather than echoed back unreadable.
+  const std::int64_t ms = secs * 1000 + millis;
+  if (ms < kFirstMillis || ms > kLastMillis) return std::nullopt;
+  return TimeFromMillis(ms);
 }
 
 }  // namespace fs::base

@@ -12,7 +12,8 @@
 namespace fs::base {
 
 std::string FormatRfc3339(Time t);
-// Returns nullopt when `s` is not a valid RFC 3339 date-time.
+// Returns nullopt when `s` is not a valid RFC 3339 date-time, or names an instant outside years
+// 0000-9999 once its offset is applied (FormatRfc3339 could not write it back).
 std::optional<Time> ParseRfc3339(std::string_view s);
 
 }  // namespace fs::base

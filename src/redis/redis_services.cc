@@ -78,9 +78,10 @@ std::optional<core::StockCounters> DecodeCounters(std::string_view text) {
     cursor = next;
   }
   if (cursor != end) return std::nullopt;
-  const core::StockCounters counters{values[0], values[1], values[2]};
-  if (counters.available() < 0) return std::nullopt;
-  return counters;
+  // held + sold <= total, checked without computing the sum or available(): each value may be
+  // up to INT64_MAX, and a value from Redis must not overflow the subtraction.
+  if (values[1] > values[0] || values[2] > values[0] - values[1]) return std::nullopt;
+  return core::StockCounters{values[0], values[1], values[2]};
 }
 
 RedisServices::RedisServices(ServicesOptions options, ratelimit::RateLimiter* local_limiter,
