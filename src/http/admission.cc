@@ -73,6 +73,7 @@ std::shared_ptr<const HeldRequest> HoldAdmitted(const Request& source, const Rou
   request.admitted_user_id = held->admitted_user_id;
   request.admitted_email = held->admitted_email;
   request.request_id = held->request_id;
+  request.trace = source.trace;  // the writer's spans stay children of the server span
   held->match = RebaseMatch(match, source.target, request.target);
   return held;
 }
