@@ -14,6 +14,7 @@
 #include "base/request_id.h"
 #include "base/thread_annotations.h"
 #include "crypto/sha256.h"
+#include "http/beast_request.h"
 #include "http/json_render.h"
 #include "http/listener.h"
 #include "http/outcome_table.h"
@@ -98,51 +99,6 @@ constexpr std::size_t kLingerBytesMax = 1024 * 1024;
 // The read buffer holds one request head plus read-ahead; bodies go to the parser's string.
 constexpr std::size_t kReadBufferBytesMax = 64 * 1024;
 constexpr std::string_view kContinueResponse = "HTTP/1.1 100 Continue\r\n\r\n";
-
-Method ToMethod(bhttp::verb verb) {
-  switch (verb) {
-    case bhttp::verb::get:
-      return Method::kGet;
-    case bhttp::verb::head:
-      return Method::kHead;
-    case bhttp::verb::post:
-      return Method::kPost;
-    case bhttp::verb::put:
-      return Method::kPut;
-    case bhttp::verb::delete_:
-      return Method::kDelete;
-    case bhttp::verb::patch:
-      return Method::kPatch;
-    case bhttp::verb::options:
-      return Method::kOptions;
-    default:
-      return Method::kOther;
-  }
-}
-
-std::optional<std::string_view> HeaderValue(const bhttp::request<bhttp::string_body>& message,
-                                            std::string_view name) {
-  const auto field = message.find(name);
-  if (field == message.end()) return std::nullopt;
-  return field->value();
-}
-
-// Every field line of `name` combined in order into one comma-separated value (RFC 9110
-// 5.3): a proxy that appends its own X-Forwarded-For line must not leave the client's line
-// to be believed alone. One line is returned as it is; several are joined into `storage`.
-std::optional<std::string_view> CombinedHeaderValue(
-    const bhttp::request<bhttp::string_body>& message, std::string_view name,
-    std::string& storage) {
-  const auto [first, last] = message.equal_range(name);
-  if (first == last) return std::nullopt;
-  if (std::next(first) == last) return first->value();
-  storage.clear();
-  for (auto field = first; field != last; ++field) {
-    if (!storage.empty()) storage += ", ";
-    storage += field->value();
-  }
-  return std::string_view(storage);
-}
 
 // Counts an open connection (in all and for its peer address) for as long as it lives.
 class ConnectionPermit {

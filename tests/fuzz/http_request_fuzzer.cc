@@ -31,6 +31,7 @@
 #include "base/time_format.h"
 #include "engine/engine.h"
 #include "http/api.h"
+#include "http/beast_request.h"
 #include "http/exchange.h"
 #include "http/limits.h"
 #include "http/replies.h"
@@ -60,49 +61,6 @@ constexpr std::size_t kInputsPerEngine = 20'000;
 // out, answering nothing).
 const std::set<unsigned> kDocumentedStatuses = {0,   200, 201, 202, 304, 308, 400, 401, 403,
                                                 404, 405, 409, 413, 414, 422, 429, 431, 503};
-
-Method ToMethod(bhttp::verb verb) {
-  switch (verb) {
-    case bhttp::verb::get:
-      return Method::kGet;
-    case bhttp::verb::head:
-      return Method::kHead;
-    case bhttp::verb::post:
-      return Method::kPost;
-    case bhttp::verb::put:
-      return Method::kPut;
-    case bhttp::verb::delete_:
-      return Method::kDelete;
-    case bhttp::verb::patch:
-      return Method::kPatch;
-    case bhttp::verb::options:
-      return Method::kOptions;
-    default:
-      return Method::kOther;
-  }
-}
-
-std::optional<std::string_view> HeaderValue(const bhttp::request<bhttp::string_body>& message,
-                                            std::string_view name) {
-  const auto field = message.find(name);
-  if (field == message.end()) return std::nullopt;
-  return field->value();
-}
-
-// Several X-Forwarded-For lines are joined in order, as the server does.
-std::optional<std::string_view> CombinedHeaderValue(
-    const bhttp::request<bhttp::string_body>& message, std::string_view name,
-    std::string& storage) {
-  const auto [first, last] = message.equal_range(name);
-  if (first == last) return std::nullopt;
-  if (std::next(first) == last) return first->value();
-  storage.clear();
-  for (auto field = first; field != last; ++field) {
-    if (!storage.empty()) storage += ", ";
-    storage += field->value();
-  }
-  return std::string_view(storage);
-}
 
 bool IsHttpProtocolError(const beast::error_code& error) {
   return error.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
