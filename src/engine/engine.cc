@@ -139,12 +139,25 @@ Status Engine::Recover() {
 }
 
 void Engine::Start() {
-  writer_ = std::thread([this] { Run(); });
+  if (options_.writer_mode == WriterMode::kThread) writer_ = std::thread([this] { Run(); });
 }
 
 void Engine::Stop() {
   inbox_.Close();
   if (writer_.joinable()) writer_.join();
+  if (options_.writer_mode == WriterMode::kStepped && !stepped_stopped_) {
+    stepped_stopped_ = true;
+    while (!inbox_.Drained()) Step();
+    FinishFairnessAudit();
+  }
+}
+
+std::size_t Engine::Step() {
+  FS_CHECK(options_.writer_mode == WriterMode::kStepped);
+  step_batch_.clear();
+  inbox_.PopInto(step_batch_, options_.batch_size_max);
+  ProcessBatch(step_batch_);
+  return step_batch_.size();
 }
 
 // --- Inbox ----------------------------------------------------------------------------------
@@ -173,6 +186,9 @@ Status Engine::CheckConsistency() {
   Submit(engine::CheckConsistency{}, [&promise](const Reply<std::optional<Status>>& reply) {
     promise.set_value(reply.status.ok() ? reply.value.value_or(Status::Ok()) : reply.status);
   });
+  if (options_.writer_mode == WriterMode::kStepped) {
+    while (future.wait_for(std::chrono::seconds(0)) != std::future_status::ready) Step();
+  }
   return future.get();
 }
 

@@ -56,7 +56,14 @@
 
 namespace fs::engine {
 
+// How the writer runs. kThread: on its own thread, started by Open() (every server). kStepped:
+// no thread; the caller drives the writer one batch at a time with Engine::Step(), so a
+// simulation runs the whole engine on one thread, each run a function of its seed
+// (tests/sim/deterministic_sim.h).
+enum class WriterMode : std::uint8_t { kThread, kStepped };
+
 struct Options {
+  WriterMode writer_mode = WriterMode::kThread;
   // Commands decided and committed together. 4096 amortizes one fsync over a whole burst
   // while keeping a batch's transaction well under a millisecond of SQLite work.
   std::size_t batch_size_max = 4096;
@@ -178,8 +185,13 @@ class Engine {
   std::vector<std::shared_ptr<const PublishedSale>> AllSales() const;
 
   // Stops taking commands, completes everything queued (committing it), joins the writer.
-  // Idempotent.
+  // Idempotent. Stepped: runs the remaining batches on the calling thread.
   void Stop();
+
+  // WriterMode::kStepped only, from one thread at a time: runs one batch of the writer on the
+  // calling thread with what is queued (up to batch_size_max commands; none still expires
+  // and housekeeps), completing its commands before it returns. Returns how many it took.
+  std::size_t Step();
 
   // False after a commit failed in a way that makes further writes unsafe.
   bool healthy() const { return !failed_.load(std::memory_order_acquire); }
@@ -309,6 +321,9 @@ class Engine {
   std::string write_refusal_ GUARDED_BY(refusal_mutex_);
   EngineStats stats_;
   std::thread writer_;
+  // WriterMode::kStepped: Step()'s batch (reused) and whether Stop() already drained.
+  std::vector<Queued> step_batch_;
+  bool stepped_stopped_ = false;
 };
 
 }  // namespace fs::engine
