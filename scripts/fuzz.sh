@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (the `fuzz` preset: clang, ASan + UBSan, into build-fuzz/) and
+# Builds the libFuzzer targets (the `fuzz` preset: clang, ASan + UBSan, into build-asan/) and
 # runs each one in turn for SECONDS_PER_TARGET seconds from its seed corpus with its
 # dictionary, then prints one line per target: executions, coverage (cov and ft from
 # libFuzzer's final stats), and the crashes, leaks, timeouts and out-of-memory inputs found.
 # Exits non-zero when any target found one; the inputs are kept under
-# build-fuzz/tests/fuzz/work/<target>/artifacts/ (docs/reliability.md says what to do next).
+# build-asan/tests/fuzz/work/<target>/artifacts/ (docs/reliability.md says what to do next).
 #
 # Usage: scripts/fuzz.sh [SECONDS_PER_TARGET (default 60)] [TARGET ...]
 #   FUZZ_RUNS=N     also stop each target after N executions (the recorded long run: 10^7)
 #   FUZZ_JOBS=N     build jobs (default 2)
-# New inputs that reach new code go to build-fuzz/tests/fuzz/work/<target>/corpus/, never into
+# New inputs that reach new code go to build-asan/tests/fuzz/work/<target>/corpus/, never into
 # the seed corpora in the repository; a later run starts from both.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-60}"
 shift || true
-build="$root/build-fuzz"
+build="$root/build-asan"
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)

@@ -3,7 +3,7 @@
 # -Wthread-safety), lints docs/openapi.yaml (Redocly CLI from npm) and runs the whole test
 # suite (unit, simulation and black-box integration tests against the real server, the
 # browser journeys through the web pages, and the deployment checks: install rules, Helm
-# chart, container image), then the fuzz smoke run (below).
+# chart, container image), then the sanitizer runs and the fuzz smoke run (below).
 # CI runs this via .ci/run.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,17 +26,36 @@ bash "$root/scripts/lint-openapi.sh"
 cd "$root/build"
 ctest --output-on-failure --no-tests=error -j 2 --timeout 900
 
-# Fuzz smoke (docs/reliability.md, "Fuzzing"): the fuzz preset (clang, ASan + UBSan) builds only
-# the libFuzzer targets, into build-fuzz/; CTest runs each for 10 s from its seed corpus with
-# its dictionary and replays the crash inputs kept in tests/regression/fuzz. A finding fails
-# the run. 2 min 38 s on 2 cores with a warm ccache (88 s to configure and build, 70 s of tests).
-echo "test: fuzz smoke"
-cd "$root"
-fuzz_launcher=()
+# Sanitizers (docs/reliability.md, "Sanitizers in CI"). ccache, when installed, serves both
+# trees from earlier runs (paths relative to the checkout).
+launcher=()
 if command -v ccache >/dev/null; then
-  fuzz_launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   export CCACHE_BASEDIR="$root"
 fi
-cmake --preset fuzz "${fuzz_launcher[@]}"
+cd "$root"
+# 1. ASan + UBSan (the asan presets: clang, into build-asan/): the unit, simulation and
+#    integration tests, the PostgreSQL ones included; the servers they start are this tree's
+#    sanitized build too. Any report fails the test (UBSan halts on its first).
+echo "test: ASan + UBSan"
+cmake --preset asan "${launcher[@]}" >/dev/null
+cmake --build --preset asan -j 2
+ctest --preset asan -j 2
+# 2. TSan (the tsan presets: GCC, into build-tsan/): the tests whose code runs on several
+#    threads: the engine and its inbox, the HTTP server (in process and as the real binary
+#    under racing clients), reply batching, held order reads, the audit read pool, the outbox
+#    relay and Kafka sink, the log writer, the Redis client and cache, the payment worker, the
+#    shutdown path, and the cluster engine and store on a real PostgreSQL.
+echo "test: TSan"
+cmake --preset tsan "${launcher[@]}" >/dev/null
+cmake --build --preset tsan -j 2
+ctest --preset tsan -j 2
+
+# Fuzz smoke (docs/reliability.md, "Fuzzing"): the fuzz preset builds the libFuzzer targets in
+# the ASan + UBSan tree above (build-asan/, whose libraries are already built); CTest runs each
+# for 10 s from its seed corpus with its dictionary and replays the crash inputs kept in
+# tests/regression/fuzz. A finding fails the run.
+echo "test: fuzz smoke"
+cmake --preset fuzz "${launcher[@]}" >/dev/null
 cmake --build --preset fuzz -j 2
 ctest --preset fuzz -j 2 --timeout 300

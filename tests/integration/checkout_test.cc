@@ -44,7 +44,7 @@ HttpResponse Checkout(HttpClient& client, std::string_view user, const CheckoutR
                       std::string_view route = "/api/v1/checkout") {
   HttpHeaders headers = UserAuth(user);
   if (!request.idempotency_key.empty())
-    headers.emplace_back("Idempotency-Key", request.idempotency_key);
+    headers.push_back({"Idempotency-Key", request.idempotency_key});
   const std::string body = "{\"reservation_id\":" + JsonQuote(request.reservation_id) +
                            ",\"payment_method_id\":" + JsonQuote(request.payment_method_id) + "}";
   return client.Post(std::string(route), body, std::move(headers));

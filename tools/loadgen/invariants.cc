@@ -132,16 +132,17 @@ std::optional<ReconciliationSummary> ParseReconciliation(std::string_view body) 
   if (document.HasParseError() || !document.IsObject()) return std::nullopt;
   ReconciliationSummary summary;
   summary.oversell = IntField(document, "oversell");
-  const auto mismatches = document.FindMember("mismatches");
-  if (mismatches != document.MemberEnd() && mismatches->value.IsArray()) {
+  const rapidjson::Document& read = document;
+  const auto mismatches = read.FindMember("mismatches");
+  if (mismatches != read.MemberEnd() && mismatches->value.IsArray()) {
     summary.mismatch_count = mismatches->value.Size();
     if (!mismatches->value.Empty() && mismatches->value[0].IsString()) {
       summary.first_mismatch = mismatches->value[0].GetString();
     }
   }
   for (const char* name : {"ok", "clean", "consistent", "balanced"}) {
-    const auto it = document.FindMember(name);
-    if (it != document.MemberEnd() && it->value.IsBool()) {
+    const auto it = read.FindMember(name);
+    if (it != read.MemberEnd() && it->value.IsBool()) {
       summary.clean = it->value.GetBool();
       break;
     }

@@ -454,7 +454,8 @@ TEST_F(LoadBalancerTest, WholeSagaThroughTheBalancerReachesPaidAndUnpaidHoldsExp
   ASSERT_EQ(unpaid.status, 201) << unpaid.Describe();
 
   for (std::size_t u = 0; u < orders.size(); ++u) {
-    const auto& [user, order_id] = orders[u];
+    const std::string& user = orders[u].first;
+    const std::string& order_id = orders[u].second;
     const std::string expected = u == 0 ? "FAILED" : "PAID";
     const HttpResponse order = Eventually(
         [&] { return client.Get("/api/v1/orders/" + order_id, UserAuth(user)); },
