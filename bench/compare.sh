@@ -16,17 +16,9 @@ a="$1"
 b="$2"
 rounds="${3:-5}"
 seconds="${4:-5}"
-work="$(mktemp -d /tmp/flashsale-compare.XXXXXX)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-JWT_SECRET="bench-jwt-secret-0123456789abcdef"
-ADMIN_TOKEN="bench-admin-token-0123456789abcdef"
-# shellcheck source=bench/reserve_load.sh
-source "$(dirname "${BASH_SOURCE[0]}")/reserve_load.sh"
+BENCH_NAME=compare
+# shellcheck source=bench/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 engine_ops() {  # engine_ops BUILD: ops/s of one engine bench run
   "$1/flashsale-engine-bench" --seconds "$seconds" --synchronous full --user-ids random |

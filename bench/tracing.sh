@@ -14,17 +14,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
 rounds="${1:-3}"
 seconds="${2:-5}"
-work="$(mktemp -d /tmp/flashsale-tracing.XXXXXX)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-JWT_SECRET="bench-jwt-secret-0123456789abcdef"
-ADMIN_TOKEN="bench-admin-token-0123456789abcdef"
-# shellcheck source=bench/reserve_load.sh
-source "$root/bench/reserve_load.sh"
+BENCH_NAME=tracing
+# shellcheck source=bench/common.sh
+source "$root/bench/common.sh"
 
 # The OTLP receiver: accepts every POST, answers 200 {}.
 python3 - >"$work/receiver.port" <<'PY' &

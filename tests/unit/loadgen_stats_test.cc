@@ -71,6 +71,8 @@ TEST(LoadgenStatsTest, MergeCombinesThreads) {
   b.units = {10, 20};
   a.units_by_user["u1"] = 1;
   b.units_by_user["u1"] = 1;
+  a.order_settled.Record(700);
+  b.order_settled.Record(2100);
   a.Merge(b);
   EXPECT_EQ(a.endpoints["reserve"].latency.count(), 2u);
   EXPECT_EQ(a.endpoints["reserve"].latency.Max(), 9);
@@ -80,6 +82,8 @@ TEST(LoadgenStatsTest, MergeCombinesThreads) {
   EXPECT_EQ(a.units.honest, 11u);
   EXPECT_EQ(a.units.bots, 22u);
   EXPECT_EQ(a.units_by_user["u1"], 2);
+  EXPECT_EQ(a.order_settled.count(), 2u);
+  EXPECT_EQ(a.order_settled.Max(), 2100);
 }
 
 TEST(LoadgenStatsTest, JsonReportHasPercentilesStatusesAndInvariants) {
@@ -90,6 +94,7 @@ TEST(LoadgenStatsTest, JsonReportHasPercentilesStatusesAndInvariants) {
   summary.stats.endpoints["reserve-honest"].status_count[201] = 60;
   summary.stats.endpoints["reserve-honest"].status_count[409] = 40;
   summary.stats.units = {60, 7};
+  for (int i = 1; i <= 20; ++i) summary.stats.order_settled.Record(100.0 * i);
   summary.sold_out_after_seconds = 1.5;
   summary.invariants = {{"no oversell", Verdict::kPass, ""},
                         {"counters = rows (reconciliation)", Verdict::kNotAvailable, ""}};
@@ -105,9 +110,13 @@ TEST(LoadgenStatsTest, JsonReportHasPercentilesStatusesAndInvariants) {
   EXPECT_EQ(e["status"]["409"].GetUint64(), 40u);
   EXPECT_EQ(d["units"]["bots"].GetUint64(), 7u);
   EXPECT_DOUBLE_EQ(d["sold_out_after_seconds"].GetDouble(), 1.5);
+  EXPECT_EQ(d["order_settled"]["orders"].GetUint64(), 20u);
+  EXPECT_DOUBLE_EQ(d["order_settled"]["p95_ms"].GetDouble(), 1900);
   EXPECT_TRUE(d["invariants"]["ok"].GetBool());
   EXPECT_STREQ(d["invariants"]["checks"][1]["verdict"].GetString(), "not available");
   EXPECT_NE(RenderTable(summary).find("units: honest 60, bots 7"), std::string::npos);
+  EXPECT_NE(RenderTable(summary).find("checkout to final order status: 20 orders, p50 1000 ms"),
+            std::string::npos);
 }
 
 }  // namespace

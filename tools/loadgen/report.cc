@@ -88,6 +88,13 @@ std::string RenderTable(RunSummary& summary) {
     }
     out += "\n";
   }
+  if (summary.stats.order_settled.count() > 0) {
+    LatencyStats& l = summary.stats.order_settled;
+    out += Format(
+        "checkout to final order status: %zu orders, p50 %.0f ms, p95 %.0f ms, p99 %.0f ms, "
+        "max %.0f ms\n",
+        l.count(), l.Percentile(50), l.Percentile(95), l.Percentile(99), l.Max());
+  }
   for (const InvariantCheck& check : summary.invariants) {
     out += Format("invariant %-34s %-13s %s\n", check.name.c_str(),
                   std::string(VerdictName(check.verdict)).c_str(), check.detail.c_str());
@@ -157,6 +164,8 @@ std::string RenderJson(RunSummary& summary) {
       w.Double(l.Percentile(50));
       w.Key("p95_ms");
       w.Double(l.Percentile(95));
+      w.Key("p99_ms");
+      w.Double(l.Percentile(99));
       w.Key("max_ms");
       w.Double(l.Max());
       w.EndObject();
@@ -197,6 +206,17 @@ std::string RenderJson(RunSummary& summary) {
     w.Key(status.c_str());
     w.Uint64(n);
   }
+  w.EndObject();
+  w.Key("order_settled");
+  w.StartObject();
+  w.Key("orders");
+  w.Uint64(summary.stats.order_settled.count());
+  for (std::size_t i = 0; i < std::size(kPercentiles); ++i) {
+    w.Key(kPercentileNames[i]);
+    w.Double(summary.stats.order_settled.Percentile(kPercentiles[i]));
+  }
+  w.Key("max_ms");
+  w.Double(summary.stats.order_settled.Max());
   w.EndObject();
   w.Key("invariants");
   w.StartObject();

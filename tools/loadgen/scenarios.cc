@@ -108,9 +108,12 @@ bool Abandons(const Config& c, std::uint64_t index) {
   return static_cast<double>(bucket) < c.abandon_share * 10000.0;
 }
 
+// Reads the order until it leaves PENDING. RunStats::order_settled gets, per order seen final,
+// the time from the checkout's 202 (`accepted_at`) to the read that saw it final: how long a
+// buyer waits to learn whether they bought (to within a poll interval when reads are not held).
 asio::awaitable<void> PollOrder(Shared& shared, RunStats& stats, Connection& connection,
                                 const std::string& auth, const std::string& order_id,
-                                const std::string& user) {
+                                const std::string& user, SteadyClock::time_point accepted_at) {
   asio::steady_timer timer(co_await asio::this_coro::executor);
   std::string status = "PENDING";
   // A held read is answered when the order settles: its latency is the payment's, so it is
@@ -147,6 +150,8 @@ asio::awaitable<void> PollOrder(Shared& shared, RunStats& stats, Connection& con
     co_await timer.async_wait(asio::use_awaitable);
   }
   ++stats.order_final_status[status];
+  if (status != "PENDING" && status != "UNKNOWN")
+    stats.order_settled.Record(MillisSince(accepted_at));
   if (status == "FAILED") --stats.units_by_user[user];
 }
 
@@ -231,8 +236,9 @@ asio::awaitable<void> FinishSale(Shared& shared, RunStats& stats, Connection& co
   shared.checkout_state.store(kCheckoutAvailable);
   ++stats.checkouts_accepted;
   if (shared.order_route_missing.load()) co_return;
+  const auto accepted_at = SteadyClock::now();
   co_await PollOrder(shared, stats, connection, w.auth, StringField(accepted.body, "order_id"),
-                     w.user);
+                     w.user, accepted_at);
 }
 
 void CountUnit(Shared& shared, RunStats& stats, const std::string& user, bool bot);

@@ -55,6 +55,7 @@ void RunStats::Merge(const RunStats& other) {
   releases += other.releases;
   checkouts_accepted += other.checkouts_accepted;
   for (const auto& [status, n] : other.order_final_status) order_final_status[status] += n;
+  order_settled.Merge(other.order_settled);
   for (const auto& [user, n] : other.units_by_user) units_by_user[user] += n;
 }
 

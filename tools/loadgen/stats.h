@@ -61,6 +61,8 @@ struct RunStats {
   std::uint64_t releases = 0;                               // reservations given back (abandoned)
   std::uint64_t checkouts_accepted = 0;                     // 202
   std::map<std::string, std::uint64_t> order_final_status;  // PAID/FAILED/... or PENDING
+  // Per order seen final: from its checkout's 202 to the read that saw it leave PENDING.
+  LatencyStats order_settled;
   // Units the client saw granted per user and still held or bought (201 minus released).
   std::unordered_map<std::string, std::int64_t> units_by_user;
   void Merge(const RunStats& other);
