@@ -37,7 +37,8 @@ for run in $(seq 1 "$runs"); do
   "$build/flashsale-loadgen" --port "$SERVER_PORT" --jwt-secret "$JWT_SECRET" \
     --admin-token "$ADMIN_TOKEN" --json --no-progress --scenario sale --sku "sale-$run" \
     --create-stock "$units" --users "$users" --ramp "$ramp" --arrival constant \
-    --connections 1000 --abandon-share 0.1 --duration "$ramp" --drain 30 \
+    --connections 1000 --winner-connections 2000 --abandon-share 0.1 --duration "$ramp" \
+    --drain 30 \
     >"$out/run-$run.json" || true
   kill -TERM "$SERVER_PID"
   wait "$SERVER_PID" 2>/dev/null || true

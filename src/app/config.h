@@ -70,7 +70,7 @@ enum class PaymentGatewayKind : std::uint8_t { kSimulated, kHttp };
 enum class EventSinkKind : std::uint8_t { kLog, kWebhook, kKafka };
 
 // Largest --payment-concurrency: gateway calls in flight at once (one thread each).
-inline constexpr std::int64_t kPaymentConcurrencyLimit = 256;
+inline constexpr std::int64_t kPaymentConcurrencyLimit = 4096;
 // Largest --payment-simulated-latency-ms: a minute is already far past any real gateway.
 inline constexpr std::int64_t kSimulatedLatencyMsLimit = 60'000;
 enum class LogLevel : std::uint8_t { kTrace, kDebug, kInfo, kWarn, kError };

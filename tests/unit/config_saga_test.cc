@@ -30,7 +30,7 @@ TEST(ConfigSagaTest, Defaults) {
   EXPECT_EQ(config.payment_retry_schedule.delays, core::DefaultRetrySchedule().delays);
   EXPECT_EQ(config.payment_simulated_latency.count(), 0);
   EXPECT_EQ(config.payment_timeout.count(), 5000);
-  EXPECT_EQ(config.payment_concurrency, 32u);
+  EXPECT_EQ(config.payment_concurrency, 1024u);
   EXPECT_EQ(config.events, EventSinkKind::kLog);
   EXPECT_TRUE(config.notification_webhook_url.empty());
 }
@@ -90,7 +90,7 @@ TEST(ConfigSagaTest, InvalidValuesExitWithCode2) {
       {"--payment-simulated-latency-ms", "60001"},
       {"--payment-timeout-ms", "0"},
       {"--payment-concurrency", "0"},
-      {"--payment-concurrency", "257"},
+      {"--payment-concurrency", "4097"},
       {"--events", "stdout"},
       {"--events", "kafka"},    // no brokers
       {"--events", "webhook"},  // no url
