@@ -1,6 +1,7 @@
 #include "payment/worker.h"
 
 #include <future>
+#include <system_error>
 #include <utility>
 
 #include "log/log_context.h"
@@ -56,8 +57,28 @@ PaymentWorker::~PaymentWorker() { Stop(); }
 
 void PaymentWorker::Start() {
   dispatcher_ = std::thread([this] { Dispatch(); });
-  for (std::size_t i = 0; i < options_.concurrency; ++i) {
-    chargers_.emplace_back([this] { Charge(); });
+}
+
+void PaymentWorker::GrowChargers(std::size_t waiting) {
+  // The pool grows with the work, up to `concurrency`: a quiet node keeps few threads, and a
+  // sale's burst starts what it needs. A system that refuses a thread (a container's process
+  // limit) caps the pool where it stands instead of stopping the node.
+  std::size_t idle = 0;
+  {
+    base::MutexLock lock(mutex_);
+    idle = idle_chargers_;
+  }
+  while (waiting > idle && chargers_.size() < options_.concurrency && !thread_refused_) {
+    try {
+      chargers_.emplace_back([this] { Charge(); });
+      ++idle;
+    } catch (const std::system_error& error) {
+      thread_refused_ = true;
+      log::Logger("payment")->warn(
+          "payment: the system refused another charging thread ({}); {} gateway calls in flight "
+          "at most instead of {}",
+          error.what(), chargers_.size(), options_.concurrency);
+    }
   }
 }
 
@@ -116,24 +137,29 @@ void PaymentWorker::Dispatch() {
     if (free_slots == 0) continue;
     // Ask for more than the free slots: some of the due orders may be in flight already.
     std::vector<core::Order> due = FetchDue(free_slots + options_.concurrency * 2);
-    base::MutexLock lock(mutex_);
-    for (auto& order : due) {
-      if (free_slots == 0) break;
-      // A view of the order from before our last report of it (the read and the report were
-      // decided in one batch, the read first): charging it again would repeat that attempt.
-      auto reported = reported_.find(order.order_id);
-      if (reported != reported_.end()) {
-        if (order.attempts < reported->second.attempts) continue;
-        reported_.erase(reported);
+    std::size_t waiting = 0;
+    {
+      base::MutexLock lock(mutex_);
+      for (auto& order : due) {
+        if (free_slots == 0) break;
+        // A view of the order from before our last report of it (the read and the report were
+        // decided in one batch, the read first): charging it again would repeat that attempt.
+        auto reported = reported_.find(order.order_id);
+        if (reported != reported_.end()) {
+          if (order.attempts < reported->second.attempts) continue;
+          reported_.erase(reported);
+        }
+        if (!in_flight_.insert(order.order_id).second) continue;
+        queue_.push_back(std::move(order));
+        --free_slots;
+        work_ready_.NotifyOne();
       }
-      if (!in_flight_.insert(order.order_id).second) continue;
-      queue_.push_back(std::move(order));
-      --free_slots;
-      work_ready_.NotifyOne();
+      // Reports recorded before this read started are in what it read: no later read can show
+      // those orders as they were before.
+      std::erase_if(reported_, [round](const auto& entry) { return entry.second.round < round; });
+      waiting = queue_.size();
     }
-    // Reports recorded before this read started are in what it read: no later read can show
-    // those orders as they were before.
-    std::erase_if(reported_, [round](const auto& entry) { return entry.second.round < round; });
+    GrowChargers(waiting);
   }
 }
 
@@ -142,7 +168,9 @@ void PaymentWorker::Charge() {
     core::Order order;
     {
       base::MutexLock lock(mutex_);
+      ++idle_chargers_;
       while (queue_.empty() && !stopping_) work_ready_.Wait(mutex_);
+      --idle_chargers_;
       if (stopping_) return;
       order = std::move(queue_.front());
       queue_.pop_front();

@@ -1,7 +1,8 @@
 // PaymentWorker: the payment saga's driver, off the writer thread. A dispatcher thread asks the
 // engine for PENDING orders that are due (durable state: a restart finds them again), hands
-// each to one of `concurrency` charging threads, and each reports the gateway's answer back to
-// the engine (RecordPayment), which moves the order and its reservation in one transaction.
+// each to one of up to `concurrency` charging threads (started as the work needs them), and
+// each reports the gateway's answer back to the engine (RecordPayment), which moves the order
+// and its reservation in one transaction.
 // An order is charged by one thread at a time: it stays in the in-flight set until the engine
 // has committed its report.
 //
@@ -62,6 +63,8 @@ class PaymentWorker {
 
  private:
   void Dispatch();
+  // Dispatcher thread: starts charging threads while `waiting` orders outnumber the idle ones.
+  void GrowChargers(std::size_t waiting);
   void Charge();
   std::vector<core::Order> FetchDue(std::size_t count_max);
 
@@ -87,8 +90,11 @@ class PaymentWorker {
   };
   std::map<std::string, Reported> reported_ GUARDED_BY(mutex_);
   std::uint64_t fetch_round_ GUARDED_BY(mutex_) = 0;  // due-order reads started so far
+  std::size_t idle_chargers_ GUARDED_BY(mutex_) = 0;  // charging threads waiting for work
   std::thread dispatcher_;
+  // Started by the dispatcher (GrowChargers), joined by Stop() after it.
   std::vector<std::thread> chargers_;
+  bool thread_refused_ = false;  // dispatcher only: the system refused a thread; grow no more
 };
 
 }  // namespace fs::payment

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <string>
 #include <thread>
@@ -40,6 +41,42 @@ class PaymentWorkerTest : public test_common::TempDatabaseTest {
   base::SystemClock clock_;
   std::unique_ptr<engine::Engine> engine_;
 };
+
+// Threads of this process (Linux: one entry per thread in /proc/self/task).
+std::size_t ThreadCount() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    ++count;
+  }
+  return count;
+}
+
+// The charging threads start as the work needs them: a node with nothing to charge does not
+// hold `concurrency` threads (a container's process limit would refuse them), and a burst
+// grows the pool (the test below charges 300 orders).
+TEST_F(PaymentWorkerTest, AnIdleWorkerStartsNoChargingThreads) {
+  auto store = store::SqliteStore::Open(path_, {});
+  ASSERT_TRUE(store.has_value()) << store.status().ToString();
+  auto engine = engine::Engine::Open({}, std::move(store).value(), clock_);
+  ASSERT_TRUE(engine.has_value()) << engine.status().ToString();
+  engine_ = std::move(engine).value();
+  itest::FakeGateway gateway({});
+  payment::HttpGatewayOptions gateway_options;
+  gateway_options.url = gateway.url();
+  auto http = payment::NewHttpGateway(gateway_options);
+  ASSERT_TRUE(http.has_value()) << http.status().ToString();
+  payment::WorkerOptions options;
+  options.concurrency = 512;
+  options.poll_interval = std::chrono::milliseconds(1);
+  const std::size_t before = ThreadCount();
+  payment::PaymentWorker worker(options, *engine_, **http);
+  worker.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // ~100 dispatch rounds
+  const std::size_t during = ThreadCount();
+  worker.Stop();
+  EXPECT_LE(during, before + 1) << "only the dispatcher";
+}
 
 TEST_F(PaymentWorkerTest, EachOrderIsChargedWithOneCallWhileTheDispatcherPollsHard) {
   auto store = store::SqliteStore::Open(path_, {});
