@@ -38,6 +38,21 @@ class PaymentWorkerTest : public test_common::TempDatabaseTest {
     return promise.get_future().get();
   }
 
+  // The engine on a fresh SQLite file (engine_).
+  void OpenEngine() {
+    auto store = store::SqliteStore::Open(path_, {});
+    ASSERT_TRUE(store.has_value()) << store.status().ToString();
+    auto engine = engine::Engine::Open({}, std::move(store).value(), clock_);
+    ASSERT_TRUE(engine.has_value()) << engine.status().ToString();
+    engine_ = std::move(engine).value();
+  }
+
+  static auto HttpGatewayTo(const itest::FakeGateway& gateway) {
+    payment::HttpGatewayOptions options;
+    options.url = gateway.url();
+    return payment::NewHttpGateway(options);
+  }
+
   base::SystemClock clock_;
   std::unique_ptr<engine::Engine> engine_;
 };
@@ -56,15 +71,10 @@ std::size_t ThreadCount() {
 // hold `concurrency` threads (a container's process limit would refuse them), and a burst
 // grows the pool (the test below charges 300 orders).
 TEST_F(PaymentWorkerTest, AnIdleWorkerStartsNoChargingThreads) {
-  auto store = store::SqliteStore::Open(path_, {});
-  ASSERT_TRUE(store.has_value()) << store.status().ToString();
-  auto engine = engine::Engine::Open({}, std::move(store).value(), clock_);
-  ASSERT_TRUE(engine.has_value()) << engine.status().ToString();
-  engine_ = std::move(engine).value();
+  OpenEngine();
+  if (HasFatalFailure()) return;
   itest::FakeGateway gateway({});
-  payment::HttpGatewayOptions gateway_options;
-  gateway_options.url = gateway.url();
-  auto http = payment::NewHttpGateway(gateway_options);
+  auto http = HttpGatewayTo(gateway);
   ASSERT_TRUE(http.has_value()) << http.status().ToString();
   payment::WorkerOptions options;
   options.concurrency = 512;
@@ -79,11 +89,8 @@ TEST_F(PaymentWorkerTest, AnIdleWorkerStartsNoChargingThreads) {
 }
 
 TEST_F(PaymentWorkerTest, EachOrderIsChargedWithOneCallWhileTheDispatcherPollsHard) {
-  auto store = store::SqliteStore::Open(path_, {});
-  ASSERT_TRUE(store.has_value()) << store.status().ToString();
-  auto engine = engine::Engine::Open({}, std::move(store).value(), clock_);
-  ASSERT_TRUE(engine.has_value()) << engine.status().ToString();
-  engine_ = std::move(engine).value();
+  OpenEngine();
+  if (HasFatalFailure()) return;
 
   constexpr int kOrders = 300;
   core::Sale sale;
@@ -112,9 +119,7 @@ TEST_F(PaymentWorkerTest, EachOrderIsChargedWithOneCallWhileTheDispatcherPollsHa
   }
 
   itest::FakeGateway gateway({});
-  payment::HttpGatewayOptions gateway_options;
-  gateway_options.url = gateway.url();
-  auto http = payment::NewHttpGateway(gateway_options);
+  auto http = HttpGatewayTo(gateway);
   ASSERT_TRUE(http.has_value()) << http.status().ToString();
   payment::WorkerOptions options;
   options.concurrency = 8;
